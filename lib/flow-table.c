@@ -1,0 +1,228 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+#include <config.h>
+#include "flow-table.h"
+
+#include <string.h>
+#include "hash.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/util.h"
+#include "util.h"
+
+static uint32_t
+flow_key_hash(uint8_t table_id, uint16_t priority, const char *match)
+{
+    return hash_string(match, hash_2words(table_id, priority));
+}
+
+static uint32_t
+cookie_hash(uint64_t cookie)
+{
+    return hash_uint64(cookie);
+}
+
+void
+lb_flow_table_init(struct lb_flow_table *ft)
+{
+    hmap_init(&ft->flows);
+    hmap_init(&ft->by_cookie);
+    ovs_list_init(&ft->tracked);
+    ft->tracking = false;
+}
+
+static void
+lb_flow_free(struct lb_flow *flow)
+{
+    if (flow) {
+        free(flow->match);
+        free(flow->actions);
+        free(flow);
+    }
+}
+
+void
+lb_flow_table_destroy(struct lb_flow_table *ft)
+{
+    if (ft) {
+        ft->tracking = false;
+        lb_flow_table_clear(ft);
+        lb_flow_table_clear_tracked(ft);
+        hmap_destroy(&ft->flows);
+        hmap_destroy(&ft->by_cookie);
+    }
+}
+
+/* Takes 'flow' out of the lookup maps.  With tracking, it stays on the
+ * tracked list, marked deleted, until lb_flow_table_clear_tracked(). */
+static void
+lb_flow_table_unlink(struct lb_flow_table *ft, struct lb_flow *flow)
+{
+    hmap_remove(&ft->flows, &flow->node);
+    hmap_remove(&ft->by_cookie, &flow->cookie_node);
+    if (ft->tracking) {
+        flow->deleted = true;
+        if (!flow->tracked) {
+            flow->tracked = true;
+            ovs_list_push_back(&ft->tracked, &flow->track_node);
+        }
+    } else {
+        if (flow->tracked) {
+            ovs_list_remove(&flow->track_node);
+        }
+        lb_flow_free(flow);
+    }
+}
+
+void
+lb_flow_table_clear(struct lb_flow_table *ft)
+{
+    struct lb_flow *flow;
+    HMAP_FOR_EACH_SAFE (flow, node, &ft->flows) {
+        lb_flow_table_unlink(ft, flow);
+    }
+}
+
+void
+lb_flow_table_set_tracking(struct lb_flow_table *ft, bool tracking)
+{
+    ft->tracking = tracking;
+}
+
+/* Forgets tracked changes: frees flows that were removed and unmarks the
+ * others. */
+void
+lb_flow_table_clear_tracked(struct lb_flow_table *ft)
+{
+    struct lb_flow *flow;
+    LIST_FOR_EACH_POP (flow, track_node, &ft->tracked) {
+        flow->tracked = false;
+        if (flow->deleted) {
+            lb_flow_free(flow);
+        }
+    }
+}
+
+struct lb_flow *
+lb_flow_table_find(const struct lb_flow_table *ft, uint8_t table_id,
+                   uint16_t priority, const char *match)
+{
+    struct lb_flow *flow;
+    HMAP_FOR_EACH_WITH_HASH (flow, node,
+                             flow_key_hash(table_id, priority, match),
+                             &ft->flows) {
+        if (flow->table_id == table_id && flow->priority == priority
+            && !strcmp(flow->match, match)) {
+            return flow;
+        }
+    }
+    return NULL;
+}
+
+/* Adds a flow to 'ft'.  A flow with the same table, priority and match is
+ * replaced: the switch would keep only one of them, so must we. */
+void
+lb_flow_table_add(struct lb_flow_table *ft, uint8_t table_id,
+                  uint16_t priority, uint64_t cookie, const char *match,
+                  const char *actions)
+{
+    struct lb_flow *old = lb_flow_table_find(ft, table_id, priority, match);
+    if (old) {
+        if (old->cookie == cookie && !strcmp(old->actions, actions)) {
+            return;
+        }
+        lb_flow_table_unlink(ft, old);
+    }
+
+    struct lb_flow *flow = xzalloc(sizeof *flow);
+    flow->table_id = table_id;
+    flow->priority = priority;
+    flow->cookie = cookie;
+    flow->match = xstrdup(match);
+    flow->actions = xstrdup(actions);
+    hmap_insert(&ft->flows, &flow->node,
+                flow_key_hash(table_id, priority, match));
+    hmap_insert(&ft->by_cookie, &flow->cookie_node, cookie_hash(cookie));
+    if (ft->tracking) {
+        flow->tracked = true;
+        ovs_list_push_back(&ft->tracked, &flow->track_node);
+    }
+}
+
+/* Removes every flow whose cookie is exactly 'cookie'. */
+void
+lb_flow_table_remove_cookie(struct lb_flow_table *ft, uint64_t cookie)
+{
+    /* Unlinking invalidates the bucket walk, so start over after each one;
+     * a cookie has a handful of flows. */
+    for (;;) {
+        struct lb_flow *flow, *found = NULL;
+        HMAP_FOR_EACH_WITH_HASH (flow, cookie_node, cookie_hash(cookie),
+                                 &ft->by_cookie) {
+            if (flow->cookie == cookie) {
+                found = flow;
+                break;
+            }
+        }
+        if (!found) {
+            return;
+        }
+        lb_flow_table_unlink(ft, found);
+    }
+}
+
+size_t
+lb_flow_table_count(const struct lb_flow_table *ft)
+{
+    return hmap_count(&ft->flows);
+}
+
+/* Formats 'flow' the way "ovs-ofctl dump-flows --no-stats" prints it. */
+void
+lb_flow_format(const struct lb_flow *flow, struct ds *s)
+{
+    ds_put_format(s, "cookie=%#"PRIx64", table=%"PRIu8", priority=%"PRIu16,
+                  flow->cookie, flow->table_id, flow->priority);
+    if (flow->match[0]) {
+        ds_put_format(s, ",%s", flow->match);
+    }
+    ds_put_format(s, " actions=%s", flow->actions);
+}
+
+static int
+compare_flows(const void *a_, const void *b_)
+{
+    const struct lb_flow *const *ap = a_;
+    const struct lb_flow *const *bp = b_;
+    const struct lb_flow *a = *ap;
+    const struct lb_flow *b = *bp;
+    if (a->table_id != b->table_id) {
+        return a->table_id < b->table_id ? -1 : 1;
+    }
+    if (a->priority != b->priority) {
+        return a->priority > b->priority ? -1 : 1;
+    }
+    return strcmp(a->match, b->match);
+}
+
+/* Formats all of 'ft', sorted by table, then descending priority, then
+ * match, one flow a line. */
+void
+lb_flow_table_format(const struct lb_flow_table *ft, struct ds *s)
+{
+    size_t n = hmap_count(&ft->flows);
+    const struct lb_flow **flows = xmalloc((n ? n : 1) * sizeof *flows);
+    size_t i = 0;
+    const struct lb_flow *flow;
+    HMAP_FOR_EACH (flow, node, &ft->flows) {
+        flows[i++] = flow;
+    }
+    qsort(flows, n, sizeof *flows, compare_flows);
+    for (i = 0; i < n; i++) {
+        lb_flow_format(flows[i], s);
+        ds_put_char(s, '\n');
+    }
+    free(flows);
+}

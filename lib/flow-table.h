@@ -1,0 +1,67 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+#ifndef LIVEBIND_FLOW_TABLE_H
+#define LIVEBIND_FLOW_TABLE_H 1
+
+/* A set of desired OpenFlow flows in ovs-ofctl text form, keyed by (table,
+ * priority, match) as the switch keys them.  Pure data: pipeline.c fills it,
+ * ofctrl.c installs it.
+ *
+ * Changes can be tracked: with tracking on, every flow added, removed or
+ * modified is remembered until lb_flow_table_clear_tracked(), so that the
+ * OpenFlow engine sends only what changed (as OVN's ofctrl does). */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "openvswitch/hmap.h"
+#include "openvswitch/list.h"
+
+struct ds;
+
+struct lb_flow {
+    struct hmap_node node;        /* In lb_flow_table's 'flows'. */
+    struct hmap_node cookie_node; /* In lb_flow_table's 'by_cookie'. */
+    struct ovs_list track_node;   /* In 'tracked' if tracked. */
+    uint8_t table_id;
+    uint16_t priority;
+    uint64_t cookie;
+    char *match;                  /* "" matches everything. */
+    char *actions;
+    bool deleted;                 /* Tracked removal; freed on clear. */
+    bool tracked;
+};
+
+struct lb_flow_table {
+    struct hmap flows;            /* By table, priority and match. */
+    struct hmap by_cookie;        /* By cookie. */
+    struct ovs_list tracked;      /* Changed flows, when tracking. */
+    bool tracking;
+};
+
+void lb_flow_table_init(struct lb_flow_table *);
+void lb_flow_table_destroy(struct lb_flow_table *);
+void lb_flow_table_clear(struct lb_flow_table *);
+void lb_flow_table_set_tracking(struct lb_flow_table *, bool);
+void lb_flow_table_clear_tracked(struct lb_flow_table *);
+
+void lb_flow_table_add(struct lb_flow_table *, uint8_t table_id,
+                       uint16_t priority, uint64_t cookie, const char *match,
+                       const char *actions);
+void lb_flow_table_remove_cookie(struct lb_flow_table *, uint64_t cookie);
+struct lb_flow *lb_flow_table_find(const struct lb_flow_table *,
+                                   uint8_t table_id, uint16_t priority,
+                                   const char *match);
+size_t lb_flow_table_count(const struct lb_flow_table *);
+
+void lb_flow_format(const struct lb_flow *, struct ds *);
+void lb_flow_table_format(const struct lb_flow_table *, struct ds *);
+
+#define LB_FLOW_TABLE_FOR_EACH(FLOW, TABLE) \
+    HMAP_FOR_EACH (FLOW, node, &(TABLE)->flows)
+#define LB_FLOW_TABLE_FOR_EACH_TRACKED(FLOW, TABLE) \
+    LIST_FOR_EACH (FLOW, track_node, &(TABLE)->tracked)
+
+#endif /* lib/flow-table.h */

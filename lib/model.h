@@ -1,0 +1,104 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+#ifndef LIVEBIND_MODEL_H
+#define LIVEBIND_MODEL_H 1
+
+/* The logical network the pipeline is computed from: logical switches,
+ * logical ports and chassis.  The model holds no I/O state; it is derived
+ * from cluster objects (or read from a file) and handed to pipeline.c. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include "openvswitch/hmap.h"
+#include "openvswitch/types.h"
+#include "packets.h"
+
+struct ds;
+
+/* A node that can bind ports, reached through a Geneve tunnel. */
+struct lb_chassis {
+    struct hmap_node node;      /* In lb_model's 'chassis', by name. */
+    char *name;
+    ovs_be32 tunnel_ip;
+};
+
+/* A logical switch: one L2 domain, one subnet. */
+struct lb_switch {
+    struct hmap_node node;      /* In lb_model's 'switches', by name. */
+    char *name;
+    uint32_t tunnel_key;        /* Geneve VNI and OpenFlow metadata. */
+    ovs_be32 subnet;            /* Network address. */
+    int prefix_len;
+    ovs_be32 gateway;           /* 0 if none. */
+    int mtu;
+};
+
+#define LB_SWITCH_KEY_MAX ((1u << 24) - 1)
+#define LB_PORT_KEY_MAX ((1u << 31) - 1)
+#define LB_MAX_IPS 8
+
+/* A logical port, bound to one chassis normally and to two during a live
+ * migration: 'chassis' (main, the source) and 'additional_chassis' (the
+ * target).  Until the VM runs on the target, the target copy is
+ * 'additional_blocked': nothing is delivered to it or forwarded from it,
+ * except its announcements (RARP/GARP/NA), which go to the agent.  With
+ * 'mirror', every chassis sends the port's traffic to both copies. */
+struct lb_port {
+    struct hmap_node node;      /* In lb_model's 'ports', by name. */
+    char *name;
+    uint32_t key;               /* 1..LB_PORT_KEY_MAX, cluster-wide unique. */
+    struct eth_addr mac;
+    ovs_be32 ipv4[LB_MAX_IPS];
+    size_t n_ipv4;
+    char *switch_name;
+    char *chassis;              /* Main chassis, NULL if unbound. */
+    char *additional_chassis;   /* Migration target, or NULL. */
+    bool additional_blocked;    /* Target copy not yet activated. */
+    bool mirror;                /* Send to both copies while migrating. */
+};
+
+struct lb_model {
+    struct hmap chassis;        /* Contains "struct lb_chassis". */
+    struct hmap switches;       /* Contains "struct lb_switch". */
+    struct hmap ports;          /* Contains "struct lb_port". */
+};
+
+void lb_model_init(struct lb_model *);
+void lb_model_destroy(struct lb_model *);
+void lb_model_clear(struct lb_model *);
+
+struct lb_chassis *lb_model_add_chassis(struct lb_model *, const char *name,
+                                        ovs_be32 tunnel_ip);
+struct lb_switch *lb_model_add_switch(struct lb_model *, const char *name,
+                                      uint32_t tunnel_key);
+struct lb_port *lb_model_add_port(struct lb_model *, const char *name,
+                                  uint32_t key, const char *switch_name);
+void lb_model_remove_chassis(struct lb_model *, struct lb_chassis *);
+void lb_model_remove_switch(struct lb_model *, struct lb_switch *);
+void lb_model_remove_port(struct lb_model *, struct lb_port *);
+
+struct lb_chassis *lb_model_find_chassis(const struct lb_model *,
+                                         const char *name);
+struct lb_switch *lb_model_find_switch(const struct lb_model *,
+                                       const char *name);
+struct lb_port *lb_model_find_port(const struct lb_model *, const char *name);
+struct lb_port *lb_model_find_port_by_key(const struct lb_model *,
+                                          uint32_t key);
+
+void lb_port_set_chassis(struct lb_port *, const char *main,
+                         const char *additional);
+bool lb_port_bound_to(const struct lb_port *, const char *chassis);
+bool lb_port_is_migrating(const struct lb_port *);
+bool lb_port_equal(const struct lb_port *, const struct lb_port *);
+
+char *lb_model_from_json_string(const char *, struct lb_model *)
+    OVS_WARN_UNUSED_RESULT;
+char *lb_model_from_json_file(const char *file_name, struct lb_model *)
+    OVS_WARN_UNUSED_RESULT;
+void lb_model_format(const struct lb_model *, struct ds *);
+
+#endif /* lib/model.h */

@@ -1,0 +1,49 @@
+#!/bin/sh
+# Builds libopenvswitch once from Debian's openvswitch-source package, the
+# way OVN builds against an OVS tree.  The result lives in a cache directory
+# (git-ignored); a second run with the same tarball is a no-op.
+#
+# Usage: utilities/build-ovs.sh [CACHE_DIR]
+# Prints the cache directory; configure livebind with
+#   --with-ovs-source=CACHE_DIR/src --with-ovs-build=CACHE_DIR/src
+set -eu
+
+tarball=${OVS_TARBALL:-/usr/src/openvswitch/openvswitch.tar.gz}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${1:-${LIVEBIND_OVS_CACHE:-$top/.ovs-cache}}
+
+if [ ! -r "$tarball" ]; then
+    echo "build-ovs: $tarball not found; install the openvswitch-source" \
+         "package (apt-get install openvswitch-source)" >&2
+    exit 1
+fi
+
+stamp=$cache/.built
+want=$(cksum < "$tarball" | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
+   && [ -f "$cache/src/lib/.libs/libopenvswitch.a" ]; then
+    echo "$cache"
+    exit 0
+fi
+
+rm -rf "$cache"
+mkdir -p "$cache"
+tar -xzf "$tarball" -C "$cache"
+mv "$cache/openvswitch" "$cache/src"
+cd "$cache/src"
+if [ ! -x configure ]; then
+    ./boot.sh >&2
+fi
+# Static, position-independent objects so that both the binaries and the
+# libtool convenience library can link them.  No SSL/DPDK/unbound: livebind
+# talks to the local switch over unix sockets only.
+./configure --enable-silent-rules --disable-ssl --with-pic \
+    --disable-shared --enable-static CFLAGS="-O2 -g" >&2
+# Generated headers first (BUILT_SOURCES), then the library alone: the
+# daemons and tools of OVS are not needed.
+built_sources=$(printf 'print-built-sources:\n\t@echo $(BUILT_SOURCES)\n' \
+    | make -s -f Makefile -f - print-built-sources)
+make -j"$(nproc)" $built_sources >&2
+make -j"$(nproc)" lib/libopenvswitch.la >&2
+echo "$want" > "$stamp"
+echo "$cache"
