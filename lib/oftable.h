@@ -21,11 +21,12 @@
  * that during a handover `ovs-ofctl dump-flows` shows the override, the way
  * Calico raises a route's priority while a VM moves. */
 #define PRIO_TABLE_MISS        0  /* Default action of a table. */
-#define PRIO_SWITCH           50  /* Per-switch catch-alls (flood). */
+#define PRIO_SWITCH           50  /* Per-switch flows (flood). */
+#define PRIO_SWITCH_TUNNEL    60  /* The same, for packets from a tunnel. */
 #define PRIO_PORT            100  /* A port's normal flows. */
-#define PRIO_PORT_EXCEPTION  110  /* Exceptions to a port's normal flows. */
+#define PRIO_PORT_EXCEPTION  110  /* Narrower cases of a port's flows. */
 #define PRIO_MIGRATION       150  /* A port's flows while it migrates. */
-#define PRIO_MIGRATION_EXCEPTION 160 /* Announcements from a blocked port. */
+#define PRIO_MIGRATION_EXCEPTION 160 /* Narrower cases of migration flows. */
 
 /* Registers.  metadata holds the logical switch's tunnel key (24 bits, the
  * Geneve VNI).  reg14 holds the logical input port's key, 0 when the packet

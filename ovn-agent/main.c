@@ -3,10 +3,196 @@
  * Licensed under the Apache License, Version 2.0.
  */
 
+/* livebind-agent: option parsing and wiring only; the agent itself is in
+ * lib/agent.c. */
+
 #include <config.h>
 
-int
-main(void)
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agent.h"
+#include "command-line.h"
+#include "daemon.h"
+#include "dirs.h"
+#include "fatal-signal.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "unixctl.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(main);
+
+static void
+usage(void)
 {
+    printf("%s: livebind node agent\n"
+           "usage: %s [OPTIONS]\n"
+           "\n"
+           "  --node=NAME           this node's (chassis) name (required)\n"
+           "  --ovsdb=REMOTE        OVS database (default: unix:%s/db.sock)\n"
+           "  --bridge=NAME         integration bridge (default: br-int)\n"
+           "  --datapath-type=TYPE  system or netdev (default: system)\n"
+           "  --openflow=TARGET     OpenFlow target (default: the bridge's\n"
+           "                        management socket)\n"
+           "  --model=FILE          standalone: read the logical model from\n"
+           "                        FILE instead of Kubernetes\n"
+           "  --unixctl=SOCKET      control socket (default: %s/"
+           "livebind-agent.<pid>.ctl)\n",
+           program_name, program_name, ovs_rundir(), ovs_rundir());
+    daemon_usage();
+    vlog_usage();
+    exit(EXIT_SUCCESS);
+}
+
+static char *
+parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
+{
+    enum {
+        OPT_NODE = UCHAR_MAX + 1,
+        OPT_OVSDB,
+        OPT_BRIDGE,
+        OPT_DATAPATH_TYPE,
+        OPT_OPENFLOW,
+        OPT_MODEL,
+        OPT_UNIXCTL,
+        DAEMON_OPTION_ENUMS,
+        VLOG_OPTION_ENUMS,
+    };
+    static const struct option long_options[] = {
+        {"node", required_argument, NULL, OPT_NODE},
+        {"ovsdb", required_argument, NULL, OPT_OVSDB},
+        {"bridge", required_argument, NULL, OPT_BRIDGE},
+        {"datapath-type", required_argument, NULL, OPT_DATAPATH_TYPE},
+        {"openflow", required_argument, NULL, OPT_OPENFLOW},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        DAEMON_LONG_OPTIONS,
+        VLOG_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    char *short_options = ovs_cmdl_long_options_to_short_options(
+        long_options);
+    char *unixctl_path = NULL;
+
+    for (;;) {
+        int c = getopt_long(argc, argv, short_options, long_options, NULL);
+        if (c == -1) {
+            break;
+        }
+        switch (c) {
+        case OPT_NODE:
+            cfg->chassis = optarg;
+            break;
+        case OPT_OVSDB:
+            cfg->db_remote = optarg;
+            break;
+        case OPT_BRIDGE:
+            cfg->bridge = optarg;
+            break;
+        case OPT_DATAPATH_TYPE:
+            if (strcmp(optarg, "system") && strcmp(optarg, "netdev")) {
+                ovs_fatal(0, "--datapath-type: \"%s\" is neither system "
+                          "nor netdev", optarg);
+            }
+            cfg->datapath_type = optarg;
+            break;
+        case OPT_OPENFLOW:
+            cfg->openflow_target = optarg;
+            break;
+        case OPT_MODEL:
+            cfg->model_file = optarg;
+            break;
+        case OPT_UNIXCTL:
+            unixctl_path = optarg;
+            break;
+        case 'h':
+            usage();
+            break;
+        case 'V':
+            printf("livebind-agent %s\n", LIVEBIND_VERSION);
+            exit(EXIT_SUCCESS);
+        DAEMON_OPTION_HANDLERS
+        VLOG_OPTION_HANDLERS
+        case '?':
+            exit(EXIT_FAILURE);
+        default:
+            abort();
+        }
+    }
+    free(short_options);
+    if (optind < argc) {
+        ovs_fatal(0, "unexpected argument \"%s\" (use --help)", argv[optind]);
+    }
+    if (!cfg->chassis) {
+        ovs_fatal(0, "--node is required (use --help)");
+    }
+    return unixctl_path;
+}
+
+static void
+cmd_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
+         const char *argv[] OVS_UNUSED, void *exiting_)
+{
+    bool *exiting = exiting_;
+    *exiting = true;
+    unixctl_command_reply(conn, NULL);
+}
+
+int
+main(int argc, char *argv[])
+{
+    struct lb_agent_config cfg = { .datapath_type = "system" };
+
+    set_program_name(argv[0]);
+    ovs_cmdl_proctitle_init(argc, argv);
+    fatal_ignore_sigpipe();
+    vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_INFO);
+
+    char *unixctl_path = parse_options(argc, argv, &cfg);
+    char *default_db = xasprintf("unix:%s/db.sock", ovs_rundir());
+    if (!cfg.db_remote) {
+        cfg.db_remote = default_db;
+    }
+
+    daemonize_start(false);
+
+    struct unixctl_server *unixctl;
+    int error = unixctl_server_create(unixctl_path, &unixctl);
+    if (error) {
+        ovs_fatal(error, "could not create the control socket");
+    }
+
+    char *err_msg;
+    struct lb_agent *agent = lb_agent_create(&cfg, &err_msg);
+    if (!agent) {
+        ovs_fatal(0, "%s", err_msg);
+    }
+    bool exiting = false;
+    unixctl_command_register("exit", "", 0, 0, cmd_exit, &exiting);
+    lb_agent_register_commands(agent);
+
+    daemonize_complete();
+    VLOG_INFO("livebind-agent %s starting on node %s", LIVEBIND_VERSION,
+              cfg.chassis);
+
+    while (!exiting) {
+        unixctl_server_run(unixctl);
+        lb_agent_run(agent);
+
+        unixctl_server_wait(unixctl);
+        lb_agent_wait(agent);
+        if (exiting) {
+            poll_immediate_wake();
+        }
+        poll_block();
+    }
+
+    lb_agent_destroy(agent);
+    unixctl_server_destroy(unixctl);
+    free(default_db);
     return 0;
 }

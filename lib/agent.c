@@ -1,0 +1,298 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+#include <config.h>
+#include "agent.h"
+
+#include <errno.h>
+#include <string.h>
+#include "dirs.h"
+#include "flow-table.h"
+#include "model.h"
+#include "ofctrl.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofp-packet.h"
+#include "openvswitch/vlog.h"
+#include "ovs-bridge.h"
+#include "pipeline.h"
+#include "timeval.h"
+#include "unixctl.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(agent);
+
+struct lb_agent {
+    char *chassis;
+    char *model_file;
+
+    struct lb_model model;
+    bool model_changed;         /* Recompute at the next run. */
+    uint64_t bridge_seqno;      /* ovs_bridge_seqno() last computed at. */
+
+    struct lb_flow_table flows; /* Desired. */
+    uint64_t flows_seqno;       /* Bumped at each change of 'flows'. */
+    long long int last_compute_usec;
+
+    struct ovs_bridge *bridge;
+    struct ofctrl *ofctrl;
+};
+
+static ofctrl_packet_in_cb agent_packet_in;
+
+struct lb_agent *
+lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
+{
+    *errorp = NULL;
+    if (!cfg->chassis || !cfg->chassis[0]) {
+        *errorp = xstrdup("the node (chassis) name is required");
+        return NULL;
+    }
+
+    struct lb_agent *agent = xzalloc(sizeof *agent);
+    agent->chassis = xstrdup(cfg->chassis);
+    agent->model_file = nullable_xstrdup(cfg->model_file);
+    lb_model_init(&agent->model);
+    lb_flow_table_init(&agent->flows);
+    lb_flow_table_set_tracking(&agent->flows, true);
+
+    if (agent->model_file) {
+        char *error = lb_agent_reload_model(agent);
+        if (error) {
+            *errorp = error;
+            lb_agent_destroy(agent);
+            return NULL;
+        }
+    }
+
+    const char *bridge = cfg->bridge ? cfg->bridge : "br-int";
+    struct ovs_bridge_config bcfg = {
+        .db_remote = cfg->db_remote,
+        .bridge = bridge,
+        .datapath_type = cfg->datapath_type ? cfg->datapath_type : "system",
+        .chassis = cfg->chassis,
+    };
+    agent->bridge = ovs_bridge_create(&bcfg);
+
+    char *target = (cfg->openflow_target
+                    ? xstrdup(cfg->openflow_target)
+                    : xasprintf("unix:%s/%s.mgmt", ovs_rundir(), bridge));
+    agent->ofctrl = ofctrl_create(target, agent_packet_in, agent);
+    free(target);
+    return agent;
+}
+
+void
+lb_agent_destroy(struct lb_agent *agent)
+{
+    if (agent) {
+        ofctrl_destroy(agent->ofctrl);
+        ovs_bridge_destroy(agent->bridge);
+        lb_flow_table_destroy(&agent->flows);
+        lb_model_destroy(&agent->model);
+        free(agent->chassis);
+        free(agent->model_file);
+        free(agent);
+    }
+}
+
+/* Re-reads the model file.  On error the current model stays. */
+char *
+lb_agent_reload_model(struct lb_agent *agent)
+{
+    if (!agent->model_file) {
+        return xstrdup("no model file configured");
+    }
+    struct lb_model model;
+    lb_model_init(&model);
+    char *error = lb_model_from_json_file(agent->model_file, &model);
+    if (error) {
+        lb_model_destroy(&model);
+        return error;
+    }
+    lb_model_destroy(&agent->model);
+    agent->model = model;
+    /* 'model' was moved by value: its hmaps must be re-anchored. */
+    hmap_moved(&agent->model.chassis);
+    hmap_moved(&agent->model.switches);
+    hmap_moved(&agent->model.ports);
+    agent->model_changed = true;
+    VLOG_INFO("model loaded from %s: %"PRIuSIZE" chassis, %"PRIuSIZE
+              " switches, %"PRIuSIZE" ports", agent->model_file,
+              hmap_count(&agent->model.chassis),
+              hmap_count(&agent->model.switches),
+              hmap_count(&agent->model.ports));
+    return NULL;
+}
+
+static void
+agent_compute(struct lb_agent *agent)
+{
+    struct lb_pipeline_ctx ctx = {
+        .model = &agent->model,
+        .chassis = agent->chassis,
+        .iface_ofports = ovs_bridge_iface_ofports(agent->bridge),
+        .tunnel_ofports = ovs_bridge_tunnel_ofports(agent->bridge),
+    };
+    long long int start = time_usec();
+    lb_pipeline_compute(&ctx, &agent->flows);
+    agent->last_compute_usec = time_usec() - start;
+    agent->flows_seqno++;
+    VLOG_DBG("computed %"PRIuSIZE" flows in %lld us",
+             lb_flow_table_count(&agent->flows), agent->last_compute_usec);
+}
+
+void
+lb_agent_run(struct lb_agent *agent)
+{
+    ovs_bridge_run(agent->bridge, &agent->model);
+    ofctrl_run(agent->ofctrl);
+
+    /* Flows computed before the database was read would miss the local
+     * interfaces; a restarted agent would then remove and re-add them. */
+    if (!ovs_bridge_is_ready(agent->bridge)) {
+        return;
+    }
+    uint64_t bridge_seqno = ovs_bridge_seqno(agent->bridge);
+    if (agent->model_changed || bridge_seqno != agent->bridge_seqno) {
+        agent->model_changed = false;
+        agent->bridge_seqno = bridge_seqno;
+        agent_compute(agent);
+    }
+    ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
+}
+
+void
+lb_agent_wait(struct lb_agent *agent)
+{
+    ovs_bridge_wait(agent->bridge);
+    ofctrl_wait(agent->ofctrl);
+}
+
+static void
+agent_packet_in(void *aux OVS_UNUSED, const struct ofputil_packet_in *pin)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    VLOG_INFO_RL(&rl, "packet-in from table %"PRIu8" (%"PRIuSIZE" bytes)",
+                 pin->table_id, pin->packet_len);
+}
+
+void
+lb_agent_format_status(const struct lb_agent *agent, struct ds *s)
+{
+    ds_put_format(s, "chassis: %s\n", agent->chassis);
+    ds_put_format(s, "model: %"PRIuSIZE" chassis, %"PRIuSIZE" switches, %"
+                  PRIuSIZE" ports\n", hmap_count(&agent->model.chassis),
+                  hmap_count(&agent->model.switches),
+                  hmap_count(&agent->model.ports));
+    ds_put_format(s, "desired flows: %"PRIuSIZE" (seqno %"PRIu64
+                  ", last full compute %lld us)\n",
+                  lb_flow_table_count(&agent->flows), agent->flows_seqno,
+                  agent->last_compute_usec);
+    ovs_bridge_format_status(agent->bridge, s);
+    ofctrl_format_status(agent->ofctrl, s);
+}
+
+/* unixctl commands: "ovs-appctl -t livebind-agent CMD" or livebind-ctl. */
+
+static void
+cmd_status(struct unixctl_conn *conn, int argc OVS_UNUSED,
+           const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    lb_agent_format_status(agent_, &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+cmd_ports(struct unixctl_conn *conn, int argc OVS_UNUSED,
+          const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct lb_agent *agent = agent_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    lb_model_format(&agent->model, &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+cmd_chassis(struct unixctl_conn *conn, int argc OVS_UNUSED,
+            const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct lb_agent *agent = agent_;
+    const struct simap *tunnels = ovs_bridge_tunnel_ofports(agent->bridge);
+    struct ds s = DS_EMPTY_INITIALIZER;
+    const struct lb_chassis *ch;
+    HMAP_FOR_EACH (ch, node, &agent->model.chassis) {
+        bool self = !strcmp(ch->name, agent->chassis);
+        ds_put_format(&s, "%s "IP_FMT"%s", ch->name, IP_ARGS(ch->tunnel_ip),
+                      self ? " (this node)" : "");
+        if (!self) {
+            ds_put_format(&s, " tunnel ofport %u",
+                          simap_get(tunnels, ch->name));
+        }
+        ds_put_char(&s, '\n');
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+cmd_flows(struct unixctl_conn *conn, int argc OVS_UNUSED,
+          const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct lb_agent *agent = agent_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    lb_flow_table_format(&agent->flows, &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+cmd_recompute(struct unixctl_conn *conn, int argc OVS_UNUSED,
+              const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct lb_agent *agent = agent_;
+    agent->model_changed = true;
+    unixctl_command_reply(conn, NULL);
+}
+
+static void
+cmd_reload(struct unixctl_conn *conn, int argc OVS_UNUSED,
+           const char *argv[] OVS_UNUSED, void *agent_)
+{
+    char *error = lb_agent_reload_model(agent_);
+    if (error) {
+        unixctl_command_reply_error(conn, error);
+        free(error);
+    } else {
+        unixctl_command_reply(conn, NULL);
+    }
+}
+
+/* "DESIRED INSTALLED" sequence numbers: the flows desired now are in the
+ * switch once both are equal. */
+static void
+cmd_installed_seqno(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                    const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct lb_agent *agent = agent_;
+    char *s = xasprintf("%"PRIu64" %"PRIu64, agent->flows_seqno,
+                        ofctrl_get_installed_seqno(agent->ofctrl));
+    unixctl_command_reply(conn, s);
+    free(s);
+}
+
+void
+lb_agent_register_commands(struct lb_agent *agent)
+{
+    unixctl_command_register("status", "", 0, 0, cmd_status, agent);
+    unixctl_command_register("ports", "", 0, 0, cmd_ports, agent);
+    unixctl_command_register("chassis", "", 0, 0, cmd_chassis, agent);
+    unixctl_command_register("flows", "", 0, 0, cmd_flows, agent);
+    unixctl_command_register("recompute", "", 0, 0, cmd_recompute, agent);
+    unixctl_command_register("model/reload", "", 0, 0, cmd_reload, agent);
+    unixctl_command_register("seqno", "", 0, 0, cmd_installed_seqno, agent);
+}

@@ -1,0 +1,41 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+#ifndef LIVEBIND_AGENT_H
+#define LIVEBIND_AGENT_H 1
+
+/* The node agent: the model (from a file, or derived from Kubernetes
+ * objects) -> pipeline -> OpenFlow engine, and the OVS database.  Kept in
+ * the library, so that ovn-agent/main.c holds only option parsing and
+ * wiring, and tests can drive an agent directly. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "openvswitch/compiler.h"
+
+struct ds;
+
+struct lb_agent_config {
+    const char *chassis;          /* This node's name. */
+    const char *db_remote;        /* OVS database. */
+    const char *bridge;           /* Integration bridge. */
+    const char *datapath_type;    /* "system" or "netdev". */
+    const char *openflow_target;  /* NULL: the bridge's mgmt socket. */
+    const char *model_file;       /* Standalone mode: model from a file. */
+};
+
+struct lb_agent *lb_agent_create(const struct lb_agent_config *,
+                                 char **errorp);
+void lb_agent_destroy(struct lb_agent *);
+
+void lb_agent_run(struct lb_agent *);
+void lb_agent_wait(struct lb_agent *);
+
+char *lb_agent_reload_model(struct lb_agent *) OVS_WARN_UNUSED_RESULT;
+void lb_agent_register_commands(struct lb_agent *);
+
+void lb_agent_format_status(const struct lb_agent *, struct ds *);
+
+#endif /* lib/agent.h */

@@ -1,0 +1,406 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+#include <config.h>
+#include "ovs-bridge.h"
+
+#include <string.h>
+#include "model.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/vlog.h"
+#include "ovsdb-idl.h"
+#include "packets.h"
+#include "smap.h"
+#include "sset.h"
+#include "util.h"
+#include "vswitch-idl.h"
+
+VLOG_DEFINE_THIS_MODULE(ovs_bridge);
+
+#define EXTID_CHASSIS "livebind-chassis"
+
+struct ovs_bridge {
+    char *bridge_name;
+    char *datapath_type;
+    char *chassis;
+    struct ovsdb_idl_loop idl_loop;
+    unsigned int idl_seqno;     /* IDL seqno the maps were built at. */
+
+    struct simap iface_ofports;  /* iface-id -> ofport. */
+    struct simap tunnel_ofports; /* chassis -> ofport. */
+    uint64_t seqno;
+
+    /* Pod interface changes not yet committed: name -> "struct smap *" of
+     * external_ids to add, or NULL to delete. */
+    struct shash pending_ifaces;
+};
+
+struct ovs_bridge *
+ovs_bridge_create(const struct ovs_bridge_config *cfg)
+{
+    struct ovs_bridge *ob = xzalloc(sizeof *ob);
+    ob->bridge_name = xstrdup(cfg->bridge);
+    ob->datapath_type = xstrdup(cfg->datapath_type);
+    ob->chassis = xstrdup(cfg->chassis);
+    ob->idl_loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(
+        ovsdb_idl_create(cfg->db_remote, &ovsrec_idl_class, true, true));
+    ovsdb_idl_set_leader_only(ob->idl_loop.idl, false);
+    simap_init(&ob->iface_ofports);
+    simap_init(&ob->tunnel_ofports);
+    shash_init(&ob->pending_ifaces);
+    ob->seqno = 1;
+    return ob;
+}
+
+static void
+free_pending(struct shash *pending)
+{
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, pending) {
+        struct smap *ids = node->data;
+        if (ids) {
+            smap_destroy(ids);
+            free(ids);
+        }
+    }
+    shash_clear(pending);
+}
+
+void
+ovs_bridge_destroy(struct ovs_bridge *ob)
+{
+    if (ob) {
+        ovsdb_idl_loop_destroy(&ob->idl_loop);
+        simap_destroy(&ob->iface_ofports);
+        simap_destroy(&ob->tunnel_ofports);
+        free_pending(&ob->pending_ifaces);
+        shash_destroy(&ob->pending_ifaces);
+        free(ob->bridge_name);
+        free(ob->datapath_type);
+        free(ob->chassis);
+        free(ob);
+    }
+}
+
+void
+ovs_bridge_tunnel_name(uint32_t tunnel_ip_be, char name[16])
+{
+    /* Stable and short (an interface name has at most 15 characters):
+     * the remote IP in hex. */
+    snprintf(name, 16, "gnv-%08"PRIx32, ntohl(tunnel_ip_be));
+}
+
+static const struct ovsrec_bridge *
+find_bridge(const struct ovs_bridge *ob)
+{
+    const struct ovsrec_bridge *br;
+    OVSREC_BRIDGE_FOR_EACH (br, ob->idl_loop.idl) {
+        if (!strcmp(br->name, ob->bridge_name)) {
+            return br;
+        }
+    }
+    return NULL;
+}
+
+static const struct ovsrec_port *
+find_port(const struct ovsrec_bridge *br, const char *name)
+{
+    for (size_t i = 0; i < br->n_ports; i++) {
+        if (!strcmp(br->ports[i]->name, name)) {
+            return br->ports[i];
+        }
+    }
+    return NULL;
+}
+
+static const struct ovsrec_port *
+add_port(struct ovsdb_idl_txn *txn, const struct ovsrec_bridge *br,
+         const char *name, const char *type)
+{
+    struct ovsrec_interface *iface = ovsrec_interface_insert(txn);
+    ovsrec_interface_set_name(iface, name);
+    ovsrec_interface_set_type(iface, type);
+
+    struct ovsrec_port *port = ovsrec_port_insert(txn);
+    ovsrec_port_set_name(port, name);
+    ovsrec_port_set_interfaces(port, &iface, 1);
+    ovsrec_bridge_update_ports_addvalue(br, port);
+    return port;
+}
+
+static void
+del_port(const struct ovsrec_bridge *br, const struct ovsrec_port *port)
+{
+    ovsrec_bridge_update_ports_delvalue(br, port);
+    for (size_t i = 0; i < port->n_interfaces; i++) {
+        ovsrec_interface_delete(port->interfaces[i]);
+    }
+    ovsrec_port_delete(port);
+}
+
+static const struct ovsrec_bridge *
+ensure_bridge(struct ovs_bridge *ob, struct ovsdb_idl_txn *txn)
+{
+    const struct ovsrec_open_vswitch *cfg
+        = ovsrec_open_vswitch_first(ob->idl_loop.idl);
+    if (!cfg) {
+        cfg = ovsrec_open_vswitch_insert(txn);
+    }
+
+    const struct ovsrec_bridge *br = find_bridge(ob);
+    if (!br) {
+        VLOG_INFO("creating bridge %s (datapath type %s)", ob->bridge_name,
+                  ob->datapath_type);
+        struct ovsrec_bridge *nb = ovsrec_bridge_insert(txn);
+        ovsrec_bridge_set_name(nb, ob->bridge_name);
+        ovsrec_open_vswitch_update_bridges_addvalue(cfg, nb);
+        br = nb;
+        add_port(txn, br, ob->bridge_name, "internal");
+    }
+
+    if (strcmp(br->datapath_type, ob->datapath_type)) {
+        ovsrec_bridge_set_datapath_type(br, ob->datapath_type);
+    }
+    /* Secure: with no controller flows the bridge drops, never floods. */
+    if (!br->fail_mode || strcmp(br->fail_mode, "secure")) {
+        ovsrec_bridge_set_fail_mode(br, "secure");
+    }
+    static const char *const protocols[] = {
+        "OpenFlow13", "OpenFlow14", "OpenFlow15",
+    };
+    if (br->n_protocols != ARRAY_SIZE(protocols)) {
+        ovsrec_bridge_set_protocols(br, (const char **) protocols,
+                                    ARRAY_SIZE(protocols));
+    }
+    if (!smap_get_bool(&br->other_config, "disable-in-band", false)) {
+        ovsrec_bridge_update_other_config_setkey(br, "disable-in-band",
+                                                 "true");
+    }
+    return br;
+}
+
+static void
+ensure_tunnels(struct ovs_bridge *ob, const struct ovsrec_bridge *br,
+               const struct lb_model *model, struct ovsdb_idl_txn *txn)
+{
+    struct sset wanted = SSET_INITIALIZER(&wanted);
+    const struct lb_chassis *ch;
+
+    HMAP_FOR_EACH (ch, node, &model->chassis) {
+        if (!strcmp(ch->name, ob->chassis) || !ch->tunnel_ip) {
+            continue;
+        }
+        char name[16];
+        ovs_bridge_tunnel_name(ch->tunnel_ip, name);
+        sset_add(&wanted, name);
+
+        char remote_ip[INET_ADDRSTRLEN];
+        snprintf(remote_ip, sizeof remote_ip, IP_FMT,
+                 IP_ARGS(ch->tunnel_ip));
+
+        const struct ovsrec_port *port = find_port(br, name);
+        if (!port) {
+            VLOG_INFO("adding tunnel %s to chassis %s (%s)", name, ch->name,
+                      remote_ip);
+            port = add_port(txn, br, name, "geneve");
+        }
+        if (port->n_interfaces != 1) {
+            continue;
+        }
+        const struct ovsrec_interface *iface = port->interfaces[0];
+        const char *id = smap_get(&iface->external_ids, EXTID_CHASSIS);
+        if (!id || strcmp(id, ch->name)) {
+            ovsrec_interface_update_external_ids_setkey(iface, EXTID_CHASSIS,
+                                                        ch->name);
+        }
+        const char *rip = smap_get(&iface->options, "remote_ip");
+        const char *key = smap_get(&iface->options, "key");
+        if (strcmp(iface->type, "geneve") || !rip || strcmp(rip, remote_ip)
+            || !key || strcmp(key, "flow")) {
+            struct smap options = SMAP_INITIALIZER(&options);
+            smap_add(&options, "remote_ip", remote_ip);
+            smap_add(&options, "key", "flow");
+            ovsrec_interface_set_type(iface, "geneve");
+            ovsrec_interface_set_options(iface, &options);
+            smap_destroy(&options);
+        }
+    }
+
+    /* Tunnels to chassis that left the model. */
+    for (size_t i = 0; i < br->n_ports; i++) {
+        const struct ovsrec_port *port = br->ports[i];
+        if (port->n_interfaces == 1
+            && smap_get(&port->interfaces[0]->external_ids, EXTID_CHASSIS)
+            && !sset_contains(&wanted, port->name)) {
+            VLOG_INFO("removing tunnel %s", port->name);
+            del_port(br, port);
+        }
+    }
+    sset_destroy(&wanted);
+}
+
+static void
+apply_pending_ifaces(struct ovs_bridge *ob, const struct ovsrec_bridge *br,
+                     struct ovsdb_idl_txn *txn)
+{
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &ob->pending_ifaces) {
+        const struct smap *ids = node->data;
+        const struct ovsrec_port *port = find_port(br, node->name);
+        if (!ids) {
+            if (port) {
+                del_port(br, port);
+            }
+            continue;
+        }
+        if (!port) {
+            port = add_port(txn, br, node->name, "");
+        }
+        for (size_t i = 0; i < port->n_interfaces; i++) {
+            ovsrec_interface_set_external_ids(port->interfaces[i], ids);
+        }
+    }
+    free_pending(&ob->pending_ifaces);
+}
+
+/* Rebuilds the ofport maps from the database; bumps 'seqno' if they
+ * changed. */
+static void
+update_maps(struct ovs_bridge *ob)
+{
+    struct simap ifaces = SIMAP_INITIALIZER(&ifaces);
+    struct simap tunnels = SIMAP_INITIALIZER(&tunnels);
+    const struct ovsrec_bridge *br = find_bridge(ob);
+
+    for (size_t i = 0; br && i < br->n_ports; i++) {
+        const struct ovsrec_port *port = br->ports[i];
+        for (size_t j = 0; j < port->n_interfaces; j++) {
+            const struct ovsrec_interface *iface = port->interfaces[j];
+            if (!iface->n_ofport || iface->ofport[0] <= 0
+                || iface->ofport[0] >= UINT16_MAX) {
+                continue;
+            }
+            const char *id = smap_get(&iface->external_ids, "iface-id");
+            const char *ch = smap_get(&iface->external_ids, EXTID_CHASSIS);
+            if (id) {
+                simap_put(&ifaces, id, iface->ofport[0]);
+            } else if (ch) {
+                simap_put(&tunnels, ch, iface->ofport[0]);
+            }
+        }
+    }
+
+    if (!simap_equal(&ifaces, &ob->iface_ofports)
+        || !simap_equal(&tunnels, &ob->tunnel_ofports)) {
+        simap_swap(&ifaces, &ob->iface_ofports);
+        simap_swap(&tunnels, &ob->tunnel_ofports);
+        ob->seqno++;
+    }
+    simap_destroy(&ifaces);
+    simap_destroy(&tunnels);
+}
+
+void
+ovs_bridge_run(struct ovs_bridge *ob, const struct lb_model *model)
+{
+    struct ovsdb_idl_txn *txn = ovsdb_idl_loop_run(&ob->idl_loop);
+    struct ovsdb_idl *idl = ob->idl_loop.idl;
+
+    if (txn && ovsdb_idl_has_ever_connected(idl)) {
+        ovsdb_idl_txn_add_comment(txn, "livebind-agent: %s", ob->chassis);
+        const struct ovsrec_bridge *br = ensure_bridge(ob, txn);
+        ensure_tunnels(ob, br, model, txn);
+        apply_pending_ifaces(ob, br, txn);
+    }
+    ovsdb_idl_loop_commit_and_wait(&ob->idl_loop);
+
+    if (ovsdb_idl_get_seqno(idl) != ob->idl_seqno) {
+        ob->idl_seqno = ovsdb_idl_get_seqno(idl);
+        update_maps(ob);
+    }
+}
+
+void
+ovs_bridge_wait(struct ovs_bridge *ob)
+{
+    ovsdb_idl_wait(ob->idl_loop.idl);
+}
+
+uint64_t
+ovs_bridge_seqno(const struct ovs_bridge *ob)
+{
+    return ob->seqno;
+}
+
+const struct simap *
+ovs_bridge_iface_ofports(const struct ovs_bridge *ob)
+{
+    return &ob->iface_ofports;
+}
+
+const struct simap *
+ovs_bridge_tunnel_ofports(const struct ovs_bridge *ob)
+{
+    return &ob->tunnel_ofports;
+}
+
+bool
+ovs_bridge_is_connected(const struct ovs_bridge *ob)
+{
+    return ovsdb_idl_is_connected(ob->idl_loop.idl);
+}
+
+static void
+set_pending(struct ovs_bridge *ob, const char *ifname, struct smap *ids)
+{
+    struct smap *old = shash_replace(&ob->pending_ifaces, ifname, ids);
+    if (old) {
+        smap_destroy(old);
+        free(old);
+    }
+}
+
+void
+ovs_bridge_add_iface(struct ovs_bridge *ob, const char *ifname,
+                     const struct smap *external_ids)
+{
+    struct smap *ids = xmalloc(sizeof *ids);
+    smap_clone(ids, external_ids);
+    set_pending(ob, ifname, ids);
+}
+
+void
+ovs_bridge_del_iface(struct ovs_bridge *ob, const char *ifname)
+{
+    set_pending(ob, ifname, NULL);
+}
+
+bool
+ovs_bridge_has_iface(const struct ovs_bridge *ob, const char *ifname)
+{
+    const struct ovsrec_bridge *br = find_bridge(ob);
+    return br && find_port(br, ifname);
+}
+
+/* True once the database's contents have been read and the bridge exists,
+ * so that flows computed now take every existing interface into account. */
+bool
+ovs_bridge_is_ready(const struct ovs_bridge *ob)
+{
+    return (ovsdb_idl_has_ever_connected(ob->idl_loop.idl)
+            && find_bridge(ob) != NULL);
+}
+
+void
+ovs_bridge_format_status(const struct ovs_bridge *ob, struct ds *s)
+{
+    ds_put_format(s, "ovsdb: %s, bridge %s (%s)\n",
+                  ovs_bridge_is_connected(ob) ? "connected" : "disconnected",
+                  ob->bridge_name, ob->datapath_type);
+    ds_put_format(s, "  local interfaces: %"PRIuSIZE", tunnels: %"PRIuSIZE
+                  "\n", simap_count(&ob->iface_ofports),
+                  simap_count(&ob->tunnel_ofports));
+}

@@ -1,0 +1,39 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+#ifndef LIVEBIND_PIPELINE_H
+#define LIVEBIND_PIPELINE_H 1
+
+/* Computes the desired OpenFlow flows of one chassis from the logical model:
+ * model in, flows out, no I/O.  docs/pipeline.md describes the result. */
+
+#include <stdint.h>
+
+struct lb_flow_table;
+struct lb_model;
+struct lb_port;
+struct simap;
+
+/* What the pipeline needs to know about the chassis it computes for. */
+struct lb_pipeline_ctx {
+    const struct lb_model *model;
+    const char *chassis;                /* This chassis's name. */
+    const struct simap *iface_ofports;  /* iface-id -> ofport, local. */
+    const struct simap *tunnel_ofports; /* Remote chassis -> tunnel ofport. */
+};
+
+void lb_pipeline_compute(const struct lb_pipeline_ctx *,
+                         struct lb_flow_table *);
+
+/* Incremental update after one port changed.  'old_key' and 'old_switch'
+ * describe the port as it was before the change (0 and NULL if it is new);
+ * 'port_name' names it now, and need not be in the model any more if it was
+ * deleted.  Gives the same flows as lb_pipeline_compute() would. */
+void lb_pipeline_update_port(const struct lb_pipeline_ctx *,
+                             const char *port_name, uint32_t old_key,
+                             const char *old_switch,
+                             struct lb_flow_table *);
+
+#endif /* lib/pipeline.h */

@@ -1,0 +1,157 @@
+# agent.sh - helpers for system tests that run livebind-agent on the bed of
+# bed.sh.  Source it after bed.sh; set $agent_bin first.
+
+_checks=0
+_failures=0
+
+# check DESCRIPTION CMD... : run CMD, print PASS or FAIL.
+check() {
+    local desc=$1; shift
+    _checks=$((_checks + 1))
+    if "$@" >"$LB_BED_DIR/check.out" 2>&1; then
+        echo "PASS: $desc"
+    else
+        echo "FAIL: $desc"
+        sed 's/^/    /' "$LB_BED_DIR/check.out" | tail -20
+        _failures=$((_failures + 1))
+    fi
+}
+
+# report : summary line; exit status 1 if any check failed.
+report() {
+    echo "$((_checks - _failures))/$_checks checks passed"
+    [ "$_failures" = 0 ] || exit 1
+}
+
+# agent_start NODE [ARGS...] : run livebind-agent in NODE's namespace.
+agent_start() {
+    local node=$1; shift
+    local d; d=$(bed_node_dir "$node")
+    rm -f "$d/agent.ctl"
+    bed_ovs "$node" "$agent_bin" --node="$node" --ovsdb="unix:$d/db.sock" \
+        --datapath-type=netdev --unixctl="$d/agent.ctl" \
+        --log-file="$d/agent.log" --pidfile="$d/agent.pid" --detach \
+        -vfile:dbg "$@"
+}
+
+# agent_stop NODE : stop NODE's agent; its flows stay in the switch.
+agent_stop() {
+    local d; d=$(bed_node_dir "$1")
+    local pid; pid=$(cat "$d/agent.pid" 2>/dev/null) || return 0
+    kill "$pid" 2>/dev/null || return 0
+    bed_wait_until 5 sh -c "! kill -0 $pid 2>/dev/null"
+}
+
+# agent_ctl NODE CMD [ARGS...] : a unixctl command to NODE's agent.
+agent_ctl() {
+    local node=$1; shift
+    local d; d=$(bed_node_dir "$node")
+    ovs-appctl -t "$d/agent.ctl" "$@"
+}
+
+_agent_installed() {
+    local s; s=$(agent_ctl "$1" seqno 2>/dev/null) || return 1
+    set -- $s
+    [ "$1" -gt 0 ] && [ "$1" = "$2" ]
+}
+
+# agent_wait_installed NODE : wait until the flows NODE's agent desires are
+# in its switch (the engine's "installed up to seqno").
+agent_wait_installed() {
+    bed_wait_until "${2:-15}" _agent_installed "$1"
+}
+
+# agent_flow_mods_equal NODE N : NODE's agent has sent exactly N flow-mods.
+agent_flow_mods_equal() {
+    local got
+    got=$(agent_ctl "$1" status | sed -n 's/.*flow-mods: \([0-9]*\).*/\1/p')
+    echo "flow-mods sent: $got (expected $2)"
+    [ "$got" = "$2" ]
+}
+
+# tunnels_up NODE N : NODE's agent has N tunnels with ofports.
+tunnels_up() {
+    [ "$(agent_ctl "$1" chassis | grep -c 'tunnel ofport [1-9]')" = "$2" ]
+}
+
+# tcp_transfer SRC_POD DST_POD DST_IP : 2 MB over TCP, every byte arrives.
+tcp_transfer() {
+    local src=$1 dst=$2 ip=$3
+    local out=$LB_BED_DIR/tcp.$dst
+    rm -f "$out"
+    bed_exec "$dst" timeout 20 nc -l 5001 > "$out" &
+    local listener=$!
+    bed_wait_until 5 bed_exec "$dst" sh -c 'ss -ltn | grep -q :5001'
+    head -c 2000000 /dev/zero | bed_exec "$src" timeout 20 nc -N "$ip" 5001
+    wait "$listener" || true
+    local size; size=$(stat -c %s "$out")
+    echo "received $size bytes"
+    [ "$size" = 2000000 ]
+}
+
+# flows_absent NODE PATTERN : no flow of NODE's switch contains PATTERN.
+flows_absent() {
+    ! bed_dump_flows "$1" | grep -F -- "$2"
+}
+
+# _flow_packets NODE FILTER : packets of the priority-100 flow FILTER selects.
+_flow_packets() {
+    bed_ofctl "$1" dump-flows "$2" | grep 'priority=100' |
+        sed -n 's/.*n_packets=\([0-9]*\).*/\1/p' | head -1
+}
+
+_flow_packets_above() {
+    [ "$(_flow_packets "$1" "$2")" -gt "$3" ]
+}
+
+# An ARP request from pa for pc's IP is answered by node1 itself.
+arp_answered_locally() {
+    local filter="table=20,arp,arp_tpa=10.0.0.12,arp_op=1,metadata=0x1"
+    bed_exec pa ip neigh flush dev eth0
+    local before; before=$(_flow_packets node1 "$filter")
+    bed_exec pa ping -c 1 -W 2 10.0.0.12 >/dev/null
+    # Flow counters lag: the datapath's are pulled about once a second.
+    bed_wait_until 3 _flow_packets_above node1 "$filter" "$before"
+    local after; after=$(_flow_packets node1 "$filter")
+    echo "ARP responder hits: $before -> $after"
+    [ "$after" -gt "$before" ]
+}
+
+spoofed_ip_dropped() {
+    bed_exec pa ping -c 1 -W 2 10.0.0.12 || return 1   # control
+    bed_exec pa ip addr add 10.0.0.99/32 dev eth0
+    local rc=0
+    if bed_exec pa ping -c 2 -i 0.2 -W 1 -I 10.0.0.99 10.0.0.12; then
+        rc=1
+    fi
+    bed_exec pa ip addr del 10.0.0.99/32 dev eth0
+    return $rc
+}
+
+spoofed_mac_dropped() {
+    bed_exec pb ping -c 1 -W 2 10.0.0.12 || return 1   # control
+    bed_exec pb ip link set eth0 address 0a:58:0a:00:00:99
+    bed_exec pb ip neigh flush dev eth0
+    local rc=0
+    if bed_exec pb ping -c 2 -i 0.2 -W 1 10.0.0.12; then
+        rc=1
+    fi
+    bed_exec pb ip link set eth0 address 0a:58:0a:00:00:0b
+    bed_exec pb ip neigh flush dev eth0
+    bed_exec pb ping -c 1 -W 2 10.0.0.12 || rc=1        # control
+    return $rc
+}
+
+# tables_match_docs NODE : the set of tables in NODE's dump equals the set
+# of "### Table N:" sections in docs/pipeline.md.
+tables_match_docs() {
+    local dumped documented
+    # ovs-ofctl leaves "table=0" out.
+    dumped=$(bed_dump_flows "$1" |
+             sed 's/.*table=\([0-9]*\),.*/\1/; t; s/.*/0/' |
+             sort -n -u | tr '\n' ' ')
+    documented=$(sed -n 's/^### Table \([0-9]*\):.*/\1/p' \
+                 "$srcdir/docs/pipeline.md" | sort -n -u | tr '\n' ' ')
+    echo "dumped: $dumped; documented: $documented"
+    [ -n "$dumped" ] && [ "$dumped" = "$documented" ]
+}
