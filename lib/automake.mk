@@ -1,8 +1,16 @@
 noinst_LTLIBRARIES += lib/liblivebind.la
 lib_liblivebind_la_SOURCES = \
+	lib/agent.c \
+	lib/agent.h \
 	lib/cookie.h \
 	lib/flow-table.c \
 	lib/flow-table.h \
 	lib/model.c \
 	lib/model.h \
-	lib/oftable.h
+	lib/ofctrl.c \
+	lib/ofctrl.h \
+	lib/oftable.h \
+	lib/ovs-bridge.c \
+	lib/ovs-bridge.h \
+	lib/pipeline.c \
+	lib/pipeline.h
