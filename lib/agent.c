@@ -34,12 +34,15 @@ struct lb_agent {
     struct lb_flow_table flows; /* Desired. */
     uint64_t flows_seqno;       /* Bumped at each change of 'flows'. */
     long long int last_compute_usec;
+    long long int last_update_usec;
 
     struct ovs_bridge *bridge;
     struct ofctrl *ofctrl;
 };
 
 static ofctrl_packet_in_cb agent_packet_in;
+static void agent_pipeline_ctx(const struct lb_agent *,
+                               struct lb_pipeline_ctx *);
 
 struct lb_agent *
 lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
@@ -56,6 +59,7 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
     lb_model_init(&agent->model);
     lb_flow_table_init(&agent->flows);
     lb_flow_table_set_tracking(&agent->flows, true);
+    agent->model_changed = true;    /* Nothing computed yet. */
 
     if (agent->model_file) {
         char *error = lb_agent_reload_model(agent);
@@ -111,32 +115,150 @@ lb_agent_reload_model(struct lb_agent *agent)
         lb_model_destroy(&model);
         return error;
     }
-    lb_model_destroy(&agent->model);
-    agent->model = model;
-    /* 'model' was moved by value: its hmaps must be re-anchored. */
-    hmap_moved(&agent->model.chassis);
-    hmap_moved(&agent->model.switches);
-    hmap_moved(&agent->model.ports);
-    agent->model_changed = true;
     VLOG_INFO("model loaded from %s: %"PRIuSIZE" chassis, %"PRIuSIZE
               " switches, %"PRIuSIZE" ports", agent->model_file,
-              hmap_count(&agent->model.chassis),
-              hmap_count(&agent->model.switches),
-              hmap_count(&agent->model.ports));
+              hmap_count(&model.chassis), hmap_count(&model.switches),
+              hmap_count(&model.ports));
+    lb_agent_set_model(agent, &model);
+    lb_model_destroy(&model);
     return NULL;
 }
 
-static void
-agent_compute(struct lb_agent *agent)
+static bool
+chassis_equal(const struct lb_model *a, const struct lb_model *b)
 {
-    struct lb_pipeline_ctx ctx = {
+    if (hmap_count(&a->chassis) != hmap_count(&b->chassis)) {
+        return false;
+    }
+    const struct lb_chassis *ca;
+    HMAP_FOR_EACH (ca, node, &a->chassis) {
+        const struct lb_chassis *cb = lb_model_find_chassis(b, ca->name);
+        if (!cb || cb->tunnel_ip != ca->tunnel_ip) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+switches_equal(const struct lb_model *a, const struct lb_model *b)
+{
+    if (hmap_count(&a->switches) != hmap_count(&b->switches)) {
+        return false;
+    }
+    const struct lb_switch *sa;
+    HMAP_FOR_EACH (sa, node, &a->switches) {
+        const struct lb_switch *sb = lb_model_find_switch(b, sa->name);
+        if (!sb || sb->tunnel_key != sa->tunnel_key
+            || sb->subnet != sa->subnet || sb->prefix_len != sa->prefix_len
+            || sb->gateway != sa->gateway || sb->mtu != sa->mtu) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A port that changed between two models, as it was before. */
+struct port_change {
+    char *name;
+    uint32_t old_key;
+    char *old_switch;
+};
+
+/* Takes the contents of 'model', leaving it empty.  When only ports
+ * changed, the desired flows are updated port by port; otherwise they are
+ * recomputed. */
+void
+lb_agent_set_model(struct lb_agent *agent, struct lb_model *model)
+{
+    bool incremental = (!agent->model_changed
+                        && chassis_equal(&agent->model, model)
+                        && switches_equal(&agent->model, model));
+    struct port_change *changes = NULL;
+    size_t n_changes = 0, allocated = 0;
+
+    if (incremental) {
+        const struct lb_port *port, *old;
+        HMAP_FOR_EACH (port, node, &model->ports) {
+            old = lb_model_find_port(&agent->model, port->name);
+            if (!old || !lb_port_equal(old, port)) {
+                if (n_changes >= allocated) {
+                    changes = x2nrealloc(changes, &allocated,
+                                         sizeof *changes);
+                }
+                changes[n_changes++] = (struct port_change) {
+                    .name = xstrdup(port->name),
+                    .old_key = old ? old->key : 0,
+                    .old_switch = old ? xstrdup(old->switch_name) : NULL,
+                };
+            }
+        }
+        HMAP_FOR_EACH (old, node, &agent->model.ports) {
+            if (!lb_model_find_port(model, old->name)) {
+                if (n_changes >= allocated) {
+                    changes = x2nrealloc(changes, &allocated,
+                                         sizeof *changes);
+                }
+                changes[n_changes++] = (struct port_change) {
+                    .name = xstrdup(old->name),
+                    .old_key = old->key,
+                    .old_switch = xstrdup(old->switch_name),
+                };
+            }
+        }
+    }
+
+    lb_model_swap(&agent->model, model);
+    lb_model_clear(model);
+
+    if (!incremental) {
+        agent->model_changed = true;
+    } else if (n_changes) {
+        struct lb_pipeline_ctx ctx;
+        agent_pipeline_ctx(agent, &ctx);
+        long long int start = time_usec();
+        for (size_t i = 0; i < n_changes; i++) {
+            lb_pipeline_update_port(&ctx, changes[i].name,
+                                    changes[i].old_key,
+                                    changes[i].old_switch, &agent->flows);
+        }
+        agent->last_update_usec = time_usec() - start;
+        agent->flows_seqno++;
+        VLOG_DBG("updated %"PRIuSIZE" ports in %lld us", n_changes,
+                 agent->last_update_usec);
+    }
+    for (size_t i = 0; i < n_changes; i++) {
+        free(changes[i].name);
+        free(changes[i].old_switch);
+    }
+    free(changes);
+}
+
+static void
+agent_pipeline_ctx(const struct lb_agent *agent, struct lb_pipeline_ctx *ctx)
+{
+    *ctx = (struct lb_pipeline_ctx) {
         .model = &agent->model,
         .chassis = agent->chassis,
         .iface_ofports = ovs_bridge_iface_ofports(agent->bridge),
         .tunnel_ofports = ovs_bridge_tunnel_ofports(agent->bridge),
     };
+}
+
+/* Full recompute.  Only the flows that differ from the current desired
+ * ones end up tracked, so the switch sees only real changes. */
+static void
+agent_compute(struct lb_agent *agent)
+{
+    struct lb_pipeline_ctx ctx;
+    agent_pipeline_ctx(agent, &ctx);
+
     long long int start = time_usec();
-    lb_pipeline_compute(&ctx, &agent->flows);
+    struct lb_flow_table scratch;
+    lb_flow_table_init(&scratch);
+    lb_pipeline_compute(&ctx, &scratch);
+    lb_flow_table_replace(&agent->flows, &scratch);
+    lb_flow_table_destroy(&scratch);
     agent->last_compute_usec = time_usec() - start;
     agent->flows_seqno++;
     VLOG_DBG("computed %"PRIuSIZE" flows in %lld us",
@@ -187,9 +309,9 @@ lb_agent_format_status(const struct lb_agent *agent, struct ds *s)
                   hmap_count(&agent->model.switches),
                   hmap_count(&agent->model.ports));
     ds_put_format(s, "desired flows: %"PRIuSIZE" (seqno %"PRIu64
-                  ", last full compute %lld us)\n",
+                  ", last full compute %lld us, last update %lld us)\n",
                   lb_flow_table_count(&agent->flows), agent->flows_seqno,
-                  agent->last_compute_usec);
+                  agent->last_compute_usec, agent->last_update_usec);
     ovs_bridge_format_status(agent->bridge, s);
     ofctrl_format_status(agent->ofctrl, s);
 }

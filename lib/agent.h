@@ -16,6 +16,7 @@
 #include "openvswitch/compiler.h"
 
 struct ds;
+struct lb_model;
 
 struct lb_agent_config {
     const char *chassis;          /* This node's name. */
@@ -34,6 +35,7 @@ void lb_agent_run(struct lb_agent *);
 void lb_agent_wait(struct lb_agent *);
 
 char *lb_agent_reload_model(struct lb_agent *) OVS_WARN_UNUSED_RESULT;
+void lb_agent_set_model(struct lb_agent *, struct lb_model *);
 void lb_agent_register_commands(struct lb_agent *);
 
 void lb_agent_format_status(const struct lb_agent *, struct ds *);

@@ -226,3 +226,27 @@ lb_flow_table_format(const struct lb_flow_table *ft, struct ds *s)
     }
     free(flows);
 }
+
+/* Makes 'dst' hold exactly the flows of 'src', which is left empty.  With
+ * tracking on in 'dst', only real differences are tracked, so that a full
+ * recompute followed by this costs the switch only what changed. */
+void
+lb_flow_table_replace(struct lb_flow_table *dst, struct lb_flow_table *src)
+{
+    struct lb_flow *flow;
+    HMAP_FOR_EACH_SAFE (flow, node, &dst->flows) {
+        struct lb_flow *same = lb_flow_table_find(src, flow->table_id,
+                                                  flow->priority,
+                                                  flow->match);
+        if (!same || same->cookie != flow->cookie
+            || strcmp(same->actions, flow->actions)) {
+            lb_flow_table_unlink(dst, flow);
+        }
+    }
+    HMAP_FOR_EACH_SAFE (flow, node, &src->flows) {
+        lb_flow_table_add(dst, flow->table_id, flow->priority, flow->cookie,
+                          flow->match, flow->actions);
+    }
+    lb_flow_table_clear(src);
+    lb_flow_table_clear_tracked(src);
+}

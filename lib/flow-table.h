@@ -50,6 +50,8 @@ void lb_flow_table_clear_tracked(struct lb_flow_table *);
 void lb_flow_table_add(struct lb_flow_table *, uint8_t table_id,
                        uint16_t priority, uint64_t cookie, const char *match,
                        const char *actions);
+void lb_flow_table_replace(struct lb_flow_table *dst,
+                           struct lb_flow_table *src);
 void lb_flow_table_remove_cookie(struct lb_flow_table *, uint64_t cookie);
 struct lb_flow *lb_flow_table_find(const struct lb_flow_table *,
                                    uint8_t table_id, uint16_t priority,

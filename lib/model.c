@@ -25,18 +25,26 @@ lb_model_init(struct lb_model *model)
 void
 lb_model_clear(struct lb_model *model)
 {
-    struct lb_chassis *ch;
-    HMAP_FOR_EACH_SAFE (ch, node, &model->chassis) {
-        lb_model_remove_chassis(model, ch);
+    struct lb_port *port;
+    HMAP_FOR_EACH_SAFE (port, node, &model->ports) {
+        lb_model_remove_port(model, port);
     }
     struct lb_switch *sw;
     HMAP_FOR_EACH_SAFE (sw, node, &model->switches) {
         lb_model_remove_switch(model, sw);
     }
-    struct lb_port *port;
-    HMAP_FOR_EACH_SAFE (port, node, &model->ports) {
-        lb_model_remove_port(model, port);
+    struct lb_chassis *ch;
+    HMAP_FOR_EACH_SAFE (ch, node, &model->chassis) {
+        lb_model_remove_chassis(model, ch);
     }
+}
+
+void
+lb_model_swap(struct lb_model *a, struct lb_model *b)
+{
+    hmap_swap(&a->chassis, &b->chassis);
+    hmap_swap(&a->switches, &b->switches);
+    hmap_swap(&a->ports, &b->ports);
 }
 
 void
@@ -47,6 +55,28 @@ lb_model_destroy(struct lb_model *model)
         hmap_destroy(&model->chassis);
         hmap_destroy(&model->switches);
         hmap_destroy(&model->ports);
+    }
+}
+
+/* Adds 'delta' to the counts of the chassis 'port' is bound to in its
+ * switch's 'chassis_refs'. */
+static void
+port_ref_chassis(const struct lb_port *port, int delta)
+{
+    if (!port->sw) {
+        return;
+    }
+    const char *chassis[2] = { port->chassis, port->additional_chassis };
+    for (size_t i = 0; i < 2; i++) {
+        if (chassis[i]) {
+            struct simap *refs = &port->sw->chassis_refs;
+            unsigned int n = simap_get(refs, chassis[i]) + delta;
+            if (n) {
+                simap_put(refs, chassis[i], n);
+            } else {
+                simap_find_and_delete(refs, chassis[i]);
+            }
+        }
     }
 }
 
@@ -69,7 +99,17 @@ lb_model_add_switch(struct lb_model *model, const char *name,
     sw->name = xstrdup(name);
     sw->tunnel_key = tunnel_key;
     sw->mtu = 1400;
+    simap_init(&sw->chassis_refs);
     hmap_insert(&model->switches, &sw->node, hash_string(name, 0));
+
+    /* Ports may name a switch before it exists. */
+    struct lb_port *port;
+    HMAP_FOR_EACH (port, node, &model->ports) {
+        if (!port->sw && !strcmp(port->switch_name, name)) {
+            port->sw = sw;
+            port_ref_chassis(port, 1);
+        }
+    }
     return sw;
 }
 
@@ -81,6 +121,7 @@ lb_model_add_port(struct lb_model *model, const char *name, uint32_t key,
     port->name = xstrdup(name);
     port->key = key;
     port->switch_name = xstrdup(switch_name);
+    port->sw = lb_model_find_switch(model, switch_name);
     port->mirror = true;
     hmap_insert(&model->ports, &port->node, hash_string(name, 0));
     return port;
@@ -100,7 +141,14 @@ void
 lb_model_remove_switch(struct lb_model *model, struct lb_switch *sw)
 {
     if (sw) {
+        struct lb_port *port;
+        HMAP_FOR_EACH (port, node, &model->ports) {
+            if (port->sw == sw) {
+                port->sw = NULL;
+            }
+        }
         hmap_remove(&model->switches, &sw->node);
+        simap_destroy(&sw->chassis_refs);
         free(sw->name);
         free(sw);
     }
@@ -110,6 +158,7 @@ void
 lb_model_remove_port(struct lb_model *model, struct lb_port *port)
 {
     if (port) {
+        port_ref_chassis(port, -1);
         hmap_remove(&model->ports, &port->node);
         free(port->name);
         free(port->switch_name);
@@ -186,10 +235,12 @@ void
 lb_port_set_chassis(struct lb_port *port, const char *main,
                     const char *additional)
 {
+    port_ref_chassis(port, -1);
     replace_string(&port->chassis, main);
     replace_string(&port->additional_chassis,
                    additional && main && !strcmp(main, additional)
                    ? NULL : additional);
+    port_ref_chassis(port, 1);
 }
 
 bool

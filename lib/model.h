@@ -16,6 +16,7 @@
 #include "openvswitch/hmap.h"
 #include "openvswitch/types.h"
 #include "packets.h"
+#include "simap.h"
 
 struct ds;
 
@@ -35,6 +36,11 @@ struct lb_switch {
     int prefix_len;
     ovs_be32 gateway;           /* 0 if none. */
     int mtu;
+
+    /* Chassis name -> number of this switch's ports bound there (main or
+     * additional), kept by the model so that flooding knows which chassis
+     * host the switch without walking every port. */
+    struct simap chassis_refs;
 };
 
 #define LB_SWITCH_KEY_MAX ((1u << 24) - 1)
@@ -49,6 +55,7 @@ struct lb_switch {
  * 'mirror', every chassis sends the port's traffic to both copies. */
 struct lb_port {
     struct hmap_node node;      /* In lb_model's 'ports', by name. */
+    struct lb_switch *sw;       /* The switch named 'switch_name', if any. */
     char *name;
     uint32_t key;               /* 1..LB_PORT_KEY_MAX, cluster-wide unique. */
     struct eth_addr mac;
@@ -70,6 +77,7 @@ struct lb_model {
 void lb_model_init(struct lb_model *);
 void lb_model_destroy(struct lb_model *);
 void lb_model_clear(struct lb_model *);
+void lb_model_swap(struct lb_model *, struct lb_model *);
 
 struct lb_chassis *lb_model_add_chassis(struct lb_model *, const char *name,
                                         ovs_be32 tunnel_ip);

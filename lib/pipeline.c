@@ -325,38 +325,41 @@ add_switch_flows(const struct lb_pipeline_ctx *ctx, const struct lb_switch *sw,
     size_t n_local = 0, n_tun = 0, alloc_local = 0, alloc_tun = 0;
     unsigned int *locals = NULL, *tunnels = NULL;
 
-    const struct lb_port *port;
-    HMAP_FOR_EACH (port, node, &ctx->model->ports) {
-        if (strcmp(port->switch_name, sw->name) || !port->chassis) {
+    /* Local ports: walk this chassis's interfaces, not every port. */
+    const struct simap_node *sn;
+    SIMAP_FOR_EACH (sn, ctx->iface_ofports) {
+        const struct lb_port *port = lb_model_find_port(ctx->model,
+                                                        sn->name);
+        if (!port || port->sw != sw || !port->chassis
+            || !local_ofport(ctx, port) || blocked_here(ctx, port)) {
             continue;
         }
-        unsigned int ofport = local_ofport(ctx, port);
-        if (ofport && !blocked_here(ctx, port)) {
-            if (n_local >= alloc_local) {
-                locals = x2nrealloc(locals, &alloc_local, sizeof *locals);
-            }
-            locals[n_local++] = ofport;
+        if (n_local >= alloc_local) {
+            locals = x2nrealloc(locals, &alloc_local, sizeof *locals);
         }
-        const char *binders[2] = { port->chassis, port->additional_chassis };
-        for (size_t i = 0; i < 2; i++) {
-            unsigned int tun = (binders[i]
-                                && strcmp(binders[i], ctx->chassis)
-                                ? simap_get(ctx->tunnel_ofports, binders[i])
-                                : 0);
-            if (tun) {
-                if (n_tun >= alloc_tun) {
-                    tunnels = x2nrealloc(tunnels, &alloc_tun,
-                                         sizeof *tunnels);
-                }
-                tunnels[n_tun++] = tun;
+        locals[n_local++] = sn->data;
+    }
+
+    /* Remote chassis that bind a port of this switch. */
+    SIMAP_FOR_EACH (sn, &sw->chassis_refs) {
+        unsigned int tun = (strcmp(sn->name, ctx->chassis)
+                            ? simap_get(ctx->tunnel_ofports, sn->name) : 0);
+        if (tun) {
+            if (n_tun >= alloc_tun) {
+                tunnels = x2nrealloc(tunnels, &alloc_tun, sizeof *tunnels);
             }
+            tunnels[n_tun++] = tun;
         }
     }
 
     /* Sorted and unique, so that the same model gives the same actions
      * whatever the hash order. */
-    qsort(locals, n_local, sizeof *locals, compare_uints);
-    qsort(tunnels, n_tun, sizeof *tunnels, compare_uints);
+    if (n_local) {
+        qsort(locals, n_local, sizeof *locals, compare_uints);
+    }
+    if (n_tun) {
+        qsort(tunnels, n_tun, sizeof *tunnels, compare_uints);
+    }
 
     struct ds local = DS_EMPTY_INITIALIZER;
     for (size_t i = 0; i < n_local; i++) {

@@ -27,3 +27,4 @@ check-system: all $(noinst_PROGRAMS)
 	test -z "$$failed" || { echo "failed:$$failed"; exit 1; }
 .PHONY: check-system
 EXTRA_DIST += $(SYSTEM_TESTS)
+include tests/bench/automake.mk
