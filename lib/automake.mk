@@ -14,6 +14,7 @@ lib_liblivebind_la_SOURCES = \
 	lib/ovs-bridge.h \
 	lib/pipeline.c \
 	lib/pipeline.h
+lib_liblivebind_la_SOURCES += lib/pod-plumb.c lib/pod-plumb.h
 lib_liblivebind_la_SOURCES += lib/cni.c lib/cni.h lib/cni-server.c \
 	lib/cni-server.h
 lib_liblivebind_la_SOURCES += lib/derive.c lib/derive.h lib/ipam.c lib/ipam.h \

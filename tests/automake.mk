@@ -28,3 +28,10 @@ check-system: all $(noinst_PROGRAMS)
 .PHONY: check-system
 EXTRA_DIST += $(SYSTEM_TESTS)
 include tests/bench/automake.mk
+
+# The fake Kubernetes API server (a test double) has tests of its own.
+TESTS += tests/fake-apiserver/test_fake_apiserver.py
+EXTRA_DIST += \
+	tests/fake-apiserver/README.md \
+	tests/fake-apiserver/fake_apiserver.py \
+	tests/fake-apiserver/test_fake_apiserver.py

@@ -1,3 +1,14 @@
+SYSTEM_TESTS += tests/system/test-pod-plumb.sh
+noinst_PROGRAMS += tests/lb-plumb-tool
+tests_lb_plumb_tool_SOURCES = tests/lb-plumb-tool.c
+tests_lb_plumb_tool_LDADD = $(LIVEBIND_LIBS)
 SYSTEM_TESTS += tests/system/test-pipeline.sh
 EXTRA_DIST += tests/system/bed.sh tests/system/agent.sh
 SYSTEM_TESTS += tests/system/test-bed.sh
+# The CNI plugin against a stub agent: needs no root, so plain `make check`
+# runs it.
+check_PROGRAMS += tests/system/cni-test-server
+tests_system_cni_test_server_SOURCES = tests/system/cni-test-server.c
+tests_system_cni_test_server_LDADD = $(LIVEBIND_LIBS)
+TESTS += tests/system/test-cni-plugin.sh
+EXTRA_DIST += tests/system/test-cni-plugin.sh
