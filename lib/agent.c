@@ -5,6 +5,7 @@
 
 #include <config.h>
 #include "agent.h"
+#include "agent-private.h"
 
 #include <errno.h>
 #include <string.h>
@@ -23,26 +24,9 @@
 
 VLOG_DEFINE_THIS_MODULE(agent);
 
-struct lb_agent {
-    char *chassis;
-    char *model_file;
-
-    struct lb_model model;
-    bool model_changed;         /* Recompute at the next run. */
-    uint64_t bridge_seqno;      /* ovs_bridge_seqno() last computed at. */
-
-    struct lb_flow_table flows; /* Desired. */
-    uint64_t flows_seqno;       /* Bumped at each change of 'flows'. */
-    long long int last_compute_usec;
-    long long int last_update_usec;
-
-    struct ovs_bridge *bridge;
-    struct ofctrl *ofctrl;
-};
 
 static ofctrl_packet_in_cb agent_packet_in;
-static void agent_pipeline_ctx(const struct lb_agent *,
-                               struct lb_pipeline_ctx *);
+
 
 struct lb_agent *
 lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
@@ -61,13 +45,14 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
     lb_flow_table_set_tracking(&agent->flows, true);
     agent->model_changed = true;    /* Nothing computed yet. */
 
-    if (agent->model_file) {
-        char *error = lb_agent_reload_model(agent);
-        if (error) {
-            *errorp = error;
-            lb_agent_destroy(agent);
-            return NULL;
-        }
+    shash_init(&agent->local_activations);
+    char *error = (agent->model_file
+                   ? lb_agent_reload_model(agent)
+                   : lb_agent_k8s_start(agent, cfg));
+    if (error) {
+        *errorp = error;
+        lb_agent_destroy(agent);
+        return NULL;
     }
 
     const char *bridge = cfg->bridge ? cfg->bridge : "br-int";
@@ -91,6 +76,8 @@ void
 lb_agent_destroy(struct lb_agent *agent)
 {
     if (agent) {
+        lb_agent_k8s_stop(agent);
+        shash_destroy_free_data(&agent->local_activations);
         ofctrl_destroy(agent->ofctrl);
         ovs_bridge_destroy(agent->bridge);
         lb_flow_table_destroy(&agent->flows);
@@ -215,7 +202,7 @@ lb_agent_set_model(struct lb_agent *agent, struct lb_model *model)
         agent->model_changed = true;
     } else if (n_changes) {
         struct lb_pipeline_ctx ctx;
-        agent_pipeline_ctx(agent, &ctx);
+        lb_agent_pipeline_ctx(agent, &ctx);
         long long int start = time_usec();
         for (size_t i = 0; i < n_changes; i++) {
             lb_pipeline_update_port(&ctx, changes[i].name,
@@ -234,8 +221,9 @@ lb_agent_set_model(struct lb_agent *agent, struct lb_model *model)
     free(changes);
 }
 
-static void
-agent_pipeline_ctx(const struct lb_agent *agent, struct lb_pipeline_ctx *ctx)
+void
+lb_agent_pipeline_ctx(const struct lb_agent *agent,
+                      struct lb_pipeline_ctx *ctx)
 {
     *ctx = (struct lb_pipeline_ctx) {
         .model = &agent->model,
@@ -251,7 +239,7 @@ static void
 agent_compute(struct lb_agent *agent)
 {
     struct lb_pipeline_ctx ctx;
-    agent_pipeline_ctx(agent, &ctx);
+    lb_agent_pipeline_ctx(agent, &ctx);
 
     long long int start = time_usec();
     struct lb_flow_table scratch;
@@ -268,12 +256,18 @@ agent_compute(struct lb_agent *agent)
 void
 lb_agent_run(struct lb_agent *agent)
 {
-    ovs_bridge_run(agent->bridge, &agent->model);
+    lb_agent_k8s_run(agent);
+    /* Until Kubernetes has been listed, the model is not the cluster's:
+     * tunnels must not be reconciled against it. */
+    bool model_known = !agent->k8s || lb_agent_k8s_synced(agent);
+    ovs_bridge_run(agent->bridge, model_known ? &agent->model : NULL);
     ofctrl_run(agent->ofctrl);
 
     /* Flows computed before the database was read would miss the local
-     * interfaces; a restarted agent would then remove and re-add them. */
-    if (!ovs_bridge_is_ready(agent->bridge)) {
+     * interfaces, and before Kubernetes was listed they would miss ports:
+     * a restarted agent would then remove and re-add them. */
+    if (!ovs_bridge_is_ready(agent->bridge)
+        || (agent->k8s && !lb_agent_k8s_synced(agent))) {
         return;
     }
     uint64_t bridge_seqno = ovs_bridge_seqno(agent->bridge);
@@ -288,6 +282,7 @@ lb_agent_run(struct lb_agent *agent)
 void
 lb_agent_wait(struct lb_agent *agent)
 {
+    lb_agent_k8s_wait(agent);
     ovs_bridge_wait(agent->bridge);
     ofctrl_wait(agent->ofctrl);
 }
@@ -415,6 +410,10 @@ lb_agent_register_commands(struct lb_agent *agent)
     unixctl_command_register("chassis", "", 0, 0, cmd_chassis, agent);
     unixctl_command_register("flows", "", 0, 0, cmd_flows, agent);
     unixctl_command_register("recompute", "", 0, 0, cmd_recompute, agent);
-    unixctl_command_register("model/reload", "", 0, 0, cmd_reload, agent);
+    if (agent->model_file) {
+        unixctl_command_register("model/reload", "", 0, 0, cmd_reload,
+                                 agent);
+    }
     unixctl_command_register("seqno", "", 0, 0, cmd_installed_seqno, agent);
+    lb_agent_k8s_register_commands(agent);
 }

@@ -25,6 +25,11 @@ struct lb_agent_config {
     const char *datapath_type;    /* "system" or "netdev". */
     const char *openflow_target;  /* NULL: the bridge's mgmt socket. */
     const char *model_file;       /* Standalone mode: model from a file. */
+
+    /* Kubernetes mode (without 'model_file'). */
+    const char *kubeconfig;       /* NULL: in-cluster configuration. */
+    const char *k8s_server;       /* Overrides the server URL. */
+    bool no_mirror;               /* Only re-point traffic on activation. */
 };
 
 struct lb_agent *lb_agent_create(const struct lb_agent_config *,

@@ -2,6 +2,8 @@ noinst_LTLIBRARIES += lib/liblivebind.la
 lib_liblivebind_la_SOURCES = \
 	lib/agent.c \
 	lib/agent.h \
+	lib/agent-k8s.c \
+	lib/agent-private.h \
 	lib/cookie.h \
 	lib/flow-table.c \
 	lib/flow-table.h \
@@ -15,6 +17,9 @@ lib_liblivebind_la_SOURCES = \
 	lib/pipeline.c \
 	lib/pipeline.h
 lib_liblivebind_la_SOURCES += lib/pod-plumb.c lib/pod-plumb.h
+lib_liblivebind_la_SOURCES += lib/k8s-client.c lib/k8s-client.h \
+	lib/k8s-config.c lib/k8s-config.h lib/k8s-stream.c lib/k8s-stream.h
 lib_liblivebind_la_SOURCES += lib/cni.c lib/cni.h lib/cni-server.c \
 	lib/cni-server.h
 lib_liblivebind_la_SOURCES += lib/derive.c lib/derive.h lib/ipam.c lib/ipam.h \
+	lib/k8s-objects.c lib/k8s-objects.h lib/migration.c lib/migration.h

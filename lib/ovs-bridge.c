@@ -312,7 +312,9 @@ ovs_bridge_run(struct ovs_bridge *ob, const struct lb_model *model)
     if (txn && ovsdb_idl_has_ever_connected(idl)) {
         ovsdb_idl_txn_add_comment(txn, "livebind-agent: %s", ob->chassis);
         const struct ovsrec_bridge *br = ensure_bridge(ob, txn);
-        ensure_tunnels(ob, br, model, txn);
+        if (model) {
+            ensure_tunnels(ob, br, model, txn);
+        }
         apply_pending_ifaces(ob, br, txn);
     }
     ovsdb_idl_loop_commit_and_wait(&ob->idl_loop);

@@ -29,6 +29,8 @@ struct ovs_bridge_config {
 struct ovs_bridge *ovs_bridge_create(const struct ovs_bridge_config *);
 void ovs_bridge_destroy(struct ovs_bridge *);
 
+/* 'model' may be NULL while it is not known yet: tunnels are then left as
+ * they are. */
 void ovs_bridge_run(struct ovs_bridge *, const struct lb_model *);
 void ovs_bridge_wait(struct ovs_bridge *);
 

@@ -36,6 +36,12 @@ usage(void)
            "  --datapath-type=TYPE  system or netdev (default: system)\n"
            "  --openflow=TARGET     OpenFlow target (default: the bridge's\n"
            "                        management socket)\n"
+           "  --kubeconfig=FILE     Kubernetes client configuration\n"
+           "                        (default: in-cluster service account)\n"
+           "  --k8s-server=URL      Kubernetes API server (overrides the\n"
+           "                        kubeconfig's)\n"
+           "  --no-mirror           during a migration, send traffic to one\n"
+           "                        copy only, re-pointed on activation\n"
            "  --model=FILE          standalone: read the logical model from\n"
            "                        FILE instead of Kubernetes\n"
            "  --unixctl=SOCKET      control socket (default: %s/"
@@ -56,6 +62,9 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         OPT_DATAPATH_TYPE,
         OPT_OPENFLOW,
         OPT_MODEL,
+        OPT_KUBECONFIG,
+        OPT_K8S_SERVER,
+        OPT_NO_MIRROR,
         OPT_UNIXCTL,
         DAEMON_OPTION_ENUMS,
         VLOG_OPTION_ENUMS,
@@ -67,6 +76,9 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         {"datapath-type", required_argument, NULL, OPT_DATAPATH_TYPE},
         {"openflow", required_argument, NULL, OPT_OPENFLOW},
         {"model", required_argument, NULL, OPT_MODEL},
+        {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+        {"k8s-server", required_argument, NULL, OPT_K8S_SERVER},
+        {"no-mirror", no_argument, NULL, OPT_NO_MIRROR},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -105,6 +117,15 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
             break;
         case OPT_MODEL:
             cfg->model_file = optarg;
+            break;
+        case OPT_KUBECONFIG:
+            cfg->kubeconfig = optarg;
+            break;
+        case OPT_K8S_SERVER:
+            cfg->k8s_server = optarg;
+            break;
+        case OPT_NO_MIRROR:
+            cfg->no_mirror = true;
             break;
         case OPT_UNIXCTL:
             unixctl_path = optarg;

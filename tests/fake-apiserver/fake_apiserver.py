@@ -41,6 +41,7 @@ RESOURCES = {
     ("kubevirt.io/v1", "virtualmachines"): ("VirtualMachine", True, True),
     ("livebind.io/v1alpha1", "logicalports"): ("LogicalPort", True, True),
     ("livebind.io/v1alpha1", "ipallocations"): ("IPAllocation", False, False),
+    ("livebind.io/v1alpha1", "logicalswitches"): ("LogicalSwitch", False, False),
 }
 
 REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",

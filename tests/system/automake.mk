@@ -12,3 +12,5 @@ tests_system_cni_test_server_SOURCES = tests/system/cni-test-server.c
 tests_system_cni_test_server_LDADD = $(LIVEBIND_LIBS)
 TESTS += tests/system/test-cni-plugin.sh
 EXTRA_DIST += tests/system/test-cni-plugin.sh
+SYSTEM_TESTS += tests/system/test-k8s-agent.sh
+EXTRA_DIST += tests/system/k8s.sh

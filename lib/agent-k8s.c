@@ -1,0 +1,236 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+/* The agent's Kubernetes side: one watch per kind of object livebind uses,
+ * a cache of the parsed objects, and the model derived from them. */
+
+#include <config.h>
+#include "agent.h"
+#include "agent-private.h"
+
+#include <string.h>
+#include "derive.h"
+#include "k8s-client.h"
+#include "k8s-config.h"
+#include "model.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/vlog.h"
+#include "timeval.h"
+#include "unixctl.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(agent_k8s);
+
+/* The collections livebind watches, by kind. */
+static const char *const watch_paths[LB_N_KINDS] = {
+    [LB_KIND_POD] = "/api/v1/pods",
+    [LB_KIND_NODE] = "/api/v1/nodes",
+    [LB_KIND_VMI] = "/apis/kubevirt.io/v1/virtualmachineinstances",
+    [LB_KIND_VMIM] = "/apis/kubevirt.io/v1/virtualmachineinstancemigrations",
+    [LB_KIND_LOGICAL_SWITCH] = "/apis/livebind.io/v1alpha1/logicalswitches",
+    [LB_KIND_LOGICAL_PORT] = "/apis/livebind.io/v1alpha1/logicalports",
+};
+
+static void
+watch_cb(void *aux, enum k8s_change change, const char *ns, const char *name,
+         const json_t *object)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(10, 20);
+    struct lb_agent_k8s_watch *w = aux;
+    struct lb_agent *agent = w->agent;
+    bool changed = false;
+
+    switch (change) {
+    case K8S_CHANGE_UPSERT: {
+        char *error = lb_cluster_upsert_json(&agent->cluster, w->kind,
+                                             object, &changed);
+        if (error) {
+            /* A bad object is ignored (and the cache keeps its previous
+             * version), so one broken object cannot stop the node. */
+            VLOG_WARN_RL(&rl, "%s %s%s%s: ignored: %s",
+                         lb_kind_to_string(w->kind), ns ? ns : "",
+                         ns ? "/" : "", name, error);
+            free(error);
+        }
+        break;
+    }
+    case K8S_CHANGE_REMOVE:
+        changed = lb_cluster_remove(&agent->cluster, w->kind, ns, name);
+        break;
+    case K8S_CHANGE_SYNCED:
+        if (!w->synced) {
+            VLOG_INFO("%s: synced (%"PRIuSIZE" objects)",
+                      lb_kind_to_string(w->kind),
+                      lb_cluster_count(&agent->cluster, w->kind));
+        }
+        w->synced = true;
+        changed = true;
+        break;
+    }
+    if (changed) {
+        agent->cluster_changed = true;
+    }
+}
+
+char *
+lb_agent_k8s_start(struct lb_agent *agent, const struct lb_agent_config *cfg)
+{
+    struct k8s_config *kcfg;
+    char *error = NULL;
+
+    if (k8s_config_load(cfg->kubeconfig, cfg->k8s_server, &kcfg, &error)) {
+        return error ? error : xstrdup("no Kubernetes configuration");
+    }
+    agent->k8s = k8s_client_create(kcfg, NULL);
+    k8s_config_destroy(kcfg);
+
+    lb_cluster_init(&agent->cluster);
+    agent->cluster.options.mirror = !cfg->no_mirror;
+    lb_migration_table_init(&agent->migrations);
+    for (int kind = 0; kind < LB_N_KINDS; kind++) {
+        struct lb_agent_k8s_watch *w = &agent->watches[kind];
+        w->agent = agent;
+        w->kind = kind;
+        w->watch = k8s_watch_create(agent->k8s, watch_paths[kind], NULL,
+                                    NULL, watch_cb, w);
+    }
+    VLOG_INFO("watching the Kubernetes API at %s",
+              k8s_client_server(agent->k8s));
+    return NULL;
+}
+
+void
+lb_agent_k8s_stop(struct lb_agent *agent)
+{
+    if (!agent->k8s) {
+        return;
+    }
+    for (int kind = 0; kind < LB_N_KINDS; kind++) {
+        k8s_watch_destroy(agent->watches[kind].watch);
+    }
+    k8s_client_destroy(agent->k8s);
+    agent->k8s = NULL;
+    lb_cluster_destroy(&agent->cluster);
+    lb_migration_table_destroy(&agent->migrations);
+}
+
+/* True once every collection has been listed: a model derived earlier would
+ * lack objects, and its flows would remove what the switch rightly has. */
+bool
+lb_agent_k8s_synced(const struct lb_agent *agent)
+{
+    for (int kind = 0; kind < LB_N_KINDS; kind++) {
+        if (!agent->watches[kind].synced) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Unblocks, in 'model', the ports this agent activated itself and the API
+ * does not show as activated yet. */
+static void
+apply_local_activations(struct lb_agent *agent, struct lb_model *model)
+{
+    struct shash_node *node;
+    SHASH_FOR_EACH_SAFE (node, &agent->local_activations) {
+        struct lb_port *port = lb_model_find_port(model, node->name);
+        if (!port || !port->additional_chassis
+            || strcmp(port->additional_chassis, agent->chassis)) {
+            /* The migration moved on (completed or rolled back): the API's
+             * view is authoritative again. */
+            free(shash_steal(&agent->local_activations, node));
+            continue;
+        }
+        port->additional_blocked = false;
+    }
+}
+
+void
+lb_agent_k8s_run(struct lb_agent *agent)
+{
+    if (!agent->k8s) {
+        return;
+    }
+    k8s_client_run(agent->k8s);
+    if (!agent->cluster_changed || !lb_agent_k8s_synced(agent)) {
+        return;
+    }
+    agent->cluster_changed = false;
+
+    struct lb_model model;
+    lb_model_init(&model);
+    lb_derive_model(&agent->cluster, &model);
+    apply_local_activations(agent, &model);
+    lb_agent_set_model(agent, &model);
+    lb_model_destroy(&model);
+
+    if (lb_derive_migrations(&agent->cluster, &agent->migrations,
+                             time_wall_msec())) {
+        VLOG_DBG("migration states changed");
+    }
+}
+
+void
+lb_agent_k8s_wait(struct lb_agent *agent)
+{
+    if (agent->k8s) {
+        k8s_client_wait(agent->k8s);
+    }
+}
+
+static void
+cmd_k8s(struct unixctl_conn *conn, int argc OVS_UNUSED,
+        const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct lb_agent *agent = agent_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    k8s_client_format_status(agent->k8s, &s);
+    for (int kind = 0; kind < LB_N_KINDS; kind++) {
+        ds_put_format(&s, "%s: %"PRIuSIZE" cached%s\n",
+                      lb_kind_to_string(kind),
+                      lb_cluster_count(&agent->cluster, kind),
+                      agent->watches[kind].synced ? "" : " (not synced)");
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+cmd_migrations(struct unixctl_conn *conn, int argc, const char *argv[],
+               void *agent_)
+{
+    struct lb_agent *agent = agent_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    bool verbose = argc > 1 && !strcmp(argv[1], "-v");
+    lb_migration_table_format(&agent->migrations, verbose, &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+cmd_explain(struct unixctl_conn *conn, int argc OVS_UNUSED,
+            const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct lb_agent *agent = agent_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    struct lb_model model;
+    lb_model_init(&model);
+    lb_derive_model_explain(&agent->cluster, &model, &s);
+    lb_model_destroy(&model);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+void
+lb_agent_k8s_register_commands(struct lb_agent *agent)
+{
+    if (agent->k8s) {
+        unixctl_command_register("k8s", "", 0, 0, cmd_k8s, agent);
+        unixctl_command_register("migrations", "[-v]", 0, 1, cmd_migrations,
+                                 agent);
+        unixctl_command_register("explain", "", 0, 0, cmd_explain, agent);
+    }
+}

@@ -1,0 +1,221 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+#include <config.h>
+#include "ipam.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "hash.h"
+#include "openvswitch/util.h"
+#include "util.h"
+
+/* Parses 'cidr' ("10.244.0.0/16") and optional 'gateway' ("10.244.0.1")
+ * into 'subnet'.  Returns NULL on success, a malloc()ed message on error
+ * (then 'subnet' is untouched). */
+char *
+lb_ipam_subnet_parse(const char *cidr, const char *gateway,
+                     struct lb_ipam_subnet *subnet)
+{
+    ovs_be32 net, gw = 0;
+    unsigned int plen;
+
+    if (!cidr || !strchr(cidr, '/')) {
+        return xasprintf("subnet \"%s\": prefix length required",
+                         cidr ? cidr : "");
+    }
+    char *error = ip_parse_cidr(cidr, &net, &plen);
+    if (error) {
+        char *e = xasprintf("subnet \"%s\": %s", cidr, error);
+        free(error);
+        return e;
+    }
+    if (plen < LB_IPAM_MIN_PREFIX || plen > LB_IPAM_MAX_PREFIX) {
+        return xasprintf("subnet \"%s\": prefix length %u is outside "
+                         "[%d, %d]", cidr, plen, LB_IPAM_MIN_PREFIX,
+                         LB_IPAM_MAX_PREFIX);
+    }
+    if (net & ~be32_prefix_mask(plen)) {
+        return xasprintf("subnet \"%s\": host bits are set", cidr);
+    }
+
+    struct lb_ipam_subnet s = { .network = net, .prefix_len = plen };
+    if (gateway) {
+        if (!ip_parse(gateway, &gw)) {
+            return xasprintf("gateway \"%s\" is not an IPv4 address",
+                             gateway);
+        }
+        s.gateway = gw;
+        uint32_t offset = lb_ipam_offset(&s, gw);
+        if (!offset || offset == (UINT32_C(1) << (32 - plen)) - 1) {
+            return xasprintf("gateway \"%s\" is not a host address in %s",
+                             gateway, cidr);
+        }
+    }
+    *subnet = s;
+    return NULL;
+}
+
+bool
+lb_ipam_subnet_contains(const struct lb_ipam_subnet *subnet, ovs_be32 ip)
+{
+    return (ip & be32_prefix_mask(subnet->prefix_len)) == subnet->network;
+}
+
+/* Returns 'ip''s offset from 'subnet''s network address, 0 if 'ip' is not
+ * in 'subnet' (or is the network address). */
+uint32_t
+lb_ipam_offset(const struct lb_ipam_subnet *subnet, ovs_be32 ip)
+{
+    return (lb_ipam_subnet_contains(subnet, ip)
+            ? ntohl(ip) - ntohl(subnet->network) : 0);
+}
+
+static uint32_t
+subnet_size(const struct lb_ipam_subnet *subnet)
+{
+    return UINT32_C(1) << (32 - subnet->prefix_len);
+}
+
+static uint32_t
+gateway_offset(const struct lb_ipam_subnet *subnet)
+{
+    return subnet->gateway ? lb_ipam_offset(subnet, subnet->gateway) : 0;
+}
+
+/* The number of addresses 'subnet' can give out. */
+uint32_t
+lb_ipam_n_candidates(const struct lb_ipam_subnet *subnet)
+{
+    return subnet_size(subnet) - 2 - (gateway_offset(subnet) ? 1 : 0);
+}
+
+bool
+lb_ipam_is_candidate(const struct lb_ipam_subnet *subnet, ovs_be32 ip)
+{
+    uint32_t offset = lb_ipam_offset(subnet, ip);
+    return (offset && offset < subnet_size(subnet) - 1
+            && offset != gateway_offset(subnet));
+}
+
+/* Iterates over 'subnet''s candidates in address order: start with '*ip'
+ * 0.  Returns false, leaving '*ip' alone, after the last one. */
+bool
+lb_ipam_next_candidate(const struct lb_ipam_subnet *subnet, ovs_be32 *ip)
+{
+    uint32_t offset = *ip ? lb_ipam_offset(subnet, *ip) : 0;
+    if (*ip && !offset) {
+        return false;
+    }
+    for (offset++; offset < subnet_size(subnet) - 1; offset++) {
+        if (offset != gateway_offset(subnet)) {
+            *ip = htonl(ntohl(subnet->network) + offset);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The port key (tunnel key) of the port whose first address is 'ip': the
+ * switch key in the top bits and the host part below, unique cluster-wide
+ * because the address is.  Returns 0 if 'ip' is not a candidate of 'subnet'
+ * or 'switch_key' is out of range. */
+uint32_t
+lb_ipam_port_key(uint32_t switch_key, const struct lb_ipam_subnet *subnet,
+                 ovs_be32 ip)
+{
+    if (!switch_key || switch_key > 127
+        || subnet->prefix_len < LB_IPAM_MIN_PREFIX
+        || !lb_ipam_is_candidate(subnet, ip)) {
+        return 0;
+    }
+    return (switch_key << 24) | lb_ipam_offset(subnet, ip);
+}
+
+/* The MAC of the port whose first address is 'ip': 0a:58 and the address,
+ * locally administered and stable as the address is. */
+struct eth_addr
+lb_ipam_mac(ovs_be32 ip)
+{
+    const uint8_t *b = (const uint8_t *) &ip;
+    return (struct eth_addr) { .ea = { 0x0a, 0x58, b[0], b[1], b[2], b[3] } };
+}
+
+/* The name of the IPAllocation object for 'ip' on 'switch_name':
+ * "<switch>-<ip with dots as dashes>". */
+char *
+lb_ipam_allocation_name(const char *switch_name, ovs_be32 ip)
+{
+    const uint8_t *b = (const uint8_t *) &ip;
+    return xasprintf("%s-%u-%u-%u-%u", switch_name, b[0], b[1], b[2], b[3]);
+}
+
+/* The logical port name for LogicalPort 'name' in namespace 'ns'. */
+char *
+lb_ipam_port_name(const char *ns, const char *name)
+{
+    return xasprintf("%s_%s", ns, name);
+}
+
+static int
+compare_u32(const void *a_, const void *b_)
+{
+    uint32_t a = *(const uint32_t *) a_;
+    uint32_t b = *(const uint32_t *) b_;
+    return a < b ? -1 : a > b;
+}
+
+/* Chooses a free address in 'subnet' for 'port_name': the first candidate
+ * not among the 'n_used' addresses in 'used', starting from a position
+ * that hashes 'port_name', so that agents allocating for different ports
+ * at once rarely race for the same address.  Deterministic for given
+ * inputs: after losing a race (AlreadyExists), add the address to 'used'
+ * and call again.  Returns false if the subnet is full. */
+bool
+lb_ipam_pick(const struct lb_ipam_subnet *subnet, const ovs_be32 *used,
+             size_t n_used, const char *port_name, ovs_be32 *ip)
+{
+    uint32_t n = lb_ipam_n_candidates(subnet);
+    uint32_t gw = gateway_offset(subnet);
+    if (!n) {
+        return false;
+    }
+
+    /* Offsets of used addresses inside the subnet, sorted for lookup. */
+    uint32_t *offsets = xmalloc((n_used ? n_used : 1) * sizeof *offsets);
+    size_t n_offsets = 0;
+    for (size_t i = 0; i < n_used; i++) {
+        if (lb_ipam_is_candidate(subnet, used[i])) {
+            offsets[n_offsets++] = lb_ipam_offset(subnet, used[i]);
+        }
+    }
+    qsort(offsets, n_offsets, sizeof *offsets, compare_u32);
+    size_t n_unique = 0;
+    for (size_t i = 0; i < n_offsets; i++) {
+        if (!n_unique || offsets[n_unique - 1] != offsets[i]) {
+            offsets[n_unique++] = offsets[i];
+        }
+    }
+    n_offsets = n_unique;
+
+    bool found = false;
+    uint32_t start = hash_string(port_name ? port_name : "", 0) % n;
+    for (uint32_t k = 0; k < n && n_offsets < n; k++) {
+        /* Candidate index -> offset: skip the network address (offset 0)
+         * and the gateway. */
+        uint32_t offset = (start + k) % n + 1;
+        if (gw && offset >= gw) {
+            offset++;
+        }
+        if (!bsearch(&offset, offsets, n_offsets, sizeof *offsets,
+                     compare_u32)) {
+            *ip = htonl(ntohl(subnet->network) + offset);
+            found = true;
+            break;
+        }
+    }
+    free(offsets);
+    return found;
+}

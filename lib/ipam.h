@@ -1,0 +1,50 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+#ifndef LIVEBIND_IPAM_H
+#define LIVEBIND_IPAM_H 1
+
+/* IP address management helpers.  Pure: the atomic part of allocation is
+ * the API server's (an IPAllocation object named after the address is
+ * created if absent; AlreadyExists means someone else has it).  These
+ * helpers name things and choose candidates.
+ *
+ * A switch subnet's candidates are its host addresses except the gateway:
+ * not the network address, not the broadcast address. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "openvswitch/compiler.h"
+#include "openvswitch/types.h"
+#include "packets.h"
+
+#define LB_IPAM_MIN_PREFIX 8    /* Host part fits a port key's 24 bits. */
+#define LB_IPAM_MAX_PREFIX 30   /* Smaller subnets have no hosts to give. */
+
+struct lb_ipam_subnet {
+    ovs_be32 network;
+    unsigned int prefix_len;    /* LB_IPAM_MIN_PREFIX..LB_IPAM_MAX_PREFIX. */
+    ovs_be32 gateway;           /* 0 if none. */
+};
+
+char *lb_ipam_subnet_parse(const char *cidr, const char *gateway,
+                           struct lb_ipam_subnet *) OVS_WARN_UNUSED_RESULT;
+bool lb_ipam_subnet_contains(const struct lb_ipam_subnet *, ovs_be32 ip);
+uint32_t lb_ipam_n_candidates(const struct lb_ipam_subnet *);
+bool lb_ipam_is_candidate(const struct lb_ipam_subnet *, ovs_be32 ip);
+bool lb_ipam_next_candidate(const struct lb_ipam_subnet *, ovs_be32 *ip);
+
+uint32_t lb_ipam_offset(const struct lb_ipam_subnet *, ovs_be32 ip);
+uint32_t lb_ipam_port_key(uint32_t switch_key, const struct lb_ipam_subnet *,
+                          ovs_be32 ip);
+struct eth_addr lb_ipam_mac(ovs_be32 ip);
+char *lb_ipam_allocation_name(const char *switch_name, ovs_be32 ip);
+char *lb_ipam_port_name(const char *ns, const char *name);
+
+bool lb_ipam_pick(const struct lb_ipam_subnet *, const ovs_be32 *used,
+                  size_t n_used, const char *port_name, ovs_be32 *ip);
+
+#endif /* lib/ipam.h */

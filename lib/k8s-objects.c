@@ -1,0 +1,1147 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+#include <config.h>
+#include "k8s-objects.h"
+
+#include <stddef.h>
+#include <string.h>
+#include <stdarg.h>
+#include "ipam.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/util.h"
+#include "packets.h"
+#include "util.h"
+
+/* libopenvswitch also defines json_object(), json_array(), json_string(),
+ * json_integer(), json_real() and json_equal(), and in our binaries its
+ * definitions win: never call jansson's by those names. */
+#pragma GCC poison json_object json_array json_string json_integer
+#pragma GCC poison json_real json_equal
+
+/* Field descriptors.
+ *
+ * Most fields are a string or a boolean at a fixed path in the object.  A
+ * table of descriptors per kind drives parsing, comparison and freeing, so
+ * that a field added to a struct is handled in one place. */
+
+enum field_type {
+    F_STRING,           /* char *, at most 'max_len' bytes. */
+    F_BOOL,             /* bool, from JSON true/false. */
+    F_STRING_SET,       /* bool, true if the string is present. */
+    F_STRING_TRUE,      /* bool, true if the string is "true". */
+};
+
+#define MAX_PATH 4
+
+struct field {
+    const char *path[MAX_PATH + 1];   /* NULL-terminated keys. */
+    enum field_type type;
+    size_t offset;
+    size_t max_len;
+    bool required;
+    bool compare;       /* False for fields every update changes. */
+};
+
+#define STRING(OFS, MAX, ...) \
+    { { __VA_ARGS__, NULL }, F_STRING, OFS, MAX, false, true }
+#define REQUIRED(OFS, MAX, ...) \
+    { { __VA_ARGS__, NULL }, F_STRING, OFS, MAX, true, true }
+#define BOOLEAN(OFS, ...) \
+    { { __VA_ARGS__, NULL }, F_BOOL, OFS, 0, false, true }
+#define STRING_SET(OFS, ...) \
+    { { __VA_ARGS__, NULL }, F_STRING_SET, OFS, LB_K8S_SHORT_MAX, \
+      false, true }
+#define STRING_TRUE(OFS, ...) \
+    { { __VA_ARGS__, NULL }, F_STRING_TRUE, OFS, \
+      LB_K8S_ANNOTATION_VALUE_MAX, false, true }
+
+static void
+format_path(struct ds *s, const char *const *path, size_t n)
+{
+    for (size_t i = 0; i < n && path[i]; i++) {
+        if (strpbrk(path[i], "./")) {
+            ds_put_format(s, "[\"%s\"]", path[i]);
+        } else {
+            ds_put_format(s, "%s%s", i ? "." : "", path[i]);
+        }
+    }
+}
+
+static char * OVS_PRINTF_FORMAT(4, 5)
+field_error(const char *what, const char *const *path, size_t n,
+            const char *format, ...)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    va_list args;
+
+    ds_put_format(&s, "%s: ", what);
+    format_path(&s, path, n);
+    ds_put_cstr(&s, ": ");
+    va_start(args, format);
+    ds_put_format_valist(&s, format, args);
+    va_end(args);
+    return ds_steal_cstr(&s);
+}
+
+static size_t
+path_len(const char *const *path)
+{
+    size_t n = 0;
+    while (path[n]) {
+        n++;
+    }
+    return n;
+}
+
+/* Returns the value at 'path' in 'root', or NULL if it or an object on the
+ * way is absent or null.  An intermediate that is not an object is an
+ * error, reported in '*error'. */
+static const json_t *
+lookup(const json_t *root, const char *const *path, const char *what,
+       char **error)
+{
+    const json_t *v = root;
+    for (size_t i = 0; path[i]; i++) {
+        if (!json_is_object(v)) {
+            *error = field_error(what, path, i, "must be an object");
+            return NULL;
+        }
+        v = json_object_get(v, path[i]);
+        if (!v || json_is_null(v)) {
+            return NULL;
+        }
+    }
+    return v;
+}
+
+/* Checks that 'v' is a string of at most 'max_len' bytes without NULs. */
+static char *
+check_string(const json_t *v, size_t max_len, const char *what,
+             const char *const *path)
+{
+    size_t n = path_len(path);
+    if (!json_is_string(v)) {
+        return field_error(what, path, n, "must be a string");
+    }
+    size_t len = json_string_length(v);
+    if (len > max_len) {
+        return field_error(what, path, n, "string of %zu bytes exceeds the "
+                           "limit of %zu", len, max_len);
+    }
+    if (strlen(json_string_value(v)) != len) {
+        return field_error(what, path, n, "string contains a NUL byte");
+    }
+    return NULL;
+}
+
+/* Looks up an optional string: '*valuep' is NULL if absent. */
+static char *
+get_string(const json_t *root, const char *const *path, size_t max_len,
+           bool required, const char *what, const char **valuep)
+{
+    char *error = NULL;
+    const json_t *v = lookup(root, path, what, &error);
+
+    *valuep = NULL;
+    if (error) {
+        return error;
+    }
+    if (!v) {
+        return (required
+                ? field_error(what, path, path_len(path), "missing")
+                : NULL);
+    }
+    error = check_string(v, max_len, what, path);
+    if (!error) {
+        *valuep = json_string_value(v);
+        if (required && !**valuep) {
+            return field_error(what, path, path_len(path), "empty");
+        }
+    }
+    return error;
+}
+
+static char *
+get_uint(const json_t *root, const char *const *path, uint64_t min,
+         uint64_t max, const char *what, bool *presentp, uint64_t *valuep)
+{
+    char *error = NULL;
+    const json_t *v = lookup(root, path, what, &error);
+
+    *presentp = false;
+    if (error || !v) {
+        return error;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0
+        || json_integer_value(v) < min || json_integer_value(v) > max) {
+        return field_error(what, path, path_len(path),
+                           "must be an integer in [%"PRIu64", %"PRIu64"]",
+                           min, max);
+    }
+    *presentp = true;
+    *valuep = json_integer_value(v);
+    return NULL;
+}
+
+static char *
+parse_fields(const json_t *root, const struct field *fields, size_t n,
+             void *obj, const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct field *f = &fields[i];
+        void *member = (char *) obj + f->offset;
+        char *error = NULL;
+
+        if (f->type == F_BOOL) {
+            const json_t *v = lookup(root, f->path, what, &error);
+            if (error) {
+                return error;
+            }
+            if (v && !json_is_boolean(v)) {
+                return field_error(what, f->path, path_len(f->path),
+                                   "must be true or false");
+            }
+            *(bool *) member = v && json_is_true(v);
+            continue;
+        }
+
+        const char *s;
+        error = get_string(root, f->path, f->max_len, f->required, what, &s);
+        if (error) {
+            return error;
+        }
+        switch (f->type) {
+        case F_STRING:
+            *(char **) member = nullable_xstrdup(s);
+            break;
+        case F_STRING_SET:
+            *(bool *) member = s != NULL;
+            break;
+        case F_STRING_TRUE:
+            *(bool *) member = s && !strcmp(s, "true");
+            break;
+        case F_BOOL:
+        default:
+            OVS_NOT_REACHED();
+        }
+    }
+    return NULL;
+}
+
+static bool
+fields_equal(const void *a, const void *b, const struct field *fields,
+             size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct field *f = &fields[i];
+        const void *ma = (const char *) a + f->offset;
+        const void *mb = (const char *) b + f->offset;
+
+        if (!f->compare) {
+            continue;
+        }
+        if (f->type == F_STRING) {
+            if (!nullable_string_is_equal(*(char *const *) ma,
+                                          *(char *const *) mb)) {
+                return false;
+            }
+        } else if (*(const bool *) ma != *(const bool *) mb) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+fields_free(void *obj, const struct field *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (fields[i].type == F_STRING) {
+            char **member = (char **) ((char *) obj + fields[i].offset);
+            free(*member);
+            *member = NULL;
+        }
+    }
+}
+
+/* Object identity: "Kind ns/name" for messages, or just "Kind" if the name
+ * itself is bad. */
+static char *
+parse_identity(const json_t *root, const char *kind, bool namespaced,
+               const char **nsp, const char **namep, char **whatp)
+{
+    static const char *const name_path[] = { "metadata", "name", NULL };
+    static const char *const ns_path[] = { "metadata", "namespace", NULL };
+
+    *nsp = *namep = NULL;
+    *whatp = NULL;
+    if (!json_is_object(root)) {
+        return xasprintf("%s: not a JSON object", kind);
+    }
+    char *error = get_string(root, name_path, LB_K8S_NAME_MAX, true, kind,
+                             namep);
+    if (!error && namespaced) {
+        error = get_string(root, ns_path, LB_K8S_NAMESPACE_MAX, true, kind,
+                           nsp);
+    }
+    if (error) {
+        return error;
+    }
+    *whatp = (namespaced
+              ? xasprintf("%s %s/%s", kind, *nsp, *namep)
+              : xasprintf("%s %s", kind, *namep));
+    return NULL;
+}
+
+char *
+lb_k8s_metadata_from_json(const json_t *root, char **nsp, char **namep,
+                          char **uidp)
+{
+    static const char *const ns_path[] = { "metadata", "namespace", NULL };
+    static const char *const uid_path[] = { "metadata", "uid", NULL };
+    const char *ns, *name, *uid;
+    char *what;
+
+    char *error = parse_identity(root, "object", false, &ns, &name, &what);
+    if (!error) {
+        error = get_string(root, ns_path, LB_K8S_NAMESPACE_MAX, false, what,
+                           &ns);
+    }
+    if (!error) {
+        error = get_string(root, uid_path, LB_K8S_SHORT_MAX, false, what,
+                           &uid);
+    }
+    if (!error) {
+        *nsp = nullable_xstrdup(ns);
+        *namep = xstrdup(name);
+        *uidp = nullable_xstrdup(uid);
+    }
+    free(what);
+    return error;
+}
+
+/* KubeVirt migrationState. */
+
+#define MS_PATH "status", "migrationState"
+#define MS(MEMBER) offsetof(struct lb_kv_migration_state, MEMBER)
+static const struct field migration_state_fields[] = {
+    STRING(MS(migration_uid), LB_K8S_SHORT_MAX, MS_PATH, "migrationUid"),
+    STRING(MS(source_node), LB_K8S_NAME_MAX, MS_PATH, "sourceNode"),
+    STRING(MS(target_node), LB_K8S_NAME_MAX, MS_PATH, "targetNode"),
+    STRING(MS(source_pod), LB_K8S_NAME_MAX, MS_PATH, "sourcePod"),
+    STRING(MS(target_pod), LB_K8S_NAME_MAX, MS_PATH, "targetPod"),
+    STRING(MS(target_node_domain_ready_timestamp), LB_K8S_SHORT_MAX,
+           MS_PATH, "targetNodeDomainReadyTimestamp"),
+    BOOLEAN(MS(completed), MS_PATH, "completed"),
+    BOOLEAN(MS(failed), MS_PATH, "failed"),
+    BOOLEAN(MS(abort_requested), MS_PATH, "abortRequested"),
+    STRING(MS(abort_status), LB_K8S_SHORT_MAX, MS_PATH, "abortStatus"),
+    STRING(MS(mode), LB_K8S_SHORT_MAX, MS_PATH, "mode"),
+};
+
+static char *
+parse_migration_state(const json_t *root, const char *what,
+                      struct lb_kv_migration_state **msp)
+{
+    static const char *const path[] = { MS_PATH, NULL };
+    char *error = NULL;
+    const json_t *v = lookup(root, path, what, &error);
+
+    *msp = NULL;
+    if (error || !v) {
+        return error;
+    }
+    if (!json_is_object(v)) {
+        return field_error(what, path, 2, "must be an object");
+    }
+    struct lb_kv_migration_state *ms = xzalloc(sizeof *ms);
+    error = parse_fields(root, migration_state_fields,
+                         ARRAY_SIZE(migration_state_fields), ms, what);
+    if (error) {
+        lb_kv_migration_state_destroy(ms);
+        return error;
+    }
+    *msp = ms;
+    return NULL;
+}
+
+void
+lb_kv_migration_state_destroy(struct lb_kv_migration_state *ms)
+{
+    if (ms) {
+        fields_free(ms, migration_state_fields,
+                    ARRAY_SIZE(migration_state_fields));
+        free(ms);
+    }
+}
+
+bool
+lb_kv_migration_state_equal(const struct lb_kv_migration_state *a,
+                            const struct lb_kv_migration_state *b)
+{
+    if (!a || !b) {
+        return a == b;
+    }
+    return fields_equal(a, b, migration_state_fields,
+                        ARRAY_SIZE(migration_state_fields));
+}
+
+/* True if the migration was cancelled: KubeVirt reports a successful
+ * abort. */
+bool
+lb_kv_migration_state_aborted(const struct lb_kv_migration_state *ms)
+{
+    return ms && ms->abort_status && !strcmp(ms->abort_status, "Succeeded");
+}
+
+/* Pod. */
+
+#define POD(MEMBER) offsetof(struct lb_pod, MEMBER)
+#define LABEL(KEY) "metadata", "labels", KEY
+#define ANNOTATION(KEY) "metadata", "annotations", KEY
+static const struct field pod_fields[] = {
+    REQUIRED(POD(uid), LB_K8S_SHORT_MAX, "metadata", "uid"),
+    { { "metadata", "resourceVersion", NULL }, F_STRING,
+      POD(resource_version), LB_K8S_SHORT_MAX, false, false },
+    STRING(POD(creation_timestamp), LB_K8S_SHORT_MAX,
+           "metadata", "creationTimestamp"),
+    STRING_SET(POD(deleting), "metadata", "deletionTimestamp"),
+    STRING(POD(node_name), LB_K8S_NAME_MAX, "spec", "nodeName"),
+    BOOLEAN(POD(host_network), "spec", "hostNetwork"),
+    STRING(POD(phase), LB_K8S_SHORT_MAX, "status", "phase"),
+
+    STRING(POD(migration_job_uid), LB_K8S_LABEL_VALUE_MAX,
+           LABEL(LB_LABEL_MIGRATION_JOB_UID)),
+    STRING(POD(vm_name_label), LB_K8S_LABEL_VALUE_MAX,
+           LABEL(LB_LABEL_VM_NAME)),
+    { { LABEL(LB_LABEL_KUBEVIRT), NULL }, F_STRING_SET, POD(virt_launcher),
+      LB_K8S_LABEL_VALUE_MAX, false, true },
+    STRING(POD(created_by), LB_K8S_LABEL_VALUE_MAX,
+           LABEL(LB_LABEL_CREATED_BY)),
+
+    STRING(POD(domain), LB_K8S_NAME_MAX, ANNOTATION(LB_ANNOTATION_DOMAIN)),
+    STRING(POD(migration_job_name), LB_K8S_NAME_MAX,
+           ANNOTATION(LB_ANNOTATION_MIGRATION_JOB_NAME)),
+    STRING(POD(target_ready_timestamp), LB_K8S_SHORT_MAX,
+           ANNOTATION(LB_ANNOTATION_TARGET_READY)),
+    STRING_TRUE(POD(allow_live_migration),
+                ANNOTATION(LB_ANNOTATION_ALLOW_MIGRATION)),
+    STRING(POD(logical_port_annotation),
+           LB_K8S_NAMESPACE_MAX + 1 + LB_K8S_NAME_MAX,
+           ANNOTATION(LB_ANNOTATION_LOGICAL_PORT)),
+};
+
+/* Finds the controller among 'metadata.ownerReferences'. */
+static char *
+parse_controller(const json_t *root, const char *what, struct lb_pod *pod)
+{
+    static const char *const path[] = { "metadata", "ownerReferences",
+                                        NULL };
+    char *error = NULL;
+    const json_t *refs = lookup(root, path, what, &error);
+    if (error || !refs) {
+        return error;
+    }
+    if (!json_is_array(refs)) {
+        return field_error(what, path, 2, "must be an array");
+    }
+
+    size_t i;
+    const json_t *ref;
+    json_array_foreach (refs, i, ref) {
+        char elem[32];
+        snprintf(elem, sizeof elem, "%zu", i);
+        const char *ref_path[] = { "metadata", "ownerReferences", elem, NULL,
+                                   NULL };
+        if (!json_is_object(ref)) {
+            return field_error(what, ref_path, 3, "must be an object");
+        }
+
+        ref_path[3] = "controller";
+        const json_t *controller = json_object_get(ref, "controller");
+        if (controller && !json_is_null(controller)
+            && !json_is_boolean(controller)) {
+            return field_error(what, ref_path, 4, "must be true or false");
+        }
+        if (!json_is_true(controller)) {
+            continue;
+        }
+
+        static const char *const keys[] = { "kind", "name", "uid" };
+        const char *values[3];
+        for (size_t k = 0; k < 3; k++) {
+            const char *key_path[] = { keys[k], NULL };
+            ref_path[3] = keys[k];
+            error = get_string(ref, key_path,
+                               k == 1 ? LB_K8S_NAME_MAX : LB_K8S_SHORT_MAX,
+                               false, what, &values[k]);
+            if (error) {
+                /* Re-report with the full path for a clear message. */
+                free(error);
+                return field_error(what, ref_path, 4,
+                                   "must be a string of at most %d bytes",
+                                   k == 1 ? LB_K8S_NAME_MAX
+                                          : LB_K8S_SHORT_MAX);
+            }
+        }
+        if (!pod->owner_kind) {
+            pod->owner_kind = nullable_xstrdup(values[0]);
+            pod->owner_name = nullable_xstrdup(values[1]);
+            pod->owner_uid = nullable_xstrdup(values[2]);
+        }
+    }
+    return NULL;
+}
+
+/* The logical port a pod plugs into.  The annotation names it explicitly,
+ * either as "<ns>_<name>" or as a LogicalPort name in the pod's namespace;
+ * a value naming another namespace is ignored, so that a pod cannot take
+ * over another namespace's port.  Kubernetes names cannot contain '_', so
+ * "<ns>_<name>" is unambiguous. */
+static char *
+compute_port_name(const struct lb_pod *pod)
+{
+    if (pod->host_network) {
+        return NULL;
+    }
+
+    const char *ann = pod->logical_port_annotation;
+    if (ann && *ann) {
+        const char *underscore = strchr(ann, '_');
+        if (!underscore) {
+            return xasprintf("%s_%s", pod->ns, ann);
+        }
+        size_t ns_len = strlen(pod->ns);
+        if (underscore - ann == ns_len && !strncmp(ann, pod->ns, ns_len)
+            && underscore[1] && !strchr(underscore + 1, '_')) {
+            return xstrdup(ann);
+        }
+    }
+
+    const char *vm = lb_pod_vm_name(pod);
+    return xasprintf("%s_%s", pod->ns, vm ? vm : pod->name);
+}
+
+char *
+lb_pod_from_json(const json_t *root, struct lb_pod **objp)
+{
+    const char *ns, *name;
+    char *what;
+    char *error = parse_identity(root, "Pod", true, &ns, &name, &what);
+    if (error) {
+        return error;
+    }
+
+    struct lb_pod *pod = xzalloc(sizeof *pod);
+    pod->ns = xstrdup(ns);
+    pod->name = xstrdup(name);
+    error = parse_fields(root, pod_fields, ARRAY_SIZE(pod_fields), pod,
+                         what);
+    if (!error) {
+        error = parse_controller(root, what, pod);
+    }
+    free(what);
+    if (error) {
+        lb_pod_destroy(pod);
+        return error;
+    }
+
+    /* Only "virt-launcher" counts, but the field parser stored presence. */
+    if (pod->virt_launcher) {
+        const json_t *labels = json_object_get(
+            json_object_get(root, "metadata"), "labels");
+        pod->virt_launcher = !strcmp(json_string_value(json_object_get(
+                                         labels, LB_LABEL_KUBEVIRT)),
+                                     "virt-launcher");
+    }
+    pod->port_name = compute_port_name(pod);
+    *objp = pod;
+    return NULL;
+}
+
+void
+lb_pod_destroy(struct lb_pod *pod)
+{
+    if (pod) {
+        fields_free(pod, pod_fields, ARRAY_SIZE(pod_fields));
+        free(pod->ns);
+        free(pod->name);
+        free(pod->owner_kind);
+        free(pod->owner_name);
+        free(pod->owner_uid);
+        free(pod->port_name);
+        free(pod);
+    }
+}
+
+/* Ignores 'resource_version', which every update changes. */
+bool
+lb_pod_equal(const struct lb_pod *a, const struct lb_pod *b)
+{
+    return (!strcmp(a->ns, b->ns)
+            && !strcmp(a->name, b->name)
+            && fields_equal(a, b, pod_fields, ARRAY_SIZE(pod_fields))
+            && nullable_string_is_equal(a->owner_kind, b->owner_kind)
+            && nullable_string_is_equal(a->owner_name, b->owner_name)
+            && nullable_string_is_equal(a->owner_uid, b->owner_uid)
+            && nullable_string_is_equal(a->port_name, b->port_name));
+}
+
+/* The name of the VM (VirtualMachineInstance) 'pod' runs, or NULL if it is
+ * not a virt-launcher pod. */
+const char *
+lb_pod_vm_name(const struct lb_pod *pod)
+{
+    if (pod->owner_kind && !strcmp(pod->owner_kind, "VirtualMachineInstance")
+        && pod->owner_name && *pod->owner_name) {
+        return pod->owner_name;
+    } else if (pod->vm_name_label && *pod->vm_name_label) {
+        return pod->vm_name_label;
+    } else if (pod->domain && *pod->domain) {
+        return pod->domain;
+    }
+    return NULL;
+}
+
+/* True if KubeVirt created 'pod' as the target of a live migration.  The
+ * label stays after the migration, so this says nothing about whether the
+ * migration is still running. */
+bool
+lb_pod_is_migration_target(const struct lb_pod *pod)
+{
+    return (pod->migration_job_uid && *pod->migration_job_uid
+            && lb_pod_vm_name(pod));
+}
+
+/* The name of the logical port 'pod' plugs into ("<ns>_<vm>" for a VM's
+ * pod, "<ns>_<pod>" otherwise, unless annotated), or NULL for a host-network
+ * pod. */
+const char *
+lb_pod_logical_port_name(const struct lb_pod *pod)
+{
+    return pod->port_name;
+}
+
+/* True if all of 'pod''s containers have terminated for good. */
+bool
+lb_pod_is_finished(const struct lb_pod *pod)
+{
+    return pod->phase && (!strcmp(pod->phase, "Succeeded")
+                          || !strcmp(pod->phase, "Failed"));
+}
+
+/* Node. */
+
+static char *
+parse_internal_ip(const json_t *root, const char *what, ovs_be32 *ip)
+{
+    static const char *const path[] = { "status", "addresses", NULL };
+    char *error = NULL;
+    const json_t *addrs = lookup(root, path, what, &error);
+    if (error || !addrs) {
+        return error;
+    }
+    if (!json_is_array(addrs)) {
+        return field_error(what, path, 2, "must be an array");
+    }
+
+    size_t i;
+    const json_t *addr;
+    json_array_foreach (addrs, i, addr) {
+        char elem[32];
+        snprintf(elem, sizeof elem, "%zu", i);
+        const char *elem_path[] = { "status", "addresses", elem, NULL };
+        if (!json_is_object(addr)) {
+            return field_error(what, elem_path, 3, "must be an object");
+        }
+        const json_t *type = json_object_get(addr, "type");
+        const json_t *address = json_object_get(addr, "address");
+        if (!json_is_string(type) || !json_is_string(address)) {
+            return field_error(what, elem_path, 3, "\"type\" and "
+                               "\"address\" must be strings");
+        }
+        /* Dual-stack nodes list an IPv6 InternalIP too: skip it. */
+        ovs_be32 candidate;
+        if (!*ip && !strcmp(json_string_value(type), "InternalIP")
+            && ip_parse(json_string_value(address), &candidate)) {
+            *ip = candidate;
+        }
+    }
+    return NULL;
+}
+
+char *
+lb_node_from_json(const json_t *root, struct lb_node **objp)
+{
+    static const char *const tunnel_path[] = {
+        ANNOTATION(LB_ANNOTATION_TUNNEL_IP), NULL
+    };
+    const char *ns, *name;
+    char *what;
+    char *error = parse_identity(root, "Node", false, &ns, &name, &what);
+    if (error) {
+        return error;
+    }
+
+    ovs_be32 ip = 0;
+    const char *tunnel_ip;
+    error = get_string(root, tunnel_path, LB_K8S_SHORT_MAX, false, what,
+                       &tunnel_ip);
+    if (!error && tunnel_ip && *tunnel_ip) {
+        if (!ip_parse(tunnel_ip, &ip) || !ip) {
+            error = field_error(what, tunnel_path, 3,
+                                "\"%s\" is not an IPv4 address", tunnel_ip);
+        }
+    } else if (!error) {
+        error = parse_internal_ip(root, what, &ip);
+    }
+    free(what);
+    if (error) {
+        return error;
+    }
+
+    struct lb_node *node = xzalloc(sizeof *node);
+    node->name = xstrdup(name);
+    node->tunnel_ip = ip;
+    *objp = node;
+    return NULL;
+}
+
+void
+lb_node_destroy(struct lb_node *node)
+{
+    if (node) {
+        free(node->name);
+        free(node);
+    }
+}
+
+bool
+lb_node_equal(const struct lb_node *a, const struct lb_node *b)
+{
+    return !strcmp(a->name, b->name) && a->tunnel_ip == b->tunnel_ip;
+}
+
+/* VirtualMachineInstance. */
+
+#define VMI(MEMBER) offsetof(struct lb_vmi, MEMBER)
+static const struct field vmi_fields[] = {
+    REQUIRED(VMI(uid), LB_K8S_SHORT_MAX, "metadata", "uid"),
+    STRING(VMI(node_name), LB_K8S_NAME_MAX, "status", "nodeName"),
+    STRING_TRUE(VMI(allow_live_migration),
+                ANNOTATION(LB_ANNOTATION_ALLOW_MIGRATION)),
+};
+
+char *
+lb_vmi_from_json(const json_t *root, struct lb_vmi **objp)
+{
+    const char *ns, *name;
+    char *what;
+    char *error = parse_identity(root, "VirtualMachineInstance", true, &ns,
+                                 &name, &what);
+    if (error) {
+        return error;
+    }
+
+    struct lb_vmi *vmi = xzalloc(sizeof *vmi);
+    vmi->ns = xstrdup(ns);
+    vmi->name = xstrdup(name);
+    error = parse_fields(root, vmi_fields, ARRAY_SIZE(vmi_fields), vmi,
+                         what);
+    if (!error) {
+        error = parse_migration_state(root, what, &vmi->migration_state);
+    }
+    free(what);
+    if (error) {
+        lb_vmi_destroy(vmi);
+        return error;
+    }
+    *objp = vmi;
+    return NULL;
+}
+
+void
+lb_vmi_destroy(struct lb_vmi *vmi)
+{
+    if (vmi) {
+        fields_free(vmi, vmi_fields, ARRAY_SIZE(vmi_fields));
+        lb_kv_migration_state_destroy(vmi->migration_state);
+        free(vmi->ns);
+        free(vmi->name);
+        free(vmi);
+    }
+}
+
+bool
+lb_vmi_equal(const struct lb_vmi *a, const struct lb_vmi *b)
+{
+    return (!strcmp(a->ns, b->ns)
+            && !strcmp(a->name, b->name)
+            && fields_equal(a, b, vmi_fields, ARRAY_SIZE(vmi_fields))
+            && lb_kv_migration_state_equal(a->migration_state,
+                                           b->migration_state));
+}
+
+/* VirtualMachineInstanceMigration. */
+
+static const char *const vmim_phase_names[] = {
+    [LB_VMIM_NONE] = "",
+    [LB_VMIM_PENDING] = "Pending",
+    [LB_VMIM_SCHEDULING] = "Scheduling",
+    [LB_VMIM_SCHEDULED] = "Scheduled",
+    [LB_VMIM_PREPARING_TARGET] = "PreparingTarget",
+    [LB_VMIM_TARGET_READY] = "TargetReady",
+    [LB_VMIM_RUNNING] = "Running",
+    [LB_VMIM_SUCCEEDED] = "Succeeded",
+    [LB_VMIM_FAILED] = "Failed",
+    [LB_VMIM_UNKNOWN] = "Unknown",
+};
+
+const char *
+lb_vmim_phase_to_string(enum lb_vmim_phase phase)
+{
+    return ((unsigned int) phase < ARRAY_SIZE(vmim_phase_names)
+            ? vmim_phase_names[phase] : "Unknown");
+}
+
+/* Maps a VMIM 'status.phase' to its enum, LB_VMIM_NONE for NULL or "" and
+ * LB_VMIM_UNKNOWN for a phase KubeVirt added after this code. */
+enum lb_vmim_phase
+lb_vmim_phase_from_string(const char *s)
+{
+    if (!s || !*s) {
+        return LB_VMIM_NONE;
+    }
+    for (size_t i = LB_VMIM_PENDING; i < LB_VMIM_UNKNOWN; i++) {
+        if (!strcmp(s, vmim_phase_names[i])) {
+            return i;
+        }
+    }
+    return LB_VMIM_UNKNOWN;
+}
+
+bool
+lb_vmim_phase_is_final(enum lb_vmim_phase phase)
+{
+    return phase == LB_VMIM_SUCCEEDED || phase == LB_VMIM_FAILED;
+}
+
+#define VMIM(MEMBER) offsetof(struct lb_vmim, MEMBER)
+static const struct field vmim_fields[] = {
+    REQUIRED(VMIM(uid), LB_K8S_SHORT_MAX, "metadata", "uid"),
+    STRING(VMIM(creation_timestamp), LB_K8S_SHORT_MAX,
+           "metadata", "creationTimestamp"),
+    STRING_SET(VMIM(deleting), "metadata", "deletionTimestamp"),
+    REQUIRED(VMIM(vmi_name), LB_K8S_NAME_MAX, "spec", "vmiName"),
+};
+
+char *
+lb_vmim_from_json(const json_t *root, struct lb_vmim **objp)
+{
+    static const char *const phase_path[] = { "status", "phase", NULL };
+    const char *ns, *name;
+    char *what;
+    char *error = parse_identity(root, "VirtualMachineInstanceMigration",
+                                 true, &ns, &name, &what);
+    if (error) {
+        return error;
+    }
+
+    struct lb_vmim *vmim = xzalloc(sizeof *vmim);
+    vmim->ns = xstrdup(ns);
+    vmim->name = xstrdup(name);
+    error = parse_fields(root, vmim_fields, ARRAY_SIZE(vmim_fields), vmim,
+                         what);
+    if (!error) {
+        const char *phase;
+        error = get_string(root, phase_path, LB_K8S_SHORT_MAX, false, what,
+                           &phase);
+        vmim->phase = lb_vmim_phase_from_string(phase);
+    }
+    if (!error) {
+        error = parse_migration_state(root, what, &vmim->migration_state);
+    }
+    free(what);
+    if (error) {
+        lb_vmim_destroy(vmim);
+        return error;
+    }
+    *objp = vmim;
+    return NULL;
+}
+
+void
+lb_vmim_destroy(struct lb_vmim *vmim)
+{
+    if (vmim) {
+        fields_free(vmim, vmim_fields, ARRAY_SIZE(vmim_fields));
+        lb_kv_migration_state_destroy(vmim->migration_state);
+        free(vmim->ns);
+        free(vmim->name);
+        free(vmim);
+    }
+}
+
+bool
+lb_vmim_equal(const struct lb_vmim *a, const struct lb_vmim *b)
+{
+    return (!strcmp(a->ns, b->ns)
+            && !strcmp(a->name, b->name)
+            && a->phase == b->phase
+            && fields_equal(a, b, vmim_fields, ARRAY_SIZE(vmim_fields))
+            && lb_kv_migration_state_equal(a->migration_state,
+                                           b->migration_state));
+}
+
+bool
+lb_vmim_abort_succeeded(const struct lb_vmim *vmim)
+{
+    return lb_kv_migration_state_aborted(vmim->migration_state);
+}
+
+/* LogicalSwitch. */
+
+char *
+lb_logical_switch_from_json(const json_t *root,
+                            struct lb_logical_switch **objp)
+{
+    static const char *const key_path[] = { "spec", "tunnelKey", NULL };
+    static const char *const subnet_path[] = { "spec", "subnet", NULL };
+    static const char *const gateway_path[] = { "spec", "gateway", NULL };
+    static const char *const mtu_path[] = { "spec", "mtu", NULL };
+    const char *ns, *name, *subnet, *gateway;
+    uint64_t key, mtu = 1400;
+    bool present;
+    char *what;
+
+    char *error = parse_identity(root, "LogicalSwitch", false, &ns, &name,
+                                 &what);
+    if (error) {
+        return error;
+    }
+
+    error = get_uint(root, key_path, 1, LB_SWITCH_TUNNEL_KEY_MAX, what,
+                     &present, &key);
+    if (!error && !present) {
+        error = field_error(what, key_path, 2, "missing");
+    }
+    if (!error) {
+        error = get_uint(root, mtu_path, 576, 9000, what, &present, &mtu);
+    }
+    if (!error) {
+        error = get_string(root, subnet_path, LB_K8S_SHORT_MAX, true, what,
+                           &subnet);
+    }
+    if (!error) {
+        error = get_string(root, gateway_path, LB_K8S_SHORT_MAX, false,
+                           what, &gateway);
+    }
+
+    struct lb_ipam_subnet subnet_info;
+    if (!error) {
+        char *e = lb_ipam_subnet_parse(subnet, gateway, &subnet_info);
+        if (e) {
+            error = field_error(what, gateway && strstr(e, "gateway")
+                                ? gateway_path : subnet_path, 2, "%s", e);
+            free(e);
+        }
+    }
+    free(what);
+    if (error) {
+        return error;
+    }
+
+    struct lb_logical_switch *sw = xzalloc(sizeof *sw);
+    sw->name = xstrdup(name);
+    sw->tunnel_key = key;
+    sw->subnet = subnet_info.network;
+    sw->prefix_len = subnet_info.prefix_len;
+    sw->gateway = subnet_info.gateway;
+    sw->mtu = mtu;
+    *objp = sw;
+    return NULL;
+}
+
+void
+lb_logical_switch_destroy(struct lb_logical_switch *sw)
+{
+    if (sw) {
+        free(sw->name);
+        free(sw);
+    }
+}
+
+bool
+lb_logical_switch_equal(const struct lb_logical_switch *a,
+                        const struct lb_logical_switch *b)
+{
+    return (!strcmp(a->name, b->name)
+            && a->tunnel_key == b->tunnel_key
+            && a->subnet == b->subnet
+            && a->prefix_len == b->prefix_len
+            && a->gateway == b->gateway
+            && a->mtu == b->mtu);
+}
+
+/* LogicalPort. */
+
+#define LP(MEMBER) offsetof(struct lb_logical_port, MEMBER)
+static const struct field logical_port_fields[] = {
+    STRING(LP(uid), LB_K8S_SHORT_MAX, "metadata", "uid"),
+    REQUIRED(LP(switch_name), LB_K8S_NAME_MAX, "spec", "switch"),
+    STRING(LP(vm), LB_K8S_NAME_MAX, "spec", "vm"),
+    STRING(LP(pod), LB_K8S_NAME_MAX, "spec", "pod"),
+    STRING(LP(active_pod), LB_K8S_NAME_MAX, "status", "activeOwner", "pod"),
+    STRING(LP(active_pod_uid), LB_K8S_SHORT_MAX,
+           "status", "activeOwner", "podUID"),
+    STRING(LP(active_node), LB_K8S_NAME_MAX,
+           "status", "activeOwner", "node"),
+    STRING(LP(alternate_pod), LB_K8S_NAME_MAX,
+           "status", "alternateOwner", "pod"),
+    STRING(LP(alternate_pod_uid), LB_K8S_SHORT_MAX,
+           "status", "alternateOwner", "podUID"),
+    STRING(LP(alternate_node), LB_K8S_NAME_MAX,
+           "status", "alternateOwner", "node"),
+    STRING(LP(alternate_migration_uid), LB_K8S_SHORT_MAX,
+           "status", "alternateOwner", "migrationUID"),
+    STRING(LP(activation_node), LB_K8S_NAME_MAX,
+           "status", "activation", "node"),
+    STRING(LP(activation_migration_uid), LB_K8S_SHORT_MAX,
+           "status", "activation", "migrationUID"),
+    STRING(LP(activation_time), LB_K8S_SHORT_MAX,
+           "status", "activation", "time"),
+    STRING(LP(activation_cause), LB_K8S_NAME_MAX,
+           "status", "activation", "cause"),
+};
+
+static char *
+parse_port_spec(const json_t *root, const char *what,
+                struct lb_logical_port *lp)
+{
+    static const char *const key_path[] = { "spec", "tunnelKey", NULL };
+    static const char *const mac_path[] = { "spec", "mac", NULL };
+    static const char *const ips_path[] = { "spec", "ips", NULL };
+    static const char *const owner_path[] = { "spec", NULL };
+    uint64_t key;
+    bool present;
+
+    char *error = get_uint(root, key_path, 1, LB_PORT_KEY_MAX, what,
+                           &present, &key);
+    if (error) {
+        return error;
+    }
+    lp->tunnel_key = present ? key : 0;
+
+    const char *mac;
+    error = get_string(root, mac_path, LB_K8S_SHORT_MAX, false, what, &mac);
+    if (error) {
+        return error;
+    }
+    if (mac) {
+        if (!eth_addr_from_string(mac, &lp->mac)
+            || eth_addr_is_multicast(lp->mac) || eth_addr_is_zero(lp->mac)) {
+            return field_error(what, mac_path, 2, "\"%s\" is not a unicast "
+                               "MAC address", mac);
+        }
+        lp->has_mac = true;
+    }
+
+    const json_t *ips = lookup(root, ips_path, what, &error);
+    if (error) {
+        return error;
+    }
+    if (ips && (!json_is_array(ips) || json_array_size(ips) > LB_MAX_IPS)) {
+        return field_error(what, ips_path, 2, "must be an array of at most "
+                           "%d IPv4 addresses", LB_MAX_IPS);
+    }
+    size_t i;
+    const json_t *ip;
+    json_array_foreach (ips, i, ip) {
+        ovs_be32 addr;
+        if (!json_is_string(ip) || json_string_length(ip) > 15
+            || !ip_parse(json_string_value(ip), &addr) || !addr) {
+            return field_error(what, ips_path, 2, "element %zu is not an "
+                               "IPv4 address", i);
+        }
+        for (size_t j = 0; j < lp->n_ips; j++) {
+            if (lp->ips[j] == addr) {
+                return field_error(what, ips_path, 2, "duplicate address "
+                                   IP_FMT, IP_ARGS(addr));
+            }
+        }
+        lp->ips[lp->n_ips++] = addr;
+    }
+
+    if (!lp->vm == !lp->pod) {
+        return field_error(what, owner_path, 1, "exactly one of \"vm\" and "
+                           "\"pod\" must be set");
+    }
+    if ((!lp->vm || !*lp->vm) && (!lp->pod || !*lp->pod)) {
+        return field_error(what, owner_path, 1, "owner name is empty");
+    }
+    if (!lp->n_ips && (!lp->tunnel_key || !lp->has_mac)) {
+        return field_error(what, ips_path, 2, "required when \"tunnelKey\" "
+                           "or \"mac\" is absent");
+    }
+    return NULL;
+}
+
+char *
+lb_logical_port_from_json(const json_t *root, struct lb_logical_port **objp)
+{
+    const char *ns, *name;
+    char *what;
+    char *error = parse_identity(root, "LogicalPort", true, &ns, &name,
+                                 &what);
+    if (error) {
+        return error;
+    }
+
+    struct lb_logical_port *lp = xzalloc(sizeof *lp);
+    lp->ns = xstrdup(ns);
+    lp->name = xstrdup(name);
+    lp->port_name = xasprintf("%s_%s", ns, name);
+    error = parse_fields(root, logical_port_fields,
+                         ARRAY_SIZE(logical_port_fields), lp, what);
+    if (!error) {
+        error = parse_port_spec(root, what, lp);
+    }
+    free(what);
+    if (error) {
+        lb_logical_port_destroy(lp);
+        return error;
+    }
+    *objp = lp;
+    return NULL;
+}
+
+void
+lb_logical_port_destroy(struct lb_logical_port *lp)
+{
+    if (lp) {
+        fields_free(lp, logical_port_fields,
+                    ARRAY_SIZE(logical_port_fields));
+        free(lp->ns);
+        free(lp->name);
+        free(lp->port_name);
+        free(lp);
+    }
+}
+
+bool
+lb_logical_port_equal(const struct lb_logical_port *a,
+                      const struct lb_logical_port *b)
+{
+    return (!strcmp(a->ns, b->ns)
+            && !strcmp(a->name, b->name)
+            && fields_equal(a, b, logical_port_fields,
+                            ARRAY_SIZE(logical_port_fields))
+            && a->tunnel_key == b->tunnel_key
+            && a->has_mac == b->has_mac
+            && eth_addr_equals(a->mac, b->mac)
+            && a->n_ips == b->n_ips
+            && !memcmp(a->ips, b->ips, a->n_ips * sizeof a->ips[0]));
+}
