@@ -18,6 +18,7 @@
 #include "openvswitch/shash.h"
 
 struct cni_server;
+struct lb_agent_cni;
 struct k8s_client;
 struct k8s_watch;
 struct lb_pipeline_ctx;
@@ -57,6 +58,9 @@ struct lb_agent {
     /* Ports this agent unblocked on a VM's announcement, before the API
      * server says so: port name -> migration UID (or ""). */
     struct shash local_activations;
+
+    /* CNI requests (agent-cni.c). */
+    struct lb_agent_cni *cni;
 };
 
 void lb_agent_pipeline_ctx(const struct lb_agent *, struct lb_pipeline_ctx *);
@@ -69,5 +73,13 @@ void lb_agent_k8s_run(struct lb_agent *);
 void lb_agent_k8s_wait(struct lb_agent *);
 bool lb_agent_k8s_synced(const struct lb_agent *);
 void lb_agent_k8s_register_commands(struct lb_agent *);
+
+/* agent-cni.c */
+char *lb_agent_cni_start(struct lb_agent *, const char *socket_path)
+    OVS_WARN_UNUSED_RESULT;
+void lb_agent_cni_stop(struct lb_agent *);
+void lb_agent_cni_run(struct lb_agent *);
+void lb_agent_cni_wait(struct lb_agent *);
+size_t lb_agent_cni_n_pending(const struct lb_agent *);
 
 #endif /* lib/agent-private.h */

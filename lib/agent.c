@@ -49,6 +49,9 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
     char *error = (agent->model_file
                    ? lb_agent_reload_model(agent)
                    : lb_agent_k8s_start(agent, cfg));
+    if (!error && agent->k8s && cfg->cni_socket) {
+        error = lb_agent_cni_start(agent, cfg->cni_socket);
+    }
     if (error) {
         *errorp = error;
         lb_agent_destroy(agent);
@@ -76,6 +79,7 @@ void
 lb_agent_destroy(struct lb_agent *agent)
 {
     if (agent) {
+        lb_agent_cni_stop(agent);
         lb_agent_k8s_stop(agent);
         shash_destroy_free_data(&agent->local_activations);
         ofctrl_destroy(agent->ofctrl);
@@ -277,12 +281,14 @@ lb_agent_run(struct lb_agent *agent)
         agent_compute(agent);
     }
     ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
+    lb_agent_cni_run(agent);
 }
 
 void
 lb_agent_wait(struct lb_agent *agent)
 {
     lb_agent_k8s_wait(agent);
+    lb_agent_cni_wait(agent);
     ovs_bridge_wait(agent->bridge);
     ofctrl_wait(agent->ofctrl);
 }

@@ -30,6 +30,7 @@ struct lb_agent_config {
     const char *kubeconfig;       /* NULL: in-cluster configuration. */
     const char *k8s_server;       /* Overrides the server URL. */
     bool no_mirror;               /* Only re-point traffic on activation. */
+    const char *cni_socket;       /* Where the CNI plugin reaches us. */
 };
 
 struct lb_agent *lb_agent_create(const struct lb_agent_config *,

@@ -2,6 +2,7 @@ noinst_LTLIBRARIES += lib/liblivebind.la
 lib_liblivebind_la_SOURCES = \
 	lib/agent.c \
 	lib/agent.h \
+	lib/agent-cni.c \
 	lib/agent-k8s.c \
 	lib/agent-private.h \
 	lib/cookie.h \

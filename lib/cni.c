@@ -1462,7 +1462,7 @@ check_request(struct cni_request *req)
                            "it must start with a letter or digit, followed "
                            "by letters, digits, '_', '.' or '-'");
     }
-    if (req->ifname && !valid_ifname(req->ifname)) {
+    if (req->ifname && (!valid_ifname(req->ifname) || !utf8_ok(req->ifname))) {
         return invalid_env("CNI_IFNAME", req->ifname,
                            "an interface name has 1 to 15 characters, not "
                            "'/', ':' or whitespace, and is not \".\" or "

@@ -380,6 +380,24 @@ ovs_bridge_del_iface(struct ovs_bridge *ob, const char *ifname)
     set_pending(ob, ifname, NULL);
 }
 
+/* Adds to 'ifaces' each pod interface on the bridge (one that a CNI ADD
+ * attached), name -> container id. */
+void
+ovs_bridge_list_pod_ifaces(const struct ovs_bridge *ob, struct smap *ifaces)
+{
+    const struct ovsrec_bridge *br = find_bridge(ob);
+    for (size_t i = 0; br && i < br->n_ports; i++) {
+        const struct ovsrec_port *port = br->ports[i];
+        for (size_t j = 0; j < port->n_interfaces; j++) {
+            const char *cid = smap_get(&port->interfaces[j]->external_ids,
+                                       "cni-container-id");
+            if (cid) {
+                smap_replace(ifaces, port->interfaces[j]->name, cid);
+            }
+        }
+    }
+}
+
 bool
 ovs_bridge_has_iface(const struct ovs_bridge *ob, const char *ifname)
 {

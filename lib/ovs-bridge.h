@@ -48,6 +48,7 @@ void ovs_bridge_add_iface(struct ovs_bridge *, const char *ifname,
                           const struct smap *external_ids);
 void ovs_bridge_del_iface(struct ovs_bridge *, const char *ifname);
 bool ovs_bridge_has_iface(const struct ovs_bridge *, const char *ifname);
+void ovs_bridge_list_pod_ifaces(const struct ovs_bridge *, struct smap *);
 
 void ovs_bridge_tunnel_name(uint32_t tunnel_ip_be, char name[16]);
 void ovs_bridge_format_status(const struct ovs_bridge *, struct ds *);

@@ -42,11 +42,14 @@ usage(void)
            "                        kubeconfig's)\n"
            "  --no-mirror           during a migration, send traffic to one\n"
            "                        copy only, re-pointed on activation\n"
+           "  --cni-socket=PATH     listen for the CNI plugin there\n"
+           "                        (default: %s/cni.sock)\n"
            "  --model=FILE          standalone: read the logical model from\n"
            "                        FILE instead of Kubernetes\n"
            "  --unixctl=SOCKET      control socket (default: %s/"
            "livebind-agent.<pid>.ctl)\n",
-           program_name, program_name, ovs_rundir(), ovs_rundir());
+           program_name, program_name, ovs_rundir(), LIVEBIND_RUNDIR,
+           ovs_rundir());
     daemon_usage();
     vlog_usage();
     exit(EXIT_SUCCESS);
@@ -65,6 +68,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         OPT_KUBECONFIG,
         OPT_K8S_SERVER,
         OPT_NO_MIRROR,
+        OPT_CNI_SOCKET,
         OPT_UNIXCTL,
         DAEMON_OPTION_ENUMS,
         VLOG_OPTION_ENUMS,
@@ -79,6 +83,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
         {"k8s-server", required_argument, NULL, OPT_K8S_SERVER},
         {"no-mirror", no_argument, NULL, OPT_NO_MIRROR},
+        {"cni-socket", required_argument, NULL, OPT_CNI_SOCKET},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -126,6 +131,9 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
             break;
         case OPT_NO_MIRROR:
             cfg->no_mirror = true;
+            break;
+        case OPT_CNI_SOCKET:
+            cfg->cni_socket = optarg;
             break;
         case OPT_UNIXCTL:
             unixctl_path = optarg;
@@ -177,6 +185,9 @@ main(int argc, char *argv[])
     char *default_db = xasprintf("unix:%s/db.sock", ovs_rundir());
     if (!cfg.db_remote) {
         cfg.db_remote = default_db;
+    }
+    if (!cfg.cni_socket && !cfg.model_file) {
+        cfg.cni_socket = LIVEBIND_RUNDIR "/cni.sock";
     }
 
     daemonize_start(false);

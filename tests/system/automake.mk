@@ -14,3 +14,4 @@ TESTS += tests/system/test-cni-plugin.sh
 EXTRA_DIST += tests/system/test-cni-plugin.sh
 SYSTEM_TESTS += tests/system/test-k8s-agent.sh
 EXTRA_DIST += tests/system/k8s.sh
+SYSTEM_TESTS += tests/system/test-cni.sh

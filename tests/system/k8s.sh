@@ -101,3 +101,39 @@ _agent_synced() {
 agent_wait_synced() {  # NODE
     bed_wait_until "${2:-15}" _agent_synced "$1"
 }
+
+# pod_uid NS NAME : the pod object's UID.
+pod_uid() {
+    kapi GET "/api/v1/namespaces/$1/pods/$2" |
+        sed -n 's/.*"uid": *"\([^"]*\)".*/\1/p' | head -1
+}
+
+# cni NODE COMMAND POD [NS] : run the livebind CNI plugin exactly as a
+# runtime does (environment, configuration on stdin) for pod NS/POD on
+# NODE, whose netns is $LB_PREFIX$POD.  Prints the plugin's output.
+cni() {
+    local node=$1 cmd=$2 pod=$3 ns=${4:-default}
+    local d; d=$(bed_node_dir "$node")
+    local uid; uid=$(pod_uid "$ns" "$pod")
+    printf '{"cniVersion":"1.1.0","name":"livebind","type":"livebind",
+             "agentSocket":"%s","timeoutMs":20000}' "$d/cni/cni.sock" |
+    env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_CONTAINERID="cid-$pod" \
+        CNI_NETNS="/var/run/netns/${LB_PREFIX}$pod" CNI_IFNAME=eth0 \
+        CNI_PATH="$builddir/cni-plugin" \
+        CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=$ns;K8S_POD_NAME=$pod;K8S_POD_UID=$uid;K8S_POD_INFRA_CONTAINER_ID=cid-$pod" \
+        "$builddir/cni-plugin/livebind"
+}
+
+# pod_netns POD : create the (empty) network namespace of POD, the way a
+# runtime does before ADD; bed_down removes it.
+pod_netns() {
+    _bed_ns_add "${LB_PREFIX}$1"
+}
+
+# result_ip JSON : the first IP address (without prefix) of a CNI result.
+result_ip() {
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["ips"][0]["address"].split("/")[0])'
+}
+result_mac() {
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["mac"])'
+}

@@ -2,3 +2,43 @@ UNIT_TESTS += tests/unit/test-pipeline
 tests_unit_test_pipeline_SOURCES = tests/unit/test-pipeline.c
 tests_unit_test_pipeline_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_pipeline_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+UNIT_TESTS += tests/unit/test-cni
+tests_unit_test_cni_SOURCES = tests/unit/test-cni.c
+tests_unit_test_cni_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_cni_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-k8s-stream
+tests_unit_test_k8s_stream_SOURCES = tests/unit/test-k8s-stream.c
+tests_unit_test_k8s_stream_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DLB_FIXTURES_DEFAULT='"$(abs_top_srcdir)/tests/fixtures"'
+tests_unit_test_k8s_stream_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_k8s_stream_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-k8s-config
+tests_unit_test_k8s_config_SOURCES = tests/unit/test-k8s-config.c
+tests_unit_test_k8s_config_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_k8s_config_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-k8s-objects
+tests_unit_test_k8s_objects_SOURCES = tests/unit/test-k8s-objects.c
+tests_unit_test_k8s_objects_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DLB_FIXTURES_DEFAULT='"$(abs_top_srcdir)/tests/fixtures"'
+tests_unit_test_k8s_objects_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_k8s_objects_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-derive
+tests_unit_test_derive_SOURCES = tests/unit/test-derive.c
+tests_unit_test_derive_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DLB_FIXTURES_DEFAULT='"$(abs_top_srcdir)/tests/fixtures"'
+tests_unit_test_derive_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_derive_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-ipam
+tests_unit_test_ipam_SOURCES = tests/unit/test-ipam.c
+tests_unit_test_ipam_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_ipam_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-migration
+tests_unit_test_migration_SOURCES = tests/unit/test-migration.c
+tests_unit_test_migration_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_migration_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)

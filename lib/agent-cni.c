@@ -1,0 +1,933 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+/* The agent's side of CNI: the plugin forwards each request over a unix
+ * socket (cni-server.c) and this file carries it out.
+ *
+ * ADD finds or allocates the pod's logical port in the Kubernetes API,
+ * plumbs the pod (veth, addresses, routes; the host end on br-int) and
+ * answers only once the port's flows are in the switch.  A migration target
+ * pod reuses its VM's port: same name, IP and MAC, nothing allocated; the
+ * port is then bound to this node as well, blocked until activation.
+ *
+ * Addresses are unique cluster-wide because each one is an IPAllocation
+ * object, created only if absent: the API server's AlreadyExists decides
+ * between agents that picked the same address at the same time.
+ *
+ * Nothing is left half-done: a failed or abandoned ADD undoes its plumbing
+ * (the runtime then retries or deletes), and DEL succeeds whatever is
+ * already gone. */
+
+#include <config.h>
+#include "agent.h"
+#include "agent-private.h"
+
+#include <errno.h>
+#include <string.h>
+#include "cni-server.h"
+#include "cni.h"
+#include "derive.h"
+#include "ipam.h"
+#include "k8s-client.h"
+#include "k8s-objects.h"
+#include "model.h"
+#include "ofctrl.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "ovs-bridge.h"
+#include "packets.h"
+#include "pod-plumb.h"
+#include "smap.h"
+#include "sset.h"
+#include "timeval.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(agent_cni);
+
+#define DEFAULT_SWITCH "pods"
+#define MAX_ALLOCATION_ATTEMPTS 64
+#define PORTS_PATH "/apis/livebind.io/v1alpha1/namespaces/%s/logicalports"
+#define ALLOCATIONS_PATH "/apis/livebind.io/v1alpha1/ipallocations"
+
+enum add_state {
+    ADD_FIND,                   /* Waiting for the pod and its port. */
+    ADD_ALLOCATING,             /* IPAllocation/LogicalPort in flight. */
+    ADD_WAIT_PORT,              /* Waiting for the created port to show. */
+    ADD_WAIT_FLOWS,             /* Plumbed; waiting for flows. */
+};
+
+struct cni_add {
+    struct ovs_list list_node;  /* In lb_agent_cni's 'adds'. */
+    struct lb_agent *agent;
+    struct cni_reply_ctx *ctx;
+    const struct cni_request *req;
+    enum add_state state;
+    long long int deadline;
+
+    char *cr_name;              /* LogicalPort object name (VM or pod). */
+    char *port_name;            /* Logical port name, "<ns>_<cr_name>". */
+    char *host_ifname;
+    bool target;                /* Migration target pod. */
+    bool plumbed;
+
+    ovs_be32 ip;                /* Being allocated. */
+    struct sset tried;          /* IPs found taken. */
+    uint64_t request_id;        /* Kubernetes request in flight, or 0. */
+    uint64_t target_seqno;      /* Flows to wait for, or 0. */
+};
+
+struct lb_agent_cni {
+    struct cni_server *server;
+    struct ovs_list adds;       /* Contains "struct cni_add". */
+};
+
+static void add_step(struct cni_add *);
+
+/* Helpers. */
+
+static const char *
+ip_to_string(ovs_be32 ip, char buf[INET_ADDRSTRLEN])
+{
+    snprintf(buf, INET_ADDRSTRLEN, IP_FMT, IP_ARGS(ip));
+    return buf;
+}
+
+static const struct lb_logical_switch *
+find_switch(const struct lb_agent *agent)
+{
+    return lb_cluster_find_logical_switch(&agent->cluster, DEFAULT_SWITCH);
+}
+
+static void
+add_destroy(struct cni_add *add)
+{
+    if (add) {
+        if (add->request_id) {
+            k8s_cancel(add->agent->k8s, add->request_id);
+        }
+        ovs_list_remove(&add->list_node);
+        sset_destroy(&add->tried);
+        free(add->cr_name);
+        free(add->port_name);
+        free(add->host_ifname);
+        free(add);
+    }
+}
+
+static void
+undo_plumbing(struct cni_add *add)
+{
+    if (add->plumbed) {
+        char *error = NULL;
+        ovs_bridge_del_iface(add->agent->bridge, add->host_ifname);
+        if (pod_plumb_del(add->req->netns, add->req->ifname,
+                          add->host_ifname, &error)) {
+            VLOG_WARN("%s/%s: undoing plumbing: %s", add->req->pod_namespace,
+                      add->req->pod_name, error);
+        }
+        free(error);
+        add->plumbed = false;
+    }
+}
+
+static void
+add_fail(struct cni_add *add, int code, const char *msg,
+         const char *details)
+{
+    VLOG_WARN("ADD %s/%s failed: %s%s%s", add->req->pod_namespace,
+              add->req->pod_name, msg, details ? ": " : "",
+              details ? details : "");
+    undo_plumbing(add);
+    cni_server_reply_error(add->ctx, code, msg, details);
+    add_destroy(add);
+}
+
+/* Allocation. */
+
+static void allocate_next(struct cni_add *);
+
+static void
+port_created(void *add_, const struct k8s_result *result)
+{
+    struct cni_add *add = add_;
+    add->request_id = 0;
+    if (result->error && result->status != 409) {
+        add_fail(add, CNI_ERR_KUBE_API, "creating the logical port failed",
+                 result->error);
+        return;
+    }
+    /* Created, or someone else created it first: either way, wait for the
+     * watch to bring it, then use it. */
+    add->state = ADD_WAIT_PORT;
+    add_step(add);
+}
+
+static void
+create_port(struct cni_add *add, const struct lb_logical_switch *sw)
+{
+    struct lb_agent *agent = add->agent;
+    const struct lb_pod *pod = lb_cluster_find_pod(
+        &agent->cluster, add->req->pod_namespace, add->req->pod_name);
+    struct lb_ipam_subnet subnet = {
+        .network = sw->subnet, .prefix_len = sw->prefix_len,
+        .gateway = sw->gateway,
+    };
+    char ip[INET_ADDRSTRLEN], mac[ETH_ADDR_STRLEN + 1];
+    struct eth_addr ea = lb_ipam_mac(add->ip);
+    snprintf(mac, sizeof mac, ETH_ADDR_FMT, ETH_ADDR_ARGS(ea));
+
+    json_t *obj = json_pack(
+        "{s:s, s:s, s:{s:s, s:s}, "
+        "s:{s:s, s:I, s:s, s:[s], s:s}, "
+        "s:{s:{s:s, s:s, s:s}}}",
+        "apiVersion", "livebind.io/v1alpha1", "kind", "LogicalPort",
+        "metadata", "name", add->cr_name,
+        "namespace", add->req->pod_namespace,
+        "spec", "switch", sw->name,
+        "tunnelKey", (json_int_t) lb_ipam_port_key(sw->tunnel_key, &subnet,
+                                                   add->ip),
+        "mac", mac, "ips", ip_to_string(add->ip, ip),
+        lb_pod_vm_name(pod) ? "vm" : "pod", add->cr_name,
+        "status", "activeOwner", "pod", pod->name, "podUID",
+        pod->uid ? pod->uid : "", "node", agent->chassis);
+    char *path = xasprintf(PORTS_PATH, add->req->pod_namespace);
+    add->request_id = k8s_create(agent->k8s, path, obj, port_created, add);
+    free(path);
+    json_decref(obj);
+}
+
+static void
+allocation_created(void *add_, const struct k8s_result *result)
+{
+    struct cni_add *add = add_;
+    char ip[INET_ADDRSTRLEN];
+
+    add->request_id = 0;
+    if (result->status == 409) {
+        /* Another pod, maybe on another node, has this address. */
+        sset_add(&add->tried, ip_to_string(add->ip, ip));
+        allocate_next(add);
+        return;
+    }
+    if (result->error) {
+        add_fail(add, CNI_ERR_KUBE_API, "allocating an IP address failed",
+                 result->error);
+        return;
+    }
+    const struct lb_logical_switch *sw = find_switch(add->agent);
+    if (!sw) {
+        add_fail(add, CNI_ERR_TRY_AGAIN, "logical switch \""DEFAULT_SWITCH
+                 "\" is gone", NULL);
+        return;
+    }
+    create_port(add, sw);
+}
+
+/* Collects the addresses known to be in use in switch 'sw': every cached
+ * port's, every ADD in flight's, and those found taken. */
+static size_t
+collect_used(const struct cni_add *add, const struct lb_logical_switch *sw,
+             ovs_be32 **usedp)
+{
+    struct lb_agent *agent = add->agent;
+    const struct shash *ports = &agent->cluster.objects[LB_KIND_LOGICAL_PORT];
+    size_t n = 0, allocated = 0;
+    ovs_be32 *used = NULL;
+
+    const struct shash_node *node;
+    SHASH_FOR_EACH (node, ports) {
+        const struct lb_logical_port *lp = node->data;
+        if (strcmp(lp->switch_name, sw->name)) {
+            continue;
+        }
+        for (size_t i = 0; i < lp->n_ips; i++) {
+            if (n >= allocated) {
+                used = x2nrealloc(used, &allocated, sizeof *used);
+            }
+            used[n++] = lp->ips[i];
+        }
+    }
+    const struct cni_add *other;
+    LIST_FOR_EACH (other, list_node, &agent->cni->adds) {
+        if (other->ip) {
+            if (n >= allocated) {
+                used = x2nrealloc(used, &allocated, sizeof *used);
+            }
+            used[n++] = other->ip;
+        }
+    }
+    const char *s;
+    SSET_FOR_EACH (s, &add->tried) {
+        ovs_be32 ip;
+        if (ip_parse(s, &ip)) {
+            if (n >= allocated) {
+                used = x2nrealloc(used, &allocated, sizeof *used);
+            }
+            used[n++] = ip;
+        }
+    }
+    *usedp = used;
+    return n;
+}
+
+static void
+allocate_next(struct cni_add *add)
+{
+    struct lb_agent *agent = add->agent;
+    const struct lb_logical_switch *sw = find_switch(agent);
+    if (!sw) {
+        add_fail(add, CNI_ERR_TRY_AGAIN, "no logical switch \""
+                 DEFAULT_SWITCH"\" yet", NULL);
+        return;
+    }
+    if (sset_count(&add->tried) >= MAX_ALLOCATION_ATTEMPTS) {
+        add_fail(add, CNI_ERR_TRY_AGAIN, "could not allocate an address "
+                 "after many attempts (contention?)", NULL);
+        return;
+    }
+
+    struct lb_ipam_subnet subnet = {
+        .network = sw->subnet, .prefix_len = sw->prefix_len,
+        .gateway = sw->gateway,
+    };
+    ovs_be32 *used;
+    size_t n_used = collect_used(add, sw, &used);
+    add->ip = 0;
+    ovs_be32 ip;
+    bool ok = lb_ipam_pick(&subnet, used, n_used, add->port_name, &ip);
+    free(used);
+    if (!ok) {
+        add_fail(add, CNI_ERR_IP_EXHAUSTED, "no free address in switch "
+                 "\""DEFAULT_SWITCH"\"", NULL);
+        return;
+    }
+    add->ip = ip;
+
+    char ipbuf[INET_ADDRSTRLEN];
+    char *name = lb_ipam_allocation_name(sw->name, ip);
+    char *owner = xasprintf("%s/%s", add->req->pod_namespace, add->cr_name);
+    json_t *obj = json_pack(
+        "{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s}}",
+        "apiVersion", "livebind.io/v1alpha1", "kind", "IPAllocation",
+        "metadata", "name", name,
+        "spec", "switch", sw->name, "ip", ip_to_string(ip, ipbuf),
+        "port", owner);
+    add->state = ADD_ALLOCATING;
+    add->request_id = k8s_create(agent->k8s, ALLOCATIONS_PATH, obj,
+                                 allocation_created, add);
+    json_decref(obj);
+    free(owner);
+    free(name);
+}
+
+/* Ownership, recorded in the port's status as Calico records a VM's IP
+ * handle: the active owner, and during a migration the alternate one. */
+
+struct owner_update {
+    char *pod;
+    char *pod_uid;
+    char *node;
+    char *migration_uid;        /* Non-NULL: alternate owner. */
+};
+
+static json_t *
+set_owner(void *update_, const json_t *current, char **errorp OVS_UNUSED)
+{
+    const struct owner_update *u = update_;
+    json_t *obj = json_deep_copy(current);
+    json_t *status = json_object_get(obj, "status");
+    if (!json_is_object(status)) {
+        status = json_pack("{}");
+        json_object_set_new(obj, "status", status);
+    }
+    json_t *owner = json_pack("{s:s, s:s, s:s}", "pod", u->pod,
+                              "podUID", u->pod_uid, "node", u->node);
+    if (u->migration_uid) {
+        json_object_set_new(owner, "migrationUID",
+                            json_pack("s", u->migration_uid));
+        json_object_set_new(status, "alternateOwner", owner);
+    } else {
+        json_object_set_new(status, "activeOwner", owner);
+        json_object_del(status, "alternateOwner");
+    }
+    return obj;
+}
+
+static void
+owner_updated(void *update_, const struct k8s_result *result)
+{
+    struct owner_update *u = update_;
+    if (result->error) {
+        VLOG_WARN("recording %s as owner failed: %s", u->pod, result->error);
+    }
+    free(u->pod);
+    free(u->pod_uid);
+    free(u->node);
+    free(u->migration_uid);
+    free(u);
+}
+
+static void
+record_owner(struct lb_agent *agent, const char *ns, const char *cr_name,
+             const struct lb_pod *pod, const char *migration_uid)
+{
+    struct owner_update *u = xmalloc(sizeof *u);
+    u->pod = xstrdup(pod->name);
+    u->pod_uid = xstrdup(pod->uid ? pod->uid : "");
+    u->node = xstrdup(agent->chassis);
+    u->migration_uid = nullable_xstrdup(migration_uid);
+    char *path = xasprintf(PORTS_PATH"/%s/status", ns, cr_name);
+    k8s_read_modify_write(agent->k8s, path, K8S_RMW_DEFAULT_ATTEMPTS,
+                          set_owner, owner_updated, u);
+    free(path);
+}
+
+static void
+annotated(void *aux OVS_UNUSED, const struct k8s_result *result)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    if (result->error) {
+        VLOG_WARN_RL(&rl, "annotating a pod failed: %s", result->error);
+    }
+}
+
+/* For people and tools: the pod says which port it plugs into. */
+static void
+annotate_pod(struct lb_agent *agent, const char *ns, const char *name,
+             const char *port_name, ovs_be32 ip, struct eth_addr mac)
+{
+    char ipbuf[INET_ADDRSTRLEN], macbuf[ETH_ADDR_STRLEN + 1];
+    snprintf(macbuf, sizeof macbuf, ETH_ADDR_FMT, ETH_ADDR_ARGS(mac));
+    json_t *patch = json_pack(
+        "{s:{s:{s:s, s:s, s:s}}}", "metadata", "annotations",
+        "livebind.io/logical-port", port_name,
+        "livebind.io/ip", ip_to_string(ip, ipbuf),
+        "livebind.io/mac", macbuf);
+    char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", ns, name);
+    k8s_merge_patch(agent->k8s, path, patch, annotated, NULL);
+    free(path);
+    json_decref(patch);
+}
+
+/* Plumbing. */
+
+static bool
+fill_attachment(const struct cni_add *add, const struct lb_logical_port *lp,
+                const struct lb_logical_switch *sw,
+                struct pod_attachment *att)
+{
+    if (!lp->n_ips) {
+        return false;
+    }
+    *att = (struct pod_attachment) {
+        .netns_path = CONST_CAST(char *, add->req->netns),
+        .ifname = CONST_CAST(char *, add->req->ifname),
+        .host_ifname = add->host_ifname,
+        .mac = lp->has_mac ? lp->mac : lb_ipam_mac(lp->ips[0]),
+        .mtu = sw->mtu ? sw->mtu : 1400,
+        .ip = lp->ips[0],
+        .prefix_len = sw->prefix_len,
+        .gateway = sw->gateway,
+    };
+    return true;
+}
+
+static void
+plumb(struct cni_add *add, const struct lb_logical_port *lp)
+{
+    struct lb_agent *agent = add->agent;
+    const struct lb_logical_switch *sw = lb_cluster_find_logical_switch(
+        &agent->cluster, lp->switch_name);
+    const struct lb_pod *pod = lb_cluster_find_pod(
+        &agent->cluster, add->req->pod_namespace, add->req->pod_name);
+    struct pod_attachment att;
+
+    if (!sw) {
+        add_fail(add, CNI_ERR_TRY_AGAIN, "the port's logical switch is not "
+                 "known yet", lp->switch_name);
+        return;
+    }
+    if (!fill_attachment(add, lp, sw, &att)) {
+        add_fail(add, CNI_ERR_AGENT, "the logical port has no address",
+                 lp->name);
+        return;
+    }
+
+    char *error = NULL;
+    int err = pod_plumb_add(&att, &error);
+    if (err) {
+        add_fail(add, CNI_ERR_PLUMBING, "plumbing the pod failed", error);
+        free(error);
+        return;
+    }
+    add->plumbed = true;
+
+    char macbuf[ETH_ADDR_STRLEN + 1];
+    snprintf(macbuf, sizeof macbuf, ETH_ADDR_FMT, ETH_ADDR_ARGS(att.mac));
+    struct smap ids = SMAP_INITIALIZER(&ids);
+    smap_add(&ids, "iface-id", add->port_name);
+    smap_add(&ids, "attached-mac", macbuf);
+    smap_add(&ids, "k8s-pod-namespace", add->req->pod_namespace);
+    smap_add(&ids, "k8s-pod-name", add->req->pod_name);
+    if (pod && pod->uid) {
+        smap_add(&ids, "k8s-pod-uid", pod->uid);
+    }
+    smap_add(&ids, "cni-container-id", add->req->container_id);
+    smap_add(&ids, "cni-ifname", add->req->ifname);
+    ovs_bridge_add_iface(agent->bridge, add->host_ifname, &ids);
+    smap_destroy(&ids);
+
+    /* The target pod is not the port's owner until the VM runs there. */
+    if (add->target) {
+        if (!lp->alternate_pod_uid || !pod->uid
+            || strcmp(lp->alternate_pod_uid, pod->uid)) {
+            record_owner(agent, add->req->pod_namespace, add->cr_name, pod,
+                         pod->migration_job_uid);
+        }
+    } else if (!lp->active_pod_uid || !pod->uid
+               || strcmp(lp->active_pod_uid, pod->uid)
+               || !lp->active_node
+               || strcmp(lp->active_node, agent->chassis)) {
+        record_owner(agent, add->req->pod_namespace, add->cr_name, pod,
+                     NULL);
+    }
+    annotate_pod(agent, add->req->pod_namespace, add->req->pod_name,
+                 add->port_name, att.ip, att.mac);
+    add->state = ADD_WAIT_FLOWS;
+}
+
+static void
+reply_result(struct cni_add *add, const struct lb_logical_port *lp)
+{
+    const struct lb_logical_switch *sw = lb_cluster_find_logical_switch(
+        &add->agent->cluster, lp->switch_name);
+    struct pod_attachment att;
+    if (!sw || !fill_attachment(add, lp, sw, &att)) {
+        add_fail(add, CNI_ERR_AGENT, "the logical port changed during ADD",
+                 lp->name);
+        return;
+    }
+
+    char mac[ETH_ADDR_STRLEN + 1], ip[INET_ADDRSTRLEN];
+    struct cni_result *result = cni_result_create();
+    snprintf(mac, sizeof mac, ETH_ADDR_FMT, ETH_ADDR_ARGS(att.mac));
+    size_t idx = cni_result_add_interface(result, add->req->ifname, mac,
+                                          add->req->netns, att.mtu);
+    char *address = xasprintf("%s/%d", ip_to_string(att.ip, ip),
+                              att.prefix_len);
+    char gw[INET_ADDRSTRLEN];
+    if (att.gateway) {
+        ip_to_string(att.gateway, gw);
+    }
+    cni_result_add_ip(result, address, att.gateway ? gw : NULL, idx);
+    if (att.gateway) {
+        cni_result_add_route(result, "0.0.0.0/0", gw);
+    }
+    free(address);
+
+    VLOG_INFO("ADD %s/%s: port %s%s, %s, flows installed",
+              add->req->pod_namespace, add->req->pod_name, add->port_name,
+              add->target ? " (migration target, blocked)" : "", ip);
+    cni_server_reply_result(add->ctx, result);
+    cni_result_destroy(result);
+    add->plumbed = false;       /* Now the runtime's, until DEL. */
+    add_destroy(add);
+}
+
+/* Advances 'add' as far as it can go now.  May destroy 'add'. */
+static void
+add_step(struct cni_add *add)
+{
+    struct lb_agent *agent = add->agent;
+    const struct cni_request *req = add->req;
+
+    if (add->request_id) {
+        return;
+    }
+    if (time_msec() >= add->deadline) {
+        add_fail(add, CNI_ERR_TRY_AGAIN, "timed out waiting for the "
+                 "pod's port and flows", NULL);
+        return;
+    }
+
+    const struct lb_pod *pod = lb_cluster_find_pod(
+        &agent->cluster, req->pod_namespace, req->pod_name);
+    if (!pod || !lb_agent_k8s_synced(agent)
+        || (req->pod_uid && pod->uid && strcmp(req->pod_uid, pod->uid))) {
+        return;                 /* Not (yet) in the cache. */
+    }
+    if (!add->cr_name) {
+        const char *vm = lb_pod_vm_name(pod);
+        add->cr_name = xstrdup(vm ? vm : pod->name);
+        add->port_name = xstrdup(lb_pod_logical_port_name(pod));
+        add->target = lb_pod_is_migration_target(pod);
+    }
+
+    const struct lb_logical_port *lp = lb_cluster_find_logical_port(
+        &agent->cluster, req->pod_namespace, add->cr_name);
+    switch (add->state) {
+    case ADD_FIND:
+        if (lp) {
+            plumb(add, lp);
+        } else if (add->target) {
+            /* The source's port must exist; the cache may lag. */
+        } else {
+            allocate_next(add);
+        }
+        return;
+
+    case ADD_ALLOCATING:
+        return;
+
+    case ADD_WAIT_PORT:
+        if (lp) {
+            plumb(add, lp);
+        }
+        return;
+
+    case ADD_WAIT_FLOWS: {
+        if (!lp) {
+            return;
+        }
+        const struct lb_port *port = lb_model_find_port(&agent->model,
+                                                        add->port_name);
+        if (!port || !lb_port_bound_to(port, agent->chassis)
+            || !simap_get(ovs_bridge_iface_ofports(agent->bridge),
+                          add->port_name)) {
+            return;
+        }
+        if (!add->target_seqno) {
+            add->target_seqno = agent->flows_seqno;
+        }
+        if (ofctrl_get_installed_seqno(agent->ofctrl) >= add->target_seqno) {
+            reply_result(add, lp);
+        }
+        return;
+    }
+    }
+}
+
+/* DEL. */
+
+static void
+deleted(void *aux OVS_UNUSED, const struct k8s_result *result)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    if (result->error && result->status != 404) {
+        VLOG_WARN_RL(&rl, "releasing a port: %s", result->error);
+    }
+}
+
+/* Releases the port of a pod that is gone, if the pod owned it: a pod's own
+ * port always; a VM's port only when the VM is gone too, never on a
+ * migration or a restart.  A migration target that goes away stops being
+ * the alternate owner. */
+static void
+release_port(struct lb_agent *agent, const struct cni_request *req)
+{
+    const struct shash *ports = &agent->cluster.objects[LB_KIND_LOGICAL_PORT];
+    const struct shash_node *node;
+
+    SHASH_FOR_EACH (node, ports) {
+        const struct lb_logical_port *lp = node->data;
+        if (strcmp(lp->ns, req->pod_namespace)) {
+            continue;
+        }
+        bool active = (lp->active_pod
+                       && !strcmp(lp->active_pod, req->pod_name));
+        bool alternate = (lp->alternate_pod
+                          && !strcmp(lp->alternate_pod, req->pod_name));
+        bool own_pod = lp->pod && !strcmp(lp->pod, req->pod_name);
+        if (!active && !alternate && !own_pod) {
+            continue;
+        }
+
+        bool release = own_pod;
+        if (lp->vm && active && !alternate) {
+            release = !lb_cluster_find_vmi(&agent->cluster, lp->ns, lp->vm);
+        }
+        if (release) {
+            VLOG_INFO("DEL %s/%s: releasing port %s", req->pod_namespace,
+                      req->pod_name, lp->port_name);
+            char *path = xasprintf(PORTS_PATH"/%s", lp->ns, lp->name);
+            k8s_delete(agent->k8s, path, NULL, deleted, NULL);
+            free(path);
+            for (size_t i = 0; i < lp->n_ips; i++) {
+                char *name = lb_ipam_allocation_name(lp->switch_name,
+                                                     lp->ips[i]);
+                path = xasprintf(ALLOCATIONS_PATH"/%s", name);
+                k8s_delete(agent->k8s, path, NULL, deleted, NULL);
+                free(path);
+                free(name);
+            }
+        } else if (alternate && !active) {
+            json_t *patch = json_pack("{s:{s:n}}", "status",
+                                      "alternateOwner");
+            char *path = xasprintf(PORTS_PATH"/%s/status", lp->ns, lp->name);
+            k8s_merge_patch(agent->k8s, path, patch, deleted, NULL);
+            free(path);
+            json_decref(patch);
+        }
+    }
+}
+
+static void
+handle_del(struct lb_agent *agent, const struct cni_request *req,
+           struct cni_reply_ctx *ctx)
+{
+    char *host_ifname = (req->container_id
+                         ? pod_plumb_host_ifname(req->container_id) : NULL);
+    char *error = NULL;
+
+    /* Any ADD still in progress for this container is abandoned. */
+    struct cni_add *add;
+    LIST_FOR_EACH_SAFE (add, list_node, &agent->cni->adds) {
+        if (req->container_id && add->req->container_id
+            && !strcmp(add->req->container_id, req->container_id)) {
+            add_fail(add, CNI_ERR_TRY_AGAIN, "deleted during ADD", NULL);
+        }
+    }
+
+    if (host_ifname) {
+        ovs_bridge_del_iface(agent->bridge, host_ifname);
+    }
+    int err = pod_plumb_del(req->netns, req->ifname, host_ifname, &error);
+    if (err) {
+        /* The kernel refused to delete something that exists. */
+        cni_server_reply_error(ctx, CNI_ERR_PLUMBING, "unplumbing failed",
+                               error);
+    } else {
+        if (req->pod_namespace && req->pod_name && agent->k8s
+            && lb_agent_k8s_synced(agent)) {
+            release_port(agent, req);
+        }
+        cni_server_reply_result(ctx, NULL);
+    }
+    free(error);
+    free(host_ifname);
+}
+
+/* CHECK: the interface, its addresses and the OVS port are as ADD left
+ * them. */
+static void
+handle_check(struct lb_agent *agent, const struct cni_request *req,
+             struct cni_reply_ctx *ctx)
+{
+    const struct lb_pod *pod = lb_cluster_find_pod(
+        &agent->cluster, req->pod_namespace, req->pod_name);
+    if (!pod) {
+        cni_server_reply_error(ctx, CNI_ERR_UNKNOWN_CONTAINER,
+                               "pod not known to the agent", NULL);
+        return;
+    }
+    const char *vm = lb_pod_vm_name(pod);
+    const struct lb_logical_port *lp = lb_cluster_find_logical_port(
+        &agent->cluster, req->pod_namespace, vm ? vm : pod->name);
+    const struct lb_logical_switch *sw = lp ? lb_cluster_find_logical_switch(
+        &agent->cluster, lp->switch_name) : NULL;
+    struct cni_add probe = {
+        .req = req,
+        .host_ifname = pod_plumb_host_ifname(req->container_id),
+    };
+    struct pod_attachment att;
+    if (!sw || !fill_attachment(&probe, lp, sw, &att)) {
+        cni_server_reply_error(ctx, CNI_ERR_UNKNOWN_CONTAINER,
+                               "the pod has no logical port", NULL);
+    } else if (!ovs_bridge_has_iface(agent->bridge, probe.host_ifname)) {
+        cni_server_reply_error(ctx, CNI_ERR_PLUMBING,
+                               "the pod's interface is not on the bridge",
+                               probe.host_ifname);
+    } else {
+        char *error = NULL;
+        if (pod_plumb_check(&att, &error)) {
+            cni_server_reply_error(ctx, CNI_ERR_PLUMBING,
+                                   "the pod's interface is not as plumbed",
+                                   error);
+        } else {
+            cni_server_reply_result(ctx, NULL);
+        }
+        free(error);
+    }
+    free(probe.host_ifname);
+}
+
+/* GC: removes attachments the runtime no longer knows. */
+static void
+handle_gc(struct lb_agent *agent, const struct cni_request *req,
+          struct cni_reply_ctx *ctx)
+{
+    struct sset valid = SSET_INITIALIZER(&valid);
+    for (size_t i = 0; i < req->config.n_valid_attachments; i++) {
+        char *name = pod_plumb_host_ifname(
+            req->config.valid_attachments[i].container_id);
+        sset_add(&valid, name);
+        free(name);
+    }
+
+    struct smap ours = SMAP_INITIALIZER(&ours);
+    ovs_bridge_list_pod_ifaces(agent->bridge, &ours);
+    const struct smap_node *node;
+    SMAP_FOR_EACH (node, &ours) {
+        if (!sset_contains(&valid, node->key)) {
+            char *error = NULL;
+            VLOG_INFO("GC: removing stale attachment %s (%s)", node->key,
+                      node->value);
+            ovs_bridge_del_iface(agent->bridge, node->key);
+            pod_plumb_del(NULL, NULL, node->key, &error);
+            free(error);
+        }
+    }
+    smap_destroy(&ours);
+    sset_destroy(&valid);
+    cni_server_reply_result(ctx, NULL);
+}
+
+static void
+handle_request(void *agent_, struct cni_request *req,
+               struct cni_reply_ctx *ctx)
+{
+    struct lb_agent *agent = agent_;
+
+    if (!agent->k8s) {
+        cni_server_reply_error(ctx, CNI_ERR_NOT_AVAILABLE, "the agent runs "
+                               "without Kubernetes (--model)", NULL);
+        return;
+    }
+    switch (req->command) {
+    case CNI_CMD_ADD: {
+        if (!req->netns || !req->ifname || !req->container_id
+            || !req->pod_namespace || !req->pod_name) {
+            cni_server_reply_error(ctx, CNI_ERR_INVALID_ENV, "ADD needs "
+                                   "CNI_NETNS, CNI_IFNAME, CNI_CONTAINERID "
+                                   "and the pod's namespace and name", NULL);
+            return;
+        }
+        struct cni_add *add = xzalloc(sizeof *add);
+        add->agent = agent;
+        add->ctx = ctx;
+        add->req = req;
+        add->state = ADD_FIND;
+        add->host_ifname = pod_plumb_host_ifname(req->container_id);
+        int timeout = req->config.timeout_ms > 0 ? req->config.timeout_ms
+                                                 : 30000;
+        /* Answer a little before the plugin gives up. */
+        add->deadline = time_msec() + MAX(timeout - 1000, timeout / 2);
+        sset_init(&add->tried);
+        ovs_list_push_back(&agent->cni->adds, &add->list_node);
+        add_step(add);
+        break;
+    }
+    case CNI_CMD_DEL:
+        handle_del(agent, req, ctx);
+        break;
+    case CNI_CMD_CHECK:
+        handle_check(agent, req, ctx);
+        break;
+    case CNI_CMD_GC:
+        handle_gc(agent, req, ctx);
+        break;
+    case CNI_CMD_STATUS:
+        if (!lb_agent_k8s_synced(agent) || !ofctrl_is_connected(agent->ofctrl)
+            || !ovs_bridge_is_connected(agent->bridge)) {
+            cni_server_reply_error(ctx, CNI_ERR_NOT_AVAILABLE,
+                                   "the agent is not connected to "
+                                   "Kubernetes and Open vSwitch yet", NULL);
+        } else {
+            cni_server_reply_result(ctx, NULL);
+        }
+        break;
+    case CNI_CMD_VERSION:
+    default:
+        cni_server_reply_error(ctx, CNI_ERR_AGENT, "unexpected command",
+                               NULL);
+        break;
+    }
+}
+
+/* The runtime hung up: an ADD in progress is undone.  The context still
+ * gets its one answer, which frees it (the server throws the answer away). */
+static void
+handle_closed(void *agent_, struct cni_reply_ctx *ctx)
+{
+    struct lb_agent *agent = agent_;
+    struct cni_add *add;
+    LIST_FOR_EACH_SAFE (add, list_node, &agent->cni->adds) {
+        if (add->ctx == ctx) {
+            add_fail(add, CNI_ERR_TRY_AGAIN, "the plugin hung up", NULL);
+        }
+    }
+}
+
+char *
+lb_agent_cni_start(struct lb_agent *agent, const char *socket_path)
+{
+    struct cni_server_options options;
+    cni_server_options_init(&options);
+
+    agent->cni = xzalloc(sizeof *agent->cni);
+    ovs_list_init(&agent->cni->adds);
+    int error = cni_server_create(socket_path, &options, handle_request,
+                                  handle_closed, agent,
+                                  &agent->cni->server);
+    if (error) {
+        free(agent->cni);
+        agent->cni = NULL;
+        return xasprintf("%s: could not listen for CNI requests (%s)",
+                         socket_path, ovs_strerror(error));
+    }
+    VLOG_INFO("listening for CNI requests on %s", socket_path);
+    return NULL;
+}
+
+void
+lb_agent_cni_stop(struct lb_agent *agent)
+{
+    if (agent->cni) {
+        struct cni_add *add;
+        LIST_FOR_EACH_SAFE (add, list_node, &agent->cni->adds) {
+            add_fail(add, CNI_ERR_TRY_AGAIN, "the agent is stopping", NULL);
+        }
+        cni_server_destroy(agent->cni->server);
+        free(agent->cni);
+        agent->cni = NULL;
+    }
+}
+
+void
+lb_agent_cni_run(struct lb_agent *agent)
+{
+    if (!agent->cni) {
+        return;
+    }
+    cni_server_run(agent->cni->server);
+
+    struct cni_add *add;
+    LIST_FOR_EACH_SAFE (add, list_node, &agent->cni->adds) {
+        add_step(add);
+    }
+}
+
+void
+lb_agent_cni_wait(struct lb_agent *agent)
+{
+    if (!agent->cni) {
+        return;
+    }
+    cni_server_wait(agent->cni->server);
+
+    /* ADDs wait for events that wake the loop anyway (watch events, OVSDB
+     * and OpenFlow replies); their deadlines need a timer. */
+    const struct cni_add *add;
+    LIST_FOR_EACH (add, list_node, &agent->cni->adds) {
+        poll_timer_wait_until(add->deadline);
+    }
+}
+
+size_t
+lb_agent_cni_n_pending(const struct lb_agent *agent)
+{
+    return agent->cni ? ovs_list_size(&agent->cni->adds) : 0;
+}

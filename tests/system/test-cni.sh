@@ -1,0 +1,183 @@
+#!/bin/bash
+# System test of the CNI plugin and the agent's pod plumbing: three nodes,
+# the fake API server (a test double), the plugin binary invoked exactly as
+# a runtime does.
+#
+# Exit: 0 pass, 1 fail, 77 skip.
+set -eu
+
+srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+builddir=${LB_BUILDDIR:-$srcdir}
+agent_bin=$builddir/ovn-agent/livebind-agent
+[ -x "$agent_bin" ] && [ -x "$builddir/cni-plugin/livebind" ] \
+    || { echo "SKIP: not built"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
+command -v curl >/dev/null || { echo "SKIP: no curl"; exit 77; }
+
+LB_PREFIX=${LB_PREFIX:-lbc$$-}
+. "$srcdir/tests/system/bed.sh"
+. "$srcdir/tests/system/agent.sh"
+. "$srcdir/tests/system/k8s.sh"
+bed_trap
+CONCURRENT=${CONCURRENT:-50}
+
+bed_up 3
+fake_api_start
+k8s_switch pods 1 10.20.0.0/16 10.20.0.1 >/dev/null
+for n in 1 2 3; do
+    k8s_node "node$n" "$(bed_node_ip "$n")" >/dev/null
+done
+for n in 1 2 3; do
+    d=$(bed_node_dir "node$n")
+    agent_k8s_start "node$n" --cni-socket="$d/cni/cni.sock"
+done
+for n in 1 2 3; do
+    agent_wait_synced "node$n"
+done
+
+# add_pod NODE POD [METADATA-JSON] : pod object, netns, CNI ADD.
+add_pod() {
+    k8s_pod default "$2" "$1" "${3-}" >/dev/null
+    pod_netns "$2"
+    cni "$1" ADD "$2" > "$LB_BED_DIR/add.$2"
+}
+ip_of() { result_ip < "$LB_BED_DIR/add.$1"; }
+mac_of() { result_mac < "$LB_BED_DIR/add.$1"; }
+
+check "ADD a pod on node1" add_pod node1 web
+check "ADD a pod on node2" add_pod node2 db
+check "ADD a pod on node3" add_pod node3 client
+has_addr() {  # POD
+    bed_exec "$1" ip -o addr show dev eth0 | grep -q "inet $(ip_of "$1")/16" &&
+        bed_exec "$1" ip -o link show dev eth0 | grep -q "$(mac_of "$1")"
+}
+api_has() {  # PATH PATTERN
+    kapi GET "$1" | grep -q -- "$2"
+}
+check "the pod has the result's IP and MAC" has_addr web
+check "ping across nodes (client -> web)" \
+    bed_exec client ping -c 3 -i 0.2 -W 2 "$(ip_of web)"
+check "ping across nodes (web -> db)" \
+    bed_exec web ping -c 3 -i 0.2 -W 2 "$(ip_of db)"
+check "TCP across nodes (client -> db, 2 MB)" \
+    tcp_transfer client db "$(ip_of db)"
+check "CHECK succeeds on a plumbed pod" cni node1 CHECK web
+check "the pod is annotated with its port" bed_wait_until 5 \
+    api_has /api/v1/namespaces/default/pods/web \
+    '"livebind.io/logical-port": *"default_web"'
+
+# DEL twice.
+check "DEL a pod" cni node3 DEL client
+check "DEL the same pod again" cni node3 DEL client
+check "DEL removed the interface" \
+    sh -c "! ip -n ${LB_PREFIX}client link show eth0 2>/dev/null"
+check "DEL released the pod's port" bed_wait_until 5 \
+    api_has /apis/livebind.io/v1alpha1/namespaces/default/logicalports/client \
+    NotFound
+
+# The agent is down: error 50 and nothing left behind.
+agent_stop node3
+k8s_pod default orphan node3 >/dev/null
+pod_netns orphan
+out=$(cni node3 ADD orphan || true)
+check "ADD with the agent down gives error 50" \
+    grep -q '"code": *50' <<<"$out"
+check "... and leaves no interface in the pod" \
+    sh -c "! ip -n ${LB_PREFIX}orphan link show eth0 2>/dev/null"
+d=$(bed_node_dir node3)
+agent_k8s_start node3 --cni-socket="$d/cni/cni.sock"
+agent_wait_synced node3
+
+# Concurrent ADDs: every pod gets a unique address cluster-wide.
+many() {
+    local n=$1 i pids=()
+    for i in $(seq "$CONCURRENT"); do
+        k8s_pod default "m$n-$i" "node$n" >/dev/null
+        pod_netns "m$n-$i"
+    done
+    for i in $(seq "$CONCURRENT"); do
+        cni "node$n" ADD "m$n-$i" > "$LB_BED_DIR/add.m$n-$i" 2>&1 &
+        pids+=($!)
+    done
+    local rc=0
+    for i in "${pids[@]}"; do wait "$i" || rc=1; done
+    return $rc
+}
+start=${EPOCHREALTIME/./}
+many 1 & p1=$!
+many 2 & p2=$!
+many 3 & p3=$!
+rc=0
+wait $p1 || rc=1; wait $p2 || rc=1; wait $p3 || rc=1
+end=${EPOCHREALTIME/./}
+echo "$((3 * CONCURRENT)) concurrent ADDs took $(( (end - start) / 1000 )) ms"
+check "$CONCURRENT concurrent ADDs on each node all succeed" test $rc = 0
+unique_ips() {
+    local ips
+    ips=$(for f in "$LB_BED_DIR"/add.m*; do result_ip < "$f"; done | sort)
+    echo "$(echo "$ips" | wc -l) addresses, $(echo "$ips" | uniq | wc -l) unique"
+    [ "$(echo "$ips" | wc -l)" = $((3 * CONCURRENT)) ] &&
+        [ -z "$(echo "$ips" | uniq -d)" ]
+}
+check "... with unique IPs cluster-wide" unique_ips
+check "ping between concurrently added pods (m1-1 -> m3-$CONCURRENT)" \
+    bed_exec "m1-1" ping -c 2 -i 0.2 -W 2 "$(ip_of "m3-$CONCURRENT")"
+
+# A VM's port keeps its IP and MAC when its pod is deleted and recreated.
+vmi='{"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance",
+      "metadata":{"name":"vm1","namespace":"default",
+        "annotations":{"kubevirt.io/allow-pod-bridge-network-live-migration":"true"}},
+      "status":{"nodeName":"node1","phase":"Running"}}'
+kapi_ok POST /apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances \
+    "$vmi" >/dev/null
+vmi_uid=$(kapi GET /apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances/vm1 |
+          sed -n 's/.*"uid": *"\([^"]*\)".*/\1/p' | head -1)
+launcher() {  # EXTRA-LABELS-JSON
+    echo "\"labels\":{\"kubevirt.io\":\"virt-launcher\",
+            \"vm.kubevirt.io/name\":\"vm1\",
+            \"kubevirt.io/created-by\":\"$vmi_uid\"${1-}},
+          \"ownerReferences\":[{\"apiVersion\":\"kubevirt.io/v1\",
+            \"kind\":\"VirtualMachineInstance\",\"name\":\"vm1\",
+            \"uid\":\"$vmi_uid\",\"controller\":true}],
+          \"annotations\":{\"kubevirt.io/domain\":\"vm1\",
+            \"kubevirt.io/allow-pod-bridge-network-live-migration\":\"true\"${2-}}"
+}
+check "ADD a VM's pod" add_pod node1 launcher-a "$(launcher)"
+cni node1 DEL launcher-a >/dev/null
+k8s_delete /api/v1/namespaces/default/pods/launcher-a
+check "ADD the VM's recreated pod" add_pod node1 launcher-b "$(launcher)"
+check "the recreated VM pod has the same IP" \
+    test "$(ip_of launcher-a)" = "$(ip_of launcher-b)"
+check "the recreated VM pod has the same MAC" \
+    test "$(mac_of launcher-a)" = "$(mac_of launcher-b)"
+
+# A migration target pod on node2 reuses the port, bound blocked, while the
+# source keeps serving.
+vmim='{"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstanceMigration",
+       "metadata":{"name":"mig1","namespace":"default"},
+       "spec":{"vmiName":"vm1"},"status":{"phase":"Scheduling"}}'
+kapi_ok POST /apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancemigrations \
+    "$vmim" >/dev/null
+vmim_uid=$(kapi GET /apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancemigrations/mig1 |
+           sed -n 's/.*"uid": *"\([^"]*\)".*/\1/p' | head -1)
+check "ADD the migration target pod on node2" add_pod node2 launcher-t \
+    "$(launcher ",\"kubevirt.io/migrationJobUID\":\"$vmim_uid\"" \
+                ",\"kubevirt.io/migrationJobName\":\"mig1\"")"
+check "the target pod has the VM's IP" \
+    test "$(ip_of launcher-t)" = "$(ip_of launcher-b)"
+check "the target pod has the VM's MAC" \
+    test "$(mac_of launcher-t)" = "$(mac_of launcher-b)"
+key=$(printf '%#x' $(( (1 << 24) | $(ip_of launcher-b | awk -F. '{print $3 * 256 + $4}') )))
+blocked_on() {  # NODE KEY
+    bed_dump_flows "$1" | grep -q "priority=150,reg14=$2 actions=drop"
+}
+check "node2 holds the target copy blocked (priority-150 drop)" \
+    bed_wait_until 5 blocked_on node2 "$key"
+check "the source keeps serving (web -> VM on node1)" \
+    bed_exec web ping -c 3 -i 0.2 -W 2 "$(ip_of launcher-b)"
+check "the port records the target as alternate owner" bed_wait_until 5 \
+    api_has /apis/livebind.io/v1alpha1/namespaces/default/logicalports/vm1 \
+    alternateOwner
+
+report

@@ -1,0 +1,460 @@
+#!/bin/bash
+# System test of lib/k8s-client against the fake API server
+# (tests/fake-apiserver), driven through tests/k8s-watch-tool:
+#   - list (paginated) + watch with a field selector: creates, merge and
+#     JSON patches and deletes arrive as UPSERT/REMOVE, other nodes' pods
+#     do not;
+#   - watch streams dropped mid-chunk, repeatedly: the client resumes from
+#     the last resourceVersion, with no duplicate and no lost event and no
+#     re-list;
+#   - 410 Gone, as an ERROR event and as an HTTP status, after compaction
+#     while the client was away: it re-lists and notices a deletion (and a
+#     creation) that it never saw as events;
+#   - 409 Conflict on a stale update; read-modify-write retries through a
+#     real conflict and gives up after --attempts injected ones;
+#   - 500s on every list: exponential backoff (few requests, little CPU),
+#     then recovery when the server heals;
+#   - an event over --max-event: clear error, no crash, recovery by re-list;
+#   - a kubeconfig with a tokenFile against a server requiring a token: the
+#     file is re-read for each request.
+#
+# Needs python3 (for the fake server), no root.  Uses only 127.0.0.1.
+# Tool: $K8S_WATCH_TOOL, or tests/k8s-watch-tool under $LB_BUILDDIR,
+# $abs_top_builddir, $top_builddir, the current directory or the source tree.
+# Exit: 0 pass, 1 fail, 77 skip, 99 hard error.
+set -eu
+
+command -v python3 >/dev/null 2>&1 ||
+    { echo "SKIP: test-k8s-client.sh needs python3" >&2; exit 77; }
+
+here=$(cd "$(dirname "$0")" && pwd)
+top_srcdir=$(cd "$here/../.." && pwd)
+FAKE=$top_srcdir/tests/fake-apiserver/fake_apiserver.py
+[ -f "$FAKE" ] || { echo "ERROR: $FAKE not found" >&2; exit 99; }
+
+TOOL=${K8S_WATCH_TOOL:-}
+if [ -z "$TOOL" ]; then
+    for d in "${LB_BUILDDIR:-}" "${abs_top_builddir:-}" "${top_builddir:-}" \
+             "$PWD" "$top_srcdir"; do
+        if [ -n "$d" ] && [ -x "$d/tests/k8s-watch-tool" ]; then
+            TOOL=$d/tests/k8s-watch-tool
+            break
+        fi
+    done
+fi
+if [ -z "$TOOL" ] || [ ! -x "$TOOL" ]; then
+    echo "ERROR: tests/k8s-watch-tool not found: build it or set" \
+         "K8S_WATCH_TOOL" >&2
+    exit 99
+fi
+
+TMP=$(mktemp -d /tmp/test-k8s-client.XXXXXX)
+PIDS=""
+
+cleanup() {
+    local rc=$? pid
+    set +eu
+    for pid in $PIDS; do
+        kill -CONT "$pid" 2>/dev/null
+        kill "$pid" 2>/dev/null
+    done
+    for pid in $PIDS; do
+        wait "$pid" 2>/dev/null
+    done
+    if [ $rc != 0 ] && [ $rc != 77 ]; then
+        local f
+        for f in "$TMP"/*.out "$TMP"/*.err; do
+            [ -s "$f" ] || continue
+            echo "--- $f (last 40 lines)"
+            tail -n 40 "$f"
+        done
+    fi
+    rm -rf "$TMP"
+    return $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+t0=$EPOCHREALTIME
+npass=0
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+pass() {
+    npass=$((npass + 1))
+    printf 'ok %d - %s (%.1f s)\n' $npass "$1" \
+        "$(echo "$EPOCHREALTIME - $t0" | bc 2>/dev/null || echo 0)"
+}
+
+# wait_for TIMEOUT-SECONDS DESCRIPTION CMD...: runs CMD every 0.1 s until it
+# succeeds; fails the test after the timeout.
+wait_for() {
+    local timeout=$1 desc=$2 i
+    shift 2
+    for ((i = 0; i < timeout * 10; i++)); do
+        if "$@"; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "timed out after ${timeout}s waiting for: $desc"
+}
+
+# start_server NAME ARGS...: starts a fake API server; sets URL.
+start_server() {
+    local name=$1
+    shift
+    rm -f "$TMP/$name.port"
+    python3 "$FAKE" --listen 127.0.0.1:0 --port-file "$TMP/$name.port" \
+        "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    PIDS="$PIDS $!"
+    wait_for 20 "$name port file" test -s "$TMP/$name.port"
+    URL=http://127.0.0.1:$(cat "$TMP/$name.port")
+}
+
+start_server fake --bookmark-interval 0.2 --chunk-mode random --seed 7
+API=$URL
+T() {
+    "$TOOL" --server "$API" "$@"
+}
+
+# fault JSON: POST to the fake server's fault injection endpoint.
+fault() {
+    T create /fake/faults "$1" >"$TMP/fault.last" ||
+        fail "fault injection $1: $(cat "$TMP/fault.last")"
+}
+
+# stat EXPR: evaluates the Python expression EXPR on the server's stats 's'.
+stat() {
+    T get /fake/stats | sed -n 's/^BODY //p' |
+        python3 -c "import json, sys; s = json.load(sys.stdin); print($1)"
+}
+
+pod() {                         # pod NAME NODE [EXTRA-METADATA-JSON]
+    printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s",'\
+'"namespace":"%s"%s},"spec":{"nodeName":"%s","containers":[{"name":"c",'\
+'"image":"i"}]}}' "$1" "${NS:-default}" "${3:+,$3}" "$2"
+}
+
+create_pod() {                  # create_pod NAME NODE [EXTRA-METADATA-JSON]
+    T create "/api/v1/namespaces/${NS:-default}/pods" "$(pod "$@")" \
+        >"$TMP/create.out" || fail "create $1: $(cat "$TMP/create.out")"
+}
+
+# rv_of: the resourceVersion in the BODY line of the last tool output on
+# stdin.
+rv_of() {
+    sed -n 's/^BODY //p' |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])'
+}
+
+# start_watch NAME ARGS...: runs "k8s-watch-tool ARGS" in the background
+# with output in $TMP/NAME.out; sets WPID.
+start_watch() {
+    local name=$1
+    shift
+    "$TOOL" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    WPID=$!
+    PIDS="$PIDS $WPID"
+}
+
+has_line() {                    # has_line FILE REGEX
+    grep -Eq "$2" "$1"
+}
+
+count_lines() {                 # count_lines FILE REGEX
+    grep -Ec "$2" "$1" || true
+}
+
+# status_of PID FILE: asks the watcher for its status; prints the block.
+status_of() {
+    local before
+    before=$(count_lines "$2" '^STATUS-END')
+    kill -USR1 "$1"
+    wait_for 10 "status from $1" \
+        test "$(count_lines "$2" '^STATUS-END')" -gt "$before"
+    awk '/^STATUS-BEGIN/ { block = ""; next }
+         /^STATUS-END/ { last = block; next }
+         { block = block $0 "\n" }
+         END { printf "%s", last }' "$2"
+}
+
+# counter NAME STATUS-TEXT: the value of counter NAME in a status block.
+counter() {
+    echo "$2" | sed -n "s/.*[ ,]$1: \\([0-9]*\\).*/\\1/p" | head -n 1
+}
+
+# ---------------------------------------------------------------------------
+# 1. List (paginated) + watch with a field selector.
+
+for i in 0 1 2 3 4; do
+    create_pod "pre-$i" node-a
+done
+create_pod pre-other node-b
+
+start_watch w1 --server "$API" --page-size 2 --backoff-max 1000 \
+    --field-selector spec.nodeName=node-a watch /api/v1/pods
+W1=$WPID
+wait_for 10 "initial SYNCED" has_line "$TMP/w1.out" '^SYNCED 5$'
+for i in 0 1 2 3 4; do
+    has_line "$TMP/w1.out" "^UPSERT default/pre-$i [0-9]+$" ||
+        fail "pre-$i missing from the initial list"
+done
+has_line "$TMP/w1.out" 'pre-other' && fail "pre-other is on another node"
+pass "paginated list with field selector"
+
+create_pod p1 node-a
+rv=$(rv_of <"$TMP/create.out")
+create_pod p2 node-b
+wait_for 10 "UPSERT p1" has_line "$TMP/w1.out" "^UPSERT default/p1 $rv\$"
+
+T merge-patch /api/v1/namespaces/default/pods/p1 \
+    '{"metadata":{"labels":{"step":"merge"}}}' >"$TMP/req.out" ||
+    fail "merge-patch: $(cat "$TMP/req.out")"
+rv=$(rv_of <"$TMP/req.out")
+wait_for 10 "UPSERT p1 after merge patch" \
+    has_line "$TMP/w1.out" "^UPSERT default/p1 $rv\$"
+
+T json-patch /api/v1/namespaces/default/pods/p1 \
+    '[{"op":"add","path":"/metadata/annotations","value":{"a":"b"}},
+      {"op":"test","path":"/metadata/labels/step","value":"merge"}]' \
+    >"$TMP/req.out" || fail "json-patch: $(cat "$TMP/req.out")"
+rv=$(rv_of <"$TMP/req.out")
+wait_for 10 "UPSERT p1 after JSON patch" \
+    has_line "$TMP/w1.out" "^UPSERT default/p1 $rv\$"
+
+T delete /api/v1/namespaces/default/pods/p1 >"$TMP/req.out" ||
+    fail "delete: $(cat "$TMP/req.out")"
+rv=$(rv_of <"$TMP/req.out")
+wait_for 10 "REMOVE p1" has_line "$TMP/w1.out" "^REMOVE default/p1 $rv\$"
+has_line "$TMP/w1.out" 'default/p2' && fail "p2 is on another node"
+pass "create, merge patch, JSON patch, delete arrive as events"
+
+# ---------------------------------------------------------------------------
+# 2. Dropped watch streams: resume without duplicates or losses.
+
+dropped0=$(stat 's["watches_dropped"]')
+for i in 1 2 3 4 5 6; do
+    create_pod "d-$i" node-a
+    fault '{"drop_watches": true}'
+    create_pod "e-$i" node-a
+    [ $((i % 2)) = 0 ] && sleep 0.3
+done
+for i in 1 2 3 4 5 6; do
+    wait_for 15 "UPSERT d-$i and e-$i" \
+        has_line "$TMP/w1.out" "^UPSERT default/e-$i "
+    has_line "$TMP/w1.out" "^UPSERT default/d-$i " || fail "lost d-$i"
+done
+dups=$(grep -E '^(UPSERT|REMOVE) ' "$TMP/w1.out" | sort | uniq -d)
+[ -z "$dups" ] || fail "duplicate events: $dups"
+for i in 1 2 3 4 5 6; do
+    [ "$(count_lines "$TMP/w1.out" "^UPSERT default/[de]-$i ")" = 2 ] ||
+        fail "d-$i/e-$i reported more than once"
+done
+dropped=$(stat 's["watches_dropped"]')
+[ "$dropped" -gt "$dropped0" ] || fail "the server dropped no watch"
+st=$(status_of "$W1" "$TMP/w1.out")
+[ "$(counter relists "$st")" = 0 ] || fail "re-listed after drops: $st"
+[ "$(counter errors "$st")" -ge 1 ] || fail "drops not counted: $st"
+pass "$((dropped - dropped0)) dropped streams resumed, no duplicates or losses"
+
+# ---------------------------------------------------------------------------
+# 3. 410 Gone after compaction while the client was away.
+
+# expect_relist_notices HOW: with the watcher stopped (SIGSTOP), drops its
+# stream, deletes one pod and creates another, compacts the history; after
+# SIGCONT the watcher must get 410 and find both changes by re-listing.
+expect_relist_notices() {
+    local how=$1 st relists0
+    create_pod "doomed-$how" node-a
+    wait_for 10 "UPSERT doomed-$how" \
+        has_line "$TMP/w1.out" "^UPSERT default/doomed-$how "
+    relists0=$(counter relists "$(status_of "$W1" "$TMP/w1.out")")
+
+    kill -STOP "$W1"
+    fault '{"drop_watches": true}'
+    T delete "/api/v1/namespaces/default/pods/doomed-$how" >/dev/null ||
+        fail "delete doomed-$how"
+    create_pod "born-$how" node-a
+    if [ "$how" = http ]; then
+        fault '{"compact": true, "expired_watch": "http"}'
+    else
+        fault '{"compact": true}'
+    fi
+    kill -CONT "$W1"
+
+    wait_for 15 "REMOVE doomed-$how" \
+        has_line "$TMP/w1.out" "^REMOVE default/doomed-$how "
+    wait_for 15 "UPSERT born-$how" \
+        has_line "$TMP/w1.out" "^UPSERT default/born-$how "
+    st=$(status_of "$W1" "$TMP/w1.out")
+    [ "$(counter relists "$st")" -gt "$relists0" ] ||
+        fail "no re-list counted: $st"
+    echo "$st" | grep -q 'state: watching' || fail "not watching: $st"
+}
+expect_relist_notices event
+pass "410 ERROR event: re-list notices a deletion while disconnected"
+expect_relist_notices http
+T create /fake/reset '{}' >/dev/null
+pass "HTTP 410: re-list notices a deletion while disconnected"
+
+# The consumer's view equals the server's.
+T get /api/v1/pods >"$TMP/list.out"
+want=$(sed -n 's/^BODY //p' "$TMP/list.out" | python3 -c '
+import json, sys
+for i in json.load(sys.stdin)["items"]:
+    if i["spec"].get("nodeName") == "node-a":
+        print("default/" + i["metadata"]["name"])' | sort)
+have=$(awk '$1 == "UPSERT" { live[$2] = 1 } $1 == "REMOVE" { delete live[$2] }
+            END { for (k in live) print k }' "$TMP/w1.out" | sort)
+[ "$want" = "$have" ] ||
+    fail "consumer view differs from the server: $(diff <(echo "$want") \
+          <(echo "$have"))"
+pass "consumer view equals the server's ($(echo "$want" | wc -l) pods)"
+
+# ---------------------------------------------------------------------------
+# 4. 409 Conflict and read-modify-write.
+
+P=/api/v1/namespaces/default/pods/rmw
+create_pod rmw node-c
+rv0=$(rv_of <"$TMP/create.out")
+T merge-patch $P '{"metadata":{"labels":{"v":"1"}}}' >/dev/null
+stale=$(pod rmw node-c "\"resourceVersion\":\"$rv0\",\"labels\":{\"v\":\"2\"}")
+if T update $P "$stale" >"$TMP/req.out"; then
+    fail "stale update succeeded: $(cat "$TMP/req.out")"
+fi
+has_line "$TMP/req.out" '^STATUS 409$' || fail "no 409: $(cat "$TMP/req.out")"
+has_line "$TMP/req.out" '^ERROR HTTP 409: .*has been modified' ||
+    fail "no clear conflict message: $(cat "$TMP/req.out")"
+pass "stale update gets 409 Conflict"
+
+# A real conflict: the server holds the first PUT back while the tool's
+# concurrent merge patch (sent right after the first read) lands.
+fault "{\"delay_ms\": 700, \"match\": \"PUT $P\", \"count\": 1}"
+T rmw $P '{"metadata":{"labels":{"rmw":"done"}}}' \
+    --interfere '{"metadata":{"labels":{"other":"x"}}}' >"$TMP/rmw.out" ||
+    fail "read-modify-write failed: $(cat "$TMP/rmw.out")"
+has_line "$TMP/rmw.out" '^ATTEMPTS 2$' ||
+    fail "expected 2 attempts: $(cat "$TMP/rmw.out")"
+has_line "$TMP/rmw.out" '^STATUS 200$' || fail "$(cat "$TMP/rmw.out")"
+has_line "$TMP/rmw.out" '"labels":\{"other":"x","rmw":"done","v":"1"\}' ||
+    fail "lost an update: $(cat "$TMP/rmw.out")"
+pass "read-modify-write retried through a real 409"
+
+fault "{\"status\": 409, \"match\": \"PUT $P\", \"count\": 5}"
+if T rmw --attempts 3 $P '{"metadata":{"labels":{"x":"y"}}}' \
+    >"$TMP/rmw.out"; then
+    fail "read-modify-write succeeded through 5 conflicts"
+fi
+has_line "$TMP/rmw.out" '^ATTEMPTS 3$' || fail "$(cat "$TMP/rmw.out")"
+has_line "$TMP/rmw.out" '^STATUS 409$' || fail "$(cat "$TMP/rmw.out")"
+T create /fake/reset '{}' >/dev/null
+pass "read-modify-write gives up after --attempts conflicts"
+
+# Delete with a stale resourceVersion precondition.
+if T delete $P "$rv0" >"$TMP/req.out"; then
+    fail "delete with stale precondition succeeded"
+fi
+has_line "$TMP/req.out" '^STATUS 409$' || fail "$(cat "$TMP/req.out")"
+T get $P >"$TMP/req.out" || fail "rmw pod gone"
+T delete $P "$(rv_of <"$TMP/req.out")" >/dev/null ||
+    fail "delete with current precondition failed"
+pass "delete preconditions"
+
+# ---------------------------------------------------------------------------
+# 5. 500s: backoff, no busy loop, recovery.
+
+fault '{"status": 500, "match": "list /api/v1/nodes", "count": 0}'
+n0=$(stat 's["requests"].get("list /api/v1/nodes", 0)')
+start_watch w2 --server "$API" --backoff-max 2000 watch /api/v1/nodes
+W2=$WPID
+sleep 4
+n=$(( $(stat 's["requests"].get("list /api/v1/nodes", 0)') - n0 ))
+# 0, 0.1, 0.3, 0.7, 1.5, 3.1 s (+-20%): about 6 requests in 4 s.
+[ "$n" -ge 4 ] && [ "$n" -le 9 ] ||
+    fail "$n list requests in 4 s with 500s (want 4..9)"
+ticks=$(awk '{ print $14 + $15 }' "/proc/$W2/stat")
+hz=$(getconf CLK_TCK)
+[ "$ticks" -le $((hz / 2)) ] ||
+    fail "watcher used $ticks CPU ticks in 4 s of backoff (busy loop?)"
+st=$(status_of "$W2" "$TMP/w2.out")
+echo "$st" | grep -q 'state: backoff, retrying in' || fail "$st"
+echo "$st" | grep -q 'last error .*HTTP 500' || fail "$st"
+T create /fake/reset '{}' >/dev/null
+T create /api/v1/nodes '{"metadata":{"name":"node-a"}}' >/dev/null
+wait_for 10 "nodes SYNCED after the server healed" \
+    has_line "$TMP/w2.out" '^SYNCED 1$'
+has_line "$TMP/w2.out" '^UPSERT node-a ' || fail "node-a missing"
+st=$(status_of "$W2" "$TMP/w2.out")
+echo "$st" | grep -q 'state: watching' || fail "$st"
+pass "500s: $n requests in 4 s, $ticks CPU ticks, then recovery"
+
+# ---------------------------------------------------------------------------
+# 6. An event over --max-event.
+
+NS=big
+start_watch w3 --server "$API" --max-event 3000 --backoff-max 500 \
+    watch /api/v1/namespaces/big/pods
+W3=$WPID
+wait_for 10 "SYNCED 0" has_line "$TMP/w3.out" '^SYNCED 0$'
+create_pod small node-a
+wait_for 10 "UPSERT small" has_line "$TMP/w3.out" '^UPSERT big/small '
+huge=$(head -c 5000 /dev/zero | tr '\0' x)
+create_pod huge node-a "\"annotations\":{\"a\":\"$huge\"}"
+wait_for 10 "oversize error" grep -q 'larger than the limit of 3000 bytes' \
+    "$TMP/w3.err"
+has_line "$TMP/w3.out" 'huge' && fail "oversized event delivered"
+kill -0 "$W3" || fail "watcher died"
+# Once the big object is gone from the history too, the watcher recovers.
+T delete /api/v1/namespaces/big/pods/huge >/dev/null
+create_pod small2 node-a
+fault '{"compact": true, "drop_watches": true}'
+wait_for 15 "UPSERT small2" has_line "$TMP/w3.out" '^UPSERT big/small2 '
+st=$(status_of "$W3" "$TMP/w3.out")
+echo "$st" | grep -q 'last error .*larger than the limit' || fail "$st"
+[ "$(counter errors "$st")" -ge 1 ] || fail "$st"
+unset NS
+pass "oversized event: clear error, no crash, recovery"
+
+# Clean exit with status and CPU on SIGTERM.
+kill -TERM "$W1"
+wait "$W1" || fail "watcher exited with $?"
+has_line "$TMP/w1.out" '^CPU-MS [0-9]+$' || fail "no CPU-MS line"
+pass "watcher exits cleanly on SIGTERM"
+
+# ---------------------------------------------------------------------------
+# 7. Kubeconfig with a rotating tokenFile, server requiring a token.
+
+start_server secure --token s3cret
+cat >"$TMP/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster:
+    server: $URL
+contexts:
+- name: fake
+  context: {cluster: fake, user: tester}
+current-context: fake
+users:
+- name: tester
+  user:
+    tokenFile: token
+EOF
+echo wrong >"$TMP/token"
+if "$TOOL" --kubeconfig "$TMP/kubeconfig" get /api/v1/pods \
+    >"$TMP/req.out"; then
+    fail "wrong token accepted"
+fi
+has_line "$TMP/req.out" '^STATUS 401$' || fail "$(cat "$TMP/req.out")"
+echo s3cret >"$TMP/token"
+"$TOOL" --kubeconfig "$TMP/kubeconfig" get /api/v1/pods >"$TMP/req.out" ||
+    fail "right token refused: $(cat "$TMP/req.out")"
+pass "kubeconfig tokenFile is re-read for each request"
+
+echo "$npass passed, 0 failed"

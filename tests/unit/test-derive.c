@@ -1,0 +1,1425 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+#include <config.h>
+#include "derive.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "model.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/util.h"
+#include "util.h"
+
+#define UID_X "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
+#define UID_Y "4d5e6f70-8192-4a3b-8c4d-5e6f70819203"
+#define PORT "default_testvm key=16777226 switch=pods " \
+    "mac=0a:58:0a:10:00:0a ips=10.16.0.10"
+#define ON_A PORT " chassis=node-a\n"
+#define ON_B PORT " chassis=node-b\n"
+#define A_TO_B_BLOCKED PORT " chassis=node-a additional=node-b (blocked) " \
+    "mirror\n"
+#define A_TO_B_ACTIVE PORT " chassis=node-a additional=node-b mirror\n"
+#define B_TO_A_BLOCKED PORT " chassis=node-b additional=node-a (blocked) " \
+    "mirror\n"
+#define B_TO_A_ACTIVE PORT " chassis=node-b additional=node-a mirror\n"
+#define UNBOUND PORT " chassis=(unbound)\n"
+
+/* libopenvswitch also defines json_object(), json_array(), json_string(),
+ * json_integer(), json_real() and json_equal(), and in our binaries its
+ * definitions win: never call jansson's by those names. */
+#pragma GCC poison json_object json_array json_string json_integer
+#pragma GCC poison json_real json_equal
+
+static json_t *
+jstr(const char *s)
+{
+    return json_stringn(s, strlen(s));
+}
+
+static json_t *
+jint(json_int_t v)
+{
+    return json_pack("I", v);
+}
+
+static json_t *
+jarr(void)
+{
+    return json_pack("[]");
+}
+
+static json_t *
+jobj(void)
+{
+    return json_pack("{}");
+}
+
+/* Fixtures. */
+
+static json_t *
+load(const char *name)
+{
+    const char *dir = getenv("LB_FIXTURES");
+    char *file_name = xasprintf("%s/%s", dir && dir[0] ? dir
+                                : LB_FIXTURES_DEFAULT, name);
+    json_error_t err;
+    json_t *json = json_load_file(file_name, JSON_REJECT_DUPLICATES, &err);
+    if (!json) {
+        fail_msg("%s:%d: %s", file_name, err.line, err.text);
+    }
+    free(file_name);
+    return json;
+}
+
+/* Sets 'value' at 'path' ("a>b>c", keys may contain dots and slashes),
+ * creating objects on the way; a null 'value' deletes.  Returns 'root'. */
+static json_t *
+set(json_t *root, const char *path, json_t *value)
+{
+    char *copy = xstrdup(path);
+    char *save = NULL;
+    json_t *obj = root;
+    char *key = strtok_r(copy, ">", &save);
+    for (;;) {
+        char *next = strtok_r(NULL, ">", &save);
+        if (!next) {
+            if (value) {
+                json_object_set_new(obj, key, value);
+            } else {
+                json_object_del(obj, key);
+            }
+            break;
+        }
+        json_t *child = json_object_get(obj, key);
+        if (!json_is_object(child)) {
+            child = jobj();
+            json_object_set_new(obj, key, child);
+        }
+        obj = child;
+        key = next;
+    }
+    free(copy);
+    return root;
+}
+
+static json_t *
+node_a(void)
+{
+    json_t *j = load("kubevirt/17-node.json");
+    set(j, "metadata>name", jstr("node-a"));
+    set(j, "status>addresses", json_pack("[{s:s, s:s}]", "type",
+                                         "InternalIP", "address",
+                                         "192.168.50.11"));
+    return j;
+}
+
+static json_t *
+deleting(json_t *j)
+{
+    return set(j, "metadata>deletionTimestamp",
+               jstr("2026-11-21T09:00:08Z"));
+}
+
+static json_t *
+not_opted_in(json_t *j)
+{
+    return set(j, "metadata>annotations>kubevirt.io/allow-pod-bridge-"
+               "network-live-migration", NULL);
+}
+
+/* The VMI during a migration, once the target domain is ready. */
+static json_t *
+vmi_target_ready(void)
+{
+    json_t *j = load("kubevirt/15-vmi-migrating.json");
+    return set(j, "status>migrationState>targetNodeDomainReadyTimestamp",
+               jstr("2026-11-21T09:00:11Z"));
+}
+
+/* A second migration, back from node-b to node-a, with a new UID. */
+static json_t *
+back_migration_state(json_t *j, const char *path)
+{
+    json_t *ms = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
+                           "migrationUid", UID_Y,
+                           "sourceNode", "node-b",
+                           "sourcePod", "virt-launcher-testvm-fghij",
+                           "targetNode", "node-a",
+                           "targetPod", "virt-launcher-testvm-klmno",
+                           "mode", "PreCopy");
+    return set(j, path, ms);
+}
+
+static json_t *
+vmi_back(void)
+{
+    json_t *j = load("kubevirt/16-vmi-migrated.json");
+    return back_migration_state(j, "status>migrationState");
+}
+
+static json_t *
+vmim_back(const char *file)
+{
+    json_t *j = load(file);
+    set(j, "metadata>name", jstr("kubevirt-migrate-vm-back1"));
+    set(j, "metadata>uid", jstr(UID_Y));
+    set(j, "metadata>creationTimestamp", jstr("2026-11-21T10:00:00Z"));
+    json_t *old = json_object_get(json_object_get(j, "status"),
+                                  "migrationState");
+    json_t *completed = json_object_get(old, "completed");
+    json_t *failed = json_object_get(old, "failed");
+    bool c = json_is_true(completed), f = json_is_true(failed);
+    back_migration_state(j, "status>migrationState");
+    if (c) {
+        set(j, "status>migrationState>completed", json_true());
+    }
+    if (f) {
+        set(j, "status>migrationState>failed", json_true());
+    }
+    return j;
+}
+
+static json_t *
+pod_back_target(const char *file)
+{
+    json_t *j = load(file);
+    set(j, "metadata>name", jstr("virt-launcher-testvm-klmno"));
+    set(j, "metadata>uid", jstr("8d9eafb0-c1d2-4e3f-8a4b-5c6d7e8f9a01"));
+    set(j, "metadata>creationTimestamp", jstr("2026-11-21T10:00:00Z"));
+    set(j, "metadata>labels>kubevirt.io/migrationJobUID", jstr(UID_Y));
+    set(j, "metadata>labels>kubevirt.io/nodeName", jstr("node-a"));
+    set(j, "metadata>annotations>kubevirt.io/migrationJobName",
+        jstr("kubevirt-migrate-vm-back1"));
+    set(j, "spec>nodeName", jstr("node-a"));
+    return j;
+}
+
+/* Scenarios: a set of objects, inserted in some order. */
+
+struct object {
+    enum lb_kind kind;
+    json_t *json;
+};
+
+struct scenario {
+    struct object objs[32];
+    size_t n;
+};
+
+static void
+add(struct scenario *sc, enum lb_kind kind, json_t *json)
+{
+    assert_true(sc->n < ARRAY_SIZE(sc->objs));
+    sc->objs[sc->n++] = (struct object) { kind, json };
+}
+
+static void
+add_file(struct scenario *sc, enum lb_kind kind, const char *file)
+{
+    add(sc, kind, load(file));
+}
+
+static void
+scenario_destroy(struct scenario *sc)
+{
+    for (size_t i = 0; i < sc->n; i++) {
+        json_decref(sc->objs[i].json);
+    }
+    sc->n = 0;
+}
+
+/* The objects every scenario has: switch, nodes and the VM's port. */
+static void
+base(struct scenario *sc, const char *port_file)
+{
+    sc->n = 0;
+    add_file(sc, LB_KIND_LOGICAL_SWITCH, "livebind/logicalswitch-pods.json");
+    add(sc, LB_KIND_NODE, node_a());
+    add_file(sc, LB_KIND_NODE, "kubevirt/17-node.json");
+    add_file(sc, LB_KIND_LOGICAL_PORT, port_file);
+}
+
+static void
+fill(struct lb_cluster *cluster, const struct scenario *sc,
+     const size_t *order)
+{
+    for (size_t i = 0; i < sc->n; i++) {
+        const struct object *o = &sc->objs[order ? order[i] : i];
+        bool changed;
+        char *error = lb_cluster_upsert_json(cluster, o->kind, o->json,
+                                             &changed);
+        if (error) {
+            fail_msg("%s", error);
+        }
+    }
+}
+
+static char *
+derive_string(const struct scenario *sc, const size_t *order, bool mirror)
+{
+    struct lb_cluster cluster;
+    struct lb_model model;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    lb_cluster_init(&cluster);
+    cluster.options.mirror = mirror;
+    fill(&cluster, sc, order);
+    lb_model_init(&model);
+    lb_derive_model(&cluster, &model);
+    lb_model_format(&model, &s);
+    lb_model_destroy(&model);
+    lb_cluster_destroy(&cluster);
+    return ds_steal_cstr(&s);
+}
+
+static void
+shuffle(size_t *order, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = random() % i;
+        size_t tmp = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = tmp;
+    }
+}
+
+/* Derives the model of 'sc' in insertion order, in reverse, and in many
+ * random orders; all must format as 'expected'.  Consumes 'sc'. */
+static void
+expect(struct scenario *sc, const char *expected)
+{
+    size_t order[ARRAY_SIZE(sc->objs)];
+    for (size_t i = 0; i < sc->n; i++) {
+        order[i] = sc->n - 1 - i;
+    }
+    for (int round = 0; round < 25; round++) {
+        char *s = derive_string(sc, round ? order : NULL, true);
+        if (strcmp(s, expected)) {
+            fail_msg("round %d:\nexpected: %sactual:   %s", round, expected,
+                     s);
+        }
+        free(s);
+        shuffle(order, sc->n);
+    }
+    scenario_destroy(sc);
+}
+
+/* Single chassis. */
+
+static void
+test_source_only(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+
+    /* A port with no status yet, a VMI and its pod. */
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/01-vmi-running.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    expect(&sc, ON_A);
+
+    base(&sc, "livebind/logicalport-testvm.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/01-vmi-running.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    expect(&sc, ON_A);
+
+    /* No pod yet, no status: unbound. */
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/01-vmi-running.json");
+    expect(&sc, UNBOUND);
+
+    /* The pod unscheduled, or terminated. */
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    add(&sc, LB_KIND_POD, set(load("kubevirt/02-pod-source.json"),
+                              "spec>nodeName", NULL));
+    expect(&sc, UNBOUND);
+    base(&sc, "livebind/logicalport-testvm.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/14-pod-source-completed.json");
+    expect(&sc, UNBOUND);
+
+    /* Only the status (the agent does not hold the pod). */
+    base(&sc, "livebind/logicalport-testvm.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/01-vmi-running.json");
+    expect(&sc, ON_A);
+}
+
+/* Each VMIM phase, with and without the target pod. */
+static void
+test_phases(void **state OVS_UNUSED)
+{
+    static const char *const in_progress[] = {
+        "kubevirt/03-vmim-pending.json",
+        "kubevirt/04-vmim-scheduling.json",
+        "kubevirt/05-vmim-scheduled.json",
+        "kubevirt/06-vmim-preparingtarget.json",
+        "kubevirt/07-vmim-targetready.json",
+        "kubevirt/08-vmim-running.json",
+    };
+    struct scenario sc;
+
+    for (size_t i = 0; i < ARRAY_SIZE(in_progress); i++) {
+        /* No target pod yet: the source alone. */
+        base(&sc, "livebind/logicalport-testvm.json");
+        add_file(&sc, LB_KIND_VMI, "kubevirt/01-vmi-running.json");
+        add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+        add_file(&sc, LB_KIND_VMIM, in_progress[i]);
+        expect(&sc, ON_A);
+
+        /* The target pod exists: both, blocked (the VMI's migrationState
+         * may be absent or present). */
+        for (int vmi = 0; vmi < 2; vmi++) {
+            base(&sc, "livebind/logicalport-testvm-new.json");
+            add_file(&sc, LB_KIND_VMI, vmi ? "kubevirt/15-vmi-migrating.json"
+                                           : "kubevirt/01-vmi-running.json");
+            add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+            add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+            add_file(&sc, LB_KIND_VMIM, in_progress[i]);
+            expect(&sc, A_TO_B_BLOCKED);
+        }
+
+        /* The alternate owner recorded in the status. */
+        base(&sc, "livebind/logicalport-testvm-migrating.json");
+        add_file(&sc, LB_KIND_VMI, "kubevirt/01-vmi-running.json");
+        add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+        add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+        add_file(&sc, LB_KIND_VMIM, in_progress[i]);
+        expect(&sc, A_TO_B_BLOCKED);
+
+        /* The target pod's ready timestamp activates it. */
+        base(&sc, "livebind/logicalport-testvm-new.json");
+        add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+        add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+        add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
+        add_file(&sc, LB_KIND_VMIM, in_progress[i]);
+        expect(&sc, A_TO_B_ACTIVE);
+
+        /* So do the VMI's targetNodeDomainReadyTimestamp... */
+        base(&sc, "livebind/logicalport-testvm-new.json");
+        add(&sc, LB_KIND_VMI, vmi_target_ready());
+        add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+        add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+        add_file(&sc, LB_KIND_VMIM, in_progress[i]);
+        expect(&sc, A_TO_B_ACTIVE);
+
+        /* ...and the activation recorded in the status. */
+        base(&sc, "livebind/logicalport-testvm-activated.json");
+        add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+        add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+        add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+        add_file(&sc, LB_KIND_VMIM, in_progress[i]);
+        expect(&sc, A_TO_B_ACTIVE);
+    }
+
+    /* A newer KubeVirt mirrors the ready timestamp in the VMIM. */
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/01-vmi-running.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+    add(&sc, LB_KIND_VMIM,
+        set(load("kubevirt/08-vmim-running.json"),
+            "status>migrationState>targetNodeDomainReadyTimestamp",
+            jstr("2026-11-21T09:00:11Z")));
+    expect(&sc, A_TO_B_ACTIVE);
+
+    /* Activation for another migration does not count. */
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    json_t *lp = sc.objs[sc.n - 1].json;
+    set(lp, "status>activation", json_pack("{s:s, s:s}", "node", "node-b",
+                                           "migrationUID", UID_Y));
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    expect(&sc, A_TO_B_BLOCKED);
+
+    /* Mirroring may be turned off. */
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    char *s = derive_string(&sc, NULL, false);
+    assert_string_equal(s, PORT " chassis=node-a additional=node-b "
+                        "(blocked)\n");
+    free(s);
+    scenario_destroy(&sc);
+}
+
+static void
+test_succeeded(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+
+    /* VMIM Succeeded: the target alone, whatever the source pod and the
+     * status still say. */
+    const char *sources[] = { "kubevirt/02-pod-source.json",
+                              "kubevirt/14-pod-source-completed.json",
+                              NULL };
+    const char *ports[] = { "livebind/logicalport-testvm-new.json",
+                            "livebind/logicalport-testvm.json",
+                            "livebind/logicalport-testvm-activated.json" };
+    for (size_t i = 0; i < ARRAY_SIZE(sources); i++) {
+        for (size_t p = 0; p < ARRAY_SIZE(ports); p++) {
+            base(&sc, ports[p]);
+            add_file(&sc, LB_KIND_VMI, "kubevirt/16-vmi-migrated.json");
+            if (sources[i]) {
+                add_file(&sc, LB_KIND_POD, sources[i]);
+            }
+            add_file(&sc, LB_KIND_POD,
+                     "kubevirt/13-pod-target-domain-ready.json");
+            add_file(&sc, LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json");
+            expect(&sc, ON_B);
+        }
+    }
+
+    /* The VMI's migrationState may say completed before the VMIM. */
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/16-vmi-migrated.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    expect(&sc, ON_B);
+
+    /* Long after: the VMIM garbage collected, the VMI on node-b. */
+    base(&sc, "livebind/logicalport-testvm.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/16-vmi-migrated.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
+    expect(&sc, ON_B);
+    base(&sc, "livebind/logicalport-testvm.json");
+    add(&sc, LB_KIND_VMI, set(load("kubevirt/16-vmi-migrated.json"),
+                              "status>migrationState", NULL));
+    add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
+    expect(&sc, ON_B);
+
+    /* The agent holds neither pod: the status's alternate owner, whose
+     * migration succeeded. */
+    base(&sc, "livebind/logicalport-testvm-activated.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/16-vmi-migrated.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json");
+    expect(&sc, ON_B);
+    base(&sc, "livebind/logicalport-testvm-activated.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/01-vmi-running.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json");
+    expect(&sc, ON_B);
+}
+
+static void
+test_failed_and_cancelled(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+    const char *ends[] = { "kubevirt/10-vmim-failed.json",
+                           "kubevirt/11-vmim-cancelled.json" };
+
+    for (size_t i = 0; i < ARRAY_SIZE(ends); i++) {
+        for (int status = 0; status < 2; status++) {
+            base(&sc, status ? "livebind/logicalport-testvm-activated.json"
+                             : "livebind/logicalport-testvm-new.json");
+            add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+            add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+            add_file(&sc, LB_KIND_POD,
+                     "kubevirt/13-pod-target-domain-ready.json");
+            add_file(&sc, LB_KIND_VMIM, ends[i]);
+            expect(&sc, ON_A);
+        }
+    }
+
+    /* Abort succeeded while the VMIM still says Running. */
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+    add(&sc, LB_KIND_VMIM,
+        set(load("kubevirt/08-vmim-running.json"),
+            "status>migrationState>abortStatus", jstr("Succeeded")));
+    expect(&sc, ON_A);
+
+    /* The VMI's migrationState failed before the VMIM. */
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add(&sc, LB_KIND_VMI, set(load("kubevirt/15-vmi-migrating.json"),
+                              "status>migrationState>failed", json_true()));
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    expect(&sc, ON_A);
+
+    /* The VMIM deleted before success: being deleted, or gone. */
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
+    add(&sc, LB_KIND_VMIM, deleting(load("kubevirt/08-vmim-running.json")));
+    expect(&sc, ON_A);
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
+    expect(&sc, ON_A);
+
+    /* The target pod deleted, or failed. */
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add(&sc, LB_KIND_POD,
+        deleting(load("kubevirt/13-pod-target-domain-ready.json")));
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    expect(&sc, ON_A);
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add(&sc, LB_KIND_POD, set(load("kubevirt/12-pod-target-created.json"),
+                              "status>phase", jstr("Failed")));
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    expect(&sc, ON_A);
+}
+
+static void
+test_not_opted_in(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+
+    /* Single-chassis behaviour: the port moves at the end. */
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    add(&sc, LB_KIND_VMI,
+        not_opted_in(load("kubevirt/15-vmi-migrating.json")));
+    add(&sc, LB_KIND_POD, not_opted_in(load("kubevirt/02-pod-source.json")));
+    add(&sc, LB_KIND_POD,
+        not_opted_in(load("kubevirt/13-pod-target-domain-ready.json")));
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    expect(&sc, ON_A);
+
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    add(&sc, LB_KIND_VMI,
+        not_opted_in(load("kubevirt/16-vmi-migrated.json")));
+    add(&sc, LB_KIND_POD, not_opted_in(load("kubevirt/02-pod-source.json")));
+    add(&sc, LB_KIND_POD,
+        not_opted_in(load("kubevirt/13-pod-target-domain-ready.json")));
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json");
+    expect(&sc, ON_B);
+
+    /* The VMI decides, not the pods' annotation. */
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    add(&sc, LB_KIND_VMI,
+        not_opted_in(load("kubevirt/15-vmi-migrating.json")));
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    expect(&sc, ON_A);
+
+    /* Without a VMI, the pods' annotation. */
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    expect(&sc, A_TO_B_BLOCKED);
+}
+
+/* The status alone, for an agent that does not hold the pods. */
+static void
+test_status_only(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    expect(&sc, A_TO_B_BLOCKED);
+
+    base(&sc, "livebind/logicalport-testvm-activated.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    expect(&sc, A_TO_B_ACTIVE);
+
+    /* Only the target pod held (the target node's view). */
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    expect(&sc, A_TO_B_BLOCKED);
+
+    /* An alternate owner whose migration is over, or whose VMIM is not
+     * known, is not bound. */
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/10-vmim-failed.json");
+    expect(&sc, ON_A);
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/01-vmi-running.json");
+    expect(&sc, ON_A);
+
+    /* A cached pod overrides the status: the active owner has
+     * terminated. */
+    base(&sc, "livebind/logicalport-testvm.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/14-pod-source-completed.json");
+    expect(&sc, UNBOUND);
+}
+
+/* The second migration, back to node-a, with a new VMIM UID. */
+static void
+test_migration_back(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+
+    for (int keep_old_vmim = 0; keep_old_vmim < 2; keep_old_vmim++) {
+        /* Scheduling: target pod not yet there. */
+        base(&sc, "livebind/logicalport-testvm.json");
+        add(&sc, LB_KIND_VMI, vmi_back());
+        add_file(&sc, LB_KIND_POD, "kubevirt/14-pod-source-completed.json");
+        add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
+        if (keep_old_vmim) {
+            add_file(&sc, LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json");
+        }
+        add(&sc, LB_KIND_VMIM, vmim_back("kubevirt/04-vmim-scheduling.json"));
+        expect(&sc, ON_B);
+
+        /* Running: both, blocked, although the old target pod (now the
+         * source) still carries the old migration's label and the old
+         * target-ready annotation. */
+        base(&sc, "livebind/logicalport-testvm.json");
+        add(&sc, LB_KIND_VMI, vmi_back());
+        add_file(&sc, LB_KIND_POD, "kubevirt/14-pod-source-completed.json");
+        add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
+        add(&sc, LB_KIND_POD,
+            pod_back_target("kubevirt/12-pod-target-created.json"));
+        if (keep_old_vmim) {
+            add_file(&sc, LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json");
+        }
+        add(&sc, LB_KIND_VMIM, vmim_back("kubevirt/08-vmim-running.json"));
+        expect(&sc, B_TO_A_BLOCKED);
+
+        /* The old activation in the status is for the old migration. */
+        base(&sc, "livebind/logicalport-testvm-activated.json");
+        add(&sc, LB_KIND_VMI, vmi_back());
+        add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
+        add(&sc, LB_KIND_POD,
+            pod_back_target("kubevirt/12-pod-target-created.json"));
+        if (keep_old_vmim) {
+            add_file(&sc, LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json");
+        }
+        add(&sc, LB_KIND_VMIM, vmim_back("kubevirt/08-vmim-running.json"));
+        expect(&sc, B_TO_A_BLOCKED);
+
+        /* Activated. */
+        base(&sc, "livebind/logicalport-testvm.json");
+        add(&sc, LB_KIND_VMI, vmi_back());
+        add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
+        add(&sc, LB_KIND_POD,
+            pod_back_target("kubevirt/13-pod-target-domain-ready.json"));
+        if (keep_old_vmim) {
+            add_file(&sc, LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json");
+        }
+        add(&sc, LB_KIND_VMIM, vmim_back("kubevirt/08-vmim-running.json"));
+        expect(&sc, B_TO_A_ACTIVE);
+
+        /* Succeeded: node-a alone. */
+        base(&sc, "livebind/logicalport-testvm.json");
+        add(&sc, LB_KIND_VMI, vmi_back());
+        add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
+        add(&sc, LB_KIND_POD,
+            pod_back_target("kubevirt/13-pod-target-domain-ready.json"));
+        if (keep_old_vmim) {
+            add_file(&sc, LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json");
+        }
+        add(&sc, LB_KIND_VMIM, vmim_back("kubevirt/09-vmim-succeeded.json"));
+        expect(&sc, ON_A);
+
+        /* Failed: node-b alone. */
+        base(&sc, "livebind/logicalport-testvm.json");
+        add(&sc, LB_KIND_VMI, vmi_back());
+        add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
+        add(&sc, LB_KIND_POD,
+            pod_back_target("kubevirt/13-pod-target-domain-ready.json"));
+        if (keep_old_vmim) {
+            add_file(&sc, LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json");
+        }
+        add(&sc, LB_KIND_VMIM, vmim_back("kubevirt/10-vmim-failed.json"));
+        expect(&sc, ON_B);
+    }
+}
+
+/* Ports of ordinary pods, derived keys and MACs, bad ports. */
+static void
+test_ports(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+
+    /* An ordinary pod; its port's key and MAC derived from the IP. */
+    base(&sc, "livebind/logicalswitch-pods.json");
+    sc.n--;
+    json_decref(sc.objs[sc.n].json);
+    json_t *lp = load("livebind/logicalport-testvm-new.json");
+    set(lp, "metadata>name", jstr("web"));
+    set(lp, "spec>vm", NULL);
+    set(lp, "spec>pod", jstr("web"));
+    set(lp, "spec>tunnelKey", NULL);
+    set(lp, "spec>mac", NULL);
+    set(lp, "spec>ips", json_pack("[s]", "10.16.1.2"));
+    add(&sc, LB_KIND_LOGICAL_PORT, lp);
+    json_t *pod = load("kubevirt/02-pod-source.json");
+    set(pod, "metadata>name", jstr("web"));
+    set(pod, "metadata>ownerReferences", NULL);
+    set(pod, "metadata>labels", NULL);
+    set(pod, "metadata>annotations", NULL);
+    add(&sc, LB_KIND_POD, pod);
+    expect(&sc, "default_web key=16777474 switch=pods mac=0a:58:0a:10:01:02 "
+           "ips=10.16.1.2 chassis=node-a\n");
+
+    /* The fixture VM's port without key and MAC: the same ones. */
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    set(sc.objs[sc.n - 1].json, "spec>tunnelKey", NULL);
+    set(sc.objs[sc.n - 1].json, "spec>mac", NULL);
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    expect(&sc, ON_A);
+
+    /* Conflicting keys: the port first by name wins, in any order;
+     * unknown switches and addresses outside the subnet are left out. */
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    lp = load("livebind/logicalport-testvm-new.json");
+    set(lp, "metadata>name", jstr("zzz"));
+    add(&sc, LB_KIND_LOGICAL_PORT, lp);
+    lp = load("livebind/logicalport-testvm-new.json");
+    set(lp, "metadata>name", jstr("other"));
+    set(lp, "spec>switch", jstr("nope"));
+    add(&sc, LB_KIND_LOGICAL_PORT, lp);
+    lp = load("livebind/logicalport-testvm-new.json");
+    set(lp, "metadata>name", jstr("outside"));
+    set(lp, "spec>tunnelKey", NULL);
+    set(lp, "spec>ips", json_pack("[s]", "10.99.0.1"));
+    add(&sc, LB_KIND_LOGICAL_PORT, lp);
+
+    struct lb_cluster cluster;
+    struct lb_model model;
+    struct ds notes = DS_EMPTY_INITIALIZER;
+    lb_cluster_init(&cluster);
+    fill(&cluster, &sc, NULL);
+    lb_model_init(&model);
+    lb_derive_model_explain(&cluster, &model, &notes);
+    assert_string_equal(ds_cstr(&notes),
+                        "port default_other: unknown switch nope, skipped\n"
+                        "port default_outside: 10.99.0.1 is not a host "
+                        "address of switch pods, skipped\n"
+                        "port default_zzz: key 16777226 already used by "
+                        "port default_testvm, skipped\n");
+    assert_int_equal(hmap_count(&model.ports), 1);
+    assert_int_equal(hmap_count(&model.chassis), 2);
+    const struct lb_chassis *ch = lb_model_find_chassis(&model, "node-a");
+    assert_non_null(ch);
+    ovs_be32 addr;
+    assert_true(ip_parse("192.168.50.11", &addr));
+    assert_int_equal(ch->tunnel_ip, addr);
+    const struct lb_switch *sw = lb_model_find_switch(&model, "pods");
+    assert_non_null(sw);
+    assert_int_equal(sw->tunnel_key, 1);
+    assert_int_equal(sw->prefix_len, 16);
+    assert_int_equal(sw->mtu, 1400);
+    ds_destroy(&notes);
+    lb_model_destroy(&model);
+    lb_cluster_destroy(&cluster);
+    expect(&sc, ON_A);
+
+    /* Switches with the same key: the first by name wins; nodes without a
+     * tunnel IP are not chassis. */
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    json_t *sw2 = load("livebind/logicalswitch-pods.json");
+    set(sw2, "metadata>name", jstr("aaa"));
+    add(&sc, LB_KIND_LOGICAL_SWITCH, sw2);
+    json_t *node = load("kubevirt/17-node.json");
+    set(node, "metadata>name", jstr("node-c"));
+    set(node, "status>addresses", NULL);
+    add(&sc, LB_KIND_NODE, node);
+    lb_cluster_init(&cluster);
+    fill(&cluster, &sc, NULL);
+    lb_model_init(&model);
+    ds_init(&notes);
+    lb_derive_model_explain(&cluster, &model, &notes);
+    assert_string_equal(ds_cstr(&notes),
+                        "switch pods: tunnel key 1 already used by switch "
+                        "aaa, skipped\n"
+                        "port default_testvm: unknown switch pods, "
+                        "skipped\n");
+    assert_int_equal(hmap_count(&model.chassis), 2);
+    assert_null(lb_model_find_chassis(&model, "node-c"));
+    ds_destroy(&notes);
+    lb_model_destroy(&model);
+    lb_cluster_destroy(&cluster);
+    expect(&sc, "");
+}
+
+/* Derivation depends only on the current objects: an agent that saw every
+ * update computes what one that starts now from the same objects does. */
+
+static const char *
+object_name(const json_t *j, char *buf, size_t size)
+{
+    const json_t *md = json_object_get(j, "metadata");
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    snprintf(buf, size, "%s/%s", ns ? ns : "(null)",
+             json_string_value(json_object_get(md, "name")));
+    return buf;
+}
+
+/* Applies an upsert ('json' nonnull) or a deletion to the scenario 'sc'
+ * (taking ownership of 'json') and to 'cluster'. */
+static void
+apply(struct scenario *sc, struct lb_cluster *cluster, enum lb_kind kind,
+      json_t *json, const char *ns, const char *name)
+{
+    char key[512], other[512];
+    if (json) {
+        object_name(json, key, sizeof key);
+    } else {
+        snprintf(key, sizeof key, "%s/%s", ns ? ns : "(null)", name);
+    }
+
+    for (size_t i = 0; i < sc->n; i++) {
+        if (sc->objs[i].kind == kind
+            && !strcmp(object_name(sc->objs[i].json, other, sizeof other),
+                       key)) {
+            json_decref(sc->objs[i].json);
+            sc->objs[i] = sc->objs[--sc->n];
+            break;
+        }
+    }
+    if (json) {
+        add(sc, kind, json);
+        bool changed;
+        char *error = lb_cluster_upsert_json(cluster, kind, json, &changed);
+        if (error) {
+            fail_msg("%s", error);
+        }
+    } else {
+        lb_cluster_remove(cluster, kind, ns, name);
+    }
+}
+
+static void
+test_history_independence(void **state OVS_UNUSED)
+{
+    struct {
+        enum lb_kind kind;
+        const char *file;       /* NULL: use 'json' or delete. */
+        json_t *(*make)(void);
+        const char *delete_ns, *delete_name;
+        const char *expected;   /* NULL: not checked here. */
+    } steps[] = {
+#define KV "kubevirt/"
+#define LB "livebind/"
+        { .kind = LB_KIND_LOGICAL_SWITCH,
+          .file = LB "logicalswitch-pods.json" },
+        { .kind = LB_KIND_NODE, .make = node_a },
+        { .kind = LB_KIND_NODE, .file = KV "17-node.json" },
+        { .kind = LB_KIND_LOGICAL_PORT,
+          .file = LB "logicalport-testvm-new.json" },
+        { .kind = LB_KIND_VMI, .file = KV "01-vmi-running.json" },
+        { .kind = LB_KIND_POD, .file = KV "02-pod-source.json",
+          .expected = ON_A },
+        { .kind = LB_KIND_LOGICAL_PORT, .file = LB "logicalport-testvm.json" },
+        { .kind = LB_KIND_VMIM, .file = KV "03-vmim-pending.json" },
+        { .kind = LB_KIND_VMIM, .file = KV "04-vmim-scheduling.json",
+          .expected = ON_A },
+        { .kind = LB_KIND_POD, .file = KV "12-pod-target-created.json",
+          .expected = A_TO_B_BLOCKED },
+        { .kind = LB_KIND_LOGICAL_PORT,
+          .file = LB "logicalport-testvm-migrating.json" },
+        { .kind = LB_KIND_VMIM, .file = KV "05-vmim-scheduled.json" },
+        { .kind = LB_KIND_VMIM, .file = KV "06-vmim-preparingtarget.json" },
+        { .kind = LB_KIND_VMIM, .file = KV "07-vmim-targetready.json" },
+        { .kind = LB_KIND_VMI, .file = KV "15-vmi-migrating.json" },
+        { .kind = LB_KIND_VMIM, .file = KV "08-vmim-running.json",
+          .expected = A_TO_B_BLOCKED },
+        { .kind = LB_KIND_POD, .file = KV "13-pod-target-domain-ready.json",
+          .expected = A_TO_B_ACTIVE },
+        { .kind = LB_KIND_LOGICAL_PORT,
+          .file = LB "logicalport-testvm-activated.json" },
+        { .kind = LB_KIND_VMI, .file = KV "16-vmi-migrated.json",
+          .expected = ON_B },
+        { .kind = LB_KIND_VMIM, .file = KV "09-vmim-succeeded.json" },
+        { .kind = LB_KIND_POD, .file = KV "14-pod-source-completed.json" },
+        { .kind = LB_KIND_POD, .delete_ns = "default",
+          .delete_name = "virt-launcher-testvm-abcde", .expected = ON_B },
+        { .kind = LB_KIND_VMIM, .delete_ns = "default",
+          .delete_name = "kubevirt-migrate-vm-x7k2p", .expected = ON_B },
+        { .kind = LB_KIND_VMI, .make = vmi_back, .expected = ON_B },
+        /* The migration back; its target pod before its VMIM is not
+         * bound yet. */
+        { .kind = LB_KIND_POD, .expected = ON_B },
+        { .kind = LB_KIND_VMIM, .expected = B_TO_A_BLOCKED },
+        { .kind = LB_KIND_POD, .expected = B_TO_A_ACTIVE },
+        { .kind = LB_KIND_VMIM, .expected = ON_A },
+        { .kind = LB_KIND_POD, .delete_ns = "default",
+          .delete_name = "virt-launcher-testvm-fghij", .expected = ON_A },
+#undef KV
+#undef LB
+    };
+    struct scenario sc = { .n = 0 };
+    struct lb_cluster cluster;
+    lb_cluster_init(&cluster);
+
+    int back_step = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
+        json_t *json = NULL;
+        if (steps[i].file) {
+            json = load(steps[i].file);
+        } else if (steps[i].make) {
+            json = steps[i].make();
+        } else if (!steps[i].delete_name) {
+            /* The migration back, step by step. */
+            static const char *const back[] = {
+                "kubevirt/12-pod-target-created.json",
+                "kubevirt/08-vmim-running.json",
+                "kubevirt/13-pod-target-domain-ready.json",
+                "kubevirt/09-vmim-succeeded.json",
+            };
+            const char *file = back[back_step++];
+            json = (steps[i].kind == LB_KIND_POD ? pod_back_target(file)
+                    : vmim_back(file));
+        }
+        apply(&sc, &cluster, steps[i].kind, json, steps[i].delete_ns,
+              steps[i].delete_name);
+
+        struct lb_model model;
+        struct ds incremental = DS_EMPTY_INITIALIZER;
+        lb_model_init(&model);
+        lb_derive_model(&cluster, &model);
+        lb_model_format(&model, &incremental);
+        lb_model_destroy(&model);
+
+        size_t order[ARRAY_SIZE(sc.objs)];
+        for (size_t k = 0; k < sc.n; k++) {
+            order[k] = k;
+        }
+        shuffle(order, sc.n);
+        char *fresh = derive_string(&sc, order, true);
+        if (strcmp(ds_cstr(&incremental), fresh)) {
+            fail_msg("step %zu: incremental\n%sfresh\n%s", i,
+                     ds_cstr(&incremental), fresh);
+        }
+        if (steps[i].expected && strcmp(fresh, steps[i].expected)) {
+            fail_msg("step %zu: expected\n%sactual\n%s", i,
+                     steps[i].expected, fresh);
+        }
+        free(fresh);
+        ds_destroy(&incremental);
+    }
+    lb_cluster_destroy(&cluster);
+    scenario_destroy(&sc);
+}
+
+/* The cache. */
+
+static void
+test_cache(void **state OVS_UNUSED)
+{
+    struct lb_cluster cluster;
+    bool changed;
+    lb_cluster_init(&cluster);
+
+    json_t *pod = load("kubevirt/02-pod-source.json");
+    assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, pod,
+                                       &changed));
+    assert_true(changed);
+    assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, pod,
+                                       &changed));
+    assert_false(changed);
+
+    /* Irrelevant changes are not changes. */
+    json_t *pod2 = json_deep_copy(pod);
+    set(pod2, "metadata>resourceVersion", jstr("4051"));
+    set(pod2, "status>podIP", jstr("10.16.0.11"));
+    set(pod2, "metadata>labels>unrelated", jstr("x"));
+    assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, pod2,
+                                       &changed));
+    assert_false(changed);
+    const struct lb_pod *cached = lb_cluster_find_pod(
+        &cluster, "default", "virt-launcher-testvm-abcde");
+    assert_non_null(cached);
+    assert_string_equal(cached->resource_version, "4050");
+
+    set(pod2, "metadata>annotations>kubevirt.io/migration-target-ready-"
+        "timestamp", jstr("2026-11-21T09:00:11Z"));
+    assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, pod2,
+                                       &changed));
+    assert_true(changed);
+    cached = lb_cluster_find_pod(&cluster, "default",
+                                 "virt-launcher-testvm-abcde");
+    assert_string_equal(cached->resource_version, "4051");
+
+    /* Bad objects: a clear error, the cache unchanged. */
+    json_t *bad = json_deep_copy(pod);
+    set(bad, "spec>nodeName", jint(12));
+    char *error = lb_cluster_upsert_json(&cluster, LB_KIND_POD, bad,
+                                         &changed);
+    assert_non_null(error);
+    assert_string_equal(error, "Pod default/virt-launcher-testvm-abcde: "
+                        "spec.nodeName: must be a string");
+    free(error);
+    assert_false(changed);
+    assert_true(cached == lb_cluster_find_pod(&cluster, "default",
+                                              "virt-launcher-testvm-abcde"));
+    assert_string_equal(cached->node_name, "node-a");
+    json_decref(bad);
+
+    json_error_t jerr;
+    json_t *garbage = json_loads("[1, 2, 3]", 0, &jerr);
+    error = lb_cluster_upsert_json(&cluster, LB_KIND_VMIM, garbage,
+                                   &changed);
+    assert_string_equal(error, "VirtualMachineInstanceMigration: not a JSON "
+                        "object");
+    free(error);
+    assert_int_equal(lb_cluster_count(&cluster, LB_KIND_VMIM), 0);
+    json_decref(garbage);
+
+    char *huge = xmalloc(100001);
+    memset(huge, 'x', 100000);
+    huge[100000] = '\0';
+    bad = json_deep_copy(pod);
+    set(bad, "metadata>name", jstr(huge));
+    error = lb_cluster_upsert_json(&cluster, LB_KIND_POD, bad, &changed);
+    assert_non_null(strstr(error, "string of 100000 bytes exceeds the limit "
+                           "of 253"));
+    assert_true(strlen(error) < 200);
+    free(error);
+    json_decref(bad);
+    free(huge);
+    assert_int_equal(lb_cluster_count(&cluster, LB_KIND_POD), 1);
+
+    /* Deletion: only the same incarnation. */
+    json_t *old = json_deep_copy(pod);
+    set(old, "metadata>uid", jstr("another-uid"));
+    assert_null(lb_cluster_remove_json(&cluster, LB_KIND_POD, old,
+                                       &changed));
+    assert_false(changed);
+    assert_int_equal(lb_cluster_count(&cluster, LB_KIND_POD), 1);
+    json_decref(old);
+    assert_null(lb_cluster_remove_json(&cluster, LB_KIND_POD, pod,
+                                       &changed));
+    assert_true(changed);
+    assert_int_equal(lb_cluster_count(&cluster, LB_KIND_POD), 0);
+    assert_null(lb_cluster_remove_json(&cluster, LB_KIND_POD, pod,
+                                       &changed));
+    assert_false(changed);
+    json_t *no_ns = set(jobj(), "metadata>name", jstr("x"));
+    error = lb_cluster_remove_json(&cluster, LB_KIND_POD, no_ns, &changed);
+    assert_string_equal(error, "Pod x: metadata.namespace: missing");
+    free(error);
+    json_decref(no_ns);
+
+    /* Relist: good items replace the kind, bad ones are skipped. */
+    assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, pod,
+                                       &changed));
+    json_t *stale = set(json_deep_copy(pod), "metadata>name",
+                        jstr("stale"));
+    assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, stale,
+                                       &changed));
+    json_decref(stale);
+    json_t *items = jarr();
+    json_array_append(items, pod);
+    json_array_append_new(items, load("kubevirt/12-pod-target-created.json"));
+    json_array_append_new(items, jstr("not an object"));
+    error = lb_cluster_replace_json(&cluster, LB_KIND_POD, items, &changed);
+    assert_string_equal(error, "Pod list: skipped 1 of 3 items; first: Pod: "
+                        "not a JSON object");
+    free(error);
+    assert_true(changed);
+    assert_int_equal(lb_cluster_count(&cluster, LB_KIND_POD), 2);
+    assert_null(lb_cluster_find_pod(&cluster, "default", "stale"));
+    assert_non_null(lb_cluster_find_pod(&cluster, "default",
+                                        "virt-launcher-testvm-fghij"));
+    json_array_remove(items, 2);
+    assert_null(lb_cluster_replace_json(&cluster, LB_KIND_POD, items,
+                                        &changed));
+    assert_false(changed);
+    error = lb_cluster_replace_json(&cluster, LB_KIND_POD, pod, &changed);
+    assert_non_null(error);
+    free(error);
+    assert_int_equal(lb_cluster_count(&cluster, LB_KIND_POD), 2);
+    json_decref(items);
+
+    /* Parsed objects, other kinds, lookups. */
+    struct lb_node *node;
+    json_t *nj = load("kubevirt/17-node.json");
+    assert_null(lb_node_from_json(nj, &node));
+    assert_true(lb_cluster_upsert_node(&cluster, node));
+    assert_null(lb_node_from_json(nj, &node));
+    assert_false(lb_cluster_upsert_node(&cluster, node));
+    assert_non_null(lb_cluster_find_node(&cluster, "node-b"));
+    assert_true(lb_cluster_remove(&cluster, LB_KIND_NODE, NULL, "node-b"));
+    assert_false(lb_cluster_remove(&cluster, LB_KIND_NODE, NULL, "node-b"));
+    json_decref(nj);
+
+    enum lb_kind kind;
+    assert_true(lb_kind_from_string("VirtualMachineInstanceMigration",
+                                    &kind));
+    assert_int_equal(kind, LB_KIND_VMIM);
+    assert_true(lb_kind_from_string("LogicalPort", &kind));
+    assert_int_equal(kind, LB_KIND_LOGICAL_PORT);
+    assert_false(lb_kind_from_string("Service", &kind));
+    assert_false(lb_kind_from_string(NULL, &kind));
+    assert_string_equal(lb_kind_to_string(LB_KIND_NODE), "Node");
+
+    json_decref(pod);
+    json_decref(pod2);
+    lb_cluster_destroy(&cluster);
+}
+
+/* Bad input never changes the derived model. */
+static void
+test_bad_updates_keep_model(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+
+    struct lb_cluster cluster;
+    lb_cluster_init(&cluster);
+    fill(&cluster, &sc, NULL);
+
+    struct {
+        enum lb_kind kind;
+        const char *file;
+        const char *path;
+        json_t *value;
+    } bad[] = {
+        { LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json", "spec>vmiName",
+          jint(1) },
+        { LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json",
+          "status>migrationState>completed", jstr("yes") },
+        { LB_KIND_VMI, "kubevirt/16-vmi-migrated.json", "status",
+          jarr() },
+        { LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json",
+          "metadata>annotations", jstr("x") },
+        { LB_KIND_LOGICAL_PORT, "livebind/logicalport-testvm.json",
+          "spec>ips", json_pack("[s]", "300.1.1.1") },
+        { LB_KIND_LOGICAL_SWITCH, "livebind/logicalswitch-pods.json",
+          "spec>subnet", jstr("10.16.0.0/33") },
+        { LB_KIND_NODE, "kubevirt/17-node.json",
+          "metadata>annotations>livebind.io/tunnel-ip",
+          jstr("nope") },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        json_t *j = set(load(bad[i].file), bad[i].path, bad[i].value);
+        bool changed = true;
+        char *error = lb_cluster_upsert_json(&cluster, bad[i].kind, j,
+                                             &changed);
+        assert_non_null(error);
+        assert_false(changed);
+        free(error);
+        json_decref(j);
+
+        struct lb_model model;
+        struct ds s = DS_EMPTY_INITIALIZER;
+        lb_model_init(&model);
+        lb_derive_model(&cluster, &model);
+        lb_model_format(&model, &s);
+        assert_string_equal(ds_cstr(&s), A_TO_B_BLOCKED);
+        ds_destroy(&s);
+        lb_model_destroy(&model);
+    }
+    lb_cluster_destroy(&cluster);
+    scenario_destroy(&sc);
+}
+
+/* The migration state machine driven by the objects, step by step, and a
+ * restarted agent that sees only the end. */
+static void
+test_migration_states(void **state OVS_UNUSED)
+{
+    struct lb_cluster cluster;
+    struct lb_migration_table table;
+    long long int now = 1795251600000LL;
+    bool changed;
+
+    lb_cluster_init(&cluster);
+    lb_migration_table_init(&table);
+
+    struct scenario sc;
+    base(&sc, "livebind/logicalport-testvm.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/01-vmi-running.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    fill(&cluster, &sc, NULL);
+    scenario_destroy(&sc);
+
+    struct {
+        enum lb_kind kind;
+        const char *file;
+        enum lb_migration_state state;
+    } steps[] = {
+        { LB_KIND_VMIM, NULL, LB_MIGRATION_IDLE },
+        { LB_KIND_VMIM, "kubevirt/03-vmim-pending.json",
+          LB_MIGRATION_PREPARING },
+        { LB_KIND_VMIM, "kubevirt/04-vmim-scheduling.json",
+          LB_MIGRATION_PREPARING },
+        { LB_KIND_POD, "kubevirt/12-pod-target-created.json",
+          LB_MIGRATION_MIRRORING },
+        { LB_KIND_VMIM, "kubevirt/07-vmim-targetready.json",
+          LB_MIGRATION_MIRRORING },
+        { LB_KIND_VMI, "kubevirt/15-vmi-migrating.json",
+          LB_MIGRATION_MIRRORING },
+        { LB_KIND_VMIM, "kubevirt/08-vmim-running.json",
+          LB_MIGRATION_MIRRORING },
+        { LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json",
+          LB_MIGRATION_ACTIVATED },
+        { LB_KIND_VMI, "kubevirt/16-vmi-migrated.json",
+          LB_MIGRATION_COMPLETED },
+        { LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json",
+          LB_MIGRATION_COMPLETED },
+        { LB_KIND_POD, "kubevirt/14-pod-source-completed.json",
+          LB_MIGRATION_COMPLETED },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
+        if (steps[i].file) {
+            json_t *j = load(steps[i].file);
+            assert_null(lb_cluster_upsert_json(&cluster, steps[i].kind, j,
+                                               &changed));
+            json_decref(j);
+        }
+        now += 1000;
+        lb_derive_migrations(&cluster, &table, now);
+        const struct lb_migration_record *rec = lb_migration_table_find(
+            &table, "default_testvm");
+        enum lb_migration_state s = rec ? rec->state : LB_MIGRATION_IDLE;
+        if (s != steps[i].state) {
+            fail_msg("step %zu (%s): state %s, expected %s", i,
+                     steps[i].file, lb_migration_state_to_string(s),
+                     lb_migration_state_to_string(steps[i].state));
+        }
+    }
+
+    const struct lb_migration_record *rec = lb_migration_table_find(
+        &table, "default_testvm");
+    assert_string_equal(rec->vmim, "kubevirt-migrate-vm-x7k2p");
+    assert_string_equal(rec->source, "node-a");
+    assert_string_equal(rec->target, "node-b");
+    assert_int_equal(lb_migration_record_latency(rec), 4000);
+    struct ds s = DS_EMPTY_INITIALIZER;
+    lb_migration_table_format(&table, true, &s);
+    if (!strstr(ds_cstr(&s), "mirroring -> activated: activated on node-b "
+                "(target pod ready timestamp)")) {
+        fail_msg("%s", ds_cstr(&s));
+    }
+    ds_destroy(&s);
+
+    /* A restarted agent computes the same state from the objects. */
+    struct lb_migration_table fresh;
+    lb_migration_table_init(&fresh);
+    assert_true(lb_derive_migrations(&cluster, &fresh, now));
+    assert_false(lb_derive_migrations(&cluster, &fresh, now + 1));
+    assert_int_equal(lb_migration_table_find(&fresh, "default_testvm")->state,
+                     LB_MIGRATION_COMPLETED);
+    lb_migration_table_destroy(&fresh);
+
+    /* Migrating back: a new record. */
+    json_t *j = vmim_back("kubevirt/04-vmim-scheduling.json");
+    assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_VMIM, j, &changed));
+    json_decref(j);
+    j = vmi_back();
+    assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_VMI, j, &changed));
+    json_decref(j);
+    j = pod_back_target("kubevirt/12-pod-target-created.json");
+    assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, j, &changed));
+    json_decref(j);
+    lb_derive_migrations(&cluster, &table, now += 1000);
+    rec = lb_migration_table_find(&table, "default_testvm");
+    assert_string_equal(rec->migration_uid, UID_Y);
+    assert_int_equal(rec->state, LB_MIGRATION_MIRRORING);
+    assert_string_equal(rec->source, "node-b");
+    assert_string_equal(rec->target, "node-a");
+    assert_int_equal(table.n_history, 1);
+
+    /* Cancelled by deleting the target pod. */
+    j = deleting(pod_back_target("kubevirt/12-pod-target-created.json"));
+    assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, j, &changed));
+    json_decref(j);
+    lb_derive_migrations(&cluster, &table, now += 1000);
+    rec = lb_migration_table_find(&table, "default_testvm");
+    assert_int_equal(rec->state, LB_MIGRATION_ROLLED_BACK);
+
+    /* The port goes away. */
+    assert_true(lb_cluster_remove(&cluster, LB_KIND_LOGICAL_PORT, "default",
+                                  "testvm"));
+    assert_true(lb_derive_migrations(&cluster, &table, now += 1000));
+    assert_null(lb_migration_table_find(&table, "default_testvm"));
+    assert_int_equal(table.n_history, 2);
+
+    lb_migration_table_destroy(&table);
+    lb_cluster_destroy(&cluster);
+}
+
+static void
+test_facts(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+    struct lb_cluster cluster;
+    struct lb_migration_facts f;
+
+    base(&sc, "livebind/logicalport-testvm.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    lb_cluster_init(&cluster);
+    fill(&cluster, &sc, NULL);
+    scenario_destroy(&sc);
+
+    const struct lb_logical_port *lp = lb_cluster_find_logical_port(
+        &cluster, "default", "testvm");
+    assert_non_null(lp);
+    lb_derive_migration_facts(&cluster, lp, &f);
+    assert_string_equal(f.migration_uid, UID_X);
+    assert_string_equal(f.vmim, "kubevirt-migrate-vm-x7k2p");
+    assert_int_equal(f.phase, LB_VMIM_RUNNING);
+    assert_int_equal(f.outcome, LB_OUTCOME_IN_PROGRESS);
+    assert_true(f.opted_in);
+    assert_string_equal(f.source_node, "node-a");
+    assert_string_equal(f.target_node, "node-b");
+    assert_string_equal(f.target_pod, "virt-launcher-testvm-fghij");
+    assert_false(f.target_pod_gone);
+    assert_true(f.activated);
+    assert_string_equal(f.activation_cause, "target pod ready timestamp");
+
+    /* Cancelled: the final facts name both ends. */
+    json_t *j = load("kubevirt/11-vmim-cancelled.json");
+    bool changed;
+    assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_VMIM, j, &changed));
+    json_decref(j);
+    lb_derive_migration_facts(&cluster, lp, &f);
+    assert_int_equal(f.outcome, LB_OUTCOME_CANCELLED);
+    assert_int_equal(f.phase, LB_VMIM_FAILED);
+    assert_string_equal(f.source_node, "node-a");
+    assert_string_equal(f.target_node, "node-b");
+    assert_false(f.activated);
+
+    lb_cluster_destroy(&cluster);
+}
+
+int
+main(void)
+{
+    srandom(42);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_source_only),
+        cmocka_unit_test(test_phases),
+        cmocka_unit_test(test_succeeded),
+        cmocka_unit_test(test_failed_and_cancelled),
+        cmocka_unit_test(test_not_opted_in),
+        cmocka_unit_test(test_status_only),
+        cmocka_unit_test(test_migration_back),
+        cmocka_unit_test(test_ports),
+        cmocka_unit_test(test_history_independence),
+        cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_bad_updates_keep_model),
+        cmocka_unit_test(test_migration_states),
+        cmocka_unit_test(test_facts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

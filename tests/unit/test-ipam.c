@@ -1,0 +1,211 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+#include <config.h>
+#include "ipam.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+#include "openvswitch/util.h"
+
+static ovs_be32
+ip(const char *s)
+{
+    ovs_be32 addr;
+    assert_true(ip_parse(s, &addr));
+    return addr;
+}
+
+static void
+assert_error_contains(char *error, const char *needle)
+{
+    assert_non_null(error);
+    if (!strstr(error, needle)) {
+        fail_msg("error \"%s\" lacks \"%s\"", error, needle);
+    }
+    free(error);
+}
+
+static void
+test_subnet_parse(void **state OVS_UNUSED)
+{
+    struct lb_ipam_subnet s;
+
+    assert_null(lb_ipam_subnet_parse("10.244.0.0/16", "10.244.0.1", &s));
+    assert_int_equal(s.network, ip("10.244.0.0"));
+    assert_int_equal(s.prefix_len, 16);
+    assert_int_equal(s.gateway, ip("10.244.0.1"));
+
+    assert_null(lb_ipam_subnet_parse("192.168.1.0/24", NULL, &s));
+    assert_int_equal(s.gateway, 0);
+
+    /* Errors leave 's' alone. */
+    struct lb_ipam_subnet before = s;
+    assert_error_contains(lb_ipam_subnet_parse("10.244.0.0", NULL, &s),
+                          "prefix length required");
+    assert_error_contains(lb_ipam_subnet_parse("10.244.0.5/16", NULL, &s),
+                          "host bits");
+    assert_error_contains(lb_ipam_subnet_parse("10.0.0.0/7", NULL, &s),
+                          "outside");
+    assert_error_contains(lb_ipam_subnet_parse("10.0.0.0/31", NULL, &s),
+                          "outside");
+    assert_error_contains(lb_ipam_subnet_parse("10.0.0.300/24", NULL, &s),
+                          "10.0.0.300/24");
+    assert_error_contains(lb_ipam_subnet_parse("garbage/x", NULL, &s),
+                          "garbage");
+    assert_error_contains(lb_ipam_subnet_parse(NULL, NULL, &s),
+                          "prefix length required");
+    assert_error_contains(lb_ipam_subnet_parse("10.0.0.0/24", "10.0.1.1",
+                                               &s), "not a host address");
+    assert_error_contains(lb_ipam_subnet_parse("10.0.0.0/24", "10.0.0.0",
+                                               &s), "not a host address");
+    assert_error_contains(lb_ipam_subnet_parse("10.0.0.0/24", "10.0.0.255",
+                                               &s), "not a host address");
+    assert_error_contains(lb_ipam_subnet_parse("10.0.0.0/24", "gw", &s),
+                          "not an IPv4 address");
+    assert_memory_equal(&s, &before, sizeof s);
+}
+
+static void
+test_candidates(void **state OVS_UNUSED)
+{
+    struct lb_ipam_subnet s;
+    assert_null(lb_ipam_subnet_parse("10.0.0.0/29", "10.0.0.1", &s));
+
+    /* .0 network, .1 gateway, .7 broadcast: .2 to .6 remain. */
+    assert_int_equal(lb_ipam_n_candidates(&s), 5);
+    ovs_be32 addr = 0;
+    const char *expected[] = { "10.0.0.2", "10.0.0.3", "10.0.0.4",
+                               "10.0.0.5", "10.0.0.6" };
+    for (size_t i = 0; i < ARRAY_SIZE(expected); i++) {
+        assert_true(lb_ipam_next_candidate(&s, &addr));
+        assert_int_equal(addr, ip(expected[i]));
+        assert_true(lb_ipam_is_candidate(&s, addr));
+    }
+    assert_false(lb_ipam_next_candidate(&s, &addr));
+    assert_int_equal(addr, ip("10.0.0.6"));
+
+    assert_false(lb_ipam_is_candidate(&s, ip("10.0.0.0")));
+    assert_false(lb_ipam_is_candidate(&s, ip("10.0.0.1")));
+    assert_false(lb_ipam_is_candidate(&s, ip("10.0.0.7")));
+    assert_false(lb_ipam_is_candidate(&s, ip("10.0.0.8")));
+
+    /* Without a gateway, .1 is a candidate; outside addresses end the
+     * iteration. */
+    assert_null(lb_ipam_subnet_parse("10.0.0.0/30", NULL, &s));
+    assert_int_equal(lb_ipam_n_candidates(&s), 2);
+    addr = 0;
+    assert_true(lb_ipam_next_candidate(&s, &addr));
+    assert_int_equal(addr, ip("10.0.0.1"));
+    addr = ip("192.168.0.1");
+    assert_false(lb_ipam_next_candidate(&s, &addr));
+
+    /* A gateway in the middle is skipped. */
+    assert_null(lb_ipam_subnet_parse("10.0.0.0/29", "10.0.0.4", &s));
+    addr = ip("10.0.0.3");
+    assert_true(lb_ipam_next_candidate(&s, &addr));
+    assert_int_equal(addr, ip("10.0.0.5"));
+}
+
+static void
+test_names_keys_macs(void **state OVS_UNUSED)
+{
+    struct lb_ipam_subnet s;
+    assert_null(lb_ipam_subnet_parse("10.16.0.0/16", "10.16.0.1", &s));
+
+    /* The fixture VM's port: switch key 1, offset 10. */
+    assert_int_equal(lb_ipam_port_key(1, &s, ip("10.16.0.10")),
+                     (1u << 24) | 10);
+    assert_int_equal(lb_ipam_port_key(127, &s, ip("10.16.255.254")),
+                     (127u << 24) | 0xfffe);
+    assert_int_equal(lb_ipam_port_key(1, &s, ip("10.17.0.10")), 0);
+    assert_int_equal(lb_ipam_port_key(1, &s, ip("10.16.0.0")), 0);
+    assert_int_equal(lb_ipam_port_key(1, &s, ip("10.16.0.1")), 0);
+    assert_int_equal(lb_ipam_port_key(1, &s, ip("10.16.255.255")), 0);
+    assert_int_equal(lb_ipam_port_key(0, &s, ip("10.16.0.10")), 0);
+    assert_int_equal(lb_ipam_port_key(128, &s, ip("10.16.0.10")), 0);
+    assert_true(lb_ipam_port_key(127, &s, ip("10.16.255.254"))
+                <= (1u << 31) - 1);
+
+    struct eth_addr mac = lb_ipam_mac(ip("10.16.0.10"));
+    struct eth_addr expected;
+    assert_true(eth_addr_from_string("0a:58:0a:10:00:0a", &expected));
+    assert_true(eth_addr_equals(mac, expected));
+    assert_false(eth_addr_is_multicast(mac));
+
+    char *name = lb_ipam_allocation_name("pods", ip("10.244.0.5"));
+    assert_string_equal(name, "pods-10-244-0-5");
+    free(name);
+
+    name = lb_ipam_port_name("default", "testvm");
+    assert_string_equal(name, "default_testvm");
+    free(name);
+}
+
+static void
+test_pick(void **state OVS_UNUSED)
+{
+    struct lb_ipam_subnet s;
+    assert_null(lb_ipam_subnet_parse("10.0.0.0/29", "10.0.0.1", &s));
+
+    /* Deterministic, and always a candidate. */
+    ovs_be32 a, b;
+    assert_true(lb_ipam_pick(&s, NULL, 0, "default_vm1", &a));
+    assert_true(lb_ipam_pick(&s, NULL, 0, "default_vm1", &b));
+    assert_int_equal(a, b);
+    assert_true(lb_ipam_is_candidate(&s, a));
+
+    /* Filling the subnet gives every candidate once, then fails.  Used
+     * addresses outside the subnet and duplicates do not count. */
+    ovs_be32 used[16];
+    size_t n_used = 0;
+    used[n_used++] = ip("192.168.0.1");
+    used[n_used++] = ip("10.0.0.1");
+    for (int i = 0; i < 5; i++) {
+        ovs_be32 addr;
+        assert_true(lb_ipam_pick(&s, used, n_used, "default_vm1", &addr));
+        assert_true(lb_ipam_is_candidate(&s, addr));
+        for (size_t j = 0; j < n_used; j++) {
+            assert_int_not_equal(addr, used[j]);
+        }
+        used[n_used++] = addr;
+        used[n_used++] = addr;
+    }
+    ovs_be32 addr = 0;
+    assert_false(lb_ipam_pick(&s, used, n_used, "default_vm1", &addr));
+    assert_int_equal(addr, 0);
+
+    /* Different ports start at different places in a large subnet. */
+    assert_null(lb_ipam_subnet_parse("10.244.0.0/16", "10.244.0.1", &s));
+    size_t n_distinct = 0;
+    ovs_be32 first = 0;
+    for (int i = 0; i < 16; i++) {
+        char port[32];
+        snprintf(port, sizeof port, "default_pod%d", i);
+        assert_true(lb_ipam_pick(&s, NULL, 0, port, &addr));
+        assert_true(lb_ipam_is_candidate(&s, addr));
+        if (!i) {
+            first = addr;
+        } else if (addr != first) {
+            n_distinct++;
+        }
+    }
+    assert_true(n_distinct >= 10);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_subnet_parse),
+        cmocka_unit_test(test_candidates),
+        cmocka_unit_test(test_names_keys_macs),
+        cmocka_unit_test(test_pick),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
