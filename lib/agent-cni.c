@@ -370,14 +370,18 @@ owner_updated(void *update_, const struct k8s_result *result)
     free(u);
 }
 
-static void
-record_owner(struct lb_agent *agent, const char *ns, const char *cr_name,
-             const struct lb_pod *pod, const char *migration_uid)
+/* Records a pod as the active owner of port 'cr_name' in 'ns', or as its
+ * alternate owner if 'migration_uid' is nonnull. */
+void
+lb_agent_record_owner(struct lb_agent *agent, const char *ns,
+                      const char *cr_name, const char *pod,
+                      const char *pod_uid, const char *node,
+                      const char *migration_uid)
 {
     struct owner_update *u = xmalloc(sizeof *u);
-    u->pod = xstrdup(pod->name);
-    u->pod_uid = xstrdup(pod->uid ? pod->uid : "");
-    u->node = xstrdup(agent->chassis);
+    u->pod = xstrdup(pod);
+    u->pod_uid = xstrdup(pod_uid ? pod_uid : "");
+    u->node = xstrdup(node);
     u->migration_uid = nullable_xstrdup(migration_uid);
     char *path = xasprintf(PORTS_PATH"/%s/status", ns, cr_name);
     k8s_read_modify_write(agent->k8s, path, K8S_RMW_DEFAULT_ATTEMPTS,
@@ -484,15 +488,16 @@ plumb(struct cni_add *add, const struct lb_logical_port *lp)
     if (add->target) {
         if (!lp->alternate_pod_uid || !pod->uid
             || strcmp(lp->alternate_pod_uid, pod->uid)) {
-            record_owner(agent, add->req->pod_namespace, add->cr_name, pod,
-                         pod->migration_job_uid);
+            lb_agent_record_owner(agent, add->req->pod_namespace,
+                                  add->cr_name, pod->name, pod->uid,
+                                  agent->chassis, pod->migration_job_uid);
         }
     } else if (!lp->active_pod_uid || !pod->uid
                || strcmp(lp->active_pod_uid, pod->uid)
                || !lp->active_node
                || strcmp(lp->active_node, agent->chassis)) {
-        record_owner(agent, add->req->pod_namespace, add->cr_name, pod,
-                     NULL);
+        lb_agent_record_owner(agent, add->req->pod_namespace, add->cr_name,
+                              pod->name, pod->uid, agent->chassis, NULL);
     }
     annotate_pod(agent, add->req->pod_namespace, add->req->pod_name,
                  add->port_name, att.ip, att.mac);

@@ -167,10 +167,9 @@ lb_agent_k8s_run(struct lb_agent *agent)
     lb_agent_set_model(agent, &model);
     lb_model_destroy(&model);
 
-    if (lb_derive_migrations(&agent->cluster, &agent->migrations,
-                             time_wall_msec())) {
-        VLOG_DBG("migration states changed");
-    }
+    lb_derive_migrations(&agent->cluster, &agent->migrations,
+                         time_wall_msec());
+    lb_agent_migration_derived(agent);
 }
 
 void
@@ -206,6 +205,7 @@ cmd_migrations(struct unixctl_conn *conn, int argc, const char *argv[],
     struct ds s = DS_EMPTY_INITIALIZER;
     bool verbose = argc > 1 && !strcmp(argv[1], "-v");
     lb_migration_table_format(&agent->migrations, verbose, &s);
+    lb_agent_migration_format(agent, &s);
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }

@@ -16,8 +16,10 @@
 #include "model.h"
 #include "openvswitch/list.h"
 #include "openvswitch/shash.h"
+#include "sset.h"
 
 struct cni_server;
+struct ds;
 struct lb_agent_cni;
 struct k8s_client;
 struct k8s_watch;
@@ -61,6 +63,13 @@ struct lb_agent {
 
     /* CNI requests (agent-cni.c). */
     struct lb_agent_cni *cni;
+
+    /* Activation (agent-migration.c). */
+    struct ovs_list activations;    /* "struct lb_activation", newest first. */
+    size_t n_activations;
+    struct ovs_list announcements;  /* Packet-outs to send after the flows. */
+    struct shash logged;            /* Port -> transitions already logged. */
+    struct sset owner_writes;       /* Ports with an owner write pending. */
 };
 
 void lb_agent_pipeline_ctx(const struct lb_agent *, struct lb_pipeline_ctx *);
@@ -81,5 +90,18 @@ void lb_agent_cni_stop(struct lb_agent *);
 void lb_agent_cni_run(struct lb_agent *);
 void lb_agent_cni_wait(struct lb_agent *);
 size_t lb_agent_cni_n_pending(const struct lb_agent *);
+void lb_agent_record_owner(struct lb_agent *, const char *ns,
+                           const char *cr_name, const char *pod,
+                           const char *pod_uid, const char *node,
+                           const char *migration_uid);
+
+/* agent-migration.c */
+struct ofputil_packet_in;
+void lb_agent_migration_init(struct lb_agent *);
+void lb_agent_migration_destroy(struct lb_agent *);
+void lb_agent_packet_in(struct lb_agent *, const struct ofputil_packet_in *);
+void lb_agent_migration_run(struct lb_agent *);
+void lb_agent_migration_derived(struct lb_agent *);
+void lb_agent_migration_format(const struct lb_agent *, struct ds *);
 
 #endif /* lib/agent-private.h */

@@ -46,6 +46,7 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
     agent->model_changed = true;    /* Nothing computed yet. */
 
     shash_init(&agent->local_activations);
+    lb_agent_migration_init(agent);
     char *error = (agent->model_file
                    ? lb_agent_reload_model(agent)
                    : lb_agent_k8s_start(agent, cfg));
@@ -82,6 +83,7 @@ lb_agent_destroy(struct lb_agent *agent)
         lb_agent_cni_stop(agent);
         lb_agent_k8s_stop(agent);
         shash_destroy_free_data(&agent->local_activations);
+        lb_agent_migration_destroy(agent);
         ofctrl_destroy(agent->ofctrl);
         ovs_bridge_destroy(agent->bridge);
         lb_flow_table_destroy(&agent->flows);
@@ -281,6 +283,7 @@ lb_agent_run(struct lb_agent *agent)
         agent_compute(agent);
     }
     ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
+    lb_agent_migration_run(agent);
     lb_agent_cni_run(agent);
 }
 
@@ -294,11 +297,9 @@ lb_agent_wait(struct lb_agent *agent)
 }
 
 static void
-agent_packet_in(void *aux OVS_UNUSED, const struct ofputil_packet_in *pin)
+agent_packet_in(void *agent, const struct ofputil_packet_in *pin)
 {
-    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
-    VLOG_INFO_RL(&rl, "packet-in from table %"PRIu8" (%"PRIuSIZE" bytes)",
-                 pin->table_id, pin->packet_len);
+    lb_agent_packet_in(agent, pin);
 }
 
 void

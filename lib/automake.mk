@@ -4,6 +4,7 @@ lib_liblivebind_la_SOURCES = \
 	lib/agent.h \
 	lib/agent-cni.c \
 	lib/agent-k8s.c \
+	lib/agent-migration.c \
 	lib/agent-private.h \
 	lib/cookie.h \
 	lib/flow-table.c \

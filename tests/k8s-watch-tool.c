@@ -44,6 +44,7 @@
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/util.h"
 #include "openvswitch/vlog.h"
+#include "socket-util.h"
 #include "timeval.h"
 #include "util.h"
 

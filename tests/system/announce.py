@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+# Copyright (c) 2026 The livebind authors.
+# Licensed under the Apache License, Version 2.0.
+"""Sends QEMU's self-announcement after a live migration: RARP frames
+(ethertype 0x8035, opcode 3, broadcast, sender and target MAC the NIC's,
+IPs 0.0.0.0, 60 bytes) in rounds at 0, 50, 200, 450 and 800 ms.
+
+  announce.py IFACE MAC [--rounds 0,50,200,450,800] [--src MAC]
+              [--cutover FILE]
+
+--src sends with a different Ethernet source and sender MAC (to test that
+a foreign announcement changes nothing).  --cutover runs "ip -batch FILE"
+first, then announces at once, as QEMU does when the VM resumes: the
+emulated cutover and the first RARP are microseconds apart."""
+
+import socket
+import subprocess
+import sys
+import time
+
+
+def mac_bytes(mac):
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def rarp(mac):
+    m = mac_bytes(mac)
+    frame = (b"\xff" * 6 + m + b"\x80\x35"
+             + b"\x00\x01\x08\x00\x06\x04\x00\x03"
+             + m + b"\x00" * 4 + m + b"\x00" * 4)
+    return frame + b"\x00" * (60 - len(frame))
+
+
+def main():
+    args = sys.argv[1:]
+    if len(args) < 2:
+        sys.stderr.write(__doc__)
+        sys.exit(2)
+    iface, mac = args[0], args[1]
+    rounds = [0, 50, 200, 450, 800]
+    if "--rounds" in args:
+        rounds = [int(x) for x in args[args.index("--rounds") + 1].split(",")]
+    if "--src" in args:
+        mac = args[args.index("--src") + 1]
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    frame = rarp(mac)
+    if "--cutover" in args:
+        subprocess.run(["ip", "-batch", args[args.index("--cutover") + 1]],
+                       check=True)
+    start = time.monotonic()
+    for r in rounds:
+        delay = start + r / 1000.0 - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        s.send(frame)
+
+
+if __name__ == "__main__":
+    main()

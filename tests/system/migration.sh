@@ -1,0 +1,133 @@
+# migration.sh - emulates KubeVirt for livebind's migration tests and the
+# sandbox.  Source after bed.sh, agent.sh and k8s.sh.
+#
+# A VM is a "guest" namespace holding the VM's IP and MAC on a bridge br0
+# with one uplink per virt-launcher pod (source, then target), as KubeVirt's
+# bridge binding connects a VM to its pod's eth0.  Cutover is one
+# "ip -batch" that brings the target uplink up and the source uplink down:
+# the guest's TCP stack never notices, and its carrier never flaps.
+
+KV=/apis/kubevirt.io/v1/namespaces/default
+
+json_field() {  # FIELD : read a top-level metadata field from JSON on stdin
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["'"$1"'"])'
+}
+
+# vmi_create VM NODE : the VirtualMachineInstance, opted in.
+vmi_create() {
+    kapi_ok POST "$KV/virtualmachineinstances" \
+      "{\"apiVersion\":\"kubevirt.io/v1\",\"kind\":\"VirtualMachineInstance\",
+        \"metadata\":{\"name\":\"$1\",\"namespace\":\"default\",
+          \"annotations\":{\"kubevirt.io/allow-pod-bridge-network-live-migration\":\"true\"}},
+        \"status\":{\"nodeName\":\"$2\",\"phase\":\"Running\"}}" |
+        json_field uid
+}
+
+# launcher_meta VM VMI_UID [VMIM_UID VMIM_NAME] : virt-launcher pod metadata
+# (labels, annotations, controller ownerReference), as KubeVirt sets them;
+# with a VMIM, a migration target pod's.
+launcher_meta() {
+    local mig_label="" mig_ann=""
+    if [ -n "${3-}" ]; then
+        mig_label=",\"kubevirt.io/migrationJobUID\":\"$3\""
+        mig_ann=",\"kubevirt.io/migrationJobName\":\"$4\""
+    fi
+    echo "\"labels\":{\"kubevirt.io\":\"virt-launcher\",
+            \"vm.kubevirt.io/name\":\"$1\",\"vmi.kubevirt.io/id\":\"$1\",
+            \"kubevirt.io/created-by\":\"$2\"$mig_label},
+          \"ownerReferences\":[{\"apiVersion\":\"kubevirt.io/v1\",
+            \"kind\":\"VirtualMachineInstance\",\"name\":\"$1\",
+            \"uid\":\"$2\",\"controller\":true,\"blockOwnerDeletion\":true}],
+          \"annotations\":{\"kubevirt.io/domain\":\"$1\",
+            \"kubevirt.io/allow-pod-bridge-network-live-migration\":\"true\"$mig_ann}"
+}
+
+# vm_pod_bridge POD GUEST UPLINK : bridge POD's eth0 to the guest's br0
+# through a veth (POD: tap0, GUEST: UPLINK), as KubeVirt's bridge binding
+# does: the pod's eth0 loses its address and gets another MAC, the VM keeps
+# both.  The uplink starts down.
+vm_pod_bridge() {
+    local pod=${LB_PREFIX}$1 guest=${LB_PREFIX}$2 up=$3
+    ip -n "$pod" addr flush dev eth0
+    ip -n "$pod" link set eth0 address "02:00:00:$(printf '%02x:%02x:%02x' \
+        $((RANDOM % 256)) $((RANDOM % 256)) $((RANDOM % 256)))"
+    ip -n "$pod" link add k6t-eth0 type bridge
+    ip -n "$pod" link set eth0 master k6t-eth0
+    ip -n "$pod" link add tap0 type veth peer name "$up" netns "$guest"
+    ip -n "$pod" link set tap0 master k6t-eth0
+    ip netns exec "$pod" ethtool -K tap0 tx off >/dev/null
+    ip netns exec "$pod" ethtool -K k6t-eth0 tx off >/dev/null 2>&1 || true
+    ip -n "$pod" link set tap0 up
+    ip -n "$pod" link set k6t-eth0 up
+    ip -n "$guest" link set "$up" master br0
+    ip netns exec "$guest" ethtool -K "$up" tx off >/dev/null
+    # Isolated: while both pods are bridged, br0 must not reflect one
+    # pod's broadcasts into the other.
+    ip -n "$guest" link set dev "$up" type bridge_slave isolated on
+}
+
+# guest_create GUEST MAC IP/PLEN : the VM's own network stack.
+guest_create() {
+    _bed_ns_add "${LB_PREFIX}$1"
+    local ns=${LB_PREFIX}$1
+    ip -n "$ns" link add br0 type bridge
+    ip -n "$ns" link set br0 address "$2" mtu 1400
+    ip -n "$ns" addr add "$3" dev br0
+    ip netns exec "$ns" ethtool -K br0 tx off >/dev/null 2>&1 || true
+    ip -n "$ns" link set br0 up
+}
+
+# vmim_create NAME VM : a VirtualMachineInstanceMigration in phase Pending.
+vmim_create() {
+    kapi_ok POST "$KV/virtualmachineinstancemigrations" \
+      "{\"apiVersion\":\"kubevirt.io/v1\",
+        \"kind\":\"VirtualMachineInstanceMigration\",
+        \"metadata\":{\"name\":\"$1\",\"namespace\":\"default\"},
+        \"spec\":{\"vmiName\":\"$2\"},\"status\":{\"phase\":\"Pending\"}}" |
+        json_field uid
+}
+
+# vmim_phase NAME PHASE : advance the VMIM, as virt-controller does.
+vmim_phase() {
+    kapi_ok PATCH "$KV/virtualmachineinstancemigrations/$1/status" \
+        "{\"status\":{\"phase\":\"$2\"}}" application/merge-patch+json \
+        >/dev/null
+}
+
+# vmi_migration_state VM JSON : set the VMI's status.migrationState (and
+# nodeName when given as a third argument).
+vmi_migration_state() {
+    local node=${3:+,\"nodeName\":\"$3\"}
+    kapi_ok PATCH "$KV/virtualmachineinstances/$1/status" \
+        "{\"status\":{\"migrationState\":$2$node}}" \
+        application/merge-patch+json >/dev/null
+}
+
+# pod_phase POD PHASE
+pod_phase() {
+    kapi_ok PATCH "/api/v1/namespaces/default/pods/$1/status" \
+        "{\"status\":{\"phase\":\"$2\"}}" application/merge-patch+json \
+        >/dev/null
+}
+
+# cutover_and_announce GUEST MAC FROM TO : the VM resumes behind uplink TO
+# (one "ip -batch": TO up, FROM down) and announces itself with QEMU's
+# RARP rounds right away.
+cutover_and_announce() {
+    local batch=$LB_BED_DIR/cutover.batch
+    printf 'link set %s up\nlink set %s down\n' "$4" "$3" > "$batch"
+    bed_exec "$1" python3 "$srcdir/tests/system/announce.py" br0 "$2" \
+        --cutover "$batch"
+}
+
+# migration_flows NODE KEY : NODE's migration flows of port KEY.
+migration_flows() {
+    bed_dump_flows "$1" "cookie=$(printf '0x48%014x' "$2")/-1"
+}
+has_migration_flows() { [ -n "$(migration_flows "$2" "$1")" ]; }
+no_migration_flows() { [ -z "$(migration_flows "$2" "$1")" ]; }
+# blocked NODE KEY : NODE holds the copy of port KEY blocked.
+port_blocked() {
+    bed_dump_flows "$1" | grep -q "priority=150,reg14=$(printf '%#x' "$2") actions=drop"
+}
+port_not_blocked() { ! port_blocked "$@"; }

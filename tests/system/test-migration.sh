@@ -1,0 +1,216 @@
+#!/bin/bash
+# System test of live migration: three nodes, the fake API server (a test
+# double) standing in for Kubernetes, KubeVirt emulated, the CNI plugin
+# invoked as a runtime would, and a TCP canary streaming to the VM through
+# three migrations (one that succeeds, one that fails, one cancelled).
+#
+# Exit: 0 pass, 1 fail, 77 skip.
+set -eu
+
+srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+builddir=${LB_BUILDDIR:-$srcdir}
+agent_bin=$builddir/ovn-agent/livebind-agent
+[ -x "$agent_bin" ] && [ -x "$builddir/cni-plugin/livebind" ] \
+    || { echo "SKIP: not built"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
+command -v curl >/dev/null || { echo "SKIP: no curl"; exit 77; }
+
+LB_PREFIX=${LB_PREFIX:-lbm$$-}
+. "$srcdir/tests/system/bed.sh"
+. "$srcdir/tests/system/agent.sh"
+. "$srcdir/tests/system/k8s.sh"
+. "$srcdir/tests/system/migration.sh"
+bed_trap
+
+bed_up 3
+dir=$LB_BED_DIR
+fake_api_start
+k8s_switch pods 1 10.30.0.0/16 10.30.0.1 >/dev/null
+for n in 1 2 3; do
+    k8s_node "node$n" "$(bed_node_ip "$n")" >/dev/null
+done
+for n in 1 2 3; do
+    agent_k8s_start "node$n" --cni-socket="$(bed_node_dir "node$n")/cni/cni.sock"
+done
+for n in 1 2 3; do
+    agent_wait_synced "node$n"
+done
+on_all_nodes() {
+    local n
+    for n in 1 2 3; do "$@" "node$n" || return 1; done
+}
+on_no_node() {
+    local n
+    for n in 1 2 3; do "$@" "node$n" && return 1; done
+    return 0
+}
+
+# add_pod NODE POD [METADATA] : pod object, netns, CNI ADD.
+add_pod() {
+    k8s_pod default "$2" "$1" "${3-}" >/dev/null
+    pod_netns "$2"
+    cni "$1" ADD "$2" > "$dir/add.$2"
+}
+ip_of() { result_ip < "$dir/add.$1"; }
+mac_of() { result_mac < "$dir/add.$1"; }
+
+# The client on node3, the VM on node1.
+check "client pod on node3" add_pod node3 client
+vmi_uid=$(vmi_create vm1 node1)
+check "VM's pod on node1" add_pod node1 launcher-1 "$(launcher_meta vm1 "$vmi_uid")"
+vm_ip=$(ip_of launcher-1)
+vm_mac=$(mac_of launcher-1)
+key=$(( (1 << 24) | $(echo "$vm_ip" | awk -F. '{print $3 * 256 + $4}') ))
+echo "VM vm1: $vm_ip $vm_mac, port key $(printf '%#x' "$key")"
+guest_create guest "$vm_mac" "$vm_ip/16"
+vm_pod_bridge launcher-1 guest up-1
+ip -n "${LB_PREFIX}guest" link set up-1 up
+check "client reaches the VM" \
+    bed_exec client ping -c 3 -i 0.2 -W 2 "$vm_ip"
+
+# The canary: sequence-numbered TCP messages every 10 ms, client -> VM.
+bed_bg guest "$dir/canary-server.log" python3 \
+    "$srcdir/tests/system/canary.py" server 7000 "$dir/canary.json"
+server_pid=$BED_BG_PID
+bed_wait_until 5 bed_exec guest sh -c 'ss -ltn | grep -q :7000'
+bed_bg client "$dir/canary-client.log" python3 \
+    "$srcdir/tests/system/canary.py" client "$vm_ip" 7000 10
+client_pid=$BED_BG_PID
+canary_received() {
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["received"])' \
+        "$dir/canary.json.live" 2>/dev/null || echo 0
+}
+canary_flowing() {  # the count grows within a second
+    local a b
+    a=$(canary_received); sleep 0.3; b=$(canary_received)
+    [ "$b" -gt "$a" ]
+}
+check "canary flows" bed_wait_until 5 canary_flowing
+
+# target_pod NODE POD VMIM VMIM_UID UPLINK : the migration target pod, as
+# virt-controller creates it, plumbed by CNI and bridged to the guest.
+target_pod() {
+    add_pod "$1" "$2" "$(launcher_meta vm1 "$vmi_uid" "$4" "$3")" &&
+        vm_pod_bridge "$2" guest "$5"
+}
+mig_state() {  # UID SOURCE TARGET SOURCE_POD TARGET_POD [EXTRA]
+    echo "{\"migrationUid\":\"$1\",\"sourceNode\":\"$2\",\"targetNode\":\"$3\",
+           \"sourcePod\":\"$4\",\"targetPod\":\"$5\",\"mode\":\"PreCopy\"${6-}}"
+}
+
+# ---- Migration 1: node1 -> node2, succeeds.
+uid1=$(vmim_create mig1 vm1)
+vmim_phase mig1 Scheduling
+check "migration 1: target pod on node2" \
+    target_pod node2 launcher-2 mig1 "$uid1" up-2
+check "target pod reuses the VM's IP" test "$(ip_of launcher-2)" = "$vm_ip"
+check "target pod reuses the VM's MAC" test "$(mac_of launcher-2)" = "$vm_mac"
+vmim_phase mig1 Scheduled
+vmim_phase mig1 PreparingTarget
+vmi_migration_state vm1 "$(mig_state "$uid1" node1 node2 launcher-1 launcher-2)"
+check "mirror flows on every node" \
+    bed_wait_until 5 on_all_nodes has_migration_flows "$key"
+check "the target copy on node2 is blocked" port_blocked node2 "$key"
+check "node3 mirrors to node1 and node2" \
+    grep -q 'output:[0-9]*,output:[0-9]*' <<<"$(migration_flows node3 "$key")"
+
+# Spoofed announcements change nothing.
+bed_exec client python3 "$srcdir/tests/system/announce.py" eth0 "$vm_mac" \
+    --rounds 0,20 || true
+bed_exec launcher-2 python3 "$srcdir/tests/system/announce.py" eth0 \
+    0a:58:de:ad:be:ef --rounds 0,20 || true
+sleep 0.3
+check "a RARP from another pod, or with a foreign MAC, activates nothing" \
+    port_blocked node2 "$key"
+
+# The target's agent, killed while mirroring, comes back with the same
+# flows, sending no flow-mod.
+before=$(bed_dump_flows node2 | md5sum)
+agent_stop node2
+agent_k8s_start node2 --cni-socket="$(bed_node_dir node2)/cni/cni.sock"
+agent_wait_synced node2
+check "restarted agent (node2, mirroring) is synced" agent_wait_installed node2
+check "restarted agent sent zero flow-mods" agent_flow_mods_equal node2 0
+check "node2's flows are unchanged by the restart" \
+    test "$(bed_dump_flows node2 | md5sum)" = "$before"
+
+vmim_phase mig1 TargetReady
+vmim_phase mig1 Running
+
+# Cutover: the VM resumes on node2 and QEMU announces it.
+cutover_and_announce guest "$vm_mac" up-1 up-2
+check "the VM's RARP unblocked the port on node2" port_not_blocked node2 "$key"
+agent_ctl node2 migrations | sed 's/^/    /'
+port_status_has() {  # PATTERN (in the compacted JSON)
+    kapi GET /apis/livebind.io/v1alpha1/namespaces/default/logicalports/vm1 |
+        tr -d ' \n' | grep -q -- "$1"
+}
+check "the activation is recorded in the API" \
+    bed_wait_until 5 port_status_has '"activation":{'
+check "canary flows after the cutover" bed_wait_until 5 canary_flowing
+
+# Completion.
+vmi_migration_state vm1 "$(mig_state "$uid1" node1 node2 launcher-1 launcher-2 \
+    ",\"completed\":true,\"targetNodeDomainReadyTimestamp\":\"2026-11-22T00:00:00Z\"")" node2
+vmim_phase mig1 Succeeded
+pod_phase launcher-1 Succeeded
+check "mirroring stops when the migration completes" \
+    bed_wait_until 5 on_no_node has_migration_flows "$key"
+sends_to_one() {  # NODE: its output flow for the VM has one tunnel
+    bed_dump_flows "$1" | grep "reg15=$(printf '%#x' "$key"),metadata" |
+        grep -v reg14 | grep -q 'tun_id,output:[0-9]*$'
+}
+check "the port is bound to node2 alone (node3 sends only to node2)" \
+    bed_wait_until 5 sends_to_one node3
+check "the target pod is the active owner" bed_wait_until 5 \
+    port_status_has '"activeOwner":{[^}]*"pod":"launcher-2"'
+check "canary flows after completion" bed_wait_until 5 canary_flowing
+cni node1 DEL launcher-1 >/dev/null || true
+k8s_delete /api/v1/namespaces/default/pods/launcher-1
+
+# ---- Migration 2: back to node1, fails: back to node2 alone.
+uid2=$(vmim_create mig2 vm1)
+vmim_phase mig2 Scheduling
+check "migration 2 (back): target pod on node1" \
+    target_pod node1 launcher-3 mig2 "$uid2" up-3
+check "migration 2: mirror flows on every node" \
+    bed_wait_until 5 on_all_nodes has_migration_flows "$key"
+check "migration 2: node1's copy is blocked" port_blocked node1 "$key"
+vmim_phase mig2 Failed
+cni node1 DEL launcher-3 >/dev/null || true
+k8s_delete /api/v1/namespaces/default/pods/launcher-3
+check "failed migration: mirror flows gone everywhere" \
+    bed_wait_until 5 on_no_node has_migration_flows "$key"
+check "canary flows after the failed migration" bed_wait_until 5 canary_flowing
+
+# ---- Migration 3: to node3, cancelled (VMIM deleted before success).
+uid3=$(vmim_create mig3 vm1)
+vmim_phase mig3 Scheduling
+check "migration 3: target pod on node3" \
+    target_pod node3 launcher-4 mig3 "$uid3" up-4
+check "migration 3: mirror flows on every node" \
+    bed_wait_until 5 on_all_nodes has_migration_flows "$key"
+k8s_delete "$KV/virtualmachineinstancemigrations/mig3"
+check "cancelled migration: mirror flows gone everywhere" \
+    bed_wait_until 5 on_no_node has_migration_flows "$key"
+check "cancelled migration: node3 delivers nothing to its copy" \
+    port_not_blocked node3 "$key"
+check "canary flows after the cancelled migration" \
+    bed_wait_until 5 canary_flowing
+
+# The canary's verdict.
+kill "$client_pid"
+sleep 0.3
+kill "$server_pid"
+bed_wait_until 5 test -s "$dir/canary.json"
+echo "canary: $(cat "$dir/canary.json")"
+canary_field() {
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+        "$dir/canary.json" "$1"
+}
+check "one TCP connection throughout (no reconnect)" \
+    test "$(canary_field connections)" = 1
+check "no canary message lost" test "$(canary_field lost)" = 0
+
+report
