@@ -234,3 +234,34 @@ lb_agent_k8s_register_commands(struct lb_agent *agent)
         unixctl_command_register("explain", "", 0, 0, cmd_explain, agent);
     }
 }
+
+/* The ports' owners as recorded in the API, as Calico records a VM's
+ * address handle: the active owner, and during a migration the alternate
+ * one. */
+void
+lb_agent_format_owners(const struct lb_agent *agent, struct ds *s)
+{
+    const struct shash *ports = &agent->cluster.objects[LB_KIND_LOGICAL_PORT];
+    const struct shash_node **nodes = shash_sort(ports);
+
+    ds_put_cstr(s, "\nowners:\n");
+    for (size_t i = 0; i < shash_count(ports); i++) {
+        const struct lb_logical_port *lp = nodes[i]->data;
+        ds_put_format(s, "%s active=%s@%s", lp->port_name,
+                      lp->active_pod ? lp->active_pod : "-",
+                      lp->active_node ? lp->active_node : "-");
+        if (lp->alternate_pod) {
+            ds_put_format(s, " alternate=%s@%s (migration %s)",
+                          lp->alternate_pod,
+                          lp->alternate_node ? lp->alternate_node : "-",
+                          lp->alternate_migration_uid
+                          ? lp->alternate_migration_uid : "?");
+        }
+        if (lp->activation_node) {
+            ds_put_format(s, " activated on %s (%s)", lp->activation_node,
+                          lp->activation_cause ? lp->activation_cause : "");
+        }
+        ds_put_char(s, '\n');
+    }
+    free(nodes);
+}

@@ -82,6 +82,7 @@ void lb_agent_k8s_run(struct lb_agent *);
 void lb_agent_k8s_wait(struct lb_agent *);
 bool lb_agent_k8s_synced(const struct lb_agent *);
 void lb_agent_k8s_register_commands(struct lb_agent *);
+void lb_agent_format_owners(const struct lb_agent *, struct ds *);
 
 /* agent-cni.c */
 char *lb_agent_cni_start(struct lb_agent *, const char *socket_path)

@@ -337,6 +337,9 @@ cmd_ports(struct unixctl_conn *conn, int argc OVS_UNUSED,
     struct lb_agent *agent = agent_;
     struct ds s = DS_EMPTY_INITIALIZER;
     lb_model_format(&agent->model, &s);
+    if (agent->k8s) {
+        lb_agent_format_owners(agent, &s);
+    }
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }

@@ -492,7 +492,8 @@ k8s_http_error(const struct k8s_http *http, CURLcode cc, long status,
 {
     if (http->too_large) {
         return xasprintf("response body larger than %"PRIuSIZE" bytes",
-                         http->client->opts.max_body);
+                         (http->kind == K8S_HTTP_WATCH ? K8S_ERROR_BODY_MAX
+                          : http->client->opts.max_body));
     } else if (cc != CURLE_OK) {
         return xasprintf("%s%s%s", curl_easy_strerror(cc),
                          http->errbuf[0] ? ": " : "", http->errbuf);
@@ -986,6 +987,19 @@ k8s_watch_start(struct k8s_watch *watch)
 
 /* Handles one event of the watch stream.  Returns true if the stream goes
  * on, false if it was stopped (or the watch destroyed). */
+/* Records that the stream got to 'rv'.  Only progress counts as success:
+ * a server that sends the same thing again and again must not make us
+ * reconnect without backoff. */
+static void
+k8s_watch_advance(struct k8s_watch *watch, const char *rv)
+{
+    if (!watch->rv || strcmp(watch->rv, rv)) {
+        watch->got_event = true;
+        k8s_watch_backoff_reset(watch);
+        k8s_watch_set_rv(watch, rv);
+    }
+}
+
 static bool
 k8s_watch_handle_event(struct k8s_watch *watch, struct k8s_event *ev)
 {
@@ -993,26 +1007,20 @@ k8s_watch_handle_event(struct k8s_watch *watch, struct k8s_event *ev)
     case K8S_EVENT_ADDED:
     case K8S_EVENT_MODIFIED:
         watch->n_events++;
-        watch->got_event = true;
-        k8s_watch_backoff_reset(watch);
-        k8s_watch_set_rv(watch, ev->resource_version);
+        k8s_watch_advance(watch, ev->resource_version);
         return k8s_watch_upsert(watch, ev->namespace, ev->name,
                                 ev->resource_version, ev->object);
 
     case K8S_EVENT_DELETED: {
         watch->n_events++;
-        watch->got_event = true;
-        k8s_watch_backoff_reset(watch);
-        k8s_watch_set_rv(watch, ev->resource_version);
+        k8s_watch_advance(watch, ev->resource_version);
         struct k8s_cached *c = k8s_watch_find(watch, ev->namespace, ev->name);
         return !c || k8s_watch_remove(watch, c, ev->object);
     }
 
     case K8S_EVENT_BOOKMARK:
         watch->n_bookmarks++;
-        watch->got_event = true;
-        k8s_watch_backoff_reset(watch);
-        k8s_watch_set_rv(watch, ev->resource_version);
+        k8s_watch_advance(watch, ev->resource_version);
         return true;
 
     case K8S_EVENT_ERROR:
@@ -1134,7 +1142,8 @@ k8s_watch_list_done(struct k8s_watch *watch, CURLcode cc, long status)
         const char *namespace, *name, *rv;
         k8s_object_key(item, &namespace, &name, &rv, NULL);
         if (kind && !json_object_get(item, "kind")) {
-            json_object_set_new(item, "kind", json_stringn(kind, strlen(kind)));
+            json_object_set_new(item, "kind",
+                                json_stringn(kind, strlen(kind)));
         }
         if (json_is_string(api_version)
             && !json_object_get(item, "apiVersion")) {

@@ -20,6 +20,8 @@
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
 #include "unixctl.h"
+#include "openvswitch/dynamic-string.h"
+#include "svec.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(main);
@@ -30,6 +32,8 @@ usage(void)
     printf("%s: livebind node agent\n"
            "usage: %s [OPTIONS]\n"
            "\n"
+           "  --config=FILE         read options from FILE (\"name = value\"\n"
+           "                        a line); the command line overrides it\n"
            "  --node=NAME           this node's (chassis) name (required)\n"
            "  --ovsdb=REMOTE        OVS database (default: unix:%s/db.sock)\n"
            "  --bridge=NAME         integration bridge (default: br-int)\n"
@@ -53,6 +57,89 @@ usage(void)
     daemon_usage();
     vlog_usage();
     exit(EXIT_SUCCESS);
+}
+
+/* Reads options from 'file_name': one "name = value" (or "name" alone, for
+ * a flag) a line, the names of the long options, '#' starting a comment.
+ * Appends them to 'args' as "--name=value". */
+static void
+read_config_file(const char *file_name, struct svec *args)
+{
+    FILE *file = fopen(file_name, "r");
+    if (!file) {
+        ovs_fatal(errno, "%s: cannot open the configuration file",
+                  file_name);
+    }
+    struct ds line = DS_EMPTY_INITIALIZER;
+    int line_number = 0;
+    while (!ds_get_line(&line, file)) {
+        line_number++;
+        char *s = ds_cstr(&line);
+        char *hash = strchr(s, '#');
+        if (hash) {
+            *hash = '\0';
+        }
+        char *name = s + strspn(s, " \t");
+        char *eq = strchr(name, '=');
+        char *value = NULL;
+        if (eq) {
+            *eq = '\0';
+            value = eq + 1 + strspn(eq + 1, " \t");
+            for (char *end = value + strlen(value);
+                 end > value && strchr(" \t\r", end[-1]); end--) {
+                end[-1] = '\0';
+            }
+        }
+        for (char *end = name + strlen(name);
+             end > name && strchr(" \t\r", end[-1]); end--) {
+            end[-1] = '\0';
+        }
+        if (!name[0]) {
+            continue;
+        }
+        if (strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-:")
+            != strlen(name) || !strcmp(name, "config")) {
+            ovs_fatal(0, "%s:%d: \"%s\" is not an option name", file_name,
+                      line_number, name);
+        }
+        svec_add_nocopy(args, value ? xasprintf("--%s=%s", name, value)
+                                    : xasprintf("--%s", name));
+    }
+    ds_destroy(&line);
+    fclose(file);
+}
+
+/* Builds the effective command line: the configuration file's options
+ * first, so that those given on the command line win. */
+static void
+expand_config(int *argcp, char **argvp[], struct svec *args)
+{
+    const char *config = NULL;
+    for (int i = 1; i < *argcp; i++) {
+        const char *a = (*argvp)[i];
+        if (!strncmp(a, "--config=", 9)) {
+            config = a + 9;
+        } else if (!strcmp(a, "--config") && i + 1 < *argcp) {
+            config = (*argvp)[++i];
+        }
+    }
+    svec_add(args, (*argvp)[0]);
+    if (config) {
+        read_config_file(config, args);
+    }
+    for (int i = 1; i < *argcp; i++) {
+        const char *a = (*argvp)[i];
+        if (!strncmp(a, "--config=", 9)) {
+            continue;
+        } else if (!strcmp(a, "--config")) {
+            i++;
+            continue;
+        }
+        svec_add(args, a);
+    }
+    svec_terminate(args);
+    *argcp = args->n;
+    *argvp = args->names;
 }
 
 static char *
@@ -181,6 +268,8 @@ main(int argc, char *argv[])
     fatal_ignore_sigpipe();
     vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_INFO);
 
+    struct svec args = SVEC_EMPTY_INITIALIZER;
+    expand_config(&argc, &argv, &args);
     char *unixctl_path = parse_options(argc, argv, &cfg);
     char *default_db = xasprintf("unix:%s/db.sock", ovs_rundir());
     if (!cfg.db_remote) {
@@ -226,5 +315,6 @@ main(int argc, char *argv[])
     lb_agent_destroy(agent);
     unixctl_server_destroy(unixctl);
     free(default_db);
+    svec_destroy(&args);
     return 0;
 }

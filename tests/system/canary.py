@@ -14,6 +14,7 @@ sequence), the largest time between two consecutive messages (ms), and the
 number of connections the server accepted (1 means no reconnect)."""
 
 import json
+import os
 import select
 import signal
 import socket
@@ -71,8 +72,10 @@ def server(port, summary_path):
                     stats["out_of_order"] += 1
                 stats["last_seq"] = max(last, seq)
                 stats["received"] += 1
-        with open(summary_path + ".live", "w") as f:
+        # Atomically, so that readers never see a half-written file.
+        with open(summary_path + ".live.tmp", "w") as f:
             json.dump(stats, f)
+        os.replace(summary_path + ".live.tmp", summary_path + ".live")
 
 
 def client(ip, port, interval_ms):
