@@ -68,6 +68,7 @@ lb_agent_migration_init(struct lb_agent *agent)
     ovs_list_init(&agent->announcements);
     shash_init(&agent->logged);
     sset_init(&agent->owner_writes);
+    sset_init(&agent->not_opted_in);
 }
 
 static void
@@ -94,6 +95,7 @@ lb_agent_migration_destroy(struct lb_agent *agent)
     }
     shash_destroy_free_data(&agent->logged);
     sset_destroy(&agent->owner_writes);
+    sset_destroy(&agent->not_opted_in);
 }
 
 /* The LogicalPort object behind logical port 'port_name'. */
@@ -467,11 +469,43 @@ log_transitions(struct lb_agent *agent)
     }
 }
 
+/* A VM that did not opt in migrates without livebind's help: its port
+ * moves only when the migration has succeeded.  Says so once per
+ * migration. */
+static void
+log_not_opted_in(struct lb_agent *agent)
+{
+    const struct shash_node *node;
+    SHASH_FOR_EACH (node, &agent->cluster.objects[LB_KIND_LOGICAL_PORT]) {
+        const struct lb_logical_port *lp = node->data;
+        if (!lp->vm) {
+            continue;
+        }
+        struct lb_migration_facts f;
+        lb_derive_migration_facts(&agent->cluster, lp, &f);
+        if (!f.migration_uid || f.opted_in
+            || f.outcome != LB_OUTCOME_IN_PROGRESS) {
+            continue;
+        }
+        char *key = xasprintf("%s %s", lp->port_name, f.migration_uid);
+        if (sset_add(&agent->not_opted_in, key)) {
+            VLOG_INFO("port %s: VM %s/%s migrates (%s) without the "
+                      "annotation kubevirt.io/allow-pod-bridge-network-"
+                      "live-migration=\"true\": single-chassis binding, "
+                      "the port moves only when the migration succeeds",
+                      lp->port_name, lp->ns, lp->vm,
+                      f.vmim ? f.vmim : f.migration_uid);
+        }
+        free(key);
+    }
+}
+
 /* Called after each derivation of the model. */
 void
 lb_agent_migration_derived(struct lb_agent *agent)
 {
     log_transitions(agent);
+    log_not_opted_in(agent);
     record_outcomes(agent);
 }
 

@@ -70,6 +70,7 @@ struct lb_agent {
     struct ovs_list announcements;  /* Packet-outs to send after the flows. */
     struct shash logged;            /* Port -> transitions already logged. */
     struct sset owner_writes;       /* Ports with an owner write pending. */
+    struct sset not_opted_in;       /* "port uid" already logged. */
 };
 
 void lb_agent_pipeline_ctx(const struct lb_agent *, struct lb_pipeline_ctx *);
