@@ -54,9 +54,8 @@ VLOG_DEFINE_THIS_MODULE(agent_cni);
 
 enum add_state {
     ADD_FIND,                   /* Waiting for the pod and its port. */
-    ADD_ALLOCATING,             /* IPAllocation/LogicalPort in flight. */
-    ADD_WAIT_PORT,              /* Waiting for the created port to show. */
-    ADD_WAIT_FLOWS,             /* Plumbed; waiting for flows. */
+    ADD_ALLOCATING,             /* IPAllocation in flight. */
+    ADD_WAIT_FLOWS,             /* Plumbed; waiting for port and flows. */
 };
 
 struct cni_add {
@@ -85,6 +84,9 @@ struct lb_agent_cni {
 };
 
 static void add_step(struct cni_add *);
+static bool plumb_attachment(struct cni_add *,
+                             const struct lb_logical_switch *, ovs_be32 ip,
+                             struct eth_addr mac);
 
 /* Helpers. */
 
@@ -154,14 +156,28 @@ port_created(void *add_, const struct k8s_result *result)
 {
     struct cni_add *add = add_;
     add->request_id = 0;
-    if (result->error && result->status != 409) {
+    if (result->status == 409) {
+        /* Someone created the port first, maybe with another address than
+         * the one just plumbed: give ours back and start over; the retry
+         * reuses theirs. */
+        const struct lb_logical_switch *sw = find_switch(add->agent);
+        if (sw) {
+            char *name = lb_ipam_allocation_name(sw->name, add->ip);
+            char *path = xasprintf(ALLOCATIONS_PATH"/%s", name);
+            k8s_delete(add->agent->k8s, path, NULL, NULL, NULL);
+            free(path);
+            free(name);
+        }
+        add_fail(add, CNI_ERR_TRY_AGAIN, "the logical port was created "
+                 "concurrently", NULL);
+        return;
+    }
+    if (result->error) {
         add_fail(add, CNI_ERR_KUBE_API, "creating the logical port failed",
                  result->error);
         return;
     }
-    /* Created, or someone else created it first: either way, wait for the
-     * watch to bring it, then use it. */
-    add->state = ADD_WAIT_PORT;
+    /* Wait for the watch to bring the port, then for its flows. */
     add_step(add);
 }
 
@@ -223,7 +239,10 @@ allocation_created(void *add_, const struct k8s_result *result)
                  "\" is gone", NULL);
         return;
     }
+    /* The address is ours: plumb while the port object is created, so that
+     * the pod's veth and OVS port are ready when its flows can be. */
     create_port(add, sw);
+    plumb_attachment(add, sw, add->ip, lb_ipam_mac(add->ip));
 }
 
 /* Collects the addresses known to be in use in switch 'sw': every cached
@@ -439,38 +458,37 @@ fill_attachment(const struct cni_add *add, const struct lb_logical_port *lp,
     return true;
 }
 
-static void
-plumb(struct cni_add *add, const struct lb_logical_port *lp)
+/* Plumbs the pod with address 'ip' and MAC 'mac' in switch 'sw' and puts
+ * its host end on the bridge.  Returns false (having failed 'add') on
+ * error. */
+static bool
+plumb_attachment(struct cni_add *add, const struct lb_logical_switch *sw,
+                 ovs_be32 ip, struct eth_addr mac)
 {
     struct lb_agent *agent = add->agent;
-    const struct lb_logical_switch *sw = lb_cluster_find_logical_switch(
-        &agent->cluster, lp->switch_name);
     const struct lb_pod *pod = lb_cluster_find_pod(
         &agent->cluster, add->req->pod_namespace, add->req->pod_name);
-    struct pod_attachment att;
-
-    if (!sw) {
-        add_fail(add, CNI_ERR_TRY_AGAIN, "the port's logical switch is not "
-                 "known yet", lp->switch_name);
-        return;
-    }
-    if (!fill_attachment(add, lp, sw, &att)) {
-        add_fail(add, CNI_ERR_AGENT, "the logical port has no address",
-                 lp->name);
-        return;
-    }
+    struct pod_attachment att = {
+        .netns_path = CONST_CAST(char *, add->req->netns),
+        .ifname = CONST_CAST(char *, add->req->ifname),
+        .host_ifname = add->host_ifname,
+        .mac = mac,
+        .mtu = sw->mtu ? sw->mtu : 1400,
+        .ip = ip,
+        .prefix_len = sw->prefix_len,
+        .gateway = sw->gateway,
+    };
 
     char *error = NULL;
-    int err = pod_plumb_add(&att, &error);
-    if (err) {
+    if (pod_plumb_add(&att, &error)) {
         add_fail(add, CNI_ERR_PLUMBING, "plumbing the pod failed", error);
         free(error);
-        return;
+        return false;
     }
     add->plumbed = true;
 
     char macbuf[ETH_ADDR_STRLEN + 1];
-    snprintf(macbuf, sizeof macbuf, ETH_ADDR_FMT, ETH_ADDR_ARGS(att.mac));
+    snprintf(macbuf, sizeof macbuf, ETH_ADDR_FMT, ETH_ADDR_ARGS(mac));
     struct smap ids = SMAP_INITIALIZER(&ids);
     smap_add(&ids, "iface-id", add->port_name);
     smap_add(&ids, "attached-mac", macbuf);
@@ -483,6 +501,38 @@ plumb(struct cni_add *add, const struct lb_logical_port *lp)
     smap_add(&ids, "cni-ifname", add->req->ifname);
     ovs_bridge_add_iface(agent->bridge, add->host_ifname, &ids);
     smap_destroy(&ids);
+
+    annotate_pod(agent, add->req->pod_namespace, add->req->pod_name,
+                 add->port_name, ip, mac);
+    add->state = ADD_WAIT_FLOWS;
+    return true;
+}
+
+/* Plumbs the pod for existing port 'lp', and records the pod as its owner
+ * if it is not yet. */
+static void
+plumb(struct cni_add *add, const struct lb_logical_port *lp)
+{
+    struct lb_agent *agent = add->agent;
+    const struct lb_logical_switch *sw = lb_cluster_find_logical_switch(
+        &agent->cluster, lp->switch_name);
+    const struct lb_pod *pod = lb_cluster_find_pod(
+        &agent->cluster, add->req->pod_namespace, add->req->pod_name);
+
+    if (!sw) {
+        add_fail(add, CNI_ERR_TRY_AGAIN, "the port's logical switch is not "
+                 "known yet", lp->switch_name);
+        return;
+    }
+    if (!lp->n_ips) {
+        add_fail(add, CNI_ERR_AGENT, "the logical port has no address",
+                 lp->name);
+        return;
+    }
+    if (!plumb_attachment(add, sw, lp->ips[0],
+                          lp->has_mac ? lp->mac : lb_ipam_mac(lp->ips[0]))) {
+        return;
+    }
 
     /* The target pod is not the port's owner until the VM runs there. */
     if (add->target) {
@@ -499,9 +549,6 @@ plumb(struct cni_add *add, const struct lb_logical_port *lp)
         lb_agent_record_owner(agent, add->req->pod_namespace, add->cr_name,
                               pod->name, pod->uid, agent->chassis, NULL);
     }
-    annotate_pod(agent, add->req->pod_namespace, add->req->pod_name,
-                 add->port_name, att.ip, att.mac);
-    add->state = ADD_WAIT_FLOWS;
 }
 
 static void
@@ -585,12 +632,6 @@ add_step(struct cni_add *add)
         return;
 
     case ADD_ALLOCATING:
-        return;
-
-    case ADD_WAIT_PORT:
-        if (lp) {
-            plumb(add, lp);
-        }
         return;
 
     case ADD_WAIT_FLOWS: {

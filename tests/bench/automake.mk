@@ -12,3 +12,8 @@ bench-install: all tests/bench/bench-pipeline
 	srcdir=$(abs_top_srcdir) LB_BUILDDIR=$(abs_top_builddir) \
 	    $(abs_top_srcdir)/tests/bench/bench-install.sh
 .PHONY: bench bench-install
+EXTRA_DIST += tests/bench/bench-cni.sh
+bench-cni: all
+	srcdir=$(abs_top_srcdir) LB_BUILDDIR=$(abs_top_builddir) \
+	    $(abs_top_srcdir)/tests/bench/bench-cni.sh
+.PHONY: bench-cni

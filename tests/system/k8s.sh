@@ -114,7 +114,8 @@ pod_uid() {
 cni() {
     local node=$1 cmd=$2 pod=$3 ns=${4:-default}
     local d; d=$(bed_node_dir "$node")
-    local uid; uid=$(pod_uid "$ns" "$pod")
+    local uid=${CNI_POD_UID:-}
+    [ -n "$uid" ] || uid=$(pod_uid "$ns" "$pod")
     printf '{"cniVersion":"1.1.0","name":"livebind","type":"livebind",
              "agentSocket":"%s","timeoutMs":20000}' "$d/cni/cni.sock" |
     env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_CONTAINERID="cid-$pod" \
