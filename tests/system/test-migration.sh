@@ -150,6 +150,17 @@ check "the activation is recorded in the API" \
     bed_wait_until 5 port_status_has '"activation":{'
 check "canary flows after the cutover" bed_wait_until 5 canary_flowing
 
+# Restarted once activated: the activation comes back from the API.
+before=$(bed_dump_flows node2 | md5sum)
+agent_stop node2
+agent_k8s_start node2 --cni-socket="$(bed_node_dir node2)/cni/cni.sock"
+agent_wait_synced node2
+check "restarted agent (node2, activated) is synced" agent_wait_installed node2
+check "restarted agent (activated) sent zero flow-mods" \
+    agent_flow_mods_equal node2 0
+check "node2's flows are unchanged by the restart (still unblocked)" \
+    test "$(bed_dump_flows node2 | md5sum)" = "$before"
+
 # Completion.
 vmi_migration_state vm1 "$(mig_state "$uid1" node1 node2 launcher-1 launcher-2 \
     ",\"completed\":true,\"targetNodeDomainReadyTimestamp\":\"2026-11-22T00:00:00Z\"")" node2
