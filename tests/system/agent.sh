@@ -31,7 +31,7 @@ agent_start() {
     bed_ovs "$node" "$agent_bin" --node="$node" --ovsdb="unix:$d/db.sock" \
         --datapath-type=netdev --unixctl="$d/agent.ctl" \
         --log-file="$d/agent.log" --pidfile="$d/agent.pid" --detach \
-        -vfile:dbg "$@"
+        -vconsole:off -vfile:dbg "$@"
 }
 
 # agent_stop NODE : stop NODE's agent; its flows stay in the switch.
