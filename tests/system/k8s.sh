@@ -91,7 +91,8 @@ fake_api_fault() {  # JSON
 # agent_k8s_start NODE [ARGS...] : an agent in Kubernetes mode.
 agent_k8s_start() {
     local node=$1; shift
-    agent_start "$node" --k8s-server="$LB_API" "$@"
+    agent_start "$node" --k8s-server="$LB_API" \
+        --cni-socket="$(bed_node_dir "$node")/cni/cni.sock" "$@"
 }
 
 _agent_synced() {

@@ -69,7 +69,11 @@ cleanup() {
             tail -n 40 "$f"
         done
     fi
-    rm -rf "$TMP"
+    if [ -n "${KEEP_TMP:-}" ]; then
+        echo "kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
     return $rc
 }
 trap cleanup EXIT
@@ -128,7 +132,7 @@ fault() {
         fail "fault injection $1: $(cat "$TMP/fault.last")"
 }
 
-# sstat EXPR: evaluates the Python expression EXPR on the server's stats 's'.
+# sstat EXPR: evaluates Python expression EXPR on the server's stats 's'.
 sstat() {
     T get /fake/stats | sed -n 's/^BODY //p' |
         python3 -c "import json, sys; s = json.load(sys.stdin); print($1)"
@@ -148,8 +152,9 @@ create_pod() {                  # create_pod NAME NODE [EXTRA-METADATA-JSON]
 # rv_of: the resourceVersion in the BODY line of the last tool output on
 # stdin.
 rv_of() {
-    sed -n 's/^BODY //p' |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])'
+    sed -n 's/^BODY //p' | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["metadata"]["resourceVersion"])'
 }
 
 # start_watch NAME ARGS...: runs "k8s-watch-tool ARGS" in the background
@@ -170,13 +175,16 @@ count_lines() {                 # count_lines FILE REGEX
     grep -Ec "$2" "$1" || true
 }
 
+more_lines() {                  # more_lines FILE REGEX N: more than N?
+    [ "$(count_lines "$1" "$2")" -gt "$3" ]
+}
+
 # status_of PID FILE: asks the watcher for its status; prints the block.
 status_of() {
     local before
     before=$(count_lines "$2" '^STATUS-END')
     kill -USR1 "$1"
-    wait_for 10 "status from $1" \
-        test "$(count_lines "$2" '^STATUS-END')" -gt "$before"
+    wait_for 10 "status from $1" more_lines "$2" '^STATUS-END' "$before"
     awk '/^STATUS-BEGIN/ { block = ""; next }
          /^STATUS-END/ { last = block; next }
          { block = block $0 "\n" }
@@ -275,7 +283,8 @@ expect_relist_notices() {
     create_pod "doomed-$how" node-a
     wait_for 10 "UPSERT doomed-$how" \
         has_line "$TMP/w1.out" "^UPSERT default/doomed-$how "
-    relists0=$(counter relists "$(status_of "$W1" "$TMP/w1.out")")
+    st=$(status_of "$W1" "$TMP/w1.out")
+    relists0=$(counter relists "$st")
 
     kill -STOP "$W1"
     fault '{"drop_watches": true}'

@@ -407,8 +407,9 @@ test_bad_events(void **state OVS_UNUSED)
           "metadata.resourceVersion is missing" },
         { "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{}}}",
           "BOOKMARK watch event: metadata.resourceVersion is missing" },
-        { "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\\u0000\","
-          "\"resourceVersion\":\"1\"}}}", "malformed JSON" },
+        { "{\"type\":\"ADDED\",\"object\":{\"metadata\":"
+          "{\"name\":\"a\\u0000\",\"resourceVersion\":\"1\"}}}",
+          "malformed JSON" },
         { "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"\xff\","
           "\"resourceVersion\":\"1\"}}}", "malformed JSON" },
     };
