@@ -177,6 +177,13 @@ port_created(void *add_, const struct k8s_result *result)
                  result->error);
         return;
     }
+    const struct lb_pod *pod = lb_cluster_find_pod(
+        &add->agent->cluster, add->req->pod_namespace, add->req->pod_name);
+    if (pod) {
+        lb_agent_record_owner(add->agent, add->req->pod_namespace,
+                              add->cr_name, pod->name, pod->uid,
+                              add->agent->chassis, NULL);
+    }
     /* Wait for the watch to bring the port, then for its flows. */
     add_step(add);
 }
@@ -195,10 +202,11 @@ create_port(struct cni_add *add, const struct lb_logical_switch *sw)
     struct eth_addr ea = lb_ipam_mac(add->ip);
     snprintf(mac, sizeof mac, ETH_ADDR_FMT, ETH_ADDR_ARGS(ea));
 
+    /* The owner goes to the status subresource once the port exists: an
+     * API server drops 'status' from a create. */
     json_t *obj = json_pack(
         "{s:s, s:s, s:{s:s, s:s}, "
-        "s:{s:s, s:I, s:s, s:[s], s:s}, "
-        "s:{s:{s:s, s:s, s:s}}}",
+        "s:{s:s, s:I, s:s, s:[s], s:s}}",
         "apiVersion", "livebind.io/v1alpha1", "kind", "LogicalPort",
         "metadata", "name", add->cr_name,
         "namespace", add->req->pod_namespace,
@@ -206,9 +214,7 @@ create_port(struct cni_add *add, const struct lb_logical_switch *sw)
         "tunnelKey", (json_int_t) lb_ipam_port_key(sw->tunnel_key, &subnet,
                                                    add->ip),
         "mac", mac, "ips", ip_to_string(add->ip, ip),
-        lb_pod_vm_name(pod) ? "vm" : "pod", add->cr_name,
-        "status", "activeOwner", "pod", pod->name, "podUID",
-        pod->uid ? pod->uid : "", "node", agent->chassis);
+        lb_pod_vm_name(pod) ? "vm" : "pod", add->cr_name);
     char *path = xasprintf(PORTS_PATH, add->req->pod_namespace);
     add->request_id = k8s_create(agent->k8s, path, obj, port_created, add);
     free(path);

@@ -160,12 +160,14 @@ lb_agent_k8s_run(struct lb_agent *agent)
     }
     agent->cluster_changed = false;
 
+    long long int start = time_usec();
     struct lb_model model;
     lb_model_init(&model);
     lb_derive_model(&agent->cluster, &model);
     apply_local_activations(agent, &model);
     lb_agent_set_model(agent, &model);
     lb_model_destroy(&model);
+    agent->last_derive_usec = time_usec() - start;
 
     lb_derive_migrations(&agent->cluster, &agent->migrations,
                          time_wall_msec());
@@ -186,6 +188,8 @@ cmd_k8s(struct unixctl_conn *conn, int argc OVS_UNUSED,
 {
     struct lb_agent *agent = agent_;
     struct ds s = DS_EMPTY_INITIALIZER;
+    ds_put_format(&s, "last derivation of the model: %lld us\n",
+                  agent->last_derive_usec);
     k8s_client_format_status(agent->k8s, &s);
     for (int kind = 0; kind < LB_N_KINDS; kind++) {
         ds_put_format(&s, "%s: %"PRIuSIZE" cached%s\n",

@@ -55,6 +55,7 @@ struct lb_agent {
     struct lb_agent_k8s_watch watches[LB_N_KINDS];
     struct lb_cluster cluster;
     bool cluster_changed;       /* Derive the model again. */
+    long long int last_derive_usec;
     struct lb_migration_table migrations;
 
     /* Ports this agent unblocked on a VM's announcement, before the API

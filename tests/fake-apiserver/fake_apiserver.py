@@ -336,6 +336,7 @@ class FakeAPI:
     def reset_stats(self):
         with self.lock:
             self.requests, self.responses = collections.Counter(), collections.Counter()
+            self.requests_by_user_agent = collections.defaultdict(collections.Counter)
             self.totals = collections.Counter(open_watches=self.totals["open_watches"])  # a gauge
 
     def count(self, table, key, n=1):
@@ -345,6 +346,8 @@ class FakeAPI:
     def stats(self):
         with self.lock:
             out = {"requests": dict(self.requests), "responses": dict(self.responses),
+                   "requests_by_user_agent": {ua: dict(c) for ua, c in
+                                              self.requests_by_user_agent.items()},
                    "pending_faults": copy.deepcopy(self.rules)}
             out.update((k, self.totals[k]) for k in TOTALS)
         with self.store.lock:
@@ -639,7 +642,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         "get" if route and route.name else "list")
             else:
                 verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[self.command]
-            api.count("requests", "%s %s" % (verb, route.template if route else url.path))
+            key = "%s %s" % (verb, route.template if route else url.path)
+            api.count("requests", key)
+            with api.lock:  # who asked: the agents (libcurl, "livebind/VERSION") or the test
+                api.requests_by_user_agent[self.headers.get("User-Agent", "")][key] += 1
             fault = api.take_fault(self.command, verb, url.path)
             if fault and self.apply_fault(fault, query):
                 return

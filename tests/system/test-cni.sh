@@ -180,4 +180,13 @@ check "the port records the target as alternate owner" bed_wait_until 5 \
     api_has /apis/livebind.io/v1alpha1/namespaces/default/logicalports/vm1 \
     alternateOwner
 
+# Every API request the agents made is one deploy/rbac.yaml grants.
+if python3 -c 'import yaml' 2>/dev/null; then
+    bed_exec ul curl -sS "$LB_API/fake/stats" > "$LB_BED_DIR/api-stats.json"
+    [ -z "${LB_API_REQUEST_LOG-}" ] || cp "$LB_BED_DIR/api-stats.json" "$LB_API_REQUEST_LOG"
+    check "deploy/rbac.yaml grants the agents' API requests" \
+        env LB_API_REQUEST_LOG="$LB_BED_DIR/api-stats.json" python3 \
+        "$srcdir/tests/deploy/test_manifests.py" RbacTest.test_request_log
+fi
+
 report

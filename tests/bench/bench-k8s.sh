@@ -1,0 +1,143 @@
+#!/bin/bash
+# Benchmark of the Kubernetes control plane.  Prints figures; asserts
+# nothing.
+#
+# 1. Objects per second the agent processes: the fake API server (a test
+#    double) holds 10,000 pods and their 10,000 LogicalPorts; one agent
+#    lists and watches them; time from its start until it is synced and
+#    until the flows of all ports are installed.
+# 2. Latency from an object change at the API server to flows installed on
+#    all 3 nodes (p50/p99 over BENCH_CHANGES LogicalPort creations), found
+#    by polling each node's switch for the new port's MAC.
+set -eu
+
+srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+builddir=${LB_BUILDDIR:-$srcdir}
+agent_bin=$builddir/ovn-agent/livebind-agent
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+n_pods=${BENCH_PODS:-10000}
+n_changes=${BENCH_CHANGES:-30}
+
+LB_PREFIX=${LB_PREFIX:-lbbk$$-}
+. "$srcdir/tests/system/bed.sh"
+. "$srcdir/tests/system/agent.sh"
+. "$srcdir/tests/system/k8s.sh"
+bed_trap
+bed_up 3 >/dev/null
+dir=$LB_BED_DIR
+
+python3 - "$n_pods" "$dir/objects.json" \
+    "$(bed_node_ip 1)" "$(bed_node_ip 2)" "$(bed_node_ip 3)" <<'PY'
+import json, sys
+n, out, ips = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+objs = [{"apiVersion": "livebind.io/v1alpha1", "kind": "LogicalSwitch",
+         "metadata": {"name": "pods"},
+         "spec": {"tunnelKey": 1, "subnet": "10.0.0.0/8",
+                  "gateway": "10.0.0.1", "mtu": 1400}}]
+for i, ip in enumerate(ips):
+    objs.append({"apiVersion": "v1", "kind": "Node",
+                 "metadata": {"name": "node%d" % (i + 1)},
+                 "status": {"addresses": [{"type": "InternalIP",
+                                           "address": ip}]}})
+for i in range(n):
+    off = 10 + i
+    ip = "10.%d.%d.%d" % (off >> 16, (off >> 8) & 255, off & 255)
+    node = "node%d" % (1 + i % 3)
+    name = "pod%d" % i
+    objs.append({"apiVersion": "v1", "kind": "Pod",
+                 "metadata": {"name": name, "namespace": "default",
+                              "uid": "uid-%d" % i},
+                 "spec": {"nodeName": node},
+                 "status": {"phase": "Running"}})
+    objs.append({"apiVersion": "livebind.io/v1alpha1", "kind": "LogicalPort",
+                 "metadata": {"name": name, "namespace": "default"},
+                 "spec": {"switch": "pods", "ips": [ip], "pod": name},
+                 "status": {"activeOwner": {"pod": name, "podUID": "uid-%d" % i,
+                                            "node": node}}})
+json.dump(objs, open(out, "w"))
+PY
+fake_api_start --load "$dir/objects.json"
+
+start=${EPOCHREALTIME/./}
+agent_k8s_start node1 -vfile:info
+agent_wait_synced node1 300
+synced=${EPOCHREALTIME/./}
+agent_wait_installed node1 300
+installed=${EPOCHREALTIME/./}
+objects=$((2 * n_pods + 4))
+ms() { echo $(( ($2 - $1) / 1000 )); }
+echo "list+watch: $objects objects ($n_pods pods, $n_pods LogicalPorts, 3 nodes, 1 switch)"
+echo "  synced after $(ms "$start" "$synced") ms:" \
+     "$(( objects * 1000000 / (synced - start) )) objects/s"
+echo "  flows of $n_pods ports installed after $(ms "$start" "$installed") ms" \
+     "($(agent_ctl node1 status | sed -n 's/^desired flows: \([0-9]*\).*/\1/p') flows)"
+agent_ctl node1 status | grep -E 'last full compute'
+
+# Watch events: a burst of MODIFIED pods (labels), counted at the agent.
+burst=${BENCH_BURST:-2000}
+before=$(agent_ctl node1 k8s | awk '/pods/ && /events/ {print}' | head -1)
+start=${EPOCHREALTIME/./}
+bed_exec ul python3 - "$LB_API" "$burst" <<'PY'
+import http.client, json, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port)
+for i in range(int(sys.argv[2])):
+    body = json.dumps({"metadata": {"labels": {"bench": str(i)}}})
+    c.request("PATCH", "/api/v1/namespaces/default/pods/pod%d" % i, body,
+              {"Content-Type": "application/merge-patch+json"})
+    c.getresponse().read()
+PY
+written=${EPOCHREALTIME/./}
+# The agent has processed the burst when its pods watch reports the last
+# write's resourceVersion.
+api_rv=$(kapi GET "/api/v1/namespaces/default/pods/pod$((burst - 1))" |
+         sed -n 's/.*"resourceVersion": *"\([0-9]*\)".*/\1/p' | head -1)
+pods_rv() {
+    agent_ctl node1 k8s | awk '/^watch \/api\/v1\/pods/ {w = 1}
+        w && /resource version:/ {print $3; exit}'
+}
+caught_up() {
+    local rv; rv=$(pods_rv)
+    [ -n "$rv" ] && [ "$rv" -ge "$api_rv" ]
+}
+bed_wait_until 60 caught_up || true
+end=${EPOCHREALTIME/./}
+echo "  watch: $burst MODIFIED pod events written in $(ms "$start" "$written") ms" \
+     "and processed by the agent $(ms "$start" "$end") ms after the first" \
+     "($(( burst * 1000000 / (end - start) )) events/s; the fake server's" \
+     "write rate bounds it)"
+
+# Change -> flows on all 3 nodes.  The agents log each flow-mod (ofctrl at
+# debug level) with a millisecond timestamp; the barrier that confirms the
+# bundle follows within about a millisecond.
+agent_ctl node1 vlog/set ofctrl:file:dbg >/dev/null
+for n in 2 3; do agent_k8s_start "node$n" -vfile:info -vofctrl:file:dbg; done
+for n in 2 3; do agent_wait_synced "node$n" 300; agent_wait_installed "node$n" 300; done
+lat=()
+for i in $(seq "$n_changes"); do
+    off=$((n_pods + 100 + i))
+    ip="10.$((off >> 16)).$(((off >> 8) & 255)).$((off & 255))"
+    mac=$(printf '0a:58:0a:%02x:%02x:%02x' $((off >> 16)) $(((off >> 8) & 255)) $((off & 255)))
+    body="{\"apiVersion\":\"livebind.io/v1alpha1\",\"kind\":\"LogicalPort\",
+           \"metadata\":{\"name\":\"new$i\",\"namespace\":\"default\"},
+           \"spec\":{\"switch\":\"pods\",\"ips\":[\"$ip\"],\"pod\":\"new$i\"},
+           \"status\":{\"activeOwner\":{\"pod\":\"new$i\",\"node\":\"node1\"}}}"
+    start=${EPOCHREALTIME/./}
+    kapi_ok POST /apis/livebind.io/v1alpha1/namespaces/default/logicalports "$body" >/dev/null
+    last=0
+    for n in 1 2 3; do
+        log=$(bed_node_dir "node$n")/agent.log
+        bed_wait_until 10 grep -q "add table=30 .*dl_dst=$mac" "$log"
+        t=$(grep -m1 "add table=30 .*dl_dst=$mac" "$log" | cut -d'|' -f1)
+        t=$(date -d "$t" +%s%6N)
+        [ "$t" -gt "$last" ] && last=$t
+    done
+    lat+=($(( last - start )))
+done
+printf '%s\n' "${lat[@]}" | sort -n > "$dir/lat"
+p() { sed -n "$(( ($1 * n_changes + 99) / 100 ))p" "$dir/lat"; }
+echo "object change -> flows on all 3 nodes ($n_changes LogicalPort creations," \
+     "$n_pods ports present):"
+echo "  p50 $(( $(p 50) / 1000 )) ms, p99 $(( $(p 99) / 1000 )) ms" \
+     "(from before the POST, through the fake server and its watch stream," \
+     "to the flow-mod in the last node's bundle; millisecond log stamps)"
