@@ -12,6 +12,8 @@
 
 #include <string.h>
 #include "derive.h"
+#include "ipam.h"
+#include "pipeline.h"
 #include "k8s-client.h"
 #include "k8s-config.h"
 #include "model.h"
@@ -33,6 +35,46 @@ static const char *const watch_paths[LB_N_KINDS] = {
     [LB_KIND_LOGICAL_PORT] = "/apis/livebind.io/v1alpha1/logicalports",
 };
 
+/* Notes which ports an object of 'kind' named 'ns'/'name' bears on, as it
+ * is now in the cache: called before and after each change, so that both
+ * the old and the new version count. */
+static void
+mark_dirty(struct lb_agent *agent, enum lb_kind kind, const char *ns,
+           const char *name)
+{
+    switch (kind) {
+    case LB_KIND_NODE:
+    case LB_KIND_LOGICAL_SWITCH:
+    case LB_N_KINDS:
+        agent->full_derive = true;
+        break;
+    case LB_KIND_POD: {
+        const struct lb_pod *pod = lb_cluster_find_pod(&agent->cluster, ns,
+                                                       name);
+        if (pod && lb_pod_logical_port_name(pod)) {
+            sset_add(&agent->dirty_ports, lb_pod_logical_port_name(pod));
+        }
+        break;
+    }
+    case LB_KIND_VMI:
+    case LB_KIND_LOGICAL_PORT:
+        if (ns) {
+            sset_add_and_free(&agent->dirty_ports,
+                              lb_ipam_port_name(ns, name));
+        }
+        break;
+    case LB_KIND_VMIM: {
+        const struct lb_vmim *vmim = lb_cluster_find_vmim(&agent->cluster,
+                                                          ns, name);
+        if (vmim && vmim->vmi_name) {
+            sset_add_and_free(&agent->dirty_ports,
+                              lb_ipam_port_name(ns, vmim->vmi_name));
+        }
+        break;
+    }
+    }
+}
+
 static void
 watch_cb(void *aux, enum k8s_change change, const char *ns, const char *name,
          const json_t *object)
@@ -42,6 +84,9 @@ watch_cb(void *aux, enum k8s_change change, const char *ns, const char *name,
     struct lb_agent *agent = w->agent;
     bool changed = false;
 
+    if (change != K8S_CHANGE_SYNCED) {
+        mark_dirty(agent, w->kind, ns, name);
+    }
     switch (change) {
     case K8S_CHANGE_UPSERT: {
         char *error = lb_cluster_upsert_json(&agent->cluster, w->kind,
@@ -66,8 +111,12 @@ watch_cb(void *aux, enum k8s_change change, const char *ns, const char *name,
                       lb_cluster_count(&agent->cluster, w->kind));
         }
         w->synced = true;
+        agent->full_derive = true;
         changed = true;
         break;
+    }
+    if (change != K8S_CHANGE_SYNCED) {
+        mark_dirty(agent, w->kind, ns, name);
     }
     if (changed) {
         agent->cluster_changed = true;
@@ -148,6 +197,63 @@ apply_local_activations(struct lb_agent *agent, struct lb_model *model)
     }
 }
 
+/* Derives the whole model again. */
+static void
+derive_all(struct lb_agent *agent)
+{
+    struct lb_model model;
+    lb_model_init(&model);
+    lb_derive_model(&agent->cluster, &model);
+    apply_local_activations(agent, &model);
+    lb_agent_set_model(agent, &model);
+    lb_model_destroy(&model);
+    lb_derive_migrations(&agent->cluster, &agent->migrations,
+                         time_wall_msec());
+}
+
+/* Derives again only the ports that changed objects bear on, and updates
+ * their flows.  Returns false if that cannot be done port by port. */
+static bool
+derive_dirty(struct lb_agent *agent)
+{
+    struct port_was {
+        uint32_t key;
+        char *switch_name;
+    };
+    size_t n = sset_count(&agent->dirty_ports);
+    struct port_was *was = xcalloc(n ? n : 1, sizeof *was);
+    const char *name;
+    size_t i = 0;
+    SSET_FOR_EACH (name, &agent->dirty_ports) {
+        const struct lb_port *port = lb_model_find_port(&agent->model, name);
+        was[i].key = port ? port->key : 0;
+        was[i].switch_name = port ? xstrdup(port->switch_name) : NULL;
+        i++;
+    }
+
+    bool ok = lb_derive_ports(&agent->cluster, &agent->dirty_ports,
+                              &agent->model);
+    if (ok) {
+        apply_local_activations(agent, &agent->model);
+        struct lb_pipeline_ctx ctx;
+        lb_agent_pipeline_ctx(agent, &ctx);
+        i = 0;
+        SSET_FOR_EACH (name, &agent->dirty_ports) {
+            lb_pipeline_update_port(&ctx, name, was[i].key,
+                                    was[i].switch_name, &agent->flows);
+            i++;
+        }
+        agent->flows_seqno++;
+        lb_derive_migrations_of(&agent->cluster, &agent->dirty_ports,
+                                &agent->migrations, time_wall_msec());
+    }
+    for (i = 0; i < n; i++) {
+        free(was[i].switch_name);
+    }
+    free(was);
+    return ok;
+}
+
 void
 lb_agent_k8s_run(struct lb_agent *agent)
 {
@@ -161,17 +267,17 @@ lb_agent_k8s_run(struct lb_agent *agent)
     agent->cluster_changed = false;
 
     long long int start = time_usec();
-    struct lb_model model;
-    lb_model_init(&model);
-    lb_derive_model(&agent->cluster, &model);
-    apply_local_activations(agent, &model);
-    lb_agent_set_model(agent, &model);
-    lb_model_destroy(&model);
+    bool full = agent->full_derive || agent->model_changed;
+    if (full || !derive_dirty(agent)) {
+        derive_all(agent);
+        full = true;
+    }
     agent->last_derive_usec = time_usec() - start;
-
-    lb_derive_migrations(&agent->cluster, &agent->migrations,
-                         time_wall_msec());
-    lb_agent_migration_derived(agent);
+    VLOG_DBG("derived %s in %lld us", full ? "the model"
+             : "the changed ports", agent->last_derive_usec);
+    lb_agent_migration_derived(agent, full ? NULL : &agent->dirty_ports);
+    sset_clear(&agent->dirty_ports);
+    agent->full_derive = false;
 }
 
 void

@@ -441,44 +441,70 @@ record_outcomes(struct lb_agent *agent)
     }
 }
 
-/* Logs the migration state transitions not logged yet. */
 static void
-log_transitions(struct lb_agent *agent)
+log_record_transitions(struct lb_agent *agent,
+                       const struct lb_migration_record *rec)
 {
-    const struct lb_migration_record *rec;
-    HMAP_FOR_EACH (rec, hmap_node, &agent->migrations.current) {
-        char *key = xasprintf("%s %s", rec->port,
-                              rec->migration_uid ? rec->migration_uid : "");
-        size_t *logged = shash_find_data(&agent->logged, key);
-        if (!logged) {
-            logged = xzalloc(sizeof *logged);
-            shash_add(&agent->logged, key, logged);
+    char *key = xasprintf("%s %s", rec->port,
+                          rec->migration_uid ? rec->migration_uid : "");
+    size_t *logged = shash_find_data(&agent->logged, key);
+    if (!logged) {
+        logged = xzalloc(sizeof *logged);
+        shash_add(&agent->logged, key, logged);
+    }
+    for (size_t i = *logged; i < rec->n_transitions; i++) {
+        const struct lb_migration_transition *t = &rec->transitions[i];
+        VLOG_INFO("migration %s of port %s (%s -> %s): %s -> %s: %s",
+                  rec->vmim ? rec->vmim : "?", rec->port,
+                  rec->source ? rec->source : "?",
+                  rec->target ? rec->target : "?",
+                  lb_migration_state_to_string(t->from),
+                  lb_migration_state_to_string(t->to),
+                  t->cause ? t->cause : "");
+    }
+    *logged = rec->n_transitions;
+    free(key);
+}
+
+/* Logs the migration state transitions not logged yet, of the ports in
+ * 'ports' or of all if NULL. */
+static void
+log_transitions(struct lb_agent *agent, const struct sset *ports)
+{
+    if (ports) {
+        const char *name;
+        SSET_FOR_EACH (name, ports) {
+            const struct lb_migration_record *rec
+                = lb_migration_table_find(&agent->migrations, name);
+            if (rec) {
+                log_record_transitions(agent, rec);
+            }
         }
-        for (size_t i = *logged; i < rec->n_transitions; i++) {
-            const struct lb_migration_transition *t = &rec->transitions[i];
-            VLOG_INFO("migration %s of port %s (%s -> %s): %s -> %s: %s",
-                      rec->vmim ? rec->vmim : "?", rec->port,
-                      rec->source ? rec->source : "?",
-                      rec->target ? rec->target : "?",
-                      lb_migration_state_to_string(t->from),
-                      lb_migration_state_to_string(t->to),
-                      t->cause ? t->cause : "");
+    } else {
+        const struct lb_migration_record *rec;
+        HMAP_FOR_EACH (rec, hmap_node, &agent->migrations.current) {
+            log_record_transitions(agent, rec);
         }
-        *logged = rec->n_transitions;
-        free(key);
     }
 }
 
 /* A VM that did not opt in migrates without livebind's help: its port
  * moves only when the migration has succeeded.  Says so once per
- * migration. */
+ * migration.  Looks at the ports in 'ports', or all if NULL, whose
+ * migration is under way. */
 static void
-log_not_opted_in(struct lb_agent *agent)
+log_not_opted_in(struct lb_agent *agent, const struct sset *ports)
 {
-    const struct shash_node *node;
-    SHASH_FOR_EACH (node, &agent->cluster.objects[LB_KIND_LOGICAL_PORT]) {
-        const struct lb_logical_port *lp = node->data;
-        if (!lp->vm) {
+    const struct lb_migration_record *rec;
+    HMAP_FOR_EACH (rec, hmap_node, &agent->migrations.current) {
+        if (rec->state == LB_MIGRATION_IDLE
+            || lb_migration_state_is_final(rec->state)
+            || (ports && !sset_contains(ports, rec->port))) {
+            continue;
+        }
+        const struct lb_logical_port *lp = find_logical_port(agent,
+                                                             rec->port);
+        if (!lp || !lp->vm) {
             continue;
         }
         struct lb_migration_facts f;
@@ -502,10 +528,10 @@ log_not_opted_in(struct lb_agent *agent)
 
 /* Called after each derivation of the model. */
 void
-lb_agent_migration_derived(struct lb_agent *agent)
+lb_agent_migration_derived(struct lb_agent *agent, const struct sset *ports)
 {
-    log_transitions(agent);
-    log_not_opted_in(agent);
+    log_transitions(agent, ports);
+    log_not_opted_in(agent, ports);
     record_outcomes(agent);
 }
 

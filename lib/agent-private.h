@@ -55,6 +55,8 @@ struct lb_agent {
     struct lb_agent_k8s_watch watches[LB_N_KINDS];
     struct lb_cluster cluster;
     bool cluster_changed;       /* Derive the model again. */
+    bool full_derive;           /* All of it, not just 'dirty_ports'. */
+    struct sset dirty_ports;    /* Ports that changed objects bear on. */
     long long int last_derive_usec;
     struct lb_migration_table migrations;
 
@@ -104,7 +106,7 @@ void lb_agent_migration_init(struct lb_agent *);
 void lb_agent_migration_destroy(struct lb_agent *);
 void lb_agent_packet_in(struct lb_agent *, const struct ofputil_packet_in *);
 void lb_agent_migration_run(struct lb_agent *);
-void lb_agent_migration_derived(struct lb_agent *);
+void lb_agent_migration_derived(struct lb_agent *, const struct sset *);
 void lb_agent_migration_format(const struct lb_agent *, struct ds *);
 
 #endif /* lib/agent-private.h */

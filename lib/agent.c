@@ -46,6 +46,7 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
     agent->model_changed = true;    /* Nothing computed yet. */
 
     shash_init(&agent->local_activations);
+    sset_init(&agent->dirty_ports);
     lb_agent_migration_init(agent);
     char *error = (agent->model_file
                    ? lb_agent_reload_model(agent)
@@ -83,6 +84,7 @@ lb_agent_destroy(struct lb_agent *agent)
         lb_agent_cni_stop(agent);
         lb_agent_k8s_stop(agent);
         shash_destroy_free_data(&agent->local_activations);
+        sset_destroy(&agent->dirty_ports);
         lb_agent_migration_destroy(agent);
         ofctrl_destroy(agent->ofctrl);
         ovs_bridge_destroy(agent->bridge);

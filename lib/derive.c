@@ -520,8 +520,12 @@ vmim_newer(const struct lb_vmim *a, const struct lb_vmim *b)
                              b->creation_timestamp, b->name, b->uid) > 0;
 }
 
+/* Indexes the objects that bear on the ports named in 'ports', or on every
+ * port if 'ports' is NULL, so that deriving a few ports costs a scan, not a
+ * full derivation. */
 static void
-derive_ctx_init(struct derive_ctx *ctx, const struct lb_cluster *cluster)
+derive_ctx_init__(struct derive_ctx *ctx, const struct lb_cluster *cluster,
+                  const struct sset *ports)
 {
     ctx->cluster = cluster;
     shash_init(&ctx->pods_by_port);
@@ -532,7 +536,7 @@ derive_ctx_init(struct derive_ctx *ctx, const struct lb_cluster *cluster)
     SHASH_FOR_EACH (node, &cluster->objects[LB_KIND_POD]) {
         const struct lb_pod *pod = node->data;
         const char *port = lb_pod_logical_port_name(pod);
-        if (!port) {
+        if (!port || (ports && !sset_contains(ports, port))) {
             continue;
         }
         struct pod_group *group = shash_find_data(&ctx->pods_by_port, port);
@@ -549,6 +553,17 @@ derive_ctx_init(struct derive_ctx *ctx, const struct lb_cluster *cluster)
 
     SHASH_FOR_EACH (node, &cluster->objects[LB_KIND_VMIM]) {
         const struct lb_vmim *vmim = node->data;
+        if (ports) {
+            if (!vmim->vmi_name) {
+                continue;
+            }
+            char *port = lb_ipam_port_name(vmim->ns, vmim->vmi_name);
+            bool wanted = sset_contains(ports, port);
+            free(port);
+            if (!wanted) {
+                continue;
+            }
+        }
 
         /* UIDs are unique; should two objects claim one anyway, pick one
          * independently of insertion order. */
@@ -565,6 +580,12 @@ derive_ctx_init(struct derive_ctx *ctx, const struct lb_cluster *cluster)
         }
         free(key);
     }
+}
+
+static void
+derive_ctx_init(struct derive_ctx *ctx, const struct lb_cluster *cluster)
+{
+    derive_ctx_init__(ctx, cluster, NULL);
 }
 
 static void
@@ -924,6 +945,47 @@ derive_chassis(const struct lb_cluster *cluster, struct lb_model *model)
     }
 }
 
+/* The key of 'lp' in switch 'sw', or 0 with a note if it has none. */
+static uint32_t
+port_key(const struct lb_logical_port *lp, const struct lb_switch *sw,
+         struct ds *notes)
+{
+    uint32_t key = lp->tunnel_key;
+    if (!key) {
+        struct lb_ipam_subnet subnet = {
+            .network = sw->subnet,
+            .prefix_len = sw->prefix_len,
+            .gateway = sw->gateway,
+        };
+        key = lb_ipam_port_key(sw->tunnel_key, &subnet, lp->ips[0]);
+        if (!key && notes) {
+            ds_put_format(notes, "port %s: "IP_FMT" is not a host address "
+                          "of switch %s, skipped\n", lp->port_name,
+                          IP_ARGS(lp->ips[0]), sw->name);
+        }
+    }
+    return key;
+}
+
+/* Adds 'lp' to 'model' as port 'key' of switch 'sw', with its binding. */
+static void
+derive_port(const struct derive_ctx *ctx, const struct lb_logical_port *lp,
+            const struct lb_switch *sw, uint32_t key, struct lb_model *model)
+{
+    struct lb_port *port = lb_model_add_port(model, lp->port_name, key,
+                                             sw->name);
+    port->mac = lp->has_mac ? lp->mac : lb_ipam_mac(lp->ips[0]);
+    memcpy(port->ipv4, lp->ips, lp->n_ips * sizeof lp->ips[0]);
+    port->n_ipv4 = lp->n_ips;
+    port->mirror = ctx->cluster->options.mirror;
+
+    struct binding b;
+    derive_binding(ctx, lp, &b);
+    const char *additional = b.opted_in ? b.target_node : NULL;
+    lb_port_set_chassis(port, b.main_node, additional);
+    port->additional_blocked = (port->additional_chassis && !b.activated);
+}
+
 static void
 derive_ports(const struct derive_ctx *ctx, struct lb_model *model,
              struct ds *notes)
@@ -947,24 +1009,9 @@ derive_ports(const struct derive_ctx *ctx, struct lb_model *model,
             }
             continue;
         }
-
-        uint32_t key = lp->tunnel_key;
+        uint32_t key = port_key(lp, sw, notes);
         if (!key) {
-            struct lb_ipam_subnet subnet = {
-                .network = sw->subnet,
-                .prefix_len = sw->prefix_len,
-                .gateway = sw->gateway,
-            };
-            key = lb_ipam_port_key(sw->tunnel_key, &subnet, lp->ips[0]);
-            if (!key) {
-                if (notes) {
-                    ds_put_format(notes, "port %s: "IP_FMT" is not a host "
-                                  "address of switch %s, skipped\n",
-                                  lp->port_name, IP_ARGS(lp->ips[0]),
-                                  sw->name);
-                }
-                continue;
-            }
+            continue;
         }
         const char *owner = find_key(&keys, key);
         if (owner) {
@@ -976,24 +1023,28 @@ derive_ports(const struct derive_ctx *ctx, struct lb_model *model,
             continue;
         }
         add_key(&keys, key, lp->port_name);
-
-        struct lb_port *port = lb_model_add_port(model, lp->port_name, key,
-                                                 sw->name);
-        port->mac = lp->has_mac ? lp->mac : lb_ipam_mac(lp->ips[0]);
-        memcpy(port->ipv4, lp->ips, lp->n_ips * sizeof lp->ips[0]);
-        port->n_ipv4 = lp->n_ips;
-        port->mirror = cluster->options.mirror;
-
-        struct binding b;
-        derive_binding(ctx, lp, &b);
-        const char *additional = b.opted_in ? b.target_node : NULL;
-        lb_port_set_chassis(port, b.main_node, additional);
-        port->additional_blocked = (port->additional_chassis
-                                    && !b.activated);
+        derive_port(ctx, lp, sw, key, model);
     }
     free(nodes);
     clear_keys(&keys);
     hmap_destroy(&keys);
+}
+
+/* The LogicalPort behind logical port 'port_name' ("<ns>_<name>"; a
+ * namespace has no '_'), or NULL. */
+static const struct lb_logical_port *
+find_logical_port_by_port_name(const struct lb_cluster *cluster,
+                               const char *port_name)
+{
+    const char *sep = strchr(port_name, '_');
+    if (!sep) {
+        return NULL;
+    }
+    char *ns = xmemdup0(port_name, sep - port_name);
+    const struct lb_logical_port *lp = lb_cluster_find_logical_port(
+        cluster, ns, sep + 1);
+    free(ns);
+    return lp;
 }
 
 /* Replaces the contents of 'model' (which must be initialized) by the model
@@ -1099,10 +1150,13 @@ lb_derive_migration_facts(const struct lb_cluster *cluster,
                           const struct lb_logical_port *lp,
                           struct lb_migration_facts *f)
 {
+    struct sset ports = SSET_INITIALIZER(&ports);
+    sset_add(&ports, lp->port_name);
     struct derive_ctx ctx;
-    derive_ctx_init(&ctx, cluster);
+    derive_ctx_init__(&ctx, cluster, &ports);
     derive_facts(&ctx, lp, f);
     derive_ctx_destroy(&ctx);
+    sset_destroy(&ports);
 }
 
 /* Feeds the facts about every port's latest migration into 'table' at time
@@ -1134,5 +1188,72 @@ lb_derive_migrations(const struct lb_cluster *cluster,
         }
     }
     sset_destroy(&ports);
+    return changed;
+}
+
+/* Updates, in 'model' (derived from 'cluster' before some changes), the
+ * ports named in 'ports': each is derived again, or removed if its
+ * LogicalPort is gone.  Gives the same model as lb_derive_model(), except
+ * when a port's key would collide with another port's: then it returns
+ * false, having changed nothing, and the caller derives everything. */
+bool
+lb_derive_ports(const struct lb_cluster *cluster, const struct sset *ports,
+                struct lb_model *model)
+{
+    /* Check first, so that a refusal leaves 'model' untouched. */
+    const char *name;
+    SSET_FOR_EACH (name, ports) {
+        const struct lb_logical_port *lp
+            = find_logical_port_by_port_name(cluster, name);
+        const struct lb_switch *sw
+            = lp ? lb_model_find_switch(model, lp->switch_name) : NULL;
+        uint32_t key = sw ? port_key(lp, sw, NULL) : 0;
+        const struct lb_port *other
+            = key ? lb_model_find_port_by_key(model, key) : NULL;
+        if (other && strcmp(other->name, name)) {
+            return false;
+        }
+    }
+
+    struct derive_ctx ctx;
+    derive_ctx_init__(&ctx, cluster, ports);
+    SSET_FOR_EACH (name, ports) {
+        lb_model_remove_port(model, lb_model_find_port(model, name));
+        const struct lb_logical_port *lp
+            = find_logical_port_by_port_name(cluster, name);
+        const struct lb_switch *sw
+            = lp ? lb_model_find_switch(model, lp->switch_name) : NULL;
+        uint32_t key = sw ? port_key(lp, sw, NULL) : 0;
+        if (key) {
+            derive_port(&ctx, lp, sw, key, model);
+        }
+    }
+    derive_ctx_destroy(&ctx);
+    return true;
+}
+
+/* Like lb_derive_migrations(), for the ports named in 'ports' only. */
+bool
+lb_derive_migrations_of(const struct lb_cluster *cluster,
+                        const struct sset *ports,
+                        struct lb_migration_table *table, long long int now)
+{
+    struct derive_ctx ctx;
+    bool changed = false;
+
+    derive_ctx_init__(&ctx, cluster, ports);
+    const char *name;
+    SSET_FOR_EACH (name, ports) {
+        const struct lb_logical_port *lp
+            = find_logical_port_by_port_name(cluster, name);
+        if (lp) {
+            struct lb_migration_facts f;
+            derive_facts(&ctx, lp, &f);
+            changed |= lb_migration_table_update(table, name, &f, now);
+        } else if (lb_migration_table_find(table, name)) {
+            changed |= lb_migration_table_remove(table, name, now);
+        }
+    }
+    derive_ctx_destroy(&ctx);
     return changed;
 }

@@ -27,6 +27,7 @@
 
 struct ds;
 struct lb_model;
+struct sset;
 
 enum lb_kind {
     LB_KIND_POD,
@@ -101,5 +102,13 @@ void lb_derive_migration_facts(const struct lb_cluster *,
                                struct lb_migration_facts *);
 bool lb_derive_migrations(const struct lb_cluster *,
                           struct lb_migration_table *, long long int now);
+
+/* Incremental: only the named ports. */
+bool lb_derive_ports(const struct lb_cluster *, const struct sset *ports,
+                     struct lb_model *);
+bool lb_derive_migrations_of(const struct lb_cluster *,
+                             const struct sset *ports,
+                             struct lb_migration_table *,
+                             long long int now);
 
 #endif /* lib/derive.h */

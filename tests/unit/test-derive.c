@@ -15,6 +15,7 @@
 #include "model.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/util.h"
+#include "sset.h"
 #include "util.h"
 
 #define UID_X "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
@@ -961,6 +962,11 @@ test_history_independence(void **state OVS_UNUSED)
     struct scenario sc = { .n = 0 };
     struct lb_cluster cluster;
     lb_cluster_init(&cluster);
+    /* Kept across steps and updated port by port, as the agent does. */
+    struct lb_model kept;
+    lb_model_init(&kept);
+    struct sset dirty = SSET_INITIALIZER(&dirty);
+    sset_add(&dirty, "default_testvm");
 
     int back_step = 0;
     for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
@@ -991,6 +997,20 @@ test_history_independence(void **state OVS_UNUSED)
         lb_model_format(&model, &incremental);
         lb_model_destroy(&model);
 
+        if (steps[i].kind == LB_KIND_NODE
+            || steps[i].kind == LB_KIND_LOGICAL_SWITCH) {
+            lb_derive_model(&cluster, &kept);
+        } else {
+            assert_true(lb_derive_ports(&cluster, &dirty, &kept));
+        }
+        struct ds by_port = DS_EMPTY_INITIALIZER;
+        lb_model_format(&kept, &by_port);
+        if (strcmp(ds_cstr(&incremental), ds_cstr(&by_port))) {
+            fail_msg("step %zu: full\n%sport by port\n%s", i,
+                     ds_cstr(&incremental), ds_cstr(&by_port));
+        }
+        ds_destroy(&by_port);
+
         size_t order[ARRAY_SIZE(sc.objs)];
         for (size_t k = 0; k < sc.n; k++) {
             order[k] = k;
@@ -1008,6 +1028,8 @@ test_history_independence(void **state OVS_UNUSED)
         free(fresh);
         ds_destroy(&incremental);
     }
+    lb_model_destroy(&kept);
+    sset_destroy(&dirty);
     lb_cluster_destroy(&cluster);
     scenario_destroy(&sc);
 }
