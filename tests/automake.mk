@@ -35,3 +35,6 @@ EXTRA_DIST += \
 	tests/fake-apiserver/README.md \
 	tests/fake-apiserver/fake_apiserver.py \
 	tests/fake-apiserver/test_fake_apiserver.py
+
+# Object shapes the unit tests read (whole directories).
+EXTRA_DIST += tests/fixtures
