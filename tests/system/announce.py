@@ -9,7 +9,7 @@ IPs 0.0.0.0, 60 bytes) in rounds at 0, 50, 200, 450 and 800 ms.
               [--cutover FILE]
 
 --src sends with a different Ethernet source and sender MAC (to test that
-a foreign announcement changes nothing).  --cutover runs "ip -batch FILE"
+a foreign announcement changes nothing).  --cutover runs "bridge -batch FILE"
 first, then announces at once, as QEMU does when the VM resumes: the
 emulated cutover and the first RARP are microseconds apart."""
 
@@ -46,8 +46,8 @@ def main():
     s.bind((iface, 0))
     frame = rarp(mac)
     if "--cutover" in args:
-        subprocess.run(["ip", "-batch", args[args.index("--cutover") + 1]],
-                       check=True)
+        subprocess.run(["bridge", "-batch",
+                        args[args.index("--cutover") + 1]], check=True)
     start = time.monotonic()
     for r in rounds:
         delay = start + r / 1000.0 - time.monotonic()

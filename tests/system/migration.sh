@@ -111,13 +111,26 @@ pod_phase() {
 }
 
 # cutover_and_announce GUEST MAC FROM TO : the VM resumes behind uplink TO
-# (one "ip -batch": TO up, FROM down) and announces itself with QEMU's
-# RARP rounds right away.
+# and announces itself with QEMU's RARP rounds right away.
+#
+# The target uplink is brought up first, in the bridge port state
+# "disabled", and the cutover itself is one "bridge -batch" that sets TO
+# forwarding and FROM disabled: a carrier change would take effect only
+# when the kernel's linkwatch gets to it, which it batches for up to a
+# second when several links change at once (many VMs cut over together).
 cutover_and_announce() {
-    local batch=$LB_BED_DIR/cutover.batch
-    printf 'link set %s up\nlink set %s down\n' "$4" "$3" > "$batch"
+    local ns=${LB_PREFIX}$1
+    ip -n "$ns" link set "$4" up
+    bed_wait_until 5 _uplink_forwarding "$ns" "$4"
+    bridge -n "$ns" link set dev "$4" state 0
+    local batch=$LB_BED_DIR/cutover.$1.batch
+    printf 'link set dev %s state 3\nlink set dev %s state 0\n' "$4" "$3" \
+        > "$batch"
     bed_exec "$1" python3 "$srcdir/tests/system/announce.py" br0 "$2" \
         --cutover "$batch"
+}
+_uplink_forwarding() {
+    bridge -n "$1" link show dev "$2" | grep -q 'state forwarding'
 }
 
 # migration_flows NODE KEY : NODE's migration flows of port KEY.
