@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "agent.h"
 #include "command-line.h"
 #include "daemon.h"
@@ -34,7 +35,8 @@ usage(void)
            "\n"
            "  --config=FILE         read options from FILE (\"name = value\"\n"
            "                        a line); the command line overrides it\n"
-           "  --node=NAME           this node's (chassis) name (required)\n"
+           "  --node=NAME           this node's (chassis) name, as its\n"
+           "                        Kubernetes Node (default: the host name)\n"
            "  --ovsdb=REMOTE        OVS database (default: unix:%s/db.sock)\n"
            "  --bridge=NAME         integration bridge (default: br-int)\n"
            "  --datapath-type=TYPE  system or netdev (default: system)\n"
@@ -244,7 +246,12 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         ovs_fatal(0, "unexpected argument \"%s\" (use --help)", argv[optind]);
     }
     if (!cfg->chassis) {
-        ovs_fatal(0, "--node is required (use --help)");
+        /* As the kubelet names its Node by default. */
+        static char hostname[256];
+        if (gethostname(hostname, sizeof hostname - 1) || !hostname[0]) {
+            ovs_fatal(0, "--node is required: the host name is unknown");
+        }
+        cfg->chassis = hostname;
     }
     return unixctl_path;
 }

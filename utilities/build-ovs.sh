@@ -18,8 +18,15 @@ if [ ! -r "$tarball" ]; then
     exit 1
 fi
 
+# OVS's compiled-in paths (run and database directories) are those of the
+# distribution's own OVS, so that the agent finds ovsdb-server's socket and
+# the bridges' management sockets where Debian's and Fedora's OVS put them.
+ovs_configure="--prefix=/usr --localstatedir=/var --sysconfdir=/etc
+    --enable-silent-rules --disable-ssl --with-pic --disable-shared
+    --enable-static"
+
 stamp=$cache/.built
-want=$(cksum < "$tarball" | cut -d' ' -f1)
+want="$(cksum < "$tarball" | cut -d' ' -f1) $(echo $ovs_configure | cksum)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
    && [ -f "$cache/src/lib/.libs/libopenvswitch.a" ]; then
     echo "$cache"
@@ -37,12 +44,12 @@ fi
 # Static, position-independent objects so that both the binaries and the
 # libtool convenience library can link them.  No SSL/DPDK/unbound: livebind
 # talks to the local switch over unix sockets only.
-./configure --enable-silent-rules --disable-ssl --with-pic \
-    --disable-shared --enable-static CFLAGS="-O2 -g" >&2
+# shellcheck disable=SC2086
+./configure $ovs_configure CFLAGS="-O2 -g" >&2
 # Generated headers first (BUILT_SOURCES), then the library alone: the
 # daemons and tools of OVS are not needed.
 built_sources=$(printf 'print-built-sources:\n\t@echo $(BUILT_SOURCES)\n' \
-    | make -s -f Makefile -f - print-built-sources)
+    | make -s --no-print-directory -f Makefile -f - print-built-sources)
 make -j"$(nproc)" $built_sources >&2
 make -j"$(nproc)" lib/libopenvswitch.la >&2
 echo "$want" > "$stamp"
