@@ -155,3 +155,16 @@ tables_match_docs() {
     echo "dumped: $dumped; documented: $documented"
     [ -n "$dumped" ] && [ "$dumped" = "$documented" ]
 }
+
+# on_all_nodes CMD... : CMD NODE succeeds for node1, node2 and node3.
+on_all_nodes() {
+    local n
+    for n in 1 2 3; do "$@" "node$n" || return 1; done
+}
+
+# on_no_node CMD... : CMD NODE fails for node1, node2 and node3.
+on_no_node() {
+    local n
+    for n in 1 2 3; do "$@" "node$n" && return 1; done
+    return 0
+}

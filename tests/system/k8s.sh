@@ -139,3 +139,22 @@ result_ip() {
 result_mac() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["mac"])'
 }
+
+# add_pod NODE POD [METADATA-JSON] : a pod the way a cluster makes one: the
+# pod object, its network namespace, then the CNI ADD, whose result goes to
+# $LB_BED_DIR/add.POD.
+add_pod() {
+    k8s_pod default "$2" "$1" "${3-}" >/dev/null
+    pod_netns "$2"
+    cni "$1" ADD "$2" > "$LB_BED_DIR/add.$2"
+}
+
+# ip_of POD, mac_of POD : the address and MAC its ADD returned.
+ip_of() { result_ip < "$LB_BED_DIR/add.$1"; }
+mac_of() { result_mac < "$LB_BED_DIR/add.$1"; }
+
+# key_of POD : its logical port's key, in a switch with tunnel key 1 and a
+# /16 subnet (as the tests use): (1 << 24) | the address's offset.
+key_of() {
+    echo $(( (1 << 24) | $(ip_of "$1" | awk -F. '{print $3 * 256 + $4}') ))
+}

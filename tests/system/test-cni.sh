@@ -36,14 +36,6 @@ for n in 1 2 3; do
     agent_wait_synced "node$n"
 done
 
-# add_pod NODE POD [METADATA-JSON] : pod object, netns, CNI ADD.
-add_pod() {
-    k8s_pod default "$2" "$1" "${3-}" >/dev/null
-    pod_netns "$2"
-    cni "$1" ADD "$2" > "$LB_BED_DIR/add.$2"
-}
-ip_of() { result_ip < "$LB_BED_DIR/add.$1"; }
-mac_of() { result_mac < "$LB_BED_DIR/add.$1"; }
 
 check "ADD a pod on node1" add_pod node1 web
 check "ADD a pod on node2" add_pod node2 db

@@ -37,22 +37,18 @@ for n in 1 2 3; do
 done
 
 pod_mac() { printf '0a:58:0a:00:00:%02x' "$1"; }
-# add_pod NODE POD N : plumb and announce pod POD with IP 10.0.0.N.
-add_pod() {
+# plumb_pod NODE POD N : plumb pod POD with IP 10.0.0.N by hand (no CNI)
+# and create its objects.
+plumb_pod() {
     bed_pod_add "$1" "$2" "$(pod_mac "$3")" "10.0.0.$3/24" "$3" "default_$2"
     k8s_pod default "$2" "$1" >/dev/null
     k8s_port default "$2" "$2" "$1" $(((1 << 24) | $3)) "$(pod_mac "$3")" \
         "10.0.0.$3" >/dev/null
 }
-add_pod node1 pa 10
-add_pod node2 pb 11
-add_pod node3 pc 12
+plumb_pod node1 pa 10
+plumb_pod node2 pb 11
+plumb_pod node3 pc 12
 
-# on_all_nodes CMD... : CMD NODE succeeds for each node.
-on_all_nodes() {
-    local n
-    for n in 1 2 3; do "$@" "node$n" || return 1; done
-}
 has_mac_flow() {  # MAC NODE
     bed_dump_flows "$2" | grep -q "dl_dst=$1 actions"
 }
@@ -77,7 +73,7 @@ check "a deleted port's flows go from every node" \
 # agents reconnect: they must re-list and notice the deletion too.
 fake_api_fault '{"compact": true}' >/dev/null
 fake_api_fault '{"drop_watches": true}' >/dev/null
-add_pod node3 pd 13
+plumb_pod node3 pd 13
 k8s_delete /apis/livebind.io/v1alpha1/namespaces/default/logicalports/pb
 k8s_delete /api/v1/namespaces/default/pods/pb
 fake_api_fault '{"drop_watches": true}' >/dev/null

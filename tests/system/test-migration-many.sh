@@ -32,26 +32,6 @@ for n in 1 2 3; do
 done
 for n in 1 2 3; do agent_wait_synced "node$n"; done
 
-add_pod() {  # NODE POD [METADATA]
-    k8s_pod default "$2" "$1" "${3-}" >/dev/null
-    pod_netns "$2"
-    cni "$1" ADD "$2" > "$dir/add.$2"
-}
-ip_of() { result_ip < "$dir/add.$1"; }
-mac_of() { result_mac < "$dir/add.$1"; }
-key_of() {
-    echo $(( (1 << 24) | $(ip_of "$1" | awk -F. '{print $3 * 256 + $4}') ))
-}
-on_all_nodes() {
-    local n
-    for n in 1 2 3; do "$@" "node$n" || return 1; done
-}
-on_no_node() {
-    local n
-    for n in 1 2 3; do "$@" "node$n" && return 1; done
-    return 0
-}
-
 check "client pod on node3" add_pod node3 client
 declare -A vmi_uid vmim_uid
 for i in $(seq "$VMS"); do

@@ -36,24 +36,6 @@ done
 for n in 1 2 3; do
     agent_wait_synced "node$n"
 done
-on_all_nodes() {
-    local n
-    for n in 1 2 3; do "$@" "node$n" || return 1; done
-}
-on_no_node() {
-    local n
-    for n in 1 2 3; do "$@" "node$n" && return 1; done
-    return 0
-}
-
-# add_pod NODE POD [METADATA] : pod object, netns, CNI ADD.
-add_pod() {
-    k8s_pod default "$2" "$1" "${3-}" >/dev/null
-    pod_netns "$2"
-    cni "$1" ADD "$2" > "$dir/add.$2"
-}
-ip_of() { result_ip < "$dir/add.$1"; }
-mac_of() { result_mac < "$dir/add.$1"; }
 
 # The client on node3, the VM on node1.
 check "client pod on node3" add_pod node3 client
@@ -61,7 +43,7 @@ vmi_uid=$(vmi_create vm1 node1)
 check "VM's pod on node1" add_pod node1 launcher-1 "$(launcher_meta vm1 "$vmi_uid")"
 vm_ip=$(ip_of launcher-1)
 vm_mac=$(mac_of launcher-1)
-key=$(( (1 << 24) | $(echo "$vm_ip" | awk -F. '{print $3 * 256 + $4}') ))
+key=$(key_of launcher-1)
 echo "VM vm1: $vm_ip $vm_mac, port key $(printf '%#x' "$key")"
 guest_create guest "$vm_mac" "$vm_ip/16"
 vm_pod_bridge launcher-1 guest up-1
