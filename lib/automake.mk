@@ -9,6 +9,7 @@ lib_liblivebind_la_SOURCES = \
 	lib/cookie.h \
 	lib/flow-table.c \
 	lib/flow-table.h \
+	lib/lb-json.h \
 	lib/model.c \
 	lib/model.h \
 	lib/ofctrl.c \

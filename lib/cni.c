@@ -17,39 +17,7 @@
 #include "openvswitch/util.h"
 #include "util.h"
 
-/* libopenvswitch defines functions named json_object(), json_array(),
- * json_string(), json_integer(), json_real() and json_equal() too.  In a
- * binary that links OVS's json.o (anything using vlog or unixctl does), a
- * call to one of jansson's by these names reaches OVS's and crashes.  So
- * this file builds JSON only through the helpers below, and the compiler
- * enforces it. */
-#pragma GCC poison json_object json_array json_string json_integer
-#pragma GCC poison json_real json_equal
-
-static json_t *
-jobj(void)
-{
-    return json_pack("{}");
-}
-
-static json_t *
-jarr(void)
-{
-    return json_pack("[]");
-}
-
-static json_t *
-jint(long long int value)
-{
-    return json_pack("I", (json_int_t) value);
-}
-
-/* A JSON string for 's', or NULL if 's' is not valid UTF-8. */
-static json_t *
-jstr(const char *s)
-{
-    return json_stringn(s, strlen(s));
-}
+#include "lb-json.h"
 
 /* A JSON string for 's' with any byte that is not printable ASCII replaced
  * by '?' if 's' is not valid UTF-8: for messages, which may quote bad
@@ -57,7 +25,7 @@ jstr(const char *s)
 static json_t *
 jstr_lossy(const char *s)
 {
-    json_t *j = jstr(s);
+    json_t *j = lb_json_str(s);
     if (!j) {
         char *copy = xstrdup(s);
         for (char *p = copy; *p; p++) {
@@ -65,7 +33,7 @@ jstr_lossy(const char *s)
                 *p = '?';
             }
         }
-        j = jstr(copy);
+        j = lb_json_str(copy);
         free(copy);
     }
     return j;
@@ -74,7 +42,7 @@ jstr_lossy(const char *s)
 static bool
 utf8_ok(const char *s)
 {
-    json_t *j = jstr(s);
+    json_t *j = lb_json_str(s);
     json_decref(j);
     return j != NULL;
 }
@@ -239,9 +207,9 @@ cni_error_destroy(struct cni_error *error)
 char *
 cni_error_to_json(const struct cni_error *error, enum cni_version version)
 {
-    json_t *j = jobj();
-    json_object_set_new(j, "cniVersion", jstr(cni_version_to_string(version)));
-    json_object_set_new(j, "code", jint(error->code));
+    json_t *j = lb_json_obj();
+    json_object_set_new(j, "cniVersion", lb_json_str(cni_version_to_string(version)));
+    json_object_set_new(j, "code", lb_json_int(error->code));
     json_object_set_new(j, "msg", jstr_lossy(error->msg));
     if (error->details) {
         json_object_set_new(j, "details", jstr_lossy(error->details));
@@ -252,9 +220,9 @@ cni_error_to_json(const struct cni_error *error, enum cni_version version)
 char *
 cni_version_info_json(void)
 {
-    json_t *versions = jarr();
+    json_t *versions = lb_json_arr();
     for (size_t i = 0; i < ARRAY_SIZE(version_names); i++) {
-        json_array_append_new(versions, jstr(version_names[i]));
+        json_array_append_new(versions, lb_json_str(version_names[i]));
     }
     return dump_and_free(json_pack("{s:s, s:o}",
                                    "cniVersion",
@@ -685,7 +653,7 @@ cni_result_validate(const struct cni_result *result)
 static json_t *
 svec_to_jansson(const struct svec *svec)
 {
-    json_t *array = jarr();
+    json_t *array = lb_json_arr();
     for (size_t i = 0; i < svec->n; i++) {
         json_array_append_new(array, jstr_lossy(svec->names[i]));
     }
@@ -695,21 +663,21 @@ svec_to_jansson(const struct svec *svec)
 static json_t *
 result_to_jansson(const struct cni_result *result, enum cni_version version)
 {
-    json_t *root = jobj();
+    json_t *root = lb_json_obj();
     json_object_set_new(root, "cniVersion",
-                        jstr(cni_version_to_string(version)));
+                        lb_json_str(cni_version_to_string(version)));
 
     if (result->n_interfaces) {
-        json_t *array = jarr();
+        json_t *array = lb_json_arr();
         for (size_t i = 0; i < result->n_interfaces; i++) {
             const struct cni_interface *iface = &result->interfaces[i];
-            json_t *j = jobj();
+            json_t *j = lb_json_obj();
             json_object_set_new(j, "name", jstr_lossy(iface->name));
             if (iface->mac) {
                 json_object_set_new(j, "mac", jstr_lossy(iface->mac));
             }
             if (iface->mtu && version >= CNI_V110) {
-                json_object_set_new(j, "mtu", jint(iface->mtu));
+                json_object_set_new(j, "mtu", lb_json_int(iface->mtu));
             }
             if (iface->sandbox) {
                 json_object_set_new(j, "sandbox", jstr_lossy(iface->sandbox));
@@ -720,17 +688,17 @@ result_to_jansson(const struct cni_result *result, enum cni_version version)
     }
 
     if (result->n_ips) {
-        json_t *array = jarr();
+        json_t *array = lb_json_arr();
         for (size_t i = 0; i < result->n_ips; i++) {
             const struct cni_ip *ip = &result->ips[i];
-            json_t *j = jobj();
+            json_t *j = lb_json_obj();
             if (version == CNI_V040) {
                 json_object_set_new(j, "version",
-                                    jstr(strchr(ip->address, ':')
+                                    lb_json_str(strchr(ip->address, ':')
                                          ? "6" : "4"));
             }
             if (ip->interface >= 0) {
-                json_object_set_new(j, "interface", jint(ip->interface));
+                json_object_set_new(j, "interface", lb_json_int(ip->interface));
             }
             json_object_set_new(j, "address", jstr_lossy(ip->address));
             if (ip->gateway) {
@@ -742,10 +710,10 @@ result_to_jansson(const struct cni_result *result, enum cni_version version)
     }
 
     if (result->n_routes) {
-        json_t *array = jarr();
+        json_t *array = lb_json_arr();
         for (size_t i = 0; i < result->n_routes; i++) {
             const struct cni_route *route = &result->routes[i];
-            json_t *j = jobj();
+            json_t *j = lb_json_obj();
             json_object_set_new(j, "dst", jstr_lossy(route->dst));
             if (route->gw) {
                 json_object_set_new(j, "gw", jstr_lossy(route->gw));
@@ -756,7 +724,7 @@ result_to_jansson(const struct cni_result *result, enum cni_version version)
     }
 
     /* Like the reference implementation, "dns" is always there. */
-    json_t *dns = jobj();
+    json_t *dns = lb_json_obj();
     if (result->dns.nameservers.n) {
         json_object_set_new(dns, "nameservers",
                             svec_to_jansson(&result->dns.nameservers));
@@ -1596,29 +1564,29 @@ out:
 char *
 cni_request_to_json(const struct cni_request *req)
 {
-    json_t *j = jobj();
+    json_t *j = lb_json_obj();
     json_object_set_new(j, "command",
-                        jstr(cni_command_to_string(req->command)));
+                        lb_json_str(cni_command_to_string(req->command)));
     if (req->container_id) {
-        json_object_set_new(j, "containerID", jstr(req->container_id));
+        json_object_set_new(j, "containerID", lb_json_str(req->container_id));
     }
     if (req->netns) {
-        json_object_set_new(j, "netns", jstr(req->netns));
+        json_object_set_new(j, "netns", lb_json_str(req->netns));
     }
     if (req->ifname) {
-        json_object_set_new(j, "ifName", jstr(req->ifname));
+        json_object_set_new(j, "ifName", lb_json_str(req->ifname));
     }
 
-    json_t *args = jobj();
+    json_t *args = lb_json_obj();
     const struct smap_node **nodes = smap_sort(&req->args);
     for (size_t i = 0; i < smap_count(&req->args); i++) {
-        json_object_set_new(args, nodes[i]->key, jstr(nodes[i]->value));
+        json_object_set_new(args, nodes[i]->key, lb_json_str(nodes[i]->value));
     }
     free(nodes);
     json_object_set_new(j, "args", args);
 
     if (req->path) {
-        json_object_set_new(j, "path", jstr(req->path));
+        json_object_set_new(j, "path", lb_json_str(req->path));
     }
     if (req->config.json) {
         json_object_set_new(j, "config",
@@ -1731,8 +1699,8 @@ cni_response_result_json(const struct cni_result *result,
 char *
 cni_response_error_json(const struct cni_error *error)
 {
-    json_t *e = jobj();
-    json_object_set_new(e, "code", jint(error->code));
+    json_t *e = lb_json_obj();
+    json_object_set_new(e, "code", lb_json_int(error->code));
     json_object_set_new(e, "msg", jstr_lossy(error->msg));
     if (error->details) {
         json_object_set_new(e, "details", jstr_lossy(error->details));

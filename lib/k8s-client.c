@@ -25,11 +25,7 @@
 #include "timeval.h"
 #include "util.h"
 
-/* libopenvswitch also defines json_object(), json_array(), json_string(),
- * json_integer(), json_real() and json_equal(), and in our binaries its
- * definitions win: never call jansson's by those names. */
-#pragma GCC poison json_object json_array json_string json_integer
-#pragma GCC poison json_real json_equal
+#include "lb-json.h"
 
 VLOG_DEFINE_THIS_MODULE(k8s_client);
 

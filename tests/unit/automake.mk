@@ -20,14 +20,16 @@ tests_unit_test_k8s_config_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_k8s_config_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
 
 UNIT_TESTS += tests/unit/test-k8s-objects
-tests_unit_test_k8s_objects_SOURCES = tests/unit/test-k8s-objects.c
+tests_unit_test_k8s_objects_SOURCES = tests/unit/test-k8s-objects.c \
+	tests/unit/test-fixtures.h
 tests_unit_test_k8s_objects_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DLB_FIXTURES_DEFAULT='"$(abs_top_srcdir)/tests/fixtures"'
 tests_unit_test_k8s_objects_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_k8s_objects_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
 
 UNIT_TESTS += tests/unit/test-derive
-tests_unit_test_derive_SOURCES = tests/unit/test-derive.c
+tests_unit_test_derive_SOURCES = tests/unit/test-derive.c \
+	tests/unit/test-fixtures.h
 tests_unit_test_derive_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DLB_FIXTURES_DEFAULT='"$(abs_top_srcdir)/tests/fixtures"'
 tests_unit_test_derive_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

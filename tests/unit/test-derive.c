@@ -32,52 +32,9 @@
 #define B_TO_A_ACTIVE PORT " chassis=node-b additional=node-a mirror\n"
 #define UNBOUND PORT " chassis=(unbound)\n"
 
-/* libopenvswitch also defines json_object(), json_array(), json_string(),
- * json_integer(), json_real() and json_equal(), and in our binaries its
- * definitions win: never call jansson's by those names. */
-#pragma GCC poison json_object json_array json_string json_integer
-#pragma GCC poison json_real json_equal
+#include "lb-json.h"
+#include "test-fixtures.h"
 
-static json_t *
-jstr(const char *s)
-{
-    return json_stringn(s, strlen(s));
-}
-
-static json_t *
-jint(json_int_t v)
-{
-    return json_pack("I", v);
-}
-
-static json_t *
-jarr(void)
-{
-    return json_pack("[]");
-}
-
-static json_t *
-jobj(void)
-{
-    return json_pack("{}");
-}
-
-/* Fixtures. */
-
-static json_t *
-load(const char *name)
-{
-    const char *dir = getenv("LB_FIXTURES");
-    char *file_name = xasprintf("%s/%s", dir && dir[0] ? dir
-                                : LB_FIXTURES_DEFAULT, name);
-    json_error_t err;
-    json_t *json = json_load_file(file_name, JSON_REJECT_DUPLICATES, &err);
-    if (!json) {
-        fail_msg("%s:%d: %s", file_name, err.line, err.text);
-    }
-    free(file_name);
-    return json;
-}
 
 /* Sets 'value' at 'path' ("a>b>c", keys may contain dots and slashes),
  * creating objects on the way; a null 'value' deletes.  Returns 'root'. */
@@ -100,7 +57,7 @@ set(json_t *root, const char *path, json_t *value)
         }
         json_t *child = json_object_get(obj, key);
         if (!json_is_object(child)) {
-            child = jobj();
+            child = lb_json_obj();
             json_object_set_new(obj, key, child);
         }
         obj = child;
@@ -113,8 +70,8 @@ set(json_t *root, const char *path, json_t *value)
 static json_t *
 node_a(void)
 {
-    json_t *j = load("kubevirt/17-node.json");
-    set(j, "metadata>name", jstr("node-a"));
+    json_t *j = lb_fixture_load("kubevirt/17-node.json");
+    set(j, "metadata>name", lb_json_str("node-a"));
     set(j, "status>addresses", json_pack("[{s:s, s:s}]", "type",
                                          "InternalIP", "address",
                                          "192.168.50.11"));
@@ -125,7 +82,7 @@ static json_t *
 deleting(json_t *j)
 {
     return set(j, "metadata>deletionTimestamp",
-               jstr("2026-11-21T09:00:08Z"));
+               lb_json_str("2026-11-21T09:00:08Z"));
 }
 
 static json_t *
@@ -139,9 +96,9 @@ not_opted_in(json_t *j)
 static json_t *
 vmi_target_ready(void)
 {
-    json_t *j = load("kubevirt/15-vmi-migrating.json");
+    json_t *j = lb_fixture_load("kubevirt/15-vmi-migrating.json");
     return set(j, "status>migrationState>targetNodeDomainReadyTimestamp",
-               jstr("2026-11-21T09:00:11Z"));
+               lb_json_str("2026-11-21T09:00:11Z"));
 }
 
 /* A second migration, back from node-b to node-a, with a new UID. */
@@ -161,17 +118,17 @@ back_migration_state(json_t *j, const char *path)
 static json_t *
 vmi_back(void)
 {
-    json_t *j = load("kubevirt/16-vmi-migrated.json");
+    json_t *j = lb_fixture_load("kubevirt/16-vmi-migrated.json");
     return back_migration_state(j, "status>migrationState");
 }
 
 static json_t *
 vmim_back(const char *file)
 {
-    json_t *j = load(file);
-    set(j, "metadata>name", jstr("kubevirt-migrate-vm-back1"));
-    set(j, "metadata>uid", jstr(UID_Y));
-    set(j, "metadata>creationTimestamp", jstr("2026-11-21T10:00:00Z"));
+    json_t *j = lb_fixture_load(file);
+    set(j, "metadata>name", lb_json_str("kubevirt-migrate-vm-back1"));
+    set(j, "metadata>uid", lb_json_str(UID_Y));
+    set(j, "metadata>creationTimestamp", lb_json_str("2026-11-21T10:00:00Z"));
     json_t *old = json_object_get(json_object_get(j, "status"),
                                   "migrationState");
     json_t *completed = json_object_get(old, "completed");
@@ -190,15 +147,15 @@ vmim_back(const char *file)
 static json_t *
 pod_back_target(const char *file)
 {
-    json_t *j = load(file);
-    set(j, "metadata>name", jstr("virt-launcher-testvm-klmno"));
-    set(j, "metadata>uid", jstr("8d9eafb0-c1d2-4e3f-8a4b-5c6d7e8f9a01"));
-    set(j, "metadata>creationTimestamp", jstr("2026-11-21T10:00:00Z"));
-    set(j, "metadata>labels>kubevirt.io/migrationJobUID", jstr(UID_Y));
-    set(j, "metadata>labels>kubevirt.io/nodeName", jstr("node-a"));
+    json_t *j = lb_fixture_load(file);
+    set(j, "metadata>name", lb_json_str("virt-launcher-testvm-klmno"));
+    set(j, "metadata>uid", lb_json_str("8d9eafb0-c1d2-4e3f-8a4b-5c6d7e8f9a01"));
+    set(j, "metadata>creationTimestamp", lb_json_str("2026-11-21T10:00:00Z"));
+    set(j, "metadata>labels>kubevirt.io/migrationJobUID", lb_json_str(UID_Y));
+    set(j, "metadata>labels>kubevirt.io/nodeName", lb_json_str("node-a"));
     set(j, "metadata>annotations>kubevirt.io/migrationJobName",
-        jstr("kubevirt-migrate-vm-back1"));
-    set(j, "spec>nodeName", jstr("node-a"));
+        lb_json_str("kubevirt-migrate-vm-back1"));
+    set(j, "spec>nodeName", lb_json_str("node-a"));
     return j;
 }
 
@@ -224,7 +181,7 @@ add(struct scenario *sc, enum lb_kind kind, json_t *json)
 static void
 add_file(struct scenario *sc, enum lb_kind kind, const char *file)
 {
-    add(sc, kind, load(file));
+    add(sc, kind, lb_fixture_load(file));
 }
 
 static void
@@ -337,7 +294,7 @@ test_source_only(void **state OVS_UNUSED)
 
     /* The pod unscheduled, or terminated. */
     base(&sc, "livebind/logicalport-testvm-new.json");
-    add(&sc, LB_KIND_POD, set(load("kubevirt/02-pod-source.json"),
+    add(&sc, LB_KIND_POD, set(lb_fixture_load("kubevirt/02-pod-source.json"),
                               "spec>nodeName", NULL));
     expect(&sc, UNBOUND);
     base(&sc, "livebind/logicalport-testvm.json");
@@ -423,9 +380,9 @@ test_phases(void **state OVS_UNUSED)
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
     add(&sc, LB_KIND_VMIM,
-        set(load("kubevirt/08-vmim-running.json"),
+        set(lb_fixture_load("kubevirt/08-vmim-running.json"),
             "status>migrationState>targetNodeDomainReadyTimestamp",
-            jstr("2026-11-21T09:00:11Z")));
+            lb_json_str("2026-11-21T09:00:11Z")));
     expect(&sc, A_TO_B_ACTIVE);
 
     /* Activation for another migration does not count. */
@@ -493,7 +450,7 @@ test_succeeded(void **state OVS_UNUSED)
     add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
     expect(&sc, ON_B);
     base(&sc, "livebind/logicalport-testvm.json");
-    add(&sc, LB_KIND_VMI, set(load("kubevirt/16-vmi-migrated.json"),
+    add(&sc, LB_KIND_VMI, set(lb_fixture_load("kubevirt/16-vmi-migrated.json"),
                               "status>migrationState", NULL));
     add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
     expect(&sc, ON_B);
@@ -537,13 +494,13 @@ test_failed_and_cancelled(void **state OVS_UNUSED)
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
     add(&sc, LB_KIND_VMIM,
-        set(load("kubevirt/08-vmim-running.json"),
-            "status>migrationState>abortStatus", jstr("Succeeded")));
+        set(lb_fixture_load("kubevirt/08-vmim-running.json"),
+            "status>migrationState>abortStatus", lb_json_str("Succeeded")));
     expect(&sc, ON_A);
 
     /* The VMI's migrationState failed before the VMIM. */
     base(&sc, "livebind/logicalport-testvm-migrating.json");
-    add(&sc, LB_KIND_VMI, set(load("kubevirt/15-vmi-migrating.json"),
+    add(&sc, LB_KIND_VMI, set(lb_fixture_load("kubevirt/15-vmi-migrating.json"),
                               "status>migrationState>failed", json_true()));
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
@@ -555,7 +512,7 @@ test_failed_and_cancelled(void **state OVS_UNUSED)
     add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
-    add(&sc, LB_KIND_VMIM, deleting(load("kubevirt/08-vmim-running.json")));
+    add(&sc, LB_KIND_VMIM, deleting(lb_fixture_load("kubevirt/08-vmim-running.json")));
     expect(&sc, ON_A);
     base(&sc, "livebind/logicalport-testvm-migrating.json");
     add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
@@ -568,14 +525,14 @@ test_failed_and_cancelled(void **state OVS_UNUSED)
     add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
     add(&sc, LB_KIND_POD,
-        deleting(load("kubevirt/13-pod-target-domain-ready.json")));
+        deleting(lb_fixture_load("kubevirt/13-pod-target-domain-ready.json")));
     add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
     expect(&sc, ON_A);
     base(&sc, "livebind/logicalport-testvm-migrating.json");
     add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
-    add(&sc, LB_KIND_POD, set(load("kubevirt/12-pod-target-created.json"),
-                              "status>phase", jstr("Failed")));
+    add(&sc, LB_KIND_POD, set(lb_fixture_load("kubevirt/12-pod-target-created.json"),
+                              "status>phase", lb_json_str("Failed")));
     add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
     expect(&sc, ON_A);
 }
@@ -588,26 +545,26 @@ test_not_opted_in(void **state OVS_UNUSED)
     /* Single-chassis behaviour: the port moves at the end. */
     base(&sc, "livebind/logicalport-testvm-new.json");
     add(&sc, LB_KIND_VMI,
-        not_opted_in(load("kubevirt/15-vmi-migrating.json")));
-    add(&sc, LB_KIND_POD, not_opted_in(load("kubevirt/02-pod-source.json")));
+        not_opted_in(lb_fixture_load("kubevirt/15-vmi-migrating.json")));
+    add(&sc, LB_KIND_POD, not_opted_in(lb_fixture_load("kubevirt/02-pod-source.json")));
     add(&sc, LB_KIND_POD,
-        not_opted_in(load("kubevirt/13-pod-target-domain-ready.json")));
+        not_opted_in(lb_fixture_load("kubevirt/13-pod-target-domain-ready.json")));
     add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
     expect(&sc, ON_A);
 
     base(&sc, "livebind/logicalport-testvm-new.json");
     add(&sc, LB_KIND_VMI,
-        not_opted_in(load("kubevirt/16-vmi-migrated.json")));
-    add(&sc, LB_KIND_POD, not_opted_in(load("kubevirt/02-pod-source.json")));
+        not_opted_in(lb_fixture_load("kubevirt/16-vmi-migrated.json")));
+    add(&sc, LB_KIND_POD, not_opted_in(lb_fixture_load("kubevirt/02-pod-source.json")));
     add(&sc, LB_KIND_POD,
-        not_opted_in(load("kubevirt/13-pod-target-domain-ready.json")));
+        not_opted_in(lb_fixture_load("kubevirt/13-pod-target-domain-ready.json")));
     add_file(&sc, LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json");
     expect(&sc, ON_B);
 
     /* The VMI decides, not the pods' annotation. */
     base(&sc, "livebind/logicalport-testvm-new.json");
     add(&sc, LB_KIND_VMI,
-        not_opted_in(load("kubevirt/15-vmi-migrating.json")));
+        not_opted_in(lb_fixture_load("kubevirt/15-vmi-migrating.json")));
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
     add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
@@ -754,16 +711,16 @@ test_ports(void **state OVS_UNUSED)
     base(&sc, "livebind/logicalswitch-pods.json");
     sc.n--;
     json_decref(sc.objs[sc.n].json);
-    json_t *lp = load("livebind/logicalport-testvm-new.json");
-    set(lp, "metadata>name", jstr("web"));
+    json_t *lp = lb_fixture_load("livebind/logicalport-testvm-new.json");
+    set(lp, "metadata>name", lb_json_str("web"));
     set(lp, "spec>vm", NULL);
-    set(lp, "spec>pod", jstr("web"));
+    set(lp, "spec>pod", lb_json_str("web"));
     set(lp, "spec>tunnelKey", NULL);
     set(lp, "spec>mac", NULL);
     set(lp, "spec>ips", json_pack("[s]", "10.16.1.2"));
     add(&sc, LB_KIND_LOGICAL_PORT, lp);
-    json_t *pod = load("kubevirt/02-pod-source.json");
-    set(pod, "metadata>name", jstr("web"));
+    json_t *pod = lb_fixture_load("kubevirt/02-pod-source.json");
+    set(pod, "metadata>name", lb_json_str("web"));
     set(pod, "metadata>ownerReferences", NULL);
     set(pod, "metadata>labels", NULL);
     set(pod, "metadata>annotations", NULL);
@@ -782,15 +739,15 @@ test_ports(void **state OVS_UNUSED)
      * unknown switches and addresses outside the subnet are left out. */
     base(&sc, "livebind/logicalport-testvm-new.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
-    lp = load("livebind/logicalport-testvm-new.json");
-    set(lp, "metadata>name", jstr("zzz"));
+    lp = lb_fixture_load("livebind/logicalport-testvm-new.json");
+    set(lp, "metadata>name", lb_json_str("zzz"));
     add(&sc, LB_KIND_LOGICAL_PORT, lp);
-    lp = load("livebind/logicalport-testvm-new.json");
-    set(lp, "metadata>name", jstr("other"));
-    set(lp, "spec>switch", jstr("nope"));
+    lp = lb_fixture_load("livebind/logicalport-testvm-new.json");
+    set(lp, "metadata>name", lb_json_str("other"));
+    set(lp, "spec>switch", lb_json_str("nope"));
     add(&sc, LB_KIND_LOGICAL_PORT, lp);
-    lp = load("livebind/logicalport-testvm-new.json");
-    set(lp, "metadata>name", jstr("outside"));
+    lp = lb_fixture_load("livebind/logicalport-testvm-new.json");
+    set(lp, "metadata>name", lb_json_str("outside"));
     set(lp, "spec>tunnelKey", NULL);
     set(lp, "spec>ips", json_pack("[s]", "10.99.0.1"));
     add(&sc, LB_KIND_LOGICAL_PORT, lp);
@@ -828,11 +785,11 @@ test_ports(void **state OVS_UNUSED)
     /* Switches with the same key: the first by name wins; nodes without a
      * tunnel IP are not chassis. */
     base(&sc, "livebind/logicalport-testvm-new.json");
-    json_t *sw2 = load("livebind/logicalswitch-pods.json");
-    set(sw2, "metadata>name", jstr("aaa"));
+    json_t *sw2 = lb_fixture_load("livebind/logicalswitch-pods.json");
+    set(sw2, "metadata>name", lb_json_str("aaa"));
     add(&sc, LB_KIND_LOGICAL_SWITCH, sw2);
-    json_t *node = load("kubevirt/17-node.json");
-    set(node, "metadata>name", jstr("node-c"));
+    json_t *node = lb_fixture_load("kubevirt/17-node.json");
+    set(node, "metadata>name", lb_json_str("node-c"));
     set(node, "status>addresses", NULL);
     add(&sc, LB_KIND_NODE, node);
     lb_cluster_init(&cluster);
@@ -972,7 +929,7 @@ test_history_independence(void **state OVS_UNUSED)
     for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
         json_t *json = NULL;
         if (steps[i].file) {
-            json = load(steps[i].file);
+            json = lb_fixture_load(steps[i].file);
         } else if (steps[i].make) {
             json = steps[i].make();
         } else if (!steps[i].delete_name) {
@@ -1043,7 +1000,7 @@ test_cache(void **state OVS_UNUSED)
     bool changed;
     lb_cluster_init(&cluster);
 
-    json_t *pod = load("kubevirt/02-pod-source.json");
+    json_t *pod = lb_fixture_load("kubevirt/02-pod-source.json");
     assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, pod,
                                        &changed));
     assert_true(changed);
@@ -1053,9 +1010,9 @@ test_cache(void **state OVS_UNUSED)
 
     /* Irrelevant changes are not changes. */
     json_t *pod2 = json_deep_copy(pod);
-    set(pod2, "metadata>resourceVersion", jstr("4051"));
-    set(pod2, "status>podIP", jstr("10.16.0.11"));
-    set(pod2, "metadata>labels>unrelated", jstr("x"));
+    set(pod2, "metadata>resourceVersion", lb_json_str("4051"));
+    set(pod2, "status>podIP", lb_json_str("10.16.0.11"));
+    set(pod2, "metadata>labels>unrelated", lb_json_str("x"));
     assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, pod2,
                                        &changed));
     assert_false(changed);
@@ -1065,7 +1022,7 @@ test_cache(void **state OVS_UNUSED)
     assert_string_equal(cached->resource_version, "4050");
 
     set(pod2, "metadata>annotations>kubevirt.io/migration-target-ready-"
-        "timestamp", jstr("2026-11-21T09:00:11Z"));
+        "timestamp", lb_json_str("2026-11-21T09:00:11Z"));
     assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, pod2,
                                        &changed));
     assert_true(changed);
@@ -1075,7 +1032,7 @@ test_cache(void **state OVS_UNUSED)
 
     /* Bad objects: a clear error, the cache unchanged. */
     json_t *bad = json_deep_copy(pod);
-    set(bad, "spec>nodeName", jint(12));
+    set(bad, "spec>nodeName", lb_json_int(12));
     char *error = lb_cluster_upsert_json(&cluster, LB_KIND_POD, bad,
                                          &changed);
     assert_non_null(error);
@@ -1102,7 +1059,7 @@ test_cache(void **state OVS_UNUSED)
     memset(huge, 'x', 100000);
     huge[100000] = '\0';
     bad = json_deep_copy(pod);
-    set(bad, "metadata>name", jstr(huge));
+    set(bad, "metadata>name", lb_json_str(huge));
     error = lb_cluster_upsert_json(&cluster, LB_KIND_POD, bad, &changed);
     assert_non_null(strstr(error, "string of 100000 bytes exceeds the limit "
                            "of 253"));
@@ -1114,7 +1071,7 @@ test_cache(void **state OVS_UNUSED)
 
     /* Deletion: only the same incarnation. */
     json_t *old = json_deep_copy(pod);
-    set(old, "metadata>uid", jstr("another-uid"));
+    set(old, "metadata>uid", lb_json_str("another-uid"));
     assert_null(lb_cluster_remove_json(&cluster, LB_KIND_POD, old,
                                        &changed));
     assert_false(changed);
@@ -1127,7 +1084,7 @@ test_cache(void **state OVS_UNUSED)
     assert_null(lb_cluster_remove_json(&cluster, LB_KIND_POD, pod,
                                        &changed));
     assert_false(changed);
-    json_t *no_ns = set(jobj(), "metadata>name", jstr("x"));
+    json_t *no_ns = set(lb_json_obj(), "metadata>name", lb_json_str("x"));
     error = lb_cluster_remove_json(&cluster, LB_KIND_POD, no_ns, &changed);
     assert_string_equal(error, "Pod x: metadata.namespace: missing");
     free(error);
@@ -1137,14 +1094,14 @@ test_cache(void **state OVS_UNUSED)
     assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, pod,
                                        &changed));
     json_t *stale = set(json_deep_copy(pod), "metadata>name",
-                        jstr("stale"));
+                        lb_json_str("stale"));
     assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, stale,
                                        &changed));
     json_decref(stale);
-    json_t *items = jarr();
+    json_t *items = lb_json_arr();
     json_array_append(items, pod);
-    json_array_append_new(items, load("kubevirt/12-pod-target-created.json"));
-    json_array_append_new(items, jstr("not an object"));
+    json_array_append_new(items, lb_fixture_load("kubevirt/12-pod-target-created.json"));
+    json_array_append_new(items, lb_json_str("not an object"));
     error = lb_cluster_replace_json(&cluster, LB_KIND_POD, items, &changed);
     assert_string_equal(error, "Pod list: skipped 1 of 3 items; first: Pod: "
                         "not a JSON object");
@@ -1166,7 +1123,7 @@ test_cache(void **state OVS_UNUSED)
 
     /* Parsed objects, other kinds, lookups. */
     struct lb_node *node;
-    json_t *nj = load("kubevirt/17-node.json");
+    json_t *nj = lb_fixture_load("kubevirt/17-node.json");
     assert_null(lb_node_from_json(nj, &node));
     assert_true(lb_cluster_upsert_node(&cluster, node));
     assert_null(lb_node_from_json(nj, &node));
@@ -1213,23 +1170,23 @@ test_bad_updates_keep_model(void **state OVS_UNUSED)
         json_t *value;
     } bad[] = {
         { LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json", "spec>vmiName",
-          jint(1) },
+          lb_json_int(1) },
         { LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json",
-          "status>migrationState>completed", jstr("yes") },
+          "status>migrationState>completed", lb_json_str("yes") },
         { LB_KIND_VMI, "kubevirt/16-vmi-migrated.json", "status",
-          jarr() },
+          lb_json_arr() },
         { LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json",
-          "metadata>annotations", jstr("x") },
+          "metadata>annotations", lb_json_str("x") },
         { LB_KIND_LOGICAL_PORT, "livebind/logicalport-testvm.json",
           "spec>ips", json_pack("[s]", "300.1.1.1") },
         { LB_KIND_LOGICAL_SWITCH, "livebind/logicalswitch-pods.json",
-          "spec>subnet", jstr("10.16.0.0/33") },
+          "spec>subnet", lb_json_str("10.16.0.0/33") },
         { LB_KIND_NODE, "kubevirt/17-node.json",
           "metadata>annotations>livebind.io/tunnel-ip",
-          jstr("nope") },
+          lb_json_str("nope") },
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-        json_t *j = set(load(bad[i].file), bad[i].path, bad[i].value);
+        json_t *j = set(lb_fixture_load(bad[i].file), bad[i].path, bad[i].value);
         bool changed = true;
         char *error = lb_cluster_upsert_json(&cluster, bad[i].kind, j,
                                              &changed);
@@ -1300,7 +1257,7 @@ test_migration_states(void **state OVS_UNUSED)
     };
     for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
         if (steps[i].file) {
-            json_t *j = load(steps[i].file);
+            json_t *j = lb_fixture_load(steps[i].file);
             assert_null(lb_cluster_upsert_json(&cluster, steps[i].kind, j,
                                                &changed));
             json_decref(j);
@@ -1410,7 +1367,7 @@ test_facts(void **state OVS_UNUSED)
     assert_string_equal(f.activation_cause, "target pod ready timestamp");
 
     /* Cancelled: the final facts name both ends. */
-    json_t *j = load("kubevirt/11-vmim-cancelled.json");
+    json_t *j = lb_fixture_load("kubevirt/11-vmim-cancelled.json");
     bool changed;
     assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_VMIM, j, &changed));
     json_decref(j);

@@ -16,56 +16,9 @@
 
 #define UID_X "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
 
-/* libopenvswitch also defines json_object(), json_array(), json_string(),
- * json_integer(), json_real() and json_equal(), and in our binaries its
- * definitions win: never call jansson's by those names. */
-#pragma GCC poison json_object json_array json_string json_integer
-#pragma GCC poison json_real json_equal
+#include "lb-json.h"
+#include "test-fixtures.h"
 
-static json_t *
-jstr(const char *s)
-{
-    return json_stringn(s, strlen(s));
-}
-
-static json_t *
-jint(json_int_t v)
-{
-    return json_pack("I", v);
-}
-
-static json_t *
-jreal(double v)
-{
-    return json_pack("f", v);
-}
-
-static json_t *
-jarr(void)
-{
-    return json_pack("[]");
-}
-
-static json_t *
-jobj(void)
-{
-    return json_pack("{}");
-}
-
-static json_t *
-load(const char *name)
-{
-    const char *dir = getenv("LB_FIXTURES");
-    char *file_name = xasprintf("%s/%s", dir && dir[0] ? dir
-                                : LB_FIXTURES_DEFAULT, name);
-    json_error_t err;
-    json_t *json = json_load_file(file_name, JSON_REJECT_DUPLICATES, &err);
-    if (!json) {
-        fail_msg("%s:%d: %s", file_name, err.line, err.text);
-    }
-    free(file_name);
-    return json;
-}
 
 static ovs_be32
 ip(const char *s)
@@ -91,7 +44,7 @@ set_path(json_t *root, const char *path, json_t *value)
         }
         json_t *child = json_object_get(obj, key);
         if (!json_is_object(child)) {
-            child = jobj();
+            child = lb_json_obj();
             json_object_set_new(obj, key, child);
         }
         obj = child;
@@ -125,7 +78,7 @@ del_path(json_t *root, const char *path)
 static void
 test_pod_source(void **state OVS_UNUSED)
 {
-    json_t *j = load("kubevirt/02-pod-source.json");
+    json_t *j = lb_fixture_load("kubevirt/02-pod-source.json");
     struct lb_pod *pod = NULL;
     assert_null(lb_pod_from_json(j, &pod));
 
@@ -160,15 +113,15 @@ test_pod_source(void **state OVS_UNUSED)
 
     /* A change only to resourceVersion is not a change. */
     json_t *j2 = json_deep_copy(j);
-    set_path(j2, "metadata>resourceVersion", jstr("9999"));
-    set_path(j2, "status>conditions", jarr());
+    set_path(j2, "metadata>resourceVersion", lb_json_str("9999"));
+    set_path(j2, "status>conditions", lb_json_arr());
     struct lb_pod *pod2;
     assert_null(lb_pod_from_json(j2, &pod2));
     assert_true(lb_pod_equal(pod, pod2));
     lb_pod_destroy(pod2);
 
     set_path(j2, "metadata>deletionTimestamp",
-             jstr("2026-11-21T10:00:00Z"));
+             lb_json_str("2026-11-21T10:00:00Z"));
     assert_null(lb_pod_from_json(j2, &pod2));
     assert_true(pod2->deleting);
     assert_false(lb_pod_equal(pod, pod2));
@@ -183,7 +136,7 @@ test_pod_source(void **state OVS_UNUSED)
 static void
 test_pod_target(void **state OVS_UNUSED)
 {
-    json_t *j = load("kubevirt/12-pod-target-created.json");
+    json_t *j = lb_fixture_load("kubevirt/12-pod-target-created.json");
     struct lb_pod *pod;
     assert_null(lb_pod_from_json(j, &pod));
     assert_string_equal(pod->node_name, "node-b");
@@ -197,14 +150,14 @@ test_pod_target(void **state OVS_UNUSED)
     lb_pod_destroy(pod);
     json_decref(j);
 
-    j = load("kubevirt/13-pod-target-domain-ready.json");
+    j = lb_fixture_load("kubevirt/13-pod-target-domain-ready.json");
     assert_null(lb_pod_from_json(j, &pod));
     assert_string_equal(pod->target_ready_timestamp, "2026-11-21T09:00:11Z");
     assert_string_equal(pod->phase, "Running");
     lb_pod_destroy(pod);
     json_decref(j);
 
-    j = load("kubevirt/14-pod-source-completed.json");
+    j = lb_fixture_load("kubevirt/14-pod-source-completed.json");
     assert_null(lb_pod_from_json(j, &pod));
     assert_true(lb_pod_is_finished(pod));
     lb_pod_destroy(pod);
@@ -240,7 +193,7 @@ assert_port_name(json_t *j, const char *expected)
 static void
 test_pod_port_names(void **state OVS_UNUSED)
 {
-    json_t *j = load("kubevirt/02-pod-source.json");
+    json_t *j = lb_fixture_load("kubevirt/02-pod-source.json");
 
     /* The VM name comes from the controller, the label or the domain
      * annotation, in that order. */
@@ -248,11 +201,11 @@ test_pod_port_names(void **state OVS_UNUSED)
     json_array_clear(json_object_get(json_object_get(vm, "metadata"),
                                      "ownerReferences"));
     assert_port_name(vm, "default_testvm");
-    set_path(vm, "metadata>labels>vm.kubevirt.io/name", jstr("lbl"));
+    set_path(vm, "metadata>labels>vm.kubevirt.io/name", lb_json_str("lbl"));
     assert_port_name(vm, "default_lbl");
     del_path(vm, "metadata>labels>vm.kubevirt.io/name");
     set_path(vm, "metadata>annotations>kubevirt.io/domain",
-             jstr("dom"));
+             lb_json_str("dom"));
     assert_port_name(vm, "default_dom");
     json_decref(vm);
 
@@ -261,23 +214,23 @@ test_pod_port_names(void **state OVS_UNUSED)
     json_t *ref = json_array_get(json_object_get(json_object_get(
                                      plain, "metadata"), "ownerReferences"),
                                  0);
-    json_object_set_new(ref, "kind", jstr("ReplicaSet"));
+    json_object_set_new(ref, "kind", lb_json_str("ReplicaSet"));
     del_path(plain, "metadata>labels>vm.kubevirt.io/name");
     del_path(plain, "metadata>annotations>kubevirt.io/domain");
     assert_port_name(plain, "default_virt-launcher-testvm-abcde");
 
     /* The annotation names the port, within the pod's namespace only. */
     set_path(plain, "metadata>annotations>livebind.io/logical-port",
-             jstr("web"));
+             lb_json_str("web"));
     assert_port_name(plain, "default_web");
     set_path(plain, "metadata>annotations>livebind.io/logical-port",
-             jstr("default_web2"));
+             lb_json_str("default_web2"));
     assert_port_name(plain, "default_web2");
     set_path(plain, "metadata>annotations>livebind.io/logical-port",
-             jstr("kube-system_coredns"));
+             lb_json_str("kube-system_coredns"));
     assert_port_name(plain, "default_virt-launcher-testvm-abcde");
     set_path(plain, "metadata>annotations>livebind.io/logical-port",
-             jstr("default_"));
+             lb_json_str("default_"));
     assert_port_name(plain, "default_virt-launcher-testvm-abcde");
 
     /* Host-network pods have no port. */
@@ -287,7 +240,7 @@ test_pod_port_names(void **state OVS_UNUSED)
 
     /* Not "virt-launcher" in the kubevirt.io label. */
     json_t *other = json_deep_copy(j);
-    set_path(other, "metadata>labels>kubevirt.io", jstr("handler"));
+    set_path(other, "metadata>labels>kubevirt.io", lb_json_str("handler"));
     struct lb_pod *pod;
     assert_null(lb_pod_from_json(other, &pod));
     assert_false(pod->virt_launcher);
@@ -366,59 +319,59 @@ long_string(size_t n)
 static void
 test_pod_errors(void **state OVS_UNUSED)
 {
-    json_t *j = load("kubevirt/02-pod-source.json");
+    json_t *j = lb_fixture_load("kubevirt/02-pod-source.json");
     char *s254 = long_string(254);
     char *s64 = long_string(64);
     char *s64k = long_string(64 * 1024 + 1);
 
-    json_t *array = jarr();
+    json_t *array = lb_json_arr();
     expect_error(POD, array, "Pod: not a JSON object");
     json_decref(array);
 
     expect_error_with(POD, j, "metadata>name", NULL,
                       "Pod: metadata.name: missing");
-    expect_error_with(POD, j, "metadata>name", jint(3),
+    expect_error_with(POD, j, "metadata>name", lb_json_int(3),
                       "Pod: metadata.name: must be a string");
-    expect_error_with(POD, j, "metadata>name", jstr(""),
+    expect_error_with(POD, j, "metadata>name", lb_json_str(""),
                       "metadata.name: empty");
-    expect_error_with(POD, j, "metadata>name", jstr(s254),
+    expect_error_with(POD, j, "metadata>name", lb_json_str(s254),
                       "Pod: metadata.name: string of 254 bytes exceeds the "
                       "limit of 253");
-    expect_error_with(POD, j, "metadata>namespace", jstr(s64),
+    expect_error_with(POD, j, "metadata>namespace", lb_json_str(s64),
                       "metadata.namespace: string of 64 bytes");
     expect_error_with(POD, j, "metadata>namespace", NULL,
                       "metadata.namespace: missing");
-    expect_error_with(POD, j, "metadata", jstr("x"),
+    expect_error_with(POD, j, "metadata", lb_json_str("x"),
                       "metadata: must be an object");
     expect_error_with(POD, j, "metadata>uid", NULL,
                       "Pod default/virt-launcher-testvm-abcde: "
                       "metadata.uid: missing");
-    expect_error_with(POD, j, "metadata>labels", jarr(),
+    expect_error_with(POD, j, "metadata>labels", lb_json_arr(),
                       "metadata.labels: must be an object");
     expect_error_with(POD, j, "metadata>labels>vm.kubevirt.io/name",
-                      jint(1),
+                      lb_json_int(1),
                       "metadata.labels[\"vm.kubevirt.io/name\"]: must be a "
                       "string");
     expect_error_with(POD, j, "metadata>labels>kubevirt.io/migrationJobUID",
-                      jstr(s64), "string of 64 bytes exceeds the "
+                      lb_json_str(s64), "string of 64 bytes exceeds the "
                       "limit of 63");
     expect_error_with(POD, j,
                       "metadata>annotations>kubevirt.io/allow-pod-bridge-"
-                      "network-live-migration", jstr(s64k),
+                      "network-live-migration", lb_json_str(s64k),
                       "exceeds the limit of 65536");
     expect_error_with(POD, j,
                       "metadata>annotations>kubevirt.io/allow-pod-bridge-"
                       "network-live-migration", json_true(),
                       "must be a string");
-    expect_error_with(POD, j, "metadata>ownerReferences", jobj(),
+    expect_error_with(POD, j, "metadata>ownerReferences", lb_json_obj(),
                       "metadata.ownerReferences: must be an array");
-    expect_error_with(POD, j, "spec>hostNetwork", jstr("true"),
+    expect_error_with(POD, j, "spec>hostNetwork", lb_json_str("true"),
                       "spec.hostNetwork: must be true or false");
-    expect_error_with(POD, j, "spec>nodeName", jstr(s254),
+    expect_error_with(POD, j, "spec>nodeName", lb_json_str(s254),
                       "spec.nodeName: string of 254 bytes");
-    expect_error_with(POD, j, "status", jint(7),
+    expect_error_with(POD, j, "status", lb_json_int(7),
                       "status: must be an object");
-    expect_error_with(POD, j, "metadata>deletionTimestamp", jint(7),
+    expect_error_with(POD, j, "metadata>deletionTimestamp", lb_json_int(7),
                       "metadata.deletionTimestamp: must be a string");
     expect_error_with(POD, j, "spec>nodeName",
                       json_stringn("node\0a", 6), "contains a NUL byte");
@@ -426,14 +379,14 @@ test_pod_errors(void **state OVS_UNUSED)
     json_t *bad = json_deep_copy(j);
     json_t *refs = json_object_get(json_object_get(bad, "metadata"),
                                    "ownerReferences");
-    json_array_append_new(refs, jstr("x"));
+    json_array_append_new(refs, lb_json_str("x"));
     expect_error(POD, bad, "metadata.ownerReferences.1: must be an object");
     json_object_set_new(json_array_get(refs, 0), "controller",
-                        jstr("yes"));
+                        lb_json_str("yes"));
     expect_error(POD, bad, "ownerReferences.0.controller: must be true or "
                  "false");
     json_object_set_new(json_array_get(refs, 0), "controller", json_true());
-    json_object_set_new(json_array_get(refs, 0), "name", jstr(s254));
+    json_object_set_new(json_array_get(refs, 0), "name", lb_json_str(s254));
     expect_error(POD, bad, "ownerReferences.0.name: must be a string");
     json_decref(bad);
 
@@ -461,7 +414,7 @@ test_pod_errors(void **state OVS_UNUSED)
 static void
 test_node(void **state OVS_UNUSED)
 {
-    json_t *j = load("kubevirt/17-node.json");
+    json_t *j = lb_fixture_load("kubevirt/17-node.json");
     struct lb_node *node, *node2;
 
     assert_null(lb_node_from_json(j, &node));
@@ -471,13 +424,13 @@ test_node(void **state OVS_UNUSED)
     /* The annotation overrides the InternalIP. */
     json_t *j2 = json_deep_copy(j);
     set_path(j2, "metadata>annotations>livebind.io/tunnel-ip",
-             jstr("172.31.0.2"));
+             lb_json_str("172.31.0.2"));
     assert_null(lb_node_from_json(j2, &node2));
     assert_int_equal(node2->tunnel_ip, ip("172.31.0.2"));
     assert_false(lb_node_equal(node, node2));
     lb_node_destroy(node2);
     expect_error_with(NODE, j2, "metadata>annotations>livebind.io/tunnel-ip",
-                      jstr("fe80::1"),
+                      lb_json_str("fe80::1"),
                       "[\"livebind.io/tunnel-ip\"]: \"fe80::1\" is not an "
                       "IPv4 address");
     json_decref(j2);
@@ -498,7 +451,7 @@ test_node(void **state OVS_UNUSED)
     assert_int_equal(node2->tunnel_ip, 0);
     lb_node_destroy(node2);
 
-    expect_error_with(NODE, j2, "status>addresses", jstr("x"),
+    expect_error_with(NODE, j2, "status>addresses", lb_json_str("x"),
                       "status.addresses: must be an array");
     set_path(j2, "status>addresses", json_pack("[{s:i}]", "type", 1));
     expect_error(NODE, j2, "status.addresses.0: \"type\" and \"address\" "
@@ -515,7 +468,7 @@ test_node(void **state OVS_UNUSED)
 static void
 test_vmi(void **state OVS_UNUSED)
 {
-    json_t *j = load("kubevirt/01-vmi-running.json");
+    json_t *j = lb_fixture_load("kubevirt/01-vmi-running.json");
     struct lb_vmi *vmi;
 
     assert_null(lb_vmi_from_json(j, &vmi));
@@ -528,7 +481,7 @@ test_vmi(void **state OVS_UNUSED)
     lb_vmi_destroy(vmi);
     json_decref(j);
 
-    j = load("kubevirt/15-vmi-migrating.json");
+    j = lb_fixture_load("kubevirt/15-vmi-migrating.json");
     assert_null(lb_vmi_from_json(j, &vmi));
     const struct lb_kv_migration_state *ms = vmi->migration_state;
     assert_non_null(ms);
@@ -543,19 +496,19 @@ test_vmi(void **state OVS_UNUSED)
     assert_string_equal(ms->mode, "PreCopy");
     lb_vmi_destroy(vmi);
 
-    expect_error_with(VMI, j, "status>migrationState", jstr("x"),
+    expect_error_with(VMI, j, "status>migrationState", lb_json_str("x"),
                       "status.migrationState: must be an object");
     expect_error_with(VMI, j, "status>migrationState>completed",
-                      jstr("true"),
+                      lb_json_str("true"),
                       "status.migrationState.completed: must be true or "
                       "false");
     expect_error_with(VMI, j, "status>migrationState>migrationUid",
-                      jint(5),
+                      lb_json_int(5),
                       "status.migrationState.migrationUid: must be a "
                       "string");
     json_decref(j);
 
-    j = load("kubevirt/16-vmi-migrated.json");
+    j = lb_fixture_load("kubevirt/16-vmi-migrated.json");
     assert_null(lb_vmi_from_json(j, &vmi));
     assert_string_equal(vmi->node_name, "node-b");
     ms = vmi->migration_state;
@@ -566,7 +519,7 @@ test_vmi(void **state OVS_UNUSED)
 
     /* Opt-in needs "true". */
     set_path(j, "metadata>annotations>kubevirt.io/allow-pod-bridge-network-"
-             "live-migration", jstr("false"));
+             "live-migration", lb_json_str("false"));
     struct lb_vmi *vmi2;
     assert_null(lb_vmi_from_json(j, &vmi2));
     assert_false(vmi2->allow_live_migration);
@@ -605,7 +558,7 @@ test_vmim_phases(void **state OVS_UNUSED)
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-        json_t *j = load(cases[i].file);
+        json_t *j = lb_fixture_load(cases[i].file);
         struct lb_vmim *vmim;
         assert_null(lb_vmim_from_json(j, &vmim));
         assert_string_equal(vmim->ns, "default");
@@ -629,7 +582,7 @@ test_vmim_phases(void **state OVS_UNUSED)
         json_decref(j);
     }
 
-    json_t *j = load("kubevirt/11-vmim-cancelled.json");
+    json_t *j = lb_fixture_load("kubevirt/11-vmim-cancelled.json");
     struct lb_vmim *vmim;
     assert_null(lb_vmim_from_json(j, &vmim));
     assert_true(vmim->migration_state->abort_requested);
@@ -639,12 +592,12 @@ test_vmim_phases(void **state OVS_UNUSED)
     lb_vmim_destroy(vmim);
 
     /* Unknown phases are not errors. */
-    set_path(j, "status>phase", jstr("WaitingForSync"));
+    set_path(j, "status>phase", lb_json_str("WaitingForSync"));
     assert_null(lb_vmim_from_json(j, &vmim));
     assert_int_equal(vmim->phase, LB_VMIM_UNKNOWN);
     assert_false(lb_vmim_phase_is_final(vmim->phase));
     lb_vmim_destroy(vmim);
-    set_path(j, "status>phase", jstr(""));
+    set_path(j, "status>phase", lb_json_str(""));
     assert_null(lb_vmim_from_json(j, &vmim));
     assert_int_equal(vmim->phase, LB_VMIM_NONE);
     lb_vmim_destroy(vmim);
@@ -657,7 +610,7 @@ test_vmim_phases(void **state OVS_UNUSED)
     expect_error_with(VMIM, j, "spec>vmiName", NULL,
                       "VirtualMachineInstanceMigration default/kubevirt-"
                       "migrate-vm-x7k2p: spec.vmiName: missing");
-    expect_error_with(VMIM, j, "status>phase", jint(3),
+    expect_error_with(VMIM, j, "status>phase", lb_json_int(3),
                       "status.phase: must be a string");
     json_decref(j);
 
@@ -674,7 +627,7 @@ test_vmim_phases(void **state OVS_UNUSED)
 static void
 test_logical_switch(void **state OVS_UNUSED)
 {
-    json_t *j = load("livebind/logicalswitch-pods.json");
+    json_t *j = lb_fixture_load("livebind/logicalswitch-pods.json");
     struct lb_logical_switch *sw;
 
     assert_null(lb_logical_switch_from_json(j, &sw));
@@ -689,24 +642,24 @@ test_logical_switch(void **state OVS_UNUSED)
 
     expect_error_with(SWITCH, j, "spec>tunnelKey", NULL,
                       "LogicalSwitch pods: spec.tunnelKey: missing");
-    expect_error_with(SWITCH, j, "spec>tunnelKey", jint(0),
+    expect_error_with(SWITCH, j, "spec>tunnelKey", lb_json_int(0),
                       "spec.tunnelKey: must be an integer in [1, 127]");
-    expect_error_with(SWITCH, j, "spec>tunnelKey", jint(128),
+    expect_error_with(SWITCH, j, "spec>tunnelKey", lb_json_int(128),
                       "[1, 127]");
-    expect_error_with(SWITCH, j, "spec>tunnelKey", jstr("1"),
+    expect_error_with(SWITCH, j, "spec>tunnelKey", lb_json_str("1"),
                       "[1, 127]");
-    expect_error_with(SWITCH, j, "spec>mtu", jint(100000),
+    expect_error_with(SWITCH, j, "spec>mtu", lb_json_int(100000),
                       "spec.mtu: must be an integer in [576, 9000]");
     expect_error_with(SWITCH, j, "spec>subnet", NULL,
                       "spec.subnet: missing");
-    expect_error_with(SWITCH, j, "spec>subnet", jstr("10.16.0.0"),
+    expect_error_with(SWITCH, j, "spec>subnet", lb_json_str("10.16.0.0"),
                       "spec.subnet: subnet \"10.16.0.0\": prefix length "
                       "required");
-    expect_error_with(SWITCH, j, "spec>subnet", jstr("10.16.0.1/16"),
+    expect_error_with(SWITCH, j, "spec>subnet", lb_json_str("10.16.0.1/16"),
                       "host bits");
-    expect_error_with(SWITCH, j, "spec>subnet", jstr("10.16.0.0/31"),
+    expect_error_with(SWITCH, j, "spec>subnet", lb_json_str("10.16.0.0/31"),
                       "outside [8, 30]");
-    expect_error_with(SWITCH, j, "spec>gateway", jstr("10.17.0.1"),
+    expect_error_with(SWITCH, j, "spec>gateway", lb_json_str("10.17.0.1"),
                       "spec.gateway: gateway \"10.17.0.1\" is not a host "
                       "address in 10.16.0.0/16");
 
@@ -725,7 +678,7 @@ test_logical_switch(void **state OVS_UNUSED)
 static void
 test_logical_port(void **state OVS_UNUSED)
 {
-    json_t *j = load("livebind/logicalport-testvm-activated.json");
+    json_t *j = lb_fixture_load("livebind/logicalport-testvm-activated.json");
     struct lb_logical_port *lp;
 
     assert_null(lb_logical_port_from_json(j, &lp));
@@ -754,7 +707,7 @@ test_logical_port(void **state OVS_UNUSED)
     assert_string_equal(lp->activation_cause, "garp");
     assert_string_equal(lp->activation_time, "2026-11-21T09:00:11.250000Z");
 
-    json_t *j2 = load("livebind/logicalport-testvm-new.json");
+    json_t *j2 = lb_fixture_load("livebind/logicalport-testvm-new.json");
     struct lb_logical_port *lp2;
     assert_null(lb_logical_port_from_json(j2, &lp2));
     assert_null(lp2->active_pod);
@@ -771,30 +724,30 @@ test_logical_port(void **state OVS_UNUSED)
     assert_int_equal(lp2->tunnel_key, 0);
     assert_false(lp2->has_mac);
     lb_logical_port_destroy(lp2);
-    expect_error_with(PORT, j2, "spec>ips", jarr(),
+    expect_error_with(PORT, j2, "spec>ips", lb_json_arr(),
                       "spec.ips: required when \"tunnelKey\" or \"mac\" is "
                       "absent");
     json_decref(j2);
 
     expect_error_with(PORT, j, "spec>switch", NULL, "LogicalPort default/"
                       "testvm: spec.switch: missing");
-    expect_error_with(PORT, j, "spec>pod", jstr("x"),
+    expect_error_with(PORT, j, "spec>pod", lb_json_str("x"),
                       "spec: exactly one of \"vm\" and \"pod\" must be set");
     expect_error_with(PORT, j, "spec>vm", NULL, "exactly one of");
-    expect_error_with(PORT, j, "spec>vm", jstr(""),
+    expect_error_with(PORT, j, "spec>vm", lb_json_str(""),
                       "owner name is empty");
-    expect_error_with(PORT, j, "spec>mac", jstr("01:00:5e:00:00:01"),
+    expect_error_with(PORT, j, "spec>mac", lb_json_str("01:00:5e:00:00:01"),
                       "spec.mac: \"01:00:5e:00:00:01\" is not a unicast MAC");
-    expect_error_with(PORT, j, "spec>mac", jstr("zz"),
+    expect_error_with(PORT, j, "spec>mac", lb_json_str("zz"),
                       "is not a unicast MAC");
-    expect_error_with(PORT, j, "spec>tunnelKey", jint(-1),
+    expect_error_with(PORT, j, "spec>tunnelKey", lb_json_int(-1),
                       "spec.tunnelKey: must be an integer in [1, "
                       "2147483647]");
     expect_error_with(PORT, j, "spec>tunnelKey",
-                      jint(INT64_C(1) << 31), "2147483647");
-    expect_error_with(PORT, j, "spec>tunnelKey", jreal(1.5),
+                      lb_json_int(INT64_C(1) << 31), "2147483647");
+    expect_error_with(PORT, j, "spec>tunnelKey", lb_json_real(1.5),
                       "2147483647");
-    expect_error_with(PORT, j, "spec>ips", jstr("10.16.0.10"),
+    expect_error_with(PORT, j, "spec>ips", lb_json_str("10.16.0.10"),
                       "spec.ips: must be an array of at most 8");
     expect_error_with(PORT, j, "spec>ips", json_pack("[s]", "10.16.0"),
                       "spec.ips: element 0 is not an IPv4 address");
@@ -809,7 +762,7 @@ test_logical_port(void **state OVS_UNUSED)
                                 "10.0.0.5", "10.0.0.6", "10.0.0.7",
                                 "10.0.0.8", "10.0.0.9"),
                       "at most 8");
-    expect_error_with(PORT, j, "status>alternateOwner", jint(1),
+    expect_error_with(PORT, j, "status>alternateOwner", lb_json_int(1),
                       "status.alternateOwner: must be an object");
     expect_error_with(PORT, j, "status>activation>migrationUID",
                       json_false(),
@@ -820,7 +773,7 @@ test_logical_port(void **state OVS_UNUSED)
 static void
 test_metadata(void **state OVS_UNUSED)
 {
-    json_t *j = load("kubevirt/02-pod-source.json");
+    json_t *j = lb_fixture_load("kubevirt/02-pod-source.json");
     char *ns, *name, *uid;
     assert_null(lb_k8s_metadata_from_json(j, &ns, &name, &uid));
     assert_string_equal(ns, "default");
@@ -831,7 +784,7 @@ test_metadata(void **state OVS_UNUSED)
     free(uid);
     json_decref(j);
 
-    j = load("kubevirt/17-node.json");
+    j = lb_fixture_load("kubevirt/17-node.json");
     assert_null(lb_k8s_metadata_from_json(j, &ns, &name, &uid));
     assert_null(ns);
     assert_string_equal(name, "node-b");
