@@ -908,6 +908,23 @@ out:
     return error;
 }
 
+/* Clears '*errorp' and checks 'a': 0 if it is valid, otherwise EINVAL
+ * with a message in '*errorp'. */
+static int
+validate_attachment(const struct pod_attachment *a, char **errorp)
+{
+    if (errorp) {
+        *errorp = NULL;
+    }
+    char *msg = pod_attachment_validate(a);
+    if (msg) {
+        set_error(errorp, "%s", msg);
+        free(msg);
+        return EINVAL;
+    }
+    return 0;
+}
+
 /* Checks that the attachment 'a' is in place exactly as pod_plumb_add()
  * makes it: the host end and, in the pod's namespace, its veth peer with
  * the MAC, MTU (both ends), up (both ends and lo), TX checksum offload off
@@ -920,17 +937,11 @@ int
 pod_plumb_check(const struct pod_attachment *a, char **errorp)
 {
     struct plumb p;
-    char *msg;
     int error;
 
-    if (errorp) {
-        *errorp = NULL;
-    }
-    msg = pod_attachment_validate(a);
-    if (msg) {
-        set_error(errorp, "%s", msg);
-        free(msg);
-        return EINVAL;
+    error = validate_attachment(a, errorp);
+    if (error) {
+        return error;
     }
 
     plumb_init(&p);
@@ -1128,17 +1139,11 @@ pod_plumb_add(const struct pod_attachment *a, char **errorp)
 {
     struct rtnl_link *link;
     struct plumb p;
-    char *msg;
     int error;
 
-    if (errorp) {
-        *errorp = NULL;
-    }
-    msg = pod_attachment_validate(a);
-    if (msg) {
-        set_error(errorp, "%s", msg);
-        free(msg);
-        return EINVAL;
+    error = validate_attachment(a, errorp);
+    if (error) {
+        return error;
     }
 
     plumb_init(&p);

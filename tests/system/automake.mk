@@ -22,3 +22,4 @@ tests_k8s_watch_tool_LDADD = $(LIVEBIND_LIBS)
 SYSTEM_TESTS += tests/system/test-migration.sh
 EXTRA_DIST += tests/system/migration.sh tests/system/canary.py tests/system/announce.py
 SYSTEM_TESTS += tests/system/test-migration-many.sh
+EXTRA_DIST += tests/system/cluster.sh

@@ -7,35 +7,11 @@
 set -eu
 
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-builddir=${LB_BUILDDIR:-$srcdir}
-agent_bin=$builddir/ovn-agent/livebind-agent
-[ -x "$agent_bin" ] && [ -x "$builddir/cni-plugin/livebind" ] \
-    || { echo "SKIP: not built"; exit 77; }
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
-command -v curl >/dev/null || { echo "SKIP: no curl"; exit 77; }
-
 LB_PREFIX=${LB_PREFIX:-lbc$$-}
-. "$srcdir/tests/system/bed.sh"
-. "$srcdir/tests/system/agent.sh"
-. "$srcdir/tests/system/k8s.sh"
-bed_trap
+. "$srcdir/tests/system/cluster.sh"
 CONCURRENT=${CONCURRENT:-50}
 
-bed_up 3
-fake_api_start
-k8s_switch pods 1 10.20.0.0/16 10.20.0.1 >/dev/null
-for n in 1 2 3; do
-    k8s_node "node$n" "$(bed_node_ip "$n")" >/dev/null
-done
-for n in 1 2 3; do
-    d=$(bed_node_dir "node$n")
-    agent_k8s_start "node$n" --cni-socket="$d/cni/cni.sock"
-done
-for n in 1 2 3; do
-    agent_wait_synced "node$n"
-done
-
+cluster_up 10.20.0.0/16 10.20.0.1
 
 check "ADD a pod on node1" add_pod node1 web
 check "ADD a pod on node2" add_pod node2 db
@@ -77,8 +53,7 @@ check "ADD with the agent down gives error 50" \
     grep -q '"code": *50' <<<"$out"
 check "... and leaves no interface in the pod" \
     sh -c "! ip -n ${LB_PREFIX}orphan link show eth0 2>/dev/null"
-d=$(bed_node_dir node3)
-agent_k8s_start node3 --cni-socket="$d/cni/cni.sock"
+agent_k8s_start node3
 agent_wait_synced node3
 
 # Concurrent ADDs: every pod gets a unique address cluster-wide.

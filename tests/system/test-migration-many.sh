@@ -6,31 +6,12 @@
 set -eu
 
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-builddir=${LB_BUILDDIR:-$srcdir}
-agent_bin=$builddir/ovn-agent/livebind-agent
-[ -x "$agent_bin" ] && [ -x "$builddir/cni-plugin/livebind" ] \
-    || { echo "SKIP: not built"; exit 77; }
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
-command -v curl >/dev/null || { echo "SKIP: no curl"; exit 77; }
-VMS=${VMS:-4}
-
 LB_PREFIX=${LB_PREFIX:-lbmm$$-}
-. "$srcdir/tests/system/bed.sh"
-. "$srcdir/tests/system/agent.sh"
-. "$srcdir/tests/system/k8s.sh"
-. "$srcdir/tests/system/migration.sh"
-bed_trap
+VMS=${VMS:-4}
+. "$srcdir/tests/system/cluster.sh"
 
-bed_up 3
+cluster_up 10.50.0.0/16 10.50.0.1
 dir=$LB_BED_DIR
-fake_api_start
-k8s_switch pods 1 10.50.0.0/16 10.50.0.1 >/dev/null
-for n in 1 2 3; do
-    k8s_node "node$n" "$(bed_node_ip "$n")" >/dev/null
-    agent_k8s_start "node$n"
-done
-for n in 1 2 3; do agent_wait_synced "node$n"; done
 
 check "client pod on node3" add_pod node3 client
 declare -A vmi_uid vmim_uid

@@ -8,34 +8,11 @@
 set -eu
 
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-builddir=${LB_BUILDDIR:-$srcdir}
-agent_bin=$builddir/ovn-agent/livebind-agent
-[ -x "$agent_bin" ] && [ -x "$builddir/cni-plugin/livebind" ] \
-    || { echo "SKIP: not built"; exit 77; }
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
-command -v curl >/dev/null || { echo "SKIP: no curl"; exit 77; }
-
 LB_PREFIX=${LB_PREFIX:-lbm$$-}
-. "$srcdir/tests/system/bed.sh"
-. "$srcdir/tests/system/agent.sh"
-. "$srcdir/tests/system/k8s.sh"
-. "$srcdir/tests/system/migration.sh"
-bed_trap
+. "$srcdir/tests/system/cluster.sh"
 
-bed_up 3
+cluster_up 10.30.0.0/16 10.30.0.1
 dir=$LB_BED_DIR
-fake_api_start
-k8s_switch pods 1 10.30.0.0/16 10.30.0.1 >/dev/null
-for n in 1 2 3; do
-    k8s_node "node$n" "$(bed_node_ip "$n")" >/dev/null
-done
-for n in 1 2 3; do
-    agent_k8s_start "node$n" --cni-socket="$(bed_node_dir "node$n")/cni/cni.sock"
-done
-for n in 1 2 3; do
-    agent_wait_synced "node$n"
-done
 
 # The client on node3, the VM on node1.
 check "client pod on node3" add_pod node3 client
@@ -110,7 +87,7 @@ check "a RARP from another pod, or with a foreign MAC, activates nothing" \
 # flows, sending no flow-mod.
 before=$(bed_dump_flows node2 | md5sum)
 agent_stop node2
-agent_k8s_start node2 --cni-socket="$(bed_node_dir node2)/cni/cni.sock"
+agent_k8s_start node2
 agent_wait_synced node2
 check "restarted agent (node2, mirroring) is synced" agent_wait_installed node2
 check "restarted agent sent zero flow-mods" agent_flow_mods_equal node2 0
@@ -135,7 +112,7 @@ check "canary flows after the cutover" bed_wait_until 5 canary_flowing
 # Restarted once activated: the activation comes back from the API.
 before=$(bed_dump_flows node2 | md5sum)
 agent_stop node2
-agent_k8s_start node2 --cni-socket="$(bed_node_dir node2)/cni/cni.sock"
+agent_k8s_start node2
 agent_wait_synced node2
 check "restarted agent (node2, activated) is synced" agent_wait_installed node2
 check "restarted agent (activated) sent zero flow-mods" \
