@@ -23,3 +23,4 @@ SYSTEM_TESTS += tests/system/test-migration.sh
 EXTRA_DIST += tests/system/migration.sh tests/system/canary.py tests/system/announce.py
 SYSTEM_TESTS += tests/system/test-migration-many.sh
 EXTRA_DIST += tests/system/cluster.sh
+EXTRA_DIST += tests/system/README.md

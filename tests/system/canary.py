@@ -46,7 +46,10 @@ def server(port, summary_path):
                 conns[c] = b""
                 stats["connections"] += 1
                 continue
-            data = s.recv(65536)
+            try:
+                data = s.recv(65536)
+            except ConnectionError:
+                data = b""      # Reset by the peer: counted by reconnects.
             if not data:
                 del conns[s]
                 s.close()
