@@ -1,26 +1,24 @@
-# Benchmarks print figures; nothing here asserts a time.
+# Benchmarks print figures; nothing here asserts a time.  See
+# tests/bench/README.md.
 #   make bench            pipeline compute and incremental update
 #   make bench-install    installing into a real ovs-vswitchd (root)
+#   make bench-k8s        the control plane: list/watch, change -> flows
+#   make bench-cni        CNI ADD latency (root)
 #   make bench-migration  outage of live migrations, three modes + OVN (root)
 noinst_PROGRAMS += tests/bench/bench-pipeline
 tests_bench_bench_pipeline_SOURCES = tests/bench/bench-pipeline.c
 tests_bench_bench_pipeline_LDADD = $(LIVEBIND_LIBS)
-EXTRA_DIST += tests/bench/bench-install.sh
+
+BENCH_SCRIPTS = \
+	tests/bench/bench-cni.sh \
+	tests/bench/bench-install.sh \
+	tests/bench/bench-k8s.sh \
+	tests/bench/bench-migration.sh
+EXTRA_DIST += $(BENCH_SCRIPTS) tests/bench/udp-probe.py tests/bench/README.md
 
 bench: tests/bench/bench-pipeline
 	tests/bench/bench-pipeline
-bench-install: all tests/bench/bench-pipeline
+bench-install bench-k8s bench-cni bench-migration: all $(noinst_PROGRAMS)
 	srcdir=$(abs_top_srcdir) LB_BUILDDIR=$(abs_top_builddir) \
-	    $(abs_top_srcdir)/tests/bench/bench-install.sh
-.PHONY: bench bench-install
-EXTRA_DIST += tests/bench/bench-cni.sh
-bench-cni: all
-	srcdir=$(abs_top_srcdir) LB_BUILDDIR=$(abs_top_builddir) \
-	    $(abs_top_srcdir)/tests/bench/bench-cni.sh
-.PHONY: bench-cni
-EXTRA_DIST += tests/bench/bench-migration.sh tests/bench/udp-probe.py
-bench-migration: all
-	srcdir=$(abs_top_srcdir) LB_BUILDDIR=$(abs_top_builddir) \
-	    $(abs_top_srcdir)/tests/bench/bench-migration.sh
-.PHONY: bench-migration
-EXTRA_DIST += tests/bench/README.md
+	    $(abs_top_srcdir)/tests/bench/$@.sh
+.PHONY: bench bench-install bench-k8s bench-cni bench-migration
