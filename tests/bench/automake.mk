@@ -9,12 +9,12 @@ noinst_PROGRAMS += tests/bench/bench-pipeline
 tests_bench_bench_pipeline_SOURCES = tests/bench/bench-pipeline.c
 tests_bench_bench_pipeline_LDADD = $(LIVEBIND_LIBS)
 
-BENCH_SCRIPTS = \
+LB_BENCH_TOOLS = \
 	tests/bench/bench-cni.sh \
 	tests/bench/bench-install.sh \
 	tests/bench/bench-k8s.sh \
 	tests/bench/bench-migration.sh
-EXTRA_DIST += $(BENCH_SCRIPTS) tests/bench/udp-probe.py tests/bench/README.md
+EXTRA_DIST += $(LB_BENCH_TOOLS) tests/bench/udp-probe.py tests/bench/README.md
 
 bench: tests/bench/bench-pipeline
 	tests/bench/bench-pipeline
