@@ -443,6 +443,25 @@ annotate_pod(struct lb_agent *agent, const char *ns, const char *name,
 
 /* Plumbing. */
 
+/* The attachment of 'req''s pod: address 'ip' and MAC 'mac' in 'sw'. */
+static struct pod_attachment
+make_attachment(const struct cni_request *req, const char *host_ifname,
+                const struct lb_logical_switch *sw, ovs_be32 ip,
+                struct eth_addr mac)
+{
+    return (struct pod_attachment) {
+        .netns_path = CONST_CAST(char *, req->netns),
+        .ifname = CONST_CAST(char *, req->ifname),
+        .host_ifname = CONST_CAST(char *, host_ifname),
+        .mac = mac,
+        .mtu = sw->mtu ? sw->mtu : 1400,
+        .ip = ip,
+        .prefix_len = sw->prefix_len,
+        .gateway = sw->gateway,
+    };
+}
+
+/* The attachment of 'add''s pod to port 'lp', if 'lp' has an address. */
 static bool
 fill_attachment(const struct cni_add *add, const struct lb_logical_port *lp,
                 const struct lb_logical_switch *sw,
@@ -451,16 +470,8 @@ fill_attachment(const struct cni_add *add, const struct lb_logical_port *lp,
     if (!lp->n_ips) {
         return false;
     }
-    *att = (struct pod_attachment) {
-        .netns_path = CONST_CAST(char *, add->req->netns),
-        .ifname = CONST_CAST(char *, add->req->ifname),
-        .host_ifname = add->host_ifname,
-        .mac = lp->has_mac ? lp->mac : lb_ipam_mac(lp->ips[0]),
-        .mtu = sw->mtu ? sw->mtu : 1400,
-        .ip = lp->ips[0],
-        .prefix_len = sw->prefix_len,
-        .gateway = sw->gateway,
-    };
+    *att = make_attachment(add->req, add->host_ifname, sw, lp->ips[0],
+                           lp->has_mac ? lp->mac : lb_ipam_mac(lp->ips[0]));
     return true;
 }
 
@@ -474,16 +485,8 @@ plumb_attachment(struct cni_add *add, const struct lb_logical_switch *sw,
     struct lb_agent *agent = add->agent;
     const struct lb_pod *pod = lb_cluster_find_pod(
         &agent->cluster, add->req->pod_namespace, add->req->pod_name);
-    struct pod_attachment att = {
-        .netns_path = CONST_CAST(char *, add->req->netns),
-        .ifname = CONST_CAST(char *, add->req->ifname),
-        .host_ifname = add->host_ifname,
-        .mac = mac,
-        .mtu = sw->mtu ? sw->mtu : 1400,
-        .ip = ip,
-        .prefix_len = sw->prefix_len,
-        .gateway = sw->gateway,
-    };
+    struct pod_attachment att = make_attachment(add->req, add->host_ifname,
+                                                sw, ip, mac);
 
     char *error = NULL;
     if (pod_plumb_add(&att, &error)) {
@@ -530,13 +533,13 @@ plumb(struct cni_add *add, const struct lb_logical_port *lp)
                  "known yet", lp->switch_name);
         return;
     }
-    if (!lp->n_ips) {
+    struct pod_attachment att;
+    if (!fill_attachment(add, lp, sw, &att)) {
         add_fail(add, CNI_ERR_AGENT, "the logical port has no address",
                  lp->name);
         return;
     }
-    if (!plumb_attachment(add, sw, lp->ips[0],
-                          lp->has_mac ? lp->mac : lb_ipam_mac(lp->ips[0]))) {
+    if (!plumb_attachment(add, sw, att.ip, att.mac)) {
         return;
     }
 

@@ -102,17 +102,10 @@ lb_agent_migration_destroy(struct lb_agent *agent)
 static const struct lb_logical_port *
 find_logical_port(const struct lb_agent *agent, const char *port_name)
 {
-    if (!agent->k8s) {
-        return NULL;
-    }
-    const struct shash_node *node;
-    SHASH_FOR_EACH (node, &agent->cluster.objects[LB_KIND_LOGICAL_PORT]) {
-        const struct lb_logical_port *lp = node->data;
-        if (!strcmp(lp->port_name, port_name)) {
-            return lp;
-        }
-    }
-    return NULL;
+    return (agent->k8s
+            ? lb_cluster_find_logical_port_by_port_name(&agent->cluster,
+                                                        port_name)
+            : NULL);
 }
 
 /* Announcements: what QEMU sends after a migration, and what we send on

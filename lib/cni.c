@@ -208,7 +208,8 @@ char *
 cni_error_to_json(const struct cni_error *error, enum cni_version version)
 {
     json_t *j = lb_json_obj();
-    json_object_set_new(j, "cniVersion", lb_json_str(cni_version_to_string(version)));
+    json_object_set_new(j, "cniVersion",
+                        lb_json_str(cni_version_to_string(version)));
     json_object_set_new(j, "code", lb_json_int(error->code));
     json_object_set_new(j, "msg", jstr_lossy(error->msg));
     if (error->details) {
@@ -698,7 +699,8 @@ result_to_jansson(const struct cni_result *result, enum cni_version version)
                                          ? "6" : "4"));
             }
             if (ip->interface >= 0) {
-                json_object_set_new(j, "interface", lb_json_int(ip->interface));
+                json_object_set_new(j, "interface",
+                                    lb_json_int(ip->interface));
             }
             json_object_set_new(j, "address", jstr_lossy(ip->address));
             if (ip->gateway) {

@@ -1028,9 +1028,9 @@ derive_ports(const struct derive_ctx *ctx, struct lb_model *model,
 
 /* The LogicalPort behind logical port 'port_name' ("<ns>_<name>"; a
  * namespace has no '_'), or NULL. */
-static const struct lb_logical_port *
-find_logical_port_by_port_name(const struct lb_cluster *cluster,
-                               const char *port_name)
+const struct lb_logical_port *
+lb_cluster_find_logical_port_by_port_name(const struct lb_cluster *cluster,
+                                          const char *port_name)
 {
     const char *sep = strchr(port_name, '_');
     if (!sep) {
@@ -1200,7 +1200,7 @@ lb_derive_ports(const struct lb_cluster *cluster, const struct sset *ports,
     const char *name;
     SSET_FOR_EACH (name, ports) {
         const struct lb_logical_port *lp
-            = find_logical_port_by_port_name(cluster, name);
+            = lb_cluster_find_logical_port_by_port_name(cluster, name);
         const struct lb_switch *sw
             = lp ? lb_model_find_switch(model, lp->switch_name) : NULL;
         uint32_t key = sw ? port_key(lp, sw, NULL) : 0;
@@ -1216,7 +1216,7 @@ lb_derive_ports(const struct lb_cluster *cluster, const struct sset *ports,
     SSET_FOR_EACH (name, ports) {
         lb_model_remove_port(model, lb_model_find_port(model, name));
         const struct lb_logical_port *lp
-            = find_logical_port_by_port_name(cluster, name);
+            = lb_cluster_find_logical_port_by_port_name(cluster, name);
         const struct lb_switch *sw
             = lp ? lb_model_find_switch(model, lp->switch_name) : NULL;
         uint32_t key = sw ? port_key(lp, sw, NULL) : 0;
@@ -1241,7 +1241,7 @@ lb_derive_migrations_of(const struct lb_cluster *cluster,
     const char *name;
     SSET_FOR_EACH (name, ports) {
         const struct lb_logical_port *lp
-            = find_logical_port_by_port_name(cluster, name);
+            = lb_cluster_find_logical_port_by_port_name(cluster, name);
         if (lp) {
             struct lb_migration_facts f;
             derive_facts(&ctx, lp, &f);

@@ -91,6 +91,8 @@ const struct lb_logical_switch *lb_cluster_find_logical_switch(
     const struct lb_cluster *, const char *name);
 const struct lb_logical_port *lb_cluster_find_logical_port(
     const struct lb_cluster *, const char *ns, const char *name);
+const struct lb_logical_port *lb_cluster_find_logical_port_by_port_name(
+    const struct lb_cluster *, const char *port_name);
 size_t lb_cluster_count(const struct lb_cluster *, enum lb_kind);
 
 /* Derivation. */

@@ -13,7 +13,7 @@
 #define OFTABLE_PORT_SECURITY 10  /* Source MAC/IP must be the port's own. */
 #define OFTABLE_ARP_RESPONDER 20  /* Answer ARP for known IPs locally. */
 #define OFTABLE_L2_LOOKUP     30  /* Destination MAC -> logical out port. */
-#define OFTABLE_OUTPUT        40  /* Logical out port -> ofport(s)/tunnel(s). */
+#define OFTABLE_OUTPUT        40  /* Out port -> ofport(s), tunnel(s). */
 #define OFTABLE_FLOOD         50  /* Broadcast and multicast. */
 #define OFTABLE_MAX           OFTABLE_FLOOD
 
@@ -34,7 +34,8 @@
 #define LB_REG_INPORT  "reg14"
 #define LB_REG_OUTPORT "reg15"
 
-/* Packet-in reasons, carried in the controller action's userdata. */
+/* Packet-in reasons, carried in the controller action's userdata as 4
+ * bytes, big-endian. */
 #define LB_PIN_ANNOUNCE 1     /* RARP/GARP/NA from a blocked port. */
 
 #endif /* lib/oftable.h */

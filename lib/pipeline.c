@@ -134,7 +134,12 @@ add_local_port_flows(const struct lb_pipeline_ctx *ctx,
         /* The target copy of a migrating VM: drop everything, but hand its
          * own announcements to the agent, which activates the port. */
         uint64_t mcookie = port_cookie(port, true);
-        const char *to_agent = "controller(userdata=00.00.00.01)";
+        char to_agent[64];
+        snprintf(to_agent, sizeof to_agent,
+                 "controller(userdata=%02x.%02x.%02x.%02x)",
+                 (LB_PIN_ANNOUNCE >> 24) & 0xff,
+                 (LB_PIN_ANNOUNCE >> 16) & 0xff,
+                 (LB_PIN_ANNOUNCE >> 8) & 0xff, LB_PIN_ANNOUNCE & 0xff);
 
         ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32, port->key);
         ds_put_cstr(&fb->actions, "drop");

@@ -453,43 +453,44 @@ nl_addr_from_be32(ovs_be32 ip, int prefix_len)
 
 /* Turns TX checksum offload off on 'name' (ETHTOOL_STXCSUM also drops the
  * features that depend on it, e.g. TSO). */
+/* Runs ethtool command 'cmd' (ETHTOOL_STXCSUM or ETHTOOL_GTXCSUM) on
+ * interface 'name' with '*ev'. */
 static int
-txcsum_disable(int sock, const char *name, char **errorp)
+txcsum_ioctl(int sock, const char *name, struct ethtool_value *ev,
+             char **errorp)
 {
-    struct ethtool_value ev = { .cmd = ETHTOOL_STXCSUM, .data = 0 };
     struct ifreq ifr;
 
     memset(&ifr, 0, sizeof ifr);
     ovs_strzcpy(ifr.ifr_name, name, sizeof ifr.ifr_name);
-    ifr.ifr_data = (void *) &ev;
+    ifr.ifr_data = (void *) ev;
     if (ioctl(sock, SIOCETHTOOL, &ifr)) {
         int error = errno;
 
-        set_error(errorp, "%s: cannot turn TX checksum offload off (%s)",
-                  name, ovs_strerror(error));
+        set_error(errorp, "%s: cannot %s TX checksum offload (%s)", name,
+                  ev->cmd == ETHTOOL_STXCSUM ? "turn off" : "read",
+                  ovs_strerror(error));
         return error;
     }
     return 0;
 }
 
 static int
+txcsum_disable(int sock, const char *name, char **errorp)
+{
+    struct ethtool_value ev = { .cmd = ETHTOOL_STXCSUM, .data = 0 };
+    return txcsum_ioctl(sock, name, &ev, errorp);
+}
+
+static int
 txcsum_get(int sock, const char *name, bool *onp, char **errorp)
 {
     struct ethtool_value ev = { .cmd = ETHTOOL_GTXCSUM };
-    struct ifreq ifr;
-
-    memset(&ifr, 0, sizeof ifr);
-    ovs_strzcpy(ifr.ifr_name, name, sizeof ifr.ifr_name);
-    ifr.ifr_data = (void *) &ev;
-    if (ioctl(sock, SIOCETHTOOL, &ifr)) {
-        int error = errno;
-
-        set_error(errorp, "%s: cannot read TX checksum offload (%s)",
-                  name, ovs_strerror(error));
-        return error;
+    int error = txcsum_ioctl(sock, name, &ev, errorp);
+    if (!error) {
+        *onp = ev.data != 0;
     }
-    *onp = ev.data != 0;
-    return 0;
+    return error;
 }
 
 /* Sysctls, written or read from inside the pod's namespace. */

@@ -36,43 +36,13 @@
 #include "test-fixtures.h"
 
 
-/* Sets 'value' at 'path' ("a>b>c", keys may contain dots and slashes),
- * creating objects on the way; a null 'value' deletes.  Returns 'root'. */
-static json_t *
-set(json_t *root, const char *path, json_t *value)
-{
-    char *copy = xstrdup(path);
-    char *save = NULL;
-    json_t *obj = root;
-    char *key = strtok_r(copy, ">", &save);
-    for (;;) {
-        char *next = strtok_r(NULL, ">", &save);
-        if (!next) {
-            if (value) {
-                json_object_set_new(obj, key, value);
-            } else {
-                json_object_del(obj, key);
-            }
-            break;
-        }
-        json_t *child = json_object_get(obj, key);
-        if (!json_is_object(child)) {
-            child = lb_json_obj();
-            json_object_set_new(obj, key, child);
-        }
-        obj = child;
-        key = next;
-    }
-    free(copy);
-    return root;
-}
 
 static json_t *
 node_a(void)
 {
-    json_t *j = lb_fixture_load("kubevirt/17-node.json");
-    set(j, "metadata>name", lb_json_str("node-a"));
-    set(j, "status>addresses", json_pack("[{s:s, s:s}]", "type",
+    json_t *j = fixture("kubevirt/17-node.json");
+    jset(j, "metadata>name", lb_json_str("node-a"));
+    jset(j, "status>addresses", json_pack("[{s:s, s:s}]", "type",
                                          "InternalIP", "address",
                                          "192.168.50.11"));
     return j;
@@ -81,14 +51,14 @@ node_a(void)
 static json_t *
 deleting(json_t *j)
 {
-    return set(j, "metadata>deletionTimestamp",
+    return jset(j, "metadata>deletionTimestamp",
                lb_json_str("2026-11-21T09:00:08Z"));
 }
 
 static json_t *
 not_opted_in(json_t *j)
 {
-    return set(j, "metadata>annotations>kubevirt.io/allow-pod-bridge-"
+    return jset(j, "metadata>annotations>kubevirt.io/allow-pod-bridge-"
                "network-live-migration", NULL);
 }
 
@@ -96,8 +66,8 @@ not_opted_in(json_t *j)
 static json_t *
 vmi_target_ready(void)
 {
-    json_t *j = lb_fixture_load("kubevirt/15-vmi-migrating.json");
-    return set(j, "status>migrationState>targetNodeDomainReadyTimestamp",
+    json_t *j = fixture("kubevirt/15-vmi-migrating.json");
+    return jset(j, "status>migrationState>targetNodeDomainReadyTimestamp",
                lb_json_str("2026-11-21T09:00:11Z"));
 }
 
@@ -112,23 +82,23 @@ back_migration_state(json_t *j, const char *path)
                            "targetNode", "node-a",
                            "targetPod", "virt-launcher-testvm-klmno",
                            "mode", "PreCopy");
-    return set(j, path, ms);
+    return jset(j, path, ms);
 }
 
 static json_t *
 vmi_back(void)
 {
-    json_t *j = lb_fixture_load("kubevirt/16-vmi-migrated.json");
+    json_t *j = fixture("kubevirt/16-vmi-migrated.json");
     return back_migration_state(j, "status>migrationState");
 }
 
 static json_t *
 vmim_back(const char *file)
 {
-    json_t *j = lb_fixture_load(file);
-    set(j, "metadata>name", lb_json_str("kubevirt-migrate-vm-back1"));
-    set(j, "metadata>uid", lb_json_str(UID_Y));
-    set(j, "metadata>creationTimestamp", lb_json_str("2026-11-21T10:00:00Z"));
+    json_t *j = fixture(file);
+    jset(j, "metadata>name", lb_json_str("kubevirt-migrate-vm-back1"));
+    jset(j, "metadata>uid", lb_json_str(UID_Y));
+    jset(j, "metadata>creationTimestamp", lb_json_str("2026-11-21T10:00:00Z"));
     json_t *old = json_object_get(json_object_get(j, "status"),
                                   "migrationState");
     json_t *completed = json_object_get(old, "completed");
@@ -136,10 +106,10 @@ vmim_back(const char *file)
     bool c = json_is_true(completed), f = json_is_true(failed);
     back_migration_state(j, "status>migrationState");
     if (c) {
-        set(j, "status>migrationState>completed", json_true());
+        jset(j, "status>migrationState>completed", json_true());
     }
     if (f) {
-        set(j, "status>migrationState>failed", json_true());
+        jset(j, "status>migrationState>failed", json_true());
     }
     return j;
 }
@@ -147,15 +117,16 @@ vmim_back(const char *file)
 static json_t *
 pod_back_target(const char *file)
 {
-    json_t *j = lb_fixture_load(file);
-    set(j, "metadata>name", lb_json_str("virt-launcher-testvm-klmno"));
-    set(j, "metadata>uid", lb_json_str("8d9eafb0-c1d2-4e3f-8a4b-5c6d7e8f9a01"));
-    set(j, "metadata>creationTimestamp", lb_json_str("2026-11-21T10:00:00Z"));
-    set(j, "metadata>labels>kubevirt.io/migrationJobUID", lb_json_str(UID_Y));
-    set(j, "metadata>labels>kubevirt.io/nodeName", lb_json_str("node-a"));
-    set(j, "metadata>annotations>kubevirt.io/migrationJobName",
+    json_t *j = fixture(file);
+    jset(j, "metadata>name", lb_json_str("virt-launcher-testvm-klmno"));
+    jset(j, "metadata>uid",
+         lb_json_str("8d9eafb0-c1d2-4e3f-8a4b-5c6d7e8f9a01"));
+    jset(j, "metadata>creationTimestamp", lb_json_str("2026-11-21T10:00:00Z"));
+    jset(j, "metadata>labels>kubevirt.io/migrationJobUID", lb_json_str(UID_Y));
+    jset(j, "metadata>labels>kubevirt.io/nodeName", lb_json_str("node-a"));
+    jset(j, "metadata>annotations>kubevirt.io/migrationJobName",
         lb_json_str("kubevirt-migrate-vm-back1"));
-    set(j, "spec>nodeName", lb_json_str("node-a"));
+    jset(j, "spec>nodeName", lb_json_str("node-a"));
     return j;
 }
 
@@ -181,7 +152,7 @@ add(struct scenario *sc, enum lb_kind kind, json_t *json)
 static void
 add_file(struct scenario *sc, enum lb_kind kind, const char *file)
 {
-    add(sc, kind, lb_fixture_load(file));
+    add(sc, kind, fixture(file));
 }
 
 static void
@@ -294,7 +265,7 @@ test_source_only(void **state OVS_UNUSED)
 
     /* The pod unscheduled, or terminated. */
     base(&sc, "livebind/logicalport-testvm-new.json");
-    add(&sc, LB_KIND_POD, set(lb_fixture_load("kubevirt/02-pod-source.json"),
+    add(&sc, LB_KIND_POD, jset(fixture("kubevirt/02-pod-source.json"),
                               "spec>nodeName", NULL));
     expect(&sc, UNBOUND);
     base(&sc, "livebind/logicalport-testvm.json");
@@ -380,7 +351,7 @@ test_phases(void **state OVS_UNUSED)
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
     add(&sc, LB_KIND_VMIM,
-        set(lb_fixture_load("kubevirt/08-vmim-running.json"),
+        jset(fixture("kubevirt/08-vmim-running.json"),
             "status>migrationState>targetNodeDomainReadyTimestamp",
             lb_json_str("2026-11-21T09:00:11Z")));
     expect(&sc, A_TO_B_ACTIVE);
@@ -388,7 +359,7 @@ test_phases(void **state OVS_UNUSED)
     /* Activation for another migration does not count. */
     base(&sc, "livebind/logicalport-testvm-new.json");
     json_t *lp = sc.objs[sc.n - 1].json;
-    set(lp, "status>activation", json_pack("{s:s, s:s}", "node", "node-b",
+    jset(lp, "status>activation", json_pack("{s:s, s:s}", "node", "node-b",
                                            "migrationUID", UID_Y));
     add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
@@ -450,7 +421,7 @@ test_succeeded(void **state OVS_UNUSED)
     add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
     expect(&sc, ON_B);
     base(&sc, "livebind/logicalport-testvm.json");
-    add(&sc, LB_KIND_VMI, set(lb_fixture_load("kubevirt/16-vmi-migrated.json"),
+    add(&sc, LB_KIND_VMI, jset(fixture("kubevirt/16-vmi-migrated.json"),
                               "status>migrationState", NULL));
     add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
     expect(&sc, ON_B);
@@ -494,13 +465,13 @@ test_failed_and_cancelled(void **state OVS_UNUSED)
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
     add(&sc, LB_KIND_VMIM,
-        set(lb_fixture_load("kubevirt/08-vmim-running.json"),
+        jset(fixture("kubevirt/08-vmim-running.json"),
             "status>migrationState>abortStatus", lb_json_str("Succeeded")));
     expect(&sc, ON_A);
 
     /* The VMI's migrationState failed before the VMIM. */
     base(&sc, "livebind/logicalport-testvm-migrating.json");
-    add(&sc, LB_KIND_VMI, set(lb_fixture_load("kubevirt/15-vmi-migrating.json"),
+    add(&sc, LB_KIND_VMI, jset(fixture("kubevirt/15-vmi-migrating.json"),
                               "status>migrationState>failed", json_true()));
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
@@ -512,7 +483,7 @@ test_failed_and_cancelled(void **state OVS_UNUSED)
     add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/13-pod-target-domain-ready.json");
-    add(&sc, LB_KIND_VMIM, deleting(lb_fixture_load("kubevirt/08-vmim-running.json")));
+    add(&sc, LB_KIND_VMIM, deleting(fixture("kubevirt/08-vmim-running.json")));
     expect(&sc, ON_A);
     base(&sc, "livebind/logicalport-testvm-migrating.json");
     add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
@@ -525,13 +496,13 @@ test_failed_and_cancelled(void **state OVS_UNUSED)
     add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
     add(&sc, LB_KIND_POD,
-        deleting(lb_fixture_load("kubevirt/13-pod-target-domain-ready.json")));
+        deleting(fixture("kubevirt/13-pod-target-domain-ready.json")));
     add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
     expect(&sc, ON_A);
     base(&sc, "livebind/logicalport-testvm-migrating.json");
     add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
-    add(&sc, LB_KIND_POD, set(lb_fixture_load("kubevirt/12-pod-target-created.json"),
+    add(&sc, LB_KIND_POD, jset(fixture("kubevirt/12-pod-target-created.json"),
                               "status>phase", lb_json_str("Failed")));
     add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
     expect(&sc, ON_A);
@@ -545,26 +516,28 @@ test_not_opted_in(void **state OVS_UNUSED)
     /* Single-chassis behaviour: the port moves at the end. */
     base(&sc, "livebind/logicalport-testvm-new.json");
     add(&sc, LB_KIND_VMI,
-        not_opted_in(lb_fixture_load("kubevirt/15-vmi-migrating.json")));
-    add(&sc, LB_KIND_POD, not_opted_in(lb_fixture_load("kubevirt/02-pod-source.json")));
+        not_opted_in(fixture("kubevirt/15-vmi-migrating.json")));
     add(&sc, LB_KIND_POD,
-        not_opted_in(lb_fixture_load("kubevirt/13-pod-target-domain-ready.json")));
+        not_opted_in(fixture("kubevirt/02-pod-source.json")));
+    add(&sc, LB_KIND_POD,
+        not_opted_in(fixture("kubevirt/13-pod-target-domain-ready.json")));
     add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
     expect(&sc, ON_A);
 
     base(&sc, "livebind/logicalport-testvm-new.json");
     add(&sc, LB_KIND_VMI,
-        not_opted_in(lb_fixture_load("kubevirt/16-vmi-migrated.json")));
-    add(&sc, LB_KIND_POD, not_opted_in(lb_fixture_load("kubevirt/02-pod-source.json")));
+        not_opted_in(fixture("kubevirt/16-vmi-migrated.json")));
     add(&sc, LB_KIND_POD,
-        not_opted_in(lb_fixture_load("kubevirt/13-pod-target-domain-ready.json")));
+        not_opted_in(fixture("kubevirt/02-pod-source.json")));
+    add(&sc, LB_KIND_POD,
+        not_opted_in(fixture("kubevirt/13-pod-target-domain-ready.json")));
     add_file(&sc, LB_KIND_VMIM, "kubevirt/09-vmim-succeeded.json");
     expect(&sc, ON_B);
 
     /* The VMI decides, not the pods' annotation. */
     base(&sc, "livebind/logicalport-testvm-new.json");
     add(&sc, LB_KIND_VMI,
-        not_opted_in(lb_fixture_load("kubevirt/15-vmi-migrating.json")));
+        not_opted_in(fixture("kubevirt/15-vmi-migrating.json")));
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
     add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
@@ -711,27 +684,27 @@ test_ports(void **state OVS_UNUSED)
     base(&sc, "livebind/logicalswitch-pods.json");
     sc.n--;
     json_decref(sc.objs[sc.n].json);
-    json_t *lp = lb_fixture_load("livebind/logicalport-testvm-new.json");
-    set(lp, "metadata>name", lb_json_str("web"));
-    set(lp, "spec>vm", NULL);
-    set(lp, "spec>pod", lb_json_str("web"));
-    set(lp, "spec>tunnelKey", NULL);
-    set(lp, "spec>mac", NULL);
-    set(lp, "spec>ips", json_pack("[s]", "10.16.1.2"));
+    json_t *lp = fixture("livebind/logicalport-testvm-new.json");
+    jset(lp, "metadata>name", lb_json_str("web"));
+    jset(lp, "spec>vm", NULL);
+    jset(lp, "spec>pod", lb_json_str("web"));
+    jset(lp, "spec>tunnelKey", NULL);
+    jset(lp, "spec>mac", NULL);
+    jset(lp, "spec>ips", json_pack("[s]", "10.16.1.2"));
     add(&sc, LB_KIND_LOGICAL_PORT, lp);
-    json_t *pod = lb_fixture_load("kubevirt/02-pod-source.json");
-    set(pod, "metadata>name", lb_json_str("web"));
-    set(pod, "metadata>ownerReferences", NULL);
-    set(pod, "metadata>labels", NULL);
-    set(pod, "metadata>annotations", NULL);
+    json_t *pod = fixture("kubevirt/02-pod-source.json");
+    jset(pod, "metadata>name", lb_json_str("web"));
+    jset(pod, "metadata>ownerReferences", NULL);
+    jset(pod, "metadata>labels", NULL);
+    jset(pod, "metadata>annotations", NULL);
     add(&sc, LB_KIND_POD, pod);
     expect(&sc, "default_web key=16777474 switch=pods mac=0a:58:0a:10:01:02 "
            "ips=10.16.1.2 chassis=node-a\n");
 
     /* The fixture VM's port without key and MAC: the same ones. */
     base(&sc, "livebind/logicalport-testvm-new.json");
-    set(sc.objs[sc.n - 1].json, "spec>tunnelKey", NULL);
-    set(sc.objs[sc.n - 1].json, "spec>mac", NULL);
+    jset(sc.objs[sc.n - 1].json, "spec>tunnelKey", NULL);
+    jset(sc.objs[sc.n - 1].json, "spec>mac", NULL);
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
     expect(&sc, ON_A);
 
@@ -739,17 +712,17 @@ test_ports(void **state OVS_UNUSED)
      * unknown switches and addresses outside the subnet are left out. */
     base(&sc, "livebind/logicalport-testvm-new.json");
     add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
-    lp = lb_fixture_load("livebind/logicalport-testvm-new.json");
-    set(lp, "metadata>name", lb_json_str("zzz"));
+    lp = fixture("livebind/logicalport-testvm-new.json");
+    jset(lp, "metadata>name", lb_json_str("zzz"));
     add(&sc, LB_KIND_LOGICAL_PORT, lp);
-    lp = lb_fixture_load("livebind/logicalport-testvm-new.json");
-    set(lp, "metadata>name", lb_json_str("other"));
-    set(lp, "spec>switch", lb_json_str("nope"));
+    lp = fixture("livebind/logicalport-testvm-new.json");
+    jset(lp, "metadata>name", lb_json_str("other"));
+    jset(lp, "spec>switch", lb_json_str("nope"));
     add(&sc, LB_KIND_LOGICAL_PORT, lp);
-    lp = lb_fixture_load("livebind/logicalport-testvm-new.json");
-    set(lp, "metadata>name", lb_json_str("outside"));
-    set(lp, "spec>tunnelKey", NULL);
-    set(lp, "spec>ips", json_pack("[s]", "10.99.0.1"));
+    lp = fixture("livebind/logicalport-testvm-new.json");
+    jset(lp, "metadata>name", lb_json_str("outside"));
+    jset(lp, "spec>tunnelKey", NULL);
+    jset(lp, "spec>ips", json_pack("[s]", "10.99.0.1"));
     add(&sc, LB_KIND_LOGICAL_PORT, lp);
 
     struct lb_cluster cluster;
@@ -785,12 +758,12 @@ test_ports(void **state OVS_UNUSED)
     /* Switches with the same key: the first by name wins; nodes without a
      * tunnel IP are not chassis. */
     base(&sc, "livebind/logicalport-testvm-new.json");
-    json_t *sw2 = lb_fixture_load("livebind/logicalswitch-pods.json");
-    set(sw2, "metadata>name", lb_json_str("aaa"));
+    json_t *sw2 = fixture("livebind/logicalswitch-pods.json");
+    jset(sw2, "metadata>name", lb_json_str("aaa"));
     add(&sc, LB_KIND_LOGICAL_SWITCH, sw2);
-    json_t *node = lb_fixture_load("kubevirt/17-node.json");
-    set(node, "metadata>name", lb_json_str("node-c"));
-    set(node, "status>addresses", NULL);
+    json_t *node = fixture("kubevirt/17-node.json");
+    jset(node, "metadata>name", lb_json_str("node-c"));
+    jset(node, "status>addresses", NULL);
     add(&sc, LB_KIND_NODE, node);
     lb_cluster_init(&cluster);
     fill(&cluster, &sc, NULL);
@@ -929,7 +902,7 @@ test_history_independence(void **state OVS_UNUSED)
     for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
         json_t *json = NULL;
         if (steps[i].file) {
-            json = lb_fixture_load(steps[i].file);
+            json = fixture(steps[i].file);
         } else if (steps[i].make) {
             json = steps[i].make();
         } else if (!steps[i].delete_name) {
@@ -1000,7 +973,7 @@ test_cache(void **state OVS_UNUSED)
     bool changed;
     lb_cluster_init(&cluster);
 
-    json_t *pod = lb_fixture_load("kubevirt/02-pod-source.json");
+    json_t *pod = fixture("kubevirt/02-pod-source.json");
     assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, pod,
                                        &changed));
     assert_true(changed);
@@ -1010,9 +983,9 @@ test_cache(void **state OVS_UNUSED)
 
     /* Irrelevant changes are not changes. */
     json_t *pod2 = json_deep_copy(pod);
-    set(pod2, "metadata>resourceVersion", lb_json_str("4051"));
-    set(pod2, "status>podIP", lb_json_str("10.16.0.11"));
-    set(pod2, "metadata>labels>unrelated", lb_json_str("x"));
+    jset(pod2, "metadata>resourceVersion", lb_json_str("4051"));
+    jset(pod2, "status>podIP", lb_json_str("10.16.0.11"));
+    jset(pod2, "metadata>labels>unrelated", lb_json_str("x"));
     assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, pod2,
                                        &changed));
     assert_false(changed);
@@ -1021,7 +994,7 @@ test_cache(void **state OVS_UNUSED)
     assert_non_null(cached);
     assert_string_equal(cached->resource_version, "4050");
 
-    set(pod2, "metadata>annotations>kubevirt.io/migration-target-ready-"
+    jset(pod2, "metadata>annotations>kubevirt.io/migration-target-ready-"
         "timestamp", lb_json_str("2026-11-21T09:00:11Z"));
     assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, pod2,
                                        &changed));
@@ -1032,7 +1005,7 @@ test_cache(void **state OVS_UNUSED)
 
     /* Bad objects: a clear error, the cache unchanged. */
     json_t *bad = json_deep_copy(pod);
-    set(bad, "spec>nodeName", lb_json_int(12));
+    jset(bad, "spec>nodeName", lb_json_int(12));
     char *error = lb_cluster_upsert_json(&cluster, LB_KIND_POD, bad,
                                          &changed);
     assert_non_null(error);
@@ -1059,7 +1032,7 @@ test_cache(void **state OVS_UNUSED)
     memset(huge, 'x', 100000);
     huge[100000] = '\0';
     bad = json_deep_copy(pod);
-    set(bad, "metadata>name", lb_json_str(huge));
+    jset(bad, "metadata>name", lb_json_str(huge));
     error = lb_cluster_upsert_json(&cluster, LB_KIND_POD, bad, &changed);
     assert_non_null(strstr(error, "string of 100000 bytes exceeds the limit "
                            "of 253"));
@@ -1071,7 +1044,7 @@ test_cache(void **state OVS_UNUSED)
 
     /* Deletion: only the same incarnation. */
     json_t *old = json_deep_copy(pod);
-    set(old, "metadata>uid", lb_json_str("another-uid"));
+    jset(old, "metadata>uid", lb_json_str("another-uid"));
     assert_null(lb_cluster_remove_json(&cluster, LB_KIND_POD, old,
                                        &changed));
     assert_false(changed);
@@ -1084,7 +1057,7 @@ test_cache(void **state OVS_UNUSED)
     assert_null(lb_cluster_remove_json(&cluster, LB_KIND_POD, pod,
                                        &changed));
     assert_false(changed);
-    json_t *no_ns = set(lb_json_obj(), "metadata>name", lb_json_str("x"));
+    json_t *no_ns = jset(lb_json_obj(), "metadata>name", lb_json_str("x"));
     error = lb_cluster_remove_json(&cluster, LB_KIND_POD, no_ns, &changed);
     assert_string_equal(error, "Pod x: metadata.namespace: missing");
     free(error);
@@ -1093,14 +1066,15 @@ test_cache(void **state OVS_UNUSED)
     /* Relist: good items replace the kind, bad ones are skipped. */
     assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, pod,
                                        &changed));
-    json_t *stale = set(json_deep_copy(pod), "metadata>name",
+    json_t *stale = jset(json_deep_copy(pod), "metadata>name",
                         lb_json_str("stale"));
     assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, stale,
                                        &changed));
     json_decref(stale);
     json_t *items = lb_json_arr();
     json_array_append(items, pod);
-    json_array_append_new(items, lb_fixture_load("kubevirt/12-pod-target-created.json"));
+    json_array_append_new(items,
+                          fixture("kubevirt/12-pod-target-created.json"));
     json_array_append_new(items, lb_json_str("not an object"));
     error = lb_cluster_replace_json(&cluster, LB_KIND_POD, items, &changed);
     assert_string_equal(error, "Pod list: skipped 1 of 3 items; first: Pod: "
@@ -1123,7 +1097,7 @@ test_cache(void **state OVS_UNUSED)
 
     /* Parsed objects, other kinds, lookups. */
     struct lb_node *node;
-    json_t *nj = lb_fixture_load("kubevirt/17-node.json");
+    json_t *nj = fixture("kubevirt/17-node.json");
     assert_null(lb_node_from_json(nj, &node));
     assert_true(lb_cluster_upsert_node(&cluster, node));
     assert_null(lb_node_from_json(nj, &node));
@@ -1186,7 +1160,7 @@ test_bad_updates_keep_model(void **state OVS_UNUSED)
           lb_json_str("nope") },
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-        json_t *j = set(lb_fixture_load(bad[i].file), bad[i].path, bad[i].value);
+        json_t *j = jset(fixture(bad[i].file), bad[i].path, bad[i].value);
         bool changed = true;
         char *error = lb_cluster_upsert_json(&cluster, bad[i].kind, j,
                                              &changed);
@@ -1257,7 +1231,7 @@ test_migration_states(void **state OVS_UNUSED)
     };
     for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
         if (steps[i].file) {
-            json_t *j = lb_fixture_load(steps[i].file);
+            json_t *j = fixture(steps[i].file);
             assert_null(lb_cluster_upsert_json(&cluster, steps[i].kind, j,
                                                &changed));
             json_decref(j);
@@ -1367,7 +1341,7 @@ test_facts(void **state OVS_UNUSED)
     assert_string_equal(f.activation_cause, "target pod ready timestamp");
 
     /* Cancelled: the final facts name both ends. */
-    json_t *j = lb_fixture_load("kubevirt/11-vmim-cancelled.json");
+    json_t *j = fixture("kubevirt/11-vmim-cancelled.json");
     bool changed;
     assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_VMIM, j, &changed));
     json_decref(j);

@@ -10,10 +10,11 @@
  * Include after <cmocka.h> and "lb-json.h". */
 
 #include <stdlib.h>
+#include <string.h>
 #include "util.h"
 
 static inline json_t *
-lb_fixture_load(const char *name)
+fixture(const char *name)
 {
     const char *dir = getenv("LB_FIXTURES");
     char *file_name = xasprintf("%s/%s", dir && dir[0] ? dir
@@ -25,6 +26,38 @@ lb_fixture_load(const char *name)
     }
     free(file_name);
     return json;
+}
+
+/* Sets 'value' (a reference it takes) at 'path' in 'root': keys separated
+ * by '>', since keys contain dots and slashes; objects on the way are
+ * created; a null 'value' deletes.  Returns 'root'. */
+static inline json_t *
+jset(json_t *root, const char *path, json_t *value)
+{
+    char *copy = xstrdup(path);
+    char *save = NULL;
+    json_t *obj = root;
+    char *key = strtok_r(copy, ">", &save);
+    for (;;) {
+        char *next = strtok_r(NULL, ">", &save);
+        if (!next) {
+            if (value) {
+                json_object_set_new(obj, key, value);
+            } else {
+                json_object_del(obj, key);
+            }
+            break;
+        }
+        json_t *child = json_object_get(obj, key);
+        if (!json_is_object(child)) {
+            child = lb_json_obj();
+            json_object_set_new(obj, key, child);
+        }
+        obj = child;
+        key = next;
+    }
+    free(copy);
+    return root;
 }
 
 #endif /* tests/unit/test-fixtures.h */

@@ -28,30 +28,6 @@ ip(const char *s)
     return addr;
 }
 
-/* Sets the string at the dotted 'path' in 'root' (creating objects). */
-static void
-set_path(json_t *root, const char *path, json_t *value)
-{
-    char *copy = xstrdup(path);
-    char *save = NULL;
-    json_t *obj = root;
-    char *key = strtok_r(copy, ">", &save);
-    for (;;) {
-        char *next = strtok_r(NULL, ">", &save);
-        if (!next) {
-            json_object_set_new(obj, key, value);
-            break;
-        }
-        json_t *child = json_object_get(obj, key);
-        if (!json_is_object(child)) {
-            child = lb_json_obj();
-            json_object_set_new(obj, key, child);
-        }
-        obj = child;
-        key = next;
-    }
-    free(copy);
-}
 
 static void
 del_path(json_t *root, const char *path)
@@ -78,7 +54,7 @@ del_path(json_t *root, const char *path)
 static void
 test_pod_source(void **state OVS_UNUSED)
 {
-    json_t *j = lb_fixture_load("kubevirt/02-pod-source.json");
+    json_t *j = fixture("kubevirt/02-pod-source.json");
     struct lb_pod *pod = NULL;
     assert_null(lb_pod_from_json(j, &pod));
 
@@ -113,14 +89,14 @@ test_pod_source(void **state OVS_UNUSED)
 
     /* A change only to resourceVersion is not a change. */
     json_t *j2 = json_deep_copy(j);
-    set_path(j2, "metadata>resourceVersion", lb_json_str("9999"));
-    set_path(j2, "status>conditions", lb_json_arr());
+    jset(j2, "metadata>resourceVersion", lb_json_str("9999"));
+    jset(j2, "status>conditions", lb_json_arr());
     struct lb_pod *pod2;
     assert_null(lb_pod_from_json(j2, &pod2));
     assert_true(lb_pod_equal(pod, pod2));
     lb_pod_destroy(pod2);
 
-    set_path(j2, "metadata>deletionTimestamp",
+    jset(j2, "metadata>deletionTimestamp",
              lb_json_str("2026-11-21T10:00:00Z"));
     assert_null(lb_pod_from_json(j2, &pod2));
     assert_true(pod2->deleting);
@@ -136,7 +112,7 @@ test_pod_source(void **state OVS_UNUSED)
 static void
 test_pod_target(void **state OVS_UNUSED)
 {
-    json_t *j = lb_fixture_load("kubevirt/12-pod-target-created.json");
+    json_t *j = fixture("kubevirt/12-pod-target-created.json");
     struct lb_pod *pod;
     assert_null(lb_pod_from_json(j, &pod));
     assert_string_equal(pod->node_name, "node-b");
@@ -150,14 +126,14 @@ test_pod_target(void **state OVS_UNUSED)
     lb_pod_destroy(pod);
     json_decref(j);
 
-    j = lb_fixture_load("kubevirt/13-pod-target-domain-ready.json");
+    j = fixture("kubevirt/13-pod-target-domain-ready.json");
     assert_null(lb_pod_from_json(j, &pod));
     assert_string_equal(pod->target_ready_timestamp, "2026-11-21T09:00:11Z");
     assert_string_equal(pod->phase, "Running");
     lb_pod_destroy(pod);
     json_decref(j);
 
-    j = lb_fixture_load("kubevirt/14-pod-source-completed.json");
+    j = fixture("kubevirt/14-pod-source-completed.json");
     assert_null(lb_pod_from_json(j, &pod));
     assert_true(lb_pod_is_finished(pod));
     lb_pod_destroy(pod);
@@ -193,7 +169,7 @@ assert_port_name(json_t *j, const char *expected)
 static void
 test_pod_port_names(void **state OVS_UNUSED)
 {
-    json_t *j = lb_fixture_load("kubevirt/02-pod-source.json");
+    json_t *j = fixture("kubevirt/02-pod-source.json");
 
     /* The VM name comes from the controller, the label or the domain
      * annotation, in that order. */
@@ -201,10 +177,10 @@ test_pod_port_names(void **state OVS_UNUSED)
     json_array_clear(json_object_get(json_object_get(vm, "metadata"),
                                      "ownerReferences"));
     assert_port_name(vm, "default_testvm");
-    set_path(vm, "metadata>labels>vm.kubevirt.io/name", lb_json_str("lbl"));
+    jset(vm, "metadata>labels>vm.kubevirt.io/name", lb_json_str("lbl"));
     assert_port_name(vm, "default_lbl");
     del_path(vm, "metadata>labels>vm.kubevirt.io/name");
-    set_path(vm, "metadata>annotations>kubevirt.io/domain",
+    jset(vm, "metadata>annotations>kubevirt.io/domain",
              lb_json_str("dom"));
     assert_port_name(vm, "default_dom");
     json_decref(vm);
@@ -220,27 +196,27 @@ test_pod_port_names(void **state OVS_UNUSED)
     assert_port_name(plain, "default_virt-launcher-testvm-abcde");
 
     /* The annotation names the port, within the pod's namespace only. */
-    set_path(plain, "metadata>annotations>livebind.io/logical-port",
+    jset(plain, "metadata>annotations>livebind.io/logical-port",
              lb_json_str("web"));
     assert_port_name(plain, "default_web");
-    set_path(plain, "metadata>annotations>livebind.io/logical-port",
+    jset(plain, "metadata>annotations>livebind.io/logical-port",
              lb_json_str("default_web2"));
     assert_port_name(plain, "default_web2");
-    set_path(plain, "metadata>annotations>livebind.io/logical-port",
+    jset(plain, "metadata>annotations>livebind.io/logical-port",
              lb_json_str("kube-system_coredns"));
     assert_port_name(plain, "default_virt-launcher-testvm-abcde");
-    set_path(plain, "metadata>annotations>livebind.io/logical-port",
+    jset(plain, "metadata>annotations>livebind.io/logical-port",
              lb_json_str("default_"));
     assert_port_name(plain, "default_virt-launcher-testvm-abcde");
 
     /* Host-network pods have no port. */
-    set_path(plain, "spec>hostNetwork", json_true());
+    jset(plain, "spec>hostNetwork", json_true());
     assert_port_name(plain, NULL);
     json_decref(plain);
 
     /* Not "virt-launcher" in the kubevirt.io label. */
     json_t *other = json_deep_copy(j);
-    set_path(other, "metadata>labels>kubevirt.io", lb_json_str("handler"));
+    jset(other, "metadata>labels>kubevirt.io", lb_json_str("handler"));
     struct lb_pod *pod;
     assert_null(lb_pod_from_json(other, &pod));
     assert_false(pod->virt_launcher);
@@ -299,7 +275,7 @@ expect_error_with(enum kind kind, const json_t *j, const char *path,
 {
     json_t *copy = json_deep_copy(j);
     if (value) {
-        set_path(copy, path, value);
+        jset(copy, path, value);
     } else {
         del_path(copy, path);
     }
@@ -319,7 +295,7 @@ long_string(size_t n)
 static void
 test_pod_errors(void **state OVS_UNUSED)
 {
-    json_t *j = lb_fixture_load("kubevirt/02-pod-source.json");
+    json_t *j = fixture("kubevirt/02-pod-source.json");
     char *s254 = long_string(254);
     char *s64 = long_string(64);
     char *s64k = long_string(64 * 1024 + 1);
@@ -392,9 +368,9 @@ test_pod_errors(void **state OVS_UNUSED)
 
     /* Null is the same as absent. */
     json_t *nulls = json_deep_copy(j);
-    set_path(nulls, "spec>nodeName", json_null());
-    set_path(nulls, "metadata>labels", json_null());
-    set_path(nulls, "status", json_null());
+    jset(nulls, "spec>nodeName", json_null());
+    jset(nulls, "metadata>labels", json_null());
+    jset(nulls, "status", json_null());
     struct lb_pod *pod;
     assert_null(lb_pod_from_json(nulls, &pod));
     assert_null(pod->node_name);
@@ -414,7 +390,7 @@ test_pod_errors(void **state OVS_UNUSED)
 static void
 test_node(void **state OVS_UNUSED)
 {
-    json_t *j = lb_fixture_load("kubevirt/17-node.json");
+    json_t *j = fixture("kubevirt/17-node.json");
     struct lb_node *node, *node2;
 
     assert_null(lb_node_from_json(j, &node));
@@ -423,7 +399,7 @@ test_node(void **state OVS_UNUSED)
 
     /* The annotation overrides the InternalIP. */
     json_t *j2 = json_deep_copy(j);
-    set_path(j2, "metadata>annotations>livebind.io/tunnel-ip",
+    jset(j2, "metadata>annotations>livebind.io/tunnel-ip",
              lb_json_str("172.31.0.2"));
     assert_null(lb_node_from_json(j2, &node2));
     assert_int_equal(node2->tunnel_ip, ip("172.31.0.2"));
@@ -453,7 +429,7 @@ test_node(void **state OVS_UNUSED)
 
     expect_error_with(NODE, j2, "status>addresses", lb_json_str("x"),
                       "status.addresses: must be an array");
-    set_path(j2, "status>addresses", json_pack("[{s:i}]", "type", 1));
+    jset(j2, "status>addresses", json_pack("[{s:i}]", "type", 1));
     expect_error(NODE, j2, "status.addresses.0: \"type\" and \"address\" "
                  "must be strings");
     json_decref(j2);
@@ -468,7 +444,7 @@ test_node(void **state OVS_UNUSED)
 static void
 test_vmi(void **state OVS_UNUSED)
 {
-    json_t *j = lb_fixture_load("kubevirt/01-vmi-running.json");
+    json_t *j = fixture("kubevirt/01-vmi-running.json");
     struct lb_vmi *vmi;
 
     assert_null(lb_vmi_from_json(j, &vmi));
@@ -481,7 +457,7 @@ test_vmi(void **state OVS_UNUSED)
     lb_vmi_destroy(vmi);
     json_decref(j);
 
-    j = lb_fixture_load("kubevirt/15-vmi-migrating.json");
+    j = fixture("kubevirt/15-vmi-migrating.json");
     assert_null(lb_vmi_from_json(j, &vmi));
     const struct lb_kv_migration_state *ms = vmi->migration_state;
     assert_non_null(ms);
@@ -508,7 +484,7 @@ test_vmi(void **state OVS_UNUSED)
                       "string");
     json_decref(j);
 
-    j = lb_fixture_load("kubevirt/16-vmi-migrated.json");
+    j = fixture("kubevirt/16-vmi-migrated.json");
     assert_null(lb_vmi_from_json(j, &vmi));
     assert_string_equal(vmi->node_name, "node-b");
     ms = vmi->migration_state;
@@ -518,7 +494,7 @@ test_vmi(void **state OVS_UNUSED)
                         "2026-11-21T09:00:11Z");
 
     /* Opt-in needs "true". */
-    set_path(j, "metadata>annotations>kubevirt.io/allow-pod-bridge-network-"
+    jset(j, "metadata>annotations>kubevirt.io/allow-pod-bridge-network-"
              "live-migration", lb_json_str("false"));
     struct lb_vmi *vmi2;
     assert_null(lb_vmi_from_json(j, &vmi2));
@@ -558,7 +534,7 @@ test_vmim_phases(void **state OVS_UNUSED)
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-        json_t *j = lb_fixture_load(cases[i].file);
+        json_t *j = fixture(cases[i].file);
         struct lb_vmim *vmim;
         assert_null(lb_vmim_from_json(j, &vmim));
         assert_string_equal(vmim->ns, "default");
@@ -582,7 +558,7 @@ test_vmim_phases(void **state OVS_UNUSED)
         json_decref(j);
     }
 
-    json_t *j = lb_fixture_load("kubevirt/11-vmim-cancelled.json");
+    json_t *j = fixture("kubevirt/11-vmim-cancelled.json");
     struct lb_vmim *vmim;
     assert_null(lb_vmim_from_json(j, &vmim));
     assert_true(vmim->migration_state->abort_requested);
@@ -592,12 +568,12 @@ test_vmim_phases(void **state OVS_UNUSED)
     lb_vmim_destroy(vmim);
 
     /* Unknown phases are not errors. */
-    set_path(j, "status>phase", lb_json_str("WaitingForSync"));
+    jset(j, "status>phase", lb_json_str("WaitingForSync"));
     assert_null(lb_vmim_from_json(j, &vmim));
     assert_int_equal(vmim->phase, LB_VMIM_UNKNOWN);
     assert_false(lb_vmim_phase_is_final(vmim->phase));
     lb_vmim_destroy(vmim);
-    set_path(j, "status>phase", lb_json_str(""));
+    jset(j, "status>phase", lb_json_str(""));
     assert_null(lb_vmim_from_json(j, &vmim));
     assert_int_equal(vmim->phase, LB_VMIM_NONE);
     lb_vmim_destroy(vmim);
@@ -627,7 +603,7 @@ test_vmim_phases(void **state OVS_UNUSED)
 static void
 test_logical_switch(void **state OVS_UNUSED)
 {
-    json_t *j = lb_fixture_load("livebind/logicalswitch-pods.json");
+    json_t *j = fixture("livebind/logicalswitch-pods.json");
     struct lb_logical_switch *sw;
 
     assert_null(lb_logical_switch_from_json(j, &sw));
@@ -678,7 +654,7 @@ test_logical_switch(void **state OVS_UNUSED)
 static void
 test_logical_port(void **state OVS_UNUSED)
 {
-    json_t *j = lb_fixture_load("livebind/logicalport-testvm-activated.json");
+    json_t *j = fixture("livebind/logicalport-testvm-activated.json");
     struct lb_logical_port *lp;
 
     assert_null(lb_logical_port_from_json(j, &lp));
@@ -707,7 +683,7 @@ test_logical_port(void **state OVS_UNUSED)
     assert_string_equal(lp->activation_cause, "garp");
     assert_string_equal(lp->activation_time, "2026-11-21T09:00:11.250000Z");
 
-    json_t *j2 = lb_fixture_load("livebind/logicalport-testvm-new.json");
+    json_t *j2 = fixture("livebind/logicalport-testvm-new.json");
     struct lb_logical_port *lp2;
     assert_null(lb_logical_port_from_json(j2, &lp2));
     assert_null(lp2->active_pod);
@@ -773,7 +749,7 @@ test_logical_port(void **state OVS_UNUSED)
 static void
 test_metadata(void **state OVS_UNUSED)
 {
-    json_t *j = lb_fixture_load("kubevirt/02-pod-source.json");
+    json_t *j = fixture("kubevirt/02-pod-source.json");
     char *ns, *name, *uid;
     assert_null(lb_k8s_metadata_from_json(j, &ns, &name, &uid));
     assert_string_equal(ns, "default");
@@ -784,14 +760,14 @@ test_metadata(void **state OVS_UNUSED)
     free(uid);
     json_decref(j);
 
-    j = lb_fixture_load("kubevirt/17-node.json");
+    j = fixture("kubevirt/17-node.json");
     assert_null(lb_k8s_metadata_from_json(j, &ns, &name, &uid));
     assert_null(ns);
     assert_string_equal(name, "node-b");
     free(name);
     free(uid);
 
-    set_path(j, "metadata>name", json_true());
+    jset(j, "metadata>name", json_true());
     char *error = lb_k8s_metadata_from_json(j, &ns, &name, &uid);
     assert_non_null(error);
     assert_non_null(strstr(error, "metadata.name: must be a string"));
