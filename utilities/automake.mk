@@ -2,6 +2,7 @@ EXTRA_DIST += \
 	utilities/bootstrap.sh \
 	utilities/build-ovs.sh \
 	utilities/livebind-ctl.in \
+	utilities/livebind-install-cni.in \
 	utilities/livebind-sandbox \
 	utilities/livebind-test
 
@@ -11,6 +12,16 @@ utilities/livebind-ctl: utilities/livebind-ctl.in Makefile
 	@$(MKDIR_P) utilities
 	$(AM_V_GEN)sed -e 's|@RUNDIR[@]|$(localstatedir)/run/openvswitch|' \
 	    < $(srcdir)/utilities/livebind-ctl.in > $@.tmp && \
+	    chmod +x $@.tmp && mv $@.tmp $@
+
+# Installs the CNI plugin and its configuration on a node: the DaemonSet's
+# init container runs it (see deploy/daemonset.yaml).
+sbin_SCRIPTS = utilities/livebind-install-cni
+CLEANFILES += utilities/livebind-install-cni
+utilities/livebind-install-cni: utilities/livebind-install-cni.in Makefile
+	@$(MKDIR_P) utilities
+	$(AM_V_GEN)sed -e 's|@cnibindir[@]|$(cnibindir)|g' \
+	    < $(srcdir)/utilities/livebind-install-cni.in > $@.tmp && \
 	    chmod +x $@.tmp && mv $@.tmp $@
 
 # The agent's systemd unit and default configuration, for packages and

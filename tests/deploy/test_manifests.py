@@ -15,8 +15,10 @@ Needs python3 and PyYAML only; no cluster, no root.  Checks that:
   counts), also every request the agents really made;
 - the DaemonSet can do the agent's job: host network and PID namespace,
   privileged, OVS and CNI sockets mounted where its arguments point, the
-  pods' netns with HostToContainer propagation; its init container,
-  run here in a scratch directory, installs the plugin and the conflist.
+  pods' netns with HostToContainer propagation; its init container's
+  command (utilities/livebind-install-cni.in), run here in a scratch
+  directory, installs the plugin and the conflist; both run the image
+  `make image` builds.
 """
 
 import ast
@@ -25,6 +27,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -946,56 +949,104 @@ class DaemonSetTest(unittest.TestCase):
                 self.assertIn("memory", c["resources"]["limits"])
 
     def test_images(self):
+        """Both containers run the image `make image` builds, by the name
+        utilities/build-image.sh gives it."""
+        version = re.search(r"AC_INIT\(\[livebind\], *\[([^]]+)\]",
+                            read(os.path.join(SRCDIR, "configure.ac")))
         images = {c["image"] for c in self.pod["containers"]
                   + self.pod["initContainers"]}
-        self.assertEqual(images, {"livebind/livebind:0.1.0"})
+        self.assertEqual(images, {"localhost/livebind:" + version.group(1)})
+        script = read(os.path.join(SRCDIR, "utilities", "build-image.sh"))
+        self.assertIn("name=${name:-localhost/livebind:$version}", script)
+
+    def install_cni(self, args, plugin_mode=0o644):
+        """Runs utilities/livebind-install-cni.in with ARGS, whose /host/
+        paths are moved into a scratch directory; returns (exit status,
+        scratch host directory, plugin path, stderr)."""
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp)
+        host = os.path.join(tmp, "host")
+        for d in ("opt/cni/bin", "etc/cni/net.d", "run/livebind"):
+            os.makedirs(os.path.join(host, d), mode=0o755)
+        os.chmod(os.path.join(host, "run/livebind"), 0o755)
+        plugin = os.path.join(tmp, "livebind-plugin")
+        with open(plugin, "w") as f:
+            f.write("#!/bin/sh\necho plugin\n")
+        os.chmod(plugin, plugin_mode)
+        env = dict(os.environ)
+        if os.geteuid() != 0:
+            # Test double: only root may chown to root.  It records the
+            # call instead; the packaging test runs the real one as root.
+            fakebin = os.path.join(tmp, "bin")
+            os.mkdir(fakebin)
+            with open(os.path.join(fakebin, "chown"), "w") as f:
+                f.write('#!/bin/sh\necho "$@" >> "%s/chown.log"\n' % tmp)
+            os.chmod(os.path.join(fakebin, "chown"), 0o755)
+            env["PATH"] = fakebin + os.pathsep + env["PATH"]
+        args = [a.replace("=/host/", "=" + host + "/") for a in args]
+        proc = subprocess.run(
+            ["sh", os.path.join(SRCDIR, "utilities",
+                                "livebind-install-cni.in"),
+             "--plugin=" + plugin] + args, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            universal_newlines=True)
+        return proc.returncode, host, plugin, proc.stderr
 
     def test_init_container_installs_the_plugin(self):
-        """Runs the init container's script with /host and the plugin's
-        path moved into a scratch directory."""
+        """Runs the init container's command, livebind-install-cni, with
+        its arguments and /host moved into a scratch directory."""
         init = [c for c in self.pod["initContainers"]
                 if c["name"] == "install-cni"][0]
-        cmd = init["command"]
-        self.assertEqual(cmd[:2], ["/bin/sh", "-ec"])
-        script = cmd[2]
+        self.assertEqual(init["command"], ["livebind-install-cni"])
+        args = dict(a[2:].split("=", 1) for a in init["args"])
+        self.assertNotIn("plugin", args)    # where its package put it
         mounts = {m["mountPath"]: self.volumes[m["name"]]["hostPath"]["path"]
                   for m in init["volumeMounts"]}
         self.assertEqual(mounts, {"/host/opt/cni/bin": "/opt/cni/bin",
                                   "/host/etc/cni/net.d": "/etc/cni/net.d",
                                   "/host/run/livebind": "/run/livebind"})
-        # The agent's CNI socket is in the directory the script secures.
+        self.assertEqual(args["bin-dir"], "/host/opt/cni/bin")
+        self.assertEqual(args["conf-dir"], "/host/etc/cni/net.d")
+        # The directory it secures holds the agent's CNI socket, which the
+        # conflist names by its host path.
+        self.assertEqual(mounts[args["run-dir"]], "/run/livebind")
         self.assertEqual(self.host_path_of(self.agent,
                                            self.args()["cni-socket"]),
-                         "/run/livebind/cni.sock")
-        with tempfile.TemporaryDirectory() as tmp:
-            host = os.path.join(tmp, "host")
-            for mp in mounts:
-                os.makedirs(host + mp[len("/host"):], mode=0o755)
-            os.chmod(host + "/run/livebind", 0o755)
-            plugin = os.path.join(tmp, "livebind-plugin")
-            with open(plugin, "w") as f:
-                f.write("#!/bin/sh\necho plugin\n")
-            os.chmod(plugin, 0o644)
-            script = script.replace("/usr/libexec/cni/livebind", plugin)
-            script = script.replace("/host/", host + "/")
-            if os.geteuid() != 0:
-                script = re.sub(r"^chown ", ": chown ", script, flags=re.M)
-            rc = subprocess.call(["sh", "-ec", script],
-                                 stdout=subprocess.DEVNULL)
-            self.assertEqual(rc, 0)
-            with open(host + "/etc/cni/net.d/10-livebind.conflist") as f:
-                self.assertEqual(json.load(f), CONFLIST)
-            installed = host + "/opt/cni/bin/livebind"
-            self.assertEqual(read(installed), read(plugin))
-            self.assertTrue(os.stat(installed).st_mode & stat.S_IXUSR)
-            self.assertEqual(stat.S_IMODE(os.stat(host + "/run/livebind")
-                                          .st_mode), 0o700)
-            self.assertEqual(sorted(os.listdir(host + "/etc/cni/net.d")),
-                             ["10-livebind.conflist"])
-            self.assertEqual(sorted(os.listdir(host + "/opt/cni/bin")),
-                             ["livebind"])
+                         args["socket"])
+        rc, host, plugin, err = self.install_cni(init["args"])
+        self.assertEqual(rc, 0, err)
+        with open(host + "/etc/cni/net.d/10-livebind.conflist") as f:
+            self.assertEqual(json.load(f), CONFLIST)
+        installed = host + "/opt/cni/bin/livebind"
+        self.assertEqual(read(installed), read(plugin))
+        self.assertEqual(stat.S_IMODE(os.stat(installed).st_mode), 0o755)
+        self.assertEqual(stat.S_IMODE(os.stat(
+            host + "/etc/cni/net.d/10-livebind.conflist").st_mode), 0o644)
+        self.assertEqual(stat.S_IMODE(os.stat(host + "/run/livebind")
+                                      .st_mode), 0o700)
+        self.assertEqual(sorted(os.listdir(host + "/etc/cni/net.d")),
+                         ["10-livebind.conflist"])
+        self.assertEqual(sorted(os.listdir(host + "/opt/cni/bin")),
+                         ["livebind"])
         # The plugin's type is the binary's name, as runtimes look it up.
         self.assertEqual(CONFLIST["plugins"][0]["type"], "livebind")
+
+    def test_install_cni_refuses_bad_arguments(self):
+        """Bad arguments: a clear error, and nothing written."""
+        good = ["--bin-dir=/host/opt/cni/bin",
+                "--conf-dir=/host/etc/cni/net.d",
+                "--run-dir=/host/run/livebind"]
+        cases = [(["--socket=/run/a\"b.sock"], "escaped"),
+                 (["--socket=relative.sock"], "absolute"),
+                 (["--conf-dir=/host/nowhere"], "no directory"),
+                 (["--frobnicate"], "unknown argument")]
+        for extra, message in cases:
+            with self.subTest(args=extra):
+                rc, host, _, err = self.install_cni(good + extra)
+                self.assertNotEqual(rc, 0)
+                self.assertIn(message, err)
+                self.assertEqual(os.listdir(host + "/opt/cni/bin"), [])
+                self.assertEqual(os.listdir(host + "/etc/cni/net.d"), [])
 
 
 class SampleVmTest(unittest.TestCase):
