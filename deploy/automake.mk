@@ -9,3 +9,8 @@ EXTRA_DIST += \
 	deploy/sample-vm.yaml
 TESTS += tests/deploy/test_manifests.py
 EXTRA_DIST += tests/deploy/test_manifests.py
+
+# The same manifests through a real API server (kubectl apply
+# --dry-run=server): needs a kubeconfig for a scratch control plane, such
+# as tests/system/control-plane.sh's, and skips (77) without one.
+EXTRA_DIST += tests/deploy/test-server-dry-run.sh

@@ -19,4 +19,5 @@ EXTRA_DIST += \
 	debian/livebind-utils.install \
 	debian/rules \
 	debian/source/format \
+	tests/packaging/inspect-image.py \
 	tests/packaging/test-packages.sh

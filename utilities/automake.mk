@@ -42,3 +42,20 @@ utilities/livebind-agent.service: utilities/livebind-agent.service.in Makefile
 	    -e 's|@localstatedir[@]|$(localstatedir)|g' \
 	    < $(srcdir)/utilities/livebind-agent.service.in > $@.tmp && \
 	    mv $@.tmp $@
+
+# The OCI image the DaemonSet runs (root): the .debs are built from a clean
+# copy of the tree, then the image from them and Debian 12's packages, with
+# no base image from a registry.  See utilities/build-image.sh and
+# deploy/README.md.  Writes livebind-$(VERSION).oci.tar here and loads it
+# into podman if podman is installed.
+IMAGE_ARCHIVE = livebind-$(VERSION).oci.tar
+image:
+	$(top_srcdir)/utilities/build-image.sh --workdir=$(abs_builddir)/image \
+	    --output=$(abs_builddir)/$(IMAGE_ARCHIVE)
+.PHONY: image
+EXTRA_DIST += utilities/build-image.sh Containerfile
+CLEANFILES += $(IMAGE_ARCHIVE)
+clean-local: clean-image
+clean-image:
+	rm -rf image
+.PHONY: clean-image

@@ -35,10 +35,28 @@
 # Prints the image's name, digest and sizes; the last line is the archive's
 # path.  Installs mmdebstrap, umoci and dpkg-dev (and, to build the .debs,
 # debhelper and the build dependencies) if they are missing.
+#
+#   utilities/build-image.sh --list-libraries DEB...
+#
+# prints the shared library packages the DEBs' binaries need (the lib* in
+# their Depends), one a line: the Containerfile installs those.
 set -eu
 umask 022
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+
+# list_libraries DEB...: the lib* packages in the DEBs' Depends.
+list_libraries() {
+    for d; do
+        dpkg-deb -f "$d" Depends
+    done | tr ',' '\n' | sed 's/([^)]*)//; s/|.*//; s/:any//' | tr -d ' ' |
+        grep '^lib' | sort -u
+}
+if [ "${1:-}" = --list-libraries ]; then
+    shift
+    list_libraries "$@"
+    exit
+fi
 
 debs=
 work=$top/_build/image
@@ -179,10 +197,8 @@ if $refresh || [ ! -f "$pkgs/.complete" ]; then
     # into $pkgs, and leaves the host's own packages alone.
     fetch() {
         (cd "$pkgs" && apt-get -qq download $ovs_pkgs) &&
-        libs=$(for d in "$agent_deb" "$cni_deb" "$pkgs"/openvswitch-*.deb; do
-                   dpkg-deb -f "$d" Depends
-               done | tr ',' '\n' | sed 's/([^)]*)//; s/|.*//; s/:any//' |
-               tr -d ' ' | grep '^lib' | sort -u | tr '\n' ' ') &&
+        libs=$(list_libraries "$agent_deb" "$cni_deb" \
+                   "$pkgs"/openvswitch-*.deb | tr '\n' ' ') &&
         # shellcheck disable=SC2086
         apt-get -qq -o Debug::NoLocking=1 \
             -o Dir::State::status="$pkgs/state/status" \

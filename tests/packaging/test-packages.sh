@@ -13,6 +13,8 @@
 #                           RPM build reuses that one.
 #   LB_PKG_WORKDIR=DIR      build there (default: a new temporary directory)
 #   LB_PKG_KEEP=1           keep the work directory (packages, logs)
+#   LB_IMAGE_RUNNER=chroot  run the image from its unpacked root with
+#                           chroot even where podman can run it
 #
 # Prints a line per check and a summary; exits 0 if all passed, 1 if one
 # failed, 77 if skipped (not root).
@@ -247,6 +249,205 @@ check "livebind-cni rpm has /usr/libexec/cni/livebind" \
     has "$work/cni.rpmlist" '^/usr/libexec/cni/livebind$'
 check "livebind-utils rpm has /usr/bin/livebind-ctl" \
     has "$work/utils.rpmlist" '^/usr/bin/livebind-ctl$'
+
+# --- The OCI image (utilities/build-image.sh, what `make image` runs) from
+# these .debs: built twice (same digest), inspected, run with podman where
+# it can run, else from its unpacked root with chroot.
+image_section() {
+    if [ ! -f "$agent_deb" ] || [ ! -f "$cni_deb" ] || [ ! -f "$utils_deb" ]
+    then
+        fail "image: no .debs to build it from"
+        return
+    fi
+    # podman to run it (runc as well: crun refuses some hosts' cgroups).
+    need=
+    for p in podman runc python3-yaml; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+            grep -q "ok installed" || need="$need $p"
+    done
+    if [ -n "$need" ]; then
+        echo "installing:$need"
+        # shellcheck disable=SC2086
+        flock /tmp/livebind-apt.lock apt-get install -y -qq \
+                --no-install-recommends $need >/dev/null 2>&1 ||
+            { flock /tmp/livebind-apt.lock apt-get update -qq &&
+              flock /tmp/livebind-apt.lock apt-get install -y -qq \
+                  --no-install-recommends $need; } >/dev/null 2>&1 ||
+            echo "could not install:$need"
+    fi
+    img=$work/image
+    mkdir -p "$img"
+    # The tree's script, not the clean copy's: its git has the commit the
+    # image is labelled with and dated by.
+    epoch=${SOURCE_DATE_EPOCH:-$(git -C "$top" log -1 --format=%ct \
+                                 2>/dev/null)} ||
+        epoch=$(dpkg-parsechangelog -l "$orig/debian/changelog" -S Timestamp)
+    for n in 1 2; do
+        start=$(now)
+        if SOURCE_DATE_EPOCH=$epoch "$top/utilities/build-image.sh" \
+               --debs="$work/deb" \
+               --workdir="$img/work" --output="$img/livebind-$n.oci.tar" \
+               --no-load > "$img/build-$n.log" 2>&1; then
+            pass "build-image.sh, build $n ($(($(now) - start)) s)"
+        else
+            fail "build-image.sh, build $n ($(($(now) - start)) s; log:" \
+                 "$img/build-$n.log)"
+            tail -30 "$img/build-$n.log"
+            return
+        fi
+    done
+    grep -E '^(digest|size|built in):' "$img/build-1.log"
+    python3 "$orig/tests/packaging/inspect-image.py" \
+        "$img/livebind-1.oci.tar" "$version" "$epoch" > "$img/inspect.log"
+    cat "$img/inspect.log"
+    passed=$((passed + $(grep -c '^PASS' "$img/inspect.log")))
+    failed=$((failed + $(grep -c '^FAIL' "$img/inspect.log")))
+    d1=$(sed -n 's/^digest: *//p' "$img/build-1.log")
+    d2=$(sed -n 's/^digest: *//p' "$img/build-2.log")
+    check "image: two builds, same digest ($d1)" \
+        test -n "$d1" -a "$d1" = "$d2"
+    check "image: two builds, the same archive byte for byte" \
+        cmp -s "$img/livebind-1.oci.tar" "$img/livebind-2.oci.tar"
+    check "image: the digest inspect-image.py read is the build's" \
+        grep -qx "digest: $d1" "$img/inspect.log"
+
+    # The init container's command and arguments, from the DaemonSet.
+    python3 - "$orig/deploy/daemonset.yaml" > "$img/install-cmd" <<'PY'
+import sys, yaml
+for doc in yaml.safe_load_all(open(sys.argv[1])):
+    if doc and doc.get("kind") == "DaemonSet":
+        for c in doc["spec"]["template"]["spec"]["initContainers"]:
+            if c["name"] == "install-cni":
+                print("\n".join(c["command"] + c.get("args", [])))
+PY
+    check "image: the DaemonSet's install-cni command read" \
+        test -s "$img/install-cmd"
+
+    # The temporary "host": the directories the init container mounts.
+    host=$img/host
+    rm -rf "$host"
+    mkdir -p "$host/opt/cni/bin" "$host/etc/cni/net.d" "$host/run/livebind"
+    chmod 0755 "$host/run/livebind"
+    name=localhost/livebind:$version
+    runner=
+    # Lower limits than podman's defaults: it cannot raise them where the
+    # host withholds CAP_SYS_RESOURCE.
+    podman_opts="--network=host --ulimit=nofile=1024:1024
+                 --ulimit=nproc=1024:1024"
+    if [ "${LB_IMAGE_RUNNER:-}" = chroot ]; then
+        echo "LB_IMAGE_RUNNER=chroot: not trying podman"
+    elif command -v podman >/dev/null 2>&1; then
+        had_image=false
+        podman image exists "$name" 2>/dev/null && had_image=true
+        if podman load -q -i "$img/livebind-1.oci.tar" > "$img/podman.log" 2>&1
+        then
+            pass "image: podman load"
+            check "image: podman has $name with digest $d1" \
+                sh -c "podman image inspect --format '{{.Digest}}' '$name' |
+                       grep -qx '$d1'"
+            for rt in "" runc; do
+                # shellcheck disable=SC2086
+                if podman ${rt:+--runtime=$rt} run --rm $podman_opts \
+                       "$name" --version > "$img/version" \
+                       2>> "$img/podman.log"; then
+                    runner="podman${rt:+ --runtime=$rt}"
+                    break
+                fi
+            done
+            [ -n "$runner" ] ||
+                echo "podman cannot run containers here ($(tail -1 \
+                      "$img/podman.log")): chroot instead"
+        else
+            echo "podman load failed ($(tail -1 "$img/podman.log")):" \
+                 "chroot instead"
+        fi
+    fi
+    root=$img/root
+    if [ -z "$runner" ]; then
+        # The layer, unpacked; mount points for the "host".
+        rm -rf "$root"
+        mkdir -p "$root"
+        layer=$(python3 -c 'import json, sys, tarfile
+t = tarfile.open(sys.argv[1])
+blob = lambda d: t.extractfile("./blobs/" + d.replace(":", "/"))
+m = json.load(blob(json.load(t.extractfile("./index.json"))
+                   ["manifests"][0]["digest"]))
+print(m["layers"][0]["digest"].replace(":", "/"))' "$img/livebind-1.oci.tar")
+        tar -xOf "$img/livebind-1.oci.tar" "./blobs/$layer" |
+            tar -C "$root" -xzf -
+        mkdir -p "$root/host/opt/cni/bin" "$root/host/etc/cni/net.d" \
+            "$root/host/run/livebind"
+        runner=chroot
+        chroot "$root" /usr/sbin/livebind-agent --version > "$img/version" \
+            2>&1
+    fi
+    echo "running the image with: $runner"
+    check "image ($runner): livebind-agent --version says $version" \
+        grep -qx "livebind-agent $version" "$img/version"
+
+    # The install step, as the init container runs it.
+    # shellcheck disable=SC2046
+    set -- $(cat "$img/install-cmd")
+    entry=$1
+    shift
+    if [ "$runner" = chroot ]; then
+        unshare --mount --fork sh -ec '
+            root=$1 host=$2
+            shift 2
+            for d in opt/cni/bin etc/cni/net.d run/livebind; do
+                mount --bind "$host/$d" "$root/host/$d"
+            done
+            exec chroot "$root" "$@"' sh "$root" "$host" "$entry" "$@" \
+            > "$img/install.log" 2>&1
+    else
+        # shellcheck disable=SC2086
+        podman ${runner#podman} run --rm $podman_opts \
+            -v "$host/opt/cni/bin:/host/opt/cni/bin" \
+            -v "$host/etc/cni/net.d:/host/etc/cni/net.d" \
+            -v "$host/run/livebind:/host/run/livebind" \
+            --entrypoint "$entry" "$name" "$@" > "$img/install.log" 2>&1
+    fi
+    rc=$?
+    check "image ($runner): $entry runs ($(tail -1 "$img/install.log"))" \
+        test "$rc" = 0
+    dpkg-deb --fsys-tarfile "$cni_deb" |
+        tar -xOf - ./usr/lib/cni/livebind > "$img/plugin"
+    check "image: installed /opt/cni/bin/livebind is the package's plugin" \
+        cmp -s "$img/plugin" "$host/opt/cni/bin/livebind"
+    check "image: /opt/cni/bin/livebind mode 0755" \
+        test "$(stat -c %a "$host/opt/cni/bin/livebind" 2>/dev/null)" = 755
+    conf=$host/etc/cni/net.d/10-livebind.conflist
+    check "image: 10-livebind.conflist mode 0644" \
+        test "$(stat -c %a "$conf" 2>/dev/null)" = 644
+    check "image: 10-livebind.conflist names the agent's socket" \
+        python3 -c 'import json, sys
+c = json.load(open(sys.argv[1]))
+assert c["plugins"] == [{"type": "livebind",
+                         "agentSocket": "/run/livebind/cni.sock"}]' "$conf"
+    check "image: /run/livebind made root's, mode 0700" \
+        test "$(stat -c %a:%u "$host/run/livebind")" = 700:0
+    check "image: nothing else written to the host" \
+        test "$(ls -A "$host/opt/cni/bin")" = livebind \
+             -a "$(ls -A "$host/etc/cni/net.d")" = 10-livebind.conflist
+    check "image: the installed plugin runs on the host (CNI VERSION)" \
+        sh -c "CNI_COMMAND=VERSION '$host/opt/cni/bin/livebind' </dev/null |
+               grep -q supportedVersions"
+    # The probes' tools: a shell and ovs-appctl.
+    if [ "$runner" = chroot ]; then
+        chroot "$root" /bin/sh -c 'ovs-appctl --version && ovs-vsctl --version'
+    else
+        # shellcheck disable=SC2086
+        podman ${runner#podman} run --rm $podman_opts --entrypoint /bin/sh \
+            "$name" -c 'ovs-appctl --version && ovs-vsctl --version'
+    fi > "$img/probe.log" 2>&1
+    check "image ($runner): /bin/sh runs ovs-appctl and ovs-vsctl" \
+        grep -q '^ovs-vsctl (Open vSwitch)' "$img/probe.log"
+
+    if [ "$runner" != chroot ] && ! ${had_image:-true}; then
+        podman rmi -f "$name" >/dev/null 2>&1
+    fi
+}
+image_section
 
 # --- Install the .debs, run what they installed, purge them.
 if [ ! -f "$agent_deb" ] || [ ! -f "$cni_deb" ] || [ ! -f "$utils_deb" ]; then
