@@ -44,7 +44,10 @@ trap 'rm -f "$log"' EXIT
 # dry_run FILE: kubectl apply --dry-run=server of FILE, as a user would.
 dry_run() {
     if kc apply --dry-run=server -f "$1" > "$log" 2>&1; then
-        pass "dry-run=server: ${1#"$top"/} ($(grep -c . "$log") objects)"
+        n=$(grep -c "(server dry run)" "$log")
+        pass "dry-run=server: ${1#"$top"/} ($n objects)"
+        # The server's warnings, if any.
+        grep -v "(server dry run)" "$log" | sed 's/^/    /'
     else
         fail "dry-run=server: ${1#"$top"/}"
         sed 's/^/    /' "$log"
@@ -77,7 +80,7 @@ else
 fi
 if ! kc get namespace livebind > /dev/null 2>&1; then
     echo "creating the namespace livebind: the objects in it need it"
-    kc create namespace livebind > /dev/null
+    kc create namespace livebind --save-config > /dev/null
 fi
 if [ -n "${LB_KUBEVIRT_CRDS:-}" ]; then
     kc apply -f "$LB_KUBEVIRT_CRDS" > /dev/null &&
