@@ -150,12 +150,19 @@ if [ -z "$debs" ]; then
     src=$debs/livebind-$version
     rm -rf "$debs"
     mkdir -p "$src"
-    # A clean copy: what git knows of and new files it does not ignore.
-    git -C "$top" ls-files --cached --others --exclude-standard |
-        (cd "$top" && while IFS= read -r f; do
-             if [ -e "$f" ] || [ -L "$f" ]; then echo "$f"; fi
-         done) > "$debs/files"
-    tar -C "$top" -cf - -T "$debs/files" | tar -C "$src" -xf -
+    # A clean copy: what git knows of and new files it does not ignore
+    # (without git, as in a release tarball: all but build trees).
+    if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+        git -C "$top" ls-files --cached --others --exclude-standard |
+            (cd "$top" && while IFS= read -r f; do
+                 if [ -e "$f" ] || [ -L "$f" ]; then echo "$f"; fi
+             done) > "$debs/files"
+        tar -C "$top" -cf - -T "$debs/files" | tar -C "$src" -xf -
+    else
+        tar -C "$top" --exclude=.ovs-cache --exclude=_build --exclude=build \
+            --exclude=autom4te.cache --exclude='*.oci.tar' -cf - . |
+            tar -C "$src" -xf -
+    fi
     if ! (cd "$src" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
         log "installing the build dependencies"
         (cd "$src" && flock /tmp/livebind-apt.lock \

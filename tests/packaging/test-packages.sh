@@ -180,6 +180,8 @@ check "unit makes /run/livebind (the CNI socket's directory) mode 0700" \
     has "$unit" '^RuntimeDirectoryMode=0700$'
 check "livebind-cni deb has ./usr/lib/cni/livebind" \
     has "$cni_deb.list" '^\./usr/lib/cni/livebind$'
+check "livebind-cni deb has ./usr/sbin/livebind-install-cni" \
+    has "$cni_deb.list" '^\./usr/sbin/livebind-install-cni$'
 check "livebind-utils deb has ./usr/bin/livebind-ctl" \
     has "$utils_deb.list" '^\./usr/bin/livebind-ctl$'
 check "livebind-utils deb: Depends on openvswitch-common" \
@@ -247,6 +249,8 @@ check "livebind-agent rpm: Requires openvswitch" \
     sh -c "rpm -qp --requires '$agent_rpm' | grep -qx 'openvswitch'"
 check "livebind-cni rpm has /usr/libexec/cni/livebind" \
     has "$work/cni.rpmlist" '^/usr/libexec/cni/livebind$'
+check "livebind-cni rpm has /usr/sbin/livebind-install-cni" \
+    has "$work/cni.rpmlist" '^/usr/sbin/livebind-install-cni$'
 check "livebind-utils rpm has /usr/bin/livebind-ctl" \
     has "$work/utils.rpmlist" '^/usr/bin/livebind-ctl$'
 
