@@ -201,7 +201,7 @@ if $refresh || [ ! -f "$pkgs/.complete" ]; then
     mkdir -p "$pkgs/partial" "$pkgs/state"
     : > "$pkgs/state/status"
     # apt with an empty status: resolves as for an empty root, downloads
-    # into $pkgs, and leaves the host's own packages alone.
+    # into $pkgs, and leaves the host's packages and apt's caches alone.
     fetch() {
         (cd "$pkgs" && apt-get -qq download $ovs_pkgs) &&
         libs=$(list_libraries "$agent_deb" "$cni_deb" \
@@ -209,14 +209,16 @@ if $refresh || [ ! -f "$pkgs/.complete" ]; then
         # shellcheck disable=SC2086
         apt-get -qq -o Debug::NoLocking=1 \
             -o Dir::State::status="$pkgs/state/status" \
-            -o Dir::Cache::archives="$pkgs" \
+            -o Dir::Cache::archives="$pkgs" -o Dir::Cache::pkgcache= \
+            -o Dir::Cache::srcpkgcache= \
             -o APT::Install-Recommends=0 --download-only -y \
             install busybox $libs >&2 &&
         echo "busybox $libs" > "$pkgs/include"
     }
     if ! fetch 2>"$work/fetch.log"; then
         log "updating the apt lists"
-        flock /tmp/livebind-apt.lock apt-get update -qq >&2
+        flock /tmp/livebind-apt.lock apt-get update -qq >&2 ||
+            log "apt-get update failed; trying with the lists there are"
         rm -f "$pkgs"/*.deb
         fetch 2>"$work/fetch.log" ||
             { cat "$work/fetch.log" >&2; die "cannot download the packages"; }
