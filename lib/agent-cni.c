@@ -621,9 +621,18 @@ add_step(struct cni_add *add)
         return;                 /* Not (yet) in the cache. */
     }
     if (!add->cr_name) {
+        const char *port_name = lb_pod_logical_port_name(pod);
+        if (!port_name) {
+            /* The runtime should not have called a pod network's plugin;
+             * the pod has the host's network and no port. */
+            add_fail(add, CNI_ERR_INVALID_CONFIG, "the pod uses the host's "
+                     "network (spec.hostNetwork): it has no logical port",
+                     NULL);
+            return;
+        }
         const char *vm = lb_pod_vm_name(pod);
         add->cr_name = xstrdup(vm ? vm : pod->name);
-        add->port_name = xstrdup(lb_pod_logical_port_name(pod));
+        add->port_name = xstrdup(port_name);
         add->target = lb_pod_is_migration_target(pod);
     }
 

@@ -35,6 +35,20 @@ check "the pod is annotated with its port" bed_wait_until 5 \
     api_has /api/v1/namespaces/default/pods/web \
     '"livebind.io/logical-port": *"default_web"'
 
+# A host-network pod has no port: a clear error, not a crashed agent.
+kapi_ok POST /api/v1/namespaces/default/pods \
+    '{"apiVersion":"v1","kind":"Pod",
+      "metadata":{"name":"hostnet","namespace":"default"},
+      "spec":{"nodeName":"node2","hostNetwork":true},
+      "status":{"phase":"Running"}}' >/dev/null
+pod_netns hostnet
+out=$(cni node2 ADD hostnet || true)
+echo "$out"
+check "ADD of a host-network pod fails with a clear error" \
+    grep -q '"code": *7.*hostNetwork' <<<"$(tr -d '\n' <<<"$out")"
+check "... and the agent lives on" agent_ctl node2 status
+check "... and serves the next ADD" add_pod node2 after-hostnet
+
 # DEL twice.
 check "DEL a pod" cni node3 DEL client
 check "DEL the same pod again" cni node3 DEL client
