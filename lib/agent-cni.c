@@ -81,6 +81,7 @@ struct cni_add {
 struct lb_agent_cni {
     struct cni_server *server;
     struct ovs_list adds;       /* Contains "struct cni_add". */
+    bool ready;                 /* Connected, listed: see lb_agent_run(). */
 };
 
 static void add_step(struct cni_add *);
@@ -613,6 +614,9 @@ add_step(struct cni_add *add)
                  "pod's port and flows", NULL);
         return;
     }
+    if (!agent->cni->ready) {
+        return;
+    }
 
     const struct lb_pod *pod = lb_cluster_find_pod(
         &agent->cluster, req->pod_namespace, req->pod_name);
@@ -860,6 +864,21 @@ handle_request(void *agent_, struct cni_request *req,
                                "without Kubernetes (--model)", NULL);
         return;
     }
+    if (!agent->cni->ready) {
+        /* Until OVSDB and the API have been read, nothing can be done
+         * right: say so at once rather than keep the runtime waiting. */
+        if (req->command == CNI_CMD_STATUS) {
+            cni_server_reply_error(ctx, CNI_ERR_NOT_AVAILABLE, "the agent "
+                                   "is not ready: connecting to Open vSwitch "
+                                   "and listing Kubernetes objects", NULL);
+        } else {
+            cni_server_reply_error(ctx, CNI_ERR_TRY_AGAIN, "the agent is not "
+                                   "ready yet (connecting to Open vSwitch "
+                                   "and listing Kubernetes objects): try "
+                                   "again later", NULL);
+        }
+        return;
+    }
     switch (req->command) {
     case CNI_CMD_ADD: {
         if (!req->netns || !req->ifname || !req->container_id
@@ -960,12 +979,16 @@ lb_agent_cni_stop(struct lb_agent *agent)
     }
 }
 
+/* Serves the CNI socket and advances the ADDs in progress.  While the
+ * agent is not 'ready', requests get a "not ready" error and ADDs in
+ * progress only time out. */
 void
-lb_agent_cni_run(struct lb_agent *agent)
+lb_agent_cni_run(struct lb_agent *agent, bool ready)
 {
     if (!agent->cni) {
         return;
     }
+    agent->cni->ready = ready;
     cni_server_run(agent->cni->server);
 
     struct cni_add *add;

@@ -92,7 +92,7 @@ void lb_agent_format_owners(const struct lb_agent *, struct ds *);
 char *lb_agent_cni_start(struct lb_agent *, const char *socket_path)
     OVS_WARN_UNUSED_RESULT;
 void lb_agent_cni_stop(struct lb_agent *);
-void lb_agent_cni_run(struct lb_agent *);
+void lb_agent_cni_run(struct lb_agent *, bool ready);
 void lb_agent_cni_wait(struct lb_agent *);
 size_t lb_agent_cni_n_pending(const struct lb_agent *);
 void lb_agent_record_owner(struct lb_agent *, const char *ns,

@@ -274,19 +274,21 @@ lb_agent_run(struct lb_agent *agent)
     /* Flows computed before the database was read would miss the local
      * interfaces, and before Kubernetes was listed they would miss ports:
      * a restarted agent would then remove and re-add them. */
-    if (!ovs_bridge_is_ready(agent->bridge)
-        || (agent->k8s && !lb_agent_k8s_synced(agent))) {
-        return;
+    bool ready = (ovs_bridge_is_ready(agent->bridge)
+                  && (!agent->k8s || lb_agent_k8s_synced(agent)));
+    if (ready) {
+        uint64_t bridge_seqno = ovs_bridge_seqno(agent->bridge);
+        if (agent->model_changed || bridge_seqno != agent->bridge_seqno) {
+            agent->model_changed = false;
+            agent->bridge_seqno = bridge_seqno;
+            agent_compute(agent);
+        }
+        ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
+        lb_agent_migration_run(agent);
     }
-    uint64_t bridge_seqno = ovs_bridge_seqno(agent->bridge);
-    if (agent->model_changed || bridge_seqno != agent->bridge_seqno) {
-        agent->model_changed = false;
-        agent->bridge_seqno = bridge_seqno;
-        agent_compute(agent);
-    }
-    ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
-    lb_agent_migration_run(agent);
-    lb_agent_cni_run(agent);
+    /* Served even when not ready: STATUS is how the runtime learns that,
+     * and lb_agent_wait() waits on the CNI socket in any case. */
+    lb_agent_cni_run(agent, ready);
 }
 
 void

@@ -70,6 +70,48 @@ check "... and leaves no interface in the pod" \
 agent_k8s_start node3
 agent_wait_synced node3
 
+# An agent that is not ready (its OVS database absent) answers at once, and
+# does not spin while a client holds a connection open.
+nr=$LB_BED_DIR/not-ready
+mkdir -p "$nr"
+bed_ovs node3 "$agent_bin" --node=node3 --ovsdb="unix:$nr/absent.sock" \
+    --openflow="unix:$nr/absent.mgmt" --k8s-server="$LB_API" \
+    --cni-socket="$nr/cni/cni.sock" --unixctl="$nr/agent.ctl" \
+    --log-file="$nr/agent.log" --pidfile="$nr/agent.pid" --detach \
+    -vconsole:off -vfile:dbg
+nr_pid=$(cat "$nr/agent.pid")
+bed_wait_until 5 test -S "$nr/cni/cni.sock"
+cpu_ms() {  # PID : user + system CPU time so far
+    echo $(( $(awk '{print $14 + $15}' "/proc/$1/stat") * 1000
+             / $(getconf CLK_TCK) ))
+}
+idle_cpu() {
+    local before after
+    before=$(cpu_ms "$nr_pid")
+    python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+time.sleep(2)' "$nr/cni/cni.sock"
+    after=$(cpu_ms "$nr_pid")
+    echo "not-ready agent: $((after - before)) ms of CPU while a client" \
+         "held a connection for 2 s"
+    [ $((after - before)) -lt 300 ]
+}
+check "a connection to a not-ready agent does not make it spin" idle_cpu
+cat "$LB_BED_DIR/check.out"
+out=$(CNI_SOCKET=$nr/cni/cni.sock cni node3 STATUS orphan || true)
+echo "$out"
+check "STATUS of a not-ready agent: not available (50), not ready" \
+    grep -q '"code": *50.*not ready' <<<"$(tr -d '\n' <<<"$out")"
+k8s_pod default early node3 >/dev/null
+pod_netns early
+out=$(CNI_SOCKET=$nr/cni/cni.sock CNI_TIMEOUT_MS=5000 cni node3 ADD early ||
+      true)
+echo "$out"
+check "ADD to a not-ready agent: try again later (11), at once" \
+    grep -q '"code": *11.*not ready' <<<"$(tr -d '\n' <<<"$out")"
+kill "$nr_pid"
+
 # Concurrent ADDs: every pod gets a unique address cluster-wide.
 many() {
     local n=$1 i pids=()
