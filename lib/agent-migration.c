@@ -22,6 +22,7 @@
 
 #include <string.h>
 #include <time.h>
+#include "announce.h"
 #include "byte-order.h"
 #include "derive.h"
 #include "flow.h"
@@ -41,7 +42,6 @@
 VLOG_DEFINE_THIS_MODULE(agent_migration);
 
 #define MAX_ACTIVATIONS 64          /* Kept for livebind-ctl. */
-#define ANNOUNCE_LEN 60             /* Minimum Ethernet frame, as QEMU's. */
 
 /* One activation of a port on this chassis. */
 struct lb_activation {
@@ -58,7 +58,7 @@ struct lb_activation {
 struct announcement {
     struct ovs_list list_node;
     ofp_port_t in_port;
-    uint8_t packet[ANNOUNCE_LEN];
+    uint8_t packet[LB_ANNOUNCE_FRAME_LEN];
 };
 
 void
@@ -116,64 +116,13 @@ queue_announcement(struct lb_agent *agent, ofp_port_t in_port,
                    struct eth_addr mac, bool rarp, ovs_be32 ip)
 {
     struct announcement *an = xzalloc(sizeof *an);
-    uint8_t *p = an->packet;
-
     an->in_port = in_port;
-    memset(p, 0xff, ETH_ADDR_LEN);                  /* Broadcast. */
-    memcpy(p + 6, mac.ea, ETH_ADDR_LEN);
-    ovs_be16 type = htons(rarp ? ETH_TYPE_RARP : ETH_TYPE_ARP);
-    memcpy(p + 12, &type, sizeof type);
-    struct arp_eth_header *arp = (struct arp_eth_header *) (p + 14);
-    arp->ar_hrd = htons(ARP_HRD_ETHERNET);
-    arp->ar_pro = htons(ARP_PRO_IP);
-    arp->ar_hln = ETH_ADDR_LEN;
-    arp->ar_pln = 4;
-    /* RARP: "reverse request" with sender and target the VM's MAC, as
-     * QEMU's self-announcement.  ARP: a gratuitous request for 'ip'. */
-    arp->ar_op = htons(rarp ? 3 : ARP_OP_REQUEST);
-    arp->ar_sha = mac;
-    arp->ar_tha = rarp ? mac : eth_addr_zero;
-    put_16aligned_be32(&arp->ar_spa, ip);
-    put_16aligned_be32(&arp->ar_tpa, ip);
+    if (rarp) {
+        lb_announce_compose_rarp(mac, an->packet);
+    } else {
+        lb_announce_compose_garp(mac, ip, an->packet);
+    }
     ovs_list_push_back(&agent->announcements, &an->list_node);
-}
-
-/* Is 'packet' an announcement of 'port' itself: RARP, ARP for its own
- * address, or an IPv6 neighbour advertisement, from its own MAC?  The flows
- * already match this; checked again here because the packet-in is what
- * moves a VM's traffic. */
-static bool
-is_own_announcement(const struct lb_port *port, const uint8_t *packet,
-                    size_t len, const char **kindp)
-{
-    if (len < ETH_HEADER_LEN + ARP_ETH_HEADER_LEN
-        || memcmp(packet + 6, port->mac.ea, ETH_ADDR_LEN)) {
-        return false;
-    }
-    ovs_be16 type;
-    memcpy(&type, packet + 12, sizeof type);
-    const struct arp_eth_header *arp
-        = (const struct arp_eth_header *) (packet + ETH_HEADER_LEN);
-
-    if (type == htons(ETH_TYPE_RARP)) {
-        *kindp = "RARP";
-        return eth_addr_equals(arp->ar_sha, port->mac);
-    } else if (type == htons(ETH_TYPE_ARP)) {
-        ovs_be32 spa = get_16aligned_be32(&arp->ar_spa);
-        for (size_t i = 0; i < port->n_ipv4; i++) {
-            if (spa == port->ipv4[i]
-                && get_16aligned_be32(&arp->ar_tpa) == spa
-                && eth_addr_equals(arp->ar_sha, port->mac)) {
-                *kindp = "GARP";
-                return true;
-            }
-        }
-        return false;
-    } else if (type == htons(ETH_TYPE_IPV6)) {
-        *kindp = "NA";
-        return true;
-    }
-    return false;
 }
 
 /* Activation. */
@@ -314,7 +263,6 @@ lb_agent_packet_in(struct lb_agent *agent,
     uint32_t key = pin->flow_metadata.flow.regs[14];
     ofp_port_t in_port = pin->flow_metadata.flow.in_port.ofp_port;
     struct lb_port *port = lb_model_find_port_by_key(&agent->model, key);
-    const char *kind = NULL;
 
     if (!port || !port->additional_chassis
         || strcmp(port->additional_chassis, agent->chassis)
@@ -325,15 +273,22 @@ lb_agent_packet_in(struct lb_agent *agent,
                      "ignored", ofp_to_u16(in_port), key);
         return;
     }
-    if (!is_own_announcement(port, pin->packet, pin->packet_len, &kind)) {
-        VLOG_WARN_RL(&rl, "port %s: announcement not from its own MAC "
+    /* The flows match announcements only roughly; the packet-in is what
+     * moves a VM's traffic, so check it fully. */
+    struct lb_announce_port ap = {
+        .mac = port->mac, .ipv4 = port->ipv4, .n_ipv4 = port->n_ipv4,
+    };
+    enum lb_announce_kind kind = lb_announce_classify(pin->packet,
+                                                      pin->packet_len, &ap);
+    if (kind == LB_ANNOUNCE_NONE) {
+        VLOG_WARN_RL(&rl, "port %s: not an announcement of its own MAC "
                      "and addresses: ignored", port->name);
         return;
     }
     if (!port->additional_blocked) {
         return;                 /* Already active: a later QEMU round. */
     }
-    activate(agent, port, in_port, kind, now);
+    activate(agent, port, in_port, lb_announce_kind_to_string(kind), now);
 }
 
 /* After the flows are sent: announcements, and activation latencies. */

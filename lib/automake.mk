@@ -6,6 +6,8 @@ lib_liblivebind_la_SOURCES = \
 	lib/agent-k8s.c \
 	lib/agent-migration.c \
 	lib/agent-private.h \
+	lib/announce.c \
+	lib/announce.h \
 	lib/cookie.h \
 	lib/flow-table.c \
 	lib/flow-table.h \

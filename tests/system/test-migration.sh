@@ -83,6 +83,21 @@ sleep 0.3
 check "a RARP from another pod, or with a foreign MAC, activates nothing" \
     port_blocked node2 "$key"
 
+# Only an unsolicited neighbour advertisement for the VM's own address
+# activates: not one for another address, not a solicited one, though
+# both pass the switch's match (ICMPv6 type 136 from the VM's MAC).
+vm_lla=$(python3 -c 'import ipaddress, sys
+m = [int(x, 16) for x in sys.argv[1].split(":")]
+print(ipaddress.IPv6Address(bytes([0xfe, 0x80] + [0] * 6 + [m[0] ^ 2]
+                                  + m[1:3] + [0xff, 0xfe] + m[3:])))' "$vm_mac")
+bed_exec launcher-2 python3 "$srcdir/tests/system/announce.py" eth0 \
+    "$vm_mac" --rounds 0,20 --na fd00::99 --na-flags O || true
+bed_exec launcher-2 python3 "$srcdir/tests/system/announce.py" eth0 \
+    "$vm_mac" --rounds 0,20 --na "$vm_lla" --na-flags SO || true
+sleep 0.3
+check "an NA from the VM's MAC, solicited or for another address, activates nothing" \
+    port_blocked node2 "$key"
+
 # The target's agent, killed while mirroring, comes back with the same
 # flows, sending no flow-mod.
 before=$(bed_dump_flows node2 | md5sum)
