@@ -147,6 +147,48 @@ check "... with unique IPs cluster-wide" unique_ips
 check "ping between concurrently added pods (m1-1 -> m3-$CONCURRENT)" \
     bed_exec "m1-1" ping -c 2 -i 0.2 -W 2 "$(ip_of "m3-$CONCURRENT")"
 
+# Idle clients, more than the agent has slots, do not delay the runtime: a
+# local process holds 80 connections open without sending, reopening each
+# one the agent closes, while a real ADD runs with a 5 s timeout.
+python3 - "$(bed_node_dir node1)/cni/cni.sock" "$LB_BED_DIR/idle.ready" \
+    > "$LB_BED_DIR/idle.log" 2>&1 <<'EOF' &
+import select, socket, sys, time
+path, ready = sys.argv[1], sys.argv[2]
+def conn():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)             # Blocks while the backlog is full.
+    return s
+socks = [conn() for _ in range(80)]
+open(ready, "w").close()
+reopened = 0
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    r, _, _ = select.select(socks, [], [], 0.1)
+    for s in r:                 # Closed by the agent: take another.
+        socks.remove(s)
+        s.close()
+        socks.append(conn())
+        reopened += 1
+print("reopened", reopened, "connections")
+EOF
+idle_pid=$!
+bed_wait_until 10 test -e "$LB_BED_DIR/idle.ready"
+k8s_pod default busy node1 >/dev/null
+pod_netns busy
+add_busy() {
+    local start=${EPOCHREALTIME/./} rc=0
+    CNI_TIMEOUT_MS=5000 cni node1 ADD busy > "$LB_BED_DIR/add.busy" || rc=1
+    echo "ADD with 80 idle connections took" \
+         "$(( (${EPOCHREALTIME/./} - start) / 1000 )) ms"
+    cat "$LB_BED_DIR/add.busy"
+    return $rc
+}
+check "with 80 idle connections, an ADD completes within its 5 s timeout" \
+    add_busy
+cat "$LB_BED_DIR/check.out"
+kill "$idle_pid" 2>/dev/null || true
+wait "$idle_pid" 2>/dev/null || true
+
 # A VM's port keeps its IP and MAC when its pod is deleted and recreated.
 vmi='{"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance",
       "metadata":{"name":"vm1","namespace":"default",
