@@ -644,7 +644,14 @@ add_step(struct cni_add *add)
         &agent->cluster, req->pod_namespace, add->cr_name);
     switch (add->state) {
     case ADD_FIND:
-        if (lp) {
+        if (lp && !lb_pod_may_bind(&agent->cluster, pod, lp)) {
+            char *details = xasprintf("%s/%s belongs to %s %s", lp->ns,
+                                      lp->name, lp->vm ? "VM" : "pod",
+                                      lp->vm ? lp->vm : lp->pod);
+            add_fail(add, CNI_ERR_PORT_CONFLICT, "the pod may not take the "
+                     "logical port it names", details);
+            free(details);
+        } else if (lp) {
             plumb(add, lp);
         } else if (add->target) {
             /* The source's port must exist; the cache may lag. */

@@ -245,6 +245,53 @@ check "the port records the target as alternate owner" bed_wait_until 5 \
     api_has /apis/livebind.io/v1alpha1/namespaces/default/logicalports/vm1 \
     alternateOwner
 
+# Hostile pods in the VM's namespace cannot take its port (IP and MAC) or
+# another pod's: not by the livebind.io/logical-port annotation, not by
+# KubeVirt's labels, not by a controller reference to the VM with another
+# UID than its VMI's, not by the VM's name.
+vm_ip=$(ip_of launcher-b)
+vm_mac=$(mac_of launcher-b)
+own_address() {  # POD : its ADD gave it an address of its own
+    echo "$1: $(ip_of "$1") $(mac_of "$1"); VM: $vm_ip $vm_mac;" \
+         "web: $(ip_of web)"
+    [ "$(ip_of "$1")" != "$vm_ip" ] && [ "$(mac_of "$1")" != "$vm_mac" ] &&
+        [ "$(ip_of "$1")" != "$(ip_of web)" ]
+}
+check "a pod annotated with the VM's port gets a port of its own" \
+    add_pod node3 evil-ann '"annotations":{"livebind.io/logical-port":"vm1"}'
+check "... not the VM's address" own_address evil-ann
+check "a pod annotated with another pod's port gets a port of its own" \
+    add_pod node3 evil-ann2 \
+    '"annotations":{"livebind.io/logical-port":"default_web"}'
+check "... not that pod's address" own_address evil-ann2
+check "a pod with KubeVirt's labels, no controller, gets a port of its own" \
+    add_pod node3 evil-label "\"labels\":{\"kubevirt.io\":\"virt-launcher\",
+      \"vm.kubevirt.io/name\":\"vm1\",\"kubevirt.io/created-by\":\"$vmi_uid\"},
+      \"annotations\":{\"kubevirt.io/domain\":\"vm1\"}"
+check "... not the VM's address" own_address evil-label
+refused() {  # POD METADATA : the ADD fails with code 101, nothing plumbed
+    local out
+    k8s_pod default "$1" node3 "$2" >/dev/null
+    pod_netns "$1"
+    out=$(cni node3 ADD "$1" || true)
+    echo "$out"
+    grep -q '"code": *101' <<<"$(tr -d '\n' <<<"$out")" &&
+        ! ip -n "${LB_PREFIX}$1" link show eth0 2>/dev/null
+}
+check "a pod controlled by \"vm1\" with another UID is refused the VM's port" \
+    refused evil-owner '"ownerReferences":[{"apiVersion":"kubevirt.io/v1",
+      "kind":"VirtualMachineInstance","name":"vm1",
+      "uid":"00000000-0000-0000-0000-00000000bad0","controller":true}]'
+check "a plain pod named like the VM is refused the VM's port" refused vm1 ''
+vm_port_intact() {
+    agent_ctl node1 ports | grep '^default_vm1 ' |
+        grep -q 'chassis=node1 additional=node2 (blocked)'
+}
+check "the VM's port is still bound to node1, and node2 blocked" \
+    vm_port_intact
+check "the source still serves the VM (web -> VM on node1)" \
+    bed_exec web ping -c 3 -i 0.2 -W 2 "$vm_ip"
+
 # Every API request the agents made is one deploy/rbac.yaml grants.
 if python3 -c 'import yaml' 2>/dev/null; then
     bed_exec ul curl -sS "$LB_API/fake/stats" > "$LB_BED_DIR/api-stats.json"
