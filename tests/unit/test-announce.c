@@ -309,6 +309,19 @@ test_na(void **state)
     assert_int_equal(classify_na(f, &na), LB_ANNOUNCE_NONE);
 }
 
+/* Sets '*byte' to 'value' in the 'len'-byte 'frame', checks that makes it
+ * no announcement, and puts the byte back. */
+static void
+assert_spoils(const struct fixture *f, const uint8_t *frame, size_t len,
+              uint8_t *byte, uint8_t value)
+{
+    uint8_t old = *byte;
+    *byte = value;
+    assert_int_equal(lb_announce_classify(frame, len, &f->port),
+                     LB_ANNOUNCE_NONE);
+    *byte = old;
+}
+
 static void
 test_na_malformed(void **state)
 {
@@ -319,37 +332,17 @@ test_na_malformed(void **state)
     uint8_t *ip = frame + 14, *icmp = ip + 40;
 
     /* Payload length beyond the frame. */
-    ip[5] += 8;
-    assert_int_equal(lb_announce_classify(frame, len, &f->port),
-                     LB_ANNOUNCE_NONE);
-    ip[5] -= 8;
-
+    assert_spoils(f, frame, len, &ip[5], ip[5] + 8);
     /* Not ICMPv6 directly (an extension header first). */
-    ip[6] = 0;
-    assert_int_equal(lb_announce_classify(frame, len, &f->port),
-                     LB_ANNOUNCE_NONE);
-    ip[6] = 58;
-
+    assert_spoils(f, frame, len, &ip[6], 0);
     /* IPv4 in an IPv6 frame. */
-    ip[0] = 0x45;
-    assert_int_equal(lb_announce_classify(frame, len, &f->port),
-                     LB_ANNOUNCE_NONE);
-    ip[0] = 0x60;
-
+    assert_spoils(f, frame, len, &ip[0], 0x45);
     /* A zero-length option, and one that overruns the packet. */
-    icmp[25] = 0;
-    assert_int_equal(lb_announce_classify(frame, len, &f->port),
-                     LB_ANNOUNCE_NONE);
-    icmp[25] = 2;
-    assert_int_equal(lb_announce_classify(frame, len, &f->port),
-                     LB_ANNOUNCE_NONE);
-    icmp[25] = 1;
-
+    assert_spoils(f, frame, len, &icmp[25], 0);
+    assert_spoils(f, frame, len, &icmp[25], 2);
     /* A nonzero code. */
-    icmp[1] = 1;
-    assert_int_equal(lb_announce_classify(frame, len, &f->port),
-                     LB_ANNOUNCE_NONE);
-    icmp[1] = 0;
+    assert_spoils(f, frame, len, &icmp[1], 1);
+
     assert_int_equal(lb_announce_classify(frame, len, &f->port),
                      LB_ANNOUNCE_NA);
 }

@@ -285,7 +285,8 @@ pod_on_b(const char *name, json_t *owner_refs)
 {
     json_t *j = fixture("kubevirt/02-pod-source.json");
     jset(j, "metadata>name", lb_json_str(name));
-    jset(j, "metadata>uid", lb_json_str("0badc0de-0000-4000-8000-000000000001"));
+    jset(j, "metadata>uid",
+         lb_json_str("0badc0de-0000-4000-8000-000000000001"));
     jset(j, "metadata>creationTimestamp", lb_json_str("2026-11-22T10:00:00Z"));
     jset(j, "spec>nodeName", lb_json_str("node-b"));
     jset(j, "metadata>ownerReferences",
