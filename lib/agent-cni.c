@@ -3,8 +3,8 @@
  * Licensed under the Apache License, Version 2.0.
  */
 
-/* The agent's side of CNI: the plugin forwards each request over a unix
- * socket (cni-server.c) and this file carries it out.
+/* The agent's side of CNI (agent-cni.h): the plugin forwards each request
+ * over a unix socket (cni-server.c) and this part carries it out.
  *
  * ADD finds or allocates the pod's logical port in the Kubernetes API,
  * plumbs the pod (veth, addresses, routes; the host end on br-int) and
@@ -18,19 +18,25 @@
  *
  * Nothing is left half-done: a failed or abandoned ADD undoes its plumbing
  * (the runtime then retries or deletes), and DEL succeeds whatever is
- * already gone. */
+ * already gone.
+ *
+ * Owns: the CNI socket's server and the ADDs in progress.  Reads the
+ * objects, the model, the flows' progress and br-int's interfaces from the
+ * core's view; plumbs pods and puts their host ends on br-int itself; asks
+ * the core for every write to the API, and gets the outcomes of IP
+ * allocations and port creations back from it. */
 
 #include <config.h>
-#include "agent.h"
-#include "agent-private.h"
+#include "agent-cni.h"
 
 #include <errno.h>
 #include <string.h>
+#include "agent-view.h"
+#include "agent-writes.h"
 #include "cni-server.h"
 #include "cni.h"
 #include "derive.h"
 #include "ipam.h"
-#include "k8s-client.h"
 #include "k8s-objects.h"
 #include "model.h"
 #include "ofctrl.h"
@@ -49,8 +55,6 @@ VLOG_DEFINE_THIS_MODULE(agent_cni);
 
 #define DEFAULT_SWITCH "pods"
 #define MAX_ALLOCATION_ATTEMPTS 64
-#define PORTS_PATH "/apis/livebind.io/v1alpha1/namespaces/%s/logicalports"
-#define ALLOCATIONS_PATH "/apis/livebind.io/v1alpha1/ipallocations"
 
 enum add_state {
     ADD_FIND,                   /* Waiting for the pod and its port. */
@@ -58,9 +62,16 @@ enum add_state {
     ADD_WAIT_FLOWS,             /* Plumbed; waiting for port and flows. */
 };
 
+/* The write to the API an ADD waits for. */
+enum add_write {
+    WRITE_NONE,
+    WRITE_ALLOCATION,           /* LB_WRITE_ALLOCATE. */
+    WRITE_PORT,                 /* LB_WRITE_CREATE_PORT. */
+};
+
 struct cni_add {
     struct ovs_list list_node;  /* In lb_agent_cni's 'adds'. */
-    struct lb_agent *agent;
+    struct lb_agent_cni *cni;
     struct cni_reply_ctx *ctx;
     const struct cni_request *req;
     enum add_state state;
@@ -74,13 +85,16 @@ struct cni_add {
 
     ovs_be32 ip;                /* Being allocated. */
     struct sset tried;          /* IPs found taken. */
-    uint64_t request_id;        /* Kubernetes request in flight, or 0. */
+    enum add_write write;       /* Write in flight, if any... */
+    uint64_t write_tag;         /* ...and its tag. */
     uint64_t target_seqno;      /* Flows to wait for, or 0. */
 };
 
 struct lb_agent_cni {
+    const struct lb_agent_view *view;   /* The core's. */
     struct cni_server *server;
     struct ovs_list adds;       /* Contains "struct cni_add". */
+    uint64_t next_tag;          /* For writes whose outcome ADDs await. */
 };
 
 static void add_step(struct cni_add *);
@@ -98,17 +112,56 @@ ip_to_string(ovs_be32 ip, char buf[INET_ADDRSTRLEN])
 }
 
 static const struct lb_logical_switch *
-find_switch(const struct lb_agent *agent)
+find_switch(const struct lb_agent_cni *cni)
 {
-    return lb_cluster_find_logical_switch(&agent->cluster, DEFAULT_SWITCH);
+    return lb_cluster_find_logical_switch(cni->view->cluster, DEFAULT_SWITCH);
+}
+
+static const struct lb_pod *
+find_pod(const struct lb_agent_cni *cni, const struct cni_request *req)
+{
+    return lb_cluster_find_pod(cni->view->cluster, req->pod_namespace,
+                               req->pod_name);
+}
+
+/* Asks the core for 'w'. */
+static void
+write_api(struct lb_agent_cni *cni, struct lb_write *w)
+{
+    ovs_list_push_back(cni->view->writes, &w->list_node);
+}
+
+/* Asks for 'w' on behalf of 'add', which waits for its outcome. */
+static void
+write_api_for(struct cni_add *add, enum add_write what, struct lb_write *w)
+{
+    add->write = what;
+    add->write_tag = w->tag = ++add->cni->next_tag;
+    write_api(add->cni, w);
+}
+
+/* Records a pod as the active owner of port 'cr_name' in 'ns', or as its
+ * alternate owner if 'migration_uid' is nonnull. */
+static void
+record_owner(struct lb_agent_cni *cni, const char *ns, const char *cr_name,
+             const struct lb_pod *pod, const char *migration_uid)
+{
+    struct lb_write *w = lb_write_new(LB_WRITE_OWNER, ns, cr_name);
+    w->pod = xstrdup(pod->name);
+    w->pod_uid = nullable_xstrdup(pod->uid);
+    w->node = xstrdup(cni->view->chassis);
+    w->migration_uid = nullable_xstrdup(migration_uid);
+    write_api(cni, w);
 }
 
 static void
 add_destroy(struct cni_add *add)
 {
     if (add) {
-        if (add->request_id) {
-            k8s_cancel(add->agent->k8s, add->request_id);
+        if (add->write) {
+            struct lb_write *w = lb_write_new(LB_WRITE_CANCEL, NULL, NULL);
+            w->tag = add->write_tag;
+            write_api(add->cni, w);
         }
         ovs_list_remove(&add->list_node);
         sset_destroy(&add->tried);
@@ -124,7 +177,7 @@ undo_plumbing(struct cni_add *add)
 {
     if (add->plumbed) {
         char *error = NULL;
-        ovs_bridge_del_iface(add->agent->bridge, add->host_ifname);
+        ovs_bridge_del_iface(add->cni->view->bridge, add->host_ifname);
         if (pod_plumb_del(add->req->netns, add->req->ifname,
                           add->host_ifname, &error)) {
             VLOG_WARN("%s/%s: undoing plumbing: %s", add->req->pod_namespace,
@@ -152,21 +205,19 @@ add_fail(struct cni_add *add, int code, const char *msg,
 static void allocate_next(struct cni_add *);
 
 static void
-port_created(void *add_, const struct k8s_result *result)
+port_created(struct cni_add *add, const struct lb_write_result *result)
 {
-    struct cni_add *add = add_;
-    add->request_id = 0;
     if (result->status == 409) {
         /* Someone created the port first, maybe with another address than
          * the one just plumbed: give ours back and start over; the retry
          * reuses theirs. */
-        const struct lb_logical_switch *sw = find_switch(add->agent);
+        const struct lb_logical_switch *sw = find_switch(add->cni);
         if (sw) {
-            char *name = lb_ipam_allocation_name(sw->name, add->ip);
-            char *path = xasprintf(ALLOCATIONS_PATH"/%s", name);
-            k8s_delete(add->agent->k8s, path, NULL, NULL, NULL);
-            free(path);
-            free(name);
+            struct lb_write *w = lb_write_new(LB_WRITE_DELETE_ALLOCATION,
+                                              NULL, NULL);
+            w->switch_name = xstrdup(sw->name);
+            w->ip = add->ip;
+            write_api(add->cni, w);
         }
         add_fail(add, CNI_ERR_TRY_AGAIN, "the logical port was created "
                  "concurrently", NULL);
@@ -177,12 +228,10 @@ port_created(void *add_, const struct k8s_result *result)
                  result->error);
         return;
     }
-    const struct lb_pod *pod = lb_cluster_find_pod(
-        &add->agent->cluster, add->req->pod_namespace, add->req->pod_name);
+    const struct lb_pod *pod = find_pod(add->cni, add->req);
     if (pod) {
-        lb_agent_record_owner(add->agent, add->req->pod_namespace,
-                              add->cr_name, pod->name, pod->uid,
-                              add->agent->chassis, NULL);
+        record_owner(add->cni, add->req->pod_namespace, add->cr_name, pod,
+                     NULL);
     }
     /* Wait for the watch to bring the port, then for its flows. */
     add_step(add);
@@ -191,43 +240,26 @@ port_created(void *add_, const struct k8s_result *result)
 static void
 create_port(struct cni_add *add, const struct lb_logical_switch *sw)
 {
-    struct lb_agent *agent = add->agent;
-    const struct lb_pod *pod = lb_cluster_find_pod(
-        &agent->cluster, add->req->pod_namespace, add->req->pod_name);
+    const struct lb_pod *pod = find_pod(add->cni, add->req);
     struct lb_ipam_subnet subnet = {
         .network = sw->subnet, .prefix_len = sw->prefix_len,
         .gateway = sw->gateway,
     };
-    char ip[INET_ADDRSTRLEN], mac[ETH_ADDR_STRLEN + 1];
-    struct eth_addr ea = lb_ipam_mac(add->ip);
-    snprintf(mac, sizeof mac, ETH_ADDR_FMT, ETH_ADDR_ARGS(ea));
-
-    /* The owner goes to the status subresource once the port exists: an
-     * API server drops 'status' from a create. */
-    json_t *obj = json_pack(
-        "{s:s, s:s, s:{s:s, s:s}, "
-        "s:{s:s, s:I, s:s, s:[s], s:s}}",
-        "apiVersion", "livebind.io/v1alpha1", "kind", "LogicalPort",
-        "metadata", "name", add->cr_name,
-        "namespace", add->req->pod_namespace,
-        "spec", "switch", sw->name,
-        "tunnelKey", (json_int_t) lb_ipam_port_key(sw->tunnel_key, &subnet,
-                                                   add->ip),
-        "mac", mac, "ips", ip_to_string(add->ip, ip),
-        lb_pod_vm_name(pod) ? "vm" : "pod", add->cr_name);
-    char *path = xasprintf(PORTS_PATH, add->req->pod_namespace);
-    add->request_id = k8s_create(agent->k8s, path, obj, port_created, add);
-    free(path);
-    json_decref(obj);
+    struct lb_write *w = lb_write_new(LB_WRITE_CREATE_PORT,
+                                      add->req->pod_namespace, add->cr_name);
+    w->switch_name = xstrdup(sw->name);
+    w->tunnel_key = lb_ipam_port_key(sw->tunnel_key, &subnet, add->ip);
+    w->mac = lb_ipam_mac(add->ip);
+    w->ip = add->ip;
+    w->vm = lb_pod_vm_name(pod) != NULL;
+    write_api_for(add, WRITE_PORT, w);
 }
 
 static void
-allocation_created(void *add_, const struct k8s_result *result)
+allocation_created(struct cni_add *add, const struct lb_write_result *result)
 {
-    struct cni_add *add = add_;
     char ip[INET_ADDRSTRLEN];
 
-    add->request_id = 0;
     if (result->status == 409) {
         /* Another pod, maybe on another node, has this address. */
         sset_add(&add->tried, ip_to_string(add->ip, ip));
@@ -239,7 +271,7 @@ allocation_created(void *add_, const struct k8s_result *result)
                  result->error);
         return;
     }
-    const struct lb_logical_switch *sw = find_switch(add->agent);
+    const struct lb_logical_switch *sw = find_switch(add->cni);
     if (!sw) {
         add_fail(add, CNI_ERR_TRY_AGAIN, "logical switch \""DEFAULT_SWITCH
                  "\" is gone", NULL);
@@ -257,8 +289,9 @@ static size_t
 collect_used(const struct cni_add *add, const struct lb_logical_switch *sw,
              ovs_be32 **usedp)
 {
-    struct lb_agent *agent = add->agent;
-    const struct shash *ports = &agent->cluster.objects[LB_KIND_LOGICAL_PORT];
+    const struct lb_agent_cni *cni = add->cni;
+    const struct shash *ports
+        = &cni->view->cluster->objects[LB_KIND_LOGICAL_PORT];
     size_t n = 0, allocated = 0;
     ovs_be32 *used = NULL;
 
@@ -276,7 +309,7 @@ collect_used(const struct cni_add *add, const struct lb_logical_switch *sw,
         }
     }
     const struct cni_add *other;
-    LIST_FOR_EACH (other, list_node, &agent->cni->adds) {
+    LIST_FOR_EACH (other, list_node, &cni->adds) {
         if (other->ip) {
             if (n >= allocated) {
                 used = x2nrealloc(used, &allocated, sizeof *used);
@@ -301,8 +334,7 @@ collect_used(const struct cni_add *add, const struct lb_logical_switch *sw,
 static void
 allocate_next(struct cni_add *add)
 {
-    struct lb_agent *agent = add->agent;
-    const struct lb_logical_switch *sw = find_switch(agent);
+    const struct lb_logical_switch *sw = find_switch(add->cni);
     if (!sw) {
         add_fail(add, CNI_ERR_TRY_AGAIN, "no logical switch \""
                  DEFAULT_SWITCH"\" yet", NULL);
@@ -331,114 +363,24 @@ allocate_next(struct cni_add *add)
     }
     add->ip = ip;
 
-    char ipbuf[INET_ADDRSTRLEN];
-    char *name = lb_ipam_allocation_name(sw->name, ip);
-    char *owner = xasprintf("%s/%s", add->req->pod_namespace, add->cr_name);
-    json_t *obj = json_pack(
-        "{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s}}",
-        "apiVersion", "livebind.io/v1alpha1", "kind", "IPAllocation",
-        "metadata", "name", name,
-        "spec", "switch", sw->name, "ip", ip_to_string(ip, ipbuf),
-        "port", owner);
+    struct lb_write *w = lb_write_new(LB_WRITE_ALLOCATE,
+                                      add->req->pod_namespace, add->cr_name);
+    w->switch_name = xstrdup(sw->name);
+    w->ip = ip;
     add->state = ADD_ALLOCATING;
-    add->request_id = k8s_create(agent->k8s, ALLOCATIONS_PATH, obj,
-                                 allocation_created, add);
-    json_decref(obj);
-    free(owner);
-    free(name);
-}
-
-/* Ownership, recorded in the port's status as Calico records a VM's IP
- * handle: the active owner, and during a migration the alternate one. */
-
-struct owner_update {
-    char *pod;
-    char *pod_uid;
-    char *node;
-    char *migration_uid;        /* Non-NULL: alternate owner. */
-};
-
-static json_t *
-set_owner(void *update_, const json_t *current, char **errorp OVS_UNUSED)
-{
-    const struct owner_update *u = update_;
-    json_t *obj = json_deep_copy(current);
-    json_t *status = json_object_get(obj, "status");
-    if (!json_is_object(status)) {
-        status = json_pack("{}");
-        json_object_set_new(obj, "status", status);
-    }
-    json_t *owner = json_pack("{s:s, s:s, s:s}", "pod", u->pod,
-                              "podUID", u->pod_uid, "node", u->node);
-    if (u->migration_uid) {
-        json_object_set_new(owner, "migrationUID",
-                            json_pack("s", u->migration_uid));
-        json_object_set_new(status, "alternateOwner", owner);
-    } else {
-        json_object_set_new(status, "activeOwner", owner);
-        json_object_del(status, "alternateOwner");
-    }
-    return obj;
-}
-
-static void
-owner_updated(void *update_, const struct k8s_result *result)
-{
-    struct owner_update *u = update_;
-    if (result->error) {
-        VLOG_WARN("recording %s as owner failed: %s", u->pod, result->error);
-    }
-    free(u->pod);
-    free(u->pod_uid);
-    free(u->node);
-    free(u->migration_uid);
-    free(u);
-}
-
-/* Records a pod as the active owner of port 'cr_name' in 'ns', or as its
- * alternate owner if 'migration_uid' is nonnull. */
-void
-lb_agent_record_owner(struct lb_agent *agent, const char *ns,
-                      const char *cr_name, const char *pod,
-                      const char *pod_uid, const char *node,
-                      const char *migration_uid)
-{
-    struct owner_update *u = xmalloc(sizeof *u);
-    u->pod = xstrdup(pod);
-    u->pod_uid = xstrdup(pod_uid ? pod_uid : "");
-    u->node = xstrdup(node);
-    u->migration_uid = nullable_xstrdup(migration_uid);
-    char *path = xasprintf(PORTS_PATH"/%s/status", ns, cr_name);
-    k8s_read_modify_write(agent->k8s, path, K8S_RMW_DEFAULT_ATTEMPTS,
-                          set_owner, owner_updated, u);
-    free(path);
-}
-
-static void
-annotated(void *aux OVS_UNUSED, const struct k8s_result *result)
-{
-    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
-    if (result->error) {
-        VLOG_WARN_RL(&rl, "annotating a pod failed: %s", result->error);
-    }
+    write_api_for(add, WRITE_ALLOCATION, w);
 }
 
 /* For people and tools: the pod says which port it plugs into. */
 static void
-annotate_pod(struct lb_agent *agent, const char *ns, const char *name,
+annotate_pod(struct lb_agent_cni *cni, const char *ns, const char *name,
              const char *port_name, ovs_be32 ip, struct eth_addr mac)
 {
-    char ipbuf[INET_ADDRSTRLEN], macbuf[ETH_ADDR_STRLEN + 1];
-    snprintf(macbuf, sizeof macbuf, ETH_ADDR_FMT, ETH_ADDR_ARGS(mac));
-    json_t *patch = json_pack(
-        "{s:{s:{s:s, s:s, s:s}}}", "metadata", "annotations",
-        "livebind.io/logical-port", port_name,
-        "livebind.io/ip", ip_to_string(ip, ipbuf),
-        "livebind.io/mac", macbuf);
-    char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", ns, name);
-    k8s_merge_patch(agent->k8s, path, patch, annotated, NULL);
-    free(path);
-    json_decref(patch);
+    struct lb_write *w = lb_write_new(LB_WRITE_ANNOTATE_POD, ns, name);
+    w->port_name = xstrdup(port_name);
+    w->ip = ip;
+    w->mac = mac;
+    write_api(cni, w);
 }
 
 /* Plumbing. */
@@ -482,9 +424,8 @@ static bool
 plumb_attachment(struct cni_add *add, const struct lb_logical_switch *sw,
                  ovs_be32 ip, struct eth_addr mac)
 {
-    struct lb_agent *agent = add->agent;
-    const struct lb_pod *pod = lb_cluster_find_pod(
-        &agent->cluster, add->req->pod_namespace, add->req->pod_name);
+    struct lb_agent_cni *cni = add->cni;
+    const struct lb_pod *pod = find_pod(cni, add->req);
     struct pod_attachment att = make_attachment(add->req, add->host_ifname,
                                                 sw, ip, mac);
 
@@ -508,10 +449,10 @@ plumb_attachment(struct cni_add *add, const struct lb_logical_switch *sw,
     }
     smap_add(&ids, "cni-container-id", add->req->container_id);
     smap_add(&ids, "cni-ifname", add->req->ifname);
-    ovs_bridge_add_iface(agent->bridge, add->host_ifname, &ids);
+    ovs_bridge_add_iface(cni->view->bridge, add->host_ifname, &ids);
     smap_destroy(&ids);
 
-    annotate_pod(agent, add->req->pod_namespace, add->req->pod_name,
+    annotate_pod(cni, add->req->pod_namespace, add->req->pod_name,
                  add->port_name, ip, mac);
     add->state = ADD_WAIT_FLOWS;
     return true;
@@ -522,11 +463,11 @@ plumb_attachment(struct cni_add *add, const struct lb_logical_switch *sw,
 static void
 plumb(struct cni_add *add, const struct lb_logical_port *lp)
 {
-    struct lb_agent *agent = add->agent;
+    struct lb_agent_cni *cni = add->cni;
+    const char *chassis = cni->view->chassis;
     const struct lb_logical_switch *sw = lb_cluster_find_logical_switch(
-        &agent->cluster, lp->switch_name);
-    const struct lb_pod *pod = lb_cluster_find_pod(
-        &agent->cluster, add->req->pod_namespace, add->req->pod_name);
+        cni->view->cluster, lp->switch_name);
+    const struct lb_pod *pod = find_pod(cni, add->req);
 
     if (!sw) {
         add_fail(add, CNI_ERR_TRY_AGAIN, "the port's logical switch is not "
@@ -547,16 +488,14 @@ plumb(struct cni_add *add, const struct lb_logical_port *lp)
     if (add->target) {
         if (!lp->alternate_pod_uid || !pod->uid
             || strcmp(lp->alternate_pod_uid, pod->uid)) {
-            lb_agent_record_owner(agent, add->req->pod_namespace,
-                                  add->cr_name, pod->name, pod->uid,
-                                  agent->chassis, pod->migration_job_uid);
+            record_owner(cni, add->req->pod_namespace, add->cr_name, pod,
+                         pod->migration_job_uid);
         }
     } else if (!lp->active_pod_uid || !pod->uid
                || strcmp(lp->active_pod_uid, pod->uid)
                || !lp->active_node
-               || strcmp(lp->active_node, agent->chassis)) {
-        lb_agent_record_owner(agent, add->req->pod_namespace, add->cr_name,
-                              pod->name, pod->uid, agent->chassis, NULL);
+               || strcmp(lp->active_node, chassis)) {
+        record_owner(cni, add->req->pod_namespace, add->cr_name, pod, NULL);
     }
 }
 
@@ -564,7 +503,7 @@ static void
 reply_result(struct cni_add *add, const struct lb_logical_port *lp)
 {
     const struct lb_logical_switch *sw = lb_cluster_find_logical_switch(
-        &add->agent->cluster, lp->switch_name);
+        add->cni->view->cluster, lp->switch_name);
     struct pod_attachment att;
     if (!sw || !fill_attachment(add, lp, sw, &att)) {
         add_fail(add, CNI_ERR_AGENT, "the logical port changed during ADD",
@@ -602,10 +541,11 @@ reply_result(struct cni_add *add, const struct lb_logical_port *lp)
 static void
 add_step(struct cni_add *add)
 {
-    struct lb_agent *agent = add->agent;
+    struct lb_agent_cni *cni = add->cni;
+    const struct lb_agent_view *view = cni->view;
     const struct cni_request *req = add->req;
 
-    if (add->request_id) {
+    if (add->write) {
         return;
     }
     if (time_msec() >= add->deadline) {
@@ -613,25 +553,43 @@ add_step(struct cni_add *add)
                  "pod's port and flows", NULL);
         return;
     }
+    if (!view->ready) {
+        return;
+    }
 
-    const struct lb_pod *pod = lb_cluster_find_pod(
-        &agent->cluster, req->pod_namespace, req->pod_name);
-    if (!pod || !lb_agent_k8s_synced(agent)
+    const struct lb_pod *pod = find_pod(cni, req);
+    if (!pod || !view->synced
         || (req->pod_uid && pod->uid && strcmp(req->pod_uid, pod->uid))) {
         return;                 /* Not (yet) in the cache. */
     }
     if (!add->cr_name) {
+        const char *port_name = lb_pod_logical_port_name(pod);
+        if (!port_name) {
+            /* The runtime should not have called a pod network's plugin;
+             * the pod has the host's network and no port. */
+            add_fail(add, CNI_ERR_INVALID_CONFIG, "the pod uses the host's "
+                     "network (spec.hostNetwork): it has no logical port",
+                     NULL);
+            return;
+        }
         const char *vm = lb_pod_vm_name(pod);
         add->cr_name = xstrdup(vm ? vm : pod->name);
-        add->port_name = xstrdup(lb_pod_logical_port_name(pod));
+        add->port_name = xstrdup(port_name);
         add->target = lb_pod_is_migration_target(pod);
     }
 
     const struct lb_logical_port *lp = lb_cluster_find_logical_port(
-        &agent->cluster, req->pod_namespace, add->cr_name);
+        view->cluster, req->pod_namespace, add->cr_name);
     switch (add->state) {
     case ADD_FIND:
-        if (lp) {
+        if (lp && !lb_pod_may_bind(view->cluster, pod, lp)) {
+            char *details = xasprintf("%s/%s belongs to %s %s", lp->ns,
+                                      lp->name, lp->vm ? "VM" : "pod",
+                                      lp->vm ? lp->vm : lp->pod);
+            add_fail(add, CNI_ERR_PORT_CONFLICT, "the pod may not take the "
+                     "logical port it names", details);
+            free(details);
+        } else if (lp) {
             plumb(add, lp);
         } else if (add->target) {
             /* The source's port must exist; the cache may lag. */
@@ -647,17 +605,17 @@ add_step(struct cni_add *add)
         if (!lp) {
             return;
         }
-        const struct lb_port *port = lb_model_find_port(&agent->model,
+        const struct lb_port *port = lb_model_find_port(view->model,
                                                         add->port_name);
-        if (!port || !lb_port_bound_to(port, agent->chassis)
-            || !simap_get(ovs_bridge_iface_ofports(agent->bridge),
+        if (!port || !lb_port_bound_to(port, view->chassis)
+            || !simap_get(ovs_bridge_iface_ofports(view->bridge),
                           add->port_name)) {
             return;
         }
         if (!add->target_seqno) {
-            add->target_seqno = agent->flows_seqno;
+            add->target_seqno = *view->flows_seqno;
         }
-        if (ofctrl_get_installed_seqno(agent->ofctrl) >= add->target_seqno) {
+        if (ofctrl_get_installed_seqno(view->ofctrl) >= add->target_seqno) {
             reply_result(add, lp);
         }
         return;
@@ -667,23 +625,15 @@ add_step(struct cni_add *add)
 
 /* DEL. */
 
-static void
-deleted(void *aux OVS_UNUSED, const struct k8s_result *result)
-{
-    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
-    if (result->error && result->status != 404) {
-        VLOG_WARN_RL(&rl, "releasing a port: %s", result->error);
-    }
-}
-
 /* Releases the port of a pod that is gone, if the pod owned it: a pod's own
  * port always; a VM's port only when the VM is gone too, never on a
  * migration or a restart.  A migration target that goes away stops being
  * the alternate owner. */
 static void
-release_port(struct lb_agent *agent, const struct cni_request *req)
+release_port(struct lb_agent_cni *cni, const struct cni_request *req)
 {
-    const struct shash *ports = &agent->cluster.objects[LB_KIND_LOGICAL_PORT];
+    const struct lb_cluster *cluster = cni->view->cluster;
+    const struct shash *ports = &cluster->objects[LB_KIND_LOGICAL_PORT];
     const struct shash_node *node;
 
     SHASH_FOR_EACH (node, ports) {
@@ -702,35 +652,29 @@ release_port(struct lb_agent *agent, const struct cni_request *req)
 
         bool release = own_pod;
         if (lp->vm && active && !alternate) {
-            release = !lb_cluster_find_vmi(&agent->cluster, lp->ns, lp->vm);
+            release = !lb_cluster_find_vmi(cluster, lp->ns, lp->vm);
         }
         if (release) {
             VLOG_INFO("DEL %s/%s: releasing port %s", req->pod_namespace,
                       req->pod_name, lp->port_name);
-            char *path = xasprintf(PORTS_PATH"/%s", lp->ns, lp->name);
-            k8s_delete(agent->k8s, path, NULL, deleted, NULL);
-            free(path);
+            write_api(cni, lb_write_new(LB_WRITE_DELETE_PORT, lp->ns,
+                                        lp->name));
             for (size_t i = 0; i < lp->n_ips; i++) {
-                char *name = lb_ipam_allocation_name(lp->switch_name,
-                                                     lp->ips[i]);
-                path = xasprintf(ALLOCATIONS_PATH"/%s", name);
-                k8s_delete(agent->k8s, path, NULL, deleted, NULL);
-                free(path);
-                free(name);
+                struct lb_write *w = lb_write_new(LB_WRITE_DELETE_ALLOCATION,
+                                                  NULL, NULL);
+                w->switch_name = xstrdup(lp->switch_name);
+                w->ip = lp->ips[i];
+                write_api(cni, w);
             }
         } else if (alternate && !active) {
-            json_t *patch = json_pack("{s:{s:n}}", "status",
-                                      "alternateOwner");
-            char *path = xasprintf(PORTS_PATH"/%s/status", lp->ns, lp->name);
-            k8s_merge_patch(agent->k8s, path, patch, deleted, NULL);
-            free(path);
-            json_decref(patch);
+            write_api(cni, lb_write_new(LB_WRITE_DROP_ALTERNATE, lp->ns,
+                                        lp->name));
         }
     }
 }
 
 static void
-handle_del(struct lb_agent *agent, const struct cni_request *req,
+handle_del(struct lb_agent_cni *cni, const struct cni_request *req,
            struct cni_reply_ctx *ctx)
 {
     char *host_ifname = (req->container_id
@@ -739,7 +683,7 @@ handle_del(struct lb_agent *agent, const struct cni_request *req,
 
     /* Any ADD still in progress for this container is abandoned. */
     struct cni_add *add;
-    LIST_FOR_EACH_SAFE (add, list_node, &agent->cni->adds) {
+    LIST_FOR_EACH_SAFE (add, list_node, &cni->adds) {
         if (req->container_id && add->req->container_id
             && !strcmp(add->req->container_id, req->container_id)) {
             add_fail(add, CNI_ERR_TRY_AGAIN, "deleted during ADD", NULL);
@@ -747,7 +691,7 @@ handle_del(struct lb_agent *agent, const struct cni_request *req,
     }
 
     if (host_ifname) {
-        ovs_bridge_del_iface(agent->bridge, host_ifname);
+        ovs_bridge_del_iface(cni->view->bridge, host_ifname);
     }
     int err = pod_plumb_del(req->netns, req->ifname, host_ifname, &error);
     if (err) {
@@ -755,9 +699,9 @@ handle_del(struct lb_agent *agent, const struct cni_request *req,
         cni_server_reply_error(ctx, CNI_ERR_PLUMBING, "unplumbing failed",
                                error);
     } else {
-        if (req->pod_namespace && req->pod_name && agent->k8s
-            && lb_agent_k8s_synced(agent)) {
-            release_port(agent, req);
+        if (req->pod_namespace && req->pod_name && cni->view->cluster
+            && cni->view->synced) {
+            release_port(cni, req);
         }
         cni_server_reply_result(ctx, NULL);
     }
@@ -768,11 +712,11 @@ handle_del(struct lb_agent *agent, const struct cni_request *req,
 /* CHECK: the interface, its addresses and the OVS port are as ADD left
  * them. */
 static void
-handle_check(struct lb_agent *agent, const struct cni_request *req,
+handle_check(struct lb_agent_cni *cni, const struct cni_request *req,
              struct cni_reply_ctx *ctx)
 {
-    const struct lb_pod *pod = lb_cluster_find_pod(
-        &agent->cluster, req->pod_namespace, req->pod_name);
+    const struct lb_cluster *cluster = cni->view->cluster;
+    const struct lb_pod *pod = find_pod(cni, req);
     if (!pod) {
         cni_server_reply_error(ctx, CNI_ERR_UNKNOWN_CONTAINER,
                                "pod not known to the agent", NULL);
@@ -780,9 +724,9 @@ handle_check(struct lb_agent *agent, const struct cni_request *req,
     }
     const char *vm = lb_pod_vm_name(pod);
     const struct lb_logical_port *lp = lb_cluster_find_logical_port(
-        &agent->cluster, req->pod_namespace, vm ? vm : pod->name);
+        cluster, req->pod_namespace, vm ? vm : pod->name);
     const struct lb_logical_switch *sw = lp ? lb_cluster_find_logical_switch(
-        &agent->cluster, lp->switch_name) : NULL;
+        cluster, lp->switch_name) : NULL;
     struct cni_add probe = {
         .req = req,
         .host_ifname = pod_plumb_host_ifname(req->container_id),
@@ -791,7 +735,8 @@ handle_check(struct lb_agent *agent, const struct cni_request *req,
     if (!sw || !fill_attachment(&probe, lp, sw, &att)) {
         cni_server_reply_error(ctx, CNI_ERR_UNKNOWN_CONTAINER,
                                "the pod has no logical port", NULL);
-    } else if (!ovs_bridge_has_iface(agent->bridge, probe.host_ifname)) {
+    } else if (!ovs_bridge_has_iface(cni->view->bridge,
+                                     probe.host_ifname)) {
         cni_server_reply_error(ctx, CNI_ERR_PLUMBING,
                                "the pod's interface is not on the bridge",
                                probe.host_ifname);
@@ -811,7 +756,7 @@ handle_check(struct lb_agent *agent, const struct cni_request *req,
 
 /* GC: removes attachments the runtime no longer knows. */
 static void
-handle_gc(struct lb_agent *agent, const struct cni_request *req,
+handle_gc(struct lb_agent_cni *cni, const struct cni_request *req,
           struct cni_reply_ctx *ctx)
 {
     struct sset valid = SSET_INITIALIZER(&valid);
@@ -823,14 +768,14 @@ handle_gc(struct lb_agent *agent, const struct cni_request *req,
     }
 
     struct smap ours = SMAP_INITIALIZER(&ours);
-    ovs_bridge_list_pod_ifaces(agent->bridge, &ours);
+    ovs_bridge_list_pod_ifaces(cni->view->bridge, &ours);
     const struct smap_node *node;
     SMAP_FOR_EACH (node, &ours) {
         if (!sset_contains(&valid, node->key)) {
             char *error = NULL;
             VLOG_INFO("GC: removing stale attachment %s (%s)", node->key,
                       node->value);
-            ovs_bridge_del_iface(agent->bridge, node->key);
+            ovs_bridge_del_iface(cni->view->bridge, node->key);
             pod_plumb_del(NULL, NULL, node->key, &error);
             free(error);
         }
@@ -841,14 +786,30 @@ handle_gc(struct lb_agent *agent, const struct cni_request *req,
 }
 
 static void
-handle_request(void *agent_, struct cni_request *req,
+handle_request(void *cni_, struct cni_request *req,
                struct cni_reply_ctx *ctx)
 {
-    struct lb_agent *agent = agent_;
+    struct lb_agent_cni *cni = cni_;
+    const struct lb_agent_view *view = cni->view;
 
-    if (!agent->k8s) {
+    if (!view->cluster) {
         cni_server_reply_error(ctx, CNI_ERR_NOT_AVAILABLE, "the agent runs "
                                "without Kubernetes (--model)", NULL);
+        return;
+    }
+    if (!view->ready) {
+        /* Until OVSDB and the API have been read, nothing can be done
+         * right: say so at once rather than keep the runtime waiting. */
+        if (req->command == CNI_CMD_STATUS) {
+            cni_server_reply_error(ctx, CNI_ERR_NOT_AVAILABLE, "the agent "
+                                   "is not ready: connecting to Open vSwitch "
+                                   "and listing Kubernetes objects", NULL);
+        } else {
+            cni_server_reply_error(ctx, CNI_ERR_TRY_AGAIN, "the agent is not "
+                                   "ready yet (connecting to Open vSwitch "
+                                   "and listing Kubernetes objects): try "
+                                   "again later", NULL);
+        }
         return;
     }
     switch (req->command) {
@@ -861,7 +822,7 @@ handle_request(void *agent_, struct cni_request *req,
             return;
         }
         struct cni_add *add = xzalloc(sizeof *add);
-        add->agent = agent;
+        add->cni = cni;
         add->ctx = ctx;
         add->req = req;
         add->state = ADD_FIND;
@@ -871,22 +832,22 @@ handle_request(void *agent_, struct cni_request *req,
         /* Answer a little before the plugin gives up. */
         add->deadline = time_msec() + MAX(timeout - 1000, timeout / 2);
         sset_init(&add->tried);
-        ovs_list_push_back(&agent->cni->adds, &add->list_node);
+        ovs_list_push_back(&cni->adds, &add->list_node);
         add_step(add);
         break;
     }
     case CNI_CMD_DEL:
-        handle_del(agent, req, ctx);
+        handle_del(cni, req, ctx);
         break;
     case CNI_CMD_CHECK:
-        handle_check(agent, req, ctx);
+        handle_check(cni, req, ctx);
         break;
     case CNI_CMD_GC:
-        handle_gc(agent, req, ctx);
+        handle_gc(cni, req, ctx);
         break;
     case CNI_CMD_STATUS:
-        if (!lb_agent_k8s_synced(agent) || !ofctrl_is_connected(agent->ofctrl)
-            || !ovs_bridge_is_connected(agent->bridge)) {
+        if (!view->synced || !ofctrl_is_connected(view->ofctrl)
+            || !ovs_bridge_is_connected(view->bridge)) {
             cni_server_reply_error(ctx, CNI_ERR_NOT_AVAILABLE,
                                    "the agent is not connected to "
                                    "Kubernetes and Open vSwitch yet", NULL);
@@ -905,84 +866,102 @@ handle_request(void *agent_, struct cni_request *req,
 /* The runtime hung up: an ADD in progress is undone.  The context still
  * gets its one answer, which frees it (the server throws the answer away). */
 static void
-handle_closed(void *agent_, struct cni_reply_ctx *ctx)
+handle_closed(void *cni_, struct cni_reply_ctx *ctx)
 {
-    struct lb_agent *agent = agent_;
+    struct lb_agent_cni *cni = cni_;
     struct cni_add *add;
-    LIST_FOR_EACH_SAFE (add, list_node, &agent->cni->adds) {
+    LIST_FOR_EACH_SAFE (add, list_node, &cni->adds) {
         if (add->ctx == ctx) {
             add_fail(add, CNI_ERR_TRY_AGAIN, "the plugin hung up", NULL);
         }
     }
 }
 
+/* Listens for CNI requests on 'socket_path'.  Reads the core's 'view'
+ * from then on.  Returns NULL and stores the part in '*cnip', or an
+ * error. */
 char *
-lb_agent_cni_start(struct lb_agent *agent, const char *socket_path)
+lb_agent_cni_create(const struct lb_agent_view *view,
+                    const char *socket_path, struct lb_agent_cni **cnip)
 {
     struct cni_server_options options;
     cni_server_options_init(&options);
 
-    agent->cni = xzalloc(sizeof *agent->cni);
-    ovs_list_init(&agent->cni->adds);
+    struct lb_agent_cni *cni = xzalloc(sizeof *cni);
+    cni->view = view;
+    ovs_list_init(&cni->adds);
     int error = cni_server_create(socket_path, &options, handle_request,
-                                  handle_closed, agent,
-                                  &agent->cni->server);
+                                  handle_closed, cni, &cni->server);
     if (error) {
-        free(agent->cni);
-        agent->cni = NULL;
+        free(cni);
+        *cnip = NULL;
         return xasprintf("%s: could not listen for CNI requests (%s)",
                          socket_path, ovs_strerror(error));
     }
     VLOG_INFO("listening for CNI requests on %s", socket_path);
+    *cnip = cni;
     return NULL;
 }
 
+/* ADDs in progress fail (and are undone), their writes cancelled. */
 void
-lb_agent_cni_stop(struct lb_agent *agent)
+lb_agent_cni_destroy(struct lb_agent_cni *cni)
 {
-    if (agent->cni) {
+    if (cni) {
         struct cni_add *add;
-        LIST_FOR_EACH_SAFE (add, list_node, &agent->cni->adds) {
+        LIST_FOR_EACH_SAFE (add, list_node, &cni->adds) {
             add_fail(add, CNI_ERR_TRY_AGAIN, "the agent is stopping", NULL);
         }
-        cni_server_destroy(agent->cni->server);
-        free(agent->cni);
-        agent->cni = NULL;
+        cni_server_destroy(cni->server);
+        free(cni);
     }
 }
 
+/* Serves the CNI socket and advances the ADDs in progress.  While the
+ * core's view is not 'ready', requests get a "not ready" error and ADDs in
+ * progress only time out. */
 void
-lb_agent_cni_run(struct lb_agent *agent)
+lb_agent_cni_run(struct lb_agent_cni *cni)
 {
-    if (!agent->cni) {
-        return;
-    }
-    cni_server_run(agent->cni->server);
+    cni_server_run(cni->server);
 
     struct cni_add *add;
-    LIST_FOR_EACH_SAFE (add, list_node, &agent->cni->adds) {
+    LIST_FOR_EACH_SAFE (add, list_node, &cni->adds) {
         add_step(add);
     }
 }
 
 void
-lb_agent_cni_wait(struct lb_agent *agent)
+lb_agent_cni_wait(struct lb_agent_cni *cni)
 {
-    if (!agent->cni) {
-        return;
-    }
-    cni_server_wait(agent->cni->server);
+    cni_server_wait(cni->server);
 
     /* ADDs wait for events that wake the loop anyway (watch events, OVSDB
      * and OpenFlow replies); their deadlines need a timer. */
     const struct cni_add *add;
-    LIST_FOR_EACH (add, list_node, &agent->cni->adds) {
+    LIST_FOR_EACH (add, list_node, &cni->adds) {
         poll_timer_wait_until(add->deadline);
     }
 }
 
-size_t
-lb_agent_cni_n_pending(const struct lb_agent *agent)
+/* The outcome of a write asked for with a tag (see agent-writes.h). */
+void
+lb_agent_cni_write_done(struct lb_agent_cni *cni,
+                        const struct lb_write_result *result)
 {
-    return agent->cni ? ovs_list_size(&agent->cni->adds) : 0;
+    struct cni_add *add;
+    LIST_FOR_EACH (add, list_node, &cni->adds) {
+        if (add->write && add->write_tag == result->tag) {
+            enum add_write what = add->write;
+            add->write = WRITE_NONE;
+            add->write_tag = 0;
+            if (what == WRITE_ALLOCATION) {
+                allocation_created(add, result);
+            } else {
+                port_created(add, result);
+            }
+            return;
+        }
+    }
+    /* The ADD is gone: its write was cancelled. */
 }

@@ -3,24 +3,24 @@
  * Licensed under the Apache License, Version 2.0.
  */
 
-/* The agent's Kubernetes side: one watch per kind of object livebind uses,
- * a cache of the parsed objects, and the model derived from them. */
+/* The agent's Kubernetes objects (agent-k8s.h).
+ *
+ * Owns the watches (one per kind of object livebind uses, on the core's
+ * client), the cache of parsed objects ('struct lb_cluster'), and the
+ * record of what changed since the core last derived the model from it:
+ * whether anything did, the ports that changed objects bear on, and
+ * whether only a full derivation will do.  Writes nothing. */
 
 #include <config.h>
-#include "agent.h"
-#include "agent-private.h"
+#include "agent-k8s.h"
 
 #include <string.h>
 #include "derive.h"
 #include "ipam.h"
-#include "pipeline.h"
 #include "k8s-client.h"
-#include "k8s-config.h"
-#include "model.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/vlog.h"
-#include "timeval.h"
-#include "unixctl.h"
+#include "sset.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(agent_k8s);
@@ -35,39 +35,55 @@ static const char *const watch_paths[LB_N_KINDS] = {
     [LB_KIND_LOGICAL_PORT] = "/apis/livebind.io/v1alpha1/logicalports",
 };
 
+struct k8s_part_watch {
+    struct lb_agent_k8s *k8s;
+    enum lb_kind kind;
+    struct k8s_watch *watch;
+    bool synced;                /* Listed at least once. */
+};
+
+struct lb_agent_k8s {
+    struct k8s_client *client;  /* The core's. */
+    struct k8s_part_watch watches[LB_N_KINDS];
+    struct lb_cluster cluster;
+    bool cluster_changed;       /* Derive the model again. */
+    bool full_derive;           /* All of it, not just 'dirty_ports'. */
+    struct sset dirty_ports;    /* Ports that changed objects bear on. */
+};
+
 /* Notes which ports an object of 'kind' named 'ns'/'name' bears on, as it
  * is now in the cache: called before and after each change, so that both
  * the old and the new version count. */
 static void
-mark_dirty(struct lb_agent *agent, enum lb_kind kind, const char *ns,
+mark_dirty(struct lb_agent_k8s *k8s, enum lb_kind kind, const char *ns,
            const char *name)
 {
     switch (kind) {
     case LB_KIND_NODE:
     case LB_KIND_LOGICAL_SWITCH:
     case LB_N_KINDS:
-        agent->full_derive = true;
+        k8s->full_derive = true;
         break;
     case LB_KIND_POD: {
-        const struct lb_pod *pod = lb_cluster_find_pod(&agent->cluster, ns,
+        const struct lb_pod *pod = lb_cluster_find_pod(&k8s->cluster, ns,
                                                        name);
         if (pod && lb_pod_logical_port_name(pod)) {
-            sset_add(&agent->dirty_ports, lb_pod_logical_port_name(pod));
+            sset_add(&k8s->dirty_ports, lb_pod_logical_port_name(pod));
         }
         break;
     }
     case LB_KIND_VMI:
     case LB_KIND_LOGICAL_PORT:
         if (ns) {
-            sset_add_and_free(&agent->dirty_ports,
+            sset_add_and_free(&k8s->dirty_ports,
                               lb_ipam_port_name(ns, name));
         }
         break;
     case LB_KIND_VMIM: {
-        const struct lb_vmim *vmim = lb_cluster_find_vmim(&agent->cluster,
+        const struct lb_vmim *vmim = lb_cluster_find_vmim(&k8s->cluster,
                                                           ns, name);
         if (vmim && vmim->vmi_name) {
-            sset_add_and_free(&agent->dirty_ports,
+            sset_add_and_free(&k8s->dirty_ports,
                               lb_ipam_port_name(ns, vmim->vmi_name));
         }
         break;
@@ -80,16 +96,16 @@ watch_cb(void *aux, enum k8s_change change, const char *ns, const char *name,
          const json_t *object)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(10, 20);
-    struct lb_agent_k8s_watch *w = aux;
-    struct lb_agent *agent = w->agent;
+    struct k8s_part_watch *w = aux;
+    struct lb_agent_k8s *k8s = w->k8s;
     bool changed = false;
 
     if (change != K8S_CHANGE_SYNCED) {
-        mark_dirty(agent, w->kind, ns, name);
+        mark_dirty(k8s, w->kind, ns, name);
     }
     switch (change) {
     case K8S_CHANGE_UPSERT: {
-        char *error = lb_cluster_upsert_json(&agent->cluster, w->kind,
+        char *error = lb_cluster_upsert_json(&k8s->cluster, w->kind,
                                              object, &changed);
         if (error) {
             /* A bad object is ignored (and the cache keeps its previous
@@ -102,246 +118,121 @@ watch_cb(void *aux, enum k8s_change change, const char *ns, const char *name,
         break;
     }
     case K8S_CHANGE_REMOVE:
-        changed = lb_cluster_remove(&agent->cluster, w->kind, ns, name);
+        changed = lb_cluster_remove(&k8s->cluster, w->kind, ns, name);
         break;
     case K8S_CHANGE_SYNCED:
         if (!w->synced) {
             VLOG_INFO("%s: synced (%"PRIuSIZE" objects)",
                       lb_kind_to_string(w->kind),
-                      lb_cluster_count(&agent->cluster, w->kind));
+                      lb_cluster_count(&k8s->cluster, w->kind));
         }
         w->synced = true;
-        agent->full_derive = true;
+        k8s->full_derive = true;
         changed = true;
         break;
     }
     if (change != K8S_CHANGE_SYNCED) {
-        mark_dirty(agent, w->kind, ns, name);
+        mark_dirty(k8s, w->kind, ns, name);
     }
     if (changed) {
-        agent->cluster_changed = true;
+        k8s->cluster_changed = true;
     }
 }
 
-char *
-lb_agent_k8s_start(struct lb_agent *agent, const struct lb_agent_config *cfg)
+/* Starts watching, on 'client', every kind of object livebind uses.
+ * 'mirror' is the derivation's option (see derive.h). */
+struct lb_agent_k8s *
+lb_agent_k8s_create(struct k8s_client *client, bool mirror)
 {
-    struct k8s_config *kcfg;
-    char *error = NULL;
-
-    if (k8s_config_load(cfg->kubeconfig, cfg->k8s_server, &kcfg, &error)) {
-        return error ? error : xstrdup("no Kubernetes configuration");
-    }
-    agent->k8s = k8s_client_create(kcfg, NULL);
-    k8s_config_destroy(kcfg);
-
-    lb_cluster_init(&agent->cluster);
-    agent->cluster.options.mirror = !cfg->no_mirror;
-    lb_migration_table_init(&agent->migrations);
+    struct lb_agent_k8s *k8s = xzalloc(sizeof *k8s);
+    k8s->client = client;
+    lb_cluster_init(&k8s->cluster);
+    k8s->cluster.options.mirror = mirror;
+    sset_init(&k8s->dirty_ports);
     for (int kind = 0; kind < LB_N_KINDS; kind++) {
-        struct lb_agent_k8s_watch *w = &agent->watches[kind];
-        w->agent = agent;
+        struct k8s_part_watch *w = &k8s->watches[kind];
+        w->k8s = k8s;
         w->kind = kind;
-        w->watch = k8s_watch_create(agent->k8s, watch_paths[kind], NULL,
-                                    NULL, watch_cb, w);
+        w->watch = k8s_watch_create(client, watch_paths[kind], NULL, NULL,
+                                    watch_cb, w);
     }
     VLOG_INFO("watching the Kubernetes API at %s",
-              k8s_client_server(agent->k8s));
-    return NULL;
+              k8s_client_server(client));
+    return k8s;
 }
 
+/* Call before destroying the client. */
 void
-lb_agent_k8s_stop(struct lb_agent *agent)
+lb_agent_k8s_destroy(struct lb_agent_k8s *k8s)
 {
-    if (!agent->k8s) {
-        return;
+    if (k8s) {
+        for (int kind = 0; kind < LB_N_KINDS; kind++) {
+            k8s_watch_destroy(k8s->watches[kind].watch);
+        }
+        lb_cluster_destroy(&k8s->cluster);
+        sset_destroy(&k8s->dirty_ports);
+        free(k8s);
     }
-    for (int kind = 0; kind < LB_N_KINDS; kind++) {
-        k8s_watch_destroy(agent->watches[kind].watch);
-    }
-    k8s_client_destroy(agent->k8s);
-    agent->k8s = NULL;
-    lb_cluster_destroy(&agent->cluster);
-    lb_migration_table_destroy(&agent->migrations);
 }
 
 /* True once every collection has been listed: a model derived earlier would
  * lack objects, and its flows would remove what the switch rightly has. */
 bool
-lb_agent_k8s_synced(const struct lb_agent *agent)
+lb_agent_k8s_synced(const struct lb_agent_k8s *k8s)
 {
     for (int kind = 0; kind < LB_N_KINDS; kind++) {
-        if (!agent->watches[kind].synced) {
+        if (!k8s->watches[kind].synced) {
             return false;
         }
     }
     return true;
 }
 
-/* Unblocks, in 'model', the ports this agent activated itself and the API
- * does not show as activated yet. */
-static void
-apply_local_activations(struct lb_agent *agent, struct lb_model *model)
+const struct lb_cluster *
+lb_agent_k8s_cluster(const struct lb_agent_k8s *k8s)
 {
-    struct shash_node *node;
-    SHASH_FOR_EACH_SAFE (node, &agent->local_activations) {
-        struct lb_port *port = lb_model_find_port(model, node->name);
-        if (!port || !port->additional_chassis
-            || strcmp(port->additional_chassis, agent->chassis)) {
-            /* The migration moved on (completed or rolled back): the API's
-             * view is authoritative again. */
-            free(shash_steal(&agent->local_activations, node));
-            continue;
-        }
-        port->additional_blocked = false;
-    }
+    return &k8s->cluster;
 }
 
-/* Derives the whole model again. */
-static void
-derive_all(struct lb_agent *agent)
+/* Whether the cache changed in a way that bears on the model. */
+bool
+lb_agent_k8s_changed(const struct lb_agent_k8s *k8s)
 {
-    struct lb_model model;
-    lb_model_init(&model);
-    lb_derive_model(&agent->cluster, &model);
-    apply_local_activations(agent, &model);
-    lb_agent_set_model(agent, &model);
-    lb_model_destroy(&model);
-    lb_derive_migrations(&agent->cluster, &agent->migrations,
-                         time_wall_msec());
+    return k8s->cluster_changed;
 }
 
-/* Derives again only the ports that changed objects bear on, and updates
- * their flows.  Returns false if that cannot be done port by port. */
-static bool
-derive_dirty(struct lb_agent *agent)
+/* Whether the changes bear on more than the ports in
+ * lb_agent_k8s_dirty_ports() (nodes, switches, a new listing). */
+bool
+lb_agent_k8s_needs_full(const struct lb_agent_k8s *k8s)
 {
-    struct port_was {
-        uint32_t key;
-        char *switch_name;
-    };
-    size_t n = sset_count(&agent->dirty_ports);
-    struct port_was *was = xcalloc(n ? n : 1, sizeof *was);
-    const char *name;
-    size_t i = 0;
-    SSET_FOR_EACH (name, &agent->dirty_ports) {
-        const struct lb_port *port = lb_model_find_port(&agent->model, name);
-        was[i].key = port ? port->key : 0;
-        was[i].switch_name = port ? xstrdup(port->switch_name) : NULL;
-        i++;
-    }
+    return k8s->full_derive;
+}
 
-    bool ok = lb_derive_ports(&agent->cluster, &agent->dirty_ports,
-                              &agent->model);
-    if (ok) {
-        apply_local_activations(agent, &agent->model);
-        struct lb_pipeline_ctx ctx;
-        lb_agent_pipeline_ctx(agent, &ctx);
-        i = 0;
-        SSET_FOR_EACH (name, &agent->dirty_ports) {
-            lb_pipeline_update_port(&ctx, name, was[i].key,
-                                    was[i].switch_name, &agent->flows);
-            i++;
-        }
-        agent->flows_seqno++;
-        lb_derive_migrations_of(&agent->cluster, &agent->dirty_ports,
-                                &agent->migrations, time_wall_msec());
-    }
-    for (i = 0; i < n; i++) {
-        free(was[i].switch_name);
-    }
-    free(was);
-    return ok;
+const struct sset *
+lb_agent_k8s_dirty_ports(const struct lb_agent_k8s *k8s)
+{
+    return &k8s->dirty_ports;
 }
 
 void
-lb_agent_k8s_run(struct lb_agent *agent)
+lb_agent_k8s_clear_changes(struct lb_agent_k8s *k8s)
 {
-    if (!agent->k8s) {
-        return;
-    }
-    k8s_client_run(agent->k8s);
-    if (!agent->cluster_changed || !lb_agent_k8s_synced(agent)) {
-        return;
-    }
-    agent->cluster_changed = false;
-
-    long long int start = time_usec();
-    bool full = agent->full_derive || agent->model_changed;
-    if (full || !derive_dirty(agent)) {
-        derive_all(agent);
-        full = true;
-    }
-    agent->last_derive_usec = time_usec() - start;
-    VLOG_DBG("derived %s in %lld us", full ? "the model"
-             : "the changed ports", agent->last_derive_usec);
-    lb_agent_migration_derived(agent, full ? NULL : &agent->dirty_ports);
-    sset_clear(&agent->dirty_ports);
-    agent->full_derive = false;
+    k8s->cluster_changed = false;
+    k8s->full_derive = false;
+    sset_clear(&k8s->dirty_ports);
 }
 
+/* The client's state and each watch's. */
 void
-lb_agent_k8s_wait(struct lb_agent *agent)
+lb_agent_k8s_format(const struct lb_agent_k8s *k8s, struct ds *s)
 {
-    if (agent->k8s) {
-        k8s_client_wait(agent->k8s);
-    }
-}
-
-static void
-cmd_k8s(struct unixctl_conn *conn, int argc OVS_UNUSED,
-        const char *argv[] OVS_UNUSED, void *agent_)
-{
-    struct lb_agent *agent = agent_;
-    struct ds s = DS_EMPTY_INITIALIZER;
-    ds_put_format(&s, "last derivation of the model: %lld us\n",
-                  agent->last_derive_usec);
-    k8s_client_format_status(agent->k8s, &s);
+    k8s_client_format_status(k8s->client, s);
     for (int kind = 0; kind < LB_N_KINDS; kind++) {
-        ds_put_format(&s, "%s: %"PRIuSIZE" cached%s\n",
+        ds_put_format(s, "%s: %"PRIuSIZE" cached%s\n",
                       lb_kind_to_string(kind),
-                      lb_cluster_count(&agent->cluster, kind),
-                      agent->watches[kind].synced ? "" : " (not synced)");
-    }
-    unixctl_command_reply(conn, ds_cstr(&s));
-    ds_destroy(&s);
-}
-
-static void
-cmd_migrations(struct unixctl_conn *conn, int argc, const char *argv[],
-               void *agent_)
-{
-    struct lb_agent *agent = agent_;
-    struct ds s = DS_EMPTY_INITIALIZER;
-    bool verbose = argc > 1 && !strcmp(argv[1], "-v");
-    lb_migration_table_format(&agent->migrations, verbose, &s);
-    lb_agent_migration_format(agent, &s);
-    unixctl_command_reply(conn, ds_cstr(&s));
-    ds_destroy(&s);
-}
-
-static void
-cmd_explain(struct unixctl_conn *conn, int argc OVS_UNUSED,
-            const char *argv[] OVS_UNUSED, void *agent_)
-{
-    struct lb_agent *agent = agent_;
-    struct ds s = DS_EMPTY_INITIALIZER;
-    struct lb_model model;
-    lb_model_init(&model);
-    lb_derive_model_explain(&agent->cluster, &model, &s);
-    lb_model_destroy(&model);
-    unixctl_command_reply(conn, ds_cstr(&s));
-    ds_destroy(&s);
-}
-
-void
-lb_agent_k8s_register_commands(struct lb_agent *agent)
-{
-    if (agent->k8s) {
-        unixctl_command_register("k8s", "", 0, 0, cmd_k8s, agent);
-        unixctl_command_register("migrations", "[-v]", 0, 1, cmd_migrations,
-                                 agent);
-        unixctl_command_register("explain", "", 0, 0, cmd_explain, agent);
+                      lb_cluster_count(&k8s->cluster, kind),
+                      k8s->watches[kind].synced ? "" : " (not synced)");
     }
 }
 
@@ -349,9 +240,9 @@ lb_agent_k8s_register_commands(struct lb_agent *agent)
  * address handle: the active owner, and during a migration the alternate
  * one. */
 void
-lb_agent_format_owners(const struct lb_agent *agent, struct ds *s)
+lb_agent_k8s_format_owners(const struct lb_agent_k8s *k8s, struct ds *s)
 {
-    const struct shash *ports = &agent->cluster.objects[LB_KIND_LOGICAL_PORT];
+    const struct shash *ports = &k8s->cluster.objects[LB_KIND_LOGICAL_PORT];
     const struct shash_node **nodes = shash_sort(ports);
 
     ds_put_cstr(s, "\nowners:\n");

@@ -3,49 +3,73 @@
  * Licensed under the Apache License, Version 2.0.
  */
 
-/* Live migration on the agent's side.
+/* Live migration on the agent's side (agent-migration.h).
  *
  * Binding a port to two chassis, mirroring and blocking are derived from
  * the cluster's objects (derive.c) and turned into flows (pipeline.c).  What
  * cannot wait for the API server is here: when the VM, resumed on this
  * node, announces itself (RARP, gratuitous ARP or IPv6 NA from its own MAC
- * on the blocked port), the agent unblocks the port at once, in one bundle,
- * then announces the VM's new location into the logical switch (RARP and a
- * gratuitous ARP for each IPv4 address), and only then records the
- * activation in the API, so that a restarted agent and the other nodes see
- * it.  It also records the outcome of each migration in the port's
- * ownership, and logs every migration state transition with its cause. */
+ * on the blocked port: announce.c), this part tells the core to unblock the
+ * port at once, in one bundle, then announces the VM's new location into
+ * the logical switch (RARP and a gratuitous ARP for each IPv4 address), and
+ * asks for the activation to be recorded in the API, so that a restarted
+ * agent and the other nodes see it.  It also asks for the outcome of each
+ * migration to be recorded in the port's ownership, and logs every
+ * migration state transition with its cause.
+ *
+ * Owns: the ports this node unblocked before the API says so (local
+ * activations, which the core applies to each derived model), the recent
+ * activations and their latencies, the announcements to send, the
+ * migrations' states derived from the objects, and what was logged and
+ * asked for already. */
 
 #include <config.h>
-#include "agent.h"
-#include "agent-private.h"
+#include "agent-migration.h"
 
 #include <string.h>
-#include <time.h>
-#include "byte-order.h"
+#include "agent-view.h"
+#include "agent-writes.h"
+#include "announce.h"
 #include "derive.h"
 #include "flow.h"
-#include "k8s-client.h"
+#include "migration.h"
 #include "model.h"
 #include "ofctrl.h"
 #include "oftable.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/list.h"
 #include "openvswitch/ofp-packet.h"
+#include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
 #include "ovs-bridge.h"
 #include "packets.h"
-#include "pipeline.h"
+#include "sset.h"
 #include "timeval.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(agent_migration);
 
 #define MAX_ACTIVATIONS 64          /* Kept for livebind-ctl. */
-#define ANNOUNCE_LEN 60             /* Minimum Ethernet frame, as QEMU's. */
+
+struct lb_agent_migration {
+    const struct lb_agent_view *view;   /* The core's. */
+
+    /* Ports this agent unblocked on a VM's announcement, before the API
+     * server says so: port name -> migration UID (or ""). */
+    struct shash local_activations;
+
+    struct ovs_list activations;    /* "struct lb_activation", newest first. */
+    size_t n_activations;
+    struct ovs_list announcements;  /* Packet-outs to send after the flows. */
+    struct lb_migration_table migrations;
+    struct shash logged;            /* Port -> transitions already logged. */
+    struct sset owner_writes;       /* Ports with an owner write pending. */
+    struct sset not_opted_in;       /* "port uid" already logged. */
+};
 
 /* One activation of a port on this chassis. */
 struct lb_activation {
-    struct ovs_list list_node;      /* In lb_agent's 'activations'. */
+    struct ovs_list list_node;      /* In 'activations'. */
     char *port;
     char *migration_uid;
     char *cause;                    /* e.g. "RARP on ofport 11". */
@@ -58,17 +82,22 @@ struct lb_activation {
 struct announcement {
     struct ovs_list list_node;
     ofp_port_t in_port;
-    uint8_t packet[ANNOUNCE_LEN];
+    uint8_t packet[LB_ANNOUNCE_FRAME_LEN];
 };
 
-void
-lb_agent_migration_init(struct lb_agent *agent)
+struct lb_agent_migration *
+lb_agent_migration_create(const struct lb_agent_view *view)
 {
-    ovs_list_init(&agent->activations);
-    ovs_list_init(&agent->announcements);
-    shash_init(&agent->logged);
-    sset_init(&agent->owner_writes);
-    sset_init(&agent->not_opted_in);
+    struct lb_agent_migration *mig = xzalloc(sizeof *mig);
+    mig->view = view;
+    shash_init(&mig->local_activations);
+    ovs_list_init(&mig->activations);
+    ovs_list_init(&mig->announcements);
+    lb_migration_table_init(&mig->migrations);
+    shash_init(&mig->logged);
+    sset_init(&mig->owner_writes);
+    sset_init(&mig->not_opted_in);
+    return mig;
 }
 
 static void
@@ -83,27 +112,34 @@ activation_free(struct lb_activation *a)
 }
 
 void
-lb_agent_migration_destroy(struct lb_agent *agent)
+lb_agent_migration_destroy(struct lb_agent_migration *mig)
 {
+    if (!mig) {
+        return;
+    }
     struct lb_activation *a;
-    LIST_FOR_EACH_POP (a, list_node, &agent->activations) {
+    LIST_FOR_EACH_POP (a, list_node, &mig->activations) {
         activation_free(a);
     }
     struct announcement *an;
-    LIST_FOR_EACH_POP (an, list_node, &agent->announcements) {
+    LIST_FOR_EACH_POP (an, list_node, &mig->announcements) {
         free(an);
     }
-    shash_destroy_free_data(&agent->logged);
-    sset_destroy(&agent->owner_writes);
-    sset_destroy(&agent->not_opted_in);
+    shash_destroy_free_data(&mig->local_activations);
+    lb_migration_table_destroy(&mig->migrations);
+    shash_destroy_free_data(&mig->logged);
+    sset_destroy(&mig->owner_writes);
+    sset_destroy(&mig->not_opted_in);
+    free(mig);
 }
 
 /* The LogicalPort object behind logical port 'port_name'. */
 static const struct lb_logical_port *
-find_logical_port(const struct lb_agent *agent, const char *port_name)
+find_logical_port(const struct lb_agent_migration *mig,
+                  const char *port_name)
 {
-    return (agent->k8s
-            ? lb_cluster_find_logical_port_by_port_name(&agent->cluster,
+    return (mig->view->cluster
+            ? lb_cluster_find_logical_port_by_port_name(mig->view->cluster,
                                                         port_name)
             : NULL);
 }
@@ -112,134 +148,50 @@ find_logical_port(const struct lb_agent *agent, const char *port_name)
  * the VM's behalf once the port is unblocked. */
 
 static void
-queue_announcement(struct lb_agent *agent, ofp_port_t in_port,
+queue_announcement(struct lb_agent_migration *mig, ofp_port_t in_port,
                    struct eth_addr mac, bool rarp, ovs_be32 ip)
 {
     struct announcement *an = xzalloc(sizeof *an);
-    uint8_t *p = an->packet;
-
     an->in_port = in_port;
-    memset(p, 0xff, ETH_ADDR_LEN);                  /* Broadcast. */
-    memcpy(p + 6, mac.ea, ETH_ADDR_LEN);
-    ovs_be16 type = htons(rarp ? ETH_TYPE_RARP : ETH_TYPE_ARP);
-    memcpy(p + 12, &type, sizeof type);
-    struct arp_eth_header *arp = (struct arp_eth_header *) (p + 14);
-    arp->ar_hrd = htons(ARP_HRD_ETHERNET);
-    arp->ar_pro = htons(ARP_PRO_IP);
-    arp->ar_hln = ETH_ADDR_LEN;
-    arp->ar_pln = 4;
-    /* RARP: "reverse request" with sender and target the VM's MAC, as
-     * QEMU's self-announcement.  ARP: a gratuitous request for 'ip'. */
-    arp->ar_op = htons(rarp ? 3 : ARP_OP_REQUEST);
-    arp->ar_sha = mac;
-    arp->ar_tha = rarp ? mac : eth_addr_zero;
-    put_16aligned_be32(&arp->ar_spa, ip);
-    put_16aligned_be32(&arp->ar_tpa, ip);
-    ovs_list_push_back(&agent->announcements, &an->list_node);
-}
-
-/* Is 'packet' an announcement of 'port' itself: RARP, ARP for its own
- * address, or an IPv6 neighbour advertisement, from its own MAC?  The flows
- * already match this; checked again here because the packet-in is what
- * moves a VM's traffic. */
-static bool
-is_own_announcement(const struct lb_port *port, const uint8_t *packet,
-                    size_t len, const char **kindp)
-{
-    if (len < ETH_HEADER_LEN + ARP_ETH_HEADER_LEN
-        || memcmp(packet + 6, port->mac.ea, ETH_ADDR_LEN)) {
-        return false;
+    if (rarp) {
+        lb_announce_compose_rarp(mac, an->packet);
+    } else {
+        lb_announce_compose_garp(mac, ip, an->packet);
     }
-    ovs_be16 type;
-    memcpy(&type, packet + 12, sizeof type);
-    const struct arp_eth_header *arp
-        = (const struct arp_eth_header *) (packet + ETH_HEADER_LEN);
-
-    if (type == htons(ETH_TYPE_RARP)) {
-        *kindp = "RARP";
-        return eth_addr_equals(arp->ar_sha, port->mac);
-    } else if (type == htons(ETH_TYPE_ARP)) {
-        ovs_be32 spa = get_16aligned_be32(&arp->ar_spa);
-        for (size_t i = 0; i < port->n_ipv4; i++) {
-            if (spa == port->ipv4[i]
-                && get_16aligned_be32(&arp->ar_tpa) == spa
-                && eth_addr_equals(arp->ar_sha, port->mac)) {
-                *kindp = "GARP";
-                return true;
-            }
-        }
-        return false;
-    } else if (type == htons(ETH_TYPE_IPV6)) {
-        *kindp = "NA";
-        return true;
-    }
-    return false;
+    ovs_list_push_back(&mig->announcements, &an->list_node);
 }
 
 /* Activation. */
 
-static json_t *
-set_activation(void *aux, const json_t *current, char **errorp OVS_UNUSED)
-{
-    const json_t *activation = aux;
-    json_t *obj = json_deep_copy(current);
-    json_t *status = json_object_get(obj, "status");
-    if (!json_is_object(status)) {
-        status = json_pack("{}");
-        json_object_set_new(obj, "status", status);
-    }
-    json_object_set(status, "activation", CONST_CAST(json_t *, activation));
-    return obj;
-}
-
 static void
-activation_written(void *aux, const struct k8s_result *result)
-{
-    json_t *activation = aux;
-    if (result->error) {
-        VLOG_WARN("recording an activation failed: %s", result->error);
-    }
-    json_decref(activation);
-}
-
-static void
-record_activation(struct lb_agent *agent, const struct lb_port *port,
+record_activation(struct lb_agent_migration *mig, const struct lb_port *port,
                   const char *migration_uid, const char *cause)
 {
-    const struct lb_logical_port *lp = find_logical_port(agent, port->name);
+    const struct lb_logical_port *lp = find_logical_port(mig, port->name);
     if (!lp) {
         return;
     }
-    char now[32];
-    time_t t = time_wall_msec() / 1000;
-    struct tm tm;
-    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-
-    json_t *activation = json_pack("{s:s, s:s, s:s, s:s}",
-                                   "node", agent->chassis,
-                                   "migrationUID", migration_uid,
-                                   "time", now, "cause", cause);
-    char *path = xasprintf("/apis/livebind.io/v1alpha1/namespaces/%s/"
-                           "logicalports/%s/status", lp->ns, lp->name);
-    /* The callback owns the only reference left: set_activation() takes
-     * its own with json_object_set(). */
-    k8s_read_modify_write(agent->k8s, path, K8S_RMW_DEFAULT_ATTEMPTS,
-                          set_activation, activation_written, activation);
-    free(path);
+    struct lb_write *w = lb_write_new(LB_WRITE_ACTIVATION, lp->ns, lp->name);
+    w->node = xstrdup(mig->view->chassis);
+    w->migration_uid = xstrdup(migration_uid);
+    w->cause = xstrdup(cause);
+    ovs_list_push_back(mig->view->writes, &w->list_node);
 }
 
 /* The migration this node's copy of 'port' belongs to, or "". */
 static const char *
-port_migration_uid(const struct lb_agent *agent, const struct lb_port *port)
+port_migration_uid(const struct lb_agent_migration *mig,
+                   const struct lb_port *port)
 {
-    if (!agent->k8s) {
+    const struct lb_cluster *cluster = mig->view->cluster;
+    if (!cluster) {
         return "";
     }
     const struct shash_node *node;
-    SHASH_FOR_EACH (node, &agent->cluster.objects[LB_KIND_POD]) {
+    SHASH_FOR_EACH (node, &cluster->objects[LB_KIND_POD]) {
         const struct lb_pod *pod = node->data;
         if (pod->migration_job_uid && pod->node_name
-            && !strcmp(pod->node_name, agent->chassis)
+            && !strcmp(pod->node_name, mig->view->chassis)
             && lb_pod_logical_port_name(pod)
             && !strcmp(lb_pod_logical_port_name(pod), port->name)
             && !lb_pod_is_finished(pod)) {
@@ -249,23 +201,17 @@ port_migration_uid(const struct lb_agent *agent, const struct lb_port *port)
     return "";
 }
 
+/* Records the activation of 'port', which the core is to unblock now,
+ * without waiting for the API server: the derived model keeps the port
+ * unblocked (lb_agent_migration_apply_local()) until the API shows the
+ * activation or the migration ends. */
 static void
-activate(struct lb_agent *agent, struct lb_port *port, ofp_port_t in_port,
-         const char *kind, long long int seen_usec)
+activate(struct lb_agent_migration *mig, const struct lb_port *port,
+         ofp_port_t in_port, const char *kind, long long int seen_usec)
 {
-    const char *uid = port_migration_uid(agent, port);
+    const char *uid = port_migration_uid(mig, port);
 
-    /* Unblock now, without waiting for the API server: the derived model
-     * keeps the port unblocked (apply_local_activations) until the API
-     * shows the activation or the migration ends. */
-    free(shash_replace(&agent->local_activations, port->name,
-                       xstrdup(uid)));
-    port->additional_blocked = false;
-    struct lb_pipeline_ctx ctx;
-    lb_agent_pipeline_ctx(agent, &ctx);
-    lb_pipeline_update_port(&ctx, port->name, port->key, port->switch_name,
-                            &agent->flows);
-    agent->flows_seqno++;
+    free(shash_replace(&mig->local_activations, port->name, xstrdup(uid)));
 
     struct lb_activation *a = xzalloc(sizeof *a);
     a->port = xstrdup(port->name);
@@ -273,33 +219,35 @@ activate(struct lb_agent *agent, struct lb_port *port, ofp_port_t in_port,
     a->cause = xasprintf("%s on ofport %"PRIu32, kind,
                          ofp_to_u16(in_port));
     a->seen_usec = seen_usec;
-    a->seqno = agent->flows_seqno;
-    ovs_list_push_front(&agent->activations, &a->list_node);
-    if (++agent->n_activations > MAX_ACTIVATIONS) {
+    ovs_list_push_front(&mig->activations, &a->list_node);
+    if (++mig->n_activations > MAX_ACTIVATIONS) {
         struct lb_activation *old = CONTAINER_OF(
-            ovs_list_pop_back(&agent->activations), struct lb_activation,
+            ovs_list_pop_back(&mig->activations), struct lb_activation,
             list_node);
         activation_free(old);
-        agent->n_activations--;
+        mig->n_activations--;
     }
     VLOG_INFO("port %s: %s from the VM on ofport %"PRIu32": unblocking "
               "(migration %s)", port->name, kind, ofp_to_u16(in_port),
               uid[0] ? uid : "unknown");
 
     /* Tell every L2 table where the VM is now, once the flows are in. */
-    queue_announcement(agent, in_port, port->mac, true, 0);
+    queue_announcement(mig, in_port, port->mac, true, 0);
     for (size_t i = 0; i < port->n_ipv4; i++) {
-        queue_announcement(agent, in_port, port->mac, false, port->ipv4[i]);
+        queue_announcement(mig, in_port, port->mac, false, port->ipv4[i]);
     }
-    if (agent->k8s) {
-        record_activation(agent, port, uid, a->cause);
+    if (mig->view->cluster) {
+        record_activation(mig, port, uid, a->cause);
     }
 }
 
-void
-lb_agent_packet_in(struct lb_agent *agent,
-                   const struct ofputil_packet_in *pin)
+/* Handles a packet-in.  Returns the name of the port the core must unblock
+ * now (then call lb_agent_migration_unblocked()), or NULL. */
+const char *
+lb_agent_migration_packet_in(struct lb_agent_migration *mig,
+                             const struct ofputil_packet_in *pin)
 {
+    const struct lb_agent_view *view = mig->view;
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
     long long int now = time_usec();
 
@@ -309,41 +257,83 @@ lb_agent_packet_in(struct lb_agent *agent,
     }
     if (ntohl(reason) != LB_PIN_ANNOUNCE) {
         VLOG_DBG_RL(&rl, "packet-in with unknown userdata ignored");
-        return;
+        return NULL;
     }
     uint32_t key = pin->flow_metadata.flow.regs[14];
     ofp_port_t in_port = pin->flow_metadata.flow.in_port.ofp_port;
-    struct lb_port *port = lb_model_find_port_by_key(&agent->model, key);
-    const char *kind = NULL;
+    const struct lb_port *port = lb_model_find_port_by_key(view->model, key);
 
     if (!port || !port->additional_chassis
-        || strcmp(port->additional_chassis, agent->chassis)
-        || simap_get(ovs_bridge_iface_ofports(agent->bridge), port->name)
+        || strcmp(port->additional_chassis, view->chassis)
+        || simap_get(ovs_bridge_iface_ofports(view->bridge), port->name)
            != ofp_to_u16(in_port)) {
         VLOG_WARN_RL(&rl, "announcement on ofport %"PRIu32" for port key "
                      "%#"PRIx32", which does not migrate to this node: "
                      "ignored", ofp_to_u16(in_port), key);
-        return;
+        return NULL;
     }
-    if (!is_own_announcement(port, pin->packet, pin->packet_len, &kind)) {
-        VLOG_WARN_RL(&rl, "port %s: announcement not from its own MAC "
+    /* The flows match announcements only roughly; the packet-in is what
+     * moves a VM's traffic, so check it fully. */
+    struct lb_announce_port ap = {
+        .mac = port->mac, .ipv4 = port->ipv4, .n_ipv4 = port->n_ipv4,
+    };
+    enum lb_announce_kind kind = lb_announce_classify(pin->packet,
+                                                      pin->packet_len, &ap);
+    if (kind == LB_ANNOUNCE_NONE) {
+        VLOG_WARN_RL(&rl, "port %s: not an announcement of its own MAC "
                      "and addresses: ignored", port->name);
-        return;
+        return NULL;
     }
     if (!port->additional_blocked) {
-        return;                 /* Already active: a later QEMU round. */
+        return NULL;            /* Already active: a later QEMU round. */
     }
-    activate(agent, port, in_port, kind, now);
+    activate(mig, port, in_port, lb_announce_kind_to_string(kind), now);
+    return port->name;
+}
+
+/* The core has unblocked the port of the latest activation in the desired
+ * flows numbered 'flows_seqno'. */
+void
+lb_agent_migration_unblocked(struct lb_agent_migration *mig,
+                             uint64_t flows_seqno)
+{
+    if (!ovs_list_is_empty(&mig->activations)) {
+        struct lb_activation *a = CONTAINER_OF(
+            ovs_list_front(&mig->activations), struct lb_activation,
+            list_node);
+        a->seqno = flows_seqno;
+    }
+}
+
+/* Unblocks, in 'model', the ports this agent activated itself and the API
+ * does not show as activated yet. */
+void
+lb_agent_migration_apply_local(struct lb_agent_migration *mig,
+                               struct lb_model *model)
+{
+    struct shash_node *node;
+    SHASH_FOR_EACH_SAFE (node, &mig->local_activations) {
+        struct lb_port *port = lb_model_find_port(model, node->name);
+        if (!port || !port->additional_chassis
+            || strcmp(port->additional_chassis, mig->view->chassis)) {
+            /* The migration moved on (completed or rolled back): the API's
+             * view is authoritative again. */
+            free(shash_steal(&mig->local_activations, node));
+            continue;
+        }
+        port->additional_blocked = false;
+    }
 }
 
 /* After the flows are sent: announcements, and activation latencies. */
 void
-lb_agent_migration_run(struct lb_agent *agent)
+lb_agent_migration_run(struct lb_agent_migration *mig)
 {
-    uint64_t installed = ofctrl_get_installed_seqno(agent->ofctrl);
+    struct ofctrl *ofctrl = mig->view->ofctrl;
+    uint64_t installed = ofctrl_get_installed_seqno(ofctrl);
     struct announcement *an;
-    LIST_FOR_EACH_POP (an, list_node, &agent->announcements) {
-        int error = ofctrl_packet_out(agent->ofctrl, an->packet,
+    LIST_FOR_EACH_POP (an, list_node, &mig->announcements) {
+        int error = ofctrl_packet_out(ofctrl, an->packet,
                                       sizeof an->packet, an->in_port,
                                       "resubmit(,0)");
         if (error) {
@@ -354,7 +344,7 @@ lb_agent_migration_run(struct lb_agent *agent)
     }
 
     struct lb_activation *a;
-    LIST_FOR_EACH (a, list_node, &agent->activations) {
+    LIST_FOR_EACH (a, list_node, &mig->activations) {
         if (!a->installed_usec && installed >= a->seqno) {
             a->installed_usec = time_usec();
             VLOG_INFO("port %s: unblocked in the switch %lld us after the "
@@ -364,33 +354,24 @@ lb_agent_migration_run(struct lb_agent *agent)
     }
 }
 
-static void
-owner_written(void *aux, const struct k8s_result *result)
-{
-    char *port = aux;
-    if (result->error) {
-        VLOG_WARN("port %s: recording the migration's outcome failed: %s",
-                  port, result->error);
-    }
-    free(port);
-}
-
 /* Records the outcome of migrations to this node in the ports' ownership:
  * on success the target pod becomes the active owner; on failure it stops
  * being the alternate one. */
 static void
-record_outcomes(struct lb_agent *agent)
+record_outcomes(struct lb_agent_migration *mig)
 {
+    const struct lb_cluster *cluster = mig->view->cluster;
+    const char *chassis = mig->view->chassis;
     const struct shash_node *node;
-    SHASH_FOR_EACH (node, &agent->cluster.objects[LB_KIND_LOGICAL_PORT]) {
+    SHASH_FOR_EACH (node, &cluster->objects[LB_KIND_LOGICAL_PORT]) {
         const struct lb_logical_port *lp = node->data;
         if (!lp->alternate_node
-            || strcmp(lp->alternate_node, agent->chassis)
-            || sset_contains(&agent->owner_writes, lp->port_name)) {
+            || strcmp(lp->alternate_node, chassis)
+            || sset_contains(&mig->owner_writes, lp->port_name)) {
             continue;
         }
         struct lb_migration_facts f;
-        lb_derive_migration_facts(&agent->cluster, lp, &f);
+        lb_derive_migration_facts(cluster, lp, &f);
         if (!f.migration_uid || !lp->alternate_migration_uid
             || strcmp(f.migration_uid, lp->alternate_migration_uid)) {
             continue;
@@ -399,51 +380,48 @@ record_outcomes(struct lb_agent *agent)
             VLOG_INFO("port %s: migration %s succeeded; %s is now the "
                       "active owner", lp->port_name, f.migration_uid,
                       lp->alternate_pod);
-            lb_agent_record_owner(agent, lp->ns, lp->name, lp->alternate_pod,
-                                  lp->alternate_pod_uid, agent->chassis,
-                                  NULL);
+            struct lb_write *w = lb_write_new(LB_WRITE_OWNER, lp->ns,
+                                              lp->name);
+            w->pod = xstrdup(lp->alternate_pod);
+            w->pod_uid = nullable_xstrdup(lp->alternate_pod_uid);
+            w->node = xstrdup(chassis);
+            ovs_list_push_back(mig->view->writes, &w->list_node);
         } else if (f.outcome == LB_OUTCOME_FAILED
                    || f.outcome == LB_OUTCOME_CANCELLED) {
             VLOG_INFO("port %s: migration %s %s; dropping the alternate "
                       "owner", lp->port_name, f.migration_uid,
                       lb_migration_outcome_to_string(f.outcome));
-            json_t *patch = json_pack("{s:{s:n}}", "status",
-                                      "alternateOwner");
-            char *path = xasprintf("/apis/livebind.io/v1alpha1/namespaces/%s/"
-                                   "logicalports/%s/status", lp->ns,
-                                   lp->name);
-            k8s_merge_patch(agent->k8s, path, patch, owner_written,
-                            xstrdup(lp->port_name));
-            free(path);
-            json_decref(patch);
+            struct lb_write *w = lb_write_new(LB_WRITE_DROP_ALTERNATE,
+                                              lp->ns, lp->name);
+            ovs_list_push_back(mig->view->writes, &w->list_node);
         } else {
             continue;
         }
         /* Once per migration: the watch brings the new status back. */
-        sset_add(&agent->owner_writes, lp->port_name);
+        sset_add(&mig->owner_writes, lp->port_name);
     }
 
     /* Forget ports whose write has landed. */
     const char *port;
-    SSET_FOR_EACH_SAFE (port, &agent->owner_writes) {
-        const struct lb_logical_port *lp = find_logical_port(agent, port);
+    SSET_FOR_EACH_SAFE (port, &mig->owner_writes) {
+        const struct lb_logical_port *lp = find_logical_port(mig, port);
         if (!lp || !lp->alternate_node
-            || strcmp(lp->alternate_node, agent->chassis)) {
-            sset_delete(&agent->owner_writes, SSET_NODE_FROM_NAME(port));
+            || strcmp(lp->alternate_node, chassis)) {
+            sset_delete(&mig->owner_writes, SSET_NODE_FROM_NAME(port));
         }
     }
 }
 
 static void
-log_record_transitions(struct lb_agent *agent,
+log_record_transitions(struct lb_agent_migration *mig,
                        const struct lb_migration_record *rec)
 {
     char *key = xasprintf("%s %s", rec->port,
                           rec->migration_uid ? rec->migration_uid : "");
-    size_t *logged = shash_find_data(&agent->logged, key);
+    size_t *logged = shash_find_data(&mig->logged, key);
     if (!logged) {
         logged = xzalloc(sizeof *logged);
-        shash_add(&agent->logged, key, logged);
+        shash_add(&mig->logged, key, logged);
     }
     for (size_t i = *logged; i < rec->n_transitions; i++) {
         const struct lb_migration_transition *t = &rec->transitions[i];
@@ -462,21 +440,21 @@ log_record_transitions(struct lb_agent *agent,
 /* Logs the migration state transitions not logged yet, of the ports in
  * 'ports' or of all if NULL. */
 static void
-log_transitions(struct lb_agent *agent, const struct sset *ports)
+log_transitions(struct lb_agent_migration *mig, const struct sset *ports)
 {
     if (ports) {
         const char *name;
         SSET_FOR_EACH (name, ports) {
             const struct lb_migration_record *rec
-                = lb_migration_table_find(&agent->migrations, name);
+                = lb_migration_table_find(&mig->migrations, name);
             if (rec) {
-                log_record_transitions(agent, rec);
+                log_record_transitions(mig, rec);
             }
         }
     } else {
         const struct lb_migration_record *rec;
-        HMAP_FOR_EACH (rec, hmap_node, &agent->migrations.current) {
-            log_record_transitions(agent, rec);
+        HMAP_FOR_EACH (rec, hmap_node, &mig->migrations.current) {
+            log_record_transitions(mig, rec);
         }
     }
 }
@@ -486,28 +464,28 @@ log_transitions(struct lb_agent *agent, const struct sset *ports)
  * migration.  Looks at the ports in 'ports', or all if NULL, whose
  * migration is under way. */
 static void
-log_not_opted_in(struct lb_agent *agent, const struct sset *ports)
+log_not_opted_in(struct lb_agent_migration *mig, const struct sset *ports)
 {
     const struct lb_migration_record *rec;
-    HMAP_FOR_EACH (rec, hmap_node, &agent->migrations.current) {
+    HMAP_FOR_EACH (rec, hmap_node, &mig->migrations.current) {
         if (rec->state == LB_MIGRATION_IDLE
             || lb_migration_state_is_final(rec->state)
             || (ports && !sset_contains(ports, rec->port))) {
             continue;
         }
-        const struct lb_logical_port *lp = find_logical_port(agent,
+        const struct lb_logical_port *lp = find_logical_port(mig,
                                                              rec->port);
         if (!lp || !lp->vm) {
             continue;
         }
         struct lb_migration_facts f;
-        lb_derive_migration_facts(&agent->cluster, lp, &f);
+        lb_derive_migration_facts(mig->view->cluster, lp, &f);
         if (!f.migration_uid || f.opted_in
             || f.outcome != LB_OUTCOME_IN_PROGRESS) {
             continue;
         }
         char *key = xasprintf("%s %s", lp->port_name, f.migration_uid);
-        if (sset_add(&agent->not_opted_in, key)) {
+        if (sset_add(&mig->not_opted_in, key)) {
             VLOG_INFO("port %s: VM %s/%s migrates (%s) without the "
                       "annotation kubevirt.io/allow-pod-bridge-network-"
                       "live-migration=\"true\": single-chassis binding, "
@@ -519,24 +497,39 @@ log_not_opted_in(struct lb_agent *agent, const struct sset *ports)
     }
 }
 
-/* Called after each derivation of the model. */
+/* Called in Kubernetes mode after each derivation of the model from the
+ * objects: of the ports in 'ports', or of all if NULL.  Derives the
+ * migrations' states of those ports, logs their transitions, and asks for
+ * the outcomes to be recorded. */
 void
-lb_agent_migration_derived(struct lb_agent *agent, const struct sset *ports)
+lb_agent_migration_derived(struct lb_agent_migration *mig,
+                           const struct sset *ports)
 {
-    log_transitions(agent, ports);
-    log_not_opted_in(agent, ports);
-    record_outcomes(agent);
+    const struct lb_cluster *cluster = mig->view->cluster;
+    if (ports) {
+        lb_derive_migrations_of(cluster, ports, &mig->migrations,
+                                time_wall_msec());
+    } else {
+        lb_derive_migrations(cluster, &mig->migrations, time_wall_msec());
+    }
+    log_transitions(mig, ports);
+    log_not_opted_in(mig, ports);
+    record_outcomes(mig);
 }
 
+/* The migrations' states and this node's activations. */
 void
-lb_agent_migration_format(const struct lb_agent *agent, struct ds *s)
+lb_agent_migration_format(const struct lb_agent_migration *mig,
+                          bool verbose, struct ds *s)
 {
+    lb_migration_table_format(&mig->migrations, verbose, s);
+
     const struct lb_activation *a;
-    if (ovs_list_is_empty(&agent->activations)) {
+    if (ovs_list_is_empty(&mig->activations)) {
         return;
     }
     ds_put_cstr(s, "\nactivations on this node (newest first):\n");
-    LIST_FOR_EACH (a, list_node, &agent->activations) {
+    LIST_FOR_EACH (a, list_node, &mig->activations) {
         ds_put_format(s, "  %s migration %s: %s", a->port,
                       a->migration_uid[0] ? a->migration_uid : "?",
                       a->cause);

@@ -3,30 +3,105 @@
  * Licensed under the Apache License, Version 2.0.
  */
 
+/* The agent core.
+ *
+ * Owns the loop and the state: the model, the desired flows, the
+ * connections to the switch (OVSDB: ovs-bridge.c; OpenFlow: ofctrl.c) and
+ * to the Kubernetes API (k8s-client.c), and the parts, which it alone
+ * calls, and which never call one another (agent-view.h):
+ *
+ *   agent-k8s.c        Kubernetes objects: watches, cache, what changed
+ *   agent-cni.c        CNI requests: pods plumbed onto their ports
+ *   agent-migration.c  activation on a VM's announcement; migrations' logs
+ *                      and outcomes
+ *   agent-writes.c     every write to the Kubernetes API
+ *
+ * Data flows one way, top to bottom of lb_agent_run(): objects -> cache
+ * (agent-k8s.c) -> derived model (derive.c, here) -> desired flows
+ * (pipeline.c, here) -> ofctrl -> OVS.  Packet-ins and CNI requests come in
+ * at the side; what the parts want written to the API goes out through the
+ * writer, and the outcomes the CNI part awaits come back through here. */
+
 #include <config.h>
 #include "agent.h"
-#include "agent-private.h"
 
 #include <errno.h>
 #include <string.h>
+#include "agent-cni.h"
+#include "agent-k8s.h"
+#include "agent-migration.h"
+#include "agent-view.h"
+#include "agent-writes.h"
+#include "derive.h"
 #include "dirs.h"
 #include "flow-table.h"
+#include "k8s-client.h"
+#include "k8s-config.h"
 #include "model.h"
 #include "ofctrl.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/list.h"
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/vlog.h"
 #include "ovs-bridge.h"
 #include "pipeline.h"
+#include "sset.h"
 #include "timeval.h"
 #include "unixctl.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(agent);
 
+struct lb_agent {
+    char *chassis;
+    char *model_file;
+
+    struct lb_model model;
+    bool model_changed;         /* Recompute at the next run. */
+    uint64_t bridge_seqno;      /* ovs_bridge_seqno() last computed at. */
+
+    struct lb_flow_table flows; /* Desired. */
+    uint64_t flows_seqno;       /* Bumped at each change of 'flows'. */
+    long long int last_compute_usec;
+    long long int last_update_usec;
+    long long int last_derive_usec;
+
+    struct ovs_bridge *bridge;
+    struct ofctrl *ofctrl;
+
+    /* Kubernetes mode (no model file). */
+    struct k8s_client *k8s;
+    struct lb_agent_k8s *objects;
+    struct lb_agent_writes *writes;
+    struct ovs_list outbox;     /* "struct lb_write"s the parts ask for. */
+    struct lb_agent_cni *cni;   /* NULL without a CNI socket. */
+
+    struct lb_agent_migration *migration;
+    struct lb_agent_view view;  /* What the parts read. */
+};
 
 static ofctrl_packet_in_cb agent_packet_in;
 
+/* Connects to the Kubernetes API and starts the parts that need it. */
+static char *
+agent_k8s_start(struct lb_agent *agent, const struct lb_agent_config *cfg)
+{
+    struct k8s_config *kcfg;
+    char *error = NULL;
+
+    if (k8s_config_load(cfg->kubeconfig, cfg->k8s_server, &kcfg, &error)) {
+        return error ? error : xstrdup("no Kubernetes configuration");
+    }
+    agent->k8s = k8s_client_create(kcfg, NULL);
+    k8s_config_destroy(kcfg);
+
+    agent->objects = lb_agent_k8s_create(agent->k8s, !cfg->no_mirror);
+    agent->writes = lb_agent_writes_create(agent->k8s);
+    agent->view.cluster = lb_agent_k8s_cluster(agent->objects);
+    return (cfg->cni_socket
+            ? lb_agent_cni_create(&agent->view, cfg->cni_socket, &agent->cni)
+            : NULL);
+}
 
 struct lb_agent *
 lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
@@ -44,21 +119,7 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
     lb_flow_table_init(&agent->flows);
     lb_flow_table_set_tracking(&agent->flows, true);
     agent->model_changed = true;    /* Nothing computed yet. */
-
-    shash_init(&agent->local_activations);
-    sset_init(&agent->dirty_ports);
-    lb_agent_migration_init(agent);
-    char *error = (agent->model_file
-                   ? lb_agent_reload_model(agent)
-                   : lb_agent_k8s_start(agent, cfg));
-    if (!error && agent->k8s && cfg->cni_socket) {
-        error = lb_agent_cni_start(agent, cfg->cni_socket);
-    }
-    if (error) {
-        *errorp = error;
-        lb_agent_destroy(agent);
-        return NULL;
-    }
+    ovs_list_init(&agent->outbox);
 
     const char *bridge = cfg->bridge ? cfg->bridge : "br-int";
     struct ovs_bridge_config bcfg = {
@@ -74,6 +135,25 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
                     : xasprintf("unix:%s/%s.mgmt", ovs_rundir(), bridge));
     agent->ofctrl = ofctrl_create(target, agent_packet_in, agent);
     free(target);
+
+    agent->view = (struct lb_agent_view) {
+        .chassis = agent->chassis,
+        .model = &agent->model,
+        .flows_seqno = &agent->flows_seqno,
+        .bridge = agent->bridge,
+        .ofctrl = agent->ofctrl,
+        .writes = &agent->outbox,
+    };
+    agent->migration = lb_agent_migration_create(&agent->view);
+
+    char *error = (agent->model_file
+                   ? lb_agent_reload_model(agent)
+                   : agent_k8s_start(agent, cfg));
+    if (error) {
+        *errorp = error;
+        lb_agent_destroy(agent);
+        return NULL;
+    }
     return agent;
 }
 
@@ -81,11 +161,17 @@ void
 lb_agent_destroy(struct lb_agent *agent)
 {
     if (agent) {
-        lb_agent_cni_stop(agent);
-        lb_agent_k8s_stop(agent);
-        shash_destroy_free_data(&agent->local_activations);
-        sset_destroy(&agent->dirty_ports);
-        lb_agent_migration_destroy(agent);
+        lb_agent_cni_destroy(agent->cni);
+        lb_agent_migration_destroy(agent->migration);
+        /* The client goes, with every request in flight: what the parts
+         * still asked for, cancellations included, is moot. */
+        struct lb_write *w;
+        LIST_FOR_EACH_POP (w, list_node, &agent->outbox) {
+            lb_write_destroy(w);
+        }
+        lb_agent_k8s_destroy(agent->objects);
+        k8s_client_destroy(agent->k8s);
+        lb_agent_writes_destroy(agent->writes);
         ofctrl_destroy(agent->ofctrl);
         ovs_bridge_destroy(agent->bridge);
         lb_flow_table_destroy(&agent->flows);
@@ -118,6 +204,9 @@ lb_agent_reload_model(struct lb_agent *agent)
     lb_model_destroy(&model);
     return NULL;
 }
+
+static void agent_pipeline_ctx(const struct lb_agent *,
+                               struct lb_pipeline_ctx *);
 
 static bool
 chassis_equal(const struct lb_model *a, const struct lb_model *b)
@@ -210,7 +299,7 @@ lb_agent_set_model(struct lb_agent *agent, struct lb_model *model)
         agent->model_changed = true;
     } else if (n_changes) {
         struct lb_pipeline_ctx ctx;
-        lb_agent_pipeline_ctx(agent, &ctx);
+        agent_pipeline_ctx(agent, &ctx);
         long long int start = time_usec();
         for (size_t i = 0; i < n_changes; i++) {
             lb_pipeline_update_port(&ctx, changes[i].name,
@@ -229,9 +318,8 @@ lb_agent_set_model(struct lb_agent *agent, struct lb_model *model)
     free(changes);
 }
 
-void
-lb_agent_pipeline_ctx(const struct lb_agent *agent,
-                      struct lb_pipeline_ctx *ctx)
+static void
+agent_pipeline_ctx(const struct lb_agent *agent, struct lb_pipeline_ctx *ctx)
 {
     *ctx = (struct lb_pipeline_ctx) {
         .model = &agent->model,
@@ -247,7 +335,7 @@ static void
 agent_compute(struct lb_agent *agent)
 {
     struct lb_pipeline_ctx ctx;
-    lb_agent_pipeline_ctx(agent, &ctx);
+    agent_pipeline_ctx(agent, &ctx);
 
     long long int start = time_usec();
     struct lb_flow_table scratch;
@@ -261,47 +349,175 @@ agent_compute(struct lb_agent *agent)
              lb_flow_table_count(&agent->flows), agent->last_compute_usec);
 }
 
+/* Derives the whole model again from the objects. */
+static void
+derive_all(struct lb_agent *agent, const struct lb_cluster *cluster)
+{
+    struct lb_model model;
+    lb_model_init(&model);
+    lb_derive_model(cluster, &model);
+    lb_agent_migration_apply_local(agent->migration, &model);
+    lb_agent_set_model(agent, &model);
+    lb_model_destroy(&model);
+}
+
+/* Derives again only the ports in 'dirty', and updates their flows.
+ * Returns false if that cannot be done port by port. */
+static bool
+derive_dirty(struct lb_agent *agent, const struct lb_cluster *cluster,
+             const struct sset *dirty)
+{
+    struct port_was {
+        uint32_t key;
+        char *switch_name;
+    };
+    size_t n = sset_count(dirty);
+    struct port_was *was = xcalloc(n ? n : 1, sizeof *was);
+    const char *name;
+    size_t i = 0;
+    SSET_FOR_EACH (name, dirty) {
+        const struct lb_port *port = lb_model_find_port(&agent->model, name);
+        was[i].key = port ? port->key : 0;
+        was[i].switch_name = port ? xstrdup(port->switch_name) : NULL;
+        i++;
+    }
+
+    bool ok = lb_derive_ports(cluster, dirty, &agent->model);
+    if (ok) {
+        lb_agent_migration_apply_local(agent->migration, &agent->model);
+        struct lb_pipeline_ctx ctx;
+        agent_pipeline_ctx(agent, &ctx);
+        i = 0;
+        SSET_FOR_EACH (name, dirty) {
+            lb_pipeline_update_port(&ctx, name, was[i].key,
+                                    was[i].switch_name, &agent->flows);
+            i++;
+        }
+        agent->flows_seqno++;
+    }
+    for (i = 0; i < n; i++) {
+        free(was[i].switch_name);
+    }
+    free(was);
+    return ok;
+}
+
+/* Objects -> model (and the flows of the ports that changed), once every
+ * collection is listed and whenever the objects change. */
+static void
+agent_derive(struct lb_agent *agent)
+{
+    if (!lb_agent_k8s_changed(agent->objects) || !agent->view.synced) {
+        return;
+    }
+    const struct lb_cluster *cluster = agent->view.cluster;
+    const struct sset *dirty = lb_agent_k8s_dirty_ports(agent->objects);
+
+    long long int start = time_usec();
+    bool full = (lb_agent_k8s_needs_full(agent->objects)
+                 || agent->model_changed);
+    if (full || !derive_dirty(agent, cluster, dirty)) {
+        derive_all(agent, cluster);
+        full = true;
+    }
+    agent->last_derive_usec = time_usec() - start;
+    VLOG_DBG("derived %s in %lld us", full ? "the model"
+             : "the changed ports", agent->last_derive_usec);
+    lb_agent_migration_derived(agent->migration, full ? NULL : dirty);
+    lb_agent_k8s_clear_changes(agent->objects);
+}
+
+/* Sends what the parts asked to write, and hands the outcomes the CNI part
+ * awaits back to it. */
+static void
+agent_writes_run(struct lb_agent *agent)
+{
+    if (!agent->writes) {
+        /* Without Kubernetes no part asks for writes; none could go. */
+        struct lb_write *w;
+        LIST_FOR_EACH_POP (w, list_node, &agent->outbox) {
+            lb_write_destroy(w);
+        }
+        return;
+    }
+    struct lb_write_result result;
+    while (lb_agent_writes_pop_result(agent->writes, &result)) {
+        if (agent->cni) {
+            lb_agent_cni_write_done(agent->cni, &result);
+        }
+        free(result.error);
+    }
+    lb_agent_writes_submit(agent->writes, &agent->outbox);
+}
+
 void
 lb_agent_run(struct lb_agent *agent)
 {
-    lb_agent_k8s_run(agent);
+    if (agent->k8s) {
+        k8s_client_run(agent->k8s);
+        agent->view.synced = lb_agent_k8s_synced(agent->objects);
+        agent_writes_run(agent);
+        agent_derive(agent);
+    }
     /* Until Kubernetes has been listed, the model is not the cluster's:
      * tunnels must not be reconciled against it. */
-    bool model_known = !agent->k8s || lb_agent_k8s_synced(agent);
+    bool model_known = !agent->k8s || agent->view.synced;
     ovs_bridge_run(agent->bridge, model_known ? &agent->model : NULL);
     ofctrl_run(agent->ofctrl);
 
     /* Flows computed before the database was read would miss the local
      * interfaces, and before Kubernetes was listed they would miss ports:
      * a restarted agent would then remove and re-add them. */
-    if (!ovs_bridge_is_ready(agent->bridge)
-        || (agent->k8s && !lb_agent_k8s_synced(agent))) {
-        return;
+    agent->view.ready = ovs_bridge_is_ready(agent->bridge) && model_known;
+    if (agent->view.ready) {
+        uint64_t bridge_seqno = ovs_bridge_seqno(agent->bridge);
+        if (agent->model_changed || bridge_seqno != agent->bridge_seqno) {
+            agent->model_changed = false;
+            agent->bridge_seqno = bridge_seqno;
+            agent_compute(agent);
+        }
+        ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
+        lb_agent_migration_run(agent->migration);
     }
-    uint64_t bridge_seqno = ovs_bridge_seqno(agent->bridge);
-    if (agent->model_changed || bridge_seqno != agent->bridge_seqno) {
-        agent->model_changed = false;
-        agent->bridge_seqno = bridge_seqno;
-        agent_compute(agent);
+    /* Served even when not ready: STATUS is how the runtime learns that,
+     * and lb_agent_wait() waits on the CNI socket in any case. */
+    if (agent->cni) {
+        lb_agent_cni_run(agent->cni);
     }
-    ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
-    lb_agent_migration_run(agent);
-    lb_agent_cni_run(agent);
+    agent_writes_run(agent);
 }
 
 void
 lb_agent_wait(struct lb_agent *agent)
 {
-    lb_agent_k8s_wait(agent);
-    lb_agent_cni_wait(agent);
+    if (agent->k8s) {
+        k8s_client_wait(agent->k8s);
+    }
+    if (agent->cni) {
+        lb_agent_cni_wait(agent->cni);
+    }
     ovs_bridge_wait(agent->bridge);
     ofctrl_wait(agent->ofctrl);
 }
 
+/* A packet-in: the migration part says which port, if any, a VM's
+ * announcement activates; unblocked here at once, in the next bundle. */
 static void
-agent_packet_in(void *agent, const struct ofputil_packet_in *pin)
+agent_packet_in(void *agent_, const struct ofputil_packet_in *pin)
 {
-    lb_agent_packet_in(agent, pin);
+    struct lb_agent *agent = agent_;
+    const char *name = lb_agent_migration_packet_in(agent->migration, pin);
+    struct lb_port *port = (name ? lb_model_find_port(&agent->model, name)
+                            : NULL);
+    if (port) {
+        port->additional_blocked = false;
+        struct lb_pipeline_ctx ctx;
+        agent_pipeline_ctx(agent, &ctx);
+        lb_pipeline_update_port(&ctx, port->name, port->key,
+                                port->switch_name, &agent->flows);
+        agent->flows_seqno++;
+        lb_agent_migration_unblocked(agent->migration, agent->flows_seqno);
+    }
 }
 
 void
@@ -339,8 +555,8 @@ cmd_ports(struct unixctl_conn *conn, int argc OVS_UNUSED,
     struct lb_agent *agent = agent_;
     struct ds s = DS_EMPTY_INITIALIZER;
     lb_model_format(&agent->model, &s);
-    if (agent->k8s) {
-        lb_agent_format_owners(agent, &s);
+    if (agent->objects) {
+        lb_agent_k8s_format_owners(agent->objects, &s);
     }
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
@@ -414,6 +630,45 @@ cmd_installed_seqno(struct unixctl_conn *conn, int argc OVS_UNUSED,
     free(s);
 }
 
+static void
+cmd_k8s(struct unixctl_conn *conn, int argc OVS_UNUSED,
+        const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct lb_agent *agent = agent_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    ds_put_format(&s, "last derivation of the model: %lld us\n",
+                  agent->last_derive_usec);
+    lb_agent_k8s_format(agent->objects, &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+cmd_migrations(struct unixctl_conn *conn, int argc, const char *argv[],
+               void *agent_)
+{
+    struct lb_agent *agent = agent_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    bool verbose = argc > 1 && !strcmp(argv[1], "-v");
+    lb_agent_migration_format(agent->migration, verbose, &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+cmd_explain(struct unixctl_conn *conn, int argc OVS_UNUSED,
+            const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct lb_agent *agent = agent_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    struct lb_model model;
+    lb_model_init(&model);
+    lb_derive_model_explain(agent->view.cluster, &model, &s);
+    lb_model_destroy(&model);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
 void
 lb_agent_register_commands(struct lb_agent *agent)
 {
@@ -427,5 +682,10 @@ lb_agent_register_commands(struct lb_agent *agent)
                                  agent);
     }
     unixctl_command_register("seqno", "", 0, 0, cmd_installed_seqno, agent);
-    lb_agent_k8s_register_commands(agent);
+    if (agent->k8s) {
+        unixctl_command_register("k8s", "", 0, 0, cmd_k8s, agent);
+        unixctl_command_register("migrations", "[-v]", 0, 1, cmd_migrations,
+                                 agent);
+        unixctl_command_register("explain", "", 0, 0, cmd_explain, agent);
+    }
 }

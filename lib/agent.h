@@ -9,7 +9,8 @@
 /* The node agent: the model (from a file, or derived from Kubernetes
  * objects) -> pipeline -> OpenFlow engine, and the OVS database.  Kept in
  * the library, so that ovn-agent/main.c holds only option parsing and
- * wiring, and tests can drive an agent directly. */
+ * wiring, and tests can drive an agent directly.  agent.c is its core;
+ * its parts and how they talk are described there. */
 
 #include <stdbool.h>
 #include <stdint.h>

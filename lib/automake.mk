@@ -3,9 +3,16 @@ lib_liblivebind_la_SOURCES = \
 	lib/agent.c \
 	lib/agent.h \
 	lib/agent-cni.c \
+	lib/agent-cni.h \
 	lib/agent-k8s.c \
+	lib/agent-k8s.h \
 	lib/agent-migration.c \
-	lib/agent-private.h \
+	lib/agent-migration.h \
+	lib/agent-view.h \
+	lib/agent-writes.c \
+	lib/agent-writes.h \
+	lib/announce.c \
+	lib/announce.h \
 	lib/cookie.h \
 	lib/flow-table.c \
 	lib/flow-table.h \

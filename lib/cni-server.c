@@ -37,9 +37,11 @@ enum conn_state {
 
 /* One client connection: one request, one reply. */
 struct cni_conn {
-    struct ovs_list node;       /* In cni_server's 'conns'. */
+    struct ovs_list node;       /* In cni_server's 'conns', oldest first. */
     int fd;
     enum conn_state state;
+    bool in_slot;               /* Counted in cni_server's 'n_slots'. */
+    long long int accepted;     /* time_msec() at accept. */
     struct ds buf;              /* Request bytes, then reply bytes. */
     size_t tx_ofs;              /* Reply bytes sent. */
     long long int deadline;     /* For CONN_READING and CONN_WRITING. */
@@ -63,17 +65,35 @@ struct cni_server {
     cni_closed_func *closed;
     void *aux;
     struct ovs_list conns;      /* Contains "struct cni_conn"s. */
-    size_t n_conns;
+    size_t n_slots;             /* Connections reading or writing. */
     struct ovs_list pending;    /* Contains unanswered "cni_reply_ctx"s. */
     size_t n_pending;
 };
+
+/* The limits, and why:
+ *
+ *   - A slot is taken only while a request is read or a reply written.
+ *     The plugin, a local process, writes its whole request as soon as it
+ *     connects and reads the reply as soon as it comes, so both take
+ *     microseconds: 64 slots serve any runtime, and 2 s to send a request
+ *     or take a reply is ample even on a loaded node.
+ *   - A request with the handler (an ADD waiting for its flows, for up to
+ *     the client's own timeout) holds no slot, or one slow ADD could keep
+ *     others waiting; such requests are bounded apart, by the pods a node
+ *     could be creating at once, with room to spare.  Past that bound a
+ *     request gets "try again later" at once.
+ *   - When every slot is taken, a connection that has sent no complete
+ *     request within IDLE_GRACE_MS makes room for the next client: the
+ *     runtime's requests never queue behind idle or slow clients. */
+#define IDLE_GRACE_MS 100
 
 void
 cni_server_options_init(struct cni_server_options *options)
 {
     options->allowed_uid = 0;
     options->max_connections = 64;
-    options->io_timeout_ms = 10000;
+    options->max_pending = 1024;
+    options->io_timeout_ms = 2000;
 }
 
 /* Makes the directory of 'path' if it does not exist, mode 0700, and checks
@@ -218,8 +238,11 @@ cni_server_create(const char *socket_path,
     if (!server->options.max_connections) {
         server->options.max_connections = 1;
     }
+    if (!server->options.max_pending) {
+        server->options.max_pending = 1;
+    }
     if (server->options.io_timeout_ms <= 0) {
-        server->options.io_timeout_ms = 10000;
+        server->options.io_timeout_ms = 2000;
     }
     server->handle = handle;
     server->closed = closed;
@@ -250,10 +273,27 @@ cni_server_n_pending(const struct cni_server *server)
     return server->n_pending;
 }
 
+/* Whether 'conn' holds one of the server's slots. */
+static void
+conn_set_slot(struct cni_server *server, struct cni_conn *conn, bool in_slot)
+{
+    if (conn->in_slot != in_slot) {
+        conn->in_slot = in_slot;
+        if (in_slot) {
+            server->n_slots++;
+        } else {
+            server->n_slots--;
+        }
+    }
+}
+
 /* Queues 'reply' (without newline) for sending on 'conn'. */
 static void
 conn_send(struct cni_server *server, struct cni_conn *conn, const char *reply)
 {
+    /* May go past 'max_connections' for a moment: the reply is small and
+     * the client waits for it. */
+    conn_set_slot(server, conn, true);
     ds_clear(&conn->buf);
     ds_put_cstr(&conn->buf, reply);
     ds_put_char(&conn->buf, '\n');
@@ -279,9 +319,10 @@ conn_accept(struct cni_server *server, int fd)
     conn->fd = fd;
     conn->state = CONN_READING;
     ds_init(&conn->buf);
-    conn->deadline = time_msec() + server->options.io_timeout_ms;
+    conn->accepted = time_msec();
+    conn->deadline = conn->accepted + server->options.io_timeout_ms;
     ovs_list_push_back(&server->conns, &conn->node);
-    server->n_conns++;
+    conn_set_slot(server, conn, true);
 
     struct ucred cred;
     socklen_t len = sizeof cred;
@@ -313,7 +354,7 @@ conn_close(struct cni_server *server, struct cni_conn *conn)
     struct cni_reply_ctx *ctx = conn->ctx;
 
     ovs_list_remove(&conn->node);
-    server->n_conns--;
+    conn_set_slot(server, conn, false);
     close(conn->fd);
     ds_destroy(&conn->buf);
     free(conn->peer);
@@ -370,12 +411,26 @@ conn_dispatch(struct cni_server *server, struct cni_conn *conn, size_t len)
     }
     log_request(conn, &ctx->request);
 
+    if (server->n_pending >= server->options.max_pending) {
+        VLOG_WARN_RL(&rl, "%s: %"PRIuSIZE" requests in progress already: "
+                     "try again later", conn->peer, server->n_pending);
+        error = cni_error_createf(CNI_ERR_TRY_AGAIN, "the agent has %"
+                                  PRIuSIZE" requests in progress: try again "
+                                  "later", server->n_pending);
+        conn_send_error(server, conn, error);
+        cni_error_destroy(error);
+        cni_request_destroy(&ctx->request);
+        free(ctx);
+        return;
+    }
+
     ctx->server = server;
     ctx->conn = conn;
     ovs_list_push_back(&server->pending, &ctx->node);
     server->n_pending++;
     conn->ctx = ctx;
     conn->state = CONN_HANDLING;
+    conn_set_slot(server, conn, false);
     ds_clear(&conn->buf);
     server->handle(server->aux, &ctx->request, ctx);
 }
@@ -484,12 +539,31 @@ conn_run(struct cni_server *server, struct cni_conn *conn)
     }
 }
 
+/* The connection that has waited longest for its request, or NULL. */
+static struct cni_conn *
+oldest_reading(const struct cni_server *server)
+{
+    struct cni_conn *conn;
+    LIST_FOR_EACH (conn, node, &server->conns) {
+        if (conn->state == CONN_READING) {
+            return conn;
+        }
+    }
+    return NULL;
+}
+
 void
 cni_server_run(struct cni_server *server)
 {
     /* Bounded, so that a flood of clients cannot starve the loop. */
-    for (int i = 0;
-         i < 16 && server->n_conns < server->options.max_connections; i++) {
+    for (int i = 0; i < 16; i++) {
+        struct cni_conn *idle = NULL;
+        if (server->n_slots >= server->options.max_connections) {
+            idle = oldest_reading(server);
+            if (!idle || time_msec() < idle->accepted + IDLE_GRACE_MS) {
+                break;
+            }
+        }
         int fd = accept4(server->fd, NULL, NULL,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -498,6 +572,13 @@ cni_server_run(struct cni_server *server)
                              ovs_strerror(errno));
             }
             break;
+        }
+        if (idle) {
+            VLOG_WARN_RL(&rl, "%s: closing connection from %s: no request "
+                         "within %d ms, and another client waits",
+                         server->path, idle->peer, IDLE_GRACE_MS);
+            idle->state = CONN_DONE;
+            conn_close(server, idle);
         }
         conn_accept(server, fd);
     }
@@ -511,8 +592,20 @@ cni_server_run(struct cni_server *server)
 void
 cni_server_wait(struct cni_server *server)
 {
-    if (server->n_conns < server->options.max_connections) {
+    if (server->n_slots < server->options.max_connections) {
         poll_fd_wait(server->fd, POLLIN);
+    } else {
+        /* Full: a new client can only take an idle one's slot, once it has
+         * had its grace. */
+        const struct cni_conn *idle = oldest_reading(server);
+        if (idle) {
+            long long int when = idle->accepted + IDLE_GRACE_MS;
+            if (time_msec() >= when) {
+                poll_fd_wait(server->fd, POLLIN);
+            } else {
+                poll_timer_wait_until(when);
+            }
+        }
     }
 
     struct cni_conn *conn;

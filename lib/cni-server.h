@@ -46,9 +46,11 @@ typedef void cni_handle_func(void *aux, struct cni_request *,
                              struct cni_reply_ctx *);
 typedef void cni_closed_func(void *aux, struct cni_reply_ctx *);
 
+/* Limits: see cni-server.c for the defaults and their reasons. */
 struct cni_server_options {
     uid_t allowed_uid;          /* Peer uid allowed to connect (0: root). */
-    size_t max_connections;     /* Connections served at once. */
+    size_t max_connections;     /* Requests read or replies sent at once. */
+    size_t max_pending;         /* Requests with the handler at once. */
     int io_timeout_ms;          /* Time to receive a request, send a reply. */
 };
 

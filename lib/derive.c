@@ -535,6 +535,13 @@ derive_ctx_init__(struct derive_ctx *ctx, const struct lb_cluster *cluster,
         if (!port || (ports && !sset_contains(ports, port))) {
             continue;
         }
+        /* A pod that names a port it may not take is not one of its pods:
+         * it must not move the port's binding. */
+        const struct lb_logical_port *lp
+            = lb_cluster_find_logical_port_by_port_name(cluster, port);
+        if (lp && !lb_pod_may_bind(cluster, pod, lp)) {
+            continue;
+        }
         struct pod_group *group = shash_find_data(&ctx->pods_by_port, port);
         if (!group) {
             group = xzalloc(sizeof *group);
@@ -1041,6 +1048,31 @@ lb_cluster_find_logical_port_by_port_name(const struct lb_cluster *cluster,
         cluster, ns, sep + 1);
     free(ns);
     return lp;
+}
+
+/* Whether 'pod' may plug into 'lp' (and so take its IP and MAC, and bind
+ * it to its node).  A VM's port takes only the VM's own virt-launcher pods:
+ * those whose controller is the VM's VirtualMachineInstance, with the VMI's
+ * UID when the VMI is known (KubeVirt's labels and annotations are any
+ * pod's to set).  A pod's port takes only that pod, never a VM's pod. */
+bool
+lb_pod_may_bind(const struct lb_cluster *cluster, const struct lb_pod *pod,
+                const struct lb_logical_port *lp)
+{
+    if (strcmp(pod->ns, lp->ns)) {
+        return false;
+    }
+    const char *vm = lb_pod_vm_name(pod);
+    if (lp->vm) {
+        if (!vm || strcmp(vm, lp->vm)) {
+            return false;
+        }
+        const struct lb_vmi *vmi = lb_cluster_find_vmi(cluster, lp->ns,
+                                                       lp->vm);
+        return (!vmi || !vmi->uid
+                || (pod->owner_uid && !strcmp(pod->owner_uid, vmi->uid)));
+    }
+    return !vm && lp->pod && !strcmp(lp->pod, pod->name);
 }
 
 /* Replaces the contents of 'model' (which must be initialized) by the model

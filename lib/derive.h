@@ -96,6 +96,8 @@ const struct lb_logical_port *lb_cluster_find_logical_port_by_port_name(
 size_t lb_cluster_count(const struct lb_cluster *, enum lb_kind);
 
 /* Derivation. */
+bool lb_pod_may_bind(const struct lb_cluster *, const struct lb_pod *,
+                     const struct lb_logical_port *);
 void lb_derive_model(const struct lb_cluster *, struct lb_model *);
 void lb_derive_model_explain(const struct lb_cluster *, struct lb_model *,
                              struct ds *notes);

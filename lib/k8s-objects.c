@@ -425,9 +425,6 @@ static const struct field pod_fields[] = {
            ANNOTATION(LB_ANNOTATION_TARGET_READY)),
     STRING_TRUE(POD(allow_live_migration),
                 ANNOTATION(LB_ANNOTATION_ALLOW_MIGRATION)),
-    STRING(POD(logical_port_annotation),
-           LB_K8S_NAMESPACE_MAX + 1 + LB_K8S_NAME_MAX,
-           ANNOTATION(LB_ANNOTATION_LOGICAL_PORT)),
 };
 
 /* Finds the controller among 'metadata.ownerReferences'. */
@@ -492,31 +489,17 @@ parse_controller(const json_t *root, const char *what, struct lb_pod *pod)
     return NULL;
 }
 
-/* The logical port a pod plugs into.  The annotation names it explicitly,
- * either as "<ns>_<name>" or as a LogicalPort name in the pod's namespace;
- * a value naming another namespace is ignored, so that a pod cannot take
- * over another namespace's port.  Kubernetes names cannot contain '_', so
- * "<ns>_<name>" is unambiguous. */
+/* The logical port a pod plugs into: its VM's, or its own.  Kubernetes
+ * names cannot contain '_', so "<ns>_<name>" is unambiguous.  Nothing the
+ * pod sets names it: the livebind.io/logical-port annotation is the agent's
+ * answer, written for people and tools, not a request (read back, it let
+ * any pod name any port of its namespace). */
 static char *
 compute_port_name(const struct lb_pod *pod)
 {
     if (pod->host_network) {
         return NULL;
     }
-
-    const char *ann = pod->logical_port_annotation;
-    if (ann && *ann) {
-        const char *underscore = strchr(ann, '_');
-        if (!underscore) {
-            return xasprintf("%s_%s", pod->ns, ann);
-        }
-        size_t ns_len = strlen(pod->ns);
-        if (underscore - ann == ns_len && !strncmp(ann, pod->ns, ns_len)
-            && underscore[1] && !strchr(underscore + 1, '_')) {
-            return xstrdup(ann);
-        }
-    }
-
     const char *vm = lb_pod_vm_name(pod);
     return xasprintf("%s_%s", pod->ns, vm ? vm : pod->name);
 }
@@ -587,17 +570,16 @@ lb_pod_equal(const struct lb_pod *a, const struct lb_pod *b)
 }
 
 /* The name of the VM (VirtualMachineInstance) 'pod' runs, or NULL if it is
- * not a virt-launcher pod. */
+ * not a virt-launcher pod.  Only the controller reference counts, as
+ * KubeVirt sets it: labels and annotations (vm.kubevirt.io/name,
+ * kubevirt.io/domain) are any pod's to set, and the VM's port must not be
+ * (lb_pod_may_bind() also checks the VMI's UID). */
 const char *
 lb_pod_vm_name(const struct lb_pod *pod)
 {
     if (pod->owner_kind && !strcmp(pod->owner_kind, "VirtualMachineInstance")
         && pod->owner_name && *pod->owner_name) {
         return pod->owner_name;
-    } else if (pod->vm_name_label && *pod->vm_name_label) {
-        return pod->vm_name_label;
-    } else if (pod->domain && *pod->domain) {
-        return pod->domain;
     }
     return NULL;
 }

@@ -73,7 +73,6 @@ struct lb_pod {
     char *migration_job_name;
     char *target_ready_timestamp;
     bool allow_live_migration;  /* The opt-in annotation is "true". */
-    char *logical_port_annotation;
 
     /* Controller ownerReference, all NULL if none. */
     char *owner_kind;

@@ -51,8 +51,8 @@ FIXTURES = os.path.join(
 GROUP = "livebind.io"
 VERSION = "v1alpha1"
 
-# What livebind-agent does in the API, from lib/agent-k8s.c (watches),
-# lib/agent-cni.c and lib/agent-migration.c (writes):
+# What livebind-agent does in the API, from lib/agent-k8s.c (watches) and
+# lib/agent-writes.c (every write, whichever part of the agent asks):
 #   (apiGroup, resource): verbs
 EXPECTED_ACCESS = {
     # Watched (list, then watch) cluster-wide; pods merge-patched with the
@@ -75,12 +75,10 @@ EXPECTED_ACCESS = {
 # must be reflected in EXPECTED_ACCESS and deploy/rbac.yaml, and then here.
 EXPECTED_CALL_SITES = {
     ("lib/agent-k8s.c", "k8s_watch_create"): 1,
-    ("lib/agent-cni.c", "k8s_create"): 2,
-    ("lib/agent-cni.c", "k8s_read_modify_write"): 1,
-    ("lib/agent-cni.c", "k8s_merge_patch"): 2,
-    ("lib/agent-cni.c", "k8s_delete"): 3,
-    ("lib/agent-migration.c", "k8s_read_modify_write"): 1,
-    ("lib/agent-migration.c", "k8s_merge_patch"): 1,
+    ("lib/agent-writes.c", "k8s_create"): 2,
+    ("lib/agent-writes.c", "k8s_read_modify_write"): 1,
+    ("lib/agent-writes.c", "k8s_merge_patch"): 2,
+    ("lib/agent-writes.c", "k8s_delete"): 2,
 }
 K8S_CALLS = ("k8s_watch_create", "k8s_get", "k8s_create", "k8s_update",
              "k8s_merge_patch", "k8s_json_patch", "k8s_delete",
@@ -521,10 +519,10 @@ class CrdTest(unittest.TestCase):
                               ".status.alternateOwner.node"}, paths)
 
     def test_agent_watches_these_resources(self):
-        """The CRDs are what lib/agent-k8s.c watches and agent-cni.c
+        """The CRDs are what lib/agent-k8s.c watches and agent-writes.c
         writes."""
         src = read(os.path.join(SRCDIR, "lib", "agent-k8s.c")) + \
-            read(os.path.join(SRCDIR, "lib", "agent-cni.c"))
+            read(os.path.join(SRCDIR, "lib", "agent-writes.c"))
         used = set(re.findall(r"/apis/livebind\.io/v1alpha1/"
                               r"(?:namespaces/%s/)?([a-z]+)", src))
         self.assertEqual(used, set(self.EXPECTED))
@@ -586,8 +584,8 @@ class SchemaValidationTest(unittest.TestCase):
         self.assertLessEqual(sw["spec"]["mtu"], 1500 - 50)
 
     def test_agent_written_objects_validate(self):
-        """Shapes built as lib/agent-cni.c and agent-migration.c build
-        them (json_pack formats there)."""
+        """Shapes built as lib/agent-writes.c builds them (json_pack
+        formats there)."""
         port = {
             "apiVersion": "livebind.io/v1alpha1", "kind": "LogicalPort",
             "metadata": {"name": "web-0", "namespace": "default"},
@@ -766,15 +764,16 @@ class RbacTest(unittest.TestCase):
 
     def test_write_paths(self):
         """The resources the write call sites address."""
-        src = strip_comments(read(os.path.join(SRCDIR, "lib", "agent-cni.c"))
-                             + read(os.path.join(SRCDIR, "lib",
-                                                 "agent-migration.c")))
+        src = strip_comments(read(os.path.join(SRCDIR, "lib",
+                                               "agent-writes.c")))
         # Adjacent string literals joined, as the compiler does.
         src = re.sub(r'"\s*\n\s*"', "", src)
+        self.assertIn('#define PORTS_PATH "/apis/livebind.io/v1alpha1/'
+                      'namespaces/%s/logicalports"', src)
         self.assertIn('PORTS_PATH"/%s/status"', src)
+        self.assertIn('PORTS_PATH"/%s"', src)
+        self.assertIn('ALLOCATIONS_PATH"/%s"', src)
         self.assertIn('"/api/v1/namespaces/%s/pods/%s"', src)
-        self.assertIn('"/apis/livebind.io/v1alpha1/namespaces/%s/'
-                      'logicalports/%s/status"', src)
 
     def test_request_log(self):
         """With LB_API_REQUEST_LOG=FILE[:FILE...] (GET /fake/stats saved

@@ -6,12 +6,15 @@
 IPs 0.0.0.0, 60 bytes) in rounds at 0, 50, 200, 450 and 800 ms.
 
   announce.py IFACE MAC [--rounds 0,50,200,450,800] [--src MAC]
-              [--cutover FILE]
+              [--cutover FILE] [--na TARGET --na-flags S|O|SO|-]
 
 --src sends with a different Ethernet source and sender MAC (to test that
 a foreign announcement changes nothing).  --cutover runs "bridge -batch FILE"
 first, then announces at once, as QEMU does when the VM resumes: the
-emulated cutover and the first RARP are microseconds apart."""
+emulated cutover and the first RARP are microseconds apart.  --na sends an
+IPv6 neighbour advertisement for TARGET instead (hop limit 255, with the
+given flags: S solicited, O override), to test that only an unsolicited one
+for the VM's own address activates anything."""
 
 import socket
 import subprocess
@@ -31,6 +34,26 @@ def rarp(mac):
     return frame + b"\x00" * (60 - len(frame))
 
 
+def na(mac, target, flags):
+    m = mac_bytes(mac)
+    t = socket.inet_pton(socket.AF_INET6, target)
+    all_nodes = socket.inet_pton(socket.AF_INET6, "ff02::1")
+    rso = (0x40 if "S" in flags else 0) | (0x20 if "O" in flags else 0)
+    icmp = bytes([136, 0, 0, 0, rso, 0, 0, 0]) + t + bytes([2, 1]) + m
+    # The checksum over the pseudo-header, as a real guest sends it.
+    pseudo = t + all_nodes + len(icmp).to_bytes(4, "big") + b"\0\0\0\x3a"
+    data = pseudo + icmp
+    csum = sum(int.from_bytes(data[i:i + 2], "big")
+               for i in range(0, len(data), 2))
+    while csum >> 16:
+        csum = (csum & 0xffff) + (csum >> 16)
+    csum = ~csum & 0xffff
+    icmp = icmp[:2] + csum.to_bytes(2, "big") + icmp[4:]
+    ip6 = (b"\x60\0\0\0" + len(icmp).to_bytes(2, "big") + bytes([58, 255])
+           + t + all_nodes)
+    return b"\x33\x33\0\0\0\x01" + m + b"\x86\xdd" + ip6 + icmp
+
+
 def main():
     args = sys.argv[1:]
     if len(args) < 2:
@@ -45,6 +68,9 @@ def main():
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
     frame = rarp(mac)
+    if "--na" in args:
+        frame = na(mac, args[args.index("--na") + 1],
+                   args[args.index("--na-flags") + 1])
     if "--cutover" in args:
         subprocess.run(["bridge", "-batch",
                         args[args.index("--cutover") + 1]], check=True)

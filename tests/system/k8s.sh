@@ -112,13 +112,16 @@ pod_uid() {
 # cni NODE COMMAND POD [NS] : run the livebind CNI plugin exactly as a
 # runtime does (environment, configuration on stdin) for pod NS/POD on
 # NODE, whose netns is $LB_PREFIX$POD.  Prints the plugin's output.
+# $CNI_SOCKET and $CNI_TIMEOUT_MS override the agent's socket and the
+# plugin's timeout.
 cni() {
     local node=$1 cmd=$2 pod=$3 ns=${4:-default}
     local d; d=$(bed_node_dir "$node")
     local uid=${CNI_POD_UID:-}
     [ -n "$uid" ] || uid=$(pod_uid "$ns" "$pod")
     printf '{"cniVersion":"1.1.0","name":"livebind","type":"livebind",
-             "agentSocket":"%s","timeoutMs":20000}' "$d/cni/cni.sock" |
+             "agentSocket":"%s","timeoutMs":%d}' \
+        "${CNI_SOCKET:-$d/cni/cni.sock}" "${CNI_TIMEOUT_MS:-20000}" |
     env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_CONTAINERID="cid-$pod" \
         CNI_NETNS="/var/run/netns/${LB_PREFIX}$pod" CNI_IFNAME=eth0 \
         CNI_PATH="$builddir/cni-plugin" \

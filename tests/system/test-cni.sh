@@ -35,6 +35,20 @@ check "the pod is annotated with its port" bed_wait_until 5 \
     api_has /api/v1/namespaces/default/pods/web \
     '"livebind.io/logical-port": *"default_web"'
 
+# A host-network pod has no port: a clear error, not a crashed agent.
+kapi_ok POST /api/v1/namespaces/default/pods \
+    '{"apiVersion":"v1","kind":"Pod",
+      "metadata":{"name":"hostnet","namespace":"default"},
+      "spec":{"nodeName":"node2","hostNetwork":true},
+      "status":{"phase":"Running"}}' >/dev/null
+pod_netns hostnet
+out=$(cni node2 ADD hostnet || true)
+echo "$out"
+check "ADD of a host-network pod fails with a clear error" \
+    grep -q '"code": *7.*hostNetwork' <<<"$(tr -d '\n' <<<"$out")"
+check "... and the agent lives on" agent_ctl node2 status
+check "... and serves the next ADD" add_pod node2 after-hostnet
+
 # DEL twice.
 check "DEL a pod" cni node3 DEL client
 check "DEL the same pod again" cni node3 DEL client
@@ -55,6 +69,48 @@ check "... and leaves no interface in the pod" \
     sh -c "! ip -n ${LB_PREFIX}orphan link show eth0 2>/dev/null"
 agent_k8s_start node3
 agent_wait_synced node3
+
+# An agent that is not ready (its OVS database absent) answers at once, and
+# does not spin while a client holds a connection open.
+nr=$LB_BED_DIR/not-ready
+mkdir -p "$nr"
+bed_ovs node3 "$agent_bin" --node=node3 --ovsdb="unix:$nr/absent.sock" \
+    --openflow="unix:$nr/absent.mgmt" --k8s-server="$LB_API" \
+    --cni-socket="$nr/cni/cni.sock" --unixctl="$nr/agent.ctl" \
+    --log-file="$nr/agent.log" --pidfile="$nr/agent.pid" --detach \
+    -vconsole:off -vfile:dbg
+nr_pid=$(cat "$nr/agent.pid")
+bed_wait_until 5 test -S "$nr/cni/cni.sock"
+cpu_ms() {  # PID : user + system CPU time so far
+    echo $(( $(awk '{print $14 + $15}' "/proc/$1/stat") * 1000
+             / $(getconf CLK_TCK) ))
+}
+idle_cpu() {
+    local before after
+    before=$(cpu_ms "$nr_pid")
+    python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+time.sleep(2)' "$nr/cni/cni.sock"
+    after=$(cpu_ms "$nr_pid")
+    echo "not-ready agent: $((after - before)) ms of CPU while a client" \
+         "held a connection for 2 s"
+    [ $((after - before)) -lt 300 ]
+}
+check "a connection to a not-ready agent does not make it spin" idle_cpu
+cat "$LB_BED_DIR/check.out"
+out=$(CNI_SOCKET=$nr/cni/cni.sock cni node3 STATUS orphan || true)
+echo "$out"
+check "STATUS of a not-ready agent: not available (50), not ready" \
+    grep -q '"code": *50.*not ready' <<<"$(tr -d '\n' <<<"$out")"
+k8s_pod default early node3 >/dev/null
+pod_netns early
+out=$(CNI_SOCKET=$nr/cni/cni.sock CNI_TIMEOUT_MS=5000 cni node3 ADD early ||
+      true)
+echo "$out"
+check "ADD to a not-ready agent: try again later (11), at once" \
+    grep -q '"code": *11.*not ready' <<<"$(tr -d '\n' <<<"$out")"
+kill "$nr_pid"
 
 # Concurrent ADDs: every pod gets a unique address cluster-wide.
 many() {
@@ -90,6 +146,48 @@ unique_ips() {
 check "... with unique IPs cluster-wide" unique_ips
 check "ping between concurrently added pods (m1-1 -> m3-$CONCURRENT)" \
     bed_exec "m1-1" ping -c 2 -i 0.2 -W 2 "$(ip_of "m3-$CONCURRENT")"
+
+# Idle clients, more than the agent has slots, do not delay the runtime: a
+# local process holds 80 connections open without sending, reopening each
+# one the agent closes, while a real ADD runs with a 5 s timeout.
+python3 - "$(bed_node_dir node1)/cni/cni.sock" "$LB_BED_DIR/idle.ready" \
+    > "$LB_BED_DIR/idle.log" 2>&1 <<'EOF' &
+import select, socket, sys, time
+path, ready = sys.argv[1], sys.argv[2]
+def conn():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)             # Blocks while the backlog is full.
+    return s
+socks = [conn() for _ in range(80)]
+open(ready, "w").close()
+reopened = 0
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    r, _, _ = select.select(socks, [], [], 0.1)
+    for s in r:                 # Closed by the agent: take another.
+        socks.remove(s)
+        s.close()
+        socks.append(conn())
+        reopened += 1
+print("reopened", reopened, "connections")
+EOF
+idle_pid=$!
+bed_wait_until 10 test -e "$LB_BED_DIR/idle.ready"
+k8s_pod default busy node1 >/dev/null
+pod_netns busy
+add_busy() {
+    local start=${EPOCHREALTIME/./} rc=0
+    CNI_TIMEOUT_MS=5000 cni node1 ADD busy > "$LB_BED_DIR/add.busy" || rc=1
+    echo "ADD with 80 idle connections took" \
+         "$(( (${EPOCHREALTIME/./} - start) / 1000 )) ms"
+    cat "$LB_BED_DIR/add.busy"
+    return $rc
+}
+check "with 80 idle connections, an ADD completes within its 5 s timeout" \
+    add_busy
+cat "$LB_BED_DIR/check.out"
+kill "$idle_pid" 2>/dev/null || true
+wait "$idle_pid" 2>/dev/null || true
 
 # A VM's port keeps its IP and MAC when its pod is deleted and recreated.
 vmi='{"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance",
@@ -146,6 +244,53 @@ check "the source keeps serving (web -> VM on node1)" \
 check "the port records the target as alternate owner" bed_wait_until 5 \
     api_has /apis/livebind.io/v1alpha1/namespaces/default/logicalports/vm1 \
     alternateOwner
+
+# Hostile pods in the VM's namespace cannot take its port (IP and MAC) or
+# another pod's: not by the livebind.io/logical-port annotation, not by
+# KubeVirt's labels, not by a controller reference to the VM with another
+# UID than its VMI's, not by the VM's name.
+vm_ip=$(ip_of launcher-b)
+vm_mac=$(mac_of launcher-b)
+own_address() {  # POD : its ADD gave it an address of its own
+    echo "$1: $(ip_of "$1") $(mac_of "$1"); VM: $vm_ip $vm_mac;" \
+         "web: $(ip_of web)"
+    [ "$(ip_of "$1")" != "$vm_ip" ] && [ "$(mac_of "$1")" != "$vm_mac" ] &&
+        [ "$(ip_of "$1")" != "$(ip_of web)" ]
+}
+check "a pod annotated with the VM's port gets a port of its own" \
+    add_pod node3 evil-ann '"annotations":{"livebind.io/logical-port":"vm1"}'
+check "... not the VM's address" own_address evil-ann
+check "a pod annotated with another pod's port gets a port of its own" \
+    add_pod node3 evil-ann2 \
+    '"annotations":{"livebind.io/logical-port":"default_web"}'
+check "... not that pod's address" own_address evil-ann2
+check "a pod with KubeVirt's labels, no controller, gets a port of its own" \
+    add_pod node3 evil-label "\"labels\":{\"kubevirt.io\":\"virt-launcher\",
+      \"vm.kubevirt.io/name\":\"vm1\",\"kubevirt.io/created-by\":\"$vmi_uid\"},
+      \"annotations\":{\"kubevirt.io/domain\":\"vm1\"}"
+check "... not the VM's address" own_address evil-label
+refused() {  # POD METADATA : the ADD fails with code 101, nothing plumbed
+    local out
+    k8s_pod default "$1" node3 "$2" >/dev/null
+    pod_netns "$1"
+    out=$(cni node3 ADD "$1" || true)
+    echo "$out"
+    grep -q '"code": *101' <<<"$(tr -d '\n' <<<"$out")" &&
+        ! ip -n "${LB_PREFIX}$1" link show eth0 2>/dev/null
+}
+check "a pod controlled by \"vm1\" with another UID is refused the VM's port" \
+    refused evil-owner '"ownerReferences":[{"apiVersion":"kubevirt.io/v1",
+      "kind":"VirtualMachineInstance","name":"vm1",
+      "uid":"00000000-0000-0000-0000-00000000bad0","controller":true}]'
+check "a plain pod named like the VM is refused the VM's port" refused vm1 ''
+vm_port_intact() {
+    agent_ctl node1 ports | grep '^default_vm1 ' |
+        grep -q 'chassis=node1 additional=node2 (blocked)'
+}
+check "the VM's port is still bound to node1, and node2 blocked" \
+    vm_port_intact
+check "the source still serves the VM (web -> VM on node1)" \
+    bed_exec web ping -c 3 -i 0.2 -W 2 "$vm_ip"
 
 # Every API request the agents made is one deploy/rbac.yaml grants.
 if python3 -c 'import yaml' 2>/dev/null; then

@@ -83,6 +83,21 @@ sleep 0.3
 check "a RARP from another pod, or with a foreign MAC, activates nothing" \
     port_blocked node2 "$key"
 
+# Only an unsolicited neighbour advertisement for the VM's own address
+# activates: not one for another address, not a solicited one, though
+# both pass the switch's match (ICMPv6 type 136 from the VM's MAC).
+vm_lla=$(python3 -c 'import ipaddress, sys
+m = [int(x, 16) for x in sys.argv[1].split(":")]
+print(ipaddress.IPv6Address(bytes([0xfe, 0x80] + [0] * 6 + [m[0] ^ 2]
+                                  + m[1:3] + [0xff, 0xfe] + m[3:])))' "$vm_mac")
+bed_exec launcher-2 python3 "$srcdir/tests/system/announce.py" eth0 \
+    "$vm_mac" --rounds 0,20 --na fd00::99 --na-flags O || true
+bed_exec launcher-2 python3 "$srcdir/tests/system/announce.py" eth0 \
+    "$vm_mac" --rounds 0,20 --na "$vm_lla" --na-flags SO || true
+sleep 0.3
+check "an NA from the VM's MAC, solicited or for another address, activates nothing" \
+    port_blocked node2 "$key"
+
 # The target's agent, killed while mirroring, comes back with the same
 # flows, sending no flow-mod.
 before=$(bed_dump_flows node2 | md5sum)
@@ -168,6 +183,42 @@ check "cancelled migration: node3 delivers nothing to its copy" \
     port_not_blocked node3 "$key"
 check "canary flows after the cancelled migration" \
     bed_wait_until 5 canary_flowing
+
+# KubeVirt deletes the cancelled migration's target pod.
+cni node3 DEL launcher-4 >/dev/null || true
+k8s_delete /api/v1/namespaces/default/pods/launcher-4
+
+# ---- Migration 4: to node3, succeeds; the VM announces itself with an
+# unsolicited IPv6 neighbour advertisement for its link-local address
+# instead of RARP, which activates the copy there just the same.
+uid4=$(vmim_create mig4 vm1)
+vmim_phase mig4 Scheduling
+check "migration 4: target pod on node3" \
+    target_pod node3 launcher-5 mig4 "$uid4" up-5
+check "migration 4: node3's copy is blocked" \
+    bed_wait_until 5 port_blocked node3 "$key"
+vmim_phase mig4 Running
+guest_ns=${LB_PREFIX}guest
+ip -n "$guest_ns" link set up-5 up
+bed_wait_until 5 _uplink_forwarding "$guest_ns" up-5
+bridge -n "$guest_ns" link set dev up-5 state 0
+printf 'link set dev up-5 state 3\nlink set dev up-2 state 0\n' \
+    > "$dir/cutover.na.batch"
+bed_exec guest python3 "$srcdir/tests/system/announce.py" br0 "$vm_mac" \
+    --cutover "$dir/cutover.na.batch" --na "$vm_lla" --na-flags O
+check "the VM's unsolicited NA unblocked the port on node3" \
+    bed_wait_until 5 port_not_blocked node3 "$key"
+check "... and node3 says so (cause NA)" bed_wait_until 5 sh -c \
+    "ovs-appctl -t $(bed_node_dir node3)/agent.ctl migrations |
+     grep -q 'migration $uid4: NA on ofport'"
+check "canary flows after the NA cutover" bed_wait_until 5 canary_flowing
+vmi_migration_state vm1 "$(mig_state "$uid4" node2 node3 launcher-2 launcher-5 \
+    ",\"completed\":true,\"targetNodeDomainReadyTimestamp\":\"2026-11-22T01:00:00Z\"")" node3
+vmim_phase mig4 Succeeded
+pod_phase launcher-2 Succeeded
+check "migration 4 complete: mirror flows gone everywhere" \
+    bed_wait_until 5 on_no_node has_migration_flows "$key"
+check "canary flows after migration 4" bed_wait_until 5 canary_flowing
 
 # The canary's verdict.
 kill "$client_pid"

@@ -44,3 +44,12 @@ UNIT_TESTS += tests/unit/test-migration
 tests_unit_test_migration_SOURCES = tests/unit/test-migration.c
 tests_unit_test_migration_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_migration_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-announce
+tests_unit_test_announce_SOURCES = tests/unit/test-announce.c
+tests_unit_test_announce_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_announce_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+# The agent's parts call no one but the libraries: see the script.
+TESTS += tests/unit/check-agent-layering.sh
+EXTRA_DIST += tests/unit/check-agent-layering.sh

@@ -941,13 +941,18 @@ enum handler_mode {
     REPLY_RESULT,               /* At once, sample_result(). */
     REPLY_ERROR,                /* At once, CNI_ERR_PORT_CONFLICT. */
     KEEP,                       /* Keep 'ctx' in 'kept' for later. */
+    KEEP_ALL,                   /* Keep every 'ctx' in 'kept_all'. */
 };
+
+#define MAX_KEPT 128
 
 struct handler_state {
     enum handler_mode mode;
     int n_handled;
     int n_closed;
     struct cni_reply_ctx *kept;
+    struct cni_reply_ctx *kept_all[MAX_KEPT];
+    size_t n_kept_all;
     char *last_pod;
 };
 
@@ -977,6 +982,10 @@ test_handle(void *aux, struct cni_request *req, struct cni_reply_ctx *ctx)
     case KEEP:
         hs->kept = ctx;
         break;
+    case KEEP_ALL:
+        assert_true(hs->n_kept_all < MAX_KEPT);
+        hs->kept_all[hs->n_kept_all++] = ctx;
+        break;
     }
 }
 
@@ -984,6 +993,9 @@ static void
 test_closed(void *aux, struct cni_reply_ctx *ctx)
 {
     struct handler_state *hs = aux;
+    if (hs->mode == KEEP_ALL) {
+        return;
+    }
     assert_ptr_equal(ctx, hs->kept);
     assert_true(cni_reply_ctx_is_closed(ctx));
     hs->n_closed++;
@@ -1023,6 +1035,10 @@ server_teardown(void **state)
     cni_server_destroy(f->server);
     if (f->hs.kept) {
         cni_server_reply_error(f->hs.kept, CNI_ERR_AGENT, "shutdown", NULL);
+    }
+    for (size_t i = 0; i < f->hs.n_kept_all; i++) {
+        cni_server_reply_error(f->hs.kept_all[i], CNI_ERR_AGENT, "shutdown",
+                               NULL);
     }
     free(f->hs.last_pod);
     char *run_dir = xasprintf("%s/run", f->dir);
@@ -1378,6 +1394,113 @@ test_server_too_long(void **state)
     free(big);
 }
 
+/* Connects 'n' clients to the server of 'f', serving it meanwhile (the
+ * listen backlog is smaller than 'n'); each sends 'request' with a newline
+ * unless it is NULL.  Returns the sockets. */
+static int *
+connect_clients(struct server_fixture *f, size_t n, const char *request)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    ovs_strlcpy(sun.sun_path, f->path, sizeof sun.sun_path);
+    int *fds = xcalloc(n, sizeof *fds);
+    long long int deadline = time_msec() + 5000;
+
+    for (size_t i = 0; i < n; i++) {
+        fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        assert_true(fds[i] >= 0);
+        while (connect(fds[i], (struct sockaddr *) &sun, sizeof sun)) {
+            assert_int_equal(errno, EAGAIN);    /* Backlog full. */
+            assert_true(time_msec() < deadline);
+            cni_server_run(f->server);
+            cni_server_wait(f->server);
+            poll_timer_wait(10);
+            poll_block();
+        }
+        if (request) {
+            char *line = xasprintf("%s\n", request);
+            assert_int_equal(send(fds[i], line, strlen(line), 0),
+                             strlen(line));
+            free(line);
+        }
+    }
+    return fds;
+}
+
+static void
+close_clients(int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        close(fds[i]);
+    }
+    free(fds);
+}
+
+/* Idle clients, more than the server has slots, do not keep a real
+ * request waiting: they give way once slots are short. */
+static void
+test_server_idle_clients(void **state)
+{
+    struct server_fixture *f = *state;
+    char *request = add_request_json();
+    enum { N_IDLE = 80 };
+
+    int *idle = connect_clients(f, N_IDLE, NULL);
+    f->hs.mode = REPLY_RESULT;
+    long long int start = time_msec();
+    char *reply = transact_in_child(f, request, 3000);
+    assert_non_null(strstr(reply, "\"result\":{\"cniVersion\":"));
+    printf("request answered in %lld ms with %d idle clients\n",
+           time_msec() - start, N_IDLE);
+    free(reply);
+    close_clients(idle, N_IDLE);
+    free(request);
+}
+
+/* Requests with the handler (ADDs waiting for their flows) hold no slot:
+ * more of them than there are slots are all handled, and a request after
+ * them is answered. */
+static void
+test_server_pending_hold_no_slot(void **state)
+{
+    struct server_fixture *f = *state;
+    char *request = add_request_json();
+    enum { N_PENDING = 100 };
+
+    f->hs.mode = KEEP_ALL;
+    int *clients = connect_clients(f, N_PENDING, request);
+    SERVE_UNTIL(f, f->hs.n_handled == N_PENDING);
+    assert_int_equal(cni_server_n_pending(f->server), N_PENDING);
+
+    f->hs.mode = REPLY_RESULT;
+    char *reply = transact_in_child(f, request, 3000);
+    assert_non_null(strstr(reply, "\"result\":{\"cniVersion\":"));
+    free(reply);
+
+    /* The waiting clients still get their answers. */
+    for (size_t i = 0; i < f->hs.n_kept_all; i++) {
+        cni_server_reply_error(f->hs.kept_all[i], CNI_ERR_TRY_AGAIN, "later",
+                               NULL);
+    }
+    f->hs.n_kept_all = 0;
+    size_t n_answered = 0;
+    long long int deadline = time_msec() + 2000;
+    while (n_answered < N_PENDING && time_msec() < deadline) {
+        cni_server_run(f->server);
+        n_answered = 0;
+        for (size_t i = 0; i < N_PENDING; i++) {
+            char buf[256];
+            ssize_t n = recv(clients[i], buf, sizeof buf, MSG_PEEK);
+            n_answered += n > 0 && memchr(buf, '\n', n);
+        }
+        cni_server_wait(f->server);
+        poll_timer_wait(10);
+        poll_block();
+    }
+    assert_int_equal(n_answered, N_PENDING);
+    close_clients(clients, N_PENDING);
+    free(request);
+}
+
 static void
 test_client_no_agent(void **state OVS_UNUSED)
 {
@@ -1430,6 +1553,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_server_destroy_pending,
                                         server_setup, server_teardown),
         cmocka_unit_test_setup_teardown(test_server_too_long,
+                                        server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_server_idle_clients,
+                                        server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_server_pending_hold_no_slot,
                                         server_setup, server_teardown),
         cmocka_unit_test(test_server_wrong_uid),
         cmocka_unit_test(test_client_no_agent),

@@ -278,6 +278,71 @@ test_source_only(void **state OVS_UNUSED)
     expect(&sc, ON_A);
 }
 
+/* A newer pod on node-b, as the source pod but named 'name', with
+ * 'ownerReferences' (NULL: none). */
+static json_t *
+pod_on_b(const char *name, json_t *owner_refs)
+{
+    json_t *j = fixture("kubevirt/02-pod-source.json");
+    jset(j, "metadata>name", lb_json_str(name));
+    jset(j, "metadata>uid",
+         lb_json_str("0badc0de-0000-4000-8000-000000000001"));
+    jset(j, "metadata>creationTimestamp", lb_json_str("2026-11-22T10:00:00Z"));
+    jset(j, "spec>nodeName", lb_json_str("node-b"));
+    jset(j, "metadata>ownerReferences",
+         owner_refs ? owner_refs : lb_json_arr());
+    return j;
+}
+
+/* Only the VM's own virt-launcher pods move its port: a newer pod on
+ * another node that merely looks like one, or names the port, does not. */
+static void
+test_hostile_pods(void **state OVS_UNUSED)
+{
+    json_t *vmi = fixture("kubevirt/01-vmi-running.json");
+    const char *vmi_uid = json_string_value(json_object_get(
+        json_object_get(vmi, "metadata"), "uid"));
+    json_t *hostile[] = {
+        /* KubeVirt's labels and domain annotation, no controller. */
+        pod_on_b("evil-label", NULL),
+        /* A controller reference to the VM, with another UID. */
+        pod_on_b("evil-owner", json_pack(
+                     "[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion",
+                     "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+                     "name", "testvm", "uid",
+                     "0badc0de-0000-4000-8000-0000000000ff",
+                     "controller", true)),
+        /* The VM's name. */
+        pod_on_b("testvm", NULL),
+        /* The port named in the annotation. */
+        jset(pod_on_b("evil-annotation", NULL),
+             "metadata>annotations>livebind.io/logical-port",
+             lb_json_str("testvm")),
+    };
+    struct scenario sc;
+
+    for (size_t i = 0; i < ARRAY_SIZE(hostile); i++) {
+        base(&sc, "livebind/logicalport-testvm-new.json");
+        add(&sc, LB_KIND_VMI, json_deep_copy(vmi));
+        add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+        add(&sc, LB_KIND_POD, hostile[i]);
+        expect(&sc, ON_A);
+    }
+
+    /* The control: the VM's own newer pod on node-b does move it. */
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    add(&sc, LB_KIND_VMI, json_deep_copy(vmi));
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add(&sc, LB_KIND_POD, pod_on_b("virt-launcher-testvm-fghij", json_pack(
+                                   "[{s:s, s:s, s:s, s:s, s:b}]",
+                                   "apiVersion", "kubevirt.io/v1", "kind",
+                                   "VirtualMachineInstance", "name",
+                                   "testvm", "uid", vmi_uid, "controller",
+                                   true)));
+    expect(&sc, ON_B);
+    json_decref(vmi);
+}
+
 /* Each VMIM phase, with and without the target pod. */
 static void
 test_phases(void **state OVS_UNUSED)
@@ -1361,6 +1426,7 @@ main(void)
     srandom(42);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_source_only),
+        cmocka_unit_test(test_hostile_pods),
         cmocka_unit_test(test_phases),
         cmocka_unit_test(test_succeeded),
         cmocka_unit_test(test_failed_and_cancelled),

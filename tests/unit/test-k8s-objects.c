@@ -76,7 +76,6 @@ test_pod_source(void **state OVS_UNUSED)
     assert_null(pod->migration_job_name);
     assert_null(pod->target_ready_timestamp);
     assert_true(pod->allow_live_migration);
-    assert_null(pod->logical_port_annotation);
     assert_string_equal(pod->owner_kind, "VirtualMachineInstance");
     assert_string_equal(pod->owner_name, "testvm");
     assert_string_equal(pod->owner_uid,
@@ -171,18 +170,17 @@ test_pod_port_names(void **state OVS_UNUSED)
 {
     json_t *j = fixture("kubevirt/02-pod-source.json");
 
-    /* The VM name comes from the controller, the label or the domain
-     * annotation, in that order. */
+    /* The VM name comes from the controller reference alone: KubeVirt's
+     * labels and annotations are any pod's to set. */
+    assert_port_name(j, "default_testvm");
     json_t *vm = json_deep_copy(j);
     json_array_clear(json_object_get(json_object_get(vm, "metadata"),
                                      "ownerReferences"));
-    assert_port_name(vm, "default_testvm");
+    assert_port_name(vm, "default_virt-launcher-testvm-abcde");
     jset(vm, "metadata>labels>vm.kubevirt.io/name", lb_json_str("lbl"));
-    assert_port_name(vm, "default_lbl");
-    del_path(vm, "metadata>labels>vm.kubevirt.io/name");
     jset(vm, "metadata>annotations>kubevirt.io/domain",
              lb_json_str("dom"));
-    assert_port_name(vm, "default_dom");
+    assert_port_name(vm, "default_virt-launcher-testvm-abcde");
     json_decref(vm);
 
     /* A controller that is not a VMI does not make a VM pod. */
@@ -191,23 +189,19 @@ test_pod_port_names(void **state OVS_UNUSED)
                                      plain, "metadata"), "ownerReferences"),
                                  0);
     json_object_set_new(ref, "kind", lb_json_str("ReplicaSet"));
-    del_path(plain, "metadata>labels>vm.kubevirt.io/name");
-    del_path(plain, "metadata>annotations>kubevirt.io/domain");
     assert_port_name(plain, "default_virt-launcher-testvm-abcde");
 
-    /* The annotation names the port, within the pod's namespace only. */
-    jset(plain, "metadata>annotations>livebind.io/logical-port",
-             lb_json_str("web"));
-    assert_port_name(plain, "default_web");
-    jset(plain, "metadata>annotations>livebind.io/logical-port",
-             lb_json_str("default_web2"));
-    assert_port_name(plain, "default_web2");
-    jset(plain, "metadata>annotations>livebind.io/logical-port",
-             lb_json_str("kube-system_coredns"));
-    assert_port_name(plain, "default_virt-launcher-testvm-abcde");
-    jset(plain, "metadata>annotations>livebind.io/logical-port",
-             lb_json_str("default_"));
-    assert_port_name(plain, "default_virt-launcher-testvm-abcde");
+    /* The livebind.io/logical-port annotation is the agent's output: it
+     * names no port, in the pod's namespace or another. */
+    const char *const annotations[] = {
+        "web", "default_web2", "default_testvm", "testvm",
+        "kube-system_coredns", "default_",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(annotations); i++) {
+        jset(plain, "metadata>annotations>livebind.io/logical-port",
+             lb_json_str(annotations[i]));
+        assert_port_name(plain, "default_virt-launcher-testvm-abcde");
+    }
 
     /* Host-network pods have no port. */
     jset(plain, "spec>hostNetwork", json_true());
