@@ -1,5 +1,6 @@
 EXTRA_DIST += \
 	utilities/bootstrap.sh \
+	utilities/build-guest.sh \
 	utilities/build-ovs.sh \
 	utilities/livebind-ctl.in \
 	utilities/livebind-sandbox \
