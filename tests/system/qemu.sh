@@ -77,7 +77,7 @@ qemu_tap_capture() {
     bed_bg "$1" "$f.tapcap.log" python3 "$srcdir/tests/system/tapcap.py" \
         capture tap0 "$f.tap"
     echo "$BED_BG_PID" > "$f.tapcap.pid"
-    bed_wait_until 10 grep -q ready "$f.tap"
+    bed_wait_until 10 grep -qs ready "$f.tap"
 }
 
 # qemu_start POD [--incoming] : QEMU in POD's namespace on its tap, the VM
@@ -243,6 +243,15 @@ qemu_mig_wait() {
 qemu_mig_downtime() {
     python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["downtime"])' \
         "$(_qemu_files "$1").migrate"
+}
+
+# qemu_stop_to_resume SRC_POD TGT_POD : ms from the source QEMU's STOP to
+# the target's RESUME (events; the guest's own downtime).
+qemu_stop_to_resume() {
+    local stop resume
+    stop=$(qemu_event_time "$1" STOP) && resume=$(qemu_event_time "$2" RESUME) &&
+        python3 -c 'import sys; print(round((float(sys.argv[2]) - float(sys.argv[1])) * 1000, 1))' \
+            "$stop" "$resume"
 }
 
 # qemu_mig_succeed VMIM SRC_NODE SRC_POD TGT_NODE TGT_POD : Succeeded and
