@@ -21,24 +21,17 @@
 # 10 ms; under TCG the guest itself is slow for ~100 ms after it resumes,
 # so this includes that).  Prints figures; asserts nothing.  Exit: 0 when
 # the figures were printed, 1 when the bench could not run, 77 without
-# root or QEMU.  See tests/bench/README.md.
+# QEMU.  See tests/bench/README.md.
 #
 #   BENCH_MODES="mirror no-mirror ovn" (the default); LB_BED_KEEP=1 keeps
 #   the raw figures in $LB_BED_DIR/bench.
 set -eu
 
-srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-builddir=${LB_BUILDDIR:-$srcdir}
+# Run by bench-migration.sh (BENCH_VM=qemu), which checked root, the build
+# and BENCH_MIGRATIONS.
+builddir=$LB_BUILDDIR
 agent_bin=$builddir/ovn-agent/livebind-agent
-[ "$(id -u)" = 0 ] || { echo "SKIP: bench-migration needs root"; exit 77; }
-for f in "$agent_bin" "$builddir/cni-plugin/livebind"; do
-    [ -x "$f" ] || { echo "bench-migration: $f is not built" >&2; exit 1; }
-done
-N=${BENCH_MIGRATIONS:-5}
-case $N in
-    ''|*[!0-9]*|0) echo "bench-migration: BENCH_MIGRATIONS=$N" >&2; exit 1 ;;
-esac
-
+N=$BENCH_MIGRATIONS
 LB_PREFIX=${LB_PREFIX:-lbbq$$-}
 . "$srcdir/tests/system/bed.sh"
 . "$srcdir/tests/system/agent.sh"
@@ -48,14 +41,7 @@ LB_PREFIX=${LB_PREFIX:-lbbq$$-}
 . "$srcdir/tests/bench/ovn.sh"
 
 die() { echo "bench-migration (qemu): ERROR: $*" >&2; exit 1; }
-why=$(mktemp)
-rc=0
-qemu_check > "$why" || rc=$?
-case $rc in
-    0) rm -f "$why" ;;
-    1) echo "SKIP: $(cat "$why")"; rm -f "$why"; exit 77 ;;
-    *) cat "$why" >&2; rm -f "$why"; exit 1 ;;
-esac
+qemu_require
 bed_trap
 
 # The client's ends run SCHED_FIFO, so that a busy CPU does not delay

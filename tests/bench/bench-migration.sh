@@ -33,11 +33,6 @@
 set -eu
 
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-# BENCH_VM=qemu: the VM is a real QEMU guest instead of the namespace
-# emulation (mirror, no-mirror and OVN; tests/bench/bench-migration-qemu.sh).
-if [ "${BENCH_VM:-namespace}" = qemu ]; then
-    exec "$srcdir/tests/bench/bench-migration-qemu.sh"
-fi
 builddir=${LB_BUILDDIR:-$srcdir}
 agent_bin=$builddir/ovn-agent/livebind-agent
 [ "$(id -u)" = 0 ] || { echo "SKIP: bench-migration needs root"; exit 77; }
@@ -52,6 +47,12 @@ N=${BENCH_MIGRATIONS:-5}
 case $N in
     ''|*[!0-9]*|0) echo "bench-migration: BENCH_MIGRATIONS=$N" >&2; exit 1 ;;
 esac
+# BENCH_VM=qemu: the VM is a real QEMU guest instead of the namespace
+# emulation (mirror, no-mirror and OVN; tests/bench/bench-migration-qemu.sh).
+if [ "${BENCH_VM:-namespace}" = qemu ]; then
+    export srcdir LB_BUILDDIR=$builddir BENCH_MIGRATIONS=$N
+    exec "$srcdir/tests/bench/bench-migration-qemu.sh"
+fi
 
 LB_PREFIX=${LB_PREFIX:-lbbm$$-}
 . "$srcdir/tests/system/bed.sh"

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -93,6 +94,11 @@ accept_client(struct server *s)
     if (fd < 0) {
         return;
     }
+    /* Each message echoed at once: the clients time the network with it,
+     * and Nagle would hold an echo until the previous one is acked. */
+    int on = 1;
+
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     for (i = 0; i < MAX_CLIENTS; i++) {
         if (s->clients[i].fd < 0) {
             s->clients[i].fd = fd;

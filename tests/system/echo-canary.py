@@ -14,7 +14,8 @@ Both run until SIGTERM, then wait up to 3 s for the echoes still due and
 write a JSON summary to SUMMARY (and, while running, the count of echoes
 to SUMMARY.live every 200 ms).  The summary: messages sent, echoed and lost
 (sent, never echoed), TCP connections made (1: no reconnect), the longest
-time without an echo (ms) and, for UDP, the longest run of lost datagrams."""
+time without an echo while messages go out (ms) and, for UDP, the longest
+run of lost datagrams."""
 
 import json
 import os
@@ -27,11 +28,15 @@ import time
 
 
 class Canary:
-    def __init__(self, summary):
+    def __init__(self, summary, interval, drain):
         self.summary = summary
+        self.interval = interval
+        self.drain = drain
         self.stats = {"sent": 0, "echoed": 0, "lost": 0, "connections": 0,
                       "max_gap_ms": 0.0, "out_of_order": 0}
         self.stopping = False
+        self.drain_until = None
+        self.next_send = time.monotonic()
         self.last_echo = None
         self.last_live = 0
         signal.signal(signal.SIGTERM, self.stop)
@@ -39,9 +44,31 @@ class Canary:
     def stop(self, *_):
         self.stopping = True
 
+    def running(self, now, all_echoed):
+        """False once stopped and every echo is in (or the drain is over)."""
+        if self.stopping and self.drain_until is None:
+            self.drain_until = now + self.drain
+        return self.drain_until is None or (now <= self.drain_until
+                                            and not all_echoed)
+
+    def send_due(self, now):
+        """Whether a message is due (none once stopped); schedules the
+        next."""
+        if self.drain_until is not None or now < self.next_send:
+            return False
+        self.next_send += self.interval
+        if self.next_send < now:
+            self.next_send = now + self.interval
+        return True
+
+    def wait(self):
+        return max(0, min(self.next_send - time.monotonic(), 0.05))
+
     def echoed(self, now):
         self.stats["echoed"] += 1
-        if self.last_echo is not None:
+        # Gaps only while messages go out: once the client stops, the last
+        # echoes may wait for the peer's delayed ACK.
+        if self.last_echo is not None and self.drain_until is None:
             gap = (now - self.last_echo) * 1000
             self.stats["max_gap_ms"] = max(self.stats["max_gap_ms"],
                                            round(gap, 1))
@@ -62,19 +89,12 @@ class Canary:
 
 
 def tcp(ip, port, summary, interval):
-    c = Canary(summary)
+    c = Canary(summary, interval, 3)
     sock = None
     buf = b""
     expect = 0
-    next_send = time.monotonic()
-    drain_until = None
-    while True:
-        now = time.monotonic()
-        if c.stopping and drain_until is None:
-            drain_until = now + 3
-        if drain_until is not None and (now > drain_until or
-                                        c.stats["echoed"] == c.stats["sent"]):
-            break
+    while c.running(time.monotonic(),
+                    c.stats["echoed"] == c.stats["sent"]):
         if sock is None:
             try:
                 sock = socket.create_connection((ip, port), timeout=2)
@@ -86,7 +106,7 @@ def tcp(ip, port, summary, interval):
                 sock = None
                 time.sleep(0.1)
                 continue
-        if drain_until is None and now >= next_send:
+        if c.send_due(time.monotonic()):
             try:
                 sock.send(b"%d\n" % c.stats["sent"])
                 c.stats["sent"] += 1
@@ -96,11 +116,7 @@ def tcp(ip, port, summary, interval):
                 sock.close()
                 sock = None
                 continue
-            next_send += interval
-            if next_send < now:
-                next_send = now + interval
-        wait = max(0, min(next_send - time.monotonic(), 0.05))
-        r, _, _ = select.select([sock], [], [], wait)
+        r, _, _ = select.select([sock], [], [], c.wait())
         if r:
             try:
                 data = sock.recv(65536)
@@ -124,32 +140,20 @@ def tcp(ip, port, summary, interval):
 
 
 def udp(ip, port, summary, interval):
-    c = Canary(summary)
+    c = Canary(summary, interval, 1)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.connect((ip, port))
     sock.setblocking(False)
     c.stats["connections"] = 1
     seen = set()
-    next_send = time.monotonic()
-    drain_until = None
-    while True:
-        now = time.monotonic()
-        if c.stopping and drain_until is None:
-            drain_until = now + 1
-        if drain_until is not None and (now > drain_until or
-                                        len(seen) == c.stats["sent"]):
-            break
-        if drain_until is None and now >= next_send:
+    while c.running(time.monotonic(), len(seen) == c.stats["sent"]):
+        if c.send_due(time.monotonic()):
             try:
                 sock.send(struct.pack("!Q", c.stats["sent"]) + b"x" * 56)
             except OSError:
                 pass            # Unreachable for a moment: counted lost.
             c.stats["sent"] += 1
-            next_send += interval
-            if next_send < now:
-                next_send = now + interval
-        wait = max(0, min(next_send - time.monotonic(), 0.05))
-        r, _, _ = select.select([sock], [], [], wait)
+        r, _, _ = select.select([sock], [], [], c.wait())
         while r:
             try:
                 data = sock.recv(2048)

@@ -49,6 +49,22 @@ qemu_check() {
     rm -f "$log"
 }
 
+# qemu_require : qemu_check, or exit: 77 (skip) if QEMU cannot run here,
+# 1 if the guest cannot be built.
+qemu_require() {
+    local why rc=0
+    why=$(mktemp)
+    qemu_check > "$why" || rc=$?
+    case $rc in
+        0) rm -f "$why"; return 0 ;;
+        1) echo "SKIP: $(cat "$why")" ;;
+        *) echo "FAIL: $(cat "$why")" ;;
+    esac
+    rm -f "$why"
+    [ "$rc" = 1 ] && exit 77
+    exit 1
+}
+
 _qemu_files() { echo "$LB_BED_DIR/qemu.$1"; }
 
 # qemu_pod_attach POD : KubeVirt's bridge binding in POD's namespace.

@@ -6,7 +6,8 @@
   tapcap.py capture IFNAME OUT
       record every frame on IFNAME (an AF_PACKET socket, kernel receive
       timestamps) until SIGTERM: one line a frame, flushed at once,
-      "SEC.NSEC DIR ETHERTYPE SRC-MAC DST-MAC IP-SRC IP-DST", where DIR is
+      "SEC.NSEC DIR ETHERTYPE SRC-MAC DST-MAC IP-SRC IP-DST PROTO[:SPORT>DPORT]",
+      where DIR is
       "to-vm" for a frame the kernel hands to the tap (QEMU reads it into
       the guest) and "from-vm" for one QEMU writes; "ready" on the first
       line once bound
@@ -51,7 +52,7 @@ def capture(ifname, out):
         sys.exit(0)
     signal.signal(signal.SIGTERM, stop)
     while True:
-        data, anc, _, addr = sock.recvmsg(256, 64)
+        data, anc, _, addr = sock.recvmsg(128, 64)
         ts = None
         for level, typ, val in anc:
             if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS:
@@ -61,16 +62,21 @@ def capture(ifname, out):
             continue
         direction = "to-vm" if addr[2] == PACKET_OUTGOING else "from-vm"
         etype = struct.unpack("!H", data[12:14])[0]
-        ipsrc = ipdst = "-"
+        ipsrc = ipdst = proto = "-"
         if etype == 0x0800 and len(data) >= 34:
             ipsrc = socket.inet_ntoa(data[26:30])
             ipdst = socket.inet_ntoa(data[30:34])
+            ihl = (data[14] & 0xf) * 4
+            proto = {6: "tcp", 17: "udp", 1: "icmp"}.get(data[23], "ip")
+            if proto in ("tcp", "udp") and len(data) >= 14 + ihl + 4:
+                proto += ":%d>%d" % struct.unpack(
+                    "!HH", data[14 + ihl:18 + ihl])
         elif etype == 0x0806 and len(data) >= 42:
             ipsrc = socket.inet_ntoa(data[28:32])
             ipdst = socket.inet_ntoa(data[38:42])
-        f.write("%s %s %04x %s %s %s %s\n" % (
+        f.write("%s %s %04x %s %s %s %s %s\n" % (
             ts, direction, etype, fmt_mac(data[6:12]), fmt_mac(data[0:6]),
-            ipsrc, ipdst))
+            ipsrc, ipdst, proto))
         f.flush()
 
 
@@ -84,10 +90,10 @@ def analyze(out, vm_mac, client_ip, resume):
     with open(out) as f:
         for line in f:
             fields = line.split()
-            if len(fields) != 7:
+            if len(fields) != 8:
                 continue
             t = float(fields[0])
-            direction, etype, src, _, ipsrc, ipdst = fields[1:]
+            direction, etype, src, _, ipsrc, ipdst, _ = fields[1:]
             if direction == "to-vm" and t < resume:
                 if not res["to_vm_before_resume"]:
                     res["to_vm_before_resume_first"] = line.strip()

@@ -23,14 +23,7 @@ LB_PREFIX=${LB_PREFIX:-lbq$$-}
 . "$srcdir/tests/system/cluster.sh"
 . "$srcdir/tests/system/qemu.sh"
 
-why=$(mktemp)
-rc=0
-qemu_check > "$why" || rc=$?
-case $rc in
-    0) rm -f "$why" ;;
-    1) echo "SKIP: $(cat "$why")"; rm -f "$why"; exit 77 ;;
-    *) echo "FAIL: $(cat "$why")"; rm -f "$why"; exit 1 ;;
-esac
+qemu_require
 
 cluster_up 10.40.0.0/16 10.40.0.1
 dir=$LB_BED_DIR
