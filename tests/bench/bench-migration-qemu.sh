@@ -101,13 +101,29 @@ record() {
     qemu_tap_report "$6" "$client_ip" > "$base.tap" || echo '{}' > "$base.tap"
     python3 - "$base" "$1" "$2" "$3" "$4" "$(qemu_mig_downtime "$5" || echo null)" \
         "$(qemu_stop_to_resume "$5" "$6" || echo null)" "$7" \
+        "$(qemu_event_time "$6" RESUME || true)" \
         >> "$out/records" <<'PY'
-import json, sys
-base, mode, i, src, dst, downtime, s2r, note = sys.argv[1:]
+import datetime, json, sys
+base, mode, i, src, dst, downtime, s2r, note, resume = sys.argv[1:]
+resume = float(resume) if resume else None
 rec = {"mode": mode, "i": int(i), "path": src + "->" + dst,
        "downtime": json.loads(downtime), "stop_resume": json.loads(s2r),
        "note": note}
 rec.update(json.load(open(base + ".tap")))
+try:
+    rec["unblock_us"] = int(open(base + ".unblock").read())
+except (OSError, ValueError):
+    rec["unblock_us"] = None
+# The agent's log line for the RARP's packet-in (ms resolution): its time
+# after QEMU's first RARP on the tap.
+try:
+    pin = datetime.datetime.strptime(open(base + ".pin").read().strip(),
+                                     "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+    rec["rarp_to_pin_ms"] = round((pin - resume) * 1000
+                                  - rec["resume_to_rarp_ms"], 1)
+except (OSError, ValueError, TypeError):
+    rec["rarp_to_pin_ms"] = None
 for kind in ("tcp", "udp"):
     try:
         rec[kind] = json.load(open("%s.%s" % (base, kind)))
@@ -141,6 +157,12 @@ livebind_migrate() {  # MODE I FROM TO
     qemu_mig_run "$vmim" "$cur_pod" || die "$mode: migrate"
     qemu_mig_wait "$cur_pod" "$pod" 60 || die "$mode: the migration failed"
     bed_wait_until 5 port_not_blocked "$to" "$key" || note="$note not-unblocked"
+    # The target's agent: packet-in of the RARP -> unblocked (us).
+    grep 'unblocked in the switch' "$(bed_node_dir "$to")/agent.log" |
+        tail -1 | sed -n 's/.*switch \([0-9]*\) us after.*/\1/p' \
+        > "$out/$mode.$i.unblock"
+    grep 'RARP from the VM' "$(bed_node_dir "$to")/agent.log" | tail -1 |
+        cut -d'|' -f1 > "$out/$mode.$i.pin"
     probes_stop
     qemu_mig_succeed "$vmim" "$from" "$cur_pod" "$to" "$pod"
     bed_wait_until 5 on_no_node has_migration_flows "$key" ||
@@ -262,15 +284,19 @@ def fmt(x, d=1):
 print("""Per migration (a real QEMU guest, TCG, 128 MiB).  down: QEMU's downtime;
 stop>res: the source's STOP -> the target's RESUME (QMP events); on the
 target's tap: pre: frames handed to the VM before RESUME; RARP: RESUME ->
-QEMU's first RARP; client: RESUME -> the client's first frame; at the
-client: UDP probes lost (every 2 ms) and the longest run of them x 2 ms,
+QEMU's first RARP; client: RESUME -> the client's first frame; p-in:
+QEMU's first RARP on the tap -> livebind's target agent logs its packet-in
+(the log's ms resolution); unblock: that packet-in -> unblocked in the
+switch (the agent's figure); at the client: UDP probes lost (every 2 ms) and the longest run of them x 2 ms,
 the TCP echo stream's longest gap (includes the guest's own slow start).""")
-H = "%-9s %2s %-12s %5s %8s %4s %6s %7s %5s %7s %7s %s"
+H = "%-9s %2s %-12s %5s %8s %4s %6s %7s %5s %7s %5s %7s %7s %s"
 print(H % ("mode", "#", "path", "down", "stop>res", "pre", "RARP", "client",
-           "lost", "outage", "TCP gap", "notes"))
-print(H % ("", "", "", "ms", "ms", "", "ms", "ms", "", "ms", "ms", ""))
+           "p-in", "unblock", "lost", "outage", "TCP gap", "notes"))
+print(H % ("", "", "", "ms", "ms", "", "ms", "ms", "ms", "us", "", "ms", "ms",
+           ""))
 per = {m: {"down": [], "s2r": [], "rarp": [], "client": [], "lost": [],
-           "outage": [], "gap": [], "pre": [], "tcp_lost": 0,
+           "outage": [], "gap": [], "pre": [], "pin": [], "unblock": [],
+           "tcp_lost": 0,
            "tcp_conns": 0} for m in MODES}
 for r in recs:
     u, t = r.get("udp") or {}, r.get("tcp") or {}
@@ -278,7 +304,9 @@ for r in recs:
     print(H % (r["mode"], r["i"], r["path"], fmt(r["downtime"]),
                fmt(r["stop_resume"]), fmt(r.get("to_vm_before_resume")),
                fmt(r.get("resume_to_rarp_ms"), 2),
-               fmt(r.get("resume_to_client_ms"), 2), fmt(u.get("lost")),
+               fmt(r.get("resume_to_client_ms"), 2),
+               fmt(r.get("rarp_to_pin_ms")), fmt(r.get("unblock_us")),
+               fmt(u.get("lost")),
                fmt(outage), fmt(t.get("max_gap_ms")), r["note"]))
     p = per[r["mode"]]
     for k, v in (("down", r["downtime"]), ("s2r", r["stop_resume"]),
@@ -286,7 +314,9 @@ for r in recs:
                  ("client", r.get("resume_to_client_ms")),
                  ("lost", u.get("lost")), ("outage", outage),
                  ("gap", t.get("max_gap_ms")),
-                 ("pre", r.get("to_vm_before_resume"))):
+                 ("pre", r.get("to_vm_before_resume")),
+                 ("pin", r.get("rarp_to_pin_ms")),
+                 ("unblock", r.get("unblock_us"))):
         if v is not None:
             p[k].append(v)
     p["tcp_lost"] += t.get("lost", 0)
@@ -307,6 +337,9 @@ rows = [
     ("RESUME -> first RARP med/max (ms)", lambda p: med_max(p["rarp"], 2)),
     ("RESUME -> client's first frame med/max (ms)",
      lambda p: med_max(p["client"], 2)),
+    ("RARP -> agent's packet-in med/max (ms)", lambda p: med_max(p["pin"])),
+    ("packet-in -> unblocked med/max (us)",
+     lambda p: med_max(p["unblock"], 0)),
     ("UDP probes lost/migration med/max", lambda p: med_max(p["lost"], 0)),
     ("UDP outage med/max (ms)", lambda p: med_max(p["outage"])),
     ("TCP echo gap med/max (ms)", lambda p: med_max(p["gap"])),
