@@ -287,8 +287,9 @@ target's tap: pre: frames handed to the VM before RESUME; RARP: RESUME ->
 QEMU's first RARP; client: RESUME -> the client's first frame; p-in:
 QEMU's first RARP on the tap -> livebind's target agent logs its packet-in
 (the log's ms resolution); unblock: that packet-in -> unblocked in the
-switch (the agent's figure); at the client: UDP probes lost (every 2 ms) and the longest run of them x 2 ms,
-the TCP echo stream's longest gap (includes the guest's own slow start).""")
+switch (the agent's figure); at the client: UDP probes lost (every 2 ms)
+and the longest run of them x 2 ms, the TCP echo stream's longest gap
+(includes the guest's own slow start).""")
 H = "%-9s %2s %-12s %5s %8s %4s %6s %7s %5s %7s %5s %7s %7s %s"
 print(H % ("mode", "#", "path", "down", "stop>res", "pre", "RARP", "client",
            "p-in", "unblock", "lost", "outage", "TCP gap", "notes"))
