@@ -11,7 +11,7 @@
 # Checked: one TCP connection and no message lost; no frame reaches the
 # target's tap before QEMU resumes the VM there (the target copy is
 # blocked); the client's first frame after the resume follows QEMU's first
-# RARP (the activation; the figure is printed); migration flows during each
+# RARP (the activation; how soon is printed); migration flows during each
 # migration and none after it ends; after the cancel the VM runs on the
 # source alone.
 #
@@ -104,14 +104,13 @@ migrate() {
         test "$(tap_field "$tp" resume_to_rarp_ms)" != None
     local r2c; r2c=$(tap_field "$tp" rarp_to_client_ms)
     echo "    $m: first RARP -> client's first frame on the target tap:" \
-        "$r2c ms"
-    # Activated by the first RARP: the client's frames arrive before QEMU's
-    # second RARP round (~50 ms later).  How soon is the benchmark's
-    # figure (tests/bench), not asserted.
-    check "$m: the client's first frame follows the first RARP" \
-        python3 -c 'import sys; sys.exit(not 0 <= float(sys.argv[1]) < float(sys.argv[2]))' \
-        "$(tap_field "$tp" resume_to_client_ms)" \
-        "$(tap_field "$tp" resume_to_rarp2_ms)"
+        "$r2c ms (QEMU's second RARP round: $(tap_field "$tp" \
+        resume_to_rarp2_ms) ms after RESUME)"
+    # Order, not speed: the client's frames reach the VM only once its
+    # RARP has activated the target copy.  How soon is the benchmark's
+    # figure (tests/bench), not asserted: this runs on busy CI machines.
+    check "$m: the client's first frame follows QEMU's first RARP" \
+        python3 -c 'import sys; sys.exit(not float(sys.argv[1]) >= 0)' "$r2c"
     check "$m: TCP canary flows after the migration" \
         bed_wait_until 10 canary_flowing
 }
