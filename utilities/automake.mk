@@ -4,6 +4,7 @@ EXTRA_DIST += \
 	utilities/build-ovs.sh \
 	utilities/livebind-ctl.in \
 	utilities/livebind-sandbox \
+	utilities/sandbox-vm.sh \
 	utilities/livebind-test
 
 bin_SCRIPTS = utilities/livebind-ctl
