@@ -42,9 +42,11 @@ sb_vm_attach() {
     QEMU_VM=vm1 QEMU_VMI_UID=$vmi_uid QEMU_VM_MAC=$vm_mac
     QEMU_VM_IP=$vm_ip/16 QEMU_VM_GW=10.244.0.1
     qemu_pod_attach "$1"
-    say "$1: eth0 lost its address and MAC; bridge k6t-eth0 holds eth0 and tap0"
+    say "$1: eth0 lost its address and MAC;" \
+        "bridge k6t-eth0 holds eth0 and tap0"
     qemu_start "$1"
-    say "QEMU boots the guest on tap0 with the pod's IP and MAC (TCG: a few seconds)"
+    say "QEMU boots the guest on tap0 with the pod's IP and MAC" \
+        "(TCG: a few seconds)"
     local t0=$SECONDS
     bed_wait_until 120 bed_exec client ping -c 1 -W 1 "$vm_ip" >/dev/null
     say "the guest answers the client after $((SECONDS - t0)) s"
@@ -73,7 +75,8 @@ sb_canary_start() {
 # sb_canary [FILE] : one line about the canary (FILE: the live counts, by
 # default, or the final summary).
 sb_canary() {
-    python3 - "${1:-$dir/canary.json.live}" <<'PY' 2>/dev/null || echo "no data yet"
+    local f=${1:-$dir/canary.json.live}
+    python3 - "$f" <<'PY' 2>/dev/null || echo "no data yet"
 import json, sys
 s = json.load(open(sys.argv[1]))
 if "echoed" in s and "sent" not in s:
@@ -97,8 +100,8 @@ sb_canary_stop() {
         sleep 0.3
     done
     bed_wait_until 10 test -s "$dir/canary.json"
-    python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["lost"], s["connections"])' \
-        "$dir/canary.json"
+    echo "$(qemu_json "$dir/canary.json" lost)" \
+        "$(qemu_json "$dir/canary.json" connections)"
 }
 
 # sb_target_attach POD : the target pod's side of the VM.
@@ -110,7 +113,8 @@ sb_target_attach() {
     qemu_pod_attach "$1"
     qemu_tap_capture "$1"
     qemu_start "$1" --incoming
-    say "$1: k6t-eth0 and tap0 as on the source; QEMU started with -incoming defer"
+    say "$1: k6t-eth0 and tap0 as on the source;" \
+        "QEMU started with -incoming defer"
 }
 
 # sb_target_ready POD : before TargetReady, the target QEMU listens.
@@ -139,7 +143,8 @@ sb_cancel() {
     qmp "$1" migrate_cancel >/dev/null
     python3 "$srcdir/tests/system/qmp.py" "$dir/qemu.$1.qmp" \
         --wait-migration 30 >/dev/null || true
-    say "QMP migrate_cancel: the guest runs on at the source ($(qemu_status "$1"))"
+    say "QMP migrate_cancel: the guest runs on at the source" \
+        "($(qemu_status "$1"))"
     qemu_stop "$2"
 }
 
@@ -150,7 +155,8 @@ sb_cutover() {
         cutover_and_announce guest "$vm_mac" up-1 up-2
         return
     fi
-    qemu_mig_wait "$1" "$2" 60 || { say "the migration did not complete"; return 1; }
+    qemu_mig_wait "$1" "$2" 60 ||
+        { say "the migration did not complete"; return 1; }
     local r; r=$(qemu_tap_report "$2" "$(ip_of client)")
     say "QEMU: migration completed, downtime $(qemu_mig_downtime "$1") ms" \
         "(source STOP -> target RESUME $(qemu_stop_to_resume "$1" "$2") ms)"

@@ -16,8 +16,8 @@ LB_BENCH_TOOLS = \
 	tests/bench/bench-k8s.sh \
 	tests/bench/bench-migration.sh \
 	tests/bench/bench-migration-qemu.sh
-EXTRA_DIST += $(LB_BENCH_TOOLS) tests/bench/udp-probe.py tests/bench/README.md \
-	tests/bench/ovn.sh
+EXTRA_DIST += $(LB_BENCH_TOOLS) tests/bench/udp-probe.py \
+	tests/bench/README.md tests/bench/ovn.sh
 
 bench: tests/bench/bench-pipeline
 	tests/bench/bench-pipeline

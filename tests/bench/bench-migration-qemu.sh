@@ -60,8 +60,8 @@ for n in 1 2 3; do
 done
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)" \
     >> "$out/notes"
-echo "$("$QEMU_BIN" --version | head -1); guest $(cat "$QEMU_GUEST/versions")" \
-    >> "$out/notes"
+echo "$("$QEMU_BIN" --version | head -1);" \
+    "guest $(cat "$QEMU_GUEST/versions")" >> "$out/notes"
 
 start_agents() {  # [ARGS...] : (re)start the three agents
     local n
@@ -99,7 +99,8 @@ probes_stop() {
 record() {
     local base=$out/$1.$2
     qemu_tap_report "$6" "$client_ip" > "$base.tap" || echo '{}' > "$base.tap"
-    python3 - "$base" "$1" "$2" "$3" "$4" "$(qemu_mig_downtime "$5" || echo null)" \
+    python3 - "$base" "$1" "$2" "$3" "$4" \
+        "$(qemu_mig_downtime "$5" || echo null)" \
         "$(qemu_stop_to_resume "$5" "$6" || echo null)" "$7" \
         "$(qemu_event_time "$6" RESUME || true)" \
         >> "$out/records" <<'PY'
@@ -156,7 +157,8 @@ livebind_migrate() {  # MODE I FROM TO
     qemu_mig_target_ready "$vmim" "$pod" || die "$mode: migrate-incoming"
     qemu_mig_run "$vmim" "$cur_pod" || die "$mode: migrate"
     qemu_mig_wait "$cur_pod" "$pod" 60 || die "$mode: the migration failed"
-    bed_wait_until 5 port_not_blocked "$to" "$key" || note="$note not-unblocked"
+    bed_wait_until 5 port_not_blocked "$to" "$key" ||
+        note="$note not-unblocked"
     # The target's agent: packet-in of the RARP -> unblocked (us).
     grep 'unblocked in the switch' "$(bed_node_dir "$to")/agent.log" |
         tail -1 | sed -n 's/.*switch \([0-9]*\) us after.*/\1/p' \
@@ -238,7 +240,11 @@ echo "not measured: not in BENCH_MODES" > "$out/ovn.status"
 for mode in $modes; do
     case $mode in
     mirror|no-mirror)
-        if [ "$mode" = mirror ]; then start_agents; else start_agents --no-mirror; fi
+        if [ "$mode" = mirror ]; then
+            start_agents
+        else
+            start_agents --no-mirror
+        fi
         if [ -z "$client_ready" ]; then
             add_pod node3 client || die "client pod"
             client_ip=$(ip_of client) client_ready=1
@@ -281,15 +287,15 @@ def fmt(x, d=1):
         return "-"
     return ("%%.%df" % d) % x if isinstance(x, float) else str(x)
 
-print("""Per migration (a real QEMU guest, TCG, 128 MiB).  down: QEMU's downtime;
-stop>res: the source's STOP -> the target's RESUME (QMP events); on the
-target's tap: pre: frames handed to the VM before RESUME; RARP: RESUME ->
-QEMU's first RARP; client: RESUME -> the client's first frame; p-in:
-QEMU's first RARP on the tap -> livebind's target agent logs its packet-in
-(the log's ms resolution); unblock: that packet-in -> unblocked in the
-switch (the agent's figure); at the client: UDP probes lost (every 2 ms)
-and the longest run of them x 2 ms, the TCP echo stream's longest gap
-(includes the guest's own slow start).""")
+print("""Per migration (a real QEMU guest, TCG, 128 MiB).  down: QEMU's
+downtime; stop>res: the source's STOP -> the target's RESUME (QMP events);
+on the target's tap: pre: frames handed to the VM before RESUME; RARP:
+RESUME -> QEMU's first RARP; client: RESUME -> the client's first frame;
+p-in: QEMU's first RARP on the tap -> livebind's target agent logs its
+packet-in (the log's ms resolution); unblock: that packet-in -> unblocked
+in the switch (the agent's figure); at the client: UDP probes lost (every
+2 ms) and the longest run of them x 2 ms, the TCP echo stream's longest
+gap (includes the guest's own slow start).""")
 H = "%-9s %2s %-12s %5s %8s %4s %6s %7s %5s %7s %5s %7s %7s %s"
 print(H % ("mode", "#", "path", "down", "stop>res", "pre", "RARP", "client",
            "p-in", "unblock", "lost", "outage", "TCP gap", "notes"))

@@ -36,7 +36,8 @@ QEMU_VM_IP6=${QEMU_VM_IP6-}
 qemu_check() {
     command -v "$QEMU_BIN" >/dev/null 2>&1 ||
         { echo "no $QEMU_BIN (Debian package qemu-system-x86)"; return 1; }
-    [ -r "$QEMU_BIOS" ] || { echo "no $QEMU_BIOS (qemu-system-data)"; return 1; }
+    [ -r "$QEMU_BIOS" ] ||
+        { echo "no $QEMU_BIOS (qemu-system-data)"; return 1; }
     [ -c /dev/net/tun ] || { echo "no /dev/net/tun"; return 1; }
     local log; log=$(mktemp)
     QEMU_GUEST=$("$srcdir/utilities/build-guest.sh" 2>"$log" | tail -1)
@@ -63,6 +64,12 @@ qemu_require() {
     rm -f "$why"
     [ "$rc" = 1 ] && exit 77
     exit 1
+}
+
+# qemu_json FILE KEY : a top-level field of the JSON object in FILE.
+qemu_json() {
+    python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
 }
 
 _qemu_files() { echo "$LB_BED_DIR/qemu.$1"; }
@@ -257,17 +264,17 @@ qemu_mig_wait() {
 
 # qemu_mig_downtime SRC_POD : QEMU's downtime of the last migration (ms).
 qemu_mig_downtime() {
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["downtime"])' \
-        "$(_qemu_files "$1").migrate"
+    qemu_json "$(_qemu_files "$1").migrate" downtime
 }
 
 # qemu_stop_to_resume SRC_POD TGT_POD : ms from the source QEMU's STOP to
 # the target's RESUME (events; the guest's own downtime).
 qemu_stop_to_resume() {
     local stop resume
-    stop=$(qemu_event_time "$1" STOP) && resume=$(qemu_event_time "$2" RESUME) &&
-        python3 -c 'import sys; print(round((float(sys.argv[2]) - float(sys.argv[1])) * 1000, 1))' \
-            "$stop" "$resume"
+    stop=$(qemu_event_time "$1" STOP) &&
+        resume=$(qemu_event_time "$2" RESUME) &&
+        python3 -c 'import sys; a, b = map(float, sys.argv[1:])
+print(round((b - a) * 1000, 1))' "$stop" "$resume"
 }
 
 # qemu_mig_succeed VMIM SRC_NODE SRC_POD TGT_NODE TGT_POD : Succeeded and

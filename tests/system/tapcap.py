@@ -6,8 +6,8 @@
   tapcap.py capture IFNAME OUT
       record every frame on IFNAME (an AF_PACKET socket, kernel receive
       timestamps) until SIGTERM: one line a frame, flushed at once,
-      "SEC.NSEC DIR ETHERTYPE SRC-MAC DST-MAC IP-SRC IP-DST PROTO[:SPORT>DPORT]",
-      where DIR is
+      "SEC.NSEC DIR ETHERTYPE SRC-MAC DST-MAC IP-SRC IP-DST PROTO", PROTO
+      with ":SPORT>DPORT" for TCP and UDP, where DIR is
       "to-vm" for a frame the kernel hands to the tap (QEMU reads it into
       the guest) and "from-vm" for one QEMU writes; "ready" on the first
       line once bound

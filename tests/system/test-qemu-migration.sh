@@ -48,10 +48,7 @@ tcp_pid=$BED_BG_PID
 bed_bg client "$dir/udp-canary.log" python3 \
     "$srcdir/tests/system/echo-canary.py" udp "$vm_ip" 7 "$dir/udp.json" 5
 udp_pid=$BED_BG_PID
-echoed() {
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["echoed"])' \
-        "$dir/$1.json.live" 2>/dev/null || echo 0
-}
+echoed() { qemu_json "$dir/$1.json.live" echoed 2>/dev/null || echo 0; }
 canary_flowing() {  # the TCP echoes grow within half a second
     local a b
     a=$(echoed tcp); sleep 0.5; b=$(echoed tcp)
@@ -59,10 +56,7 @@ canary_flowing() {  # the TCP echoes grow within half a second
 }
 check "TCP canary echoes flow" bed_wait_until 20 canary_flowing
 
-tap_field() {  # POD FIELD
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-        "$dir/tap.$1.json" "$2"
-}
+tap_field() { qemu_json "$dir/tap.$1.json" "$2"; }  # POD FIELD
 sends_to_one() {  # NODE: its output flow for the VM has one tunnel
     bed_dump_flows "$1" | grep "reg15=$(printf '%#x' "$key"),metadata" |
         grep -v reg14 | grep -q 'tun_id,output:[0-9]*$'
@@ -95,8 +89,9 @@ migrate() {
     check "$m: the port is bound to $tn alone (node3 sends to one node)" \
         bed_wait_until 10 sends_to_one node3
     qemu_tap_report "$tp" "$client_ip" > "$dir/tap.$tp.json"
-    echo "    $m: QEMU downtime $(qemu_mig_downtime "$sp") ms, source STOP ->" \
-        "target RESUME $(qemu_stop_to_resume "$sp" "$tp") ms; target tap:" \
+    echo "    $m: QEMU downtime $(qemu_mig_downtime "$sp") ms," \
+        "source STOP -> target RESUME $(qemu_stop_to_resume "$sp" "$tp") ms;" \
+        "target tap:" \
         "$(cat "$dir/tap.$tp.json")"
     check "$m: zero frames delivered to the target tap before RESUME" \
         test "$(tap_field "$tp" to_vm_before_resume)" = 0
@@ -155,10 +150,7 @@ bed_wait_until 10 test -s "$dir/tcp.json"
 bed_wait_until 10 test -s "$dir/udp.json"
 echo "TCP canary: $(cat "$dir/tcp.json")"
 echo "UDP probes: $(cat "$dir/udp.json")"
-canary_field() {  # FILE FIELD
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-        "$dir/$1" "$2"
-}
+canary_field() { qemu_json "$dir/$1" "$2"; }  # FILE FIELD
 check "one TCP connection throughout (no reconnect)" \
     test "$(canary_field tcp.json connections)" = 1
 check "no TCP message lost" test "$(canary_field tcp.json lost)" = 0
