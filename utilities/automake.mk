@@ -1,9 +1,11 @@
 EXTRA_DIST += \
 	utilities/bootstrap.sh \
+	utilities/build-guest.sh \
 	utilities/build-ovs.sh \
 	utilities/livebind-ctl.in \
 	utilities/livebind-install-cni.in \
 	utilities/livebind-sandbox \
+	utilities/sandbox-vm.sh \
 	utilities/livebind-test
 
 bin_SCRIPTS = utilities/livebind-ctl

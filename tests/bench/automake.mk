@@ -4,7 +4,8 @@
 #   make bench-install    installing into a real ovs-vswitchd (root)
 #   make bench-k8s        the control plane: list/watch, change -> flows
 #   make bench-cni        CNI ADD latency (root)
-#   make bench-migration  outage of live migrations, three modes + OVN (root)
+#   make bench-migration  outage of live migrations, three modes + OVN (root);
+#                         BENCH_VM=qemu: a real QEMU guest, QEMU migrating
 noinst_PROGRAMS += tests/bench/bench-pipeline
 tests_bench_bench_pipeline_SOURCES = tests/bench/bench-pipeline.c
 tests_bench_bench_pipeline_LDADD = $(LIVEBIND_LIBS)
@@ -13,8 +14,10 @@ LB_BENCH_TOOLS = \
 	tests/bench/bench-cni.sh \
 	tests/bench/bench-install.sh \
 	tests/bench/bench-k8s.sh \
-	tests/bench/bench-migration.sh
-EXTRA_DIST += $(LB_BENCH_TOOLS) tests/bench/udp-probe.py tests/bench/README.md
+	tests/bench/bench-migration.sh \
+	tests/bench/bench-migration-qemu.sh
+EXTRA_DIST += $(LB_BENCH_TOOLS) tests/bench/udp-probe.py \
+	tests/bench/README.md tests/bench/ovn.sh
 
 bench: tests/bench/bench-pipeline
 	tests/bench/bench-pipeline

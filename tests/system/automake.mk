@@ -24,3 +24,9 @@ EXTRA_DIST += tests/system/migration.sh tests/system/canary.py tests/system/anno
 SYSTEM_TESTS += tests/system/test-migration-many.sh
 EXTRA_DIST += tests/system/cluster.sh
 EXTRA_DIST += tests/system/README.md
+# A real QEMU VM live-migrated by QEMU (the guest: utilities/build-guest.sh,
+# tests/guest).
+SYSTEM_TESTS += tests/system/test-qemu-migration.sh
+EXTRA_DIST += tests/system/qemu.sh tests/system/qmp.py \
+	tests/system/tapcap.py tests/system/echo-canary.py \
+	tests/guest/init tests/guest/echo-server.c

@@ -1,0 +1,76 @@
+# ovn.sh - OVN's own multichassis binding on the bed of tests/system/bed.sh,
+# for the migration benchmarks (bench-migration.sh, bench-migration-qemu.sh)
+# to compare livebind with: NB and SB databases and ovn-northd in the
+# underlay namespace, ovn-controller on each node in place of livebind's
+# agent, on the same br-int.  Source after bed.sh, agent.sh and k8s.sh;
+# uses $dir (the bed's directory).
+
+ovn_nbctl() { ovn-nbctl --db="unix:$dir/ovn/nb.sock" "$@"; }
+ovn_sbctl() { ovn-sbctl --db="unix:$dir/ovn/sb.sock" "$@"; }
+
+# ovn_available : prints why the OVN mode cannot run, or nothing.
+ovn_available() {
+    local c
+    for c in ovn-controller ovn-northd ovn-nbctl ovn-sbctl ovsdb-server; do
+        command -v "$c" >/dev/null || { echo "$c is not installed"; return; }
+    done
+    for c in ovn-nb ovn-sb; do
+        [ -r "/usr/share/ovn/$c.ovsschema" ] ||
+            { echo "/usr/share/ovn/$c.ovsschema is missing"; return; }
+    done
+}
+
+ovn_chassis_up() {
+    [ "$(ovn_sbctl --bare --columns=name list Chassis | grep -c .)" = 3 ]
+}
+ovn_installed() {  # NODE POD : ovn-controller has the pod's flows in
+    [ "$(bed_ovs "$1" ovs-vsctl --if-exists get Interface \
+        "$(bed_pod_ifname "$2")" external_ids:ovn-installed)" = '"true"' ]
+}
+ovn_additional() {  # the VM's port binding has an additional chassis
+    [ -n "$(ovn_sbctl --bare --columns=additional_chassis find \
+        Port_Binding logical_port=vm)" ]
+}
+ovn_single() { ! ovn_additional; }
+
+# ovn_start : stops livebind's agents, empties br-int, starts OVN.
+ovn_start() {
+    local o=$dir/ovn n d db remote
+    mkdir -p "$o"
+    for n in 1 2 3; do
+        agent_stop "node$n"
+        for d in $(bed_ovs "node$n" ovs-vsctl list-ports br-int); do
+            bed_ovs "node$n" ovs-vsctl del-port br-int "$d"
+        done
+        bed_ofctl "node$n" del-flows
+    done
+    for db in nb sb; do
+        ovsdb-tool create "$o/$db.db" "/usr/share/ovn/ovn-$db.ovsschema" ||
+            return 1
+        # The nodes' ovn-controllers reach the SB database on the underlay.
+        remote=punix:$o/$db.sock.tcp
+        [ $db = nb ] || remote=ptcp:6642:$LB_API_IP
+        bed_exec ul ovsdb-server "$o/$db.db" --remote="punix:$o/$db.sock" \
+            --remote="$remote" \
+            --pidfile="$o/$db.pid" --unixctl="$o/$db.ctl" \
+            --log-file="$o/$db.log" --detach || return 1
+    done
+    bed_exec ul env OVN_RUNDIR="$o" ovn-northd \
+        --ovnnb-db="unix:$o/nb.sock" --ovnsb-db="unix:$o/sb.sock" \
+        --pidfile="$o/northd.pid" --unixctl="$o/northd.ctl" \
+        --log-file="$o/northd.log" --detach || return 1
+    for n in 1 2 3; do
+        d=$(bed_node_dir "node$n")
+        bed_ovs "node$n" ovs-vsctl set Open_vSwitch . \
+            external_ids:ovn-remote="tcp:$LB_API_IP:6642" \
+            external_ids:ovn-encap-type=geneve \
+            external_ids:ovn-encap-ip="$(bed_node_ip "$n")" \
+            external_ids:ovn-bridge-datapath-type=netdev || return 1
+        bed_ovs "node$n" env OVN_RUNDIR="$d" ovn-controller \
+            "unix:$d/db.sock" --pidfile="$d/ovn-controller.pid" \
+            --log-file="$d/ovn-controller.log" --detach || return 1
+    done
+    bed_wait_until 20 ovn_chassis_up || return 1
+    ovn_nbctl ls-add pods
+}
+
