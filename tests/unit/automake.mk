@@ -53,3 +53,13 @@ tests_unit_test_announce_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
 # The agent's parts call no one but the libraries: see the script.
 TESTS += tests/unit/check-agent-layering.sh
 EXTRA_DIST += tests/unit/check-agent-layering.sh
+
+UNIT_TESTS += tests/unit/test-metrics
+tests_unit_test_metrics_SOURCES = tests/unit/test-metrics.c
+tests_unit_test_metrics_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_metrics_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-events
+tests_unit_test_events_SOURCES = tests/unit/test-events.c
+tests_unit_test_events_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_events_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
