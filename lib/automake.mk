@@ -34,4 +34,4 @@ lib_liblivebind_la_SOURCES += lib/cni.c lib/cni.h lib/cni-server.c \
 lib_liblivebind_la_SOURCES += lib/derive.c lib/derive.h lib/ipam.c lib/ipam.h \
 	lib/k8s-objects.c lib/k8s-objects.h lib/migration.c lib/migration.h
 lib_liblivebind_la_SOURCES += lib/events.c lib/events.h lib/metrics.c \
-	lib/metrics.h
+	lib/metrics.h lib/metrics-server.c lib/metrics-server.h

@@ -63,3 +63,8 @@ UNIT_TESTS += tests/unit/test-events
 tests_unit_test_events_SOURCES = tests/unit/test-events.c
 tests_unit_test_events_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_events_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-metrics-server
+tests_unit_test_metrics_server_SOURCES = tests/unit/test-metrics-server.c
+tests_unit_test_metrics_server_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_metrics_server_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
