@@ -38,6 +38,7 @@
 #include "derive.h"
 #include "ipam.h"
 #include "k8s-objects.h"
+#include "metrics.h"
 #include "model.h"
 #include "ofctrl.h"
 #include "openvswitch/dynamic-string.h"
@@ -188,6 +189,33 @@ undo_plumbing(struct cni_add *add)
     }
 }
 
+/* A VM's migration target pod that cannot get its port needs a human: an
+ * Event on the VMI says so where operators look. */
+static void
+event_target_port_failed(struct lb_agent_cni *cni,
+                         const struct cni_request *req, const char *msg)
+{
+    const struct lb_pod *pod = (cni->view->cluster ? find_pod(cni, req)
+                                : NULL);
+    const char *vm = pod ? lb_pod_vm_name(pod) : NULL;
+    const struct lb_vmi *vmi = (vm && lb_pod_is_migration_target(pod)
+                                ? lb_cluster_find_vmi(cni->view->cluster,
+                                                      pod->ns, vm)
+                                : NULL);
+    if (vmi) {
+        struct lb_write *w = lb_write_new(LB_WRITE_EVENT, vmi->ns,
+                                          vmi->name);
+        w->uid = nullable_xstrdup(vmi->uid);
+        w->warning = true;
+        w->reason = "LiveMigrationTargetPortFailed";
+        w->action = "Bind";
+        w->note = xasprintf("the migration target pod %s on %s did not get "
+                            "the VM's port: %s", pod->name,
+                            cni->view->chassis, msg);
+        write_api(cni, w);
+    }
+}
+
 static void
 add_fail(struct cni_add *add, int code, const char *msg,
          const char *details)
@@ -195,6 +223,10 @@ add_fail(struct cni_add *add, int code, const char *msg,
     VLOG_WARN("ADD %s/%s failed: %s%s%s", add->req->pod_namespace,
               add->req->pod_name, msg, details ? ": " : "",
               details ? details : "");
+    if (!cni_reply_ctx_is_closed(add->ctx)) {
+        /* (A plugin that hung up is retried by its runtime.) */
+        event_target_port_failed(add->cni, add->req, msg);
+    }
     undo_plumbing(add);
     cni_server_reply_error(add->ctx, code, msg, details);
     add_destroy(add);
@@ -941,6 +973,55 @@ lb_agent_cni_wait(struct lb_agent_cni *cni)
     const struct cni_add *add;
     LIST_FOR_EACH (add, list_node, &cni->adds) {
         poll_timer_wait_until(add->deadline);
+    }
+}
+
+/* A CNI error code as a metric label: "ok", "try_again_later", ... */
+static void
+put_result_label(int code, char buf[64])
+{
+    const char *name = code ? cni_error_code_name(code) : "ok";
+    size_t i;
+    for (i = 0; name[i] && i < 63; i++) {
+        buf[i] = (name[i] >= 'a' && name[i] <= 'z') ? name[i] : '_';
+    }
+    buf[i] = '\0';
+}
+
+void
+lb_agent_cni_put_metrics(const struct lb_agent_cni *cni, struct ds *page)
+{
+    const struct cni_server_stats *stats = cni_server_get_stats(cni->server);
+
+    const char *name = "livebind_cni_requests_total";
+    lb_metrics_family(page, name, LB_METRIC_COUNTER,
+                      "CNI requests answered, by command and result (ok, "
+                      "or the CNI error's name and code).");
+    for (int cmd = 0; cmd < CNI_N_COMMANDS; cmd++) {
+        for (int code = 0; code <= CNI_STATS_MAX_CODE; code++) {
+            uint64_t n = stats->results[cmd][code];
+            if (!n && code) {
+                continue;
+            }
+            char result[64], code_s[16];
+            put_result_label(code, result);
+            snprintf(code_s, sizeof code_s, "%d", code);
+            const char *labels[] = {
+                "command", cni_command_to_string(cmd), "result", result,
+                "code", code_s, NULL
+            };
+            lb_metrics_sample(page, name, labels, n);
+        }
+    }
+
+    name = "livebind_cni_request_duration_seconds";
+    lb_metrics_family(page, name, LB_METRIC_HISTOGRAM,
+                      "From a CNI request's arrival at the agent to its "
+                      "answer, by command.");
+    for (int cmd = 0; cmd < CNI_N_COMMANDS; cmd++) {
+        const char *labels[] = { "command", cni_command_to_string(cmd),
+                                 NULL };
+        lb_metrics_histogram(page, name, labels, &stats->latency[cmd]);
     }
 }
 

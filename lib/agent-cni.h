@@ -11,6 +11,7 @@
 
 #include "openvswitch/compiler.h"
 
+struct ds;
 struct lb_agent_cni;
 struct lb_agent_view;
 struct lb_write_result;
@@ -23,5 +24,6 @@ void lb_agent_cni_run(struct lb_agent_cni *);
 void lb_agent_cni_wait(struct lb_agent_cni *);
 void lb_agent_cni_write_done(struct lb_agent_cni *,
                              const struct lb_write_result *);
+void lb_agent_cni_put_metrics(const struct lb_agent_cni *, struct ds *page);
 
 #endif /* lib/agent-cni.h */

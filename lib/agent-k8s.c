@@ -14,10 +14,12 @@
 #include <config.h>
 #include "agent-k8s.h"
 
+#include <stddef.h>
 #include <string.h>
 #include "derive.h"
 #include "ipam.h"
 #include "k8s-client.h"
+#include "metrics.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/vlog.h"
 #include "sset.h"
@@ -233,6 +235,56 @@ lb_agent_k8s_format(const struct lb_agent_k8s *k8s, struct ds *s)
                       lb_kind_to_string(kind),
                       lb_cluster_count(&k8s->cluster, kind),
                       k8s->watches[kind].synced ? "" : " (not synced)");
+    }
+}
+
+void
+lb_agent_k8s_put_metrics(const struct lb_agent_k8s *k8s, struct ds *page)
+{
+    struct k8s_watch_stats stats[LB_N_KINDS];
+    for (int kind = 0; kind < LB_N_KINDS; kind++) {
+        k8s_watch_get_stats(k8s->watches[kind].watch, &stats[kind]);
+    }
+    static const struct {
+        const char *name;
+        const char *help;
+        size_t offset;
+    } counters[] = {
+        { "livebind_k8s_lists_total", "Lists of a collection (the first, "
+          "relists, and their pages' requests).",
+          offsetof(struct k8s_watch_stats, n_lists) },
+        { "livebind_k8s_relists_total", "Lists again after 410 Gone or an "
+          "error.", offsetof(struct k8s_watch_stats, n_relists) },
+        { "livebind_k8s_watch_events_total", "Watch events received.",
+          offsetof(struct k8s_watch_stats, n_events) },
+        { "livebind_k8s_watch_errors_total", "Failed list or watch "
+          "requests.", offsetof(struct k8s_watch_stats, n_errors) },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(counters); i++) {
+        lb_metrics_family(page, counters[i].name, LB_METRIC_COUNTER,
+                          counters[i].help);
+        for (int kind = 0; kind < LB_N_KINDS; kind++) {
+            const char *labels[] = { "kind", lb_kind_to_string(kind), NULL };
+            const unsigned long long int *n = (const void *)
+                ((const char *) &stats[kind] + counters[i].offset);
+            lb_metrics_sample(page, counters[i].name, labels, *n);
+        }
+    }
+
+    const char *name = "livebind_k8s_watch_synced";
+    lb_metrics_family(page, name, LB_METRIC_GAUGE,
+                      "1 once the collection has been listed, else 0.");
+    for (int kind = 0; kind < LB_N_KINDS; kind++) {
+        const char *labels[] = { "kind", lb_kind_to_string(kind), NULL };
+        lb_metrics_sample(page, name, labels, k8s->watches[kind].synced);
+    }
+    name = "livebind_k8s_objects";
+    lb_metrics_family(page, name, LB_METRIC_GAUGE,
+                      "Objects in the agent's cache.");
+    for (int kind = 0; kind < LB_N_KINDS; kind++) {
+        const char *labels[] = { "kind", lb_kind_to_string(kind), NULL };
+        lb_metrics_sample(page, name, labels,
+                          lb_cluster_count(&k8s->cluster, kind));
     }
 }
 

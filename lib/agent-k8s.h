@@ -32,5 +32,6 @@ void lb_agent_k8s_clear_changes(struct lb_agent_k8s *);
 
 void lb_agent_k8s_format(const struct lb_agent_k8s *, struct ds *);
 void lb_agent_k8s_format_owners(const struct lb_agent_k8s *, struct ds *);
+void lb_agent_k8s_put_metrics(const struct lb_agent_k8s *, struct ds *page);
 
 #endif /* lib/agent-k8s.h */

@@ -15,13 +15,15 @@
  * asks for the activation to be recorded in the API, so that a restarted
  * agent and the other nodes see it.  It also asks for the outcome of each
  * migration to be recorded in the port's ownership, and logs every
- * migration state transition with its cause.
+ * migration state transition with its cause.  On the node that reports a
+ * migration (its target, or its source until there is one), each step is
+ * also a Kubernetes Event on the VMI and counts in the metrics.
  *
  * Owns: the ports this node unblocked before the API says so (local
  * activations, which the core applies to each derived model), the recent
  * activations and their latencies, the announcements to send, the
  * migrations' states derived from the objects, and what was logged and
- * asked for already. */
+ * asked for already; the activation latencies and outcomes as metrics. */
 
 #include <config.h>
 #include "agent-migration.h"
@@ -32,6 +34,7 @@
 #include "announce.h"
 #include "derive.h"
 #include "flow.h"
+#include "metrics.h"
 #include "migration.h"
 #include "model.h"
 #include "ofctrl.h"
@@ -65,6 +68,16 @@ struct lb_agent_migration {
     struct shash logged;            /* Port -> transitions already logged. */
     struct sset owner_writes;       /* Ports with an owner write pending. */
     struct sset not_opted_in;       /* "port uid" already logged. */
+
+    /* Events are for what this agent sees happen: the transitions found by
+     * its first derivation are history (a restarted agent must not record
+     * them again). */
+    bool seen_first_derivation;
+
+    /* Metrics. */
+    struct lb_histogram activation_latency[LB_ANNOUNCE_NA + 1];
+    uint64_t n_completed;
+    uint64_t n_rolled_back;
 };
 
 /* One activation of a port on this chassis. */
@@ -73,6 +86,7 @@ struct lb_activation {
     char *port;
     char *migration_uid;
     char *cause;                    /* e.g. "RARP on ofport 11". */
+    enum lb_announce_kind kind;
     long long int seen_usec;        /* Announcement received. */
     long long int installed_usec;   /* Unblocking flows in the switch. */
     uint64_t seqno;                 /* Flows seqno that unblocks. */
@@ -97,6 +111,11 @@ lb_agent_migration_create(const struct lb_agent_view *view)
     shash_init(&mig->logged);
     sset_init(&mig->owner_writes);
     sset_init(&mig->not_opted_in);
+    for (size_t i = 0; i < ARRAY_SIZE(mig->activation_latency); i++) {
+        lb_histogram_init(&mig->activation_latency[i],
+                          lb_histogram_latency_bounds,
+                          lb_histogram_n_latency_bounds);
+    }
     return mig;
 }
 
@@ -207,8 +226,10 @@ port_migration_uid(const struct lb_agent_migration *mig,
  * activation or the migration ends. */
 static void
 activate(struct lb_agent_migration *mig, const struct lb_port *port,
-         ofp_port_t in_port, const char *kind, long long int seen_usec)
+         ofp_port_t in_port, enum lb_announce_kind announcement,
+         long long int seen_usec)
 {
+    const char *kind = lb_announce_kind_to_string(announcement);
     const char *uid = port_migration_uid(mig, port);
 
     free(shash_replace(&mig->local_activations, port->name, xstrdup(uid)));
@@ -219,6 +240,7 @@ activate(struct lb_agent_migration *mig, const struct lb_port *port,
     a->cause = xasprintf("%s on ofport %"PRIu32, kind,
                          ofp_to_u16(in_port));
     a->seen_usec = seen_usec;
+    a->kind = announcement;
     ovs_list_push_front(&mig->activations, &a->list_node);
     if (++mig->n_activations > MAX_ACTIVATIONS) {
         struct lb_activation *old = CONTAINER_OF(
@@ -287,7 +309,7 @@ lb_agent_migration_packet_in(struct lb_agent_migration *mig,
     if (!port->additional_blocked) {
         return NULL;            /* Already active: a later QEMU round. */
     }
-    activate(mig, port, in_port, lb_announce_kind_to_string(kind), now);
+    activate(mig, port, in_port, kind, now);
     return port->name;
 }
 
@@ -325,6 +347,121 @@ lb_agent_migration_apply_local(struct lb_agent_migration *mig,
     }
 }
 
+/* Events. */
+
+/* Asks for an Event on the VMI behind 'port_name', if there is one. */
+static void
+ask_event(struct lb_agent_migration *mig, const char *port_name,
+             bool warning, const char *reason, const char *action,
+             char *note)
+{
+    const struct lb_logical_port *lp = find_logical_port(mig, port_name);
+    const struct lb_vmi *vmi = (lp && lp->vm
+                                ? lb_cluster_find_vmi(mig->view->cluster,
+                                                      lp->ns, lp->vm)
+                                : NULL);
+    if (!vmi || !mig->seen_first_derivation) {
+        free(note);
+        return;
+    }
+    struct lb_write *w = lb_write_new(LB_WRITE_EVENT, vmi->ns, vmi->name);
+    w->uid = nullable_xstrdup(vmi->uid);
+    w->warning = warning;
+    w->reason = reason;
+    w->action = action;
+    w->note = note;
+    ovs_list_push_back(mig->view->writes, &w->list_node);
+}
+
+/* The node that records a migration's Events and counts its outcome: the
+ * target, where the VM's copy is blocked and activated, or the source
+ * while there is no target.  One node, so that each step is told once. */
+static bool
+reports(const struct lb_agent_migration *mig,
+        const struct lb_migration_record *rec)
+{
+    const char *node = rec->target ? rec->target : rec->source;
+    return node && !strcmp(node, mig->view->chassis);
+}
+
+/* This node's latest activation of 'port' in migration 'uid', if any. */
+static const struct lb_activation *
+find_activation(const struct lb_agent_migration *mig, const char *port,
+                const char *uid)
+{
+    const struct lb_activation *a;
+    LIST_FOR_EACH (a, list_node, &mig->activations) {
+        if (!strcmp(a->port, port)
+            && !strcmp(a->migration_uid, uid ? uid : "")) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+/* The Events and counts of one transition of 'rec'. */
+static void
+record_transition(struct lb_agent_migration *mig,
+                  const struct lb_migration_record *rec,
+                  const struct lb_migration_transition *t)
+{
+    const char *src = rec->source ? rec->source : "?";
+    const char *dst = rec->target ? rec->target : "?";
+    const char *cause = t->cause ? t->cause : "";
+
+    switch (t->to) {
+    case LB_MIGRATION_MIRRORING:
+        ask_event(mig, rec->port, false, "LiveMigrationMirroring",
+                     "Mirror", xasprintf(
+                         "port %s bound to %s and %s: its traffic goes to "
+                         "both nodes while memory is copied (%s)",
+                         rec->port, src, dst, cause));
+        ask_event(mig, rec->port, false, "LiveMigrationTargetBlocked",
+                     "Block", xasprintf(
+                         "the VM's copy on %s is blocked: nothing reaches "
+                         "or leaves it but the VM's own announcements, "
+                         "until it resumes there", dst));
+        break;
+    case LB_MIGRATION_ACTIVATED:
+        /* An activation this node saw is told when the switch has it
+         * (lb_agent_migration_run()), with its latency. */
+        if (!find_activation(mig, rec->port, rec->migration_uid)) {
+            ask_event(mig, rec->port, false, "LiveMigrationActivated",
+                         "Activate", xasprintf(
+                             "the VM's copy on %s is unblocked: %s",
+                             dst, cause));
+        }
+        break;
+    case LB_MIGRATION_COMPLETED:
+        mig->n_completed++;
+        if (t->from == LB_MIGRATION_MIRRORING) {
+            ask_event(mig, rec->port, true,
+                         "LiveMigrationActivationMissing", "Activate",
+                         xasprintf("the migration completed but no "
+                                   "announcement of the VM reached %s "
+                                   "before: its traffic moved only at "
+                                   "completion; check that the VM sends "
+                                   "RARP, GARP or NA on resume", dst));
+        }
+        ask_event(mig, rec->port, false, "LiveMigrationCompleted",
+                     "Complete", xasprintf(
+                         "migration flows removed: port %s is bound to %s "
+                         "alone (%s)", rec->port, dst, cause));
+        break;
+    case LB_MIGRATION_ROLLED_BACK:
+        mig->n_rolled_back++;
+        ask_event(mig, rec->port, true, "LiveMigrationRolledBack",
+                     "RollBack", xasprintf(
+                         "port %s is back on %s alone, the flows to %s "
+                         "removed: %s", rec->port, src, dst, cause));
+        break;
+    case LB_MIGRATION_IDLE:
+    case LB_MIGRATION_PREPARING:
+    default:
+        break;
+    }
+}
+
 /* After the flows are sent: announcements, and activation latencies. */
 void
 lb_agent_migration_run(struct lb_agent_migration *mig)
@@ -347,9 +484,17 @@ lb_agent_migration_run(struct lb_agent_migration *mig)
     LIST_FOR_EACH (a, list_node, &mig->activations) {
         if (!a->installed_usec && installed >= a->seqno) {
             a->installed_usec = time_usec();
+            long long int latency = a->installed_usec - a->seen_usec;
             VLOG_INFO("port %s: unblocked in the switch %lld us after the "
-                      "VM's %s", a->port, a->installed_usec - a->seen_usec,
-                      a->cause);
+                      "VM's %s", a->port, latency, a->cause);
+            lb_histogram_observe(&mig->activation_latency[a->kind],
+                                 latency / 1e6);
+            ask_event(mig, a->port, false, "LiveMigrationActivated",
+                         "Activate", xasprintf(
+                             "the VM's copy on %s is unblocked on its %s: "
+                             "%lld us from the announcement to the "
+                             "unblocked switch", mig->view->chassis,
+                             a->cause, latency));
         }
     }
 }
@@ -425,6 +570,9 @@ log_record_transitions(struct lb_agent_migration *mig,
     }
     for (size_t i = *logged; i < rec->n_transitions; i++) {
         const struct lb_migration_transition *t = &rec->transitions[i];
+        if (reports(mig, rec)) {
+            record_transition(mig, rec, t);
+        }
         VLOG_INFO("migration %s of port %s (%s -> %s): %s -> %s: %s",
                   rec->vmim ? rec->vmim : "?", rec->port,
                   rec->source ? rec->source : "?",
@@ -515,6 +663,47 @@ lb_agent_migration_derived(struct lb_agent_migration *mig,
     log_transitions(mig, ports);
     log_not_opted_in(mig, ports);
     record_outcomes(mig);
+    mig->seen_first_derivation = true;
+}
+
+void
+lb_agent_migration_put_metrics(const struct lb_agent_migration *mig,
+                               struct ds *page)
+{
+    const char *name = "livebind_activation_latency_seconds";
+    lb_metrics_family(page, name, LB_METRIC_HISTOGRAM,
+                      "On the target node: from the VM's announcement "
+                      "(packet-in) to the switch's barrier reply for the "
+                      "flows that unblock its port, by announcement.");
+    for (int kind = LB_ANNOUNCE_RARP; kind <= LB_ANNOUNCE_NA; kind++) {
+        const char *labels[] = {
+            "announcement", lb_announce_kind_to_string(kind), NULL
+        };
+        lb_metrics_histogram(page, name, labels,
+                             &mig->activation_latency[kind]);
+    }
+
+    name = "livebind_migrations_total";
+    lb_metrics_family(page, name, LB_METRIC_COUNTER,
+                      "Migrations this node reported (as their target, or "
+                      "their source while there was no target), by "
+                      "outcome.");
+    const char *completed[] = { "outcome", "completed", NULL };
+    const char *rolled_back[] = { "outcome", "rolled-back", NULL };
+    lb_metrics_sample(page, name, completed, mig->n_completed);
+    lb_metrics_sample(page, name, rolled_back, mig->n_rolled_back);
+
+    size_t n_in_progress = 0;
+    const struct lb_migration_record *rec;
+    HMAP_FOR_EACH (rec, hmap_node, &mig->migrations.current) {
+        n_in_progress += (rec->state != LB_MIGRATION_IDLE
+                          && !lb_migration_state_is_final(rec->state));
+    }
+    name = "livebind_migrations_in_progress";
+    lb_metrics_family(page, name, LB_METRIC_GAUGE,
+                      "Ports whose migration is under way, as derived on "
+                      "this node.");
+    lb_metrics_sample(page, name, NULL, n_in_progress);
 }
 
 /* The migrations' states and this node's activations. */

@@ -35,5 +35,7 @@ void lb_agent_migration_derived(struct lb_agent_migration *,
 void lb_agent_migration_run(struct lb_agent_migration *);
 void lb_agent_migration_format(const struct lb_agent_migration *,
                                bool verbose, struct ds *);
+void lb_agent_migration_put_metrics(const struct lb_agent_migration *,
+                                    struct ds *page);
 
 #endif /* lib/agent-migration.h */

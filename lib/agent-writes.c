@@ -5,20 +5,26 @@
 
 /* The agent's writes to the Kubernetes API (see agent-writes.h): IP
  * allocations, LogicalPorts and their status (owners, activation), pods'
- * annotations.
+ * annotations, and Kubernetes Events (events.c aggregates and rate-limits
+ * them as Kubernetes' own recorders do).
  *
  * Owns the writes in flight: for each, what it needs until it completes
  * (its tag, the Kubernetes request, what to log), and the outcomes of
- * tagged writes until the core collects them.  Borrows the core's
- * Kubernetes client. */
+ * tagged writes until the core collects them, and the Events recorder.
+ * Borrows the core's Kubernetes client. */
 
 #include <config.h>
 #include "agent-writes.h"
 
+#include <limits.h>
 #include <string.h>
 #include <time.h>
+#include "events.h"
 #include "ipam.h"
 #include "k8s-client.h"
+#include "metrics.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
 #include "lb-json.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/vlog.h"
@@ -34,6 +40,8 @@ struct lb_agent_writes {
     struct ovs_list in_flight;  /* Contains "struct write_op"s. */
     struct hmap by_tag;         /* Tagged "struct write_op"s, by tag. */
     struct ovs_list results;    /* Contains "struct result_node"s. */
+    struct lb_event_recorder events;
+    uint64_t n_failed[LB_WRITE_CANCEL];     /* Writes the API refused. */
 };
 
 /* A write sent, until its callback. */
@@ -44,6 +52,7 @@ struct write_op {
     struct lb_write *write;
     uint64_t request_id;
     json_t *activation;         /* LB_WRITE_ACTIVATION: status.activation. */
+    struct lb_event_write event;    /* LB_WRITE_EVENT: what to send. */
 };
 
 struct result_node {
@@ -52,10 +61,14 @@ struct result_node {
 };
 
 struct lb_agent_writes *
-lb_agent_writes_create(struct k8s_client *k8s)
+lb_agent_writes_create(struct k8s_client *k8s, const char *chassis)
 {
     struct lb_agent_writes *w = xzalloc(sizeof *w);
     w->k8s = k8s;
+    char *instance = xasprintf("livebind-agent-%s", chassis);
+    lb_event_recorder_init(&w->events, "livebind.io/livebind-agent",
+                           instance);
+    free(instance);
     ovs_list_init(&w->in_flight);
     hmap_init(&w->by_tag);
     ovs_list_init(&w->results);
@@ -75,6 +88,8 @@ lb_write_destroy(struct lb_write *w)
         free(w->migration_uid);
         free(w->cause);
         free(w->port_name);
+        free(w->uid);
+        free(w->note);
         free(w);
     }
 }
@@ -87,6 +102,7 @@ op_free(struct write_op *op)
         hmap_remove(&op->writes->by_tag, &op->tag_node);
     }
     json_decref(op->activation);
+    lb_event_write_destroy(&op->event);
     lb_write_destroy(op->write);
     free(op);
 }
@@ -107,6 +123,7 @@ lb_agent_writes_destroy(struct lb_agent_writes *w)
             free(r);
         }
         hmap_destroy(&w->by_tag);
+        lb_event_recorder_destroy(&w->events);
         free(w);
     }
 }
@@ -149,6 +166,7 @@ op_done(void *op_, const struct k8s_result *result)
         r->result.error = nullable_xstrdup(result->error);
         ovs_list_push_back(&op->writes->results, &r->list_node);
     } else if (result->error) {
+        op->writes->n_failed[w->kind]++;
         switch (w->kind) {
         case LB_WRITE_OWNER:
             VLOG_WARN("recording %s as owner failed: %s", w->pod,
@@ -163,6 +181,10 @@ op_done(void *op_, const struct k8s_result *result)
             break;
         case LB_WRITE_ANNOTATE_POD:
             VLOG_WARN_RL(&rl, "annotating a pod failed: %s", result->error);
+            break;
+        case LB_WRITE_EVENT:
+            VLOG_WARN_RL(&rl, "recording an Event (%s) failed: %s",
+                         op->event.path, result->error);
             break;
         case LB_WRITE_DELETE_PORT:
         case LB_WRITE_DELETE_ALLOCATION:
@@ -332,6 +354,15 @@ op_start(struct write_op *op)
         path = xasprintf("/api/v1/namespaces/%s/pods/%s", w->ns, w->name);
         op->request_id = k8s_merge_patch(k8s, path, obj, op_done, op);
         break;
+    case LB_WRITE_EVENT:
+        if (op->event.kind == LB_EVENT_WRITE_CREATE) {
+            op->request_id = k8s_create(k8s, op->event.path, op->event.body,
+                                        op_done, op);
+        } else {
+            op->request_id = k8s_merge_patch(k8s, op->event.path,
+                                             op->event.body, op_done, op);
+        }
+        break;
     case LB_WRITE_CANCEL:
     default:
         OVS_NOT_REACHED();
@@ -354,7 +385,46 @@ cancel(struct lb_agent_writes *writes, uint64_t tag)
     }
 }
 
-/* Sends the writes in 'list', in order, emptying it. */
+static void
+send_write(struct lb_agent_writes *writes, struct lb_write *w,
+           struct lb_event_write *event)
+{
+    struct write_op *op = xzalloc(sizeof *op);
+    op->writes = writes;
+    op->write = w;
+    if (event) {
+        op->event = *event;
+    }
+    ovs_list_push_back(&writes->in_flight, &op->list_node);
+    if (w->tag) {
+        hmap_insert(&writes->by_tag, &op->tag_node, hash_uint64(w->tag));
+    }
+    op_start(op);
+}
+
+/* An Event about 'w''s object, if the recorder lets one be written now. */
+static void
+send_event(struct lb_agent_writes *writes, struct lb_write *w)
+{
+    const struct lb_event_object vmi = {
+        .api_version = "kubevirt.io/v1",
+        .kind = "VirtualMachineInstance",
+        .namespace = w->ns,
+        .name = w->name,
+        .uid = w->uid,
+    };
+    struct lb_event_write event;
+    if (lb_event_record(&writes->events, time_wall_msec(), &vmi,
+                        w->warning ? LB_EVENT_WARNING : LB_EVENT_NORMAL,
+                        w->reason, w->action, w->note, &event)) {
+        send_write(writes, w, &event);
+    } else {
+        lb_write_destroy(w);
+    }
+}
+
+/* Sends the writes in 'list', in order, emptying it, and the counts of
+ * Event series that are due. */
 void
 lb_agent_writes_submit(struct lb_agent_writes *writes, struct ovs_list *list)
 {
@@ -363,15 +433,70 @@ lb_agent_writes_submit(struct lb_agent_writes *writes, struct ovs_list *list)
         if (w->kind == LB_WRITE_CANCEL) {
             cancel(writes, w->tag);
             lb_write_destroy(w);
-            continue;
+        } else if (w->kind == LB_WRITE_EVENT) {
+            send_event(writes, w);
+        } else {
+            send_write(writes, w, NULL);
         }
-        struct write_op *op = xzalloc(sizeof *op);
-        op->writes = writes;
-        op->write = w;
-        ovs_list_push_back(&writes->in_flight, &op->list_node);
-        if (w->tag) {
-            hmap_insert(&writes->by_tag, &op->tag_node, hash_uint64(w->tag));
-        }
-        op_start(op);
     }
+
+    long long int now = time_wall_msec();
+    if (lb_event_recorder_next_run(&writes->events) <= now) {
+        struct lb_event_write *events;
+        size_t n = lb_event_recorder_run(&writes->events, now, &events);
+        for (size_t i = 0; i < n; i++) {
+            send_write(writes, lb_write_new(LB_WRITE_EVENT, NULL, NULL),
+                       &events[i]);
+        }
+        free(events);
+    }
+}
+
+void
+lb_agent_writes_wait(const struct lb_agent_writes *writes)
+{
+    long long int next = lb_event_recorder_next_run(&writes->events);
+    if (next != LLONG_MAX) {
+        poll_timer_wait(MAX(next - time_wall_msec(), 0));
+    }
+}
+
+void
+lb_agent_writes_put_metrics(const struct lb_agent_writes *writes,
+                            struct ds *page)
+{
+    static const char *const kinds[] = {
+        [LB_WRITE_ALLOCATE] = "ip_allocation",
+        [LB_WRITE_DELETE_ALLOCATION] = "ip_release",
+        [LB_WRITE_CREATE_PORT] = "port_create",
+        [LB_WRITE_DELETE_PORT] = "port_delete",
+        [LB_WRITE_OWNER] = "owner",
+        [LB_WRITE_DROP_ALTERNATE] = "drop_alternate",
+        [LB_WRITE_ACTIVATION] = "activation",
+        [LB_WRITE_ANNOTATE_POD] = "pod_annotation",
+        [LB_WRITE_EVENT] = "event",
+    };
+    BUILD_ASSERT_DECL(ARRAY_SIZE(kinds) == LB_WRITE_CANCEL);
+
+    const char *name = "livebind_api_write_failures_total";
+    lb_metrics_family(page, name, LB_METRIC_COUNTER,
+                      "Writes to the Kubernetes API that failed, by kind "
+                      "(tagged writes, whose failures the CNI part handles, "
+                      "are not counted).");
+    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+        const char *labels[] = { "kind", kinds[i], NULL };
+        lb_metrics_sample(page, name, labels, writes->n_failed[i]);
+    }
+
+    const struct lb_event_recorder *rec = &writes->events;
+    name = "livebind_events_total";
+    lb_metrics_family(page, name, LB_METRIC_COUNTER,
+                      "Kubernetes Events: created, patched (a series' "
+                      "count), or dropped by the rate limit.");
+    const char *created[] = { "outcome", "created", NULL };
+    const char *patched[] = { "outcome", "patched", NULL };
+    const char *dropped[] = { "outcome", "dropped", NULL };
+    lb_metrics_sample(page, name, created, rec->n_created);
+    lb_metrics_sample(page, name, patched, rec->n_patched);
+    lb_metrics_sample(page, name, dropped, rec->n_dropped);
 }

@@ -46,6 +46,9 @@ enum lb_write_kind {
                                  * by 'cause'. */
     LB_WRITE_ANNOTATE_POD,      /* Pod 'ns'/'name': its 'port_name', 'ip'
                                  * and 'mac', for people and tools. */
+    LB_WRITE_EVENT,             /* A Kubernetes Event about the VMI
+                                 * 'ns'/'name' ('uid'): 'reason',
+                                 * 'action', 'note', 'warning'. */
     LB_WRITE_CANCEL,            /* The write tagged 'tag': abandon it. */
 };
 
@@ -66,6 +69,11 @@ struct lb_write {
     char *migration_uid;
     char *cause;
     char *port_name;
+    char *uid;                  /* LB_WRITE_EVENT: the object's. */
+    const char *reason;         /* LB_WRITE_EVENT: static strings. */
+    const char *action;
+    char *note;
+    bool warning;
 };
 
 /* A new write of 'kind' to object 'ns'/'name' (either may be NULL), to be
@@ -87,9 +95,13 @@ struct lb_write_result {
     char *error;                /* NULL on success. */
 };
 
-struct lb_agent_writes *lb_agent_writes_create(struct k8s_client *);
+struct lb_agent_writes *lb_agent_writes_create(struct k8s_client *,
+                                               const char *chassis);
 void lb_agent_writes_destroy(struct lb_agent_writes *);
 void lb_agent_writes_submit(struct lb_agent_writes *, struct ovs_list *);
+void lb_agent_writes_wait(const struct lb_agent_writes *);
+void lb_agent_writes_put_metrics(const struct lb_agent_writes *,
+                                 struct ds *page);
 bool lb_agent_writes_pop_result(struct lb_agent_writes *,
                                 struct lb_write_result *);
 void lb_write_destroy(struct lb_write *);

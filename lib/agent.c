@@ -20,7 +20,9 @@
  * (agent-k8s.c) -> derived model (derive.c, here) -> desired flows
  * (pipeline.c, here) -> ofctrl -> OVS.  Packet-ins and CNI requests come in
  * at the side; what the parts want written to the API goes out through the
- * writer, and the outcomes the CNI part awaits come back through here. */
+ * writer, and the outcomes the CNI part awaits come back through here.
+ * The metrics endpoint, when configured, asks the core for a page, which
+ * the core assembles from its own state and each part's. */
 
 #include <config.h>
 #include "agent.h"
@@ -37,6 +39,8 @@
 #include "flow-table.h"
 #include "k8s-client.h"
 #include "k8s-config.h"
+#include "metrics.h"
+#include "metrics-server.h"
 #include "model.h"
 #include "ofctrl.h"
 #include "openvswitch/dynamic-string.h"
@@ -78,7 +82,12 @@ struct lb_agent {
 
     struct lb_agent_migration *migration;
     struct lb_agent_view view;  /* What the parts read. */
+
+    struct lb_metrics_server *metrics;  /* NULL: not configured. */
+    long long int last_compute_wall;    /* Time of the last full compute. */
 };
+
+static lb_metrics_render_cb agent_put_metrics;
 
 static ofctrl_packet_in_cb agent_packet_in;
 
@@ -96,7 +105,7 @@ agent_k8s_start(struct lb_agent *agent, const struct lb_agent_config *cfg)
     k8s_config_destroy(kcfg);
 
     agent->objects = lb_agent_k8s_create(agent->k8s, !cfg->no_mirror);
-    agent->writes = lb_agent_writes_create(agent->k8s);
+    agent->writes = lb_agent_writes_create(agent->k8s, agent->chassis);
     agent->view.cluster = lb_agent_k8s_cluster(agent->objects);
     return (cfg->cni_socket
             ? lb_agent_cni_create(&agent->view, cfg->cni_socket, &agent->cni)
@@ -149,6 +158,16 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
     char *error = (agent->model_file
                    ? lb_agent_reload_model(agent)
                    : agent_k8s_start(agent, cfg));
+    if (!error && cfg->metrics_address) {
+        error = lb_metrics_server_create(cfg->metrics_address,
+                                         agent_put_metrics, agent,
+                                         &agent->metrics);
+        if (!error) {
+            VLOG_INFO("serving metrics on %s, port %"PRIu16,
+                      cfg->metrics_address,
+                      lb_metrics_server_port(agent->metrics));
+        }
+    }
     if (error) {
         *errorp = error;
         lb_agent_destroy(agent);
@@ -161,6 +180,7 @@ void
 lb_agent_destroy(struct lb_agent *agent)
 {
     if (agent) {
+        lb_metrics_server_destroy(agent->metrics);
         lb_agent_cni_destroy(agent->cni);
         lb_agent_migration_destroy(agent->migration);
         /* The client goes, with every request in flight: what the parts
@@ -344,6 +364,7 @@ agent_compute(struct lb_agent *agent)
     lb_flow_table_replace(&agent->flows, &scratch);
     lb_flow_table_destroy(&scratch);
     agent->last_compute_usec = time_usec() - start;
+    agent->last_compute_wall = time_wall_msec();
     agent->flows_seqno++;
     VLOG_DBG("computed %"PRIuSIZE" flows in %lld us",
              lb_flow_table_count(&agent->flows), agent->last_compute_usec);
@@ -485,6 +506,9 @@ lb_agent_run(struct lb_agent *agent)
         lb_agent_cni_run(agent->cni);
     }
     agent_writes_run(agent);
+    if (agent->metrics) {
+        lb_metrics_server_run(agent->metrics);
+    }
 }
 
 void
@@ -496,8 +520,105 @@ lb_agent_wait(struct lb_agent *agent)
     if (agent->cni) {
         lb_agent_cni_wait(agent->cni);
     }
+    if (agent->writes) {
+        lb_agent_writes_wait(agent->writes);
+    }
+    if (agent->metrics) {
+        lb_metrics_server_wait(agent->metrics);
+    }
     ovs_bridge_wait(agent->bridge);
     ofctrl_wait(agent->ofctrl);
+}
+
+/* The metrics page: the core's own figures, then each part's. */
+static void
+agent_put_metrics(void *agent_, struct ds *page)
+{
+    const struct lb_agent *agent = agent_;
+
+    size_t n_local = 0;
+    const struct lb_port *port;
+    HMAP_FOR_EACH (port, node, &agent->model.ports) {
+        n_local += ((port->chassis && !strcmp(port->chassis, agent->chassis))
+                    || (port->additional_chassis
+                        && !strcmp(port->additional_chassis,
+                                   agent->chassis)));
+    }
+    struct ofctrl_stats st;
+    ofctrl_get_stats(agent->ofctrl, &st);
+
+    static const char *const all[] = { "bound", "anywhere", NULL };
+    static const char *const here[] = { "bound", "this_node", NULL };
+    lb_metrics_family(page, "livebind_logical_ports", LB_METRIC_GAUGE,
+                      "Logical ports in the model, and those bound to this "
+                      "node (as main or additional chassis).");
+    lb_metrics_sample(page, "livebind_logical_ports", all,
+                      hmap_count(&agent->model.ports));
+    lb_metrics_sample(page, "livebind_logical_ports", here, n_local);
+
+    static const char *const desired[] = { "state", "desired", NULL };
+    static const char *const installed[] = { "state", "installed", NULL };
+    lb_metrics_family(page, "livebind_flows", LB_METRIC_GAUGE,
+                      "OpenFlow flows the agent wants, and those it "
+                      "believes installed in the switch.");
+    lb_metrics_sample(page, "livebind_flows", desired,
+                      lb_flow_table_count(&agent->flows));
+    lb_metrics_sample(page, "livebind_flows", installed, st.n_installed);
+
+    static const struct {
+        const char *name, *help;
+    } counters[] = {
+        { "livebind_openflow_flow_mods_total", "Flow-mods sent to the "
+          "switch, in all bundles." },
+        { "livebind_openflow_bundles_total", "OpenFlow bundles committed." },
+        { "livebind_openflow_errors_total", "Error replies from the "
+          "switch." },
+        { "livebind_openflow_packet_ins_total", "Packet-ins received." },
+        { "livebind_openflow_connects_total", "Connections made to the "
+          "switch." },
+    };
+    const uint64_t values[] = {
+        st.n_flow_mods, st.n_bundles, st.n_errors, st.n_packet_ins,
+        st.n_connects,
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(counters); i++) {
+        lb_metrics_family(page, counters[i].name, LB_METRIC_COUNTER,
+                          counters[i].help);
+        lb_metrics_sample(page, counters[i].name, NULL, values[i]);
+    }
+    lb_metrics_family(page, "livebind_openflow_connected", LB_METRIC_GAUGE,
+                      "1 while connected to the switch's OpenFlow "
+                      "management socket.");
+    lb_metrics_sample(page, "livebind_openflow_connected", NULL,
+                      ofctrl_is_connected(agent->ofctrl));
+
+    lb_metrics_family(page, "livebind_last_full_recompute_timestamp_seconds",
+                      LB_METRIC_GAUGE, "When the flows were last computed "
+                      "in full (Unix time; 0: never).");
+    lb_metrics_sample(page, "livebind_last_full_recompute_timestamp_seconds",
+                      NULL, agent->last_compute_wall / 1e3);
+    lb_metrics_family(page, "livebind_last_full_recompute_duration_seconds",
+                      LB_METRIC_GAUGE, "How long the last full compute of "
+                      "the flows took.");
+    lb_metrics_sample(page, "livebind_last_full_recompute_duration_seconds",
+                      NULL, agent->last_compute_usec / 1e6);
+    lb_metrics_family(page, "livebind_ready", LB_METRIC_GAUGE,
+                      "1 once OVSDB is read, br-int found and every "
+                      "Kubernetes collection listed.");
+    lb_metrics_sample(page, "livebind_ready", NULL, agent->view.ready);
+
+    if (agent->objects) {
+        lb_agent_k8s_put_metrics(agent->objects, page);
+    }
+    if (agent->k8s) {
+        lb_agent_migration_put_metrics(agent->migration, page);
+    }
+    if (agent->cni) {
+        lb_agent_cni_put_metrics(agent->cni, page);
+    }
+    if (agent->writes) {
+        lb_agent_writes_put_metrics(agent->writes, page);
+    }
 }
 
 /* A packet-in: the migration part says which port, if any, a VM's

@@ -32,6 +32,8 @@ struct lb_agent_config {
     const char *k8s_server;       /* Overrides the server URL. */
     bool no_mirror;               /* Only re-point traffic on activation. */
     const char *cni_socket;       /* Where the CNI plugin reaches us. */
+
+    const char *metrics_address;  /* "IP:PORT" for Prometheus; NULL: off. */
 };
 
 struct lb_agent *lb_agent_create(const struct lb_agent_config *,

@@ -54,6 +54,7 @@ struct cni_reply_ctx {
     struct cni_server *server;  /* NULL after cni_server_destroy(). */
     struct cni_conn *conn;      /* NULL once the client is gone. */
     struct cni_request request;
+    long long int received;     /* time_msec() when it arrived. */
 };
 
 struct cni_server {
@@ -68,6 +69,7 @@ struct cni_server {
     size_t n_slots;             /* Connections reading or writing. */
     struct ovs_list pending;    /* Contains unanswered "cni_reply_ctx"s. */
     size_t n_pending;
+    struct cni_server_stats stats;
 };
 
 /* The limits, and why:
@@ -241,6 +243,11 @@ cni_server_create(const char *socket_path,
     if (!server->options.max_pending) {
         server->options.max_pending = 1;
     }
+    for (int i = 0; i < CNI_N_COMMANDS; i++) {
+        lb_histogram_init(&server->stats.latency[i],
+                          lb_histogram_latency_bounds,
+                          lb_histogram_n_latency_bounds);
+    }
     if (server->options.io_timeout_ms <= 0) {
         server->options.io_timeout_ms = 2000;
     }
@@ -258,6 +265,12 @@ error:
     unlink(socket_path);
     close(fd);
     return error;
+}
+
+const struct cni_server_stats *
+cni_server_get_stats(const struct cni_server *server)
+{
+    return &server->stats;
 }
 
 const char *
@@ -426,6 +439,7 @@ conn_dispatch(struct cni_server *server, struct cni_conn *conn, size_t len)
 
     ctx->server = server;
     ctx->conn = conn;
+    ctx->received = time_msec();
     ovs_list_push_back(&server->pending, &ctx->node);
     server->n_pending++;
     conn->ctx = ctx;
@@ -680,13 +694,21 @@ cni_reply_ctx_is_closed(const struct cni_reply_ctx *ctx)
 
 /* Sends 'reply' (a full response line) to the client of 'ctx', if any, and
  * frees 'ctx'. */
+/* Answers with 'reply', whose CNI error code is 'code' (0: a result). */
 static void
-reply_ctx_finish(struct cni_reply_ctx *ctx, const char *reply)
+reply_ctx_finish(struct cni_reply_ctx *ctx, const char *reply, int code)
 {
     struct cni_server *server = ctx->server;
     struct cni_conn *conn = ctx->conn;
 
     if (server) {
+        struct cni_server_stats *stats = &server->stats;
+        enum cni_command cmd = ctx->request.command;
+        if (cmd < CNI_N_COMMANDS) {
+            stats->results[cmd][MIN(MAX(code, 0), CNI_STATS_MAX_CODE)]++;
+            lb_histogram_observe(&stats->latency[cmd],
+                                 (time_msec() - ctx->received) / 1e3);
+        }
         ovs_list_remove(&ctx->node);
         server->n_pending--;
         if (conn) {
@@ -708,6 +730,7 @@ cni_server_reply_result(struct cni_reply_ctx *ctx,
 {
     const struct cni_request *req = &ctx->request;
     char *reply;
+    int code = 0;
 
     if (req->command != CNI_CMD_ADD) {
         reply = cni_response_result_json(NULL, req->config.version);
@@ -717,6 +740,7 @@ cni_server_reply_result(struct cni_reply_ctx *ctx,
         struct cni_error *error = cni_error_createf(
             CNI_ERR_AGENT, "the agent produced no result");
         reply = cni_response_error_json(error);
+        code = error->code;
         cni_error_destroy(error);
     } else {
         struct cni_result *merged = NULL;
@@ -731,13 +755,14 @@ cni_server_reply_result(struct cni_reply_ctx *ctx,
             VLOG_WARN("invalid result for container %s: %s",
                       req->container_id, error->msg);
             reply = cni_response_error_json(error);
+            code = error->code;
             cni_error_destroy(error);
         } else {
             reply = cni_response_result_json(result, req->config.version);
         }
         cni_result_destroy(merged);
     }
-    reply_ctx_finish(ctx, reply);
+    reply_ctx_finish(ctx, reply, code);
     free(reply);
 }
 
@@ -750,7 +775,7 @@ cni_server_reply_error(struct cni_reply_ctx *ctx, int code, const char *msg,
     struct cni_error *error = cni_error_create(code > 0 ? code : CNI_ERR_AGENT,
                                                msg, details);
     char *reply = cni_response_error_json(error);
-    reply_ctx_finish(ctx, reply);
+    reply_ctx_finish(ctx, reply, error->code);
     free(reply);
     cni_error_destroy(error);
 }

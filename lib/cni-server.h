@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include "cni.h"
+#include "metrics.h"
 
 struct cni_server;
 struct cni_reply_ctx;
@@ -65,6 +66,18 @@ void cni_server_wait(struct cni_server *);
 void cni_server_destroy(struct cni_server *);
 
 const char *cni_server_get_path(const struct cni_server *);
+
+/* Requests answered, by command and result, and how long each took from
+ * its arrival to its answer. */
+#define CNI_N_COMMANDS (CNI_CMD_GC + 1)
+#define CNI_STATS_MAX_CODE 127  /* Higher codes are counted here. */
+struct cni_server_stats {
+    uint64_t results[CNI_N_COMMANDS][CNI_STATS_MAX_CODE + 1];  /* By code;
+                                                              * 0: ok. */
+    struct lb_histogram latency[CNI_N_COMMANDS];   /* Seconds. */
+};
+const struct cni_server_stats *cni_server_get_stats(
+    const struct cni_server *);
 size_t cni_server_n_pending(const struct cni_server *);
 
 struct cni_request *cni_reply_ctx_request(const struct cni_reply_ctx *);

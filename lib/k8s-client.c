@@ -745,6 +745,18 @@ k8s_watch_resource_version(const struct k8s_watch *watch)
     return watch->rv;
 }
 
+void
+k8s_watch_get_stats(const struct k8s_watch *watch,
+                    struct k8s_watch_stats *stats)
+{
+    *stats = (struct k8s_watch_stats) {
+        .n_lists = watch->n_lists,
+        .n_relists = watch->n_relists,
+        .n_events = watch->n_events,
+        .n_errors = watch->n_errors,
+    };
+}
+
 static struct k8s_cached *
 k8s_watch_find(const struct k8s_watch *watch, const char *namespace,
                const char *name)

@@ -108,6 +108,14 @@ const json_t *k8s_watch_get(const struct k8s_watch *, const char *namespace,
                             const char *name);
 const char *k8s_watch_resource_version(const struct k8s_watch *);
 
+struct k8s_watch_stats {
+    unsigned long long int n_lists;     /* Lists completed or started. */
+    unsigned long long int n_relists;   /* After 410 Gone or errors. */
+    unsigned long long int n_events;    /* Watch events received. */
+    unsigned long long int n_errors;
+};
+void k8s_watch_get_stats(const struct k8s_watch *, struct k8s_watch_stats *);
+
 /* Requests. */
 
 /* The outcome of a request.  'status' is the HTTP status, or 0 if there was

@@ -50,6 +50,8 @@ usage(void)
            "                        copy only, re-pointed on activation\n"
            "  --cni-socket=PATH     listen for the CNI plugin there\n"
            "                        (default: %s/cni.sock)\n"
+           "  --metrics-address=IP:PORT  serve Prometheus metrics at\n"
+           "                        http://IP:PORT/metrics (default: off)\n"
            "  --model=FILE          standalone: read the logical model from\n"
            "                        FILE instead of Kubernetes\n"
            "  --unixctl=SOCKET      control socket (default: %s/"
@@ -158,6 +160,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         OPT_K8S_SERVER,
         OPT_NO_MIRROR,
         OPT_CNI_SOCKET,
+        OPT_METRICS_ADDRESS,
         OPT_UNIXCTL,
         DAEMON_OPTION_ENUMS,
         VLOG_OPTION_ENUMS,
@@ -173,6 +176,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         {"k8s-server", required_argument, NULL, OPT_K8S_SERVER},
         {"no-mirror", no_argument, NULL, OPT_NO_MIRROR},
         {"cni-socket", required_argument, NULL, OPT_CNI_SOCKET},
+        {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -223,6 +227,9 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
             break;
         case OPT_CNI_SOCKET:
             cfg->cni_socket = optarg;
+            break;
+        case OPT_METRICS_ADDRESS:
+            cfg->metrics_address = optarg;
             break;
         case OPT_UNIXCTL:
             unixctl_path = optarg;
