@@ -723,8 +723,8 @@ lb_agent_migration_format(const struct lb_agent_migration *mig,
                       a->migration_uid[0] ? a->migration_uid : "?",
                       a->cause);
         if (a->installed_usec) {
-            ds_put_format(s, ", unblocked in the switch after %lld us\n",
-                          a->installed_usec - a->seen_usec);
+            ds_put_format(s, ", switch latency %lld us (announcement to "
+                          "unblocked)\n", a->installed_usec - a->seen_usec);
         } else {
             ds_put_cstr(s, ", unblocking\n");
         }

@@ -142,8 +142,12 @@ lb_metrics_server_create(const char *address, lb_metrics_render_cb *render,
         return xasprintf("metrics address \"%s\": expected IP:PORT "
                          "or [IPv6]:PORT", address);
     }
+    /* An IPv6 address without brackets ("$(NODE_IP):9477" with an IPv6
+     * node address) gets them: the last colon is the port's. */
     char *host = xmemdup0(address, colon - address);
-    char *name = xasprintf("ptcp:%s:%s", colon + 1, host);
+    bool bracket = strchr(host, ':') && host[0] != '[';
+    char *name = xasprintf("ptcp:%s:%s%s%s", colon + 1, bracket ? "[" : "",
+                           host, bracket ? "]" : "");
     free(host);
 
     struct pstream *listener;

@@ -34,8 +34,8 @@ typedef void lb_metrics_render_cb(void *aux, struct ds *page);
 
 struct lb_metrics_server;
 
-/* 'address' is "IP:PORT" or "[IPv6]:PORT"; port 0 picks one (see
- * lb_metrics_server_port()). */
+/* 'address' is "IP:PORT", "[IPv6]:PORT" or "IPv6:PORT"; port 0 picks one
+ * (see lb_metrics_server_port()). */
 char *lb_metrics_server_create(const char *address, lb_metrics_render_cb *,
                                void *aux, struct lb_metrics_server **)
     OVS_WARN_UNUSED_RESULT;

@@ -175,8 +175,10 @@ lb_migration_next(enum lb_migration_state current,
     return next;
 }
 
-/* Activation latency: how long the target copy stayed blocked, from
- * mirroring to activated, in msec, or -1 if unknown. */
+/* How long the target copy stayed blocked, from mirroring to activated, in
+ * msec, or -1 if unknown: mostly the time QEMU took to copy the memory.
+ * (The switch's own latency, from the VM's announcement to the unblocked
+ * port, is the agent's "unblocked in the switch after N us".) */
 long long int
 lb_migration_record_latency(const struct lb_migration_record *rec)
 {
@@ -393,9 +395,9 @@ format_record(const struct lb_migration_record *rec, bool verbose,
     put_time(s, "finished", rec->finished);
     long long int latency = lb_migration_record_latency(rec);
     if (latency >= 0) {
-        ds_put_format(s, " latency=%lldms\n", latency);
+        ds_put_format(s, " blocked-for=%lldms\n", latency);
     } else {
-        ds_put_cstr(s, " latency=-\n");
+        ds_put_cstr(s, " blocked-for=-\n");
     }
 
     if (verbose) {

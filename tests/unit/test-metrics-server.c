@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/util.h"
@@ -132,6 +133,28 @@ test_bad_address(void **state OVS_UNUSED)
     lb_metrics_server_destroy(NULL);
 }
 
+/* Both families, with and without brackets, on the loopback. */
+static void
+test_listen(void **state OVS_UNUSED)
+{
+    static const char *const good[] = { "127.0.0.1:0", "[::1]:0", "::1:0" };
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+        struct lb_metrics_server *server;
+        char *error = lb_metrics_server_create(good[i], render, NULL,
+                                               &server);
+        if (error && strstr(good[i], "::")
+            && access("/proc/net/if_inet6", R_OK)) {
+            free(error);        /* No IPv6 on this machine. */
+            continue;
+        }
+        if (error) {
+            fail_msg("%s: %s", good[i], error);
+        }
+        assert_true(lb_metrics_server_port(server) > 0);
+        lb_metrics_server_destroy(server);
+    }
+}
+
 int
 main(void)
 {
@@ -139,6 +162,7 @@ main(void)
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_respond),
         cmocka_unit_test(test_bad_address),
+        cmocka_unit_test(test_listen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

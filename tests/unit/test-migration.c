@@ -216,7 +216,7 @@ test_table(void **state OVS_UNUSED)
                     "x7k2p uid="UID_X" source=node-a target=node-b "
                     "state=completed started=2026-11-21T09:00:00.000Z "
                     "activated=2026-11-21T09:00:11.250Z "
-                    "finished=2026-11-21T09:00:12.000Z latency=7250ms\n");
+                    "finished=2026-11-21T09:00:12.000Z blocked-for=7250ms\n");
     assert_contains(ds_cstr(&s), "2026-11-21T09:00:04.000Z preparing -> "
                     "mirroring: target pod virt-launcher-testvm-fghij on "
                     "node-b, blocked until activation\n");
@@ -246,7 +246,7 @@ test_table(void **state OVS_UNUSED)
     assert_contains(ds_cstr(&s), "default_testvm vmim=kubevirt-migrate-vm-"
                     "back uid="UID_Y" source=node-b target=- "
                     "state=preparing");
-    assert_contains(ds_cstr(&s), "activated=- finished=- latency=-\n"
+    assert_contains(ds_cstr(&s), "activated=- finished=- blocked-for=-\n"
                     "earlier:\ndefault_testvm vmim=kubevirt-migrate-vm-x7k2p");
     ds_destroy(&s);
 
