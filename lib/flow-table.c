@@ -317,9 +317,10 @@ lb_flow_table_format(const struct lb_flow_table *ft, struct ds *s)
     free(flows);
 }
 
-/* Makes 'dst' hold exactly the flows and meters of 'src', which is left empty.  With
- * tracking on in 'dst', only real differences are tracked, so that a full
- * recompute followed by this costs the switch only what changed. */
+/* Makes 'dst' hold exactly the flows and meters of 'src', which is left
+ * empty.  With tracking on in 'dst', only real differences are tracked, so
+ * that a full recompute followed by this costs the switch only what
+ * changed. */
 void
 lb_flow_table_replace(struct lb_flow_table *dst, struct lb_flow_table *src)
 {

@@ -72,7 +72,8 @@ def garp(mac, ip, vlan):
 def link_local(mac):
     m = bytearray(mac_bytes(mac))
     m[0] ^= 2
-    return b"\xfe\x80" + b"\x00" * 6 + bytes(m[:3]) + b"\xff\xfe" + bytes(m[3:])
+    return (b"\xfe\x80" + b"\x00" * 6 + bytes(m[:3]) + b"\xff\xfe"
+            + bytes(m[3:]))
 
 
 def na(mac, vlan):

@@ -119,7 +119,8 @@ probe_status() {
 summary() {
     sort -n "$1" | awk '{ v[NR] = $1 } END {
         if (!NR) { print "none"; exit }
-        printf "n %d, median %d ms, max %d ms\n", NR, v[int((NR + 1) / 2)], v[NR]
+        printf "n %d, median %d ms, max %d ms\n", NR,
+               v[int((NR + 1) / 2)], v[NR]
     }'
 }
 # agent_stat NODE FIELD : a counter from the agent's status.
@@ -130,10 +131,13 @@ agent_stat() {
 # "packet_count" of meter ID.
 meter_stat() {
     bed_ofctl "$1" meter-stats | awk -v id="meter:$2" -v f="$3" '
-        $1 == id { on = 1; for (i = 1; i <= NF; i++)
-                     if ($i ~ "^" f ":") { sub(f ":", "", $i); print $i; exit } }
-        on && /^ *0:/ { for (i = 1; i <= NF; i++)
-                          if ($i ~ "^" f ":") { sub(f ":", "", $i); print $i; exit } }'
+        function field() {
+            for (i = 1; i <= NF; i++) {
+                if ($i ~ "^" f ":") { sub(f ":", "", $i); print $i; exit }
+            }
+        }
+        $1 == id { on = 1; field() }
+        on && /^ *0:/ { field() }'
 }
 # activate N : cut vm N over to node2, as cutover_and_announce does, with
 # flood.py's timed announcement; prints the agent's activation latency (the
@@ -156,8 +160,9 @@ activate() {
     bed_wait_until 5 port_not_blocked node2 "${key[$n]}" || return 1
     bed_wait_until 5 grep -Eq "$port unblocked in the switch" "$log" ||
         return 1
-    local us; us=$(sed -En "s/.*$port unblocked in the switch ([0-9]*) us.*/\\2/p" \
-                   "$log" | tail -1)
+    local us; us=$(sed -En \
+        "s/.*$port unblocked in the switch ([0-9]*) us.*/\\2/p" "$log" |
+        tail -1)
     local seen; seen=$(grep -E "$port .* from the VM on ofport" "$log" |
                        tail -1 | cut -d'|' -f1)
     local seen_us; seen_us=$(date -d "$seen" +%s%6N)
@@ -202,7 +207,8 @@ echo "node2's meter-stats during the flood:"
 bed_ofctl node2 meter-stats | sed 's/^/    /'
 
 t0=${EPOCHREALTIME/./}
-check "a new pod on node2 (its watch event, API writes, CNI ADD) is served during the flood" \
+check "a new pod on node2 (watch event, API writes, CNI ADD) is served \
+during the flood" \
     add_pod node2 late
 add_ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
 echo "new pod (CNI ADD) during the flood: $add_ms ms (no flood: $add0_ms ms)"
