@@ -71,8 +71,11 @@ struct ofctrl {
     enum ofctrl_state state;
     ovs_be32 dump_xid;
     ovs_be32 meter_dump_xid;
+    ovs_be32 features_xid;
     bool flows_dumped;          /* In S_DUMPING: flow dump done. */
     bool meters_dumped;         /* In S_DUMPING: meter dump done. */
+    bool features_known;        /* In S_DUMPING: meter features read. */
+    uint32_t max_meters;        /* The switch's; 0 if it has no meters. */
     bool need_full_diff;        /* Next put compares everything. */
 
     struct hmap installed;      /* Contains "struct installed_flow". */
@@ -308,18 +311,30 @@ ofctrl_start_dump(struct ofctrl *ofctrl)
         ofctrl, ofputil_encode_meter_request(ofctrl_version(ofctrl),
                                              OFPUTIL_METER_CONFIG,
                                              OFPM13_ALL));
+    /* Whether the switch has meters at all: a kernel datapath whose meters
+     * OVS found broken reports none. */
+    ofctrl->features_xid = ofctrl_send(
+        ofctrl, ofputil_encode_meter_request(ofctrl_version(ofctrl),
+                                             OFPUTIL_METER_FEATURES,
+                                             OFPM13_ALL));
     ofctrl->flows_dumped = false;
     ofctrl->meters_dumped = false;
+    ofctrl->features_known = false;
     ofctrl->state = S_DUMPING;
 }
 
 static void
 ofctrl_dump_done(struct ofctrl *ofctrl)
 {
-    if (ofctrl->flows_dumped && ofctrl->meters_dumped) {
+    if (ofctrl->flows_dumped && ofctrl->meters_dumped
+        && ofctrl->features_known) {
         VLOG_INFO("switch holds %"PRIuSIZE" flows and %"PRIuSIZE" meters",
                   hmap_count(&ofctrl->installed),
                   hmap_count(&ofctrl->meters));
+        if (!ofctrl->max_meters) {
+            VLOG_WARN("the switch has no meters: packet-ins are not "
+                      "rate-limited in the switch");
+        }
         ofctrl->state = S_SYNCED;
         ofctrl->need_full_diff = true;
     }
@@ -489,6 +504,15 @@ ofctrl_recv(struct ofctrl *ofctrl, const struct ofp_header *oh)
             ofctrl_handle_flow_stats(ofctrl, oh);
         }
         break;
+    case OFPTYPE_METER_FEATURES_STATS_REPLY:
+        if (ofctrl->state == S_DUMPING && oh->xid == ofctrl->features_xid) {
+            struct ofputil_meter_features mf;
+            ofputil_decode_meter_features(oh, &mf);
+            ofctrl->max_meters = mf.max_meters;
+            ofctrl->features_known = true;
+            ofctrl_dump_done(ofctrl);
+        }
+        break;
     case OFPTYPE_METER_CONFIG_STATS_REPLY:
         if (ofctrl->state == S_DUMPING && oh->xid == ofctrl->meter_dump_xid) {
             ofctrl_handle_meter_config(ofctrl, oh);
@@ -557,8 +581,22 @@ struct parsed_flow {
     struct ofpbuf ofpacts;
 };
 
+/* Without meters in the switch, a flow naming one would be rejected, and
+ * with it the whole bundle: such flows go in unmetered instead. */
+static void
+strip_controller_meters(struct ofputil_flow_mod *fm)
+{
+    struct ofpact *a;
+    OFPACT_FOR_EACH (a, fm->ofpacts, fm->ofpacts_len) {
+        if (a->type == OFPACT_CONTROLLER) {
+            ofpact_get_CONTROLLER(a)->meter_id = NX_CTLR_NO_METER;
+        }
+    }
+}
+
 static bool
-parse_flow(const struct lb_flow *flow, struct ofputil_flow_mod *fm)
+parse_flow(const struct ofctrl *ofctrl, const struct lb_flow *flow,
+           struct ofputil_flow_mod *fm)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
     enum ofputil_protocol usable;
@@ -570,6 +608,8 @@ parse_flow(const struct lb_flow *flow, struct ofputil_flow_mod *fm)
     if (error) {
         VLOG_ERR_RL(&rl, "bad desired flow \"%s\": %s", s, error);
         free(error);
+    } else if (!ofctrl->max_meters) {
+        strip_controller_meters(fm);
     }
     free(s);
     return !error;
@@ -704,7 +744,7 @@ ofctrl_diff_full(struct ofctrl *ofctrl, const struct lb_flow_table *desired,
     const struct lb_flow *flow;
     LB_FLOW_TABLE_FOR_EACH (flow, desired) {
         struct ofputil_flow_mod fm;
-        if (!parse_flow(flow, &fm)) {
+        if (!parse_flow(ofctrl, flow, &fm)) {
             continue;
         }
         /* Move the installed flow, if any, back into 'installed' and bring
@@ -750,7 +790,7 @@ ofctrl_diff_tracked(struct ofctrl *ofctrl, struct lb_flow_table *desired,
     struct lb_flow *flow;
     LB_FLOW_TABLE_FOR_EACH_TRACKED (flow, desired) {
         struct ofputil_flow_mod fm;
-        if (!parse_flow(flow, &fm)) {
+        if (!parse_flow(ofctrl, flow, &fm)) {
             continue;
         }
         struct installed_flow *f = installed_find(ofctrl, fm.table_id,
@@ -765,7 +805,7 @@ ofctrl_diff_tracked(struct ofctrl *ofctrl, struct lb_flow_table *desired,
             reconcile_flow(b, f, &fm);
         } else {
             struct ofputil_flow_mod fm_now;
-            if (parse_flow(now, &fm_now)) {
+            if (parse_flow(ofctrl, now, &fm_now)) {
                 reconcile_flow(b, f, &fm_now);
                 flow_mod_uninit(&fm_now);
             }
@@ -872,7 +912,7 @@ ofctrl_put(struct ofctrl *ofctrl, struct lb_flow_table *desired,
         return;
     }
 
-    if (meters_changed) {
+    if (meters_changed && ofctrl->max_meters) {
         ofctrl_put_meters(ofctrl, desired);
     }
 
@@ -898,7 +938,9 @@ ofctrl_put(struct ofctrl *ofctrl, struct lb_flow_table *desired,
         ofctrl->stats.n_flow_mods += b.n_msgs;
     }
     if (meters_changed) {
-        ofctrl_delete_meters(ofctrl, desired);
+        if (ofctrl->max_meters) {
+            ofctrl_delete_meters(ofctrl, desired);
+        }
         ofctrl->meters_seqno = desired->meters_seqno;
     }
 
@@ -992,8 +1034,10 @@ ofctrl_format_status(const struct ofctrl *ofctrl, struct ds *s)
     ds_put_format(s, "openflow: %s %s\n", rconn_get_target(ofctrl->rconn),
                   states[ofctrl->state]);
     ds_put_format(s, "  installed flows: %"PRIuSIZE", meters: %"PRIuSIZE
-                  "\n", hmap_count(&ofctrl->installed),
-                  hmap_count(&ofctrl->meters));
+                  "%s\n", hmap_count(&ofctrl->installed),
+                  hmap_count(&ofctrl->meters),
+                  (ofctrl->state == S_SYNCED && !ofctrl->max_meters
+                   ? " (the switch has no meters)" : ""));
     ds_put_format(s, "  installed up to seqno %"PRIu64" (requested %"PRIu64
                   ")\n", ofctrl->installed_seqno, ofctrl->put_seqno);
     ds_put_format(s, "  connects: %"PRIu64", bundles: %"PRIu64
