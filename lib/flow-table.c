@@ -31,6 +31,17 @@ lb_flow_table_init(struct lb_flow_table *ft)
     hmap_init(&ft->by_cookie);
     ovs_list_init(&ft->tracked);
     ft->tracking = false;
+    hmap_init(&ft->meters);
+    ft->meters_seqno = 0;
+}
+
+static void
+lb_meter_remove(struct lb_flow_table *ft, struct lb_meter *meter)
+{
+    hmap_remove(&ft->meters, &meter->node);
+    free(meter->spec);
+    free(meter);
+    ft->meters_seqno++;
 }
 
 static void
@@ -52,6 +63,7 @@ lb_flow_table_destroy(struct lb_flow_table *ft)
         lb_flow_table_clear_tracked(ft);
         hmap_destroy(&ft->flows);
         hmap_destroy(&ft->by_cookie);
+        hmap_destroy(&ft->meters);
     }
 }
 
@@ -82,6 +94,10 @@ lb_flow_table_clear(struct lb_flow_table *ft)
     struct lb_flow *flow;
     HMAP_FOR_EACH_SAFE (flow, node, &ft->flows) {
         lb_flow_table_unlink(ft, flow);
+    }
+    struct lb_meter *meter;
+    HMAP_FOR_EACH_SAFE (meter, node, &ft->meters) {
+        lb_meter_remove(ft, meter);
     }
 }
 
@@ -155,6 +171,13 @@ lb_flow_table_add(struct lb_flow_table *ft, uint8_t table_id,
 void
 lb_flow_table_remove_cookie(struct lb_flow_table *ft, uint64_t cookie)
 {
+    struct lb_meter *meter;
+    HMAP_FOR_EACH_SAFE (meter, node, &ft->meters) {
+        if (meter->cookie == cookie) {
+            lb_meter_remove(ft, meter);
+        }
+    }
+
     /* Unlinking invalidates the bucket walk, so start over after each one;
      * a cookie has a handful of flows. */
     for (;;) {
@@ -177,6 +200,73 @@ size_t
 lb_flow_table_count(const struct lb_flow_table *ft)
 {
     return hmap_count(&ft->flows);
+}
+
+const struct lb_meter *
+lb_flow_table_find_meter(const struct lb_flow_table *ft, uint32_t id)
+{
+    const struct lb_meter *meter;
+    HMAP_FOR_EACH_WITH_HASH (meter, node, hash_int(id, 0), &ft->meters) {
+        if (meter->id == id) {
+            return meter;
+        }
+    }
+    return NULL;
+}
+
+/* Adds meter 'id', or replaces the one with that id (the switch keys meters
+ * by id alone). */
+void
+lb_flow_table_add_meter(struct lb_flow_table *ft, uint32_t id,
+                        uint64_t cookie, const char *spec)
+{
+    struct lb_meter *old = CONST_CAST(struct lb_meter *,
+                                      lb_flow_table_find_meter(ft, id));
+    if (old) {
+        if (old->cookie == cookie && !strcmp(old->spec, spec)) {
+            return;
+        }
+        lb_meter_remove(ft, old);
+    }
+    struct lb_meter *meter = xmalloc(sizeof *meter);
+    meter->id = id;
+    meter->cookie = cookie;
+    meter->spec = xstrdup(spec);
+    hmap_insert(&ft->meters, &meter->node, hash_int(id, 0));
+    ft->meters_seqno++;
+}
+
+size_t
+lb_flow_table_count_meters(const struct lb_flow_table *ft)
+{
+    return hmap_count(&ft->meters);
+}
+
+static int
+compare_meters(const void *a_, const void *b_)
+{
+    const struct lb_meter *const *a = a_;
+    const struct lb_meter *const *b = b_;
+    return (*a)->id < (*b)->id ? -1 : (*a)->id > (*b)->id;
+}
+
+/* Formats the meters of 'ft', by id, one a line: "meter=ID,SPEC". */
+void
+lb_flow_table_format_meters(const struct lb_flow_table *ft, struct ds *s)
+{
+    size_t n = hmap_count(&ft->meters);
+    const struct lb_meter **meters = xmalloc((n ? n : 1) * sizeof *meters);
+    size_t i = 0;
+    const struct lb_meter *meter;
+    HMAP_FOR_EACH (meter, node, &ft->meters) {
+        meters[i++] = meter;
+    }
+    qsort(meters, n, sizeof *meters, compare_meters);
+    for (i = 0; i < n; i++) {
+        ds_put_format(s, "meter=%"PRIu32",%s\n", meters[i]->id,
+                      meters[i]->spec);
+    }
+    free(meters);
 }
 
 /* Formats 'flow' the way "ovs-ofctl dump-flows --no-stats" prints it. */
@@ -227,9 +317,10 @@ lb_flow_table_format(const struct lb_flow_table *ft, struct ds *s)
     free(flows);
 }
 
-/* Makes 'dst' hold exactly the flows of 'src', which is left empty.  With
- * tracking on in 'dst', only real differences are tracked, so that a full
- * recompute followed by this costs the switch only what changed. */
+/* Makes 'dst' hold exactly the flows and meters of 'src', which is left
+ * empty.  With tracking on in 'dst', only real differences are tracked, so
+ * that a full recompute followed by this costs the switch only what
+ * changed. */
 void
 lb_flow_table_replace(struct lb_flow_table *dst, struct lb_flow_table *src)
 {
@@ -246,6 +337,20 @@ lb_flow_table_replace(struct lb_flow_table *dst, struct lb_flow_table *src)
     HMAP_FOR_EACH_SAFE (flow, node, &src->flows) {
         lb_flow_table_add(dst, flow->table_id, flow->priority, flow->cookie,
                           flow->match, flow->actions);
+    }
+
+    /* Meters likewise: 'meters_seqno' moves only on a real difference. */
+    struct lb_meter *meter;
+    HMAP_FOR_EACH_SAFE (meter, node, &dst->meters) {
+        const struct lb_meter *same = lb_flow_table_find_meter(src,
+                                                               meter->id);
+        if (!same || same->cookie != meter->cookie
+            || strcmp(same->spec, meter->spec)) {
+            lb_meter_remove(dst, meter);
+        }
+    }
+    HMAP_FOR_EACH (meter, node, &src->meters) {
+        lb_flow_table_add_meter(dst, meter->id, meter->cookie, meter->spec);
     }
     lb_flow_table_clear(src);
     lb_flow_table_clear_tracked(src);

@@ -18,6 +18,7 @@
 #include "openvswitch/ofp-bundle.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-meter.h"
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofp-print.h"
@@ -44,6 +45,12 @@ struct installed_flow {
     size_t ofpacts_len;
 };
 
+/* A meter as the switch holds it. */
+struct installed_meter {
+    struct hmap_node node;      /* In ofctrl's 'meters', by id. */
+    struct ofputil_meter_config mc;     /* 'mc.bands' owned. */
+};
+
 /* A barrier sent after a bundle: when its reply arrives, everything up to
  * 'seqno' is in the switch. */
 struct pending_barrier {
@@ -54,7 +61,7 @@ struct pending_barrier {
 
 enum ofctrl_state {
     S_DISCONNECTED,             /* Waiting for rconn. */
-    S_DUMPING,                  /* Reading the switch's flows. */
+    S_DUMPING,                  /* Reading the switch's flows and meters. */
     S_SYNCED,                   /* 'installed' mirrors the switch. */
 };
 
@@ -63,9 +70,17 @@ struct ofctrl {
     unsigned int conn_seqno;    /* rconn's connection seqno last seen. */
     enum ofctrl_state state;
     ovs_be32 dump_xid;
+    ovs_be32 meter_dump_xid;
+    ovs_be32 features_xid;
+    bool flows_dumped;          /* In S_DUMPING: flow dump done. */
+    bool meters_dumped;         /* In S_DUMPING: meter dump done. */
+    bool features_known;        /* In S_DUMPING: meter features read. */
+    uint32_t max_meters;        /* The switch's; 0 if it has no meters. */
     bool need_full_diff;        /* Next put compares everything. */
 
     struct hmap installed;      /* Contains "struct installed_flow". */
+    struct hmap meters;         /* Contains "struct installed_meter". */
+    uint64_t meters_seqno;      /* Desired meters' seqno last compared. */
     uint32_t bundle_id;
     struct ovs_list barriers;   /* Contains "struct pending_barrier". */
     ovs_be32 last_commit_xid;   /* To recognise a failed bundle. */
@@ -78,6 +93,7 @@ struct ofctrl {
 };
 
 static void ofctrl_clear_installed(struct ofctrl *);
+static void ofctrl_clear_meters(struct ofctrl *);
 
 static enum ofp_version
 ofctrl_version(const struct ofctrl *ofctrl)
@@ -104,6 +120,7 @@ ofctrl_create(const char *target, ofctrl_packet_in_cb *cb, void *aux)
     rconn_connect(ofctrl->rconn, target, target);
     ofctrl->state = S_DISCONNECTED;
     hmap_init(&ofctrl->installed);
+    hmap_init(&ofctrl->meters);
     ovs_list_init(&ofctrl->barriers);
     ofctrl->packet_in_cb = cb;
     ofctrl->packet_in_aux = aux;
@@ -126,6 +143,8 @@ ofctrl_destroy(struct ofctrl *ofctrl)
         rconn_destroy(ofctrl->rconn);
         ofctrl_clear_installed(ofctrl);
         hmap_destroy(&ofctrl->installed);
+        ofctrl_clear_meters(ofctrl);
+        hmap_destroy(&ofctrl->meters);
         ofctrl_clear_barriers(ofctrl);
         free(ofctrl);
     }
@@ -200,6 +219,74 @@ installed_add(struct ofctrl *ofctrl, uint8_t table_id, uint16_t priority,
                 installed_hash(table_id, priority, &f->match));
 }
 
+/* Installed meters. */
+
+static struct installed_meter *
+meter_find(const struct ofctrl *ofctrl, uint32_t id)
+{
+    struct installed_meter *m;
+    HMAP_FOR_EACH_WITH_HASH (m, node, hash_int(id, 0), &ofctrl->meters) {
+        if (m->mc.meter_id == id) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+static void
+meter_set_config(struct installed_meter *m,
+                 const struct ofputil_meter_config *mc)
+{
+    free(m->mc.bands);
+    m->mc = *mc;
+    m->mc.bands = xmemdup(mc->bands, mc->n_bands * sizeof *mc->bands);
+}
+
+static void
+meter_add(struct ofctrl *ofctrl, const struct ofputil_meter_config *mc)
+{
+    struct installed_meter *m = xzalloc(sizeof *m);
+    meter_set_config(m, mc);
+    hmap_insert(&ofctrl->meters, &m->node, hash_int(mc->meter_id, 0));
+}
+
+static void
+meter_free(struct installed_meter *m)
+{
+    if (m) {
+        free(m->mc.bands);
+        free(m);
+    }
+}
+
+static void
+ofctrl_clear_meters(struct ofctrl *ofctrl)
+{
+    struct installed_meter *m;
+    HMAP_FOR_EACH_POP (m, node, &ofctrl->meters) {
+        meter_free(m);
+    }
+}
+
+static bool
+meter_config_equal(const struct ofputil_meter_config *a,
+                   const struct ofputil_meter_config *b)
+{
+    if (a->flags != b->flags || a->n_bands != b->n_bands) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_bands; i++) {
+        const struct ofputil_meter_band *x = &a->bands[i];
+        const struct ofputil_meter_band *y = &b->bands[i];
+        if (x->type != y->type || x->rate != y->rate
+            || x->burst_size != y->burst_size
+            || x->prec_level != y->prec_level) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Connection handling. */
 
 static void
@@ -214,10 +301,78 @@ ofctrl_start_dump(struct ofctrl *ofctrl)
     match_init_catchall(&fsr.match);
 
     ofctrl_clear_installed(ofctrl);
+    ofctrl_clear_meters(ofctrl);
     ofctrl->dump_xid = ofctrl_send(
         ofctrl, ofputil_encode_flow_stats_request(&fsr,
                                                   ofctrl_protocol(ofctrl)));
+    /* The meters too, so that a restarted agent with nothing to change
+     * sends no meter-mod either. */
+    ofctrl->meter_dump_xid = ofctrl_send(
+        ofctrl, ofputil_encode_meter_request(ofctrl_version(ofctrl),
+                                             OFPUTIL_METER_CONFIG,
+                                             OFPM13_ALL));
+    /* Whether the switch has meters at all: a kernel datapath whose meters
+     * OVS found broken reports none. */
+    ofctrl->features_xid = ofctrl_send(
+        ofctrl, ofputil_encode_meter_request(ofctrl_version(ofctrl),
+                                             OFPUTIL_METER_FEATURES,
+                                             OFPM13_ALL));
+    ofctrl->flows_dumped = false;
+    ofctrl->meters_dumped = false;
+    ofctrl->features_known = false;
     ofctrl->state = S_DUMPING;
+}
+
+static void
+ofctrl_dump_done(struct ofctrl *ofctrl)
+{
+    if (ofctrl->flows_dumped && ofctrl->meters_dumped
+        && ofctrl->features_known) {
+        VLOG_INFO("switch holds %"PRIuSIZE" flows and %"PRIuSIZE" meters",
+                  hmap_count(&ofctrl->installed),
+                  hmap_count(&ofctrl->meters));
+        if (!ofctrl->max_meters) {
+            VLOG_WARN("the switch has no meters: packet-ins are not "
+                      "rate-limited in the switch");
+        }
+        ofctrl->state = S_SYNCED;
+        ofctrl->need_full_diff = true;
+    }
+}
+
+static void
+ofctrl_handle_meter_config(struct ofctrl *ofctrl,
+                           const struct ofp_header *oh)
+{
+    struct ofpbuf msg = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    struct ofpbuf bands;
+    ofpbuf_init(&bands, 64);
+
+    for (;;) {
+        struct ofputil_meter_config mc;
+        int error = ofputil_decode_meter_config(&msg, &mc, &bands);
+        if (error) {
+            if (error != EOF) {
+                VLOG_WARN("bad meter config reply (%s); dumping again",
+                          ofperr_to_string(error));
+                ofpbuf_uninit(&bands);
+                ofctrl_start_dump(ofctrl);
+                return;
+            }
+            break;
+        }
+        /* OVS's virtual meters ("slowpath", "controller") are not ours. */
+        if (mc.meter_id && mc.meter_id <= OFPM13_MAX
+            && !meter_find(ofctrl, mc.meter_id)) {
+            meter_add(ofctrl, &mc);
+        }
+    }
+    ofpbuf_uninit(&bands);
+
+    if (!ofpmp_more(oh)) {
+        ofctrl->meters_dumped = true;
+        ofctrl_dump_done(ofctrl);
+    }
 }
 
 static void
@@ -274,10 +429,8 @@ ofctrl_handle_flow_stats(struct ofctrl *ofctrl, const struct ofp_header *oh)
     ofpbuf_uninit(&ofpacts);
 
     if (!ofpmp_more(oh)) {
-        VLOG_INFO("switch holds %"PRIuSIZE" flows",
-                  hmap_count(&ofctrl->installed));
-        ofctrl->state = S_SYNCED;
-        ofctrl->need_full_diff = true;
+        ofctrl->flows_dumped = true;
+        ofctrl_dump_done(ofctrl);
     }
 }
 
@@ -351,6 +504,20 @@ ofctrl_recv(struct ofctrl *ofctrl, const struct ofp_header *oh)
             ofctrl_handle_flow_stats(ofctrl, oh);
         }
         break;
+    case OFPTYPE_METER_FEATURES_STATS_REPLY:
+        if (ofctrl->state == S_DUMPING && oh->xid == ofctrl->features_xid) {
+            struct ofputil_meter_features mf;
+            ofputil_decode_meter_features(oh, &mf);
+            ofctrl->max_meters = mf.max_meters;
+            ofctrl->features_known = true;
+            ofctrl_dump_done(ofctrl);
+        }
+        break;
+    case OFPTYPE_METER_CONFIG_STATS_REPLY:
+        if (ofctrl->state == S_DUMPING && oh->xid == ofctrl->meter_dump_xid) {
+            ofctrl_handle_meter_config(ofctrl, oh);
+        }
+        break;
     case OFPTYPE_BARRIER_REPLY:
         ofctrl_handle_barrier_reply(ofctrl, oh->xid);
         break;
@@ -414,8 +581,22 @@ struct parsed_flow {
     struct ofpbuf ofpacts;
 };
 
+/* Without meters in the switch, a flow naming one would be rejected, and
+ * with it the whole bundle: such flows go in unmetered instead. */
+static void
+strip_controller_meters(struct ofputil_flow_mod *fm)
+{
+    struct ofpact *a;
+    OFPACT_FOR_EACH (a, fm->ofpacts, fm->ofpacts_len) {
+        if (a->type == OFPACT_CONTROLLER) {
+            ofpact_get_CONTROLLER(a)->meter_id = NX_CTLR_NO_METER;
+        }
+    }
+}
+
 static bool
-parse_flow(const struct lb_flow *flow, struct ofputil_flow_mod *fm)
+parse_flow(const struct ofctrl *ofctrl, const struct lb_flow *flow,
+           struct ofputil_flow_mod *fm)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
     enum ofputil_protocol usable;
@@ -427,6 +608,8 @@ parse_flow(const struct lb_flow *flow, struct ofputil_flow_mod *fm)
     if (error) {
         VLOG_ERR_RL(&rl, "bad desired flow \"%s\": %s", s, error);
         free(error);
+    } else if (!ofctrl->max_meters) {
+        strip_controller_meters(fm);
     }
     free(s);
     return !error;
@@ -561,7 +744,7 @@ ofctrl_diff_full(struct ofctrl *ofctrl, const struct lb_flow_table *desired,
     const struct lb_flow *flow;
     LB_FLOW_TABLE_FOR_EACH (flow, desired) {
         struct ofputil_flow_mod fm;
-        if (!parse_flow(flow, &fm)) {
+        if (!parse_flow(ofctrl, flow, &fm)) {
             continue;
         }
         /* Move the installed flow, if any, back into 'installed' and bring
@@ -607,7 +790,7 @@ ofctrl_diff_tracked(struct ofctrl *ofctrl, struct lb_flow_table *desired,
     struct lb_flow *flow;
     LB_FLOW_TABLE_FOR_EACH_TRACKED (flow, desired) {
         struct ofputil_flow_mod fm;
-        if (!parse_flow(flow, &fm)) {
+        if (!parse_flow(ofctrl, flow, &fm)) {
             continue;
         }
         struct installed_flow *f = installed_find(ofctrl, fm.table_id,
@@ -622,12 +805,88 @@ ofctrl_diff_tracked(struct ofctrl *ofctrl, struct lb_flow_table *desired,
             reconcile_flow(b, f, &fm);
         } else {
             struct ofputil_flow_mod fm_now;
-            if (parse_flow(now, &fm_now)) {
+            if (parse_flow(ofctrl, now, &fm_now)) {
                 reconcile_flow(b, f, &fm_now);
                 flow_mod_uninit(&fm_now);
             }
         }
         flow_mod_uninit(&fm);
+    }
+}
+
+/* Meters.  OVS does not take meter-mods inside a bundle
+ * (ofputil_is_bundlable()), but it handles one connection's messages in
+ * order: so meters are added or changed just before the bundle whose flows
+ * may use them, and deleted just after the bundle that stops using them. */
+
+static void
+send_meter_mod(struct ofctrl *ofctrl, uint16_t command,
+               const struct ofputil_meter_config *mc)
+{
+    struct ofputil_meter_mod mm = { .command = command, .meter = *mc };
+    if (command == OFPMC13_DELETE) {
+        mm.meter.flags = 0;
+        mm.meter.n_bands = 0;
+        mm.meter.bands = NULL;
+    }
+    VLOG_DBG("meter %s %"PRIu32, (command == OFPMC13_ADD ? "add"
+                                  : command == OFPMC13_DELETE ? "delete"
+                                  : "modify"), mc->meter_id);
+    ofctrl_send(ofctrl, ofputil_encode_meter_mod(ofctrl_version(ofctrl),
+                                                 &mm));
+    ofctrl->stats.n_meter_mods++;
+}
+
+static bool
+parse_meter(const struct lb_meter *meter, struct ofputil_meter_mod *mm)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    enum ofputil_protocol usable;
+    char *s = xasprintf("meter=%"PRIu32",%s", meter->id, meter->spec);
+    char *error = parse_ofp_meter_mod_str(mm, s, OFPMC13_ADD, &usable);
+    if (error) {
+        VLOG_ERR_RL(&rl, "bad desired meter \"%s\": %s", s, error);
+        free(error);
+    }
+    free(s);
+    return !error;
+}
+
+/* Adds or modifies the meters 'desired' has and the switch lacks or holds
+ * otherwise. */
+static void
+ofctrl_put_meters(struct ofctrl *ofctrl, const struct lb_flow_table *desired)
+{
+    const struct lb_meter *meter;
+    LB_FLOW_TABLE_FOR_EACH_METER (meter, desired) {
+        struct ofputil_meter_mod mm;
+        if (!parse_meter(meter, &mm)) {
+            continue;
+        }
+        struct installed_meter *m = meter_find(ofctrl, meter->id);
+        if (!m) {
+            send_meter_mod(ofctrl, OFPMC13_ADD, &mm.meter);
+            meter_add(ofctrl, &mm.meter);
+        } else if (!meter_config_equal(&m->mc, &mm.meter)) {
+            send_meter_mod(ofctrl, OFPMC13_MODIFY, &mm.meter);
+            meter_set_config(m, &mm.meter);
+        }
+        free(mm.meter.bands);
+    }
+}
+
+/* Deletes the meters the switch holds and 'desired' does not. */
+static void
+ofctrl_delete_meters(struct ofctrl *ofctrl,
+                     const struct lb_flow_table *desired)
+{
+    struct installed_meter *m;
+    HMAP_FOR_EACH_SAFE (m, node, &ofctrl->meters) {
+        if (!lb_flow_table_find_meter(desired, m->mc.meter_id)) {
+            send_meter_mod(ofctrl, OFPMC13_DELETE, &m->mc);
+            hmap_remove(&ofctrl->meters, &m->node);
+            meter_free(m);
+        }
     }
 }
 
@@ -644,10 +903,17 @@ ofctrl_put(struct ofctrl *ofctrl, struct lb_flow_table *desired,
         lb_flow_table_clear_tracked(desired);
         return;
     }
+    bool meters_changed = (ofctrl->need_full_diff
+                           || desired->meters_seqno != ofctrl->meters_seqno);
     if (!ofctrl->need_full_diff && ovs_list_is_empty(&desired->tracked)
+        && !meters_changed
         && ofctrl->installed_seqno >= ofctrl->put_seqno
         && ovs_list_is_empty(&ofctrl->barriers)) {
         return;
+    }
+
+    if (meters_changed && ofctrl->max_meters) {
+        ofctrl_put_meters(ofctrl, desired);
     }
 
     struct bundle b = { .ofctrl = ofctrl, .id = ++ofctrl->bundle_id };
@@ -670,6 +936,12 @@ ofctrl_put(struct ofctrl *ofctrl, struct lb_flow_table *desired,
                                                        &commit));
         ofctrl->stats.n_bundles++;
         ofctrl->stats.n_flow_mods += b.n_msgs;
+    }
+    if (meters_changed) {
+        if (ofctrl->max_meters) {
+            ofctrl_delete_meters(ofctrl, desired);
+        }
+        ofctrl->meters_seqno = desired->meters_seqno;
     }
 
     /* A barrier even with no change, so that "installed up to 'seqno'"
@@ -746,6 +1018,7 @@ ofctrl_get_stats(const struct ofctrl *ofctrl, struct ofctrl_stats *stats)
 {
     *stats = ofctrl->stats;
     stats->n_installed = hmap_count(&ofctrl->installed);
+    stats->n_meters = hmap_count(&ofctrl->meters);
 }
 
 void
@@ -760,13 +1033,16 @@ ofctrl_format_status(const struct ofctrl *ofctrl, struct ds *s)
 
     ds_put_format(s, "openflow: %s %s\n", rconn_get_target(ofctrl->rconn),
                   states[ofctrl->state]);
-    ds_put_format(s, "  installed flows: %"PRIuSIZE"\n",
-                  hmap_count(&ofctrl->installed));
+    ds_put_format(s, "  installed flows: %"PRIuSIZE", meters: %"PRIuSIZE
+                  "%s\n", hmap_count(&ofctrl->installed),
+                  hmap_count(&ofctrl->meters),
+                  (ofctrl->state == S_SYNCED && !ofctrl->max_meters
+                   ? " (the switch has no meters)" : ""));
     ds_put_format(s, "  installed up to seqno %"PRIu64" (requested %"PRIu64
                   ")\n", ofctrl->installed_seqno, ofctrl->put_seqno);
     ds_put_format(s, "  connects: %"PRIu64", bundles: %"PRIu64
                   ", flow-mods: %"PRIu64", errors: %"PRIu64
-                  ", packet-ins: %"PRIu64"\n", st->n_connects,
-                  st->n_bundles, st->n_flow_mods, st->n_errors,
-                  st->n_packet_ins);
+                  ", packet-ins: %"PRIu64", meter-mods: %"PRIu64"\n",
+                  st->n_connects, st->n_bundles, st->n_flow_mods,
+                  st->n_errors, st->n_packet_ins, st->n_meter_mods);
 }

@@ -58,7 +58,9 @@ struct ofctrl_stats {
     uint64_t n_flow_mods;       /* Flow-mods sent, in all bundles. */
     uint64_t n_errors;          /* Error replies from the switch. */
     uint64_t n_packet_ins;
+    uint64_t n_meter_mods;      /* Meter-mods sent (never in bundles). */
     size_t n_installed;         /* Flows the engine believes installed. */
+    size_t n_meters;            /* Meters the engine believes installed. */
 };
 void ofctrl_get_stats(const struct ofctrl *, struct ofctrl_stats *);
 void ofctrl_format_status(const struct ofctrl *, struct ds *);

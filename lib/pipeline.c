@@ -134,12 +134,29 @@ add_local_port_flows(const struct lb_pipeline_ctx *ctx,
         /* The target copy of a migrating VM: drop everything, but hand its
          * own announcements to the agent, which activates the port. */
         uint64_t mcookie = port_cookie(port, true);
-        char to_agent[64];
+        char to_agent[80];
         snprintf(to_agent, sizeof to_agent,
-                 "controller(userdata=%02x.%02x.%02x.%02x)",
-                 (LB_PIN_ANNOUNCE >> 24) & 0xff,
+                 "controller(userdata=%02x.%02x.%02x.%02x,meter_id=%"PRIu32
+                 ")", (LB_PIN_ANNOUNCE >> 24) & 0xff,
                  (LB_PIN_ANNOUNCE >> 16) & 0xff,
-                 (LB_PIN_ANNOUNCE >> 8) & 0xff, LB_PIN_ANNOUNCE & 0xff);
+                 (LB_PIN_ANNOUNCE >> 8) & 0xff, LB_PIN_ANNOUNCE & 0xff,
+                 port->key);
+
+        /* The packet-ins are metered in the switch, so that whatever sends
+         * on this port, or how fast, costs the agent at most 20 packet-ins
+         * a second from it (a burst of 10 first).  A real VM needs one:
+         * QEMU sends 5 RARPs over about 1.5 s after the VM resumes, and the
+         * guest a GARP and an NA for each address after each, so 10 in a
+         * burst lets the first round through whole, and 20/s is several
+         * times the rest, while the first frame that passes activates the
+         * port and takes these flows away.  One meter a port (the port's
+         * key is its id, unique in the model): a flood from one port uses
+         * only its own allowance, never another VM's.  A switch-wide
+         * ceiling through OVS's "controller" meter would not apply to
+         * these actions, which name their own meter, and would be shared
+         * with every other controller of the bridge, so none is set. */
+        lb_flow_table_add_meter(ft, port->key, mcookie,
+                                LB_ANNOUNCE_METER_SPEC);
 
         ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32, port->key);
         ds_put_cstr(&fb->actions, "drop");

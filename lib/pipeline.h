@@ -24,6 +24,13 @@ struct lb_pipeline_ctx {
     const struct simap *tunnel_ofports; /* Remote chassis -> tunnel ofport. */
 };
 
+/* The meter that rate-limits the packet-ins of a blocked port's
+ * announcements, in the switch, one a port (its id is the port's key) so
+ * that one port's flood cannot use up another VM's allowance.  See
+ * pipeline.c for the figures. */
+#define LB_ANNOUNCE_METER_SPEC \
+    "pktps,burst,stats,bands=type=drop,rate=20,burst_size=10"
+
 void lb_pipeline_compute(const struct lb_pipeline_ctx *,
                          struct lb_flow_table *);
 

@@ -69,6 +69,15 @@ agent_flow_mods_equal() {
     [ "$got" = "$2" ]
 }
 
+# agent_meter_mods_equal NODE N : NODE's agent has sent exactly N
+# meter-mods.
+agent_meter_mods_equal() {
+    local got
+    got=$(agent_ctl "$1" status | sed -n 's/.*meter-mods: \([0-9]*\).*/\1/p')
+    echo "meter-mods sent: $got (expected $2)"
+    [ "$got" = "$2" ]
+}
+
 # tunnels_up NODE N : NODE's agent has N tunnels with ofports.
 tunnels_up() {
     [ "$(agent_ctl "$1" chassis | grep -c 'tunnel ofport [1-9]')" = "$2" ]

@@ -30,3 +30,5 @@ SYSTEM_TESTS += tests/system/test-qemu-migration.sh
 EXTRA_DIST += tests/system/qemu.sh tests/system/qmp.py \
 	tests/system/tapcap.py tests/system/echo-canary.py \
 	tests/guest/init tests/guest/echo-server.c
+SYSTEM_TESTS += tests/system/test-announce-flood.sh
+EXTRA_DIST += tests/system/flood.py

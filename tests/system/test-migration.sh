@@ -106,6 +106,7 @@ agent_k8s_start node2
 agent_wait_synced node2
 check "restarted agent (node2, mirroring) is synced" agent_wait_installed node2
 check "restarted agent sent zero flow-mods" agent_flow_mods_equal node2 0
+check "restarted agent sent zero meter-mods" agent_meter_mods_equal node2 0
 check "node2's flows are unchanged by the restart" \
     test "$(bed_dump_flows node2 | md5sum)" = "$before"
 

@@ -82,6 +82,14 @@ format_flows(const struct lb_flow_table *ft)
     return ds_steal_cstr(&s);
 }
 
+static char *
+format_meters(const struct lb_flow_table *ft)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    lb_flow_table_format_meters(ft, &s);
+    return ds_steal_cstr(&s);
+}
+
 static void
 assert_flows(const struct lb_flow_table *ft, const char *const expected[])
 {
@@ -183,11 +191,16 @@ test_migration_target_blocked(void **state)
     assert_non_null(strstr(got,
         "cookie=0x4800000000000005, table=10, priority=160,reg14=0x5,rarp,"
         "dl_src=0a:58:0a:00:00:05,arp_sha=0a:58:0a:00:00:05 "
-        "actions=controller(userdata=00.00.00.01)\n"));
+        "actions=controller(userdata=00.00.00.01,meter_id=5)\n"));
     assert_non_null(strstr(got,
         "cookie=0x4800000000000005, table=10, priority=150,reg14=0x5 "
         "actions=drop\n"));
     assert_null(strstr(got, "priority=100,reg14=0x5,ip,"));
+    /* Every packet-in of the blocked port goes through its own meter. */
+    for (const char *p = got; (p = strstr(p, "controller(")); p++) {
+        assert_true(!strncmp(strchr(p, ')') - strlen(",meter_id=5"),
+                             ",meter_id=5", strlen(",meter_id=5")));
+    }
     /* Mirrored: to the source through the tunnel, not to the blocked local
      * copy; from a tunnel, nowhere. */
     assert_non_null(strstr(got,
@@ -211,6 +224,70 @@ test_migration_target_blocked(void **state)
     assert_non_null(strstr(got, "priority=100,reg14=0x5,ip,"));
     assert_null(strstr(got, "priority=150,reg14=0x5 actions=drop"));
     free(got);
+}
+
+/* The meters are exactly one a port blocked on this chassis, keyed by the
+ * port's key, and none for a port blocked elsewhere or activated. */
+static void
+test_meters(void **state)
+{
+    struct fixture *f = *state;
+    struct lb_port *p1 = lb_model_find_port(&f->model, "p1");
+    struct lb_port *p2 = lb_model_find_port(&f->model, "p2");
+    char *got;
+
+    /* No migration: no meter. */
+    lb_pipeline_compute(&f->ctx, &f->flows);
+    assert_int_equal(lb_flow_table_count_meters(&f->flows), 0);
+
+    /* p1 migrates n2 -> n1 (blocked here), p2 n2 -> n1 too but its
+     * interface is not here yet: one meter, p1's. */
+    lb_port_set_chassis(p1, "n2", "n1");
+    p1->additional_blocked = true;
+    lb_port_set_chassis(p2, "n2", "n1");
+    p2->additional_blocked = true;
+    lb_pipeline_compute(&f->ctx, &f->flows);
+    got = format_meters(&f->flows);
+    assert_string_equal(got, "meter=5,pktps,burst,stats,bands=type=drop,"
+                        "rate=20,burst_size=10\n");
+    free(got);
+    assert_int_equal(lb_flow_table_find_meter(&f->flows, 5)->cookie,
+                     0x4800000000000005ULL);
+
+    /* p2's interface arrives: its own meter besides p1's. */
+    simap_put(&f->ifaces, "p2", 2);
+    lb_pipeline_compute(&f->ctx, &f->flows);
+    got = format_meters(&f->flows);
+    assert_string_equal(got,
+        "meter=5,pktps,burst,stats,bands=type=drop,rate=20,burst_size=10\n"
+        "meter=6,pktps,burst,stats,bands=type=drop,rate=20,burst_size=10\n");
+    free(got);
+
+    /* A recompute of the same model changes no meter (so the engine sends
+     * no meter-mod). */
+    struct lb_flow_table scratch;
+    lb_flow_table_init(&scratch);
+    uint64_t seqno = f->flows.meters_seqno;
+    lb_pipeline_compute(&f->ctx, &scratch);
+    lb_flow_table_replace(&f->flows, &scratch);
+    assert_int_equal(f->flows.meters_seqno, seqno);
+    assert_int_equal(lb_flow_table_count_meters(&f->flows), 2);
+    assert_int_equal(lb_flow_table_count_meters(&scratch), 0);
+
+    /* p1 activated, p2 blocked on the other chassis: p2's alone, then
+     * none. */
+    p1->additional_blocked = false;
+    lb_pipeline_compute(&f->ctx, &scratch);
+    lb_flow_table_replace(&f->flows, &scratch);
+    assert_int_not_equal(f->flows.meters_seqno, seqno);
+    got = format_meters(&f->flows);
+    assert_string_equal(got, "meter=6,pktps,burst,stats,bands=type=drop,"
+                        "rate=20,burst_size=10\n");
+    free(got);
+    lb_port_set_chassis(p2, "n1", "n2");
+    lb_pipeline_compute(&f->ctx, &f->flows);
+    assert_int_equal(lb_flow_table_count_meters(&f->flows), 0);
+    lb_flow_table_destroy(&scratch);
 }
 
 /* Applies a sequence of port changes incrementally and compares with a
@@ -256,6 +333,13 @@ test_incremental_equals_full(void **state)
         char *a = format_flows(&f->flows);
         char *b = format_flows(&full);
         assert_string_equal(a, b);
+        free(a);
+        free(b);
+        a = format_meters(&f->flows);
+        b = format_meters(&full);
+        assert_string_equal(a, b);
+        /* Step 1 blocks p1 on n1: its meter; step 2 activates it. */
+        assert_int_equal(!!a[0], step == 1);
         free(a);
         free(b);
         assert_false(ovs_list_is_empty(&f->flows.tracked));
@@ -328,6 +412,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_exact_flows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_target_blocked,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incremental_equals_full,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_tunnel_to_tunnel,
