@@ -233,9 +233,7 @@ switches_equal(const struct lb_model *a, const struct lb_model *b)
     const struct lb_switch *sa;
     HMAP_FOR_EACH (sa, node, &a->switches) {
         const struct lb_switch *sb = lb_model_find_switch(b, sa->name);
-        if (!sb || sb->tunnel_key != sa->tunnel_key
-            || sb->subnet != sa->subnet || sb->prefix_len != sa->prefix_len
-            || sb->gateway != sa->gateway || sb->mtu != sa->mtu) {
+        if (!sb || !lb_switch_equal(sa, sb)) {
             return false;
         }
     }
