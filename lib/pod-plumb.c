@@ -138,14 +138,26 @@ pod_attachment_validate(const struct pod_attachment *a)
                          ETH_ADDR_ARGS(a->mac));
     } else if (a->mtu < 68 || a->mtu > 65535) {
         return xasprintf("MTU %d is outside 68...65535", a->mtu);
-    } else if (!a->ip) {
+    } else if (!a->ip && !a->has_ip6) {
         return xstrdup("no IP address");
-    } else if (a->prefix_len < 1 || a->prefix_len > 32) {
+    } else if (a->ip && (a->prefix_len < 1 || a->prefix_len > 32)) {
         return xasprintf("prefix length %d is outside 1...32",
                          a->prefix_len);
     } else if (a->gateway && a->gateway == a->ip) {
         return xasprintf("gateway "IP_FMT" is the pod's own address",
                          IP_ARGS(a->gateway));
+    } else if (a->gateway && !a->ip) {
+        return xasprintf("gateway "IP_FMT" without an IPv4 address",
+                         IP_ARGS(a->gateway));
+    } else if (a->has_ip6 && (ipv6_is_zero(&a->ip6)
+                              || ipv6_addr_is_multicast(&a->ip6))) {
+        return xstrdup("IPv6 address is not a unicast address");
+    } else if (!ipv6_is_zero(&a->gateway6)
+               && (!a->has_ip6 || ipv6_addr_equals(&a->gateway6, &a->ip6))) {
+        char buf[INET6_ADDRSTRLEN];
+        return xasprintf("gateway6 %s is the pod's own address or it has "
+                         "no IPv6 address",
+                         ipv6_string_mapped(buf, &a->gateway6));
     }
     return NULL;
 }
@@ -715,20 +727,35 @@ check_address(struct plumb *p, const struct pod_attachment *a, int ifindex,
     if (err < 0) {
         return rtnl_fail(&p->pod, err, errorp, "cannot list addresses");
     }
-    for (obj = nl_cache_get_first(cache); obj && !found;
+    bool found6 = !a->has_ip6;
+    found = !a->ip;
+    for (obj = nl_cache_get_first(cache); obj && !(found && found6);
          obj = nl_cache_get_next(obj)) {
         struct rtnl_addr *addr = (struct rtnl_addr *) obj;
+        struct nl_addr *local = rtnl_addr_get_local(addr);
 
-        found = (rtnl_addr_get_ifindex(addr) == ifindex
-                 && rtnl_addr_get_family(addr) == AF_INET
-                 && rtnl_addr_get_prefixlen(addr) == a->prefix_len
-                 && nl_addr_is_be32(rtnl_addr_get_local(addr), a->ip));
+        if (rtnl_addr_get_ifindex(addr) != ifindex) {
+            continue;
+        }
+        found = found || (rtnl_addr_get_family(addr) == AF_INET
+                          && rtnl_addr_get_prefixlen(addr) == a->prefix_len
+                          && nl_addr_is_be32(local, a->ip));
+        found6 = found6 || (rtnl_addr_get_family(addr) == AF_INET6
+                            && rtnl_addr_get_prefixlen(addr) == 64
+                            && nl_addr_get_len(local) == sizeof a->ip6
+                            && !memcmp(nl_addr_get_binary_addr(local),
+                                       &a->ip6, sizeof a->ip6));
     }
     nl_cache_free(cache);
 
     if (!found) {
         set_error(errorp, "%s has no address "IP_FMT"/%d", a->ifname,
                   IP_ARGS(a->ip), a->prefix_len);
+        return ESTALE;
+    } else if (!found6) {
+        char buf[INET6_ADDRSTRLEN];
+        set_error(errorp, "%s has no address %s/64", a->ifname,
+                  ipv6_string_mapped(buf, &a->ip6));
         return ESTALE;
     }
     return 0;
@@ -990,10 +1017,82 @@ create_veth(struct plumb *p, const struct pod_attachment *a, char **errorp)
     return 0;
 }
 
+/* Adds 'a''s IPv6 address, a /64, with no duplicate address detection:
+ * a migration target takes it over while the source still has it. */
+static int
+add_address6(struct plumb *p, const struct pod_attachment *a, int ifindex,
+             char **errorp)
+{
+    struct rtnl_addr *addr = nonnull(rtnl_addr_alloc());
+    struct nl_addr *local;
+    int error = 0;
+    int err;
+
+    rtnl_addr_set_ifindex(addr, ifindex);
+    rtnl_addr_set_family(addr, AF_INET6);
+    local = nonnull(nl_addr_build(AF_INET6, &a->ip6, sizeof a->ip6));
+    nl_addr_set_prefixlen(local, 64);
+    rtnl_addr_set_local(addr, local);
+    nl_addr_put(local);
+    rtnl_addr_set_flags(addr, IFA_F_NODAD);
+
+    rtnl_reset(&p->pod);
+    err = rtnl_addr_add(p->pod.sk, addr, NLM_F_EXCL);
+    if (err < 0) {
+        char buf[INET6_ADDRSTRLEN];
+        error = rtnl_fail(&p->pod, err, errorp, "cannot add %s/64 to %s "
+                          "(is IPv6 disabled in the pod?)",
+                          ipv6_string_mapped(buf, &a->ip6), a->ifname);
+    }
+    rtnl_addr_put(addr);
+    return error;
+}
+
+/* The IPv6 default route via 'a''s gateway6, on-link in the /64. */
+static int
+add_default_route6(struct plumb *p, const struct pod_attachment *a,
+                   int ifindex, char **errorp)
+{
+    struct rtnl_route *route = nonnull(rtnl_route_alloc());
+    struct rtnl_nexthop *nh = nonnull(rtnl_route_nh_alloc());
+    struct in6_addr any = IN6ADDR_ANY_INIT;
+    struct nl_addr *addr;
+    int error = 0;
+    int err;
+
+    rtnl_route_set_family(route, AF_INET6);
+    rtnl_route_set_table(route, RT_TABLE_MAIN);
+    rtnl_route_set_protocol(route, RTPROT_BOOT);
+    rtnl_route_set_type(route, RTN_UNICAST);
+    addr = nonnull(nl_addr_build(AF_INET6, &any, sizeof any));
+    nl_addr_set_prefixlen(addr, 0);
+    rtnl_route_set_dst(route, addr);
+    nl_addr_put(addr);
+    rtnl_route_nh_set_ifindex(nh, ifindex);
+    addr = nonnull(nl_addr_build(AF_INET6, &a->gateway6, sizeof a->gateway6));
+    rtnl_route_nh_set_gateway(nh, addr);
+    nl_addr_put(addr);
+    rtnl_route_add_nexthop(route, nh);
+
+    rtnl_reset(&p->pod);
+    err = rtnl_route_add(p->pod.sk, route, NLM_F_EXCL);
+    if (err < 0) {
+        char buf[INET6_ADDRSTRLEN];
+        error = rtnl_fail(&p->pod, err, errorp, "cannot add IPv6 default "
+                          "route via %s dev %s",
+                          ipv6_string_mapped(buf, &a->gateway6), a->ifname);
+    }
+    rtnl_route_put(route);
+    return error;
+}
+
 static int
 add_address(struct plumb *p, const struct pod_attachment *a, int ifindex,
             char **errorp)
 {
+    if (!a->ip) {
+        return 0;
+    }
     struct rtnl_addr *addr = nonnull(rtnl_addr_alloc());
     struct nl_addr *local;
     int error = 0;
@@ -1114,6 +1213,12 @@ configure_veth(struct plumb *p, const struct pod_attachment *a,
     }
     if (!error) {
         error = add_address(p, a, ifindex, errorp);
+    }
+    if (!error && a->has_ip6) {
+        error = add_address6(p, a, ifindex, errorp);
+    }
+    if (!error && !ipv6_is_zero(&a->gateway6)) {
+        error = add_default_route6(p, a, ifindex, errorp);
     }
     if (!error && a->gateway) {
         if (!gateway_is_on_link(a)) {
