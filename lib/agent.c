@@ -14,6 +14,7 @@
  *   agent-cni.c        CNI requests: pods plumbed onto their ports
  *   agent-migration.c  activation on a VM's announcement; migrations' logs
  *                      and outcomes
+ *   agent-ra.c         IPv6 router advertisements of the switches' gateways
  *   agent-writes.c     every write to the Kubernetes API
  *
  * Data flows one way, top to bottom of lb_agent_run(): objects -> cache
@@ -30,6 +31,7 @@
 #include "agent-cni.h"
 #include "agent-k8s.h"
 #include "agent-migration.h"
+#include "agent-ra.h"
 #include "agent-view.h"
 #include "agent-writes.h"
 #include "derive.h"
@@ -77,6 +79,7 @@ struct lb_agent {
     struct lb_agent_cni *cni;   /* NULL without a CNI socket. */
 
     struct lb_agent_migration *migration;
+    struct lb_agent_ra *ra;             /* Router advertisements. */
     struct lb_agent_view view;  /* What the parts read. */
 };
 
@@ -145,6 +148,7 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
         .writes = &agent->outbox,
     };
     agent->migration = lb_agent_migration_create(&agent->view);
+    agent->ra = lb_agent_ra_create(&agent->view);
 
     char *error = (agent->model_file
                    ? lb_agent_reload_model(agent)
@@ -163,6 +167,7 @@ lb_agent_destroy(struct lb_agent *agent)
     if (agent) {
         lb_agent_cni_destroy(agent->cni);
         lb_agent_migration_destroy(agent->migration);
+        lb_agent_ra_destroy(agent->ra);
         /* The client goes, with every request in flight: what the parts
          * still asked for, cancellations included, is moot. */
         struct lb_write *w;
@@ -476,6 +481,7 @@ lb_agent_run(struct lb_agent *agent)
         }
         ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
         lb_agent_migration_run(agent->migration);
+        lb_agent_ra_run(agent->ra);
     }
     /* Served even when not ready: STATUS is how the runtime learns that,
      * and lb_agent_wait() waits on the CNI socket in any case. */
@@ -496,6 +502,7 @@ lb_agent_wait(struct lb_agent *agent)
     }
     ovs_bridge_wait(agent->bridge);
     ofctrl_wait(agent->ofctrl);
+    lb_agent_ra_wait(agent->ra);
 }
 
 /* A packet-in: the migration part says which port, if any, a VM's
@@ -504,6 +511,9 @@ static void
 agent_packet_in(void *agent_, const struct ofputil_packet_in *pin)
 {
     struct lb_agent *agent = agent_;
+    if (lb_agent_ra_packet_in(agent->ra, pin)) {
+        return;
+    }
     const char *name = lb_agent_migration_packet_in(agent->migration, pin);
     struct lb_port *port = (name ? lb_model_find_port(&agent->model, name)
                             : NULL);
