@@ -540,11 +540,43 @@ lb_agent_migration_derived(struct lb_agent_migration *mig,
 }
 
 /* The migrations' states and this node's activations. */
+/* The ports bound to two chassis now, with the addresses (both families)
+ * that their announcements and the target's blocking are about. */
+static void
+format_migrating_ports(const struct lb_agent_migration *mig, struct ds *s)
+{
+    const struct lb_model *model = mig->view->model;
+    struct sset names = SSET_INITIALIZER(&names);
+    const struct lb_port *port;
+    HMAP_FOR_EACH (port, node, &model->ports) {
+        if (lb_port_is_migrating(port)) {
+            sset_add(&names, port->name);
+        }
+    }
+    if (!sset_is_empty(&names)) {
+        ds_put_cstr(s, "\nports bound to two chassis:\n");
+    }
+    const char **sorted = sset_sort(&names);
+    for (size_t i = 0; i < sset_count(&names); i++) {
+        const char *name = sorted[i];
+        port = lb_model_find_port(model, name);
+        ds_put_format(s, "  %s %s -> %s%s mac="ETH_ADDR_FMT" ips=", name,
+                      port->chassis, port->additional_chassis,
+                      port->additional_blocked ? " (blocked)" : "",
+                      ETH_ADDR_ARGS(port->mac));
+        lb_port_format_ips(port, s);
+        ds_put_char(s, '\n');
+    }
+    free(sorted);
+    sset_destroy(&names);
+}
+
 void
 lb_agent_migration_format(const struct lb_agent_migration *mig,
                           bool verbose, struct ds *s)
 {
     lb_migration_table_format(&mig->migrations, verbose, s);
+    format_migrating_ports(mig, s);
 
     const struct lb_activation *a;
     if (ovs_list_is_empty(&mig->activations)) {
