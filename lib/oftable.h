@@ -13,6 +13,7 @@
 #define OFTABLE_PORT_SECURITY 10  /* Source MAC/IP must be the port's own. */
 #define OFTABLE_ARP_RESPONDER 20  /* Answer ARP for known IPs locally. */
 #define OFTABLE_ND_RESPONDER  25  /* Answer IPv6 NS locally, RS to agent. */
+#define OFTABLE_ND_REPLY      26  /* Finish an NS turned into an NA. */
 #define OFTABLE_L2_LOOKUP     30  /* Destination MAC -> logical out port. */
 #define OFTABLE_OUTPUT        40  /* Out port -> ofport(s), tunnel(s). */
 #define OFTABLE_FLOOD         50  /* Broadcast and multicast. */

@@ -229,10 +229,14 @@ add_local_port_flows6(const struct lb_port *port, const struct lb_switch *sw,
 }
 
 /* The actions that turn a neighbour solicitation for 'target' into the
- * advertisement of 'mac' and send it back: S and O flags (and R for a
- * router), the solicitation's source link-layer address option rewritten
- * into the target one.  Only for solicitations that carry that option:
- * OVS rewrites the option in place and cannot add one. */
+ * advertisement of 'mac' (S and O flags, and R for a router), the
+ * solicitation's source link-layer address option turned into the target
+ * one, and send it back.  Only for solicitations that carry that option:
+ * OVS rewrites the option in place and cannot add one.
+ *
+ * The option's address is set in OFTABLE_ND_REPLY: OVS checks a set-field's
+ * prerequisites against the flow's match, and nd_tll needs a match on an
+ * advertisement, which the packet is only once icmpv6_type is set. */
 static void
 put_nd_reply(struct ds *actions, struct eth_addr mac,
              const struct in6_addr *target, bool router)
@@ -245,9 +249,21 @@ put_nd_reply(struct ds *actions, struct eth_addr mac,
     put_ipv6(actions, target);
     ds_put_format(actions, "->ipv6_src,set_field:136->icmpv6_type,"
                   "set_field:%"PRIu32"->nd_reserved,"
-                  "set_field:2->nd_options_type,"
-                  "set_field:"ETH_ADDR_FMT"->nd_sll,IN_PORT",
-                  router ? 0xe0000000u : 0x60000000u, ETH_ADDR_ARGS(mac));
+                  "set_field:2->nd_options_type,resubmit(,%d)",
+                  router ? 0xe0000000u : 0x60000000u, OFTABLE_ND_REPLY);
+}
+
+/* OFTABLE_ND_REPLY: the advertisement put_nd_reply() made gets the
+ * answering MAC (its Ethernet source by now) as target link-layer address
+ * and goes back where the solicitation came from. */
+static void
+add_nd_reply_flows(uint64_t cookie, struct flow_buf *fb,
+                   struct lb_flow_table *ft)
+{
+    ds_put_cstr(&fb->match, "icmp6,icmp_type=136,icmp_code=0");
+    ds_put_cstr(&fb->actions,
+                "move:NXM_OF_ETH_SRC[]->NXM_NX_ND_TLL[],IN_PORT");
+    add_flow(ft, OFTABLE_ND_REPLY, PRIO_PORT, cookie, fb);
 }
 
 /* The ND responder's flows for 'target', owned by the port with key
@@ -664,8 +680,8 @@ static void
 add_default_flows(struct flow_buf *fb, struct lb_flow_table *ft)
 {
     static const uint8_t drop_tables[] = {
-        OFTABLE_CLASSIFY, OFTABLE_PORT_SECURITY, OFTABLE_L2_LOOKUP,
-        OFTABLE_OUTPUT, OFTABLE_FLOOD,
+        OFTABLE_CLASSIFY, OFTABLE_PORT_SECURITY, OFTABLE_ND_REPLY,
+        OFTABLE_L2_LOOKUP, OFTABLE_OUTPUT, OFTABLE_FLOOD,
     };
     uint64_t cookie = lb_cookie(LB_COOKIE_GLOBAL, 0, false);
 
@@ -677,6 +693,7 @@ add_default_flows(struct flow_buf *fb, struct lb_flow_table *ft)
     add_flow(ft, OFTABLE_ARP_RESPONDER, PRIO_TABLE_MISS, cookie, fb);
     ds_put_format(&fb->actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
     add_flow(ft, OFTABLE_ND_RESPONDER, PRIO_TABLE_MISS, cookie, fb);
+    add_nd_reply_flows(cookie, fb, ft);
 }
 
 void

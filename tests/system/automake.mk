@@ -24,3 +24,5 @@ EXTRA_DIST += tests/system/migration.sh tests/system/canary.py tests/system/anno
 SYSTEM_TESTS += tests/system/test-migration-many.sh
 EXTRA_DIST += tests/system/cluster.sh
 EXTRA_DIST += tests/system/README.md
+SYSTEM_TESTS += tests/system/test-ipv6.sh
+EXTRA_DIST += tests/system/nd.py

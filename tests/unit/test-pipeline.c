@@ -189,6 +189,10 @@ test_exact_flows(void **state)
         "actions=resubmit(,30)",
         "cookie=0x1000000000000000, table=25, priority=0 "
         "actions=resubmit(,30)",
+        "cookie=0x1000000000000000, table=26, priority=100,icmp6,"
+        "icmp_type=136,icmp_code=0 actions=move:NXM_OF_ETH_SRC[]->"
+        "NXM_NX_ND_TLL[],IN_PORT",
+        "cookie=0x1000000000000000, table=26, priority=0 actions=drop",
         "cookie=0x4000000000000005, table=30, priority=100,metadata=0x1,"
         "dl_dst=0a:58:0a:00:00:05 actions=set_field:0x5->reg15,"
         "resubmit(,40)",
@@ -331,8 +335,7 @@ assert_has_flow(const char *flows, const char *flow)
     "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:" MAC            \
     "->eth_src,move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],set_field:" IP \
     "->ipv6_src,set_field:136->icmpv6_type,set_field:" FLAGS            \
-    "->nd_reserved,set_field:2->nd_options_type,set_field:" MAC         \
-    "->nd_sll,IN_PORT"
+    "->nd_reserved,set_field:2->nd_options_type,resubmit(,26)"
 
 /* A dual-stack switch: IPv6 port security, the ND responder for ports and
  * gateway, solicitations to their owner only, RS to the agent. */
@@ -433,7 +436,10 @@ test_ipv4_only_no_ipv6(void **state)
     lb_pipeline_compute(&f->ctx, &f->flows);
     char *got = format_flows(&f->flows);
     assert_null(strstr(got, "ipv6"));
-    assert_null(strstr(got, "icmp6"));
+    assert_null(strstr(got, "nd_target"));
+    assert_null(strstr(got, "icmp_type=133"));
+    assert_null(strstr(got, "icmp_type=134"));
+    assert_null(strstr(got, "icmp_type=135"));
     assert_null(strstr(got, "table=25, priority=1"));
     free(got);
 }
