@@ -26,3 +26,5 @@ EXTRA_DIST += tests/system/cluster.sh
 EXTRA_DIST += tests/system/README.md
 SYSTEM_TESTS += tests/system/test-ipv6.sh
 EXTRA_DIST += tests/system/nd.py
+SYSTEM_TESTS += tests/system/test-migration-ipv6.sh
+SYSTEM_TESTS += tests/system/test-migration-ipv6-only.sh
