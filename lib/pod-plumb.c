@@ -1017,72 +1017,37 @@ create_veth(struct plumb *p, const struct pod_attachment *a, char **errorp)
     return 0;
 }
 
-/* Adds 'a''s IPv6 address, a /64, with no duplicate address detection:
- * a migration target takes it over while the source still has it. */
+/* Adds 'local' (a family 'family' address with its prefix length), with
+ * broadcast address 'brd' if nonnull and IFA_F_* 'flags', to 'ifindex' in
+ * the pod.  Takes ownership of 'local' and 'brd'.  'what' names it in an
+ * error ("cannot add <what>"). */
 static int
-add_address6(struct plumb *p, const struct pod_attachment *a, int ifindex,
-             char **errorp)
+add_address_nl(struct plumb *p, int family, struct nl_addr *local,
+               struct nl_addr *brd, int flags, int ifindex, const char *what,
+               char **errorp)
 {
     struct rtnl_addr *addr = nonnull(rtnl_addr_alloc());
-    struct nl_addr *local;
     int error = 0;
     int err;
 
     rtnl_addr_set_ifindex(addr, ifindex);
-    rtnl_addr_set_family(addr, AF_INET6);
-    local = nonnull(nl_addr_build(AF_INET6, &a->ip6, sizeof a->ip6));
-    nl_addr_set_prefixlen(local, 64);
+    rtnl_addr_set_family(addr, family);
     rtnl_addr_set_local(addr, local);
     nl_addr_put(local);
-    rtnl_addr_set_flags(addr, IFA_F_NODAD);
+    if (brd) {
+        rtnl_addr_set_broadcast(addr, brd);
+        nl_addr_put(brd);
+    }
+    if (flags) {
+        rtnl_addr_set_flags(addr, flags);
+    }
 
     rtnl_reset(&p->pod);
     err = rtnl_addr_add(p->pod.sk, addr, NLM_F_EXCL);
     if (err < 0) {
-        char buf[INET6_ADDRSTRLEN];
-        error = rtnl_fail(&p->pod, err, errorp, "cannot add %s/64 to %s "
-                          "(is IPv6 disabled in the pod?)",
-                          ipv6_string_mapped(buf, &a->ip6), a->ifname);
+        error = rtnl_fail(&p->pod, err, errorp, "cannot add %s", what);
     }
     rtnl_addr_put(addr);
-    return error;
-}
-
-/* The IPv6 default route via 'a''s gateway6, on-link in the /64. */
-static int
-add_default_route6(struct plumb *p, const struct pod_attachment *a,
-                   int ifindex, char **errorp)
-{
-    struct rtnl_route *route = nonnull(rtnl_route_alloc());
-    struct rtnl_nexthop *nh = nonnull(rtnl_route_nh_alloc());
-    struct in6_addr any = IN6ADDR_ANY_INIT;
-    struct nl_addr *addr;
-    int error = 0;
-    int err;
-
-    rtnl_route_set_family(route, AF_INET6);
-    rtnl_route_set_table(route, RT_TABLE_MAIN);
-    rtnl_route_set_protocol(route, RTPROT_BOOT);
-    rtnl_route_set_type(route, RTN_UNICAST);
-    addr = nonnull(nl_addr_build(AF_INET6, &any, sizeof any));
-    nl_addr_set_prefixlen(addr, 0);
-    rtnl_route_set_dst(route, addr);
-    nl_addr_put(addr);
-    rtnl_route_nh_set_ifindex(nh, ifindex);
-    addr = nonnull(nl_addr_build(AF_INET6, &a->gateway6, sizeof a->gateway6));
-    rtnl_route_nh_set_gateway(nh, addr);
-    nl_addr_put(addr);
-    rtnl_route_add_nexthop(route, nh);
-
-    rtnl_reset(&p->pod);
-    err = rtnl_route_add(p->pod.sk, route, NLM_F_EXCL);
-    if (err < 0) {
-        char buf[INET6_ADDRSTRLEN];
-        error = rtnl_fail(&p->pod, err, errorp, "cannot add IPv6 default "
-                          "route via %s dev %s",
-                          ipv6_string_mapped(buf, &a->gateway6), a->ifname);
-    }
-    rtnl_route_put(route);
     return error;
 }
 
@@ -1093,31 +1058,78 @@ add_address(struct plumb *p, const struct pod_attachment *a, int ifindex,
     if (!a->ip) {
         return 0;
     }
-    struct rtnl_addr *addr = nonnull(rtnl_addr_alloc());
-    struct nl_addr *local;
+    struct nl_addr *brd = NULL;
+    if (a->prefix_len < 31) {
+        ovs_be32 mask = be32_prefix_mask(a->prefix_len);
+        brd = nl_addr_from_be32(a->ip | ~mask, 32);
+    }
+    char *what = xasprintf(IP_FMT"/%d to %s", IP_ARGS(a->ip), a->prefix_len,
+                           a->ifname);
+    int error = add_address_nl(p, AF_INET,
+                               nl_addr_from_be32(a->ip, a->prefix_len), brd,
+                               0, ifindex, what, errorp);
+    free(what);
+    return error;
+}
+
+static struct nl_addr *
+nl_addr_from_in6(const struct in6_addr *ip6, int prefix_len)
+{
+    struct nl_addr *addr = nonnull(nl_addr_build(AF_INET6, ip6,
+                                                 sizeof *ip6));
+    nl_addr_set_prefixlen(addr, prefix_len);
+    return addr;
+}
+
+/* Adds 'a''s IPv6 address, a /64, with no duplicate address detection:
+ * a migration target takes it over while the source still has it. */
+static int
+add_address6(struct plumb *p, const struct pod_attachment *a, int ifindex,
+             char **errorp)
+{
+    char buf[INET6_ADDRSTRLEN];
+    char *what = xasprintf("%s/64 to %s (is IPv6 disabled in the pod?)",
+                           ipv6_string_mapped(buf, &a->ip6), a->ifname);
+    int error = add_address_nl(p, AF_INET6, nl_addr_from_in6(&a->ip6, 64),
+                               NULL, IFA_F_NODAD, ifindex, what, errorp);
+    free(what);
+    return error;
+}
+
+/* Adds a main-table route to 'dst' out of 'ifindex', via 'gateway' or, if
+ * it is NULL, on-link; both of 'family'.  Takes ownership of 'dst' and
+ * 'gateway'.  'what' names it in an error ("cannot add <what>"). */
+static int
+add_route_nl(struct plumb *p, int family, struct nl_addr *dst,
+             struct nl_addr *gateway, int ifindex, const char *what,
+             char **errorp)
+{
+    struct rtnl_route *route = nonnull(rtnl_route_alloc());
+    struct rtnl_nexthop *nh = nonnull(rtnl_route_nh_alloc());
     int error = 0;
     int err;
 
-    rtnl_addr_set_ifindex(addr, ifindex);
-    rtnl_addr_set_family(addr, AF_INET);
-    local = nl_addr_from_be32(a->ip, a->prefix_len);
-    rtnl_addr_set_local(addr, local);
-    nl_addr_put(local);
-    if (a->prefix_len < 31) {
-        ovs_be32 mask = be32_prefix_mask(a->prefix_len);
-        struct nl_addr *brd = nl_addr_from_be32(a->ip | ~mask, 32);
+    rtnl_route_set_family(route, family);
+    rtnl_route_set_table(route, RT_TABLE_MAIN);
+    rtnl_route_set_protocol(route, RTPROT_BOOT);
+    rtnl_route_set_type(route, RTN_UNICAST);
+    rtnl_route_set_scope(route, gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+    rtnl_route_set_dst(route, dst);
+    nl_addr_put(dst);
 
-        rtnl_addr_set_broadcast(addr, brd);
-        nl_addr_put(brd);
+    rtnl_route_nh_set_ifindex(nh, ifindex);
+    if (gateway) {
+        rtnl_route_nh_set_gateway(nh, gateway);
+        nl_addr_put(gateway);
     }
+    rtnl_route_add_nexthop(route, nh);
 
     rtnl_reset(&p->pod);
-    err = rtnl_addr_add(p->pod.sk, addr, NLM_F_EXCL);
+    err = rtnl_route_add(p->pod.sk, route, NLM_F_EXCL);
     if (err < 0) {
-        error = rtnl_fail(&p->pod, err, errorp, "cannot add "IP_FMT"/%d to %s",
-                          IP_ARGS(a->ip), a->prefix_len, a->ifname);
+        error = rtnl_fail(&p->pod, err, errorp, "cannot add %s", what);
     }
-    rtnl_addr_put(addr);
+    rtnl_route_put(route);
     return error;
 }
 
@@ -1127,46 +1139,36 @@ static int
 add_route(struct plumb *p, ovs_be32 dst, int plen, ovs_be32 gateway,
           int ifindex, const char *ifname, char **errorp)
 {
-    struct rtnl_route *route = nonnull(rtnl_route_alloc());
-    struct rtnl_nexthop *nh = nonnull(rtnl_route_nh_alloc());
-    struct nl_addr *addr;
-    int error = 0;
-    int err;
-
-    rtnl_route_set_family(route, AF_INET);
-    rtnl_route_set_table(route, RT_TABLE_MAIN);
-    rtnl_route_set_protocol(route, RTPROT_BOOT);
-    rtnl_route_set_type(route, RTN_UNICAST);
-    rtnl_route_set_scope(route, gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
-    addr = nl_addr_from_be32(dst, plen);
-    rtnl_route_set_dst(route, addr);
-    nl_addr_put(addr);
-
-    rtnl_route_nh_set_ifindex(nh, ifindex);
-    if (gateway) {
-        addr = nl_addr_from_be32(gateway, 32);
-        rtnl_route_nh_set_gateway(nh, addr);
-        nl_addr_put(addr);
+    char *what;
+    if (!plen) {
+        what = xasprintf("default route via "IP_FMT" dev %s",
+                         IP_ARGS(gateway), ifname);
+    } else if (gateway) {
+        what = xasprintf("route "IP_FMT"/%d via "IP_FMT" dev %s",
+                         IP_ARGS(dst), plen, IP_ARGS(gateway), ifname);
+    } else {
+        what = xasprintf("route "IP_FMT"/%d dev %s", IP_ARGS(dst), plen,
+                         ifname);
     }
-    rtnl_route_add_nexthop(route, nh);
+    int error = add_route_nl(p, AF_INET, nl_addr_from_be32(dst, plen),
+                             gateway ? nl_addr_from_be32(gateway, 32) : NULL,
+                             ifindex, what, errorp);
+    free(what);
+    return error;
+}
 
-    rtnl_reset(&p->pod);
-    err = rtnl_route_add(p->pod.sk, route, NLM_F_EXCL);
-    if (err < 0) {
-        if (!plen) {
-            error = rtnl_fail(&p->pod, err, errorp, "cannot add default "
-                              "route via "IP_FMT" dev %s", IP_ARGS(gateway),
-                              ifname);
-        } else if (gateway) {
-            error = rtnl_fail(&p->pod, err, errorp, "cannot add route "
-                              IP_FMT"/%d via "IP_FMT" dev %s", IP_ARGS(dst),
-                              plen, IP_ARGS(gateway), ifname);
-        } else {
-            error = rtnl_fail(&p->pod, err, errorp, "cannot add route "
-                              IP_FMT"/%d dev %s", IP_ARGS(dst), plen, ifname);
-        }
-    }
-    rtnl_route_put(route);
+/* The IPv6 default route via 'a''s gateway6, on-link in the /64. */
+static int
+add_default_route6(struct plumb *p, const struct pod_attachment *a,
+                   int ifindex, char **errorp)
+{
+    char buf[INET6_ADDRSTRLEN];
+    char *what = xasprintf("IPv6 default route via %s dev %s",
+                           ipv6_string_mapped(buf, &a->gateway6), a->ifname);
+    int error = add_route_nl(p, AF_INET6, nl_addr_from_in6(&in6addr_any, 0),
+                             nl_addr_from_in6(&a->gateway6, 128), ifindex,
+                             what, errorp);
+    free(what);
     return error;
 }
 

@@ -144,3 +144,24 @@ port_blocked() {
     bed_dump_flows "$1" | grep -q "priority=150,reg14=$(printf '%#x' "$2") actions=drop"
 }
 port_not_blocked() { ! port_blocked "$@"; }
+
+# ---- The TCP canary and VMI migration states, shared by the migration
+# tests.  The canary's server writes $LB_BED_DIR/canary.json(.live).
+
+canary_received() {
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["received"])' \
+        "$LB_BED_DIR/canary.json.live" 2>/dev/null || echo 0
+}
+canary_flowing() {  # the count grows within a second
+    local a b
+    a=$(canary_received); sleep 0.3; b=$(canary_received)
+    [ "$b" -gt "$a" ]
+}
+canary_field() {  # FIELD of the final summary
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+        "$LB_BED_DIR/canary.json" "$1"
+}
+mig_state() {  # UID SOURCE TARGET SOURCE_POD TARGET_POD [EXTRA]
+    echo "{\"migrationUid\":\"$1\",\"sourceNode\":\"$2\",\"targetNode\":\"$3\",
+           \"sourcePod\":\"$4\",\"targetPod\":\"$5\",\"mode\":\"PreCopy\"${6-}}"
+}

@@ -85,21 +85,8 @@ bed_wait_until 5 bed_exec guest sh -c 'ss -ltn | grep -q :7000'
 bed_bg client "$dir/canary-client.log" python3 \
     "$srcdir/tests/system/canary.py" client "$vm_ip6" 7000 10
 client_pid=$BED_BG_PID
-canary_received() {
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["received"])' \
-        "$dir/canary.json.live" 2>/dev/null || echo 0
-}
-canary_flowing() {
-    local a b
-    a=$(canary_received); sleep 0.3; b=$(canary_received)
-    [ "$b" -gt "$a" ]
-}
 check "canary flows over IPv6" bed_wait_until 5 canary_flowing
 
-mig_state() {  # UID SOURCE TARGET SOURCE_POD TARGET_POD [EXTRA]
-    echo "{\"migrationUid\":\"$1\",\"sourceNode\":\"$2\",\"targetNode\":\"$3\",
-           \"sourcePod\":\"$4\",\"targetPod\":\"$5\",\"mode\":\"PreCopy\"${6-}}"
-}
 uid1=$(vmim_create mig1 vm1)
 vmim_phase mig1 Scheduling
 check "target pod on node2" add_pod node2 launcher-2 \
@@ -172,10 +159,6 @@ sleep 0.3
 kill "$server_pid"
 bed_wait_until 5 test -s "$dir/canary.json"
 echo "canary: $(cat "$dir/canary.json")"
-canary_field() {
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-        "$dir/canary.json" "$1"
-}
 check "one TCP connection over IPv6 throughout (no reconnect)" \
     test "$(canary_field connections)" = 1
 check "no canary message lost" test "$(canary_field lost)" = 0
