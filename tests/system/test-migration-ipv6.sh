@@ -131,14 +131,8 @@ vmim_phase mig1 TargetReady
 vmim_phase mig1 Running
 
 # Cutover: the VM announces itself with one unsolicited NA for its address.
-guest_ns=${LB_PREFIX}guest
-ip -n "$guest_ns" link set up-2 up
-bed_wait_until 5 _uplink_forwarding "$guest_ns" up-2
-bridge -n "$guest_ns" link set dev up-2 state 0
-printf 'link set dev up-2 state 3\nlink set dev up-1 state 0\n' \
-    > "$dir/cutover.batch"
-bed_exec guest python3 "$srcdir/tests/system/announce.py" br0 "$vm_mac" \
-    --cutover "$dir/cutover.batch" --rounds 0 --na "$vm_ip6" --na-flags O
+cutover_and_announce guest "$vm_mac" up-1 up-2 --rounds 0 --na "$vm_ip6" \
+    --na-flags O
 check "the NA alone unblocked the port on node2" \
     bed_wait_until 5 port_not_blocked node2 "$key"
 check "... and node2 says so (cause NA)" bed_wait_until 5 sh -c \

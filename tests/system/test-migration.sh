@@ -185,14 +185,7 @@ check "migration 4: target pod on node3" \
 check "migration 4: node3's copy is blocked" \
     bed_wait_until 5 port_blocked node3 "$key"
 vmim_phase mig4 Running
-guest_ns=${LB_PREFIX}guest
-ip -n "$guest_ns" link set up-5 up
-bed_wait_until 5 _uplink_forwarding "$guest_ns" up-5
-bridge -n "$guest_ns" link set dev up-5 state 0
-printf 'link set dev up-5 state 3\nlink set dev up-2 state 0\n' \
-    > "$dir/cutover.na.batch"
-bed_exec guest python3 "$srcdir/tests/system/announce.py" br0 "$vm_mac" \
-    --cutover "$dir/cutover.na.batch" --na "$vm_lla" --na-flags O
+cutover_and_announce guest "$vm_mac" up-2 up-5 --na "$vm_lla" --na-flags O
 check "the VM's unsolicited NA unblocked the port on node3" \
     bed_wait_until 5 port_not_blocked node3 "$key"
 check "... and node3 says so (cause NA)" bed_wait_until 5 sh -c \
