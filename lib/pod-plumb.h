@@ -8,8 +8,8 @@
 
 /* Kernel side of a pod's network attachment: a veth pair whose pod end sits
  * in the pod's network namespace, configured with the logical port's MAC,
- * IPv4 and/or IPv6 address, MTU and default routes, and whose host end is left for the caller to
- * add to br-int (this module never talks to OVS).
+ * IPv4 and/or IPv6 address, MTU and default routes, and whose host end is
+ * left for the caller to add to br-int (this module never talks to OVS).
  *
  * Everything is done over rtnetlink (libnl-route-3) and ioctl, never by
  * running 'ip'.  The calling thread enters the pod's network namespace only
