@@ -53,3 +53,8 @@ tests_unit_test_announce_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
 # The agent's parts call no one but the libraries: see the script.
 TESTS += tests/unit/check-agent-layering.sh
 EXTRA_DIST += tests/unit/check-agent-layering.sh
+
+UNIT_TESTS += tests/unit/test-pod-attachment
+tests_unit_test_pod_attachment_SOURCES = tests/unit/test-pod-attachment.c
+tests_unit_test_pod_attachment_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_pod_attachment_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
