@@ -27,9 +27,18 @@
 
 VLOG_DEFINE_THIS_MODULE(agent_ra);
 
+/* Answers to router solicitations, at most RS_BURST at once and RS_RATE a
+ * second after that (a token bucket): a pod that floods solicitations
+ * costs the agent a packet-in each, but never a flood of packet-outs.  A
+ * guest solicits three times when its interface comes up. */
+#define RS_RATE 20
+#define RS_BURST 20
+
 struct lb_agent_ra {
     const struct lb_agent_view *view;   /* The core's. */
     long long int next_periodic;        /* time_msec() of the next round. */
+    long long int rs_refilled;          /* time_msec() of the last refill. */
+    int rs_tokens;                      /* Answers allowed now. */
 };
 
 struct lb_agent_ra *
@@ -38,6 +47,8 @@ lb_agent_ra_create(const struct lb_agent_view *view)
     struct lb_agent_ra *ra = xzalloc(sizeof *ra);
     ra->view = view;
     ra->next_periodic = time_msec() + LB_RA_INTERVAL_S * 1000LL;
+    ra->rs_refilled = time_msec();
+    ra->rs_tokens = RS_BURST;
     return ra;
 }
 
@@ -87,6 +98,23 @@ advertising_switch(const struct lb_agent_ra *ra, uint32_t key,
     return port->sw;
 }
 
+/* Takes a token for one answer, if there is one. */
+static bool
+rs_allowed(struct lb_agent_ra *ra)
+{
+    long long int now = time_msec();
+    long long int refill = (now - ra->rs_refilled) * RS_RATE / 1000;
+    if (refill > 0) {
+        ra->rs_tokens = MIN(RS_BURST, ra->rs_tokens + refill);
+        ra->rs_refilled += refill * 1000 / RS_RATE;
+    }
+    if (ra->rs_tokens > 0) {
+        ra->rs_tokens--;
+        return true;
+    }
+    return false;
+}
+
 /* Answers a router solicitation.  Returns false if 'pin' is none. */
 bool
 lb_agent_ra_packet_in(struct lb_agent_ra *ra,
@@ -103,7 +131,11 @@ lb_agent_ra_packet_in(struct lb_agent_ra *ra,
     uint32_t key = pin->flow_metadata.flow.regs[14];
     unsigned int ofport = ofp_to_u16(pin->flow_metadata.flow.in_port.ofp_port);
     const struct lb_switch *sw = advertising_switch(ra, key, ofport);
-    if (sw && pin->packet_len >= ETH_ADDR_LEN * 2) {
+    if (sw && pin->packet_len >= ETH_ADDR_LEN * 2 && !rs_allowed(ra)) {
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+        VLOG_WARN_RL(&rl, "router solicitations beyond %d/s: not answered "
+                     "(ofport %u)", RS_RATE, ofport);
+    } else if (sw && pin->packet_len >= ETH_ADDR_LEN * 2) {
         /* Unicast to the soliciting MAC (RFC 4861 6.2.6 allows it), all
          * nodes at the IPv6 layer. */
         struct eth_addr src;
