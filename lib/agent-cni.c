@@ -84,8 +84,10 @@ struct cni_add {
     bool target;                /* Migration target pod. */
     bool plumbed;
 
-    ovs_be32 ip;                /* Being allocated. */
-    struct sset tried;          /* IPs found taken. */
+    ovs_be32 ip;                /* Being allocated: an IPv4 address or,
+                                 * on an IPv6-only switch, a host number
+                                 * (lib/ipam.h); either gives the MAC. */
+    struct sset tried;          /* Those found taken. */
     enum add_write write;       /* Write in flight, if any... */
     uint64_t write_tag;         /* ...and its tag. */
     uint64_t target_seqno;      /* Flows to wait for, or 0. */
@@ -100,8 +102,11 @@ struct lb_agent_cni {
 
 static void add_step(struct cni_add *);
 static bool plumb_attachment(struct cni_add *,
-                             const struct lb_logical_switch *, ovs_be32 ip,
-                             struct eth_addr mac);
+                             const struct pod_attachment *);
+static struct pod_attachment make_attachment(
+    const struct cni_request *, const char *host_ifname,
+    const struct lb_logical_switch *, ovs_be32 ip,
+    const struct in6_addr *ip6, struct eth_addr mac);
 
 /* Helpers. */
 
@@ -123,6 +128,50 @@ find_pod(const struct lb_agent_cni *cni, const struct cni_request *req)
 {
     return lb_cluster_find_pod(cni->view->cluster, req->pod_namespace,
                                req->pod_name);
+}
+
+/* What an ADD allocates in 'sw': an IPv4 address of its subnet or, on an
+ * IPv6-only switch, a host number (lib/ipam.h). */
+static struct lb_ipam_subnet
+host_space(const struct lb_logical_switch *sw)
+{
+    if (!sw->prefix_len) {
+        return LB_IPAM_V6ONLY_HOSTS;
+    }
+    return (struct lb_ipam_subnet) {
+        .network = sw->subnet, .prefix_len = sw->prefix_len,
+        .gateway = sw->gateway,
+    };
+}
+
+/* The IPv6 address in 'sw' of the port allocated 'host' (see cni_add's
+ * 'ip'), if 'sw' has a prefix: the prefix and the EUI-64 of the MAC. */
+static bool
+host_ip6(const struct lb_logical_switch *sw, ovs_be32 host,
+         struct in6_addr *ip6)
+{
+    if (!sw->has_prefix6) {
+        return false;
+    }
+    struct lb_ipam_prefix6 p6 = { .prefix = sw->prefix6 };
+    lb_ipam_ipv6_address(&p6, lb_ipam_mac(host), ip6);
+    return true;
+}
+
+/* A new write about the address(es) of 'host' in 'sw': its IPv6 one if
+ * 'ipv6', else its IPv4 one. */
+static struct lb_write *
+address_write(enum lb_write_kind kind, const char *ns, const char *name,
+              const struct lb_logical_switch *sw, ovs_be32 host, bool ipv6)
+{
+    struct lb_write *w = lb_write_new(kind, ns, name);
+    w->switch_name = xstrdup(sw->name);
+    if (ipv6) {
+        w->has_ip6 = host_ip6(sw, host, &w->ip6);
+    } else {
+        w->ip = host;
+    }
+    return w;
 }
 
 /* Asks the core for 'w'. */
@@ -244,12 +293,15 @@ port_created(struct cni_add *add, const struct lb_write_result *result)
          * the one just plumbed: give ours back and start over; the retry
          * reuses theirs. */
         const struct lb_logical_switch *sw = find_switch(add->cni);
-        if (sw) {
-            struct lb_write *w = lb_write_new(LB_WRITE_DELETE_ALLOCATION,
-                                              NULL, NULL);
-            w->switch_name = xstrdup(sw->name);
-            w->ip = add->ip;
-            write_api(add->cni, w);
+        if (sw && sw->prefix_len) {
+            write_api(add->cni, address_write(LB_WRITE_DELETE_ALLOCATION,
+                                              NULL, NULL, sw, add->ip,
+                                              false));
+        }
+        if (sw && sw->has_prefix6) {
+            write_api(add->cni, address_write(LB_WRITE_DELETE_ALLOCATION,
+                                              NULL, NULL, sw, add->ip,
+                                              true));
         }
         add_fail(add, CNI_ERR_TRY_AGAIN, "the logical port was created "
                  "concurrently", NULL);
@@ -273,16 +325,14 @@ static void
 create_port(struct cni_add *add, const struct lb_logical_switch *sw)
 {
     const struct lb_pod *pod = find_pod(add->cni, add->req);
-    struct lb_ipam_subnet subnet = {
-        .network = sw->subnet, .prefix_len = sw->prefix_len,
-        .gateway = sw->gateway,
-    };
+    struct lb_ipam_subnet space = host_space(sw);
     struct lb_write *w = lb_write_new(LB_WRITE_CREATE_PORT,
                                       add->req->pod_namespace, add->cr_name);
     w->switch_name = xstrdup(sw->name);
-    w->tunnel_key = lb_ipam_port_key(sw->tunnel_key, &subnet, add->ip);
+    w->tunnel_key = lb_ipam_port_key(sw->tunnel_key, &space, add->ip);
     w->mac = lb_ipam_mac(add->ip);
-    w->ip = add->ip;
+    w->ip = sw->prefix_len ? add->ip : 0;
+    w->has_ip6 = host_ip6(sw, add->ip, &w->ip6);
     w->vm = lb_pod_vm_name(pod) != NULL;
     write_api_for(add, WRITE_PORT, w);
 }
@@ -309,10 +359,24 @@ allocation_created(struct cni_add *add, const struct lb_write_result *result)
                  "\" is gone", NULL);
         return;
     }
+    /* On a dual-stack switch the IPv6 address is unique as the IPv4 one
+     * is (EUI-64 of the MAC it gives): its IPAllocation is a record, for
+     * people and for release, not a contest. */
+    if (sw->prefix_len && sw->has_prefix6) {
+        write_api(add->cni, address_write(LB_WRITE_ALLOCATE,
+                                          add->req->pod_namespace,
+                                          add->cr_name, sw, add->ip, true));
+    }
+
     /* The address is ours: plumb while the port object is created, so that
      * the pod's veth and OVS port are ready when its flows can be. */
     create_port(add, sw);
-    plumb_attachment(add, sw, add->ip, lb_ipam_mac(add->ip));
+    struct in6_addr ip6;
+    bool has_ip6 = host_ip6(sw, add->ip, &ip6);
+    struct pod_attachment att = make_attachment(
+        add->req, add->host_ifname, sw, sw->prefix_len ? add->ip : 0,
+        has_ip6 ? &ip6 : NULL, lb_ipam_mac(add->ip));
+    plumb_attachment(add, &att);
 }
 
 /* Collects the addresses known to be in use in switch 'sw': every cached
@@ -338,6 +402,17 @@ collect_used(const struct cni_add *add, const struct lb_logical_switch *sw,
                 used = x2nrealloc(used, &allocated, sizeof *used);
             }
             used[n++] = lp->ips[i];
+        }
+        /* On an IPv6-only switch, the host numbers in the addresses. */
+        struct lb_ipam_prefix6 p6 = { .prefix = sw->prefix6 };
+        ovs_be32 host;
+        for (size_t i = 0; !sw->prefix_len && i < lp->n_ips6; i++) {
+            if (lb_ipam_v6only_host(&p6, &lp->ips6[i], &host)) {
+                if (n >= allocated) {
+                    used = x2nrealloc(used, &allocated, sizeof *used);
+                }
+                used[n++] = host;
+            }
         }
     }
     const struct cni_add *other;
@@ -378,15 +453,12 @@ allocate_next(struct cni_add *add)
         return;
     }
 
-    struct lb_ipam_subnet subnet = {
-        .network = sw->subnet, .prefix_len = sw->prefix_len,
-        .gateway = sw->gateway,
-    };
+    struct lb_ipam_subnet space = host_space(sw);
     ovs_be32 *used;
     size_t n_used = collect_used(add, sw, &used);
     add->ip = 0;
     ovs_be32 ip;
-    bool ok = lb_ipam_pick(&subnet, used, n_used, add->port_name, &ip);
+    bool ok = lb_ipam_pick(&space, used, n_used, add->port_name, &ip);
     free(used);
     if (!ok) {
         add_fail(add, CNI_ERR_IP_EXHAUSTED, "no free address in switch "
@@ -395,10 +467,11 @@ allocate_next(struct cni_add *add)
     }
     add->ip = ip;
 
-    struct lb_write *w = lb_write_new(LB_WRITE_ALLOCATE,
-                                      add->req->pod_namespace, add->cr_name);
-    w->switch_name = xstrdup(sw->name);
-    w->ip = ip;
+    /* The contested allocation: the IPv4 address, or on an IPv6-only
+     * switch the IPv6 one (whose host number it is). */
+    struct lb_write *w = address_write(LB_WRITE_ALLOCATE,
+                                       add->req->pod_namespace, add->cr_name,
+                                       sw, ip, !sw->prefix_len);
     add->state = ADD_ALLOCATING;
     write_api_for(add, WRITE_ALLOCATION, w);
 }
@@ -406,24 +479,27 @@ allocate_next(struct cni_add *add)
 /* For people and tools: the pod says which port it plugs into. */
 static void
 annotate_pod(struct lb_agent_cni *cni, const char *ns, const char *name,
-             const char *port_name, ovs_be32 ip, struct eth_addr mac)
+             const char *port_name, const struct pod_attachment *att)
 {
     struct lb_write *w = lb_write_new(LB_WRITE_ANNOTATE_POD, ns, name);
     w->port_name = xstrdup(port_name);
-    w->ip = ip;
-    w->mac = mac;
+    w->ip = att->ip;
+    w->has_ip6 = att->has_ip6;
+    w->ip6 = att->ip6;
+    w->mac = att->mac;
     write_api(cni, w);
 }
 
 /* Plumbing. */
 
-/* The attachment of 'req''s pod: address 'ip' and MAC 'mac' in 'sw'. */
+/* The attachment of 'req''s pod: IPv4 address 'ip' (0 for none), IPv6
+ * address 'ip6' (NULL for none) and MAC 'mac' in 'sw'. */
 static struct pod_attachment
 make_attachment(const struct cni_request *req, const char *host_ifname,
                 const struct lb_logical_switch *sw, ovs_be32 ip,
-                struct eth_addr mac)
+                const struct in6_addr *ip6, struct eth_addr mac)
 {
-    return (struct pod_attachment) {
+    struct pod_attachment att = {
         .netns_path = CONST_CAST(char *, req->netns),
         .ifname = CONST_CAST(char *, req->ifname),
         .host_ifname = CONST_CAST(char *, host_ifname),
@@ -431,8 +507,14 @@ make_attachment(const struct cni_request *req, const char *host_ifname,
         .mtu = sw->mtu ? sw->mtu : 1400,
         .ip = ip,
         .prefix_len = sw->prefix_len,
-        .gateway = sw->gateway,
+        .gateway = ip ? sw->gateway : 0,
     };
+    if (ip6) {
+        att.has_ip6 = true;
+        att.ip6 = *ip6;
+        att.gateway6 = sw->gateway6;
+    }
+    return att;
 }
 
 /* The attachment of 'add''s pod to port 'lp', if 'lp' has an address. */
@@ -441,28 +523,33 @@ fill_attachment(const struct cni_add *add, const struct lb_logical_port *lp,
                 const struct lb_logical_switch *sw,
                 struct pod_attachment *att)
 {
-    if (!lp->n_ips) {
+    struct eth_addr mac;
+    struct in6_addr ip6[LB_MAX_IPS];
+    if (!lb_logical_port_mac(lp, &mac)) {
         return false;
     }
-    *att = make_attachment(add->req, add->host_ifname, sw, lp->ips[0],
-                           lp->has_mac ? lp->mac : lb_ipam_mac(lp->ips[0]));
+    size_t n_ip6 = lb_logical_port_ipv6(lp, sw->has_prefix6 ? &sw->prefix6
+                                        : NULL, mac, ip6);
+    if (!lp->n_ips && !n_ip6) {
+        return false;
+    }
+    *att = make_attachment(add->req, add->host_ifname, sw,
+                           lp->n_ips ? lp->ips[0] : 0, n_ip6 ? &ip6[0] : NULL,
+                           mac);
     return true;
 }
 
-/* Plumbs the pod with address 'ip' and MAC 'mac' in switch 'sw' and puts
- * its host end on the bridge.  Returns false (having failed 'add') on
- * error. */
+/* Plumbs the pod as 'att' says and puts its host end on the bridge.
+ * Returns false (having failed 'add') on error. */
 static bool
-plumb_attachment(struct cni_add *add, const struct lb_logical_switch *sw,
-                 ovs_be32 ip, struct eth_addr mac)
+plumb_attachment(struct cni_add *add, const struct pod_attachment *att)
 {
     struct lb_agent_cni *cni = add->cni;
     const struct lb_pod *pod = find_pod(cni, add->req);
-    struct pod_attachment att = make_attachment(add->req, add->host_ifname,
-                                                sw, ip, mac);
+    struct eth_addr mac = att->mac;
 
     char *error = NULL;
-    if (pod_plumb_add(&att, &error)) {
+    if (pod_plumb_add(att, &error)) {
         add_fail(add, CNI_ERR_PLUMBING, "plumbing the pod failed", error);
         free(error);
         return false;
@@ -485,7 +572,7 @@ plumb_attachment(struct cni_add *add, const struct lb_logical_switch *sw,
     smap_destroy(&ids);
 
     annotate_pod(cni, add->req->pod_namespace, add->req->pod_name,
-                 add->port_name, ip, mac);
+                 add->port_name, att);
     add->state = ADD_WAIT_FLOWS;
     return true;
 }
@@ -512,7 +599,7 @@ plumb(struct cni_add *add, const struct lb_logical_port *lp)
                  lp->name);
         return;
     }
-    if (!plumb_attachment(add, sw, att.ip, att.mac)) {
+    if (!plumb_attachment(add, &att)) {
         return;
     }
 
@@ -543,26 +630,47 @@ reply_result(struct cni_add *add, const struct lb_logical_port *lp)
         return;
     }
 
-    char mac[ETH_ADDR_STRLEN + 1], ip[INET_ADDRSTRLEN];
+    char mac[ETH_ADDR_STRLEN + 1];
     struct cni_result *result = cni_result_create();
     snprintf(mac, sizeof mac, ETH_ADDR_FMT, ETH_ADDR_ARGS(att.mac));
     size_t idx = cni_result_add_interface(result, add->req->ifname, mac,
                                           add->req->netns, att.mtu);
-    char *address = xasprintf("%s/%d", ip_to_string(att.ip, ip),
-                              att.prefix_len);
-    char gw[INET_ADDRSTRLEN];
-    if (att.gateway) {
-        ip_to_string(att.gateway, gw);
+    struct ds ips = DS_EMPTY_INITIALIZER;
+    if (att.ip) {
+        char ip[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
+        char *address = xasprintf("%s/%d", ip_to_string(att.ip, ip),
+                                  att.prefix_len);
+        if (att.gateway) {
+            ip_to_string(att.gateway, gw);
+        }
+        cni_result_add_ip(result, address, att.gateway ? gw : NULL, idx);
+        if (att.gateway) {
+            cni_result_add_route(result, "0.0.0.0/0", gw);
+        }
+        ds_put_cstr(&ips, ip);
+        free(address);
     }
-    cni_result_add_ip(result, address, att.gateway ? gw : NULL, idx);
-    if (att.gateway) {
-        cni_result_add_route(result, "0.0.0.0/0", gw);
+    if (att.has_ip6) {
+        char ip6[INET6_ADDRSTRLEN], gw6[INET6_ADDRSTRLEN];
+        bool has_gw6 = !ipv6_is_zero(&att.gateway6);
+        char *address = xasprintf("%s/64", ipv6_string_mapped(ip6,
+                                                              &att.ip6));
+        if (has_gw6) {
+            ipv6_string_mapped(gw6, &att.gateway6);
+        }
+        cni_result_add_ip(result, address, has_gw6 ? gw6 : NULL, idx);
+        if (has_gw6) {
+            cni_result_add_route(result, "::/0", gw6);
+        }
+        ds_put_format(&ips, "%s%s", ips.length ? "," : "", ip6);
+        free(address);
     }
-    free(address);
 
     VLOG_INFO("ADD %s/%s: port %s%s, %s, flows installed",
               add->req->pod_namespace, add->req->pod_name, add->port_name,
-              add->target ? " (migration target, blocked)" : "", ip);
+              add->target ? " (migration target, blocked)" : "",
+              ds_cstr(&ips));
+    ds_destroy(&ips);
     cni_server_reply_result(add->ctx, result);
     cni_result_destroy(result);
     add->plumbed = false;       /* Now the runtime's, until DEL. */
@@ -696,6 +804,14 @@ release_port(struct lb_agent_cni *cni, const struct cni_request *req)
                                                   NULL, NULL);
                 w->switch_name = xstrdup(lp->switch_name);
                 w->ip = lp->ips[i];
+                write_api(cni, w);
+            }
+            for (size_t i = 0; i < lp->n_ips6; i++) {
+                struct lb_write *w = lb_write_new(LB_WRITE_DELETE_ALLOCATION,
+                                                  NULL, NULL);
+                w->switch_name = xstrdup(lp->switch_name);
+                w->has_ip6 = true;
+                w->ip6 = lp->ips6[i];
                 write_api(cni, w);
             }
         } else if (alternate && !active) {

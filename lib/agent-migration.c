@@ -96,7 +96,8 @@ struct lb_activation {
 struct announcement {
     struct ovs_list list_node;
     ofp_port_t in_port;
-    uint8_t packet[LB_ANNOUNCE_FRAME_LEN];
+    size_t len;
+    uint8_t packet[MAX(LB_ANNOUNCE_FRAME_LEN, LB_ANNOUNCE_NA_FRAME_LEN)];
 };
 
 struct lb_agent_migration *
@@ -166,16 +167,23 @@ find_logical_port(const struct lb_agent_migration *mig,
 /* Announcements: what QEMU sends after a migration, and what we send on
  * the VM's behalf once the port is unblocked. */
 
+/* Queues a RARP (if 'rarp'), or a GARP for 'ip' (if nonzero), or else an
+ * unsolicited NA for 'ip6', from 'mac' on 'in_port'. */
 static void
 queue_announcement(struct lb_agent_migration *mig, ofp_port_t in_port,
-                   struct eth_addr mac, bool rarp, ovs_be32 ip)
+                   struct eth_addr mac, bool rarp, ovs_be32 ip,
+                   const struct in6_addr *ip6)
 {
     struct announcement *an = xzalloc(sizeof *an);
     an->in_port = in_port;
+    an->len = LB_ANNOUNCE_FRAME_LEN;
     if (rarp) {
         lb_announce_compose_rarp(mac, an->packet);
-    } else {
+    } else if (ip) {
         lb_announce_compose_garp(mac, ip, an->packet);
+    } else {
+        lb_announce_compose_na(mac, ip6, an->packet);
+        an->len = LB_ANNOUNCE_NA_FRAME_LEN;
     }
     ovs_list_push_back(&mig->announcements, &an->list_node);
 }
@@ -254,9 +262,22 @@ activate(struct lb_agent_migration *mig, const struct lb_port *port,
               uid[0] ? uid : "unknown");
 
     /* Tell every L2 table where the VM is now, once the flows are in. */
-    queue_announcement(mig, in_port, port->mac, true, 0);
+    queue_announcement(mig, in_port, port->mac, true, 0, NULL);
     for (size_t i = 0; i < port->n_ipv4; i++) {
-        queue_announcement(mig, in_port, port->mac, false, port->ipv4[i]);
+        queue_announcement(mig, in_port, port->mac, false, port->ipv4[i],
+                           NULL);
+    }
+    /* IPv6 neighbours learn from unsolicited NAs (RFC 4861 7.2.6): one for
+     * each address, and for the link-local one, which the port security
+     * lets through only where the port has IPv6 flows. */
+    if (port->n_ipv6) {
+        struct in6_addr lla;
+        in6_generate_lla(port->mac, &lla);
+        queue_announcement(mig, in_port, port->mac, false, 0, &lla);
+    }
+    for (size_t i = 0; i < port->n_ipv6; i++) {
+        queue_announcement(mig, in_port, port->mac, false, 0,
+                           &port->ipv6[i]);
     }
     if (mig->view->cluster) {
         record_activation(mig, port, uid, a->cause);
@@ -298,6 +319,7 @@ lb_agent_migration_packet_in(struct lb_agent_migration *mig,
      * moves a VM's traffic, so check it fully. */
     struct lb_announce_port ap = {
         .mac = port->mac, .ipv4 = port->ipv4, .n_ipv4 = port->n_ipv4,
+        .ipv6 = port->ipv6, .n_ipv6 = port->n_ipv6,
     };
     enum lb_announce_kind kind = lb_announce_classify(pin->packet,
                                                       pin->packet_len, &ap);
@@ -471,7 +493,7 @@ lb_agent_migration_run(struct lb_agent_migration *mig)
     struct announcement *an;
     LIST_FOR_EACH_POP (an, list_node, &mig->announcements) {
         int error = ofctrl_packet_out(ofctrl, an->packet,
-                                      sizeof an->packet, an->in_port,
+                                      an->len, an->in_port,
                                       "resubmit(,0)");
         if (error) {
             VLOG_WARN("sending an announcement failed (%s)",
@@ -707,11 +729,43 @@ lb_agent_migration_put_metrics(const struct lb_agent_migration *mig,
 }
 
 /* The migrations' states and this node's activations. */
+/* The ports bound to two chassis now, with the addresses (both families)
+ * that their announcements and the target's blocking are about. */
+static void
+format_migrating_ports(const struct lb_agent_migration *mig, struct ds *s)
+{
+    const struct lb_model *model = mig->view->model;
+    struct sset names = SSET_INITIALIZER(&names);
+    const struct lb_port *port;
+    HMAP_FOR_EACH (port, node, &model->ports) {
+        if (lb_port_is_migrating(port)) {
+            sset_add(&names, port->name);
+        }
+    }
+    if (!sset_is_empty(&names)) {
+        ds_put_cstr(s, "\nports bound to two chassis:\n");
+    }
+    const char **sorted = sset_sort(&names);
+    for (size_t i = 0; i < sset_count(&names); i++) {
+        const char *name = sorted[i];
+        port = lb_model_find_port(model, name);
+        ds_put_format(s, "  %s %s -> %s%s mac="ETH_ADDR_FMT" ips=", name,
+                      port->chassis, port->additional_chassis,
+                      port->additional_blocked ? " (blocked)" : "",
+                      ETH_ADDR_ARGS(port->mac));
+        lb_port_format_ips(port, s);
+        ds_put_char(s, '\n');
+    }
+    free(sorted);
+    sset_destroy(&names);
+}
+
 void
 lb_agent_migration_format(const struct lb_agent_migration *mig,
                           bool verbose, struct ds *s)
 {
     lb_migration_table_format(&mig->migrations, verbose, s);
+    format_migrating_ports(mig, s);
 
     const struct lb_activation *a;
     if (ovs_list_is_empty(&mig->activations)) {

@@ -12,11 +12,12 @@
  * switch's database and OpenFlow connection, the Kubernetes client) and is
  * the only one that calls the parts: agent-k8s.c (the Kubernetes objects),
  * agent-cni.c (CNI requests), agent-migration.c (activation, migration
- * logs) and agent-writes.c (writes to the Kubernetes API).  It gives the
- * CNI and migration parts a pointer to its view at creation and keeps the
- * view current; the parts read it, never keep what it points to, and hand
- * anything they want done back to the core: a result they return, or a
- * write to the API on the list in 'writes'. */
+ * logs), agent-ra.c (router advertisements) and agent-writes.c (writes to
+ * the Kubernetes API).  It gives the CNI, migration and RA parts a pointer
+ * to its view at creation and keeps the view current; the parts read it,
+ * never keep what it points to, and hand anything they want done back to
+ * the core: a result they return, or a write to the API on the list in
+ * 'writes'. */
 
 #include <stdbool.h>
 #include <stdint.h>

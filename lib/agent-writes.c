@@ -243,17 +243,34 @@ set_activation(void *op_, const json_t *current, char **errorp OVS_UNUSED)
     return obj;
 }
 
+/* The name of the IPAllocation object of 'w''s address. */
+static char *
+allocation_name(const struct lb_write *w)
+{
+    return (w->has_ip6
+            ? lb_ipam_allocation_name6(w->switch_name, &w->ip6)
+            : lb_ipam_allocation_name(w->switch_name, w->ip));
+}
+
+/* 'w''s address, IPv6 if it has one, else IPv4. */
+static const char *
+format_write_ip(const struct lb_write *w, char buf[INET6_ADDRSTRLEN])
+{
+    return (w->has_ip6 ? ipv6_string_mapped(buf, &w->ip6)
+            : format_ip(w->ip, buf));
+}
+
 static json_t *
 allocation_json(const struct lb_write *w)
 {
-    char ipbuf[INET_ADDRSTRLEN];
-    char *name = lb_ipam_allocation_name(w->switch_name, w->ip);
+    char ipbuf[INET6_ADDRSTRLEN];
+    char *name = allocation_name(w);
     char *owner = xasprintf("%s/%s", w->ns, w->name);
     json_t *obj = json_pack(
         "{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s}}",
         "apiVersion", "livebind.io/v1alpha1", "kind", "IPAllocation",
         "metadata", "name", name,
-        "spec", "switch", w->switch_name, "ip", format_ip(w->ip, ipbuf),
+        "spec", "switch", w->switch_name, "ip", format_write_ip(w, ipbuf),
         "port", owner);
     free(owner);
     free(name);
@@ -265,16 +282,24 @@ allocation_json(const struct lb_write *w)
 static json_t *
 port_json(const struct lb_write *w)
 {
-    char ip[INET_ADDRSTRLEN], mac[ETH_ADDR_STRLEN + 1];
+    char ip[INET6_ADDRSTRLEN], mac[ETH_ADDR_STRLEN + 1];
     snprintf(mac, sizeof mac, ETH_ADDR_FMT, ETH_ADDR_ARGS(w->mac));
+    json_t *ips = lb_json_arr();
+    if (w->ip) {
+        json_array_append_new(ips, lb_json_str(format_ip(w->ip, ip)));
+    }
+    if (w->has_ip6) {
+        json_array_append_new(ips,
+                               lb_json_str(ipv6_string_mapped(ip, &w->ip6)));
+    }
     return json_pack(
         "{s:s, s:s, s:{s:s, s:s}, "
-        "s:{s:s, s:I, s:s, s:[s], s:s}}",
+        "s:{s:s, s:I, s:s, s:o, s:s}}",
         "apiVersion", "livebind.io/v1alpha1", "kind", "LogicalPort",
         "metadata", "name", w->name, "namespace", w->ns,
         "spec", "switch", w->switch_name,
         "tunnelKey", (json_int_t) w->tunnel_key,
-        "mac", mac, "ips", format_ip(w->ip, ip),
+        "mac", mac, "ips", ips,
         w->vm ? "vm" : "pod", w->name);
 }
 
@@ -293,13 +318,23 @@ activation_json(const struct lb_write *w)
 static json_t *
 annotations_json(const struct lb_write *w)
 {
-    char ipbuf[INET_ADDRSTRLEN], macbuf[ETH_ADDR_STRLEN + 1];
+    char ipbuf[INET6_ADDRSTRLEN], macbuf[ETH_ADDR_STRLEN + 1];
     snprintf(macbuf, sizeof macbuf, ETH_ADDR_FMT, ETH_ADDR_ARGS(w->mac));
-    return json_pack(
-        "{s:{s:{s:s, s:s, s:s}}}", "metadata", "annotations",
+    json_t *obj = json_pack(
+        "{s:{s:{s:s, s:s}}}", "metadata", "annotations",
         "livebind.io/logical-port", w->port_name,
-        "livebind.io/ip", format_ip(w->ip, ipbuf),
         "livebind.io/mac", macbuf);
+    json_t *annotations = json_object_get(json_object_get(obj, "metadata"),
+                                          "annotations");
+    if (w->ip) {
+        json_object_set_new(annotations, "livebind.io/ip",
+                            lb_json_str(format_ip(w->ip, ipbuf)));
+    }
+    if (w->has_ip6) {
+        json_object_set_new(annotations, "livebind.io/ipv6",
+                            lb_json_str(ipv6_string_mapped(ipbuf, &w->ip6)));
+    }
+    return obj;
 }
 
 /* Sends 'write', which 'op' now owns. */
@@ -317,7 +352,7 @@ op_start(struct write_op *op)
         op->request_id = k8s_create(k8s, ALLOCATIONS_PATH, obj, op_done, op);
         break;
     case LB_WRITE_DELETE_ALLOCATION: {
-        char *name = lb_ipam_allocation_name(w->switch_name, w->ip);
+        char *name = allocation_name(w);
         path = xasprintf(ALLOCATIONS_PATH"/%s", name);
         free(name);
         op->request_id = k8s_delete(k8s, path, NULL, op_done, op);

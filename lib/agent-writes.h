@@ -28,11 +28,14 @@ struct k8s_client;
 struct lb_agent_writes;
 
 enum lb_write_kind {
-    LB_WRITE_ALLOCATE,          /* IPAllocation of 'ip' in 'switch_name'
-                                 * for port 'ns'/'name': create. */
-    LB_WRITE_DELETE_ALLOCATION, /* IPAllocation of 'ip' in 'switch_name'. */
+    LB_WRITE_ALLOCATE,          /* IPAllocation of 'ip' (or 'ip6' if
+                                 * 'has_ip6') in 'switch_name' for port
+                                 * 'ns'/'name': create. */
+    LB_WRITE_DELETE_ALLOCATION, /* IPAllocation of 'ip' (or 'ip6' if
+                                 * 'has_ip6') in 'switch_name'. */
     LB_WRITE_CREATE_PORT,       /* LogicalPort 'ns'/'name': 'switch_name',
-                                 * 'tunnel_key', 'mac', 'ip', owned by
+                                 * 'tunnel_key', 'mac', 'ip' (if nonzero)
+                                 * and 'ip6' (if 'has_ip6'), owned by
                                  * VM 'name' if 'vm', else pod 'name'. */
     LB_WRITE_DELETE_PORT,       /* LogicalPort 'ns'/'name'. */
     LB_WRITE_OWNER,             /* LogicalPort 'ns'/'name''s status: 'pod'
@@ -44,8 +47,8 @@ enum lb_write_kind {
     LB_WRITE_ACTIVATION,        /* LogicalPort 'ns'/'name''s status:
                                  * activated on 'node' for 'migration_uid'
                                  * by 'cause'. */
-    LB_WRITE_ANNOTATE_POD,      /* Pod 'ns'/'name': its 'port_name', 'ip'
-                                 * and 'mac', for people and tools. */
+    LB_WRITE_ANNOTATE_POD,      /* Pod 'ns'/'name': its 'port_name', 'ip',
+                                 * 'ip6' and 'mac', for people and tools. */
     LB_WRITE_EVENT,             /* A Kubernetes Event about the VMI
                                  * 'ns'/'name' ('uid'): 'reason',
                                  * 'action', 'note', 'warning'. */
@@ -60,6 +63,8 @@ struct lb_write {
     char *name;
     char *switch_name;
     ovs_be32 ip;
+    bool has_ip6;
+    struct in6_addr ip6;
     struct eth_addr mac;
     uint32_t tunnel_key;
     bool vm;

@@ -14,6 +14,7 @@
  *   agent-cni.c        CNI requests: pods plumbed onto their ports
  *   agent-migration.c  activation on a VM's announcement; migrations' logs
  *                      and outcomes
+ *   agent-ra.c         IPv6 router advertisements of the switches' gateways
  *   agent-writes.c     every write to the Kubernetes API
  *
  * Data flows one way, top to bottom of lb_agent_run(): objects -> cache
@@ -32,6 +33,7 @@
 #include "agent-cni.h"
 #include "agent-k8s.h"
 #include "agent-migration.h"
+#include "agent-ra.h"
 #include "agent-view.h"
 #include "agent-writes.h"
 #include "derive.h"
@@ -81,6 +83,7 @@ struct lb_agent {
     struct lb_agent_cni *cni;   /* NULL without a CNI socket. */
 
     struct lb_agent_migration *migration;
+    struct lb_agent_ra *ra;             /* Router advertisements. */
     struct lb_agent_view view;  /* What the parts read. */
 
     struct lb_metrics_server *metrics;  /* NULL: not configured. */
@@ -154,6 +157,7 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
         .writes = &agent->outbox,
     };
     agent->migration = lb_agent_migration_create(&agent->view);
+    agent->ra = lb_agent_ra_create(&agent->view);
 
     char *error = (agent->model_file
                    ? lb_agent_reload_model(agent)
@@ -183,6 +187,7 @@ lb_agent_destroy(struct lb_agent *agent)
         lb_metrics_server_destroy(agent->metrics);
         lb_agent_cni_destroy(agent->cni);
         lb_agent_migration_destroy(agent->migration);
+        lb_agent_ra_destroy(agent->ra);
         /* The client goes, with every request in flight: what the parts
          * still asked for, cancellations included, is moot. */
         struct lb_write *w;
@@ -253,9 +258,7 @@ switches_equal(const struct lb_model *a, const struct lb_model *b)
     const struct lb_switch *sa;
     HMAP_FOR_EACH (sa, node, &a->switches) {
         const struct lb_switch *sb = lb_model_find_switch(b, sa->name);
-        if (!sb || sb->tunnel_key != sa->tunnel_key
-            || sb->subnet != sa->subnet || sb->prefix_len != sa->prefix_len
-            || sb->gateway != sa->gateway || sb->mtu != sa->mtu) {
+        if (!sb || !lb_switch_equal(sa, sb)) {
             return false;
         }
     }
@@ -499,6 +502,7 @@ lb_agent_run(struct lb_agent *agent)
         }
         ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
         lb_agent_migration_run(agent->migration);
+        lb_agent_ra_run(agent->ra);
     }
     /* Served even when not ready: STATUS is how the runtime learns that,
      * and lb_agent_wait() waits on the CNI socket in any case. */
@@ -528,6 +532,7 @@ lb_agent_wait(struct lb_agent *agent)
     }
     ovs_bridge_wait(agent->bridge);
     ofctrl_wait(agent->ofctrl);
+    lb_agent_ra_wait(agent->ra);
 }
 
 /* The metrics page: the core's own figures, then each part's. */
@@ -627,6 +632,9 @@ static void
 agent_packet_in(void *agent_, const struct ofputil_packet_in *pin)
 {
     struct lb_agent *agent = agent_;
+    if (lb_agent_ra_packet_in(agent->ra, pin)) {
+        return;
+    }
     const char *name = lb_agent_migration_packet_in(agent->migration, pin);
     struct lb_port *port = (name ? lb_model_find_port(&agent->model, name)
                             : NULL);

@@ -7,6 +7,7 @@
 #include "announce.h"
 
 #include <string.h>
+#include "csum.h"
 
 /* Frames are read byte by byte: they come from a guest, so nothing about
  * their length or alignment is assumed. */
@@ -207,4 +208,121 @@ lb_announce_compose_garp(struct eth_addr mac, ovs_be32 ip,
 {
     compose_arp_frame(mac, ETH_TYPE_ARP, ARP_OP_REQUEST, eth_addr_zero, ip,
                       frame);
+}
+
+/* Fills in the IPv6 header of an ICMPv6 packet of 'icmp_len' bytes at
+ * 'ip6' (hop limit 255, as neighbour discovery requires) and the ICMPv6
+ * checksum over the pseudo-header and the message. */
+static void
+finish_icmp6(uint8_t *ip6, const struct in6_addr *src,
+             const struct in6_addr *dst, size_t icmp_len)
+{
+    uint8_t *icmp = ip6 + IP6_LEN;
+
+    ip6[0] = 0x60;
+    ip6[4] = icmp_len >> 8;
+    ip6[5] = icmp_len;
+    ip6[6] = IPPROTO_ICMPV6;
+    ip6[7] = 255;
+    memcpy(ip6 + 8, src, sizeof *src);
+    memcpy(ip6 + 24, dst, sizeof *dst);
+
+    uint8_t pseudo[8] = { 0, 0, icmp_len >> 8, icmp_len, 0, 0, 0,
+                          IPPROTO_ICMPV6 };
+    uint32_t partial = csum_continue(0, ip6 + 8, 32);
+    partial = csum_continue(partial, pseudo, sizeof pseudo);
+    icmp[2] = icmp[3] = 0;
+    partial = csum_continue(partial, icmp, icmp_len);
+    ovs_be16 sum = csum_finish(partial);
+    memcpy(icmp + 2, &sum, sizeof sum);
+}
+
+static void
+put_eth(uint8_t *p, struct eth_addr dst, struct eth_addr src)
+{
+    memcpy(p, dst.ea, ETH_ADDR_LEN);
+    memcpy(p + 6, src.ea, ETH_ADDR_LEN);
+    p[12] = ETH_TYPE_IPV6 >> 8;
+    p[13] = ETH_TYPE_IPV6 & 0xff;
+}
+
+/* A link-layer address option of 'type' for 'mac' at 'p'. */
+static void
+put_lla_option(uint8_t *p, uint8_t type, struct eth_addr mac)
+{
+    p[0] = type;
+    p[1] = 1;
+    memcpy(p + 2, mac.ea, ETH_ADDR_LEN);
+}
+
+static const struct in6_addr all_nodes = {
+    .s6_addr = { 0xff, 0x02, [15] = 1 },
+};
+static const struct eth_addr all_nodes_mac = {
+    .ea = { 0x33, 0x33, 0, 0, 0, 1 },
+};
+
+/* The unsolicited neighbour advertisement of 'ip6' at 'mac'. */
+void
+lb_announce_compose_na(struct eth_addr mac, const struct in6_addr *ip6,
+                       uint8_t frame[LB_ANNOUNCE_NA_FRAME_LEN])
+{
+    memset(frame, 0, LB_ANNOUNCE_NA_FRAME_LEN);
+    put_eth(frame, all_nodes_mac, mac);
+
+    uint8_t *icmp = frame + ETH_LEN + IP6_LEN;
+    icmp[0] = ICMP6_NA;
+    icmp[4] = NA_FLAG_OVERRIDE;
+    memcpy(icmp + 8, ip6, sizeof *ip6);
+    put_lla_option(icmp + NA_LEN, ND_OPT_TARGET_LLA, mac);
+    finish_icmp6(frame + ETH_LEN, ip6, &all_nodes, NA_LEN + 8);
+}
+
+static void
+put_be32(uint8_t *p, uint32_t x)
+{
+    p[0] = x >> 24;
+    p[1] = x >> 16;
+    p[2] = x >> 8;
+    p[3] = x;
+}
+
+/* See announce.h. */
+void
+lb_announce_compose_ra(struct eth_addr gw_mac, struct eth_addr dst_mac,
+                       const struct in6_addr *prefix, int mtu,
+                       uint16_t router_lifetime,
+                       uint8_t frame[LB_RA_FRAME_LEN])
+{
+    enum { RA_LEN = 16, OPT_SLL = 1, OPT_PREFIX = 3, OPT_MTU = 5 };
+    const size_t icmp_len = RA_LEN + 8 + 8 + 32;
+
+    memset(frame, 0, LB_RA_FRAME_LEN);
+    put_eth(frame, dst_mac, gw_mac);
+
+    uint8_t *icmp = frame + ETH_LEN + IP6_LEN;
+    icmp[0] = 134;                  /* Router advertisement. */
+    icmp[4] = 64;                   /* Current hop limit. */
+    icmp[6] = router_lifetime >> 8;
+    icmp[7] = router_lifetime;
+    /* Reachable time and retransmission timer: unspecified (0). */
+
+    uint8_t *opt = icmp + RA_LEN;
+    put_lla_option(opt, OPT_SLL, gw_mac);
+    opt += 8;
+    opt[0] = OPT_MTU;
+    opt[1] = 1;
+    put_be32(opt + 4, mtu);
+    opt += 8;
+    opt[0] = OPT_PREFIX;
+    opt[1] = 4;
+    opt[2] = 64;                    /* Prefix length. */
+    opt[3] = 0xc0;                  /* On-link (L), autonomous (A). */
+    put_be32(opt + 4, UINT32_MAX);  /* Valid lifetime: infinite. */
+    put_be32(opt + 8, UINT32_MAX);  /* Preferred lifetime: infinite. */
+    memcpy(opt + 16, prefix, sizeof *prefix);
+
+    struct in6_addr src;
+    in6_generate_lla(gw_mac, &src);
+    finish_icmp6(frame + ETH_LEN, &src, &all_nodes, icmp_len);
 }

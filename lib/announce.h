@@ -65,4 +65,24 @@ void lb_announce_compose_rarp(struct eth_addr mac,
 void lb_announce_compose_garp(struct eth_addr mac, ovs_be32 ip,
                               uint8_t frame[LB_ANNOUNCE_FRAME_LEN]);
 
+/* ...and, for each of its IPv6 addresses, an unsolicited NA to all nodes:
+ * Override set, Solicited clear, target link-layer address 'mac'. */
+#define LB_ANNOUNCE_NA_FRAME_LEN 86
+void lb_announce_compose_na(struct eth_addr mac, const struct in6_addr *,
+                            uint8_t frame[LB_ANNOUNCE_NA_FRAME_LEN]);
+
+/* A router advertisement from a switch's IPv6 gateway (MAC 'gw_mac', from
+ * its link-local address) to 'dst_mac' and all nodes, announcing 'prefix'
+ * (a /64) for SLAAC, on-link, with infinite lifetimes, the link's 'mtu',
+ * and the gateway as default router for 'router_lifetime' seconds (0: not
+ * a default router).  The agent sends it in answer to router solicitations
+ * and every LB_RA_INTERVAL_S seconds. */
+#define LB_RA_FRAME_LEN 118
+#define LB_RA_INTERVAL_S 600        /* RFC 4861's MaxRtrAdvInterval. */
+#define LB_RA_ROUTER_LIFETIME_S 1800    /* 3 intervals: AdvDefaultLifetime. */
+void lb_announce_compose_ra(struct eth_addr gw_mac, struct eth_addr dst_mac,
+                            const struct in6_addr *prefix, int mtu,
+                            uint16_t router_lifetime,
+                            uint8_t frame[LB_RA_FRAME_LEN]);
+
 #endif /* lib/announce.h */

@@ -7,6 +7,8 @@ lib_liblivebind_la_SOURCES = \
 	lib/agent-k8s.c \
 	lib/agent-k8s.h \
 	lib/agent-migration.c \
+	lib/agent-ra.c \
+	lib/agent-ra.h \
 	lib/agent-migration.h \
 	lib/agent-view.h \
 	lib/agent-writes.c \

@@ -929,6 +929,9 @@ derive_switches(const struct lb_cluster *cluster, struct lb_model *model,
         sw->subnet = ls->subnet;
         sw->prefix_len = ls->prefix_len;
         sw->gateway = ls->gateway;
+        sw->has_prefix6 = ls->has_prefix6;
+        sw->prefix6 = ls->prefix6;
+        sw->gateway6 = ls->gateway6;
         sw->mtu = ls->mtu;
     }
     free(nodes);
@@ -948,13 +951,18 @@ derive_chassis(const struct lb_cluster *cluster, struct lb_model *model)
     }
 }
 
-/* The key of 'lp' in switch 'sw', or 0 with a note if it has none. */
+/* The key of 'lp' in switch 'sw', or 0 with a note if it has none.  It
+ * comes from the first IPv4 address, or on an IPv6-only switch from the
+ * host number in the first IPv6 address (lib/ipam.h). */
 static uint32_t
 port_key(const struct lb_logical_port *lp, const struct lb_switch *sw,
          struct ds *notes)
 {
     uint32_t key = lp->tunnel_key;
-    if (!key) {
+    if (key) {
+        return key;
+    }
+    if (lp->n_ips) {
         struct lb_ipam_subnet subnet = {
             .network = sw->subnet,
             .prefix_len = sw->prefix_len,
@@ -966,8 +974,59 @@ port_key(const struct lb_logical_port *lp, const struct lb_switch *sw,
                           "of switch %s, skipped\n", lp->port_name,
                           IP_ARGS(lp->ips[0]), sw->name);
         }
+    } else if (lp->n_ips6) {
+        struct lb_ipam_prefix6 p6 = { .prefix = sw->prefix6 };
+        ovs_be32 host;
+        if (sw->has_prefix6
+            && lb_ipam_v6only_host(&p6, &lp->ips6[0], &host)) {
+            key = lb_ipam_port_key(sw->tunnel_key, &LB_IPAM_V6ONLY_HOSTS,
+                                   host);
+        }
+        if (!key && notes) {
+            ds_put_format(notes, "port %s: ", lp->port_name);
+            ipv6_format_addr(&lp->ips6[0], notes);
+            ds_put_format(notes, " is not an address IPv6-only switch %s "
+                          "gives out, skipped\n", sw->name);
+        }
     }
     return key;
+}
+
+/* The MAC of 'lp': its own, else the one its first address implies
+ * (lib/ipam.h).  False if it has none. */
+bool
+lb_logical_port_mac(const struct lb_logical_port *lp, struct eth_addr *mac)
+{
+    if (lp->has_mac) {
+        *mac = lp->mac;
+        return true;
+    } else if (lp->n_ips) {
+        *mac = lb_ipam_mac(lp->ips[0]);
+        return true;
+    } else if (lp->n_ips6) {
+        return lb_ipam_ipv6_mac(&lp->ips6[0], mac);
+    }
+    return false;
+}
+
+/* Stores in 'addrs' the IPv6 addresses of 'lp', whose MAC is 'mac', on a
+ * switch with IPv6 prefix 'prefix6' (NULL if none) and returns how many:
+ * those the port lists or, for a port that lists none (created before its
+ * switch had a prefix), the prefix plus the EUI-64 of its MAC. */
+size_t
+lb_logical_port_ipv6(const struct lb_logical_port *lp,
+                     const struct in6_addr *prefix6, struct eth_addr mac,
+                     struct in6_addr addrs[LB_MAX_IPS])
+{
+    if (lp->n_ips6) {
+        memcpy(addrs, lp->ips6, lp->n_ips6 * sizeof *addrs);
+        return lp->n_ips6;
+    } else if (prefix6) {
+        struct lb_ipam_prefix6 p6 = { .prefix = *prefix6 };
+        lb_ipam_ipv6_address(&p6, mac, &addrs[0]);
+        return 1;
+    }
+    return 0;
 }
 
 /* Adds 'lp' to 'model' as port 'key' of switch 'sw', with its binding. */
@@ -977,9 +1036,11 @@ derive_port(const struct derive_ctx *ctx, const struct lb_logical_port *lp,
 {
     struct lb_port *port = lb_model_add_port(model, lp->port_name, key,
                                              sw->name);
-    port->mac = lp->has_mac ? lp->mac : lb_ipam_mac(lp->ips[0]);
+    lb_logical_port_mac(lp, &port->mac);
     memcpy(port->ipv4, lp->ips, lp->n_ips * sizeof lp->ips[0]);
     port->n_ipv4 = lp->n_ips;
+    port->n_ipv6 = lb_logical_port_ipv6(lp, sw->has_prefix6 ? &sw->prefix6
+                                        : NULL, port->mac, port->ipv6);
     port->mirror = ctx->cluster->options.mirror;
 
     struct binding b;

@@ -95,6 +95,12 @@ const struct lb_logical_port *lb_cluster_find_logical_port_by_port_name(
     const struct lb_cluster *, const char *port_name);
 size_t lb_cluster_count(const struct lb_cluster *, enum lb_kind);
 
+/* A port's MAC and IPv6 addresses, when the object leaves them out. */
+bool lb_logical_port_mac(const struct lb_logical_port *, struct eth_addr *);
+size_t lb_logical_port_ipv6(const struct lb_logical_port *,
+                            const struct in6_addr *prefix6, struct eth_addr,
+                            struct in6_addr addrs[LB_MAX_IPS]);
+
 /* Derivation. */
 bool lb_pod_may_bind(const struct lb_cluster *, const struct lb_pod *,
                      const struct lb_logical_port *);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hash.h"
+#include "openvswitch/dynamic-string.h"
 #include "openvswitch/util.h"
 #include "util.h"
 
@@ -218,4 +219,170 @@ lb_ipam_pick(const struct lb_ipam_subnet *subnet, const ovs_be32 *used,
     }
     free(offsets);
     return found;
+}
+
+/* IPv6. */
+
+/* The host numbers of IPv6-only switches: 0.0.0.1 to 0.255.255.254 as if
+ * addresses of 0.0.0.0/8, so that lb_ipam_pick(), lb_ipam_port_key() and
+ * lb_ipam_mac() serve them unchanged.  No real subnet is in 0.0.0.0/8
+ * ("this network"), so such a MAC never equals an IPv4-derived one. */
+const struct lb_ipam_subnet LB_IPAM_V6ONLY_HOSTS = {
+    .network = 0, .prefix_len = 8, .gateway = 0,
+};
+
+/* Parses an IPv6 address 's' into 'addr'.  Returns NULL or a malloc()ed
+ * message. */
+char *
+lb_ipam_ipv6_parse(const char *s, struct in6_addr *addr)
+{
+    if (!s || !ipv6_parse(s, addr)) {
+        return xasprintf("\"%s\" is not an IPv6 address", s ? s : "");
+    }
+    return NULL;
+}
+
+/* True if 'addr''s interface identifier is one lb_ipam_ipv6_address()
+ * gives to some port: the modified EUI-64 of a 0a:58 MAC. */
+static bool
+is_port_iid(const struct in6_addr *addr)
+{
+    struct eth_addr mac;
+    return (lb_ipam_ipv6_mac(addr, &mac)
+            && mac.ea[0] == 0x0a && mac.ea[1] == 0x58);
+}
+
+/* Parses 'cidr' ("fd00:10:244::/64") and optional 'gateway'
+ * ("fd00:10:244::1") into 'p'.  Returns NULL on success, a malloc()ed
+ * message on error (then 'p' is untouched). */
+char *
+lb_ipam_prefix6_parse(const char *cidr, const char *gateway,
+                      struct lb_ipam_prefix6 *p)
+{
+    struct in6_addr net, gw;
+    unsigned int plen;
+
+    if (!cidr || !strchr(cidr, '/')) {
+        return xasprintf("IPv6 prefix \"%s\": prefix length required",
+                         cidr ? cidr : "");
+    }
+    char *error = ipv6_parse_cidr(cidr, &net, &plen);
+    if (error) {
+        char *e = xasprintf("IPv6 prefix \"%s\": %s", cidr, error);
+        free(error);
+        return e;
+    }
+    if (plen != LB_IPAM_PREFIX6_LEN) {
+        return xasprintf("IPv6 prefix \"%s\": prefix length must be %d "
+                         "(SLAAC and EUI-64 addresses need it), not %u",
+                         cidr, LB_IPAM_PREFIX6_LEN, plen);
+    }
+    struct in6_addr mask = ipv6_create_mask(plen);
+    struct in6_addr masked = ipv6_addr_bitand(&net, &mask);
+    if (!ipv6_addr_equals(&masked, &net)) {
+        return xasprintf("IPv6 prefix \"%s\": host bits are set", cidr);
+    }
+    if (ipv6_addr_is_multicast(&net)
+        || (net.s6_addr[0] == 0xfe && (net.s6_addr[1] & 0xc0) == 0x80)
+        || IN6_IS_ADDR_V4MAPPED(&net) || ipv6_is_zero(&net)) {
+        return xasprintf("IPv6 prefix \"%s\": not a unicast global or "
+                         "unique local prefix", cidr);
+    }
+
+    struct lb_ipam_prefix6 r = { .prefix = net };
+    if (gateway) {
+        error = lb_ipam_ipv6_parse(gateway, &gw);
+        if (error) {
+            char *e = xasprintf("gateway6 %s", error);
+            free(error);
+            return e;
+        }
+        if (!lb_ipam_prefix6_contains(&r, &gw) || ipv6_addr_equals(&gw,
+                                                                   &net)) {
+            return xasprintf("gateway6 \"%s\" is not a host address in %s",
+                             gateway, cidr);
+        }
+        if (is_port_iid(&gw)) {
+            return xasprintf("gateway6 \"%s\" has a port's interface "
+                             "identifier (EUI-64 of a 0a:58 MAC)", gateway);
+        }
+        r.gateway = gw;
+    }
+    *p = r;
+    return NULL;
+}
+
+bool
+lb_ipam_prefix6_contains(const struct lb_ipam_prefix6 *p,
+                         const struct in6_addr *addr)
+{
+    return !memcmp(addr, &p->prefix, LB_IPAM_PREFIX6_LEN / 8);
+}
+
+/* The address of the port with MAC 'mac' in 'p': prefix + EUI-64. */
+void
+lb_ipam_ipv6_address(const struct lb_ipam_prefix6 *p, struct eth_addr mac,
+                     struct in6_addr *addr)
+{
+    in6_generate_eui64(mac, &p->prefix, addr);
+}
+
+/* The MAC whose modified EUI-64 is 'addr''s interface identifier, if it is
+ * one (ff:fe in the middle). */
+bool
+lb_ipam_ipv6_mac(const struct in6_addr *addr, struct eth_addr *mac)
+{
+    const uint8_t *b = addr->s6_addr;
+    if (b[11] != 0xff || b[12] != 0xfe) {
+        return false;
+    }
+    *mac = (struct eth_addr) { .ea = { b[8] ^ 0x02, b[9], b[10],
+                                       b[13], b[14], b[15] } };
+    return true;
+}
+
+/* On an IPv6-only switch with prefix 'p': the host number (an address of
+ * LB_IPAM_V6ONLY_HOSTS) of the port whose address is 'addr', if 'addr' is
+ * one the agent gives out. */
+bool
+lb_ipam_v6only_host(const struct lb_ipam_prefix6 *p,
+                    const struct in6_addr *addr, ovs_be32 *host)
+{
+    struct eth_addr mac;
+    if (!lb_ipam_prefix6_contains(p, addr) || !lb_ipam_ipv6_mac(addr, &mac)
+        || mac.ea[0] != 0x0a || mac.ea[1] != 0x58 || mac.ea[2]) {
+        return false;
+    }
+    ovs_be32 h = htonl((mac.ea[3] << 16) | (mac.ea[4] << 8) | mac.ea[5]);
+    if (!lb_ipam_is_candidate(&LB_IPAM_V6ONLY_HOSTS, h)) {
+        return false;
+    }
+    *host = h;
+    return true;
+}
+
+/* The MAC of switch 'switch_key''s IPv6 gateway, the source of its router
+ * advertisements and neighbour advertisements: 0a:59 (never a port's
+ * 0a:58), then the key. */
+struct eth_addr
+lb_ipam_gateway6_mac(uint32_t switch_key)
+{
+    return (struct eth_addr) { .ea = { 0x0a, 0x59, 0,
+                                       (switch_key >> 16) & 0xff,
+                                       (switch_key >> 8) & 0xff,
+                                       switch_key & 0xff } };
+}
+
+/* The name of the IPAllocation object for 'addr' on 'switch_name':
+ * "<switch>-<the 32 hex digits>", a valid object name whatever the
+ * address. */
+char *
+lb_ipam_allocation_name6(const char *switch_name, const struct in6_addr *addr)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    ds_put_format(&s, "%s-", switch_name);
+    for (size_t i = 0; i < 16; i++) {
+        ds_put_format(&s, "%02x", addr->s6_addr[i]);
+    }
+    return ds_steal_cstr(&s);
 }

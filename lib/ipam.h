@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "openvswitch/compiler.h"
+#include <netinet/in.h>
 #include "openvswitch/types.h"
 #include "packets.h"
 
@@ -46,5 +47,39 @@ char *lb_ipam_port_name(const char *ns, const char *name);
 
 bool lb_ipam_pick(const struct lb_ipam_subnet *, const ovs_be32 *used,
                   size_t n_used, const char *port_name, ovs_be32 *ip);
+
+/* IPv6.  A switch's IPv6 prefix is a /64 (what SLAAC needs), and a port's
+ * address in it is the prefix plus the modified EUI-64 interface identifier
+ * of the port's MAC: unique by construction as the MAC is, kept as the MAC
+ * is, and exactly what SLAAC in a guest with that MAC configures.  See
+ * docs/ipv6.md.
+ *
+ * A port's MAC comes from its first IPv4 address (lb_ipam_mac()).  On an
+ * IPv6-only switch there is none: the agent picks a 24-bit host number
+ * from LB_IPAM_V6ONLY_HOSTS as if it were an IPv4 address of 0.0.0.0/8,
+ * which gives the MAC 0a:58:00:hh:hh:hh and the port key the same way. */
+#define LB_IPAM_PREFIX6_LEN 64
+
+struct lb_ipam_prefix6 {
+    struct in6_addr prefix;     /* Host bits zero. */
+    struct in6_addr gateway;    /* All-zero if none. */
+};
+
+extern const struct lb_ipam_subnet LB_IPAM_V6ONLY_HOSTS;
+
+char *lb_ipam_prefix6_parse(const char *cidr, const char *gateway,
+                            struct lb_ipam_prefix6 *) OVS_WARN_UNUSED_RESULT;
+char *lb_ipam_ipv6_parse(const char *, struct in6_addr *)
+    OVS_WARN_UNUSED_RESULT;
+bool lb_ipam_prefix6_contains(const struct lb_ipam_prefix6 *,
+                              const struct in6_addr *);
+void lb_ipam_ipv6_address(const struct lb_ipam_prefix6 *, struct eth_addr,
+                          struct in6_addr *);
+bool lb_ipam_ipv6_mac(const struct in6_addr *, struct eth_addr *);
+bool lb_ipam_v6only_host(const struct lb_ipam_prefix6 *,
+                         const struct in6_addr *, ovs_be32 *host);
+struct eth_addr lb_ipam_gateway6_mac(uint32_t switch_key);
+char *lb_ipam_allocation_name6(const char *switch_name,
+                               const struct in6_addr *);
 
 #endif /* lib/ipam.h */

@@ -890,7 +890,10 @@ lb_logical_switch_from_json(const json_t *root,
     static const char *const subnet_path[] = { "spec", "subnet", NULL };
     static const char *const gateway_path[] = { "spec", "gateway", NULL };
     static const char *const mtu_path[] = { "spec", "mtu", NULL };
-    const char *ns, *name, *subnet, *gateway;
+    static const char *const prefix6_path[] = { "spec", "ipv6Prefix", NULL };
+    static const char *const gateway6_path[] = { "spec", "gateway6", NULL };
+    static const char *const spec_path[] = { "spec", NULL };
+    const char *ns, *name, *subnet, *gateway, *prefix6, *gateway6;
     uint64_t key, mtu = 1400;
     bool present;
     char *what;
@@ -910,20 +913,48 @@ lb_logical_switch_from_json(const json_t *root,
         error = get_uint(root, mtu_path, 576, 9000, what, &present, &mtu);
     }
     if (!error) {
-        error = get_string(root, subnet_path, LB_K8S_SHORT_MAX, true, what,
-                           &subnet);
+        error = get_string(root, subnet_path, LB_K8S_SHORT_MAX, false,
+                           what, &subnet);
     }
     if (!error) {
         error = get_string(root, gateway_path, LB_K8S_SHORT_MAX, false,
                            what, &gateway);
     }
-
-    struct lb_ipam_subnet subnet_info;
     if (!error) {
+        error = get_string(root, prefix6_path, LB_K8S_SHORT_MAX, false,
+                           what, &prefix6);
+    }
+    if (!error) {
+        error = get_string(root, gateway6_path, LB_K8S_SHORT_MAX, false,
+                           what, &gateway6);
+    }
+    if (!error && !subnet && !prefix6) {
+        error = field_error(what, spec_path, 1, "needs \"subnet\", "
+                            "\"ipv6Prefix\" or both");
+    }
+    if (!error && gateway && !subnet) {
+        error = field_error(what, gateway_path, 2, "needs \"subnet\"");
+    }
+    if (!error && gateway6 && !prefix6) {
+        error = field_error(what, gateway6_path, 2, "needs \"ipv6Prefix\"");
+    }
+
+    struct lb_ipam_subnet subnet_info = { .prefix_len = 0 };
+    if (!error && subnet) {
         char *e = lb_ipam_subnet_parse(subnet, gateway, &subnet_info);
         if (e) {
             error = field_error(what, gateway && strstr(e, "gateway")
                                 ? gateway_path : subnet_path, 2, "%s", e);
+            free(e);
+        }
+    }
+    struct lb_ipam_prefix6 prefix6_info;
+    memset(&prefix6_info, 0, sizeof prefix6_info);
+    if (!error && prefix6) {
+        char *e = lb_ipam_prefix6_parse(prefix6, gateway6, &prefix6_info);
+        if (e) {
+            error = field_error(what, gateway6 && strstr(e, "gateway6")
+                                ? gateway6_path : prefix6_path, 2, "%s", e);
             free(e);
         }
     }
@@ -938,6 +969,9 @@ lb_logical_switch_from_json(const json_t *root,
     sw->subnet = subnet_info.network;
     sw->prefix_len = subnet_info.prefix_len;
     sw->gateway = subnet_info.gateway;
+    sw->has_prefix6 = prefix6 != NULL;
+    sw->prefix6 = prefix6_info.prefix;
+    sw->gateway6 = prefix6_info.gateway;
     sw->mtu = mtu;
     *objp = sw;
     return NULL;
@@ -961,6 +995,9 @@ lb_logical_switch_equal(const struct lb_logical_switch *a,
             && a->subnet == b->subnet
             && a->prefix_len == b->prefix_len
             && a->gateway == b->gateway
+            && a->has_prefix6 == b->has_prefix6
+            && ipv6_addr_equals(&a->prefix6, &b->prefix6)
+            && ipv6_addr_equals(&a->gateway6, &b->gateway6)
             && a->mtu == b->mtu);
 }
 
@@ -994,6 +1031,45 @@ static const struct field logical_port_fields[] = {
     STRING(LP(activation_cause), LB_K8S_NAME_MAX,
            "status", "activation", "cause"),
 };
+
+/* Adds spec.ips's element 'i', 'ip', to 'lp''s IPv4 or IPv6 addresses. */
+static char *
+parse_port_ip(const json_t *ip, size_t i, const char *what,
+              struct lb_logical_port *lp)
+{
+    static const char *const ips_path[] = { "spec", "ips", NULL };
+    const char *s = json_is_string(ip) ? json_string_value(ip) : NULL;
+    ovs_be32 addr;
+    struct in6_addr addr6;
+
+    if (s && strlen(s) <= 15 && ip_parse(s, &addr) && addr) {
+        for (size_t j = 0; j < lp->n_ips; j++) {
+            if (lp->ips[j] == addr) {
+                return field_error(what, ips_path, 2, "duplicate address "
+                                   IP_FMT, IP_ARGS(addr));
+            }
+        }
+        lp->ips[lp->n_ips++] = addr;
+        return NULL;
+    }
+    if (!s || strlen(s) > INET6_ADDRSTRLEN || !ipv6_parse(s, &addr6)) {
+        return field_error(what, ips_path, 2, "element %zu is not an IPv4 "
+                           "or IPv6 address", i);
+    }
+    if (ipv6_is_zero(&addr6) || ipv6_addr_is_multicast(&addr6)
+        || IN6_IS_ADDR_V4MAPPED(&addr6) || IN6_IS_ADDR_LINKLOCAL(&addr6)
+        || IN6_IS_ADDR_LOOPBACK(&addr6)) {
+        return field_error(what, ips_path, 2, "element %zu (%s) is not a "
+                           "global or unique local IPv6 address", i, s);
+    }
+    for (size_t j = 0; j < lp->n_ips6; j++) {
+        if (ipv6_addr_equals(&lp->ips6[j], &addr6)) {
+            return field_error(what, ips_path, 2, "duplicate address %s", s);
+        }
+    }
+    lp->ips6[lp->n_ips6++] = addr6;
+    return NULL;
+}
 
 static char *
 parse_port_spec(const json_t *root, const char *what,
@@ -1033,24 +1109,15 @@ parse_port_spec(const json_t *root, const char *what,
     }
     if (ips && (!json_is_array(ips) || json_array_size(ips) > LB_MAX_IPS)) {
         return field_error(what, ips_path, 2, "must be an array of at most "
-                           "%d IPv4 addresses", LB_MAX_IPS);
+                           "%d addresses", LB_MAX_IPS);
     }
     size_t i;
     const json_t *ip;
     json_array_foreach (ips, i, ip) {
-        ovs_be32 addr;
-        if (!json_is_string(ip) || json_string_length(ip) > 15
-            || !ip_parse(json_string_value(ip), &addr) || !addr) {
-            return field_error(what, ips_path, 2, "element %zu is not an "
-                               "IPv4 address", i);
+        error = parse_port_ip(ip, i, what, lp);
+        if (error) {
+            return error;
         }
-        for (size_t j = 0; j < lp->n_ips; j++) {
-            if (lp->ips[j] == addr) {
-                return field_error(what, ips_path, 2, "duplicate address "
-                                   IP_FMT, IP_ARGS(addr));
-            }
-        }
-        lp->ips[lp->n_ips++] = addr;
     }
 
     if (!lp->vm == !lp->pod) {
@@ -1060,7 +1127,7 @@ parse_port_spec(const json_t *root, const char *what,
     if ((!lp->vm || !*lp->vm) && (!lp->pod || !*lp->pod)) {
         return field_error(what, owner_path, 1, "owner name is empty");
     }
-    if (!lp->n_ips && (!lp->tunnel_key || !lp->has_mac)) {
+    if (!lp->n_ips && !lp->n_ips6 && (!lp->tunnel_key || !lp->has_mac)) {
         return field_error(what, ips_path, 2, "required when \"tunnelKey\" "
                            "or \"mac\" is absent");
     }
@@ -1121,5 +1188,7 @@ lb_logical_port_equal(const struct lb_logical_port *a,
             && a->has_mac == b->has_mac
             && eth_addr_equals(a->mac, b->mac)
             && a->n_ips == b->n_ips
-            && !memcmp(a->ips, b->ips, a->n_ips * sizeof a->ips[0]));
+            && !memcmp(a->ips, b->ips, a->n_ips * sizeof a->ips[0])
+            && a->n_ips6 == b->n_ips6
+            && !memcmp(a->ips6, b->ips6, a->n_ips6 * sizeof a->ips6[0]));
 }

@@ -186,8 +186,11 @@ struct lb_logical_switch {
     char *name;
     uint32_t tunnel_key;        /* 1..LB_SWITCH_TUNNEL_KEY_MAX. */
     ovs_be32 subnet;            /* Network address. */
-    int prefix_len;             /* 8..30. */
+    int prefix_len;             /* 8..30, 0 if no IPv4 subnet. */
     ovs_be32 gateway;           /* 0 if none. */
+    bool has_prefix6;           /* spec.ipv6Prefix, a /64... */
+    struct in6_addr prefix6;
+    struct in6_addr gateway6;   /* ...and spec.gateway6, zero if none. */
     int mtu;
 };
 
@@ -212,8 +215,10 @@ struct lb_logical_port {
     uint32_t tunnel_key;        /* 0 if absent: derived from the IP. */
     bool has_mac;
     struct eth_addr mac;        /* If absent, derived from the IP. */
-    ovs_be32 ips[LB_MAX_IPS];
+    ovs_be32 ips[LB_MAX_IPS];   /* spec.ips's IPv4 addresses... */
     size_t n_ips;
+    struct in6_addr ips6[LB_MAX_IPS];   /* ...and its IPv6 ones. */
+    size_t n_ips6;
     char *vm;
     char *pod;
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "hash.h"
+#include "ipam.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/util.h"
 #include "util.h"
@@ -265,6 +266,8 @@ lb_port_equal(const struct lb_port *a, const struct lb_port *b)
             && eth_addr_equals(a->mac, b->mac)
             && a->n_ipv4 == b->n_ipv4
             && !memcmp(a->ipv4, b->ipv4, a->n_ipv4 * sizeof a->ipv4[0])
+            && a->n_ipv6 == b->n_ipv6
+            && !memcmp(a->ipv6, b->ipv6, a->n_ipv6 * sizeof a->ipv6[0])
             && !strcmp(a->switch_name, b->switch_name)
             && nullable_string_is_equal(a->chassis, b->chassis)
             && nullable_string_is_equal(a->additional_chassis,
@@ -273,14 +276,45 @@ lb_port_equal(const struct lb_port *a, const struct lb_port *b)
             && a->mirror == b->mirror);
 }
 
+/* Compares the addressing of two switches (not their ports). */
+bool
+lb_switch_equal(const struct lb_switch *a, const struct lb_switch *b)
+{
+    return (!strcmp(a->name, b->name)
+            && a->tunnel_key == b->tunnel_key
+            && a->subnet == b->subnet && a->prefix_len == b->prefix_len
+            && a->gateway == b->gateway
+            && a->has_prefix6 == b->has_prefix6
+            && ipv6_addr_equals(&a->prefix6, &b->prefix6)
+            && ipv6_addr_equals(&a->gateway6, &b->gateway6)
+            && a->mtu == b->mtu);
+}
+
+/* Appends 'port''s addresses, both families, comma-separated. */
+void
+lb_port_format_ips(const struct lb_port *port, struct ds *out)
+{
+    for (size_t i = 0; i < port->n_ipv4; i++) {
+        ds_put_format(out, "%s"IP_FMT, i ? "," : "", IP_ARGS(port->ipv4[i]));
+    }
+    for (size_t i = 0; i < port->n_ipv6; i++) {
+        if (i || port->n_ipv4) {
+            ds_put_char(out, ',');
+        }
+        ipv6_format_addr(&port->ipv6[i], out);
+    }
+}
+
 /* JSON model files: the agent's standalone mode and the tests feed the
  * pipeline from these.  Shape:
  *
  *   {"chassis":  [{"name": "node1", "ip": "172.31.0.1"}, ...],
  *    "switches": [{"name": "pods", "key": 1, "subnet": "10.0.0.0/24",
- *                  "gateway": "10.0.0.1", "mtu": 1400}, ...],
+ *                  "gateway": "10.0.0.1", "ipv6_prefix": "fd00::/64",
+ *                  "gateway6": "fd00::1", "mtu": 1400}, ...],
  *    "ports":    [{"name": "vm1", "key": 5, "switch": "pods",
- *                  "mac": "0a:58:0a:00:00:05", "ips": ["10.0.0.5"],
+ *                  "mac": "0a:58:0a:00:00:05",
+ *                  "ips": ["10.0.0.5", "fd00::858:aff:fe00:5"],
  *                  "chassis": "node1", "additional_chassis": "node2",
  *                  "additional_blocked": true, "mirror": true}, ...]}
  */
@@ -380,6 +414,25 @@ parse_switch(const json_t *j, struct lb_model *model)
     if (gateway && !ip_parse(gateway, &gw)) {
         return xasprintf("switch %s: bad gateway \"%s\"", name, gateway);
     }
+    const char *prefix6 = json_member_string(j, "ipv6_prefix", false, name,
+                                             &error);
+    const char *gateway6 = json_member_string(j, "gateway6", false, name,
+                                              &error);
+    if (error) {
+        return error;
+    }
+    struct lb_ipam_prefix6 p6;
+    if (prefix6) {
+        error = lb_ipam_prefix6_parse(prefix6, gateway6, &p6);
+        if (error) {
+            char *e = xasprintf("switch %s: %s", name, error);
+            free(error);
+            return e;
+        }
+    } else if (gateway6) {
+        return xasprintf("switch %s: \"gateway6\" without \"ipv6_prefix\"",
+                         name);
+    }
     uint64_t mtu = 1400;
     json_member_uint(j, "mtu", 576, 9000, &mtu, name, &error);
     if (error) {
@@ -390,6 +443,11 @@ parse_switch(const json_t *j, struct lb_model *model)
     sw->subnet = net;
     sw->prefix_len = plen;
     sw->gateway = gw;
+    if (prefix6) {
+        sw->has_prefix6 = true;
+        sw->prefix6 = p6.prefix;
+        sw->gateway6 = p6.gateway;
+    }
     sw->mtu = mtu;
     return NULL;
 }
@@ -430,24 +488,32 @@ parse_port(const json_t *j, struct lb_model *model)
     const json_t *ips = json_object_get(j, "ips");
     if (ips && (!json_is_array(ips) || json_array_size(ips) > LB_MAX_IPS)) {
         return xasprintf("port %s: \"ips\" must be an array of at most %d "
-                         "IPv4 addresses", name, LB_MAX_IPS);
+                         "addresses", name, LB_MAX_IPS);
     }
     ovs_be32 addrs[LB_MAX_IPS];
-    size_t n_addrs = 0;
+    struct in6_addr addrs6[LB_MAX_IPS];
+    size_t n_addrs = 0, n_addrs6 = 0;
     size_t i;
     const json_t *ip;
     json_array_foreach (ips, i, ip) {
-        if (!json_is_string(ip)
-            || !ip_parse(json_string_value(ip), &addrs[n_addrs])) {
-            return xasprintf("port %s: bad IPv4 address in \"ips\"", name);
+        const char *s = json_is_string(ip) ? json_string_value(ip) : "";
+        if (ip_parse(s, &addrs[n_addrs])) {
+            n_addrs++;
+        } else if (ipv6_parse(s, &addrs6[n_addrs6])
+                   && !ipv6_addr_is_multicast(&addrs6[n_addrs6])
+                   && !ipv6_is_zero(&addrs6[n_addrs6])) {
+            n_addrs6++;
+        } else {
+            return xasprintf("port %s: bad address in \"ips\"", name);
         }
-        n_addrs++;
     }
 
     struct lb_port *port = lb_model_add_port(model, name, key, sw);
     port->mac = ea;
     memcpy(port->ipv4, addrs, n_addrs * sizeof addrs[0]);
     port->n_ipv4 = n_addrs;
+    memcpy(port->ipv6, addrs6, n_addrs6 * sizeof addrs6[0]);
+    port->n_ipv6 = n_addrs6;
     lb_port_set_chassis(port, chassis, additional);
     port->additional_blocked = json_is_true(
         json_object_get(j, "additional_blocked"));
@@ -569,9 +635,9 @@ lb_model_format(const struct lb_model *model, struct ds *out)
         ds_put_format(out, "%s key=%"PRIu32" switch=%s mac="ETH_ADDR_FMT,
                       port->name, port->key, port->switch_name,
                       ETH_ADDR_ARGS(port->mac));
-        for (size_t j = 0; j < port->n_ipv4; j++) {
-            ds_put_format(out, "%s"IP_FMT, j ? "," : " ips=",
-                          IP_ARGS(port->ipv4[j]));
+        if (port->n_ipv4 || port->n_ipv6) {
+            ds_put_cstr(out, " ips=");
+            lb_port_format_ips(port, out);
         }
         ds_put_format(out, " chassis=%s", port->chassis ? port->chassis
                                                         : "(unbound)");

@@ -27,14 +27,18 @@ struct lb_chassis {
     ovs_be32 tunnel_ip;
 };
 
-/* A logical switch: one L2 domain, one subnet. */
+/* A logical switch: one L2 domain, with an IPv4 subnet, an IPv6 /64
+ * prefix, or both. */
 struct lb_switch {
     struct hmap_node node;      /* In lb_model's 'switches', by name. */
     char *name;
     uint32_t tunnel_key;        /* Geneve VNI and OpenFlow metadata. */
     ovs_be32 subnet;            /* Network address. */
-    int prefix_len;
+    int prefix_len;             /* 0 if the switch has no IPv4 subnet. */
     ovs_be32 gateway;           /* 0 if none. */
+    bool has_prefix6;           /* Whether it has an IPv6 prefix: */
+    struct in6_addr prefix6;    /* a /64 (lib/ipam.h), */
+    struct in6_addr gateway6;   /* and its gateway, all-zero if none. */
     int mtu;
 
     /* Chassis name -> number of this switch's ports bound there (main or
@@ -61,6 +65,9 @@ struct lb_port {
     struct eth_addr mac;
     ovs_be32 ipv4[LB_MAX_IPS];
     size_t n_ipv4;
+    struct in6_addr ipv6[LB_MAX_IPS];   /* Global/ULA; the link-local one
+                                         * is always the MAC's EUI-64. */
+    size_t n_ipv6;
     char *switch_name;
     char *chassis;              /* Main chassis, NULL if unbound. */
     char *additional_chassis;   /* Migration target, or NULL. */
@@ -102,6 +109,8 @@ void lb_port_set_chassis(struct lb_port *, const char *main,
 bool lb_port_bound_to(const struct lb_port *, const char *chassis);
 bool lb_port_is_migrating(const struct lb_port *);
 bool lb_port_equal(const struct lb_port *, const struct lb_port *);
+bool lb_switch_equal(const struct lb_switch *, const struct lb_switch *);
+void lb_port_format_ips(const struct lb_port *, struct ds *);
 
 char *lb_model_from_json_string(const char *, struct lb_model *)
     OVS_WARN_UNUSED_RESULT;

@@ -12,6 +12,8 @@
 #define OFTABLE_CLASSIFY       0  /* in_port -> logical switch and port. */
 #define OFTABLE_PORT_SECURITY 10  /* Source MAC/IP must be the port's own. */
 #define OFTABLE_ARP_RESPONDER 20  /* Answer ARP for known IPs locally. */
+#define OFTABLE_ND_RESPONDER  25  /* Answer IPv6 NS locally, RS to agent. */
+#define OFTABLE_ND_REPLY      26  /* Finish an NS turned into an NA. */
 #define OFTABLE_L2_LOOKUP     30  /* Destination MAC -> logical out port. */
 #define OFTABLE_OUTPUT        40  /* Out port -> ofport(s), tunnel(s). */
 #define OFTABLE_FLOOD         50  /* Broadcast and multicast. */
@@ -25,6 +27,8 @@
 #define PRIO_SWITCH_TUNNEL    60  /* The same, for packets from a tunnel. */
 #define PRIO_PORT            100  /* A port's normal flows. */
 #define PRIO_PORT_EXCEPTION  110  /* Narrower cases of a port's flows. */
+#define PRIO_PORT_ND         120  /* A port's own NAs and NSes, above its
+                                   * exceptions (drops of other NAs). */
 #define PRIO_MIGRATION       150  /* A port's flows while it migrates. */
 #define PRIO_MIGRATION_EXCEPTION 160 /* Narrower cases of migration flows. */
 
@@ -37,5 +41,7 @@
 /* Packet-in reasons, carried in the controller action's userdata as 4
  * bytes, big-endian. */
 #define LB_PIN_ANNOUNCE 1     /* RARP/GARP/NA from a blocked port. */
+#define LB_PIN_RS       2     /* IPv6 router solicitation: the agent
+                               * answers with the switch's RA. */
 
 #endif /* lib/oftable.h */

@@ -10,6 +10,7 @@
 #include "cookie.h"
 #include "flow-table.h"
 #include "hash.h"
+#include "ipam.h"
 #include "model.h"
 #include "oftable.h"
 #include "openvswitch/dynamic-string.h"
@@ -115,6 +116,271 @@ finish_actions(struct ds *actions)
     }
 }
 
+/* A controller action carrying packet-in reason 'reason' (oftable.h),
+ * through meter 'meter_id' unless it is 0. */
+static void
+put_to_agent(struct ds *actions, uint32_t reason, uint32_t meter_id)
+{
+    ds_put_format(actions, "controller(userdata=%02x.%02x.%02x.%02x",
+                  (reason >> 24) & 0xff, (reason >> 16) & 0xff,
+                  (reason >> 8) & 0xff, reason & 0xff);
+    if (meter_id) {
+        ds_put_format(actions, ",meter_id=%"PRIu32, meter_id);
+    }
+    ds_put_char(actions, ')');
+}
+
+/* Whether 'port' has IPv6 flows: if it or its switch has IPv6 addresses.
+ * A port of an IPv4-only switch sends no IPv6 at all. */
+static bool
+has_ipv6(const struct lb_port *port, const struct lb_switch *sw)
+{
+    return port->n_ipv6 || sw->has_prefix6;
+}
+
+/* The addresses a port may use as IPv6 source and NA target: its own and
+ * the link-local one of its MAC.  Returns how many are in 'addrs'. */
+static size_t
+port_ipv6_addrs(const struct lb_port *port,
+                struct in6_addr addrs[LB_MAX_IPS + 1])
+{
+    in6_generate_lla(port->mac, &addrs[0]);
+    memcpy(&addrs[1], port->ipv6, port->n_ipv6 * sizeof port->ipv6[0]);
+    return port->n_ipv6 + 1;
+}
+
+static void
+put_ipv6(struct ds *s, const struct in6_addr *addr)
+{
+    ipv6_format_addr(addr, s);
+}
+
+/* The blocked copy of a migrating port: its unsolicited NAs for its own
+ * addresses go to the agent (lib/announce.c checks them again). */
+static void
+add_blocked_port_flows6(const struct lb_port *port, uint64_t mcookie,
+                        struct flow_buf *fb, struct lb_flow_table *ft)
+{
+    struct in6_addr addrs[LB_MAX_IPS + 1];
+    size_t n = port_ipv6_addrs(port, addrs);
+    for (size_t i = 0; i < n; i++) {
+        ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32",icmp6,dl_src="
+                      ETH_ADDR_FMT",icmp_type=136,icmp_code=0,nd_target=",
+                      port->key, ETH_ADDR_ARGS(port->mac));
+        put_ipv6(&fb->match, &addrs[i]);
+        put_to_agent(&fb->actions, LB_PIN_ANNOUNCE, port->key);
+        add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_MIGRATION_EXCEPTION,
+                 mcookie, fb);
+    }
+}
+
+/* IPv6 port security of a port bound here: its MAC and its addresses as
+ * source, NAs only for its own addresses with its own MAC, and no router
+ * advertisements or redirects at all.  Duplicate address detection and
+ * router solicitation from the unspecified address, and MLD reports, which
+ * may come from it too (RFC 3590), are let through. */
+static void
+add_local_port_flows6(const struct lb_port *port, const struct lb_switch *sw,
+                      struct flow_buf *fb, struct lb_flow_table *ft)
+{
+    if (!has_ipv6(port, sw)) {
+        return;
+    }
+    uint64_t cookie = port_cookie(port, false);
+    struct in6_addr addrs[LB_MAX_IPS + 1];
+    size_t n = port_ipv6_addrs(port, addrs);
+
+    for (size_t i = 0; i < n; i++) {
+        ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32",ipv6,dl_src="
+                      ETH_ADDR_FMT",ipv6_src=", port->key,
+                      ETH_ADDR_ARGS(port->mac));
+        put_ipv6(&fb->match, &addrs[i]);
+        ds_put_format(&fb->actions, "resubmit(,%d)", OFTABLE_ND_RESPONDER);
+        add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_PORT, cookie, fb);
+
+        /* Its NAs, with its MAC as target link-layer address or none. */
+        for (int tll = 0; tll < 2; tll++) {
+            ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32",icmp6,"
+                          "dl_src="ETH_ADDR_FMT",icmp_type=136,icmp_code=0,"
+                          "nd_target=", port->key, ETH_ADDR_ARGS(port->mac));
+            put_ipv6(&fb->match, &addrs[i]);
+            ds_put_format(&fb->match, ",nd_tll="ETH_ADDR_FMT,
+                          ETH_ADDR_ARGS(tll ? port->mac : eth_addr_zero));
+            ds_put_format(&fb->actions, "resubmit(,%d)",
+                          OFTABLE_ND_RESPONDER);
+            add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_PORT_ND, cookie, fb);
+        }
+    }
+
+    /* From the unspecified address: DAD (NS), RS, MLDv1/v2 reports. */
+    static const int from_unspecified[] = { 131, 133, 135, 143 };
+    for (size_t i = 0; i < ARRAY_SIZE(from_unspecified); i++) {
+        ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32",icmp6,dl_src="
+                      ETH_ADDR_FMT",ipv6_src=::,icmp_type=%d", port->key,
+                      ETH_ADDR_ARGS(port->mac), from_unspecified[i]);
+        ds_put_format(&fb->actions, "resubmit(,%d)", OFTABLE_ND_RESPONDER);
+        add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_PORT_ND, cookie, fb);
+    }
+
+    /* Any other NA, and every RA (134) and redirect (137): a pod is no
+     * router and speaks only for its own addresses. */
+    static const int never[] = { 134, 136, 137 };
+    for (size_t i = 0; i < ARRAY_SIZE(never); i++) {
+        ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32",icmp6,"
+                      "icmp_type=%d", port->key, never[i]);
+        ds_put_cstr(&fb->actions, "drop");
+        add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_PORT_EXCEPTION, cookie, fb);
+    }
+}
+
+/* The actions that turn a neighbour solicitation for 'target' into the
+ * advertisement of 'mac' (S and O flags, and R for a router), the
+ * solicitation's source link-layer address option turned into the target
+ * one, and send it back.  Only for solicitations that carry that option:
+ * OVS rewrites the option in place and cannot add one.
+ *
+ * The option's address is set in OFTABLE_ND_REPLY: OVS checks a set-field's
+ * prerequisites against the flow's match, and nd_tll needs a match on an
+ * advertisement, which the packet is only once icmpv6_type is set. */
+static void
+put_nd_reply(struct ds *actions, struct eth_addr mac,
+             const struct in6_addr *target, bool router)
+{
+    ds_put_format(actions,
+                  "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+                  "set_field:"ETH_ADDR_FMT"->eth_src,"
+                  "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],"
+                  "set_field:", ETH_ADDR_ARGS(mac));
+    put_ipv6(actions, target);
+    ds_put_format(actions, "->ipv6_src,set_field:136->icmpv6_type,"
+                  "set_field:%"PRIu32"->nd_reserved,"
+                  "set_field:2->nd_options_type,resubmit(,%d)",
+                  router ? 0xe0000000u : 0x60000000u, OFTABLE_ND_REPLY);
+}
+
+/* OFTABLE_ND_REPLY: the advertisement put_nd_reply() made gets the
+ * answering MAC (its Ethernet source by now) as target link-layer address
+ * and goes back where the solicitation came from. */
+static void
+add_nd_reply_flows(uint64_t cookie, struct flow_buf *fb,
+                   struct lb_flow_table *ft)
+{
+    ds_put_cstr(&fb->match, "icmp6,icmp_type=136,icmp_code=0");
+    ds_put_cstr(&fb->actions,
+                "move:NXM_OF_ETH_SRC[]->NXM_NX_ND_TLL[],IN_PORT");
+    add_flow(ft, OFTABLE_ND_REPLY, PRIO_PORT, cookie, fb);
+}
+
+/* The ND responder's flows for 'target', owned by the port with key
+ * 'owner_key' (0 for the switch's gateway) and MAC 'mac':
+ *
+ *   - a solicitation with a source link-layer address option is answered
+ *     here, on the asker's chassis;
+ *   - one without (duplicate address detection from ::, or a unicast
+ *     probe without the option) goes on to L2 lookup, which sends it to
+ *     the owner alone (add_nd_owner_flow());
+ *   - the owner's own solicitations for its address are dropped: nobody
+ *     else may hold it, so its DAD must succeed. */
+static void
+add_nd_responder_flows(uint32_t sw_key, uint32_t owner_key,
+                       struct eth_addr mac, const struct in6_addr *target,
+                       uint64_t cookie, struct flow_buf *fb,
+                       struct lb_flow_table *ft)
+{
+    ds_put_format(&fb->match, "metadata=%#"PRIx32",icmp6,icmp_type=135,"
+                  "icmp_code=0,nd_target=", sw_key);
+    put_ipv6(&fb->match, target);
+    put_nd_reply(&fb->actions, mac, target, !owner_key);
+    add_flow(ft, OFTABLE_ND_RESPONDER, PRIO_PORT, cookie, fb);
+
+    ds_put_format(&fb->match, "metadata=%#"PRIx32",icmp6,icmp_type=135,"
+                  "icmp_code=0,nd_target=", sw_key);
+    put_ipv6(&fb->match, target);
+    ds_put_cstr(&fb->match, ",nd_sll=00:00:00:00:00:00");
+    ds_put_format(&fb->actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
+    add_flow(ft, OFTABLE_ND_RESPONDER, PRIO_PORT_EXCEPTION, cookie, fb);
+
+    if (owner_key) {
+        ds_put_format(&fb->match, "metadata=%#"PRIx32","LB_REG_INPORT
+                      "=%#"PRIx32",icmp6,icmp_type=135,nd_target=", sw_key,
+                      owner_key);
+        put_ipv6(&fb->match, target);
+        ds_put_cstr(&fb->actions, "drop");
+        add_flow(ft, OFTABLE_ND_RESPONDER, PRIO_PORT_ND, cookie, fb);
+    }
+}
+
+/* L2 lookup of a solicitation for 'target', whichever its destination MAC
+ * (mostly the solicited-node group's): to port 'owner_key' alone, local or
+ * through the tunnel, never flooded. */
+static void
+add_nd_owner_flow(uint32_t sw_key, uint32_t owner_key,
+                  const struct in6_addr *target, uint64_t cookie,
+                  struct flow_buf *fb, struct lb_flow_table *ft)
+{
+    ds_put_format(&fb->match, "metadata=%#"PRIx32",icmp6,icmp_type=135,"
+                  "nd_target=", sw_key);
+    put_ipv6(&fb->match, target);
+    ds_put_format(&fb->actions, "set_field:%#"PRIx32"->"LB_REG_OUTPORT
+                  ",resubmit(,%d)", owner_key, OFTABLE_OUTPUT);
+    add_flow(ft, OFTABLE_L2_LOOKUP, PRIO_PORT_EXCEPTION, cookie, fb);
+}
+
+/* The ND flows every chassis has for 'port's addresses. */
+static void
+add_port_flows6(const struct lb_port *port, const struct lb_switch *sw,
+                struct flow_buf *fb, struct lb_flow_table *ft)
+{
+    if (!has_ipv6(port, sw)) {
+        return;
+    }
+    uint64_t cookie = port_cookie(port, false);
+    struct in6_addr addrs[LB_MAX_IPS + 1];
+    size_t n = port_ipv6_addrs(port, addrs);
+    for (size_t i = 0; i < n; i++) {
+        add_nd_responder_flows(sw->tunnel_key, port->key, port->mac,
+                               &addrs[i], cookie, fb, ft);
+        add_nd_owner_flow(sw->tunnel_key, port->key, &addrs[i], cookie, fb,
+                          ft);
+    }
+}
+
+/* A switch's IPv6 flows: the gateway's addresses answered (its link-local
+ * one, the source of router advertisements, always), router solicitations
+ * to the agent, which answers with the switch's RA (agent-ra.c), and
+ * solicitations for addresses nobody has dropped rather than flooded. */
+static void
+add_switch_flows6(const struct lb_switch *sw, uint64_t cookie,
+                  struct flow_buf *fb, struct lb_flow_table *ft)
+{
+    if (!sw->has_prefix6) {
+        return;
+    }
+    struct eth_addr gw_mac = lb_ipam_gateway6_mac(sw->tunnel_key);
+    struct in6_addr gw[2];
+    size_t n_gw = 0;
+    in6_generate_lla(gw_mac, &gw[n_gw++]);
+    if (!ipv6_is_zero(&sw->gateway6)) {
+        gw[n_gw++] = sw->gateway6;
+    }
+    for (size_t i = 0; i < n_gw; i++) {
+        add_nd_responder_flows(sw->tunnel_key, 0, gw_mac, &gw[i], cookie,
+                               fb, ft);
+    }
+
+    ds_put_format(&fb->match, "metadata=%#"PRIx32",icmp6,icmp_type=133,"
+                  "icmp_code=0", sw->tunnel_key);
+    /* Not metered in the switch: the agent answers at most 20 a second
+     * (agent-ra.c). */
+    put_to_agent(&fb->actions, LB_PIN_RS, 0);
+    add_flow(ft, OFTABLE_ND_RESPONDER, PRIO_SWITCH, cookie, fb);
+
+    ds_put_format(&fb->match, "metadata=%#"PRIx32",icmp6,icmp_type=135",
+                  sw->tunnel_key);
+    ds_put_cstr(&fb->actions, "drop");
+    add_flow(ft, OFTABLE_L2_LOOKUP, PRIO_SWITCH_TUNNEL, cookie, fb);
+}
+
 /* OFTABLE_CLASSIFY and OFTABLE_PORT_SECURITY for a port bound here. */
 static void
 add_local_port_flows(const struct lb_pipeline_ctx *ctx,
@@ -134,14 +400,6 @@ add_local_port_flows(const struct lb_pipeline_ctx *ctx,
         /* The target copy of a migrating VM: drop everything, but hand its
          * own announcements to the agent, which activates the port. */
         uint64_t mcookie = port_cookie(port, true);
-        char to_agent[80];
-        snprintf(to_agent, sizeof to_agent,
-                 "controller(userdata=%02x.%02x.%02x.%02x,meter_id=%"PRIu32
-                 ")", (LB_PIN_ANNOUNCE >> 24) & 0xff,
-                 (LB_PIN_ANNOUNCE >> 16) & 0xff,
-                 (LB_PIN_ANNOUNCE >> 8) & 0xff, LB_PIN_ANNOUNCE & 0xff,
-                 port->key);
-
         /* The packet-ins are metered in the switch, so that whatever sends
          * on this port, or how fast, costs the agent at most 20 packet-ins
          * a second from it (a burst of 10 first).  A real VM needs one:
@@ -165,7 +423,7 @@ add_local_port_flows(const struct lb_pipeline_ctx *ctx,
         ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32",rarp,dl_src="
                       ETH_ADDR_FMT",arp_sha="ETH_ADDR_FMT, port->key,
                       ETH_ADDR_ARGS(port->mac), ETH_ADDR_ARGS(port->mac));
-        ds_put_cstr(&fb->actions, to_agent);
+        put_to_agent(&fb->actions, LB_PIN_ANNOUNCE, port->key);
         add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_MIGRATION_EXCEPTION,
                  mcookie, fb);
 
@@ -175,17 +433,11 @@ add_local_port_flows(const struct lb_pipeline_ctx *ctx,
                           ",arp_sha="ETH_ADDR_FMT, port->key,
                           ETH_ADDR_ARGS(port->mac), IP_ARGS(port->ipv4[i]),
                           IP_ARGS(port->ipv4[i]), ETH_ADDR_ARGS(port->mac));
-            ds_put_cstr(&fb->actions, to_agent);
+            put_to_agent(&fb->actions, LB_PIN_ANNOUNCE, port->key);
             add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_MIGRATION_EXCEPTION,
                      mcookie, fb);
         }
-
-        ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32",icmp6,dl_src="
-                      ETH_ADDR_FMT",icmp_type=136,icmp_code=0", port->key,
-                      ETH_ADDR_ARGS(port->mac));
-        ds_put_cstr(&fb->actions, to_agent);
-        add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_MIGRATION_EXCEPTION,
-                 mcookie, fb);
+        add_blocked_port_flows6(port, mcookie, fb, ft);
         return;
     }
 
@@ -210,6 +462,8 @@ add_local_port_flows(const struct lb_pipeline_ctx *ctx,
                   ETH_ADDR_ARGS(port->mac), ETH_ADDR_ARGS(port->mac));
     ds_put_format(&fb->actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
     add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_PORT, cookie, fb);
+
+    add_local_port_flows6(port, sw, fb, ft);
 }
 
 /* The chassis that receive traffic sent to 'port': its main chassis, and
@@ -277,6 +531,8 @@ add_port_flows(const struct lb_pipeline_ctx *ctx, const struct lb_port *port,
                       IP_ARGS(port->ipv4[i]));
         add_flow(ft, OFTABLE_ARP_RESPONDER, PRIO_PORT, cookie, fb);
     }
+
+    add_port_flows6(port, sw, fb, ft);
 
     ds_put_format(&fb->match, "metadata=%#"PRIx32",dl_dst="ETH_ADDR_FMT,
                   sw->tunnel_key, ETH_ADDR_ARGS(port->mac));
@@ -412,6 +668,8 @@ add_switch_flows(const struct lb_pipeline_ctx *ctx, const struct lb_switch *sw,
     ds_put_format(&fb->actions, "resubmit(,%d)", OFTABLE_FLOOD);
     add_flow(ft, OFTABLE_L2_LOOKUP, PRIO_SWITCH, cookie, fb);
 
+    add_switch_flows6(sw, cookie, fb, ft);
+
     ds_destroy(&local);
     free(locals);
     free(tunnels);
@@ -444,8 +702,8 @@ static void
 add_default_flows(struct flow_buf *fb, struct lb_flow_table *ft)
 {
     static const uint8_t drop_tables[] = {
-        OFTABLE_CLASSIFY, OFTABLE_PORT_SECURITY, OFTABLE_L2_LOOKUP,
-        OFTABLE_OUTPUT, OFTABLE_FLOOD,
+        OFTABLE_CLASSIFY, OFTABLE_PORT_SECURITY, OFTABLE_ND_REPLY,
+        OFTABLE_L2_LOOKUP, OFTABLE_OUTPUT, OFTABLE_FLOOD,
     };
     uint64_t cookie = lb_cookie(LB_COOKIE_GLOBAL, 0, false);
 
@@ -455,6 +713,9 @@ add_default_flows(struct flow_buf *fb, struct lb_flow_table *ft)
     }
     ds_put_format(&fb->actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
     add_flow(ft, OFTABLE_ARP_RESPONDER, PRIO_TABLE_MISS, cookie, fb);
+    ds_put_format(&fb->actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
+    add_flow(ft, OFTABLE_ND_RESPONDER, PRIO_TABLE_MISS, cookie, fb);
+    add_nd_reply_flows(cookie, fb, ft);
 }
 
 void

@@ -138,14 +138,26 @@ pod_attachment_validate(const struct pod_attachment *a)
                          ETH_ADDR_ARGS(a->mac));
     } else if (a->mtu < 68 || a->mtu > 65535) {
         return xasprintf("MTU %d is outside 68...65535", a->mtu);
-    } else if (!a->ip) {
+    } else if (!a->ip && !a->has_ip6) {
         return xstrdup("no IP address");
-    } else if (a->prefix_len < 1 || a->prefix_len > 32) {
+    } else if (a->ip && (a->prefix_len < 1 || a->prefix_len > 32)) {
         return xasprintf("prefix length %d is outside 1...32",
                          a->prefix_len);
     } else if (a->gateway && a->gateway == a->ip) {
         return xasprintf("gateway "IP_FMT" is the pod's own address",
                          IP_ARGS(a->gateway));
+    } else if (a->gateway && !a->ip) {
+        return xasprintf("gateway "IP_FMT" without an IPv4 address",
+                         IP_ARGS(a->gateway));
+    } else if (a->has_ip6 && (ipv6_is_zero(&a->ip6)
+                              || ipv6_addr_is_multicast(&a->ip6))) {
+        return xstrdup("IPv6 address is not a unicast address");
+    } else if (!ipv6_is_zero(&a->gateway6)
+               && (!a->has_ip6 || ipv6_addr_equals(&a->gateway6, &a->ip6))) {
+        char buf[INET6_ADDRSTRLEN];
+        return xasprintf("gateway6 %s is the pod's own address or it has "
+                         "no IPv6 address",
+                         ipv6_string_mapped(buf, &a->gateway6));
     }
     return NULL;
 }
@@ -715,20 +727,35 @@ check_address(struct plumb *p, const struct pod_attachment *a, int ifindex,
     if (err < 0) {
         return rtnl_fail(&p->pod, err, errorp, "cannot list addresses");
     }
-    for (obj = nl_cache_get_first(cache); obj && !found;
+    bool found6 = !a->has_ip6;
+    found = !a->ip;
+    for (obj = nl_cache_get_first(cache); obj && !(found && found6);
          obj = nl_cache_get_next(obj)) {
         struct rtnl_addr *addr = (struct rtnl_addr *) obj;
+        struct nl_addr *local = rtnl_addr_get_local(addr);
 
-        found = (rtnl_addr_get_ifindex(addr) == ifindex
-                 && rtnl_addr_get_family(addr) == AF_INET
-                 && rtnl_addr_get_prefixlen(addr) == a->prefix_len
-                 && nl_addr_is_be32(rtnl_addr_get_local(addr), a->ip));
+        if (rtnl_addr_get_ifindex(addr) != ifindex) {
+            continue;
+        }
+        found = found || (rtnl_addr_get_family(addr) == AF_INET
+                          && rtnl_addr_get_prefixlen(addr) == a->prefix_len
+                          && nl_addr_is_be32(local, a->ip));
+        found6 = found6 || (rtnl_addr_get_family(addr) == AF_INET6
+                            && rtnl_addr_get_prefixlen(addr) == 64
+                            && nl_addr_get_len(local) == sizeof a->ip6
+                            && !memcmp(nl_addr_get_binary_addr(local),
+                                       &a->ip6, sizeof a->ip6));
     }
     nl_cache_free(cache);
 
     if (!found) {
         set_error(errorp, "%s has no address "IP_FMT"/%d", a->ifname,
                   IP_ARGS(a->ip), a->prefix_len);
+        return ESTALE;
+    } else if (!found6) {
+        char buf[INET6_ADDRSTRLEN];
+        set_error(errorp, "%s has no address %s/64", a->ifname,
+                  ipv6_string_mapped(buf, &a->ip6));
         return ESTALE;
     }
     return 0;
@@ -990,35 +1017,119 @@ create_veth(struct plumb *p, const struct pod_attachment *a, char **errorp)
     return 0;
 }
 
+/* Adds 'local' (a family 'family' address with its prefix length), with
+ * broadcast address 'brd' if nonnull and IFA_F_* 'flags', to 'ifindex' in
+ * the pod.  Takes ownership of 'local' and 'brd'.  'what' names it in an
+ * error ("cannot add <what>"). */
 static int
-add_address(struct plumb *p, const struct pod_attachment *a, int ifindex,
-            char **errorp)
+add_address_nl(struct plumb *p, int family, struct nl_addr *local,
+               struct nl_addr *brd, int flags, int ifindex, const char *what,
+               char **errorp)
 {
     struct rtnl_addr *addr = nonnull(rtnl_addr_alloc());
-    struct nl_addr *local;
     int error = 0;
     int err;
 
     rtnl_addr_set_ifindex(addr, ifindex);
-    rtnl_addr_set_family(addr, AF_INET);
-    local = nl_addr_from_be32(a->ip, a->prefix_len);
+    rtnl_addr_set_family(addr, family);
     rtnl_addr_set_local(addr, local);
     nl_addr_put(local);
-    if (a->prefix_len < 31) {
-        ovs_be32 mask = be32_prefix_mask(a->prefix_len);
-        struct nl_addr *brd = nl_addr_from_be32(a->ip | ~mask, 32);
-
+    if (brd) {
         rtnl_addr_set_broadcast(addr, brd);
         nl_addr_put(brd);
+    }
+    if (flags) {
+        rtnl_addr_set_flags(addr, flags);
     }
 
     rtnl_reset(&p->pod);
     err = rtnl_addr_add(p->pod.sk, addr, NLM_F_EXCL);
     if (err < 0) {
-        error = rtnl_fail(&p->pod, err, errorp, "cannot add "IP_FMT"/%d to %s",
-                          IP_ARGS(a->ip), a->prefix_len, a->ifname);
+        error = rtnl_fail(&p->pod, err, errorp, "cannot add %s", what);
     }
     rtnl_addr_put(addr);
+    return error;
+}
+
+static int
+add_address(struct plumb *p, const struct pod_attachment *a, int ifindex,
+            char **errorp)
+{
+    if (!a->ip) {
+        return 0;
+    }
+    struct nl_addr *brd = NULL;
+    if (a->prefix_len < 31) {
+        ovs_be32 mask = be32_prefix_mask(a->prefix_len);
+        brd = nl_addr_from_be32(a->ip | ~mask, 32);
+    }
+    char *what = xasprintf(IP_FMT"/%d to %s", IP_ARGS(a->ip), a->prefix_len,
+                           a->ifname);
+    int error = add_address_nl(p, AF_INET,
+                               nl_addr_from_be32(a->ip, a->prefix_len), brd,
+                               0, ifindex, what, errorp);
+    free(what);
+    return error;
+}
+
+static struct nl_addr *
+nl_addr_from_in6(const struct in6_addr *ip6, int prefix_len)
+{
+    struct nl_addr *addr = nonnull(nl_addr_build(AF_INET6, ip6,
+                                                 sizeof *ip6));
+    nl_addr_set_prefixlen(addr, prefix_len);
+    return addr;
+}
+
+/* Adds 'a''s IPv6 address, a /64, with no duplicate address detection:
+ * a migration target takes it over while the source still has it. */
+static int
+add_address6(struct plumb *p, const struct pod_attachment *a, int ifindex,
+             char **errorp)
+{
+    char buf[INET6_ADDRSTRLEN];
+    char *what = xasprintf("%s/64 to %s (is IPv6 disabled in the pod?)",
+                           ipv6_string_mapped(buf, &a->ip6), a->ifname);
+    int error = add_address_nl(p, AF_INET6, nl_addr_from_in6(&a->ip6, 64),
+                               NULL, IFA_F_NODAD, ifindex, what, errorp);
+    free(what);
+    return error;
+}
+
+/* Adds a main-table route to 'dst' out of 'ifindex', via 'gateway' or, if
+ * it is NULL, on-link; both of 'family'.  Takes ownership of 'dst' and
+ * 'gateway'.  'what' names it in an error ("cannot add <what>"). */
+static int
+add_route_nl(struct plumb *p, int family, struct nl_addr *dst,
+             struct nl_addr *gateway, int ifindex, const char *what,
+             char **errorp)
+{
+    struct rtnl_route *route = nonnull(rtnl_route_alloc());
+    struct rtnl_nexthop *nh = nonnull(rtnl_route_nh_alloc());
+    int error = 0;
+    int err;
+
+    rtnl_route_set_family(route, family);
+    rtnl_route_set_table(route, RT_TABLE_MAIN);
+    rtnl_route_set_protocol(route, RTPROT_BOOT);
+    rtnl_route_set_type(route, RTN_UNICAST);
+    rtnl_route_set_scope(route, gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+    rtnl_route_set_dst(route, dst);
+    nl_addr_put(dst);
+
+    rtnl_route_nh_set_ifindex(nh, ifindex);
+    if (gateway) {
+        rtnl_route_nh_set_gateway(nh, gateway);
+        nl_addr_put(gateway);
+    }
+    rtnl_route_add_nexthop(route, nh);
+
+    rtnl_reset(&p->pod);
+    err = rtnl_route_add(p->pod.sk, route, NLM_F_EXCL);
+    if (err < 0) {
+        error = rtnl_fail(&p->pod, err, errorp, "cannot add %s", what);
+    }
+    rtnl_route_put(route);
     return error;
 }
 
@@ -1028,46 +1139,36 @@ static int
 add_route(struct plumb *p, ovs_be32 dst, int plen, ovs_be32 gateway,
           int ifindex, const char *ifname, char **errorp)
 {
-    struct rtnl_route *route = nonnull(rtnl_route_alloc());
-    struct rtnl_nexthop *nh = nonnull(rtnl_route_nh_alloc());
-    struct nl_addr *addr;
-    int error = 0;
-    int err;
-
-    rtnl_route_set_family(route, AF_INET);
-    rtnl_route_set_table(route, RT_TABLE_MAIN);
-    rtnl_route_set_protocol(route, RTPROT_BOOT);
-    rtnl_route_set_type(route, RTN_UNICAST);
-    rtnl_route_set_scope(route, gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
-    addr = nl_addr_from_be32(dst, plen);
-    rtnl_route_set_dst(route, addr);
-    nl_addr_put(addr);
-
-    rtnl_route_nh_set_ifindex(nh, ifindex);
-    if (gateway) {
-        addr = nl_addr_from_be32(gateway, 32);
-        rtnl_route_nh_set_gateway(nh, addr);
-        nl_addr_put(addr);
+    char *what;
+    if (!plen) {
+        what = xasprintf("default route via "IP_FMT" dev %s",
+                         IP_ARGS(gateway), ifname);
+    } else if (gateway) {
+        what = xasprintf("route "IP_FMT"/%d via "IP_FMT" dev %s",
+                         IP_ARGS(dst), plen, IP_ARGS(gateway), ifname);
+    } else {
+        what = xasprintf("route "IP_FMT"/%d dev %s", IP_ARGS(dst), plen,
+                         ifname);
     }
-    rtnl_route_add_nexthop(route, nh);
+    int error = add_route_nl(p, AF_INET, nl_addr_from_be32(dst, plen),
+                             gateway ? nl_addr_from_be32(gateway, 32) : NULL,
+                             ifindex, what, errorp);
+    free(what);
+    return error;
+}
 
-    rtnl_reset(&p->pod);
-    err = rtnl_route_add(p->pod.sk, route, NLM_F_EXCL);
-    if (err < 0) {
-        if (!plen) {
-            error = rtnl_fail(&p->pod, err, errorp, "cannot add default "
-                              "route via "IP_FMT" dev %s", IP_ARGS(gateway),
-                              ifname);
-        } else if (gateway) {
-            error = rtnl_fail(&p->pod, err, errorp, "cannot add route "
-                              IP_FMT"/%d via "IP_FMT" dev %s", IP_ARGS(dst),
-                              plen, IP_ARGS(gateway), ifname);
-        } else {
-            error = rtnl_fail(&p->pod, err, errorp, "cannot add route "
-                              IP_FMT"/%d dev %s", IP_ARGS(dst), plen, ifname);
-        }
-    }
-    rtnl_route_put(route);
+/* The IPv6 default route via 'a''s gateway6, on-link in the /64. */
+static int
+add_default_route6(struct plumb *p, const struct pod_attachment *a,
+                   int ifindex, char **errorp)
+{
+    char buf[INET6_ADDRSTRLEN];
+    char *what = xasprintf("IPv6 default route via %s dev %s",
+                           ipv6_string_mapped(buf, &a->gateway6), a->ifname);
+    int error = add_route_nl(p, AF_INET6, nl_addr_from_in6(&in6addr_any, 0),
+                             nl_addr_from_in6(&a->gateway6, 128), ifindex,
+                             what, errorp);
+    free(what);
     return error;
 }
 
@@ -1114,6 +1215,12 @@ configure_veth(struct plumb *p, const struct pod_attachment *a,
     }
     if (!error) {
         error = add_address(p, a, ifindex, errorp);
+    }
+    if (!error && a->has_ip6) {
+        error = add_address6(p, a, ifindex, errorp);
+    }
+    if (!error && !ipv6_is_zero(&a->gateway6)) {
+        error = add_default_route6(p, a, ifindex, errorp);
     }
     if (!error && a->gateway) {
         if (!gateway_is_on_link(a)) {

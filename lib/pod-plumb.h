@@ -7,9 +7,9 @@
 #define LIVEBIND_POD_PLUMB_H 1
 
 /* Kernel side of a pod's network attachment: a veth pair whose pod end sits
- * in the pod's network namespace, configured with the logical port's MAC, IP
- * and MTU and a default route, and whose host end is left for the caller to
- * add to br-int (this module never talks to OVS).
+ * in the pod's network namespace, configured with the logical port's MAC,
+ * IPv4 and/or IPv6 address, MTU and default routes, and whose host end is
+ * left for the caller to add to br-int (this module never talks to OVS).
  *
  * Everything is done over rtnetlink (libnl-route-3) and ioctl, never by
  * running 'ip'.  The calling thread enters the pod's network namespace only
@@ -30,6 +30,7 @@
 
 #include <stdbool.h>
 #include "openvswitch/compiler.h"
+#include <netinet/in.h>
 #include "openvswitch/types.h"
 
 /* Longest interface name Linux accepts (IFNAMSIZ - 1). */
@@ -43,9 +44,14 @@ struct pod_attachment {
                             * pod_plumb_host_ifname(). */
     struct eth_addr mac;   /* Of the pod end; unicast, nonzero. */
     int mtu;               /* Both ends, 68...65535. */
-    ovs_be32 ip;           /* The pod's IPv4 address. */
+    ovs_be32 ip;           /* The pod's IPv4 address, 0 for none. */
     int prefix_len;        /* Of the pod's subnet, 1...32. */
     ovs_be32 gateway;      /* Default route via it; 0 for none. */
+    bool has_ip6;          /* Whether the pod has an IPv6 address: */
+    struct in6_addr ip6;   /* in a /64, added without DAD; */
+    struct in6_addr gateway6;  /* IPv6 default route via it; all-zero for
+                                * none (router advertisements may still
+                                * give one). */
 };
 
 void pod_attachment_destroy(struct pod_attachment *);

@@ -16,7 +16,8 @@
 #
 # Measured: a UDP probe (tests/bench/udp-probe.py: a datagram every 2 ms,
 # echoed by the VM: lost probes and the longest run of losses), the TCP
-# canary (tests/system/canary.py, one stream per mode), the time from the
+# canary (tests/system/canary.py, one stream per mode, and a second one over
+# IPv6: the switch is dual-stack), the time from the
 # target pod's creation to the migration flows on every node (OpenFlow flow
 # monitors), and from the VM's RARP to its port unblocked (the agent's log);
 # and, to tell where an outage comes from, the times of the cutover, the
@@ -55,6 +56,7 @@ if [ "${BENCH_VM:-namespace}" = qemu ]; then
 fi
 
 LB_PREFIX=${LB_PREFIX:-lbbm$$-}
+export LB_IPV6=1                # bed.sh: IPv6 on, for the IPv6 canary.
 . "$srcdir/tests/system/bed.sh"
 . "$srcdir/tests/system/agent.sh"
 . "$srcdir/tests/system/k8s.sh"
@@ -81,7 +83,7 @@ mkdir -p "$out"
 # One chunk per watch event, as kube-apiserver flushes them (the default
 # "split" mode is there to test stream parsing, and costs wakeups).
 fake_api_start --chunk-mode line || die "the fake API server did not start"
-k8s_switch pods 1 10.30.0.0/16 10.30.0.1 >/dev/null
+k8s_switch pods 1 10.30.0.0/16 10.30.0.1 fd00:30::/64 fd00:30::1 >/dev/null
 for n in 1 2 3; do
     k8s_node "node$n" "$(bed_node_ip "$n")" >/dev/null
 done
@@ -227,6 +229,9 @@ vm_start() {
     add_pod "$cur_node" "$cur_pod" "$(launcher_meta "$vm" "$vmi_uid")" ||
         die "launcher pod of $vm"
     vm_ip=$(result_ip < "$out/add.$cur_pod")
+    vm_ip6=$(python3 -c 'import json,sys
+print(*[i["address"].split("/")[0] for i in json.load(sys.stdin)["ips"]
+        if ":" in i["address"]][:1])' < "$out/add.$cur_pod")
     vm_mac=$(result_mac < "$out/add.$cur_pod")
     key=$(( (1 << 24) | $(echo "$vm_ip" | awk -F. '{print $3 * 256 + $4}') ))
     vm_guest "$mode"
@@ -237,6 +242,9 @@ vm_start() {
 vm_guest() {
     local mode=$1
     guest_create "$guest" "$vm_mac" "$vm_ip/16"
+    if [ -n "$vm_ip6" ]; then
+        ip -n "${LB_PREFIX}$guest" -6 addr add "$vm_ip6/64" dev br0 nodad
+    fi
     vm_pod_bridge "$cur_pod" "$guest" "$cur_up"
     ip -n "${LB_PREFIX}$guest" link set "$cur_up" up
     bed_wait_until 10 bed_exec "$client" ping -c 1 -W 1 "$vm_ip" >/dev/null ||
@@ -268,6 +276,19 @@ vm_guest() {
     canary_client=$BED_BG_PID
     bed_wait_until 5 test -s "$out/$mode.canary.json.live" ||
         die "$mode: the canary does not flow"
+    canary6_client= canary6_server=
+    if [ -n "$vm_ip6" ]; then
+        bed_bg "$guest" "$out/$mode.canary6-server.log" "${rt_hi[@]}" \
+            python3 "$canary" server 7002 "$out/$mode.canary6.json"
+        canary6_server=$BED_BG_PID
+        bed_wait_until 5 bed_exec "$guest" sh -c 'ss -ltn | grep -q :7002' ||
+            die "$mode: IPv6 canary server"
+        bed_bg "$client" "$out/$mode.canary6-client.log" "${rt_hi[@]}" \
+            python3 "$canary" client "$vm_ip6" 7002 10
+        canary6_client=$BED_BG_PID
+        bed_wait_until 5 test -s "$out/$mode.canary6.json.live" ||
+            die "$mode: the IPv6 canary does not flow"
+    fi
     echo "$mode: VM $vm $vm_ip $vm_mac on $cur_node," \
          "port key $(printf '%#x' "$key"), client pod $client" >> "$out/notes"
 }
@@ -275,11 +296,11 @@ vm_guest() {
 vm_stop() {  # MODE
     local mode=$1
     sleep 0.3
-    kill -TERM "$canary_client" 2>/dev/null || true
-    wait "$canary_client" 2>/dev/null || true
+    kill -TERM "$canary_client" $canary6_client 2>/dev/null || true
+    wait "$canary_client" $canary6_client 2>/dev/null || true
     sleep 0.3
-    kill -TERM "$canary_server" 2>/dev/null || true
-    wait "$canary_server" 2>/dev/null || true
+    kill -TERM "$canary_server" $canary6_server 2>/dev/null || true
+    wait "$canary_server" $canary6_server 2>/dev/null || true
     kill -TERM "$echo_pid" 2>/dev/null || true
     wait "$echo_pid" 2>/dev/null || true
     # shellcheck disable=SC2086
@@ -394,7 +415,7 @@ ovn_vm_start() {
     local mode=$1
     client=oclient vm=ovm guest=og cur_node=node1 cur_up=uovm-0
     cur_pod=ovm-l0 key=0
-    vm_ip=10.40.0.20 vm_mac=0a:58:0a:28:00:14
+    vm_ip=10.40.0.20 vm_mac=0a:58:0a:28:00:14 vm_ip6=
     ovn_nbctl lsp-add pods oclient \
         -- lsp-set-addresses oclient "0a:58:0a:28:00:0a 10.40.0.10" \
         -- lsp-add pods vm -- lsp-set-addresses vm "$vm_mac $vm_ip" \
@@ -732,11 +753,15 @@ for r in recs:
         pm["unblock"].append(int((unb - pin) * 1000))
 
 canary = {}
+canary6 = {}
 tcp = {}
 for m in MODES:
     path = os.path.join(out, m + ".canary.json")
     if os.path.exists(path):
         canary[m] = json.load(open(path))
+    path = os.path.join(out, m + ".canary6.json")
+    if os.path.exists(path):
+        canary6[m] = json.load(open(path))
     def counters(f):
         p = os.path.join(out, f)
         if not os.path.exists(p):
@@ -781,6 +806,12 @@ rows = [
      lambda m: ("reset" if os.path.exists(os.path.join(out, m +
                                                        ".canary.early"))
                 else str(canary[m]["connections"] - 1)), "0"),
+    ("TCP canary over IPv6: max gap (ms)",
+     lambda m: fmt(canary6[m]["max_gap_ms"]), ""),
+    ("TCP canary over IPv6: messages lost",
+     lambda m: str(canary6[m]["lost"]), "0"),
+    ("TCP canary over IPv6: reconnects",
+     lambda m: str(canary6[m]["connections"] - 1), "0"),
     ("TCP retransmits (client; of them RTO)",
      lambda m: "%d (%d)" % (tcp[m]["TcpRetransSegs"],
                             tcp[m]["TcpExtTCPTimeouts"]), ""),

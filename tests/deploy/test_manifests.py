@@ -638,7 +638,7 @@ class SchemaValidationTest(unittest.TestCase):
                 mac="01:00:5e:00:00:01"),
             "short MAC": lambda o: o["spec"].update(mac="0a:58:0a:10:00"),
             "bad IP": lambda o: o["spec"].update(ips=["10.16.0.256"]),
-            "IPv6": lambda o: o["spec"].update(ips=["fd00::1"]),
+            "IPv6 prefix": lambda o: o["spec"].update(ips=["fd00::/64"]),
             "duplicate IPs": lambda o: o["spec"].update(
                 ips=["10.16.0.10", "10.16.0.10"]),
             "too many IPs": lambda o: o["spec"].update(
@@ -669,6 +669,9 @@ class SchemaValidationTest(unittest.TestCase):
             "bad gateway": {"gateway": "10.16.0"},
             "mtu 100": {"mtu": 100},
             "mtu 9001": {"mtu": 9001},
+            "IPv6 /48": {"ipv6Prefix": "fd00:10:16::/48"},
+            "IPv6 garbage": {"ipv6Prefix": "x/64"},
+            "bad gateway6": {"ipv6Prefix": "fd00::/64", "gateway6": "fd00::/64"},
         }
         for name, change in cases.items():
             with self.subTest(case=name):
@@ -678,6 +681,20 @@ class SchemaValidationTest(unittest.TestCase):
         obj = copy.deepcopy(base)
         del obj["spec"]["tunnelKey"]
         self.assert_invalid(obj, "no key")
+
+    def test_dual_stack_and_ipv6_only_validate(self):
+        obj = self.fixture("logicalswitch-pods.json")
+        obj["spec"].update(ipv6Prefix="fd00:10:16::/64",
+                           gateway6="fd00:10:16::1")
+        self.assert_valid(obj)
+        del obj["spec"]["subnet"]
+        del obj["spec"]["gateway"]
+        self.assert_valid(obj)
+        port = self.fixture("logicalport-testvm-new.json")
+        port["spec"]["ips"] = ["10.16.0.10", "fd00:10:16::858:aff:fe10:a"]
+        self.assert_valid(port)
+        port["spec"]["ips"] = ["fd00:10:16::858:aff:fe10:a"]
+        self.assert_valid(port)
 
     def test_bad_allocations_are_rejected(self):
         good = {"apiVersion": "livebind.io/v1alpha1", "kind": "IPAllocation",

@@ -32,3 +32,7 @@ EXTRA_DIST += tests/system/qemu.sh tests/system/qmp.py \
 	tests/guest/init tests/guest/echo-server.c
 SYSTEM_TESTS += tests/system/test-announce-flood.sh
 EXTRA_DIST += tests/system/flood.py
+SYSTEM_TESTS += tests/system/test-ipv6.sh
+EXTRA_DIST += tests/system/nd.py
+SYSTEM_TESTS += tests/system/test-migration-ipv6.sh
+SYSTEM_TESTS += tests/system/test-migration-ipv6-only.sh

@@ -33,9 +33,17 @@ def server(port, summary_path):
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, finish)
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("0.0.0.0", port))
+    # Both families (IPv4 clients arrive as IPv4-mapped addresses), or
+    # IPv4 alone where the kernel has no IPv6.
+    try:
+        lsock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        lsock.bind(("::", port))
+    except OSError:
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind(("0.0.0.0", port))
     lsock.listen(4)
     conns = {}
     while True:

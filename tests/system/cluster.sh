@@ -20,13 +20,16 @@ command -v curl >/dev/null || { echo "SKIP: no curl"; exit 77; }
 bed_trap
 
 # cluster_up SUBNET GATEWAY [AGENT-ARGS...] : 3 nodes, the API server with
-# switch "pods" (tunnel key 1) and the Node objects, synced agents.
+# switch "pods" (tunnel key 1) and the Node objects, synced agents.  The
+# switch gets IPv6 prefix $LB_SWITCH_PREFIX6 and gateway $LB_SWITCH_GATEWAY6
+# if set; an empty SUBNET makes it IPv6-only.
 cluster_up() {
     local subnet=$1 gateway=$2 n
     shift 2
     bed_up 3
     fake_api_start
-    k8s_switch pods 1 "$subnet" "$gateway" >/dev/null
+    k8s_switch pods 1 "$subnet" "$gateway" "${LB_SWITCH_PREFIX6-}" \
+        "${LB_SWITCH_GATEWAY6-}" >/dev/null
     for n in 1 2 3; do
         k8s_node "node$n" "$(bed_node_ip "$n")" >/dev/null
     done

@@ -49,12 +49,18 @@ k8s_node() {  # NAME IP
       \"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"$2\"}]}}"
 }
 
-k8s_switch() {  # NAME KEY SUBNET GATEWAY
+# k8s_switch NAME KEY SUBNET GATEWAY [PREFIX6 [GATEWAY6]] : an empty
+# SUBNET (or GATEWAY...) is left out: IPv6-only or without a gateway.
+k8s_switch() {
+    local spec="\"tunnelKey\":$2" f v i=3
+    for f in subnet gateway ipv6Prefix gateway6; do
+        eval "v=\${$i-}"
+        [ -z "$v" ] || spec="$spec,\"$f\":\"$v\""
+        i=$((i + 1))
+    done
     kapi_ok POST /apis/livebind.io/v1alpha1/logicalswitches \
       "{\"apiVersion\":\"livebind.io/v1alpha1\",\"kind\":\"LogicalSwitch\",
-        \"metadata\":{\"name\":\"$1\"},
-        \"spec\":{\"tunnelKey\":$2,\"subnet\":\"$3\",\"gateway\":\"$4\",
-                  \"mtu\":1400}}"
+        \"metadata\":{\"name\":\"$1\"},\"spec\":{$spec,\"mtu\":1400}}"
 }
 
 # k8s_pod NS NAME NODE [EXTRA-METADATA-JSON] : a running pod object.

@@ -110,8 +110,9 @@ pod_phase() {
         >/dev/null
 }
 
-# cutover_and_announce GUEST MAC FROM TO : the VM resumes behind uplink TO
-# and announces itself with QEMU's RARP rounds right away.
+# cutover_and_announce GUEST MAC FROM TO [ANNOUNCE-ARGS...] : the VM
+# resumes behind uplink TO and announces itself right away: with QEMU's
+# RARP rounds, or as ANNOUNCE-ARGS tell announce.py (e.g. an NA).
 #
 # The target uplink is brought up first, in the bridge port state
 # "disabled", and the cutover itself is one "bridge -batch" that sets TO
@@ -119,15 +120,16 @@ pod_phase() {
 # when the kernel's linkwatch gets to it, which it batches for up to a
 # second when several links change at once (many VMs cut over together).
 cutover_and_announce() {
-    local ns=${LB_PREFIX}$1
-    ip -n "$ns" link set "$4" up
-    bed_wait_until 5 _uplink_forwarding "$ns" "$4"
-    bridge -n "$ns" link set dev "$4" state 0
-    local batch=$LB_BED_DIR/cutover.$1.batch
-    printf 'link set dev %s state 3\nlink set dev %s state 0\n' "$4" "$3" \
-        > "$batch"
-    bed_exec "$1" python3 "$srcdir/tests/system/announce.py" br0 "$2" \
-        --cutover "$batch"
+    local ns=${LB_PREFIX}$1 guest=$1 mac=$2 from=$3 to=$4
+    shift 4
+    ip -n "$ns" link set "$to" up
+    bed_wait_until 5 _uplink_forwarding "$ns" "$to"
+    bridge -n "$ns" link set dev "$to" state 0
+    local batch=$LB_BED_DIR/cutover.$guest.batch
+    printf 'link set dev %s state 3\nlink set dev %s state 0\n' "$to" \
+        "$from" > "$batch"
+    bed_exec "$guest" python3 "$srcdir/tests/system/announce.py" br0 "$mac" \
+        --cutover "$batch" "$@"
 }
 _uplink_forwarding() {
     bridge -n "$1" link show dev "$2" | grep -q 'state forwarding'
@@ -144,3 +146,24 @@ port_blocked() {
     bed_dump_flows "$1" | grep -q "priority=150,reg14=$(printf '%#x' "$2") actions=drop"
 }
 port_not_blocked() { ! port_blocked "$@"; }
+
+# ---- The TCP canary and VMI migration states, shared by the migration
+# tests.  The canary's server writes $LB_BED_DIR/canary.json(.live).
+
+canary_received() {
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["received"])' \
+        "$LB_BED_DIR/canary.json.live" 2>/dev/null || echo 0
+}
+canary_flowing() {  # the count grows within a second
+    local a b
+    a=$(canary_received); sleep 0.3; b=$(canary_received)
+    [ "$b" -gt "$a" ]
+}
+canary_field() {  # FIELD of the final summary
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+        "$LB_BED_DIR/canary.json" "$1"
+}
+mig_state() {  # UID SOURCE TARGET SOURCE_POD TARGET_POD [EXTRA]
+    echo "{\"migrationUid\":\"$1\",\"sourceNode\":\"$2\",\"targetNode\":\"$3\",
+           \"sourcePod\":\"$4\",\"targetPod\":\"$5\",\"mode\":\"PreCopy\"${6-}}"
+}

@@ -36,15 +36,6 @@ bed_wait_until 5 bed_exec guest sh -c 'ss -ltn | grep -q :7000'
 bed_bg client "$dir/canary-client.log" python3 \
     "$srcdir/tests/system/canary.py" client "$vm_ip" 7000 10
 client_pid=$BED_BG_PID
-canary_received() {
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["received"])' \
-        "$dir/canary.json.live" 2>/dev/null || echo 0
-}
-canary_flowing() {  # the count grows within a second
-    local a b
-    a=$(canary_received); sleep 0.3; b=$(canary_received)
-    [ "$b" -gt "$a" ]
-}
 check "canary flows" bed_wait_until 5 canary_flowing
 
 # target_pod NODE POD VMIM VMIM_UID UPLINK : the migration target pod, as
@@ -52,10 +43,6 @@ check "canary flows" bed_wait_until 5 canary_flowing
 target_pod() {
     add_pod "$1" "$2" "$(launcher_meta vm1 "$vmi_uid" "$4" "$3")" &&
         vm_pod_bridge "$2" guest "$5"
-}
-mig_state() {  # UID SOURCE TARGET SOURCE_POD TARGET_POD [EXTRA]
-    echo "{\"migrationUid\":\"$1\",\"sourceNode\":\"$2\",\"targetNode\":\"$3\",
-           \"sourcePod\":\"$4\",\"targetPod\":\"$5\",\"mode\":\"PreCopy\"${6-}}"
 }
 
 # ---- Migration 1: node1 -> node2, succeeds.
@@ -199,14 +186,7 @@ check "migration 4: target pod on node3" \
 check "migration 4: node3's copy is blocked" \
     bed_wait_until 5 port_blocked node3 "$key"
 vmim_phase mig4 Running
-guest_ns=${LB_PREFIX}guest
-ip -n "$guest_ns" link set up-5 up
-bed_wait_until 5 _uplink_forwarding "$guest_ns" up-5
-bridge -n "$guest_ns" link set dev up-5 state 0
-printf 'link set dev up-5 state 3\nlink set dev up-2 state 0\n' \
-    > "$dir/cutover.na.batch"
-bed_exec guest python3 "$srcdir/tests/system/announce.py" br0 "$vm_mac" \
-    --cutover "$dir/cutover.na.batch" --na "$vm_lla" --na-flags O
+cutover_and_announce guest "$vm_mac" up-2 up-5 --na "$vm_lla" --na-flags O
 check "the VM's unsolicited NA unblocked the port on node3" \
     bed_wait_until 5 port_not_blocked node3 "$key"
 check "... and node3 says so (cause NA)" bed_wait_until 5 sh -c \
@@ -227,10 +207,6 @@ sleep 0.3
 kill "$server_pid"
 bed_wait_until 5 test -s "$dir/canary.json"
 echo "canary: $(cat "$dir/canary.json")"
-canary_field() {
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-        "$dir/canary.json" "$1"
-}
 check "one TCP connection throughout (no reconnect)" \
     test "$(canary_field connections)" = 1
 check "no canary message lost" test "$(canary_field lost)" = 0

@@ -68,3 +68,8 @@ UNIT_TESTS += tests/unit/test-metrics-server
 tests_unit_test_metrics_server_SOURCES = tests/unit/test-metrics-server.c
 tests_unit_test_metrics_server_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_metrics_server_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-pod-attachment
+tests_unit_test_pod_attachment_SOURCES = tests/unit/test-pod-attachment.c
+tests_unit_test_pod_attachment_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_pod_attachment_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)

@@ -9,6 +9,7 @@
 
 #include <config.h>
 #include "announce.h"
+#include "csum.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -373,6 +374,84 @@ test_other_frames(void **state)
     assert_int_equal(classify(f, frame, sizeof frame), LB_ANNOUNCE_NONE);
 }
 
+/* Whether the ICMPv6 checksum of the IPv6 packet in 'frame' is right:
+ * the sum over pseudo-header and message, checksum included, is 0. */
+static bool
+icmp6_csum_ok(const uint8_t *frame)
+{
+    const uint8_t *ip6 = frame + 14;
+    size_t len = (ip6[4] << 8) | ip6[5];
+    uint8_t pseudo[8] = { 0, 0, len >> 8, len, 0, 0, 0, 58 };
+    uint32_t partial = csum_continue(0, ip6 + 8, 32);
+    partial = csum_continue(partial, pseudo, sizeof pseudo);
+    partial = csum_continue(partial, ip6 + 40, len);
+    return !csum_finish(partial);
+}
+
+/* The NAs the agent sends for the VM are what the classifier takes. */
+static void
+test_compose_na(void **state)
+{
+    const struct fixture *f = *state;
+    uint8_t frame[LB_ANNOUNCE_NA_FRAME_LEN];
+
+    lb_announce_compose_na(f->port.mac, &f->ipv6[0], frame);
+    assert_int_equal(classify(f, frame, sizeof frame), LB_ANNOUNCE_NA);
+    assert_true(icmp6_csum_ok(frame));
+    /* To all nodes, from the address itself. */
+    assert_memory_equal(frame, mac("33:33:00:00:00:01").ea, 6);
+    struct in6_addr dst = ip6("ff02::1");
+    assert_memory_equal(frame + 14 + 24, &dst, 16);
+    assert_memory_equal(frame + 14 + 8, &f->ipv6[0], 16);
+
+    struct in6_addr lla;
+    in6_generate_lla(f->port.mac, &lla);
+    lb_announce_compose_na(f->port.mac, &lla, frame);
+    assert_int_equal(classify(f, frame, sizeof frame), LB_ANNOUNCE_NA);
+    assert_true(icmp6_csum_ok(frame));
+
+    /* Not another port's. */
+    lb_announce_compose_na(mac(OTHER_MAC), &f->ipv6[0], frame);
+    assert_int_equal(lb_announce_classify(frame, sizeof frame, &f->port),
+                     LB_ANNOUNCE_NONE);
+}
+
+static void
+test_compose_ra(void **state OVS_UNUSED)
+{
+    uint8_t frame[LB_RA_FRAME_LEN];
+    struct in6_addr prefix = ip6("fd00:30::");
+    struct eth_addr gw = mac("0a:59:00:00:00:01");
+
+    lb_announce_compose_ra(gw, mac(VM_MAC), &prefix, 1400, 1800, frame);
+    assert_true(icmp6_csum_ok(frame));
+    assert_memory_equal(frame, mac(VM_MAC).ea, 6);
+    assert_memory_equal(frame + 6, gw.ea, 6);
+    const uint8_t *ip = frame + 14;
+    assert_int_equal(ip[7], 255);
+    struct in6_addr src = ip6("fe80::859:ff:fe00:1");
+    assert_memory_equal(ip + 8, &src, 16);
+    const uint8_t *ra = ip + 40;
+    assert_int_equal(ra[0], 134);
+    assert_int_equal((ra[6] << 8) | ra[7], 1800);
+    /* Options: source link-layer address, MTU, prefix (L and A). */
+    assert_int_equal(ra[16], 1);
+    assert_memory_equal(ra + 18, gw.ea, 6);
+    assert_int_equal(ra[24], 5);
+    assert_int_equal((ra[30] << 8) | ra[31], 1400);
+    assert_int_equal(ra[32], 3);
+    assert_int_equal(ra[33], 4);
+    assert_int_equal(ra[34], 64);
+    assert_int_equal(ra[35], 0xc0);
+    assert_memory_equal(ra + 48, &prefix, 16);
+    assert_int_equal(40 + 64, (ip[4] << 8 | ip[5]) + 40);
+
+    /* No gateway: a prefix for SLAAC, no default router. */
+    lb_announce_compose_ra(gw, mac(VM_MAC), &prefix, 1400, 0, frame);
+    assert_true(icmp6_csum_ok(frame));
+    assert_int_equal(frame[14 + 40 + 6] | frame[14 + 40 + 7], 0);
+}
+
 int
 main(void)
 {
@@ -382,6 +461,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_na, setup, teardown),
         cmocka_unit_test_setup_teardown(test_na_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_frames, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compose_na, setup, teardown),
+        cmocka_unit_test(test_compose_ra),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1420,6 +1420,73 @@ test_facts(void **state OVS_UNUSED)
     lb_cluster_destroy(&cluster);
 }
 
+/* The fixture switch and VM port, with the switch made dual-stack (or
+ * IPv6-only) and the port's addresses 'ips'. */
+static void
+base6(struct scenario *sc, bool ipv4, json_t *ips)
+{
+    base(sc, "livebind/logicalport-testvm-new.json");
+    json_t *sw = sc->objs[0].json;
+    if (!ipv4) {
+        jset(sw, "spec>subnet", NULL);
+        jset(sw, "spec>gateway", NULL);
+    }
+    jset(sw, "spec>ipv6Prefix", lb_json_str("fd00:10:16::/64"));
+    jset(sw, "spec>gateway6", lb_json_str("fd00:10:16::1"));
+    json_t *lp = sc->objs[sc->n - 1].json;
+    jset(lp, "spec>ips", ips);
+    if (!ipv4) {
+        jset(lp, "spec>tunnelKey", NULL);
+        jset(lp, "spec>mac", NULL);
+    }
+    add_file(sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+}
+
+/* A dual-stack switch: a port listing only its IPv4 address (made before
+ * the switch had a prefix) gets prefix + EUI-64 of its MAC, one listing
+ * both keeps both; an IPv6-only port's key and MAC come from the host
+ * number in its address. */
+static void
+test_dual_stack_ports(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+
+    base6(&sc, true, json_pack("[s]", "10.16.0.10"));
+    expect(&sc, PORT ",fd00:10:16:0:858:aff:fe10:a chassis=node-a\n");
+    base6(&sc, true, json_pack("[s,s]", "10.16.0.10", "fd00:10:16::a"));
+    expect(&sc, PORT ",fd00:10:16::a chassis=node-a\n");
+
+    base6(&sc, false, json_pack("[s]", "fd00:10:16::858:ff:fe01:203"));
+    expect(&sc, "default_testvm key=16843267 switch=pods "
+           "mac=0a:58:00:01:02:03 ips=fd00:10:16:0:858:ff:fe01:203 "
+           "chassis=node-a\n");
+
+    /* An address that is no host number of ours, without a key: left
+     * out, with a note. */
+    base6(&sc, false, json_pack("[s]", "fd00:10:16::5"));
+    jset(sc.objs[sc.n - 2].json, "spec>mac",
+         lb_json_str("0a:58:00:00:00:05"));
+    struct lb_cluster cluster;
+    struct lb_model model;
+    struct ds notes = DS_EMPTY_INITIALIZER;
+    lb_cluster_init(&cluster);
+    fill(&cluster, &sc, NULL);
+    lb_model_init(&model);
+    lb_derive_model_explain(&cluster, &model, &notes);
+    assert_string_equal(ds_cstr(&notes),
+                        "port default_testvm: fd00:10:16::5 is not an "
+                        "address IPv6-only switch pods gives out, "
+                        "skipped\n");
+    assert_int_equal(hmap_count(&model.ports), 0);
+    const struct lb_switch *sw = lb_model_find_switch(&model, "pods");
+    assert_int_equal(sw->prefix_len, 0);
+    assert_true(sw->has_prefix6);
+    ds_destroy(&notes);
+    lb_model_destroy(&model);
+    lb_cluster_destroy(&cluster);
+    scenario_destroy(&sc);
+}
+
 int
 main(void)
 {
@@ -1434,6 +1501,7 @@ main(void)
         cmocka_unit_test(test_status_only),
         cmocka_unit_test(test_migration_back),
         cmocka_unit_test(test_ports),
+        cmocka_unit_test(test_dual_stack_ports),
         cmocka_unit_test(test_history_independence),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_bad_updates_keep_model),

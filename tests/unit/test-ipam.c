@@ -198,6 +198,140 @@ test_pick(void **state OVS_UNUSED)
     assert_true(n_distinct >= 10);
 }
 
+static struct in6_addr
+ip6(const char *s)
+{
+    struct in6_addr addr;
+    assert_true(ipv6_parse(s, &addr));
+    return addr;
+}
+
+static void
+assert_ip6_equal(const struct in6_addr *a, const char *s)
+{
+    struct in6_addr b = ip6(s);
+    if (!ipv6_addr_equals(a, &b)) {
+        char buf[INET6_ADDRSTRLEN];
+        fail_msg("%s != %s", ipv6_string_mapped(buf, a), s);
+    }
+}
+
+static void
+test_prefix6_parse(void **state OVS_UNUSED)
+{
+    struct lb_ipam_prefix6 p;
+
+    assert_null(lb_ipam_prefix6_parse("fd00:10:244::/64", "fd00:10:244::1",
+                                      &p));
+    assert_ip6_equal(&p.prefix, "fd00:10:244::");
+    assert_ip6_equal(&p.gateway, "fd00:10:244::1");
+    assert_null(lb_ipam_prefix6_parse("2001:db8:1:2::/64", NULL, &p));
+    assert_true(ipv6_is_zero(&p.gateway));
+
+    /* Errors leave 'p' alone. */
+    struct lb_ipam_prefix6 before = p;
+    assert_error_contains(lb_ipam_prefix6_parse("fd00::", NULL, &p),
+                          "prefix length required");
+    assert_error_contains(lb_ipam_prefix6_parse(NULL, NULL, &p),
+                          "prefix length required");
+    assert_error_contains(lb_ipam_prefix6_parse("fd00::/48", NULL, &p),
+                          "must be 64");
+    assert_error_contains(lb_ipam_prefix6_parse("fd00::/80", NULL, &p),
+                          "must be 64");
+    assert_error_contains(lb_ipam_prefix6_parse("fd00::1/64", NULL, &p),
+                          "host bits");
+    assert_error_contains(lb_ipam_prefix6_parse("fd00::g/64", NULL, &p),
+                          "fd00::g/64");
+    assert_error_contains(lb_ipam_prefix6_parse("10.0.0.0/64", NULL, &p),
+                          "10.0.0.0/64");
+    assert_error_contains(lb_ipam_prefix6_parse("fe80::/64", NULL, &p),
+                          "not a unicast");
+    assert_error_contains(lb_ipam_prefix6_parse("ff02::/64", NULL, &p),
+                          "not a unicast");
+    assert_error_contains(lb_ipam_prefix6_parse("::/64", NULL, &p),
+                          "not a unicast");
+    assert_error_contains(lb_ipam_prefix6_parse("fd00::/64", "fd01::1", &p),
+                          "not a host address");
+    assert_error_contains(lb_ipam_prefix6_parse("fd00::/64", "fd00::", &p),
+                          "not a host address");
+    assert_error_contains(lb_ipam_prefix6_parse("fd00::/64", "10.0.0.1",
+                                                &p), "not an IPv6 address");
+    assert_error_contains(lb_ipam_prefix6_parse("fd00::/64",
+                                                "fd00::858:aff:fe00:1", &p),
+                          "interface identifier");
+    assert_memory_equal(&p, &before, sizeof p);
+
+    struct in6_addr a;
+    assert_error_contains(lb_ipam_ipv6_parse("fd00::zz", &a),
+                          "\"fd00::zz\" is not an IPv6 address");
+    assert_error_contains(lb_ipam_ipv6_parse(NULL, &a), "not an IPv6");
+}
+
+static void
+test_ipv6_addresses(void **state OVS_UNUSED)
+{
+    struct lb_ipam_prefix6 p;
+    assert_null(lb_ipam_prefix6_parse("fd00:10:244::/64", NULL, &p));
+
+    /* The port of 10.244.0.5 has MAC 0a:58:0a:f4:00:05 and, by EUI-64
+     * (universal/local bit flipped, ff:fe inserted), this address. */
+    struct eth_addr mac = lb_ipam_mac(ip("10.244.0.5"));
+    struct in6_addr a;
+    lb_ipam_ipv6_address(&p, mac, &a);
+    assert_ip6_equal(&a, "fd00:10:244::858:aff:fef4:5");
+    assert_true(lb_ipam_prefix6_contains(&p, &a));
+
+    struct eth_addr back;
+    assert_true(lb_ipam_ipv6_mac(&a, &back));
+    assert_true(eth_addr_equals(back, mac));
+    struct in6_addr other = ip6("fd00:10:244::1");
+    assert_false(lb_ipam_ipv6_mac(&other, &back));
+    other = ip6("fd00:10:245::858:aff:fef4:5");
+    assert_false(lb_ipam_prefix6_contains(&p, &other));
+
+    char *name = lb_ipam_allocation_name6("pods", &a);
+    assert_string_equal(name, "pods-fd0000100244000008580afffef40005");
+    free(name);
+
+    struct eth_addr gw = lb_ipam_gateway6_mac(0x10203);
+    assert_true(eth_addr_equals(gw, (struct eth_addr) {
+        .ea = { 0x0a, 0x59, 0, 1, 2, 3 } }));
+}
+
+static void
+test_v6only_hosts(void **state OVS_UNUSED)
+{
+    struct lb_ipam_prefix6 p;
+    assert_null(lb_ipam_prefix6_parse("fd00:6::/64", "fd00:6::1", &p));
+
+    /* Host numbers are picked like IPv4 addresses of 0.0.0.0/8. */
+    ovs_be32 host;
+    assert_true(lb_ipam_pick(&LB_IPAM_V6ONLY_HOSTS, NULL, 0, "ns_vm", &host));
+    assert_true(lb_ipam_is_candidate(&LB_IPAM_V6ONLY_HOSTS, host));
+    assert_int_equal(lb_ipam_n_candidates(&LB_IPAM_V6ONLY_HOSTS),
+                     (1u << 24) - 2);
+
+    struct eth_addr mac = lb_ipam_mac(host);
+    assert_int_equal(mac.ea[2], 0);
+    struct in6_addr a;
+    lb_ipam_ipv6_address(&p, mac, &a);
+
+    ovs_be32 back;
+    assert_true(lb_ipam_v6only_host(&p, &a, &back));
+    assert_int_equal(back, host);
+    uint32_t key = lb_ipam_port_key(3, &LB_IPAM_V6ONLY_HOSTS, host);
+    assert_int_equal(key, (3u << 24) | ntohl(host));
+
+    /* Not ours: the gateway, another prefix, a dual-stack port's MAC. */
+    assert_false(lb_ipam_v6only_host(&p, &p.gateway, &back));
+    struct in6_addr x = ip6("fd00:7::858:ff:fe00:5");
+    assert_false(lb_ipam_v6only_host(&p, &x, &back));
+    lb_ipam_ipv6_address(&p, lb_ipam_mac(ip("10.0.0.5")), &x);
+    assert_false(lb_ipam_v6only_host(&p, &x, &back));
+    lb_ipam_ipv6_address(&p, lb_ipam_mac(htonl(0xffffff)), &x);
+    assert_false(lb_ipam_v6only_host(&p, &x, &back));
+}
+
 int
 main(void)
 {
@@ -206,6 +340,9 @@ main(void)
         cmocka_unit_test(test_candidates),
         cmocka_unit_test(test_names_keys_macs),
         cmocka_unit_test(test_pick),
+        cmocka_unit_test(test_prefix6_parse),
+        cmocka_unit_test(test_ipv6_addresses),
+        cmocka_unit_test(test_v6only_hosts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

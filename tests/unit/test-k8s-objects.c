@@ -621,7 +621,7 @@ test_logical_switch(void **state OVS_UNUSED)
     expect_error_with(SWITCH, j, "spec>mtu", lb_json_int(100000),
                       "spec.mtu: must be an integer in [576, 9000]");
     expect_error_with(SWITCH, j, "spec>subnet", NULL,
-                      "spec.subnet: missing");
+                      "spec: needs \"subnet\", \"ipv6Prefix\" or both");
     expect_error_with(SWITCH, j, "spec>subnet", lb_json_str("10.16.0.0"),
                       "spec.subnet: subnet \"10.16.0.0\": prefix length "
                       "required");
@@ -641,6 +641,47 @@ test_logical_switch(void **state OVS_UNUSED)
     assert_int_equal(sw->gateway, 0);
     assert_int_equal(sw->mtu, 1400);
     lb_logical_switch_destroy(sw);
+
+    /* Dual-stack, then IPv6-only. */
+    jset(j2, "spec>ipv6Prefix", lb_json_str("fd00:10:16::/64"));
+    jset(j2, "spec>gateway6", lb_json_str("fd00:10:16::1"));
+    assert_null(lb_logical_switch_from_json(j2, &sw));
+    assert_int_equal(sw->prefix_len, 16);
+    assert_true(sw->has_prefix6);
+    char buf[INET6_ADDRSTRLEN];
+    assert_string_equal(ipv6_string_mapped(buf, &sw->prefix6),
+                        "fd00:10:16::");
+    assert_string_equal(ipv6_string_mapped(buf, &sw->gateway6),
+                        "fd00:10:16::1");
+    struct lb_logical_switch *sw2;
+    del_path(j2, "spec>subnet");
+    assert_null(lb_logical_switch_from_json(j2, &sw2));
+    assert_int_equal(sw2->prefix_len, 0);
+    assert_int_equal(sw2->subnet, 0);
+    assert_true(sw2->has_prefix6);
+    assert_false(lb_logical_switch_equal(sw, sw2));
+    lb_logical_switch_destroy(sw);
+    lb_logical_switch_destroy(sw2);
+
+    expect_error_with(SWITCH, j2, "spec>ipv6Prefix",
+                      lb_json_str("fd00:10:16::/48"),
+                      "spec.ipv6Prefix: IPv6 prefix \"fd00:10:16::/48\": "
+                      "prefix length must be 64");
+    expect_error_with(SWITCH, j2, "spec>ipv6Prefix",
+                      lb_json_str("fd00:10:16::5/64"), "host bits");
+    expect_error_with(SWITCH, j2, "spec>ipv6Prefix",
+                      lb_json_str("fd00:10:16::"), "prefix length required");
+    expect_error_with(SWITCH, j2, "spec>ipv6Prefix", lb_json_str("x/64"),
+                      "spec.ipv6Prefix: IPv6 prefix \"x/64\"");
+    expect_error_with(SWITCH, j2, "spec>gateway6",
+                      lb_json_str("fd00:10:17::1"),
+                      "spec.gateway6: gateway6 \"fd00:10:17::1\" is not a "
+                      "host address in fd00:10:16::/64");
+    expect_error_with(SWITCH, j2, "spec>gateway6", lb_json_str("nope"),
+                      "spec.gateway6: gateway6 \"nope\" is not an IPv6 "
+                      "address");
+    expect_error_with(SWITCH, j, "spec>gateway6", lb_json_str("fd00::1"),
+                      "spec.gateway6: needs \"ipv6Prefix\"");
     json_decref(j2);
     json_decref(j);
 }
@@ -720,9 +761,23 @@ test_logical_port(void **state OVS_UNUSED)
     expect_error_with(PORT, j, "spec>ips", lb_json_str("10.16.0.10"),
                       "spec.ips: must be an array of at most 8");
     expect_error_with(PORT, j, "spec>ips", json_pack("[s]", "10.16.0"),
-                      "spec.ips: element 0 is not an IPv4 address");
+                      "spec.ips: element 0 is not an IPv4 or IPv6 address");
     expect_error_with(PORT, j, "spec>ips", json_pack("[i]", 5),
-                      "element 0 is not an IPv4 address");
+                      "element 0 is not an IPv4 or IPv6 address");
+    expect_error_with(PORT, j, "spec>ips",
+                      json_pack("[s,s]", "10.16.0.10", "fd00::1::2"),
+                      "spec.ips: element 1 is not an IPv4 or IPv6 address");
+    expect_error_with(PORT, j, "spec>ips",
+                      json_pack("[s,s]", "10.16.0.10", "fe80::1"),
+                      "element 1 (fe80::1) is not a global or unique local "
+                      "IPv6 address");
+    expect_error_with(PORT, j, "spec>ips",
+                      json_pack("[s,s]", "10.16.0.10", "ff02::1"),
+                      "is not a global or unique local");
+    expect_error_with(PORT, j, "spec>ips",
+                      json_pack("[s,s,s]", "10.16.0.10", "fd00::5",
+                                "fd00:0::5"),
+                      "duplicate address fd00:0::5");
     expect_error_with(PORT, j, "spec>ips",
                       json_pack("[s,s]", "10.16.0.10", "10.16.0.10"),
                       "duplicate address 10.16.0.10");
@@ -732,6 +787,23 @@ test_logical_port(void **state OVS_UNUSED)
                                 "10.0.0.5", "10.0.0.6", "10.0.0.7",
                                 "10.0.0.8", "10.0.0.9"),
                       "at most 8");
+
+    /* Dual-stack and IPv6-only ports. */
+    jset(j, "spec>ips", json_pack("[s,s]", "10.16.0.10",
+                                  "fd00:10:16::858:aff:fe10:a"));
+    assert_null(lb_logical_port_from_json(j, &lp));
+    assert_int_equal(lp->n_ips, 1);
+    assert_int_equal(lp->n_ips6, 1);
+    struct lb_logical_port *lp3;
+    jset(j, "spec>ips", json_pack("[s]", "fd00:10:16::858:aff:fe10:a"));
+    assert_null(lb_logical_port_from_json(j, &lp3));
+    assert_int_equal(lp3->n_ips, 0);
+    assert_int_equal(lp3->n_ips6, 1);
+    assert_false(lb_logical_port_equal(lp, lp3));
+    lb_logical_port_destroy(lp);
+    lb_logical_port_destroy(lp3);
+    jset(j, "spec>ips", json_pack("[s]", "10.16.0.10"));
+
     expect_error_with(PORT, j, "status>alternateOwner", lb_json_int(1),
                       "status.alternateOwner: must be an object");
     expect_error_with(PORT, j, "status>activation>migrationUID",

@@ -32,6 +32,38 @@ static const char base_model[] =
     "              \"mac\": \"0a:58:0a:00:00:06\", \"ips\": [\"10.0.0.6\"],"
     "              \"chassis\": \"n2\"}]}";
 
+/* The same, on a dual-stack switch with an IPv6 gateway. */
+static const char ds_model[] =
+    "{\"chassis\": [{\"name\": \"n1\", \"ip\": \"172.31.0.1\"},"
+    "               {\"name\": \"n2\", \"ip\": \"172.31.0.2\"}],"
+    " \"switches\": [{\"name\": \"pods\", \"key\": 1,"
+    "                 \"subnet\": \"10.0.0.0/24\","
+    "                 \"ipv6_prefix\": \"fd00::/64\","
+    "                 \"gateway6\": \"fd00::1\"}],"
+    " \"ports\": [{\"name\": \"p1\", \"key\": 5, \"switch\": \"pods\","
+    "              \"mac\": \"0a:58:0a:00:00:05\","
+    "              \"ips\": [\"10.0.0.5\", \"fd00::858:aff:fe00:5\"],"
+    "              \"chassis\": \"n1\"},"
+    "             {\"name\": \"p2\", \"key\": 6, \"switch\": \"pods\","
+    "              \"mac\": \"0a:58:0a:00:00:06\","
+    "              \"ips\": [\"10.0.0.6\", \"fd00::858:aff:fe00:6\"],"
+    "              \"chassis\": \"n2\"}]}";
+
+/* IPv6-only: host numbers 0.0.0.5 and 0.0.0.6 (lib/ipam.h). */
+static const char v6_model[] =
+    "{\"chassis\": [{\"name\": \"n1\", \"ip\": \"172.31.0.1\"},"
+    "               {\"name\": \"n2\", \"ip\": \"172.31.0.2\"}],"
+    " \"switches\": [{\"name\": \"pods\", \"key\": 1,"
+    "                 \"ipv6_prefix\": \"fd00::/64\"}],"
+    " \"ports\": [{\"name\": \"p1\", \"key\": 5, \"switch\": \"pods\","
+    "              \"mac\": \"0a:58:00:00:00:05\","
+    "              \"ips\": [\"fd00::858:ff:fe00:5\"],"
+    "              \"chassis\": \"n1\"},"
+    "             {\"name\": \"p2\", \"key\": 6, \"switch\": \"pods\","
+    "              \"mac\": \"0a:58:00:00:00:06\","
+    "              \"ips\": [\"fd00::858:ff:fe00:6\"],"
+    "              \"chassis\": \"n2\"}]}";
+
 struct fixture {
     struct lb_model model;
     struct simap ifaces;
@@ -41,11 +73,11 @@ struct fixture {
 };
 
 static int
-setup(void **state)
+setup_model(void **state, const char *model)
 {
     struct fixture *f = xzalloc(sizeof *f);
     lb_model_init(&f->model);
-    char *error = lb_model_from_json_string(base_model, &f->model);
+    char *error = lb_model_from_json_string(model, &f->model);
     assert_null(error);
     simap_init(&f->ifaces);
     simap_init(&f->tunnels);
@@ -60,6 +92,24 @@ setup(void **state)
     lb_flow_table_init(&f->flows);
     *state = f;
     return 0;
+}
+
+static int
+setup(void **state)
+{
+    return setup_model(state, base_model);
+}
+
+static int
+setup_ds(void **state)
+{
+    return setup_model(state, ds_model);
+}
+
+static int
+setup_v6(void **state)
+{
+    return setup_model(state, v6_model);
 }
 
 static int
@@ -145,6 +195,12 @@ test_exact_flows(void **state)
         ARP_REPLY("0a:58:0a:00:00:06", "10.0.0.6"),
         "cookie=0x1000000000000000, table=20, priority=0 "
         "actions=resubmit(,30)",
+        "cookie=0x1000000000000000, table=25, priority=0 "
+        "actions=resubmit(,30)",
+        "cookie=0x1000000000000000, table=26, priority=100,icmp6,"
+        "icmp_type=136,icmp_code=0 actions=move:NXM_OF_ETH_SRC[]->"
+        "NXM_NX_ND_TLL[],IN_PORT",
+        "cookie=0x1000000000000000, table=26, priority=0 actions=drop",
         "cookie=0x4000000000000005, table=30, priority=100,metadata=0x1,"
         "dl_dst=0a:58:0a:00:00:05 actions=set_field:0x5->reg15,"
         "resubmit(,40)",
@@ -320,8 +376,11 @@ test_incremental_equals_full(void **state)
         case 3:                 /* Completed. */
             lb_port_set_chassis(p1, "n1", NULL);
             break;
-        case 4:                 /* New address. */
+        case 4:                 /* New addresses. */
             p1->ipv4[p1->n_ipv4++] = htonl(0x0a000063);
+            p1->ipv6[p1->n_ipv6] = in6addr_loopback;
+            p1->ipv6[p1->n_ipv6].s6_addr[0] = 0xfd;
+            p1->ipv6[p1->n_ipv6++].s6_addr[15] = 0x63;
             break;
         case 5:                 /* Deleted. */
             lb_model_remove_port(&f->model, p1);
@@ -346,6 +405,151 @@ test_incremental_equals_full(void **state)
         lb_flow_table_clear_tracked(&f->flows);
     }
     lb_flow_table_destroy(&full);
+}
+
+static void
+assert_has_flow(const char *flows, const char *flow)
+{
+    if (!strstr(flows, flow)) {
+        fail_msg("missing flow: %s\n--- in\n%s", flow, flows);
+    }
+}
+
+#define ND_REPLY(MAC, IP, FLAGS)                                        \
+    "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:" MAC            \
+    "->eth_src,move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],set_field:" IP \
+    "->ipv6_src,set_field:136->icmpv6_type,set_field:" FLAGS            \
+    "->nd_reserved,set_field:2->nd_options_type,resubmit(,26)"
+
+/* A dual-stack switch: IPv6 port security, the ND responder for ports and
+ * gateway, solicitations to their owner only, RS to the agent. */
+static void
+test_dual_stack_flows(void **state)
+{
+    struct fixture *f = *state;
+    lb_pipeline_compute(&f->ctx, &f->flows);
+    char *got = format_flows(&f->flows);
+
+    /* IPv4 as before. */
+    assert_has_flow(got, "table=10, priority=100,reg14=0x5,ip,"
+                    "dl_src=0a:58:0a:00:00:05,nw_src=10.0.0.5 "
+                    "actions=resubmit(,30)\n");
+    /* Sources: global and link-local, MAC-bound. */
+    assert_has_flow(got, "cookie=0x4000000000000005, table=10, priority=100,"
+                    "reg14=0x5,ipv6,dl_src=0a:58:0a:00:00:05,"
+                    "ipv6_src=fd00::858:aff:fe00:5 actions=resubmit(,25)\n");
+    assert_has_flow(got, "table=10, priority=100,reg14=0x5,ipv6,"
+                    "dl_src=0a:58:0a:00:00:05,ipv6_src=fe80::858:aff:fe00:5 "
+                    "actions=resubmit(,25)\n");
+    /* NAs only for its own addresses; no RA, redirect or other NA. */
+    assert_has_flow(got, "table=10, priority=120,reg14=0x5,icmp6,"
+                    "dl_src=0a:58:0a:00:00:05,icmp_type=136,icmp_code=0,"
+                    "nd_target=fd00::858:aff:fe00:5,"
+                    "nd_tll=0a:58:0a:00:00:05 actions=resubmit(,25)\n");
+    assert_has_flow(got, "table=10, priority=120,reg14=0x5,icmp6,"
+                    "dl_src=0a:58:0a:00:00:05,icmp_type=136,icmp_code=0,"
+                    "nd_target=fd00::858:aff:fe00:5,"
+                    "nd_tll=00:00:00:00:00:00 actions=resubmit(,25)\n");
+    assert_has_flow(got, "table=10, priority=110,reg14=0x5,icmp6,"
+                    "icmp_type=134 actions=drop\n");
+    assert_has_flow(got, "table=10, priority=110,reg14=0x5,icmp6,"
+                    "icmp_type=136 actions=drop\n");
+    assert_has_flow(got, "table=10, priority=110,reg14=0x5,icmp6,"
+                    "icmp_type=137 actions=drop\n");
+    assert_has_flow(got, "table=10, priority=120,reg14=0x5,icmp6,"
+                    "dl_src=0a:58:0a:00:00:05,ipv6_src=::,icmp_type=135 "
+                    "actions=resubmit(,25)\n");
+    assert_null(strstr(got, "nd_target=fd00::858:aff:fe00:6,nd_tll"));
+
+    /* The responder answers for every port, local or not... */
+    assert_has_flow(got, "cookie=0x4000000000000006, table=25, priority=100,"
+                    "metadata=0x1,icmp6,icmp_type=135,icmp_code=0,"
+                    "nd_target=fd00::858:aff:fe00:6 actions="
+                    ND_REPLY("0a:58:0a:00:00:06", "fd00::858:aff:fe00:6",
+                             "1610612736") "\n");
+    /* ...and for the gateway, as a router. */
+    assert_has_flow(got, "cookie=0x2000000000000001, table=25, priority=100,"
+                    "metadata=0x1,icmp6,icmp_type=135,icmp_code=0,"
+                    "nd_target=fd00::1 actions="
+                    ND_REPLY("0a:59:00:00:00:01", "fd00::1", "3758096384")
+                    "\n");
+    assert_has_flow(got, "table=25, priority=100,metadata=0x1,icmp6,"
+                    "icmp_type=135,icmp_code=0,nd_target=fe80::859:ff:fe00:1 "
+                    "actions=");
+    /* Without a source link-layer option: on to the owner alone. */
+    assert_has_flow(got, "table=25, priority=110,metadata=0x1,icmp6,"
+                    "icmp_type=135,icmp_code=0,nd_target=fd00::858:aff:fe00:6,"
+                    "nd_sll=00:00:00:00:00:00 actions=resubmit(,30)\n");
+    assert_has_flow(got, "table=25, priority=120,metadata=0x1,reg14=0x6,"
+                    "icmp6,icmp_type=135,nd_target=fd00::858:aff:fe00:6 "
+                    "actions=drop\n");
+    assert_has_flow(got, "cookie=0x4000000000000006, table=30, priority=110,"
+                    "metadata=0x1,icmp6,icmp_type=135,"
+                    "nd_target=fd00::858:aff:fe00:6 actions="
+                    "set_field:0x6->reg15,resubmit(,40)\n");
+    assert_has_flow(got, "table=30, priority=60,metadata=0x1,icmp6,"
+                    "icmp_type=135 actions=drop\n");
+    assert_has_flow(got, "table=25, priority=50,metadata=0x1,icmp6,"
+                    "icmp_type=133,icmp_code=0 "
+                    "actions=controller(userdata=00.00.00.02)\n");
+    free(got);
+
+    /* A blocked copy sends only its own NAs, and only to the agent. */
+    struct lb_port *p1 = lb_model_find_port(&f->model, "p1");
+    lb_port_set_chassis(p1, "n2", "n1");
+    p1->additional_blocked = true;
+    lb_pipeline_compute(&f->ctx, &f->flows);
+    got = format_flows(&f->flows);
+    assert_has_flow(got, "cookie=0x4800000000000005, table=10, priority=160,"
+                    "reg14=0x5,icmp6,dl_src=0a:58:0a:00:00:05,icmp_type=136,"
+                    "icmp_code=0,nd_target=fd00::858:aff:fe00:5 "
+                    "actions=controller(userdata=00.00.00.01,meter_id=5)\n");
+    assert_has_flow(got, "table=10, priority=160,reg14=0x5,icmp6,"
+                    "dl_src=0a:58:0a:00:00:05,icmp_type=136,icmp_code=0,"
+                    "nd_target=fe80::858:aff:fe00:5 actions=controller");
+    assert_null(strstr(got, "priority=100,reg14=0x5,ipv6"));
+    assert_null(strstr(got, "priority=120,reg14=0x5,"));
+    free(got);
+}
+
+/* An IPv4-only switch has no IPv6 flows but the blocked copy's NA. */
+static void
+test_ipv4_only_no_ipv6(void **state)
+{
+    struct fixture *f = *state;
+    lb_pipeline_compute(&f->ctx, &f->flows);
+    char *got = format_flows(&f->flows);
+    assert_null(strstr(got, "ipv6"));
+    assert_null(strstr(got, "nd_target"));
+    assert_null(strstr(got, "icmp_type=133"));
+    assert_null(strstr(got, "icmp_type=134"));
+    assert_null(strstr(got, "icmp_type=135"));
+    assert_null(strstr(got, "table=25, priority=1"));
+    free(got);
+}
+
+/* An IPv6-only switch: no ARP, IPv6 as on a dual-stack one; no gateway but
+ * its link-local address, the RAs' source. */
+static void
+test_ipv6_only_flows(void **state)
+{
+    struct fixture *f = *state;
+    lb_pipeline_compute(&f->ctx, &f->flows);
+    char *got = format_flows(&f->flows);
+    assert_null(strstr(got, "arp_spa"));
+    assert_null(strstr(got, "arp_tpa"));
+    assert_has_flow(got, "table=10, priority=100,reg14=0x5,ipv6,"
+                    "dl_src=0a:58:00:00:00:05,ipv6_src=fd00::858:ff:fe00:5 "
+                    "actions=resubmit(,25)\n");
+    assert_has_flow(got, "table=25, priority=100,metadata=0x1,icmp6,"
+                    "icmp_type=135,icmp_code=0,nd_target=fd00::858:ff:fe00:6 "
+                    "actions=" ND_REPLY("0a:58:00:00:00:06",
+                                        "fd00::858:ff:fe00:6", "1610612736"));
+    assert_has_flow(got, "nd_target=fe80::859:ff:fe00:1 actions=");
+    assert_null(strstr(got, "nd_target=fd00::1 "));
+    assert_has_flow(got, "icmp_type=133,icmp_code=0 "
+                    "actions=controller(userdata=00.00.00.02)\n");
+    free(got);
 }
 
 /* Nothing that came from a tunnel goes back into a tunnel. */
@@ -418,6 +622,16 @@ main(void)
         cmocka_unit_test_setup_teardown(test_no_tunnel_to_tunnel,
                                         setup, teardown),
         cmocka_unit_test(test_model_errors),
+        cmocka_unit_test_setup_teardown(test_dual_stack_flows, setup_ds,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ipv4_only_no_ipv6, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ipv6_only_flows, setup_v6,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_incremental_equals_full,
+                                        setup_ds, teardown),
+        cmocka_unit_test_setup_teardown(test_incremental_equals_full,
+                                        setup_v6, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
