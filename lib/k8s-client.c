@@ -490,6 +490,20 @@ k8s_http_error(const struct k8s_http *http, CURLcode cc, long status,
         return xasprintf("response body larger than %"PRIuSIZE" bytes",
                          (http->kind == K8S_HTTP_WATCH ? K8S_ERROR_BODY_MAX
                           : http->client->opts.max_body));
+    } else if (cc == CURLE_PEER_FAILED_VERIFICATION) {
+        /* Says which trust was used, since the fix is usually there: a
+         * kubeconfig's or the service account's CA that is not the one
+         * that signed the API server's certificate. */
+        const struct k8s_config *cfg = http->client->config;
+        return xasprintf("TLS: the API server's certificate is not trusted "
+                         "by %s%s (%s)",
+                         cfg->ca_file ? "the CA in " :
+                         cfg->ca_data.data ? "the kubeconfig's "
+                                             "certificate-authority-data"
+                                           : "the system's CAs",
+                         cfg->ca_file ? cfg->ca_file : "",
+                         http->errbuf[0] ? http->errbuf
+                                         : curl_easy_strerror(cc));
     } else if (cc != CURLE_OK) {
         return xasprintf("%s%s%s", curl_easy_strerror(cc),
                          http->errbuf[0] ? ": " : "", http->errbuf);
