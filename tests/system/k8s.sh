@@ -131,24 +131,45 @@ pod_uid() {
         sed -n 's/.*"uid": *"\([^"]*\)".*/\1/p' | head -1
 }
 
-# cni NODE COMMAND POD [NS] : run the livebind CNI plugin exactly as a
-# runtime does (environment, configuration on stdin) for pod NS/POD on
-# NODE, whose netns is $LB_PREFIX$POD.  Prints the plugin's output.
-# $CNI_SOCKET and $CNI_TIMEOUT_MS override the agent's socket and the
-# plugin's timeout.
+# cni_conf_dir NODE : NODE's CNI configuration directory (its
+# /etc/cni/net.d): the conflist deploy/daemonset.yaml installs, with the
+# node's own agent socket in place of /run/livebind/cni.sock.
+cni_conf_dir() {
+    local d; d=$(bed_node_dir "$1")/cni/net.d
+    if [ ! -f "$d/10-livebind.conflist" ]; then
+        mkdir -p "$d"
+        sed -n "/<<'CONFLIST'\$/,/^ *CONFLIST\$/p" \
+            "$srcdir/deploy/daemonset.yaml" | sed '1d;$d;s/^ *//' |
+            sed "s|/run/livebind/cni.sock|$(bed_node_dir "$1")/cni/cni.sock|" \
+            > "$d/10-livebind.conflist.tmp"
+        mv "$d/10-livebind.conflist.tmp" "$d/10-livebind.conflist"
+    fi
+    echo "$d"
+}
+
+# cni NODE COMMAND POD [NS] : a CNI command (ADD, CHECK, DEL; STATUS and GC
+# take no pod) for pod NS/POD on NODE, whose netns is $LB_PREFIX$POD, run
+# the way a container runtime runs it: through libcni (cni-runtime, built
+# by utilities/build-k8s.sh) in the node's network namespace, from the
+# node's conflist ($CNI_NET, default "livebind"), with the node's result
+# cache (prevResult for CHECK and DEL, the attachments for GC) and the
+# arguments the kubelet passes.  Prints the result (ADD) or the plugin's
+# error JSON.
 cni() {
-    local node=$1 cmd=$2 pod=$3 ns=${4:-default}
+    local node=$1 cmd=$2 pod=${3-} ns=${4:-default}
     local d; d=$(bed_node_dir "$node")
-    local uid=${CNI_POD_UID:-}
-    [ -n "$uid" ] || uid=$(pod_uid "$ns" "$pod")
-    printf '{"cniVersion":"1.1.0","name":"livebind","type":"livebind",
-             "agentSocket":"%s","timeoutMs":%d}' \
-        "${CNI_SOCKET:-$d/cni/cni.sock}" "${CNI_TIMEOUT_MS:-20000}" |
-    env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_CONTAINERID="cid-$pod" \
-        CNI_NETNS="/var/run/netns/${LB_PREFIX}$pod" CNI_IFNAME=eth0 \
-        CNI_PATH="$builddir/cni-plugin" \
-        CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=$ns;K8S_POD_NAME=$pod;K8S_POD_UID=$uid;K8S_POD_INFRA_CONTAINER_ID=cid-$pod" \
-        "$builddir/cni-plugin/livebind"
+    local args=()
+    if [ -n "$pod" ]; then
+        local uid=${CNI_POD_UID:-}
+        [ -n "$uid" ] || uid=$(pod_uid "$ns" "$pod")
+        args=(-container-id "cid-$pod"
+              -netns "/var/run/netns/${LB_PREFIX}$pod" -ifname eth0
+              -args "IgnoreUnknown=1;K8S_POD_NAMESPACE=$ns;K8S_POD_NAME=$pod;K8S_POD_UID=$uid;K8S_POD_INFRA_CONTAINER_ID=cid-$pod")
+    fi
+    bed_exec "$node" "$LB_K8S_BIN/cni-runtime" \
+        -conf-dir "$(cni_conf_dir "$node")" -net "${CNI_NET:-livebind}" \
+        -cache-dir "$d/cni/cache" -path "$builddir/cni-plugin:$LB_K8S_BIN" \
+        "${args[@]}" ${CNI_GC_DROP:+-drop "$CNI_GC_DROP"} "${cmd,,}"
 }
 
 # pod_netns POD : create the (empty) network namespace of POD, the way a
@@ -167,11 +188,16 @@ result_mac() {
 
 # add_pod NODE POD [METADATA-JSON] : a pod the way a cluster makes one: the
 # pod object, its network namespace, then the CNI ADD, whose result goes to
-# $LB_BED_DIR/add.POD.
+# $LB_BED_DIR/add.POD, and the pod's IP in its status.
 add_pod() {
     k8s_pod default "$2" "$1" "${3-}" >/dev/null
     pod_netns "$2"
-    cni "$1" ADD "$2" > "$LB_BED_DIR/add.$2"
+    cni "$1" ADD "$2" > "$LB_BED_DIR/add.$2" || return 1
+    # The kubelet reports the address the runtime's ADD returned.
+    local ip; ip=$(ip_of "$2")
+    kapi_status "/api/v1/namespaces/default/pods/$2" \
+        "{\"status\":{\"podIP\":\"$ip\",\"podIPs\":[{\"ip\":\"$ip\"}]}}" \
+        >/dev/null
 }
 
 # ip_of POD, mac_of POD : the address and MAC its ADD returned.

@@ -1,7 +1,8 @@
 #!/bin/bash
 # System test of the CNI plugin and the agent's pod plumbing: three nodes,
-# the real Kubernetes control plane, the plugin binary invoked exactly as
-# a runtime does.
+# the real Kubernetes control plane, the plugin invoked through libcni as a
+# container runtime invokes it (ADD, CHECK, DEL, STATUS, GC; chained with
+# the reference plugin tuning).
 #
 # Exit: 0 pass, 1 fail, 77 skip.
 set -eu
@@ -51,6 +52,70 @@ check "ADD of a host-network pod fails with a clear error" \
     grep -q '"code": *7.*hostNetwork' <<<"$(tr -d '\n' <<<"$out")"
 check "... and the agent lives on" agent_ctl node2 status
 check "... and serves the next ADD" add_pod node2 after-hostnet
+
+# Chained as a cluster may chain it: livebind first, then the reference
+# plugin tuning (a sysctl in the pod that livebind leaves alone: not
+# arp_notify, which livebind keeps 0 and CHECKs), through libcni.  (Not
+# bandwidth: it finds the pod's host-side veth only among the result's
+# interfaces without a sandbox, and livebind's result does not list that
+# veth yet.)
+cat > "$(cni_conf_dir node1)/20-livebind-chained.conflist" <<EOF
+{"cniVersion": "1.1.0", "name": "livebind-chained", "plugins": [
+  {"type": "livebind", "agentSocket": "$(bed_node_dir node1)/cni/cni.sock"},
+  {"type": "tuning", "dataDir": "$(bed_node_dir node1)/cni/tuning",
+   "sysctl": {"net.ipv4.conf.eth0.log_martians": "1"}}]}
+EOF
+chained() { CNI_NET=livebind-chained cni node1 "$1" chained; }
+k8s_pod default chained node1 >/dev/null
+pod_netns chained
+check "chained ADD: livebind, then tuning" \
+    eval 'chained ADD > "$LB_BED_DIR/add.chained"'
+chain_result_is_livebinds() {
+    python3 - "$LB_BED_DIR/add.chained" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(json.dumps(r))
+assert r["cniVersion"] == "1.1.0"
+assert r["ips"][0]["address"].startswith("10.20.")
+assert any(i.get("sandbox", "").endswith("chained") for i in r["interfaces"])
+PY
+}
+check "... its result is livebind's, passed on as prevResult" \
+    chain_result_is_livebinds
+log_martians() { bed_exec chained sysctl -n net.ipv4.conf.eth0.log_martians; }
+check "... tuning set its sysctl in the pod" test "$(log_martians)" = 1
+check "... traffic flows (chained -> web)" \
+    bed_exec chained ping -c 2 -i 0.2 -W 2 "$(ip_of web)"
+check "chained CHECK passes through both plugins (prevResult cached)" \
+    chained CHECK
+bed_exec chained sysctl -qw net.ipv4.conf.eth0.log_martians=0
+check "chained CHECK fails, in tuning, once its sysctl was changed" \
+    eval '! chained CHECK >"$LB_BED_DIR/check.err" 2>&1 &&
+          grep "Tuning configured value" "$LB_BED_DIR/check.err"'
+check "chained DEL unwinds the chain" chained DEL
+check "... the pod's interface is gone" \
+    sh -c "! ip -n ${LB_PREFIX}chained link show eth0 2>/dev/null"
+check "... and its port released" bed_wait_until 5 \
+    api_has /apis/livebind.io/v1alpha1/namespaces/default/logicalports/chained \
+    NotFound
+
+# STATUS and GC, as a runtime sends them (CNI 1.1).
+check "STATUS: the plugin reports ready" cni node1 STATUS
+add_pod node1 stale
+stale_cached() {
+    ls "$(bed_node_dir node1)/cni/cache/results" | grep -q cid-stale
+}
+check "GC: the runtime's cache holds the pod" stale_cached
+# The runtime has lost the pod's sandbox: libcni DELs what it cached for
+# it, then sends GC with the attachments still valid.
+check "GC with the pod no longer valid" \
+    eval 'CNI_GC_DROP=cid-stale cni node1 GC'
+check "... released the stale pod's port" bed_wait_until 5 \
+    api_has /apis/livebind.io/v1alpha1/namespaces/default/logicalports/stale \
+    NotFound
+check "... kept the valid ones (client -> web)" \
+    bed_exec client ping -c 2 -i 0.2 -W 2 "$(ip_of web)"
+check "... and forgot it in the runtime's cache" eval '! stale_cached'
 
 # DEL twice.
 check "DEL a pod" cni node3 DEL client

@@ -12,15 +12,19 @@
 //	    add|check|del -container-id ID -netns PATH [-ifname eth0] \
 //	        [-args 'K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;...']
 //	cni-runtime ... status
+//	cni-runtime ... version                     (the first plugin's)
 //	cni-runtime ... gc [-valid ID/IFNAME,...]   (default: the cached ones
 //	                                             minus -drop ID,...)
 //
 // ADD prints the result; every command exits 0 or prints libcni's error
-// (with the plugin's code and message) and exits 1.
+// (with the plugin's code and message) and exits 1, a plugin's error JSON
+// on stdout.
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -48,7 +52,7 @@ func main() {
 	flag.Parse()
 	if flag.NArg() != 1 || *netName == "" || *cacheDir == "" {
 		fmt.Fprintln(os.Stderr, "usage: cni-runtime -net NAME -cache-dir DIR "+
-			"[options] add|check|del|status|gc")
+			"[options] add|check|del|status|gc|version")
 		os.Exit(2)
 	}
 
@@ -84,6 +88,14 @@ func main() {
 		err = cni.DelNetworkList(ctx, list, rt)
 	case "status":
 		err = cni.GetStatusNetworkList(ctx, list)
+	case "version":
+		// What the first plugin of the list supports, as a runtime asks.
+		info, err := cni.GetVersionInfo(ctx, list.Plugins[0].Network.Type)
+		if err != nil {
+			fail(err)
+		}
+		json.NewEncoder(os.Stdout).Encode(map[string]any{
+			"supportedVersions": info.SupportedVersions()})
 	case "gc":
 		args := &libcni.GCArgs{}
 		if *valid != "" {
@@ -118,7 +130,14 @@ func main() {
 	}
 }
 
+// fail reports libcni's error; a plugin's own CNI error (code, msg,
+// details) also goes to stdout as the plugin wrote it, for the tests to
+// read its code.
 func fail(err error) {
+	var e *types.Error
+	if errors.As(err, &e) {
+		e.Print()
+	}
 	fmt.Fprintf(os.Stderr, "cni-runtime: %v\n", err)
 	os.Exit(1)
 }
