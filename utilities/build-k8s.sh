@@ -32,6 +32,12 @@ if [ -z "$go" ]; then
          "/usr/local/go/bin" >&2
     exit 1
 fi
+# Go keeps its module and build caches under $HOME: CI's environment may
+# lack it.
+if [ -z "${HOME:-}" ]; then
+    HOME=$(getent passwd "$(id -u)" | cut -d: -f6)
+    export HOME
+fi
 # Never let the go directive fetch another toolchain: the pinned release
 # builds with the one on the machine or fails clearly.
 GOTOOLCHAIN=local
@@ -40,11 +46,23 @@ export GOTOOLCHAIN GOFLAGS
 
 k8s_version=$(cd "$mods" && "$go" list -m -f '{{.Version}}' \
               k8s.io/kubernetes)
-key=$( (cat "$mods/go.mod" "$mods/go.sum" "$mods/cni/go.mod" \
-        "$mods/cni/go.sum" "$0"; "$go" version) | cksum | cut -d' ' -f1)
-stamp=$cache/.built
+# What kubectl version and /version report: the release, as upstream's
+# hack/lib/version.sh stamps it.
+minor=$(echo "$k8s_version" | cut -d. -f2)
+ldflags="-s -w"
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags="$ldflags -X $p.gitVersion=$k8s_version -X $p.gitMajor=1"
+    ldflags="$ldflags -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    ldflags="$ldflags -X $p.buildDate=1970-01-01T00:00:00Z"
+done
+
+# The key: the pinned versions, the Go release and how they are built.
 bins="etcd kube-apiserver kubectl kube-proxy cnitool tuning bandwidth
       portmap"
+key=$( (cat "$mods/go.mod" "$mods/go.sum" "$mods/cni/go.mod" \
+        "$mods/cni/go.sum"; "$go" version; echo "$ldflags $bins") |
+      cksum | cut -d' ' -f1)
+stamp=$cache/.built
 
 all_there() {
     for b in $bins; do
@@ -53,9 +71,11 @@ all_there() {
 }
 own_tools() {
     (cd "$top/tests/fault-proxy" && "$go" build -p 2 \
-        -o "$cache/bin/fault-proxy" .) >&2
+        -o "$cache/bin/.fault-proxy.new" .) >&2
     (cd "$mods/cni" && "$go" build -p 2 \
-        -o "$cache/bin/cni-runtime" ./cni-runtime) >&2
+        -o "$cache/bin/.cni-runtime.new" ./cni-runtime) >&2
+    mv -f "$cache/bin/.fault-proxy.new" "$cache/bin/fault-proxy"
+    mv -f "$cache/bin/.cni-runtime.new" "$cache/bin/cni-runtime"
 }
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$key" ] && all_there; then
     own_tools
@@ -69,18 +89,10 @@ echo "build-k8s: building Kubernetes $k8s_version, etcd and CNI into" \
      "$cache/bin with $("$go" version | cut -d' ' -f3)" \
      "(module cache $("$go" env GOMODCACHE)," \
      "build cache $("$go" env GOCACHE))" >&2
-rm -rf "$cache"
+# Binaries are replaced one by one (rename), never removed first: a test
+# may be running the old ones.
+rm -f "$stamp"
 mkdir -p "$cache/bin"
-
-# What kubectl version and /version report: the release, as upstream's
-# hack/lib/version.sh stamps it.
-minor=$(echo "$k8s_version" | cut -d. -f2)
-ldflags="-s -w"
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ldflags="$ldflags -X $p.gitVersion=$k8s_version -X $p.gitMajor=1"
-    ldflags="$ldflags -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
-    ldflags="$ldflags -X $p.buildDate=1970-01-01T00:00:00Z"
-done
 
 # The machine has two cores shared with other work: two packages at a time,
 # and only the binaries the tests use.
@@ -89,7 +101,8 @@ build() {
     t0=$(date +%s)
     echo "build-k8s: go build $pkg" >&2
     (cd "$dir" && "$go" build -p 2 -ldflags "$ldflags" \
-        -o "$cache/bin/$out" "$pkg") >&2
+        -o "$cache/bin/.$out.new" "$pkg") >&2
+    mv -f "$cache/bin/.$out.new" "$cache/bin/$out"
     echo "build-k8s:   $out in $(( $(date +%s) - t0 ))s" >&2
 }
 build "$mods" kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver

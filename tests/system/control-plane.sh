@@ -37,7 +37,7 @@ cp_bin_dir() {
         return
     fi
     local cache
-    cache=$("$srcdir/utilities/build-k8s.sh" | tail -1) || return 1
+    cache=$("$srcdir/utilities/build-k8s.sh") || return 1
     LB_K8S_BIN=$cache/bin
     echo "$LB_K8S_BIN"
 }

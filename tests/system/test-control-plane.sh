@@ -17,17 +17,9 @@
 set -eu
 
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-builddir=${LB_BUILDDIR:-$srcdir}
-agent_bin=$builddir/ovn-agent/livebind-agent
-[ -x "$agent_bin" ] || { echo "SKIP: $agent_bin not built"; exit 77; }
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-
 LB_PREFIX=${LB_PREFIX:-lbcp$$-}
-. "$srcdir/tests/system/bed.sh"
-. "$srcdir/tests/system/agent.sh"
-. "$srcdir/tests/system/k8s.sh"
+. "$srcdir/tests/system/cluster.sh"
 cp_require
-bed_trap
 
 bed_up 2
 cp_start
