@@ -902,8 +902,11 @@ k8s_watch_fail(struct k8s_watch *watch, long long int min_ms,
     watch->last_error_time = time_msec();
     watch->n_errors++;
 
-    long long int delay = MAX(k8s_jitter(watch->backoff_ms), min_ms);
-    delay = MIN(delay, opts->backoff_max_ms);
+    /* A server's Retry-After wins over the backoff's cap: retrying sooner
+     * than asked only earns another 429. */
+    long long int delay = MIN(k8s_jitter(watch->backoff_ms),
+                              opts->backoff_max_ms);
+    delay = MAX(delay, min_ms);
     watch->backoff_ms = MIN(watch->backoff_ms * 2, opts->backoff_max_ms);
 
     VLOG_WARN_RL(&rl, "%s: %s (%s; retrying in %lld ms)", watch->path,

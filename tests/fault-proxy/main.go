@@ -17,13 +17,15 @@
 //	                "count": 0, "retry_after": 1}
 //	               {"match": "PUT /apis/...", "delay_ms": 700, "count": 1}
 //	               {"drop_watches": true, "mid_event": true}
-//	               {"hold_events_ms": 2000, "count": 1}
+//	               {"match": "WATCH /api/v1/pods", "hold_events_ms": 2000,
+//	                "count": 1}
 //	POST /reset    clears every fault
 //	GET  /stats    {"requests": {"GET /api/v1/nodes": 3, ...},
 //	                "watches_open": 3, "watches_dropped": 1}
 //
 // A request's key is "METHOD PATH", with WATCH for a GET with watch=true;
-// "match" is a prefix of it.  "count" 0 means until reset.
+// "match" is a prefix of it ("" matches every stream for a hold).  "count"
+// 0 means until reset (a hold: once).
 package main
 
 import (
@@ -122,18 +124,21 @@ func writeStatus(w http.ResponseWriter, f *fault) {
 // events back while a hold fault is set.
 type streamWriter struct {
 	http.ResponseWriter
-	p *proxy
-	w *watch
+	p   *proxy
+	w   *watch
+	key string
 }
 
 func (s *streamWriter) Write(b []byte) (int, error) {
 	s.p.mu.Lock()
 	var hold time.Duration
-	if len(s.p.holds) > 0 {
-		f := s.p.holds[0]
-		hold = time.Duration(f.HoldEventsMs) * time.Millisecond
-		if f.Count--; f.Count <= 0 {
-			s.p.holds = s.p.holds[1:]
+	for i, f := range s.p.holds {
+		if strings.HasPrefix(s.key, f.Match) {
+			hold = time.Duration(f.HoldEventsMs) * time.Millisecond
+			if f.Count--; f.Count <= 0 {
+				s.p.holds = append(s.p.holds[:i], s.p.holds[i+1:]...)
+			}
+			break
 		}
 	}
 	split := s.p.split
@@ -197,7 +202,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.mu.Unlock()
 		cancel()
 	}()
-	p.rp.ServeHTTP(&streamWriter{w, p, wt}, r.WithContext(ctx))
+	p.rp.ServeHTTP(&streamWriter{w, p, wt, k}, r.WithContext(ctx))
 	p.mu.Lock()
 	dropped, mid := wt.dropped, wt.midEvent
 	p.mu.Unlock()

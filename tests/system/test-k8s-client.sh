@@ -18,7 +18,9 @@
 #     retries through a real conflict (the proxy holds the first PUT back)
 #     and gives up after --attempts injected ones;
 #   - 500s on every list (proxy): exponential backoff (few requests, little
-#     CPU), then recovery when the faults stop;
+#     CPU), then recovery when the faults stop; a 429 with Retry-After
+#     (proxy) is honoured; an event held back by the proxy arrives late,
+#     once and in order;
 #   - an event over --max-event: clear error, no crash, recovery by re-list;
 #   - a kubeconfig with a tokenFile: a wrong token gets the real server's
 #     401, and the file is re-read for each request.
@@ -423,6 +425,49 @@ st=$(status_of "$W2" "$TMP/w2.out")
 echo "$st" | grep -q 'state: watching' || fail "$st"
 pass "500s: $n requests in 4 s, $ticks CPU ticks, then recovery"
 kill "$W2"
+
+# ---------------------------------------------------------------------------
+# 5b. 429 with Retry-After (API priority and fairness turning a client
+# away): the next try waits as long as the server asked, not the backoff.
+
+start_watch w5 --kubeconfig "$TMP/admin.kubeconfig" --backoff-max 500 \
+    watch /api/v1/namespaces/kube-public/configmaps
+W5=$WPID
+wait_for 10 "configmaps SYNCED" has_line "$TMP/w5.out" '^SYNCED'
+fault '{"match": "WATCH /api/v1/namespaces/kube-public/configmaps",
+        "status": 429, "retry_after": 2, "count": 1}'
+fault '{"drop_watches": true}'
+wait_for 10 "429 seen" grep -q 'HTTP 429' "$TMP/w5.err"
+t429=$EPOCHREALTIME
+n0=$(sstat 's["requests"].get("WATCH /api/v1/namespaces/kube-public/configmaps", 0)')
+sleep 1.2
+n1=$(sstat 's["requests"].get("WATCH /api/v1/namespaces/kube-public/configmaps", 0)')
+[ "$n1" = "$n0" ] || fail "retried within 1.2 s of a 429 with Retry-After: 2"
+kapi_ok POST /api/v1/namespaces/kube-public/configmaps \
+    '{"metadata":{"name":"after-429"}}' >/dev/null
+wait_for 10 "UPSERT after the 429" \
+    has_line "$TMP/w5.out" '^UPSERT kube-public/after-429 '
+pass "429 Retry-After: 2 s honoured, then the watch resumes"
+
+# A held event (the proxy delays the stream by 1.5 s): it arrives late and
+# once, and nothing after it overtakes it.
+fault '{"match": "WATCH /api/v1/namespaces/kube-public/configmaps",
+        "hold_events_ms": 1500, "count": 1}'
+kapi_ok POST /api/v1/namespaces/kube-public/configmaps \
+    '{"metadata":{"name":"held"}}' >/dev/null
+kapi_ok POST /api/v1/namespaces/kube-public/configmaps \
+    '{"metadata":{"name":"behind"}}' >/dev/null
+sleep 0.8
+has_line "$TMP/w5.out" 'kube-public/(held|behind) ' &&
+    fail "the held event arrived early"
+wait_for 10 "UPSERT behind" has_line "$TMP/w5.out" '^UPSERT kube-public/behind '
+[ "$(grep -n 'kube-public/held ' "$TMP/w5.out" | cut -d: -f1)" -lt \
+  "$(grep -n 'kube-public/behind ' "$TMP/w5.out" | cut -d: -f1)" ] ||
+    fail "events out of order after a held one"
+[ "$(count_lines "$TMP/w5.out" 'kube-public/held ')" = 1 ] ||
+    fail "the held event was delivered more than once"
+kill "$W5"
+pass "a held event arrives late, once, in order"
 
 # ---------------------------------------------------------------------------
 # 6. An event over --max-event.
