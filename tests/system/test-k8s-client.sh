@@ -435,29 +435,29 @@ start_watch w5 --kubeconfig "$TMP/admin.kubeconfig" --backoff-max 500 \
 W5=$WPID
 wait_for 10 "configmaps SYNCED" has_line "$TMP/w5.out" '^SYNCED'
 fault '{"match": "WATCH /api/v1/namespaces/kube-public/configmaps",
-        "status": 429, "retry_after": 2, "count": 1}'
+        "status": 429, "retry_after": 3, "count": 1}'
 fault '{"drop_watches": true}'
 wait_for 10 "429 seen" grep -q 'HTTP 429' "$TMP/w5.err"
 t429=$EPOCHREALTIME
 n0=$(sstat 's["requests"].get("WATCH /api/v1/namespaces/kube-public/configmaps", 0)')
-sleep 1.2
+sleep 1.5
 n1=$(sstat 's["requests"].get("WATCH /api/v1/namespaces/kube-public/configmaps", 0)')
-[ "$n1" = "$n0" ] || fail "retried within 1.2 s of a 429 with Retry-After: 2"
+[ "$n1" = "$n0" ] || fail "retried within 1.5 s of a 429 with Retry-After: 3"
 kapi_ok POST /api/v1/namespaces/kube-public/configmaps \
     '{"metadata":{"name":"after-429"}}' >/dev/null
 wait_for 10 "UPSERT after the 429" \
     has_line "$TMP/w5.out" '^UPSERT kube-public/after-429 '
-pass "429 Retry-After: 2 s honoured, then the watch resumes"
+pass "429 Retry-After: 3 s honoured, then the watch resumes"
 
-# A held event (the proxy delays the stream by 1.5 s): it arrives late and
+# A held event (the proxy delays the stream by 3 s): it arrives late and
 # once, and nothing after it overtakes it.
 fault '{"match": "WATCH /api/v1/namespaces/kube-public/configmaps",
-        "hold_events_ms": 1500, "count": 1}'
+        "hold_events_ms": 3000, "count": 1}'
 kapi_ok POST /api/v1/namespaces/kube-public/configmaps \
     '{"metadata":{"name":"held"}}' >/dev/null
 kapi_ok POST /api/v1/namespaces/kube-public/configmaps \
     '{"metadata":{"name":"behind"}}' >/dev/null
-sleep 0.8
+sleep 1
 has_line "$TMP/w5.out" 'kube-public/(held|behind) ' &&
     fail "the held event arrived early"
 wait_for 10 "UPSERT behind" has_line "$TMP/w5.out" '^UPSERT kube-public/behind '
