@@ -133,14 +133,22 @@ pod_uid() {
 
 # cni_conf_dir NODE : NODE's CNI configuration directory (its
 # /etc/cni/net.d): the conflist deploy/daemonset.yaml installs, with the
-# node's own agent socket in place of /run/livebind/cni.sock.
+# node's own agent socket in place of /run/livebind/cni.sock.  With
+# $CNI_SOCKET or $CNI_TIMEOUT_MS set, a directory of its own whose conflist
+# has that socket or that "timeoutMs".
 cni_conf_dir() {
-    local d; d=$(bed_node_dir "$1")/cni/net.d
+    local d sock
+    d=$(bed_node_dir "$1")/cni/net.d
+    sock=${CNI_SOCKET:-$(bed_node_dir "$1")/cni/cni.sock}
+    if [ -n "${CNI_SOCKET:-}${CNI_TIMEOUT_MS:-}" ]; then
+        d=$d-$(echo "$sock ${CNI_TIMEOUT_MS:-}" | cksum | cut -d' ' -f1)
+    fi
     if [ ! -f "$d/10-livebind.conflist" ]; then
         mkdir -p "$d"
         sed -n "/<<'CONFLIST'\$/,/^ *CONFLIST\$/p" \
             "$srcdir/deploy/daemonset.yaml" | sed '1d;$d;s/^ *//' |
-            sed "s|/run/livebind/cni.sock|$(bed_node_dir "$1")/cni/cni.sock|" \
+            sed "s|/run/livebind/cni.sock|$sock|" |
+            sed "${CNI_TIMEOUT_MS:+s|\"type\":\"livebind\",|&\"timeoutMs\":$CNI_TIMEOUT_MS,|}" \
             > "$d/10-livebind.conflist.tmp"
         mv "$d/10-livebind.conflist.tmp" "$d/10-livebind.conflist"
     fi
