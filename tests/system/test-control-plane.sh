@@ -84,6 +84,14 @@ check "no token: anonymous list of pods is 403" \
 echo forged.token.value > "$LB_BED_DIR/forged"
 check "a forged token is 401" \
     status_is 401 curl_as "$LB_BED_DIR/forged" "${C[@]}" "$LB_API/api/v1/pods"
+# Every manifest of deploy/ as the real server takes it (dry run).
+dry_run() {
+    bed_exec ul env LB_KUBECTL="$LB_K8S_BIN/kubectl" \
+        KUBECACHEDIR="$LB_BED_DIR/k8s/kubectl-cache" \
+        "$srcdir/tests/deploy/test-server-dry-run.sh" \
+        "$LB_BED_DIR/k8s/admin.kubeconfig"
+}
+check "deploy/*.yaml: kubectl apply --dry-run=server accepts them" dry_run
 # The audit log must show only what the agents themselves do from here on.
 : > "$LB_BED_DIR/k8s/audit.log"
 
