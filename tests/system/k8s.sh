@@ -132,25 +132,28 @@ pod_uid() {
 }
 
 # cni_conf_dir NODE : NODE's CNI configuration directory (its
-# /etc/cni/net.d): the conflist deploy/daemonset.yaml installs, with the
-# node's own agent socket in place of /run/livebind/cni.sock.  With
-# $CNI_SOCKET or $CNI_TIMEOUT_MS set, a directory of its own whose conflist
-# has that socket or that "timeoutMs".
+# /etc/cni/net.d), as the DaemonSet's init container makes it: the build's
+# livebind-install-cni puts the plugin in the node's cni/bin and the
+# conflist here, with the node's own agent socket.  With $CNI_SOCKET or
+# $CNI_TIMEOUT_MS set, a directory of its own whose conflist has that
+# socket or that "timeoutMs".
 cni_conf_dir() {
-    local d sock
-    d=$(bed_node_dir "$1")/cni/net.d
-    sock=${CNI_SOCKET:-$(bed_node_dir "$1")/cni/cni.sock}
+    local n d sock
+    n=$(bed_node_dir "$1")
+    d=$n/cni/net.d
+    sock=${CNI_SOCKET:-$n/cni/cni.sock}
     if [ -n "${CNI_SOCKET:-}${CNI_TIMEOUT_MS:-}" ]; then
         d=$d-$(echo "$sock ${CNI_TIMEOUT_MS:-}" | cksum | cut -d' ' -f1)
     fi
     if [ ! -f "$d/10-livebind.conflist" ]; then
-        mkdir -p "$d"
-        sed -n "/<<'CONFLIST'\$/,/^ *CONFLIST\$/p" \
-            "$srcdir/deploy/daemonset.yaml" | sed '1d;$d;s/^ *//' |
-            sed "s|/run/livebind/cni.sock|$sock|" |
-            sed "${CNI_TIMEOUT_MS:+s|\"type\":\"livebind\",|&\"timeoutMs\":$CNI_TIMEOUT_MS,|}" \
-            > "$d/10-livebind.conflist.tmp"
-        mv "$d/10-livebind.conflist.tmp" "$d/10-livebind.conflist"
+        mkdir -p "$d" "$n/cni/bin"
+        "$builddir/utilities/livebind-install-cni" \
+            --plugin="$builddir/cni-plugin/livebind" --bin-dir="$n/cni/bin" \
+            --conf-dir="$d" --run-dir="$n/cni" --socket="$sock" >/dev/null
+        if [ -n "${CNI_TIMEOUT_MS:-}" ]; then
+            sed -i "s|\"type\":\"livebind\",|&\"timeoutMs\":$CNI_TIMEOUT_MS,|" \
+                "$d/10-livebind.conflist"
+        fi
     fi
     echo "$d"
 }
@@ -176,7 +179,7 @@ cni() {
     fi
     bed_exec "$node" "$LB_K8S_BIN/cni-runtime" \
         -conf-dir "$(cni_conf_dir "$node")" -net "${CNI_NET:-livebind}" \
-        -cache-dir "$d/cni/cache" -path "$builddir/cni-plugin:$LB_K8S_BIN" \
+        -cache-dir "$d/cni/cache" -path "$d/cni/bin:$LB_K8S_BIN" \
         "${args[@]}" ${CNI_GC_DROP:+-drop "$CNI_GC_DROP"} "${cmd,,}"
 }
 

@@ -143,7 +143,8 @@ agent_wait_synced node3
 nr=$LB_BED_DIR/not-ready
 mkdir -p "$nr"
 bed_ovs node3 "$agent_bin" --node=node3 --ovsdb="unix:$nr/absent.sock" \
-    --openflow="unix:$nr/absent.mgmt" --k8s-server="$LB_API" \
+    --openflow="unix:$nr/absent.mgmt" \
+    --kubeconfig="$(bed_node_dir node3)/serviceaccount/kubeconfig" \
     --cni-socket="$nr/cni/cni.sock" --unixctl="$nr/agent.ctl" \
     --log-file="$nr/agent.log" --pidfile="$nr/agent.pid" --detach \
     -vconsole:off -vfile:dbg
