@@ -7,4 +7,4 @@ cni_plugin_livebind_SOURCES = cni-plugin/main.c
 cni_plugin_livebind_LDADD = $(LIVEBIND_LIBS)
 
 # Runs the plugin by hand, as a runtime would (see docs/cni.md).
-EXTRA_DIST += tests/lb-cnitool docs/cni.md
+EXTRA_DIST += docs/cni.md

@@ -490,6 +490,20 @@ k8s_http_error(const struct k8s_http *http, CURLcode cc, long status,
         return xasprintf("response body larger than %"PRIuSIZE" bytes",
                          (http->kind == K8S_HTTP_WATCH ? K8S_ERROR_BODY_MAX
                           : http->client->opts.max_body));
+    } else if (cc == CURLE_PEER_FAILED_VERIFICATION) {
+        /* Says which trust was used, since the fix is usually there: a
+         * kubeconfig's or the service account's CA that is not the one
+         * that signed the API server's certificate. */
+        const struct k8s_config *cfg = http->client->config;
+        return xasprintf("TLS: the API server's certificate is not trusted "
+                         "by %s%s (%s)",
+                         cfg->ca_file ? "the CA in " :
+                         cfg->ca_data.data ? "the kubeconfig's "
+                                             "certificate-authority-data"
+                                           : "the system's CAs",
+                         cfg->ca_file ? cfg->ca_file : "",
+                         http->errbuf[0] ? http->errbuf
+                                         : curl_easy_strerror(cc));
     } else if (cc != CURLE_OK) {
         return xasprintf("%s%s%s", curl_easy_strerror(cc),
                          http->errbuf[0] ? ": " : "", http->errbuf);
@@ -888,8 +902,11 @@ k8s_watch_fail(struct k8s_watch *watch, long long int min_ms,
     watch->last_error_time = time_msec();
     watch->n_errors++;
 
-    long long int delay = MAX(k8s_jitter(watch->backoff_ms), min_ms);
-    delay = MIN(delay, opts->backoff_max_ms);
+    /* A server's Retry-After wins over the backoff's cap: retrying sooner
+     * than asked only earns another 429. */
+    long long int delay = MIN(k8s_jitter(watch->backoff_ms),
+                              opts->backoff_max_ms);
+    delay = MAX(delay, min_ms);
     watch->backoff_ms = MIN(watch->backoff_ms * 2, opts->backoff_max_ms);
 
     VLOG_WARN_RL(&rl, "%s: %s (%s; retrying in %lld ms)", watch->path,

@@ -29,12 +29,5 @@ check-system: all $(noinst_PROGRAMS)
 EXTRA_DIST += $(SYSTEM_TESTS)
 include tests/bench/automake.mk
 
-# The fake Kubernetes API server (a test double) has tests of its own.
-TESTS += tests/fake-apiserver/test_fake_apiserver.py
-EXTRA_DIST += \
-	tests/fake-apiserver/README.md \
-	tests/fake-apiserver/fake_apiserver.py \
-	tests/fake-apiserver/test_fake_apiserver.py
-
 # Object shapes the unit tests read (whole directories).
 EXTRA_DIST += tests/fixtures

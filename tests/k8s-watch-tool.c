@@ -18,6 +18,7 @@
  *   k8s-watch-tool [OPTIONS] get PATH
  *   k8s-watch-tool [OPTIONS] create|update|merge-patch|json-patch PATH JSON
  *   k8s-watch-tool [OPTIONS] delete PATH [RESOURCE-VERSION]
+ *       (with grace period 0, as a kubelet's final delete)
  *   k8s-watch-tool [OPTIONS] rmw PATH MERGE-JSON
  *       One request (rmw: read-modify-write that merges MERGE-JSON into the
  *       object, retried on conflict).  Prints "STATUS <http status>", then
@@ -376,11 +377,15 @@ main(int argc, char *argv[])
                               &result);
         k8s_result_destroy(&result);
     } else if (!strcmp(command, "delete")) {
-        json_t *body = NULL;
+        /* Grace period 0: a pod on a node is otherwise only marked for
+         * deletion, waiting for a kubelet that the bed does not run. */
+        json_t *body = json_pack("{s:s, s:s, s:i}", "kind", "DeleteOptions",
+                                 "apiVersion", "v1",
+                                 "gracePeriodSeconds", 0);
         if (argc > 2) {
-            body = json_pack("{s:s, s:s, s:{s:s}}", "kind", "DeleteOptions",
-                             "apiVersion", "v1", "preconditions",
-                             "resourceVersion", argv[2]);
+            json_object_set_new(body, "preconditions",
+                                json_pack("{s:s}", "resourceVersion",
+                                          argv[2]));
         }
         status = print_result(k8s_request_sync(client, "DELETE", path, NULL,
                                                body, timeout_ms, &result),

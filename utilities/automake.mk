@@ -2,6 +2,7 @@ EXTRA_DIST += \
 	utilities/bootstrap.sh \
 	utilities/build-guest.sh \
 	utilities/build-ovs.sh \
+	utilities/build-k8s.sh \
 	utilities/livebind-ctl.in \
 	utilities/livebind-install-cni.in \
 	utilities/livebind-sandbox \

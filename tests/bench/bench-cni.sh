@@ -17,7 +17,7 @@ LB_PREFIX=${LB_PREFIX:-lbbc$$-}
 . "$srcdir/tests/system/k8s.sh"
 bed_trap
 bed_up 3 >/dev/null
-fake_api_start
+k8s_api_start
 k8s_switch pods 1 10.40.0.0/16 10.40.0.1 >/dev/null
 for n in 1 2 3; do
     k8s_node "node$n" "$(bed_node_ip "$n")" >/dev/null
@@ -45,4 +45,4 @@ echo "CNI ADD latency over $pods pods (flows installed before the result):"
 echo "  p50 $(( $(p 50) / 1000 )) ms, p99 $(( $(p 99) / 1000 )) ms," \
      "max $(( $(tail -1 "$LB_BED_DIR/lat") / 1000 )) ms" \
      "(targets: p50 <= 30 ms, p99 <= 100 ms)"
-echo "  (includes exec'ing the plugin, as a runtime does)"
+echo "  (includes exec'ing libcni's runtime and the plugin, as a runtime does)"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Benchmark: what a real QEMU live migration costs the VM's traffic (the
 # "qemu" VM mode of `make bench-migration BENCH_VM=qemu`).  The bed and the
-# fake API server (a test double) of bench-migration.sh, but the VM is the
+# real control plane of bench-migration.sh, but the VM is the
 # QEMU guest of tests/system/qemu.sh (utilities/build-guest.sh), attached as
 # KubeVirt's bridge binding attaches it and live-migrated by QEMU itself,
 # in step with KubeVirt's phases: node1 -> node2 -> node1 ...
@@ -53,7 +53,7 @@ bed_up 3 >/dev/null || die "bed_up failed"
 dir=$LB_BED_DIR
 out=$dir/bench
 mkdir -p "$out"
-fake_api_start --chunk-mode line || die "the fake API server did not start"
+k8s_api_start || die "the control plane did not start"
 k8s_switch pods 1 10.30.0.0/16 10.30.0.1 >/dev/null
 for n in 1 2 3; do
     k8s_node "node$n" "$(bed_node_ip "$n")" >/dev/null

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Benchmark: what a live migration costs the VM's traffic.  Three nodes, the
-# fake API server (a test double) standing in for Kubernetes, KubeVirt
+# real Kubernetes control plane (etcd, kube-apiserver), KubeVirt
 # emulated (tests/system/migration.sh), a client pod on node3 and a VM that
 # migrates node1 -> node2 -> node1 ... BENCH_MIGRATIONS times (default 5)
 # in each mode:
@@ -80,9 +80,7 @@ bed_up 3 >/dev/null || die "bed_up failed"
 dir=$LB_BED_DIR
 out=$dir/bench
 mkdir -p "$out"
-# One chunk per watch event, as kube-apiserver flushes them (the default
-# "split" mode is there to test stream parsing, and costs wakeups).
-fake_api_start --chunk-mode line || die "the fake API server did not start"
+k8s_api_start || die "the control plane did not start"
 k8s_switch pods 1 10.30.0.0/16 10.30.0.1 fd00:30::/64 fd00:30::1 >/dev/null
 for n in 1 2 3; do
     k8s_node "node$n" "$(bed_node_ip "$n")" >/dev/null
@@ -159,19 +157,28 @@ add_pod() {
 # fraction from the monotonic clock.)
 post_pod_timed() {
     bed_exec ul python3 -c '
-import http.client, sys, time
-conn = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=10)
+import http.client, ssl, sys, time
+pki = sys.argv[3]
+ctx = ssl.create_default_context(cafile=pki + "/ca.crt")
+ctx.load_cert_chain(pki + "/admin.crt", pki + "/admin.key")
+conn = http.client.HTTPSConnection(sys.argv[1], int(sys.argv[2]), timeout=10,
+                                   context=ctx)
 conn.connect()
 sent = time.time()
-conn.request("POST", "/api/v1/namespaces/default/pods", sys.argv[3].encode(),
+conn.request("POST", "/api/v1/namespaces/default/pods", sys.argv[4].encode(),
              {"Content-Type": "application/json"})
 status = conn.getresponse().status
 print(int(sent * 1e6))
 sys.exit(0 if 200 <= status < 300 else 1)' "$LB_API_IP" "$LB_API_PORT" \
+        "$LB_BED_DIR/k8s/pki" \
         "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",
           \"metadata\":{\"name\":\"$2\",\"namespace\":\"default\",$3},
-          \"spec\":{\"nodeName\":\"$1\"},\"status\":{\"phase\":\"Running\"}}" \
-        > "$4"
+          \"spec\":{\"nodeName\":\"$1\",\"containers\":[{\"name\":\"compute\",
+                    \"image\":\"livebind.test/pause\"}]}}" \
+        > "$4" || return 1
+    # Running, as the kubelet reports it.
+    kapi_status "/api/v1/namespaces/default/pods/$2" \
+        '{"status":{"phase":"Running"}}' >/dev/null
 }
 
 # mig_state UID SOURCE TARGET SOURCE_POD TARGET_POD [EXTRA] : the VMI's

@@ -19,6 +19,12 @@ check() {
 
 # report : summary line; exit status 1 if any check failed.
 report() {
+    # Least privilege, proved by the real authorizer: a request of an agent
+    # that RBAC refused fails the test.
+    if [ -n "${CP_STARTED:-}" ]; then
+        check "RBAC (deploy/rbac.yaml) refused no request of the agents" \
+            cp_no_forbidden
+    fi
     echo "$((_checks - _failures))/$_checks checks passed"
     [ "$_failures" = 0 ] || exit 1
 }

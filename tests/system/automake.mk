@@ -5,6 +5,14 @@ tests_lb_plumb_tool_LDADD = $(LIVEBIND_LIBS)
 SYSTEM_TESTS += tests/system/test-pipeline.sh
 EXTRA_DIST += tests/system/bed.sh tests/system/agent.sh
 SYSTEM_TESTS += tests/system/test-bed.sh
+# The real Kubernetes control plane (built by utilities/build-k8s.sh) that
+# the tests below run against, and the bed's fault-injecting proxy.
+SYSTEM_TESTS += tests/system/test-control-plane.sh
+EXTRA_DIST += tests/system/control-plane.sh tests/system/ns-forward.py \
+	tests/fault-proxy/go.mod tests/fault-proxy/main.go \
+	tests/k8s-build/go.mod tests/k8s-build/go.sum \
+	tests/k8s-build/cni/go.mod tests/k8s-build/cni/go.sum \
+	tests/k8s-build/cni/cni-runtime/main.go
 # The CNI plugin against a stub agent: needs no root, so plain `make check`
 # runs it.
 check_PROGRAMS += tests/system/cni-test-server

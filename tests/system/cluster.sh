@@ -1,5 +1,5 @@
 # cluster.sh - the common start of system tests that run livebind as in a
-# cluster: three nodes, the fake Kubernetes API server (a test double),
+# cluster: three nodes, the real Kubernetes control plane (control-plane.sh),
 # an agent on each node, pods through the CNI plugin.  Source it with
 # $srcdir set (and $LB_PREFIX, unique per test); it skips (exit 77) when the
 # test cannot run here, sources the helper libraries and sets the EXIT trap.
@@ -19,7 +19,7 @@ command -v curl >/dev/null || { echo "SKIP: no curl"; exit 77; }
 . "$srcdir/tests/system/migration.sh"
 bed_trap
 
-# cluster_up SUBNET GATEWAY [AGENT-ARGS...] : 3 nodes, the API server with
+# cluster_up SUBNET GATEWAY [AGENT-ARGS...] : 3 nodes, the control plane with
 # switch "pods" (tunnel key 1) and the Node objects, synced agents.  The
 # switch gets IPv6 prefix $LB_SWITCH_PREFIX6 and gateway $LB_SWITCH_GATEWAY6
 # if set; an empty SUBNET makes it IPv6-only.
@@ -27,7 +27,7 @@ cluster_up() {
     local subnet=$1 gateway=$2 n
     shift 2
     bed_up 3
-    fake_api_start
+    k8s_api_start
     k8s_switch pods 1 "$subnet" "$gateway" "${LB_SWITCH_PREFIX6-}" \
         "${LB_SWITCH_GATEWAY6-}" >/dev/null
     for n in 1 2 3; do

@@ -1,32 +1,30 @@
-# k8s.sh - helpers for system tests that run livebind-agent against the fake
-# Kubernetes API server (tests/fake-apiserver, a test double).  Source after
-# bed.sh and agent.sh.
+# k8s.sh - helpers for system tests that run livebind-agent against the
+# bed's real Kubernetes control plane (control-plane.sh: etcd and
+# kube-apiserver in the underlay namespace, where every node reaches it the
+# way real nodes reach theirs).  Source after bed.sh and agent.sh.
 #
-# The API server runs in the underlay namespace, on the underlay bridge, so
-# that every node reaches it the way real nodes reach theirs.
+# Objects are written the way the real components write them: the
+# administrator (system:masters) creates them, pods carry spec.nodeName as
+# after scheduling, and statuses go through the status subresource (the
+# API server drops a status sent with a create).
 
-LB_API_IP=${LB_API_IP:-${LB_UL_NET:-172.31.0}.254}
-LB_API_PORT=${LB_API_PORT:-6443}
-LB_API=http://$LB_API_IP:$LB_API_PORT
+. "$srcdir/tests/system/control-plane.sh"
 
-# fake_api_start [ARGS...] : start the fake API server.
-fake_api_start() {
-    local ul; ul=${LB_PREFIX}ul
-    ip -n "$ul" addr add "$LB_API_IP/${LB_UL_PLEN:-24}" dev lb-ul 2>/dev/null \
-        || true
-    rm -f "$LB_BED_DIR/api.port"
-    bed_bg ul "$LB_BED_DIR/fake-api.log" python3 \
-        "$srcdir/tests/fake-apiserver/fake_apiserver.py" \
-        --listen "$LB_API_IP:$LB_API_PORT" --port-file "$LB_BED_DIR/api.port" \
-        --bookmark-interval 1 "$@"
-    FAKE_API_PID=$BED_BG_PID
-    bed_wait_until 10 test -s "$LB_BED_DIR/api.port"
+# k8s_api_start : the control plane (cp_start), or skip (exit 77) when it
+# cannot be had here.
+k8s_api_start() {
+    cp_require
+    cp_start
 }
 
-# kapi METHOD PATH [BODY [CONTENT-TYPE]] : one API request; prints the body.
+# kapi METHOD PATH [BODY [CONTENT-TYPE]] : one API request as the
+# administrator; prints the body.
 kapi() {
     local method=$1 path=$2 body=${3-} ctype=${4:-application/json}
-    local args=(-sS -X "$method" -H "Content-Type: $ctype")
+    local pki=$LB_BED_DIR/k8s/pki
+    local args=(-sS -X "$method" -H "Content-Type: $ctype"
+                --cacert "$pki/ca.crt" --cert "$pki/admin.crt"
+                --key "$pki/admin.key")
     [ -z "$body" ] || args+=(--data-binary "$body")
     bed_exec ul curl "${args[@]}" "$LB_API$path"
 }
@@ -41,6 +39,18 @@ kapi_ok() {
         return 1
     fi
     echo "$out"
+}
+
+# kapi_status PATH JSON : a merge patch of PATH's status subresource.
+kapi_status() {
+    kapi_ok PATCH "$1/status" "$2" application/merge-patch+json
+}
+
+# k8s_namespace NAME : a namespace with its "default" ServiceAccount (made
+# by the controller manager in a cluster; none runs here).
+k8s_namespace() {
+    kc create namespace "$1" >/dev/null 2>&1 || true
+    kc create serviceaccount default -n "$1" >/dev/null 2>&1 || true
 }
 
 k8s_node() {  # NAME IP
@@ -63,41 +73,53 @@ k8s_switch() {
         \"metadata\":{\"name\":\"$1\"},\"spec\":{$spec,\"mtu\":1400}}"
 }
 
-# k8s_pod NS NAME NODE [EXTRA-METADATA-JSON] : a running pod object.
+# k8s_pod NS NAME NODE [EXTRA-METADATA-JSON] : a running pod object: as
+# scheduled (spec.nodeName), then Running as the kubelet reports it.
 k8s_pod() {
     local extra=${4:+,$4}
     kapi_ok POST "/api/v1/namespaces/$1/pods" \
       "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",
         \"metadata\":{\"name\":\"$2\",\"namespace\":\"$1\"$extra},
-        \"spec\":{\"nodeName\":\"$3\"},\"status\":{\"phase\":\"Running\"}}"
+        \"spec\":{\"nodeName\":\"$3\",
+                  \"containers\":[{\"name\":\"compute\",\"image\":\"livebind.test/pause\"}]}}" \
+        >/dev/null || return 1
+    kapi_status "/api/v1/namespaces/$1/pods/$2" \
+        '{"status":{"phase":"Running"}}'
 }
 
-# k8s_port NS NAME POD NODE KEY MAC IP : a pod's LogicalPort, owned by POD.
+# k8s_port NS NAME POD NODE KEY MAC IP : a pod's LogicalPort, owned by POD
+# (the spec, then the owner in the status, as the agent writes them).
 k8s_port() {
-    local uid
-    uid=$(kapi GET "/api/v1/namespaces/$1/pods/$3" |
-          sed -n 's/.*"uid": *"\([^"]*\)".*/\1/p' | head -1)
-    kapi_ok POST "/apis/livebind.io/v1alpha1/namespaces/$1/logicalports" \
+    local uid base=/apis/livebind.io/v1alpha1/namespaces/$1/logicalports
+    uid=$(pod_uid "$1" "$3")
+    kapi_ok POST "$base" \
       "{\"apiVersion\":\"livebind.io/v1alpha1\",\"kind\":\"LogicalPort\",
         \"metadata\":{\"name\":\"$2\",\"namespace\":\"$1\"},
         \"spec\":{\"switch\":\"pods\",\"tunnelKey\":$5,\"mac\":\"$6\",
-                  \"ips\":[\"$7\"],\"pod\":\"$3\"},
-        \"status\":{\"activeOwner\":{\"pod\":\"$3\",\"podUID\":\"$uid\",
+                  \"ips\":[\"$7\"],\"pod\":\"$3\"}}" >/dev/null || return 1
+    kapi_status "$base/$2" \
+        "{\"status\":{\"activeOwner\":{\"pod\":\"$3\",\"podUID\":\"$uid\",
                                      \"node\":\"$4\"}}}"
 }
 
-k8s_delete() {  # PATH
-    kapi_ok DELETE "$1" >/dev/null
+# k8s_delete PATH : deletes the object.  A pod on a node is deleted as a
+# kubelet sees it go: gracefully first (deletionTimestamp set, what the
+# agents watch), then for good once its containers are gone (grace 0, the
+# kubelet's own final delete).
+k8s_delete() {
+    kapi_ok DELETE "$1" >/dev/null || return 1
+    case $1 in
+        */pods/*) kapi DELETE "$1?gracePeriodSeconds=0" >/dev/null ;;
+    esac
 }
 
-fake_api_fault() {  # JSON
-    bed_exec ul curl -sS -X POST --data-binary "$1" "$LB_API/fake/faults"
-}
-
-# agent_k8s_start NODE [ARGS...] : an agent in Kubernetes mode.
+# agent_k8s_start NODE [ARGS...] : an agent in Kubernetes mode, with the
+# credentials a pod of deploy/daemonset.yaml has (cp_agent_kubeconfig).
 agent_k8s_start() {
     local node=$1; shift
-    agent_start "$node" --k8s-server="$LB_API" \
+    local kcfg; kcfg=$(bed_node_dir "$node")/serviceaccount/kubeconfig
+    [ -f "$kcfg" ] || kcfg=$(cp_agent_kubeconfig "$node") || return 1
+    agent_start "$node" --kubeconfig="$kcfg" \
         --cni-socket="$(bed_node_dir "$node")/cni/cni.sock" "$@"
 }
 
@@ -115,24 +137,56 @@ pod_uid() {
         sed -n 's/.*"uid": *"\([^"]*\)".*/\1/p' | head -1
 }
 
-# cni NODE COMMAND POD [NS] : run the livebind CNI plugin exactly as a
-# runtime does (environment, configuration on stdin) for pod NS/POD on
-# NODE, whose netns is $LB_PREFIX$POD.  Prints the plugin's output.
-# $CNI_SOCKET and $CNI_TIMEOUT_MS override the agent's socket and the
-# plugin's timeout.
+# cni_conf_dir NODE : NODE's CNI configuration directory (its
+# /etc/cni/net.d), as the DaemonSet's init container makes it: the build's
+# livebind-install-cni puts the plugin in the node's cni/bin and the
+# conflist here, with the node's own agent socket.  With $CNI_SOCKET or
+# $CNI_TIMEOUT_MS set, a directory of its own whose conflist has that
+# socket or that "timeoutMs".
+cni_conf_dir() {
+    local n d sock
+    n=$(bed_node_dir "$1")
+    d=$n/cni/net.d
+    sock=${CNI_SOCKET:-$n/cni/cni.sock}
+    if [ -n "${CNI_SOCKET:-}${CNI_TIMEOUT_MS:-}" ]; then
+        d=$d-$(echo "$sock ${CNI_TIMEOUT_MS:-}" | cksum | cut -d' ' -f1)
+    fi
+    if [ ! -f "$d/10-livebind.conflist" ]; then
+        mkdir -p "$d" "$n/cni/bin"
+        "$builddir/utilities/livebind-install-cni" \
+            --plugin="$builddir/cni-plugin/livebind" --bin-dir="$n/cni/bin" \
+            --conf-dir="$d" --run-dir="$n/cni" --socket="$sock" >/dev/null
+        if [ -n "${CNI_TIMEOUT_MS:-}" ]; then
+            sed -i "s|\"type\":\"livebind\",|&\"timeoutMs\":$CNI_TIMEOUT_MS,|" \
+                "$d/10-livebind.conflist"
+        fi
+    fi
+    echo "$d"
+}
+
+# cni NODE COMMAND POD [NS] : a CNI command (ADD, CHECK, DEL; STATUS and GC
+# take no pod) for pod NS/POD on NODE, whose netns is $LB_PREFIX$POD, run
+# the way a container runtime runs it: through libcni (cni-runtime, built
+# by utilities/build-k8s.sh) in the node's network namespace, from the
+# node's conflist ($CNI_NET, default "livebind"), with the node's result
+# cache (prevResult for CHECK and DEL, the attachments for GC) and the
+# arguments the kubelet passes.  Prints the result (ADD) or the plugin's
+# error JSON.
 cni() {
-    local node=$1 cmd=$2 pod=$3 ns=${4:-default}
+    local node=$1 cmd=$2 pod=${3-} ns=${4:-default}
     local d; d=$(bed_node_dir "$node")
-    local uid=${CNI_POD_UID:-}
-    [ -n "$uid" ] || uid=$(pod_uid "$ns" "$pod")
-    printf '{"cniVersion":"1.1.0","name":"livebind","type":"livebind",
-             "agentSocket":"%s","timeoutMs":%d}' \
-        "${CNI_SOCKET:-$d/cni/cni.sock}" "${CNI_TIMEOUT_MS:-20000}" |
-    env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_CONTAINERID="cid-$pod" \
-        CNI_NETNS="/var/run/netns/${LB_PREFIX}$pod" CNI_IFNAME=eth0 \
-        CNI_PATH="$builddir/cni-plugin" \
-        CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=$ns;K8S_POD_NAME=$pod;K8S_POD_UID=$uid;K8S_POD_INFRA_CONTAINER_ID=cid-$pod" \
-        "$builddir/cni-plugin/livebind"
+    local args=()
+    if [ -n "$pod" ]; then
+        local uid=${CNI_POD_UID:-}
+        [ -n "$uid" ] || uid=$(pod_uid "$ns" "$pod")
+        args=(-container-id "cid-$pod"
+              -netns "/var/run/netns/${LB_PREFIX}$pod" -ifname eth0
+              -args "IgnoreUnknown=1;K8S_POD_NAMESPACE=$ns;K8S_POD_NAME=$pod;K8S_POD_UID=$uid;K8S_POD_INFRA_CONTAINER_ID=cid-$pod")
+    fi
+    bed_exec "$node" "$LB_K8S_BIN/cni-runtime" \
+        -conf-dir "$(cni_conf_dir "$node")" -net "${CNI_NET:-livebind}" \
+        -cache-dir "$d/cni/cache" -path "$d/cni/bin:$LB_K8S_BIN" \
+        "${args[@]}" ${CNI_GC_DROP:+-drop "$CNI_GC_DROP"} "${cmd,,}"
 }
 
 # pod_netns POD : create the (empty) network namespace of POD, the way a
@@ -151,11 +205,16 @@ result_mac() {
 
 # add_pod NODE POD [METADATA-JSON] : a pod the way a cluster makes one: the
 # pod object, its network namespace, then the CNI ADD, whose result goes to
-# $LB_BED_DIR/add.POD.
+# $LB_BED_DIR/add.POD, and the pod's IP in its status.
 add_pod() {
     k8s_pod default "$2" "$1" "${3-}" >/dev/null
     pod_netns "$2"
-    cni "$1" ADD "$2" > "$LB_BED_DIR/add.$2"
+    cni "$1" ADD "$2" > "$LB_BED_DIR/add.$2" || return 1
+    # The kubelet reports the address the runtime's ADD returned.
+    local ip; ip=$(ip_of "$2")
+    kapi_status "/api/v1/namespaces/default/pods/$2" \
+        "{\"status\":{\"podIP\":\"$ip\",\"podIPs\":[{\"ip\":\"$ip\"}]}}" \
+        >/dev/null
 }
 
 # ip_of POD, mac_of POD : the address and MAC its ADD returned.

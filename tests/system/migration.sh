@@ -13,14 +13,20 @@ json_field() {  # FIELD : read a top-level metadata field from JSON on stdin
     python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["'"$1"'"])'
 }
 
-# vmi_create VM NODE : the VirtualMachineInstance, opted in.
+# vmi_create VM NODE : the VirtualMachineInstance, opted in, running on
+# NODE (its status written through the status subresource, as
+# virt-controller and virt-handler do); prints its UID.
 vmi_create() {
     kapi_ok POST "$KV/virtualmachineinstances" \
       "{\"apiVersion\":\"kubevirt.io/v1\",\"kind\":\"VirtualMachineInstance\",
         \"metadata\":{\"name\":\"$1\",\"namespace\":\"default\",
           \"annotations\":{\"kubevirt.io/allow-pod-bridge-network-live-migration\":\"true\"}},
-        \"status\":{\"nodeName\":\"$2\",\"phase\":\"Running\"}}" |
+        \"spec\":{\"domain\":{\"devices\":{\"interfaces\":[{\"name\":\"default\",\"bridge\":{}}]}},
+                  \"networks\":[{\"name\":\"default\",\"pod\":{}}]}}" |
         json_field uid
+    kapi_status "$KV/virtualmachineinstances/$1" \
+        "{\"status\":{\"nodeName\":\"$2\",\"phase\":\"Running\"}}" \
+        >/dev/null
 }
 
 # launcher_meta VM VMI_UID [VMIM_UID VMIM_NAME] : virt-launcher pod metadata
@@ -77,14 +83,16 @@ guest_create() {
     ip -n "$ns" link set br0 up
 }
 
-# vmim_create NAME VM : a VirtualMachineInstanceMigration in phase Pending.
+# vmim_create NAME VM : a VirtualMachineInstanceMigration in phase Pending
+# (created by a user, its phase set by virt-controller); prints its UID.
 vmim_create() {
     kapi_ok POST "$KV/virtualmachineinstancemigrations" \
       "{\"apiVersion\":\"kubevirt.io/v1\",
         \"kind\":\"VirtualMachineInstanceMigration\",
         \"metadata\":{\"name\":\"$1\",\"namespace\":\"default\"},
-        \"spec\":{\"vmiName\":\"$2\"},\"status\":{\"phase\":\"Pending\"}}" |
+        \"spec\":{\"vmiName\":\"$2\"}}" |
         json_field uid
+    vmim_phase "$1" Pending
 }
 
 # vmim_phase NAME PHASE : advance the VMIM, as virt-controller does.

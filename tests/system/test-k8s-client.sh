@@ -1,36 +1,41 @@
 #!/bin/bash
-# System test of lib/k8s-client against the fake API server
-# (tests/fake-apiserver), driven through tests/k8s-watch-tool:
+# System test of lib/k8s-client against the bed's real kube-apiserver
+# (tests/system/control-plane.sh), driven through tests/k8s-watch-tool, with
+# the fault proxy (tests/fault-proxy) between them for the faults the real
+# server does not make on demand:
 #   - list (paginated) + watch with a field selector: creates, merge and
 #     JSON patches and deletes arrive as UPSERT/REMOVE, other nodes' pods
 #     do not;
-#   - watch streams dropped mid-chunk, repeatedly: the client resumes from
+#   - watch streams cut mid-event by the proxy, repeatedly, with every
+#     stream passed on in pieces of random size: the client resumes from
 #     the last resourceVersion, with no duplicate and no lost event and no
 #     re-list;
-#   - 410 Gone, as an ERROR event and as an HTTP status, after compaction
-#     while the client was away: it re-lists and notices a deletion (and a
+#   - 410 Gone: as the real server's ERROR event, after etcd was compacted
+#     and kube-apiserver restarted while the client was stopped; and as an
+#     HTTP 410 from the proxy: it re-lists and notices a deletion (and a
 #     creation) that it never saw as events;
-#   - 409 Conflict on a stale update; read-modify-write retries through a
-#     real conflict and gives up after --attempts injected ones;
-#   - 500s on every list: exponential backoff (few requests, little CPU),
-#     then recovery when the server heals;
+#   - 409 Conflict on a stale update (the real server's); read-modify-write
+#     retries through a real conflict (the proxy holds the first PUT back)
+#     and gives up after --attempts injected ones;
+#   - 500s on every list (proxy): exponential backoff (few requests, little
+#     CPU), then recovery when the faults stop; a 429 with Retry-After
+#     (proxy) is honoured; an event held back by the proxy arrives late,
+#     once and in order;
 #   - an event over --max-event: clear error, no crash, recovery by re-list;
-#   - a kubeconfig with a tokenFile against a server requiring a token: the
-#     file is re-read for each request.
+#   - a kubeconfig with a tokenFile: a wrong token gets the real server's
+#     401, and the file is re-read for each request.
 #
-# Needs python3 (for the fake server), no root.  Uses only 127.0.0.1.
+# Needs root (the bed's underlay namespace holds the control plane).
 # Tool: $K8S_WATCH_TOOL, or tests/k8s-watch-tool under $LB_BUILDDIR,
 # $abs_top_builddir, $top_builddir, the current directory or the source tree.
 # Exit: 0 pass, 1 fail, 77 skip, 99 hard error.
 set -eu
 
-command -v python3 >/dev/null 2>&1 ||
-    { echo "SKIP: test-k8s-client.sh needs python3" >&2; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: test-k8s-client.sh needs root" >&2; exit 77; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=$(cd "$here/../.." && pwd)
-FAKE=$top_srcdir/tests/fake-apiserver/fake_apiserver.py
-[ -f "$FAKE" ] || { echo "ERROR: $FAKE not found" >&2; exit 99; }
+srcdir=${srcdir:-$top_srcdir}
 
 TOOL=${K8S_WATCH_TOOL:-}
 if [ -z "$TOOL" ]; then
@@ -47,6 +52,11 @@ if [ -z "$TOOL" ] || [ ! -x "$TOOL" ]; then
          "K8S_WATCH_TOOL" >&2
     exit 99
 fi
+
+LB_PREFIX=${LB_PREFIX:-lbkc$$-}
+. "$srcdir/tests/system/bed.sh"
+. "$srcdir/tests/system/k8s.sh"
+cp_require
 
 TMP=$(mktemp -d /tmp/test-k8s-client.XXXXXX)
 PIDS=""
@@ -74,6 +84,7 @@ cleanup() {
     else
         rm -rf "$TMP"
     fi
+    bed_down
     return $rc
 }
 trap cleanup EXIT
@@ -108,34 +119,36 @@ wait_for() {
     fail "timed out after ${timeout}s waiting for: $desc"
 }
 
-# start_server NAME ARGS...: starts a fake API server; sets URL.
-start_server() {
-    local name=$1
-    shift
-    rm -f "$TMP/$name.port"
-    python3 "$FAKE" --listen 127.0.0.1:0 --port-file "$TMP/$name.port" \
-        "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    PIDS="$PIDS $!"
-    wait_for 20 "$name port file" test -s "$TMP/$name.port"
-    URL=http://127.0.0.1:$(cat "$TMP/$name.port")
-}
-
-start_server fake --bookmark-interval 0.2 --chunk-mode random --seed 7
-API=$URL
+bed_up 1 >/dev/null
+cp_start
+cp_proxy_start -split
+cp_admin_token "$TMP/admin.token"
+cp_kubeconfig "$TMP/admin.kubeconfig" "$LB_PROXY" "$TMP/admin.token"
+API=$LB_PROXY
+# Every client runs in the underlay namespace, through the proxy, as a
+# cluster administrator (a ServiceAccount token: TLS ends at the proxy).
+TOOLK=(bed_exec ul "$TOOL" --kubeconfig "$TMP/admin.kubeconfig")
 T() {
-    "$TOOL" --server "$API" "$@"
+    "${TOOLK[@]}" "$@"
 }
 
-# fault JSON: POST to the fake server's fault injection endpoint.
+# fault JSON: a fault of the proxy.
 fault() {
-    T create /fake/faults "$1" >"$TMP/fault.last" ||
-        fail "fault injection $1: $(cat "$TMP/fault.last")"
+    proxy_fault "$1" || fail "fault injection $1"
 }
 
-# sstat EXPR: evaluates Python expression EXPR on the server's stats 's'.
+# sstat EXPR: evaluates Python expression EXPR on the proxy's stats 's'.
 sstat() {
-    T get /fake/stats | sed -n 's/^BODY //p' |
+    proxy_stats |
         python3 -c "import json, sys; s = json.load(sys.stdin); print($1)"
+}
+
+# restart_expired: etcd compacted and kube-apiserver restarted, so that
+# its watch cache starts at the newest revision: a watch resuming from an
+# older one gets 410 Gone.
+restart_expired() {
+    cp_etcd_compact
+    cp_restart_apiserver || fail "kube-apiserver did not come back"
 }
 
 pod() {                         # pod NAME NODE [EXTRA-METADATA-JSON]
@@ -158,11 +171,13 @@ print(json.load(sys.stdin)["metadata"]["resourceVersion"])'
 }
 
 # start_watch NAME ARGS...: runs "k8s-watch-tool ARGS" in the background
-# with output in $TMP/NAME.out; sets WPID.
+# with output in $TMP/NAME.out; sets WPID (the tool's own pid: ip netns
+# exec execs it).
 start_watch() {
     local name=$1
     shift
-    "$TOOL" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    ip netns exec "${LB_PREFIX}ul" "$TOOL" "$@" \
+        >"$TMP/$name.out" 2>"$TMP/$name.err" &
     WPID=$!
     PIDS="$PIDS $WPID"
 }
@@ -204,7 +219,7 @@ for i in 0 1 2 3 4; do
 done
 create_pod pre-other node-b
 
-start_watch w1 --server "$API" --page-size 2 --backoff-max 1000 \
+start_watch w1 --kubeconfig "$TMP/admin.kubeconfig" --page-size 2 --backoff-max 1000 \
     --field-selector spec.nodeName=node-a watch /api/v1/pods
 W1=$WPID
 wait_for 10 "initial SYNCED" has_line "$TMP/w1.out" '^SYNCED 5$'
@@ -248,7 +263,7 @@ pass "create, merge patch, JSON patch, delete arrive as events"
 dropped0=$(sstat 's["watches_dropped"]')
 for i in 1 2 3 4 5 6; do
     create_pod "d-$i" node-a
-    fault '{"drop_watches": true}'
+    fault '{"drop_watches": true, "mid_event": true}'
     create_pod "e-$i" node-a
     if [ $((i % 2)) = 0 ]; then
         sleep 0.3
@@ -276,8 +291,11 @@ pass "$((dropped - dropped0)) dropped streams resumed, no duplicates or losses"
 # 3. 410 Gone after compaction while the client was away.
 
 # expect_relist_notices HOW: with the watcher stopped (SIGSTOP), drops its
-# stream, deletes one pod and creates another, compacts the history; after
-# SIGCONT the watcher must get 410 and find both changes by re-listing.
+# stream, deletes one pod and creates another, and then either compacts
+# etcd and restarts kube-apiserver (HOW=event: the real server's 410 ERROR
+# event) or has the proxy answer the next watch with HTTP 410 (HOW=http);
+# after SIGCONT the watcher must get 410 and find both changes by
+# re-listing.
 expect_relist_notices() {
     local how=$1 st relists0
     create_pod "doomed-$how" node-a
@@ -286,15 +304,17 @@ expect_relist_notices() {
     st=$(status_of "$W1" "$TMP/w1.out")
     relists0=$(counter relists "$st")
 
+    # Its stream is cut first (as by a network fault), so that the
+    # changes cannot wait for it in socket buffers.
     kill -STOP "$W1"
     fault '{"drop_watches": true}'
     T delete "/api/v1/namespaces/default/pods/doomed-$how" >/dev/null ||
         fail "delete doomed-$how"
     create_pod "born-$how" node-a
     if [ "$how" = http ]; then
-        fault '{"compact": true, "expired_watch": "http"}'
+        fault '{"match": "WATCH /api/v1/pods", "status": 410, "count": 1}'
     else
-        fault '{"compact": true}'
+        restart_expired
     fi
     kill -CONT "$W1"
 
@@ -308,9 +328,9 @@ expect_relist_notices() {
     echo "$st" | grep -q 'state: watching' || fail "not watching: $st"
 }
 expect_relist_notices event
-pass "410 ERROR event: re-list notices a deletion while disconnected"
+pass "410 ERROR event (compaction, restart): re-list notices a deletion"
 expect_relist_notices http
-T create /fake/reset '{}' >/dev/null
+proxy_reset
 pass "HTTP 410: re-list notices a deletion while disconnected"
 
 # The consumer's view equals the server's.
@@ -343,7 +363,7 @@ has_line "$TMP/req.out" '^ERROR HTTP 409: .*has been modified' ||
     fail "no clear conflict message: $(cat "$TMP/req.out")"
 pass "stale update gets 409 Conflict"
 
-# A real conflict: the server holds the first PUT back while the tool's
+# A real conflict: the proxy holds the first PUT back while the tool's
 # concurrent merge patch (sent right after the first read) lands.
 fault "{\"delay_ms\": 700, \"match\": \"PUT $P\", \"count\": 1}"
 T rmw $P '{"metadata":{"labels":{"rmw":"done"}}}' \
@@ -363,7 +383,7 @@ if T rmw --attempts 3 $P '{"metadata":{"labels":{"x":"y"}}}' \
 fi
 has_line "$TMP/rmw.out" '^ATTEMPTS 3$' || fail "$(cat "$TMP/rmw.out")"
 has_line "$TMP/rmw.out" '^STATUS 409$' || fail "$(cat "$TMP/rmw.out")"
-T create /fake/reset '{}' >/dev/null
+proxy_reset
 pass "read-modify-write gives up after --attempts conflicts"
 
 # Delete with a stale resourceVersion precondition.
@@ -379,12 +399,13 @@ pass "delete preconditions"
 # ---------------------------------------------------------------------------
 # 5. 500s: backoff, no busy loop, recovery.
 
-fault '{"status": 500, "match": "list /api/v1/nodes", "count": 0}'
-n0=$(sstat 's["requests"].get("list /api/v1/nodes", 0)')
-start_watch w2 --server "$API" --backoff-max 2000 watch /api/v1/nodes
+fault '{"status": 500, "match": "GET /api/v1/nodes", "count": 0}'
+n0=$(sstat 's["requests"].get("GET /api/v1/nodes", 0)')
+start_watch w2 --kubeconfig "$TMP/admin.kubeconfig" --backoff-max 2000 \
+    watch /api/v1/nodes
 W2=$WPID
 sleep 4
-n=$(( $(sstat 's["requests"].get("list /api/v1/nodes", 0)') - n0 ))
+n=$(( $(sstat 's["requests"].get("GET /api/v1/nodes", 0)') - n0 ))
 # 0, 0.1, 0.3, 0.7, 1.5, 3.1 s (+-20%): about 6 requests in 4 s.
 [ "$n" -ge 4 ] && [ "$n" -le 9 ] ||
     fail "$n list requests in 4 s with 500s (want 4..9)"
@@ -395,7 +416,7 @@ hz=$(getconf CLK_TCK)
 st=$(status_of "$W2" "$TMP/w2.out")
 echo "$st" | grep -q 'state: backoff, retrying in' || fail "$st"
 echo "$st" | grep -q 'last error .*HTTP 500' || fail "$st"
-T create /fake/reset '{}' >/dev/null
+proxy_reset
 T create /api/v1/nodes '{"metadata":{"name":"node-a"}}' >/dev/null
 wait_for 10 "nodes SYNCED after the server healed" \
     has_line "$TMP/w2.out" '^SYNCED 1$'
@@ -403,12 +424,57 @@ has_line "$TMP/w2.out" '^UPSERT node-a ' || fail "node-a missing"
 st=$(status_of "$W2" "$TMP/w2.out")
 echo "$st" | grep -q 'state: watching' || fail "$st"
 pass "500s: $n requests in 4 s, $ticks CPU ticks, then recovery"
+kill "$W2"
+
+# ---------------------------------------------------------------------------
+# 5b. 429 with Retry-After (API priority and fairness turning a client
+# away): the next try waits as long as the server asked, not the backoff.
+
+start_watch w5 --kubeconfig "$TMP/admin.kubeconfig" --backoff-max 500 \
+    watch /api/v1/namespaces/kube-public/configmaps
+W5=$WPID
+wait_for 10 "configmaps SYNCED" has_line "$TMP/w5.out" '^SYNCED'
+fault '{"match": "WATCH /api/v1/namespaces/kube-public/configmaps",
+        "status": 429, "retry_after": 3, "count": 1}'
+fault '{"drop_watches": true}'
+wait_for 10 "429 seen" grep -q 'HTTP 429' "$TMP/w5.err"
+t429=$EPOCHREALTIME
+n0=$(sstat 's["requests"].get("WATCH /api/v1/namespaces/kube-public/configmaps", 0)')
+sleep 1.5
+n1=$(sstat 's["requests"].get("WATCH /api/v1/namespaces/kube-public/configmaps", 0)')
+[ "$n1" = "$n0" ] || fail "retried within 1.5 s of a 429 with Retry-After: 3"
+kapi_ok POST /api/v1/namespaces/kube-public/configmaps \
+    '{"metadata":{"name":"after-429"}}' >/dev/null
+wait_for 10 "UPSERT after the 429" \
+    has_line "$TMP/w5.out" '^UPSERT kube-public/after-429 '
+pass "429 Retry-After: 3 s honoured, then the watch resumes"
+
+# A held event (the proxy delays the stream by 3 s): it arrives late and
+# once, and nothing after it overtakes it.
+fault '{"match": "WATCH /api/v1/namespaces/kube-public/configmaps",
+        "hold_events_ms": 3000, "count": 1}'
+kapi_ok POST /api/v1/namespaces/kube-public/configmaps \
+    '{"metadata":{"name":"held"}}' >/dev/null
+kapi_ok POST /api/v1/namespaces/kube-public/configmaps \
+    '{"metadata":{"name":"behind"}}' >/dev/null
+sleep 1
+has_line "$TMP/w5.out" 'kube-public/(held|behind) ' &&
+    fail "the held event arrived early"
+wait_for 10 "UPSERT behind" has_line "$TMP/w5.out" '^UPSERT kube-public/behind '
+[ "$(grep -n 'kube-public/held ' "$TMP/w5.out" | cut -d: -f1)" -lt \
+  "$(grep -n 'kube-public/behind ' "$TMP/w5.out" | cut -d: -f1)" ] ||
+    fail "events out of order after a held one"
+[ "$(count_lines "$TMP/w5.out" 'kube-public/held ')" = 1 ] ||
+    fail "the held event was delivered more than once"
+kill "$W5"
+pass "a held event arrives late, once, in order"
 
 # ---------------------------------------------------------------------------
 # 6. An event over --max-event.
 
 NS=big
-start_watch w3 --server "$API" --max-event 3000 --backoff-max 500 \
+k8s_namespace big
+start_watch w3 --kubeconfig "$TMP/admin.kubeconfig" --max-event 3000 --backoff-max 500 \
     watch /api/v1/namespaces/big/pods
 W3=$WPID
 wait_for 10 "SYNCED 0" has_line "$TMP/w3.out" '^SYNCED 0$'
@@ -420,13 +486,16 @@ wait_for 10 "oversize error" grep -q 'larger than the limit of 3000 bytes' \
     "$TMP/w3.err"
 has_line "$TMP/w3.out" 'huge' && fail "oversized event delivered"
 kill -0 "$W3" || fail "watcher died"
-# Once the big object is gone from the history too, the watcher recovers.
+# Once the big object is gone from the history too (compacted, and the
+# restarted API server's watch cache starts after it), the watcher
+# recovers.
 T delete /api/v1/namespaces/big/pods/huge >/dev/null
 create_pod small2 node-a
-fault '{"compact": true, "drop_watches": true}'
+restart_expired
 wait_for 15 "UPSERT small2" has_line "$TMP/w3.out" '^UPSERT big/small2 '
 st=$(status_of "$W3" "$TMP/w3.out")
-echo "$st" | grep -q 'last error .*larger than the limit' || fail "$st"
+# (Its last error is the restart's by now; the oversized event's is in
+# its log, checked above.)
 [ "$(counter errors "$st")" -ge 1 ] || fail "$st"
 unset NS
 pass "oversized event: clear error, no crash, recovery"
@@ -440,37 +509,23 @@ pass "watcher exits cleanly on SIGTERM"
 # ---------------------------------------------------------------------------
 # 7. Kubeconfig with a rotating tokenFile, server requiring a token.
 
-start_server secure --token s3cret
-cat >"$TMP/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: fake
-  cluster:
-    server: $URL
-contexts:
-- name: fake
-  context: {cluster: fake, user: tester}
-current-context: fake
-users:
-- name: tester
-  user:
-    tokenFile: token
-EOF
+k8s_namespace empty
+cp_kubeconfig "$TMP/kubeconfig" "$LB_API" "$TMP/token"
 echo wrong >"$TMP/token"
-if "$TOOL" --kubeconfig "$TMP/kubeconfig" get /api/v1/pods \
+if bed_exec ul "$TOOL" --kubeconfig "$TMP/kubeconfig" get /api/v1/pods \
     >"$TMP/req.out"; then
     fail "wrong token accepted"
 fi
 has_line "$TMP/req.out" '^STATUS 401$' || fail "$(cat "$TMP/req.out")"
 
-# One long-running client: refused until the token file is rotated.
+# One long-running client: refused until the token file is rotated (to a
+# token of the agents' ServiceAccount, which may list pods).
 start_watch w4 --kubeconfig "$TMP/kubeconfig" --backoff-max 500 \
-    watch /api/v1/pods
+    watch /api/v1/namespaces/empty/pods
 W4=$WPID
 wait_for 10 "401 errors" grep -q 'HTTP 401' "$TMP/w4.err"
 has_line "$TMP/w4.out" '^SYNCED' && fail "synced with a wrong token"
-echo s3cret >"$TMP/token"
+cp_token "$TMP/token"
 wait_for 10 "SYNCED after token rotation" has_line "$TMP/w4.out" '^SYNCED 0$'
 pass "kubeconfig tokenFile is re-read for each request"
 

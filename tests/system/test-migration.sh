@@ -1,6 +1,6 @@
 #!/bin/bash
-# System test of live migration: three nodes, the fake API server (a test
-# double) standing in for Kubernetes, KubeVirt emulated, the CNI plugin
+# System test of live migration: three nodes, a real Kubernetes control
+# plane (etcd, kube-apiserver), KubeVirt emulated, the CNI plugin
 # invoked as a runtime would, and a TCP canary streaming to the VM through
 # three migrations (one that succeeds, one that fails, one cancelled).
 #
@@ -211,13 +211,6 @@ check "one TCP connection throughout (no reconnect)" \
     test "$(canary_field connections)" = 1
 check "no canary message lost" test "$(canary_field lost)" = 0
 
-# Every API request the agents made is one deploy/rbac.yaml grants.
-if python3 -c 'import yaml' 2>/dev/null; then
-    bed_exec ul curl -sS "$LB_API/fake/stats" > "$dir/api-stats.json"
-    [ -z "${LB_API_REQUEST_LOG-}" ] || cp "$dir/api-stats.json" "$LB_API_REQUEST_LOG"
-    check "deploy/rbac.yaml grants the agents' API requests" \
-        env LB_API_REQUEST_LOG="$dir/api-stats.json" python3 \
-        "$srcdir/tests/deploy/test_manifests.py" RbacTest.test_request_log
-fi
-
+# Every API request the agents made is one deploy/rbac.yaml grants: the
+# real RBAC authorizer refused none (report checks the audit log).
 report

@@ -3,9 +3,9 @@
 # guest (utilities/build-guest.sh) in a virt-launcher pod attached as
 # KubeVirt's bridge binding attaches it, and QEMU itself live-migrates it
 # node1 -> node2 -> node1, then a third migration is cancelled.  KubeVirt's
-# controllers are emulated in step with QEMU (tests/system/qemu.sh), the
-# fake API server (a test double) stands in for Kubernetes, and the CNI
-# plugin plumbs every pod.  A client pod on node3 streams TCP messages to
+# controllers are emulated in step with QEMU (tests/system/qemu.sh), a
+# real kube-apiserver (tests/system/control-plane.sh) serves the objects,
+# and the CNI plugin plumbs every pod through libcni.  A client pod on node3 streams TCP messages to
 # the guest's echo server and sends it UDP probes throughout.
 #
 # Checked: one TCP connection and no message lost; no frame reaches the
