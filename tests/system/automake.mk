@@ -44,3 +44,5 @@ SYSTEM_TESTS += tests/system/test-ipv6.sh
 EXTRA_DIST += tests/system/nd.py
 SYSTEM_TESTS += tests/system/test-migration-ipv6.sh
 SYSTEM_TESTS += tests/system/test-migration-ipv6-only.sh
+# Events on the VMI and the agents' /metrics.
+SYSTEM_TESTS += tests/system/test-observability.sh
