@@ -445,6 +445,7 @@ parse_controller(const json_t *root, const char *what, struct lb_pod *pod)
         return field_error(what, path, 2, "must be an array");
     }
 
+    bool found = false;
     size_t i;
     const json_t *ref;
     json_array_foreach (refs, i, ref) {
@@ -483,7 +484,10 @@ parse_controller(const json_t *root, const char *what, struct lb_pod *pod)
                                           : LB_K8S_SHORT_MAX);
             }
         }
-        if (!pod->owner_kind) {
+        /* The API server allows one controller; should there be more, the
+         * first counts.  Not 'owner_kind' as the flag: it may be NULL. */
+        if (!found) {
+            found = true;
             pod->owner_kind = nullable_xstrdup(values[0]);
             pod->owner_name = nullable_xstrdup(values[1]);
             pod->owner_uid = nullable_xstrdup(values[2]);
