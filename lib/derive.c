@@ -547,15 +547,30 @@ derive_ctx_init__(struct derive_ctx *ctx, const struct lb_cluster *cluster,
         group->pods[group->n++] = pod;
     }
 
+    /* The VMs of the ports: a port's migrations are its VM's, and a
+     * LogicalPort need not be named after its VM. */
+    struct sset vms = SSET_INITIALIZER(&vms);
+    if (ports) {
+        const char *port_name;
+        SSET_FOR_EACH (port_name, ports) {
+            const struct lb_logical_port *lp
+                = lb_cluster_find_logical_port_by_port_name(cluster,
+                                                            port_name);
+            if (lp && lp->vm) {
+                sset_add_and_free(&vms, xasprintf("%s/%s", lp->ns, lp->vm));
+            }
+        }
+    }
+
     SHASH_FOR_EACH (node, &cluster->objects[LB_KIND_VMIM]) {
         const struct lb_vmim *vmim = node->data;
         if (ports) {
             if (!vmim->vmi_name) {
                 continue;
             }
-            char *port = lb_ipam_port_name(vmim->ns, vmim->vmi_name);
-            bool wanted = sset_contains(ports, port);
-            free(port);
+            char *vm = xasprintf("%s/%s", vmim->ns, vmim->vmi_name);
+            bool wanted = sset_contains(&vms, vm);
+            free(vm);
             if (!wanted) {
                 continue;
             }
@@ -576,6 +591,7 @@ derive_ctx_init__(struct derive_ctx *ctx, const struct lb_cluster *cluster,
         }
         free(key);
     }
+    sset_destroy(&vms);
 }
 
 static void

@@ -1355,6 +1355,59 @@ test_facts(void **state OVS_UNUSED)
     lb_cluster_destroy(&cluster);
 }
 
+/* A LogicalPort need not be named after its VM: derivation port by port
+ * (lb_derive_ports, lb_derive_migration_facts) finds the VM's migrations as
+ * full derivation does.  Found by tests/fuzz/fuzz-derive. */
+static void
+test_port_named_apart_from_vm(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+    struct lb_cluster cluster;
+
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    jset(sc.objs[sc.n - 1].json, "metadata>name", lb_json_str("web"));
+    add_file(&sc, LB_KIND_VMI, "kubevirt/16-vmi-migrated.json");
+    lb_cluster_init(&cluster);
+    fill(&cluster, &sc, NULL);
+
+    struct lb_model kept;
+    lb_model_init(&kept);
+    lb_derive_model(&cluster, &kept);
+
+    json_t *j = fixture("kubevirt/09-vmim-succeeded.json");
+    assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_VMIM, j, NULL));
+    json_decref(j);
+    struct sset ports = SSET_INITIALIZER(&ports);
+    sset_add(&ports, "default_web");
+    assert_true(lb_derive_ports(&cluster, &ports, &kept));
+    sset_destroy(&ports);
+
+    struct lb_model fresh;
+    lb_model_init(&fresh);
+    lb_derive_model(&cluster, &fresh);
+    struct ds a = DS_EMPTY_INITIALIZER, b = DS_EMPTY_INITIALIZER;
+    lb_model_format(&fresh, &a);
+    lb_model_format(&kept, &b);
+    assert_string_equal(ds_cstr(&b), ds_cstr(&a));
+    assert_non_null(strstr(ds_cstr(&a), "default_web "));
+    assert_non_null(strstr(ds_cstr(&a), "chassis=node-b"));
+
+    struct lb_migration_facts f;
+    const struct lb_logical_port *lp = lb_cluster_find_logical_port(
+        &cluster, "default", "web");
+    lb_derive_migration_facts(&cluster, lp, &f);
+    assert_string_equal(f.migration_uid, UID_X);
+    assert_string_equal(f.vmim, "kubevirt-migrate-vm-x7k2p");
+    assert_int_equal(f.outcome, LB_OUTCOME_SUCCEEDED);
+
+    ds_destroy(&a);
+    ds_destroy(&b);
+    lb_model_destroy(&fresh);
+    lb_model_destroy(&kept);
+    lb_cluster_destroy(&cluster);
+    scenario_destroy(&sc);
+}
+
 int
 main(void)
 {
@@ -1373,6 +1426,7 @@ main(void)
         cmocka_unit_test(test_bad_updates_keep_model),
         cmocka_unit_test(test_migration_states),
         cmocka_unit_test(test_facts),
+        cmocka_unit_test(test_port_named_apart_from_vm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
