@@ -28,6 +28,7 @@ check-system: all $(noinst_PROGRAMS)
 .PHONY: check-system
 EXTRA_DIST += $(SYSTEM_TESTS)
 include tests/bench/automake.mk
+include tests/fuzz/automake.mk
 
 # The fake Kubernetes API server (a test double) has tests of its own.
 TESTS += tests/fake-apiserver/test_fake_apiserver.py

@@ -15,7 +15,8 @@ packages="build-essential autoconf automake libtool pkg-config python3
     libcurl4-openssl-dev libjansson-dev libnl-3-dev libnl-route-3-dev
     libcmocka-dev libyaml-dev libcap-ng-dev openvswitch-source
     openvswitch-switch openvswitch-common iproute2 ethtool iputils-ping
-    netcat-openbsd procps valgrind curl python3-yaml"
+    netcat-openbsd procps valgrind curl python3-yaml
+    clang libclang-rt-14-dev"
 
 missing=
 for p in $packages; do
