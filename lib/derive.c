@@ -477,7 +477,7 @@ struct pod_group {
 struct derive_ctx {
     const struct lb_cluster *cluster;
     struct shash pods_by_port;  /* Port name -> struct pod_group. */
-    struct shash vmims_by_uid;  /* UID -> const struct lb_vmim. */
+    struct shash vmims_by_uid;  /* "ns/UID" -> const struct lb_vmim. */
     struct shash newest_vmim;   /* "ns/vmiName" -> const struct lb_vmim. */
 };
 
@@ -577,14 +577,18 @@ derive_ctx_init__(struct derive_ctx *ctx, const struct lb_cluster *cluster,
         }
 
         /* UIDs are unique; should two objects claim one anyway, pick one
-         * independently of insertion order. */
+         * independently of insertion order, and never one of another
+         * namespace: a port's migrations are in its own (between
+         * namespaces, only the order of insertion could choose). */
+        char *key = xasprintf("%s/%s", vmim->ns, vmim->uid);
         const struct lb_vmim *other = shash_find_data(&ctx->vmims_by_uid,
-                                                      vmim->uid);
+                                                      key);
         if (!other || vmim_newer(vmim, other)) {
-            shash_replace(&ctx->vmims_by_uid, vmim->uid, vmim);
+            shash_replace(&ctx->vmims_by_uid, key, vmim);
         }
+        free(key);
 
-        char *key = xasprintf("%s/%s", vmim->ns, vmim->vmi_name);
+        key = xasprintf("%s/%s", vmim->ns, vmim->vmi_name);
         other = shash_find_data(&ctx->newest_vmim, key);
         if (!other || vmim_newer(vmim, other)) {
             shash_replace(&ctx->newest_vmim, key, vmim);
@@ -648,9 +652,10 @@ view_migration(const struct derive_ctx *ctx,
         return;
     }
 
-    const struct lb_vmim *vmim = shash_find_data(&ctx->vmims_by_uid, uid);
-    if (vmim && !strcmp(vmim->ns, lp->ns) && !strcmp(vmim->vmi_name,
-                                                       lp->vm)) {
+    char *key = xasprintf("%s/%s", lp->ns, uid);
+    const struct lb_vmim *vmim = shash_find_data(&ctx->vmims_by_uid, key);
+    free(key);
+    if (vmim && !strcmp(vmim->vmi_name, lp->vm)) {
         v->vmim = vmim;
         const struct lb_kv_migration_state *ms = vmim->migration_state;
         if (ms && (!ms->migration_uid || !strcmp(ms->migration_uid, uid))) {

@@ -1408,6 +1408,39 @@ test_port_named_apart_from_vm(void **state OVS_UNUSED)
     scenario_destroy(&sc);
 }
 
+/* Two VMIMs claiming one UID in two namespaces: the port's own namespace's
+ * counts, whatever the order of insertion.  Found by tests/fuzz/fuzz-derive
+ * (the choice between them depended on the order). */
+static void
+test_vmim_uid_in_two_namespaces(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    char *without = derive_string(&sc, NULL, true);
+
+    json_t *elsewhere = fixture("kubevirt/09-vmim-succeeded.json");
+    jset(elsewhere, "metadata>namespace", lb_json_str("other"));
+    add(&sc, LB_KIND_VMIM, elsewhere);
+
+    struct lb_cluster cluster;
+    struct lb_migration_facts f;
+    lb_cluster_init(&cluster);
+    fill(&cluster, &sc, NULL);
+    lb_derive_migration_facts(&cluster, lb_cluster_find_logical_port(
+                                  &cluster, "default", "testvm"), &f);
+    assert_int_equal(f.phase, LB_VMIM_RUNNING);
+    assert_int_equal(f.outcome, LB_OUTCOME_IN_PROGRESS);
+    lb_cluster_destroy(&cluster);
+
+    expect(&sc, without);
+    free(without);
+}
+
 int
 main(void)
 {
@@ -1427,6 +1460,7 @@ main(void)
         cmocka_unit_test(test_migration_states),
         cmocka_unit_test(test_facts),
         cmocka_unit_test(test_port_named_apart_from_vm),
+        cmocka_unit_test(test_vmim_uid_in_two_namespaces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
