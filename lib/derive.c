@@ -477,7 +477,7 @@ struct pod_group {
 struct derive_ctx {
     const struct lb_cluster *cluster;
     struct shash pods_by_port;  /* Port name -> struct pod_group. */
-    struct shash vmims_by_uid;  /* "ns/UID" -> const struct lb_vmim. */
+    struct shash vmims_by_uid;  /* Namespace, VM, UID -> lb_vmim. */
     struct shash newest_vmim;   /* "ns/vmiName" -> const struct lb_vmim. */
 };
 
@@ -514,6 +514,14 @@ vmim_newer(const struct lb_vmim *a, const struct lb_vmim *b)
 {
     return !b || compare_age(a->creation_timestamp, a->name, a->uid,
                              b->creation_timestamp, b->name, b->uid) > 0;
+}
+
+/* The key of 'vmims_by_uid', unambiguous whatever bytes the names hold. */
+static char *
+vmim_uid_key(const char *ns, const char *vm, const char *uid)
+{
+    return xasprintf("%"PRIuSIZE":%s%"PRIuSIZE":%s%s", strlen(ns), ns,
+                     strlen(vm), vm, uid);
 }
 
 /* Indexes the objects that bear on the ports named in 'ports', or on every
@@ -577,10 +585,11 @@ derive_ctx_init__(struct derive_ctx *ctx, const struct lb_cluster *cluster,
         }
 
         /* UIDs are unique; should two objects claim one anyway, pick one
-         * independently of insertion order, and never one of another
-         * namespace: a port's migrations are in its own (between
-         * namespaces, only the order of insertion could choose). */
-        char *key = xasprintf("%s/%s", vmim->ns, vmim->uid);
+         * independently of insertion order, and only among the VMIMs of
+         * the port's own VM: a port's migrations are its VM's (between
+         * namespaces, only the order of insertion could choose; between
+         * VMs, only whether the other VM's VMIMs were indexed). */
+        char *key = vmim_uid_key(vmim->ns, vmim->vmi_name, vmim->uid);
         const struct lb_vmim *other = shash_find_data(&ctx->vmims_by_uid,
                                                       key);
         if (!other || vmim_newer(vmim, other)) {
@@ -652,10 +661,10 @@ view_migration(const struct derive_ctx *ctx,
         return;
     }
 
-    char *key = xasprintf("%s/%s", lp->ns, uid);
+    char *key = vmim_uid_key(lp->ns, lp->vm, uid);
     const struct lb_vmim *vmim = shash_find_data(&ctx->vmims_by_uid, key);
     free(key);
-    if (vmim && !strcmp(vmim->vmi_name, lp->vm)) {
+    if (vmim) {
         v->vmim = vmim;
         const struct lb_kv_migration_state *ms = vmim->migration_state;
         if (ms && (!ms->migration_uid || !strcmp(ms->migration_uid, uid))) {

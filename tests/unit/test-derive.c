@@ -1408,9 +1408,10 @@ test_port_named_apart_from_vm(void **state OVS_UNUSED)
     scenario_destroy(&sc);
 }
 
-/* Two VMIMs claiming one UID in two namespaces: the port's own namespace's
- * counts, whatever the order of insertion.  Found by tests/fuzz/fuzz-derive
- * (the choice between them depended on the order). */
+/* Two VMIMs claiming one UID, in two namespaces or for two VMs: the port's
+ * own VM's counts, whatever the order of insertion and whether derived
+ * port by port.  Found by tests/fuzz/fuzz-derive (the choice between them
+ * depended on the order, or on which VMIMs were indexed). */
 static void
 test_vmim_uid_in_two_namespaces(void **state OVS_UNUSED)
 {
@@ -1437,6 +1438,19 @@ test_vmim_uid_in_two_namespaces(void **state OVS_UNUSED)
     assert_int_equal(f.outcome, LB_OUTCOME_IN_PROGRESS);
     lb_cluster_destroy(&cluster);
 
+    expect(&sc, without);
+
+    /* And one of another VM of the same namespace, named to sort after the
+     * port's own. */
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    json_t *other_vm = fixture("kubevirt/09-vmim-succeeded.json");
+    jset(other_vm, "metadata>name", lb_json_str("zzz-other"));
+    jset(other_vm, "spec>vmiName", lb_json_str("othervm"));
+    add(&sc, LB_KIND_VMIM, other_vm);
     expect(&sc, without);
     free(without);
 }
