@@ -282,6 +282,13 @@ parse_identity(const json_t *root, const char *kind, bool namespaced,
     if (!error && namespaced) {
         error = get_string(root, ns_path, LB_K8S_NAMESPACE_MAX, true, kind,
                            nsp);
+        /* A namespace is a DNS label, never with '_': port names
+         * "<ns>_<name>" rely on it to name one object only. */
+        if (!error && strchr(*nsp, '_')) {
+            error = xasprintf("%s %s: metadata.namespace: \"%s\" is not a "
+                              "namespace name (contains '_')", kind, *namep,
+                              *nsp);
+        }
     }
     if (error) {
         return error;

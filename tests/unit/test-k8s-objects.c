@@ -339,6 +339,8 @@ test_pod_errors(void **state OVS_UNUSED)
                       "metadata>annotations>kubevirt.io/allow-pod-bridge-"
                       "network-live-migration", json_true(),
                       "must be a string");
+    expect_error_with(POD, j, "metadata>namespace", lb_json_str("a_b"),
+                      "metadata.namespace: \"a_b\" is not a namespace name");
     expect_error_with(POD, j, "metadata>ownerReferences", lb_json_obj(),
                       "metadata.ownerReferences: must be an array");
     expect_error_with(POD, j, "spec>hostNetwork", lb_json_str("true"),
