@@ -477,7 +477,7 @@ struct pod_group {
 struct derive_ctx {
     const struct lb_cluster *cluster;
     struct shash pods_by_port;  /* Port name -> struct pod_group. */
-    struct shash vmims_by_uid;  /* UID -> const struct lb_vmim. */
+    struct shash vmims_by_uid;  /* Namespace, VM, UID -> lb_vmim. */
     struct shash newest_vmim;   /* "ns/vmiName" -> const struct lb_vmim. */
 };
 
@@ -514,6 +514,14 @@ vmim_newer(const struct lb_vmim *a, const struct lb_vmim *b)
 {
     return !b || compare_age(a->creation_timestamp, a->name, a->uid,
                              b->creation_timestamp, b->name, b->uid) > 0;
+}
+
+/* The key of 'vmims_by_uid', unambiguous whatever bytes the names hold. */
+static char *
+vmim_uid_key(const char *ns, const char *vm, const char *uid)
+{
+    return xasprintf("%"PRIuSIZE":%s%"PRIuSIZE":%s%s", strlen(ns), ns,
+                     strlen(vm), vm, uid);
 }
 
 /* Indexes the objects that bear on the ports named in 'ports', or on every
@@ -554,35 +562,56 @@ derive_ctx_init__(struct derive_ctx *ctx, const struct lb_cluster *cluster,
         group->pods[group->n++] = pod;
     }
 
+    /* The VMs of the ports: a port's migrations are its VM's, and a
+     * LogicalPort need not be named after its VM. */
+    struct sset vms = SSET_INITIALIZER(&vms);
+    if (ports) {
+        const char *port_name;
+        SSET_FOR_EACH (port_name, ports) {
+            const struct lb_logical_port *lp
+                = lb_cluster_find_logical_port_by_port_name(cluster,
+                                                            port_name);
+            if (lp && lp->vm) {
+                sset_add_and_free(&vms, xasprintf("%s/%s", lp->ns, lp->vm));
+            }
+        }
+    }
+
     SHASH_FOR_EACH (node, &cluster->objects[LB_KIND_VMIM]) {
         const struct lb_vmim *vmim = node->data;
         if (ports) {
             if (!vmim->vmi_name) {
                 continue;
             }
-            char *port = lb_ipam_port_name(vmim->ns, vmim->vmi_name);
-            bool wanted = sset_contains(ports, port);
-            free(port);
+            char *vm = xasprintf("%s/%s", vmim->ns, vmim->vmi_name);
+            bool wanted = sset_contains(&vms, vm);
+            free(vm);
             if (!wanted) {
                 continue;
             }
         }
 
         /* UIDs are unique; should two objects claim one anyway, pick one
-         * independently of insertion order. */
+         * independently of insertion order, and only among the VMIMs of
+         * the port's own VM: a port's migrations are its VM's (between
+         * namespaces, only the order of insertion could choose; between
+         * VMs, only whether the other VM's VMIMs were indexed). */
+        char *key = vmim_uid_key(vmim->ns, vmim->vmi_name, vmim->uid);
         const struct lb_vmim *other = shash_find_data(&ctx->vmims_by_uid,
-                                                      vmim->uid);
+                                                      key);
         if (!other || vmim_newer(vmim, other)) {
-            shash_replace(&ctx->vmims_by_uid, vmim->uid, vmim);
+            shash_replace(&ctx->vmims_by_uid, key, vmim);
         }
+        free(key);
 
-        char *key = xasprintf("%s/%s", vmim->ns, vmim->vmi_name);
+        key = xasprintf("%s/%s", vmim->ns, vmim->vmi_name);
         other = shash_find_data(&ctx->newest_vmim, key);
         if (!other || vmim_newer(vmim, other)) {
             shash_replace(&ctx->newest_vmim, key, vmim);
         }
         free(key);
     }
+    sset_destroy(&vms);
 }
 
 static void
@@ -639,9 +668,10 @@ view_migration(const struct derive_ctx *ctx,
         return;
     }
 
-    const struct lb_vmim *vmim = shash_find_data(&ctx->vmims_by_uid, uid);
-    if (vmim && !strcmp(vmim->ns, lp->ns) && !strcmp(vmim->vmi_name,
-                                                       lp->vm)) {
+    char *key = vmim_uid_key(lp->ns, lp->vm, uid);
+    const struct lb_vmim *vmim = shash_find_data(&ctx->vmims_by_uid, key);
+    free(key);
+    if (vmim) {
         v->vmim = vmim;
         const struct lb_kv_migration_state *ms = vmim->migration_state;
         if (ms && (!ms->migration_uid || !strcmp(ms->migration_uid, uid))) {

@@ -21,9 +21,25 @@
 #include "lb-json.h"
 
 /* Bounds on the YAML document tree, against "billion laughs" alias bombs
- * and absurd nesting. */
+ * and absurd nesting.
+ *
+ * client-go reads kubeconfig with sigs.k8s.io/yaml, that is go-yaml, which
+ * accepts anchors and aliases (it refuses only "excessive aliasing", by the
+ * ratio of aliases to decoded values), so a kubeconfig may use them and we
+ * accept them too.  But every alias is expanded into a copy, so bound what
+ * the expansion makes: its nodes, and the bytes of its strings and keys (a
+ * few long strings reached through nested aliases would otherwise make
+ * gigabytes of a small file within the node bound).  A real kubeconfig,
+ * embedded certificates and all, is far below both. */
 #define YAML_MAX_DEPTH 64
 #define YAML_MAX_NODES 100000
+#define YAML_MAX_BYTES (16 * 1024 * 1024)
+
+/* What is left of the bounds above while a document is being expanded. */
+struct yaml_budget {
+    size_t nodes;
+    size_t bytes;
+};
 
 static void
 k8s_blob_free(struct k8s_blob *blob)
@@ -311,9 +327,24 @@ yaml_plain_is(const char *s, const char *a, const char *b, const char *c)
     return !strcmp(s, a) || !strcmp(s, b) || !strcmp(s, c);
 }
 
+/* Takes 'len' bytes from 'budget'.  Returns false, with '*errorp' set, if
+ * there were not that many left. */
+static bool
+yaml_budget_take_bytes(struct yaml_budget *budget, size_t len,
+                       char **errorp)
+{
+    if (len > budget->bytes) {
+        *errorp = xasprintf("YAML expands to more than %d bytes of strings "
+                            "(through aliases?)", YAML_MAX_BYTES);
+        return false;
+    }
+    budget->bytes -= len;
+    return true;
+}
+
 static json_t *
 yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int depth,
-                  size_t *budget, char **errorp)
+                  struct yaml_budget *budget, char **errorp)
 {
     if (!node) {
         *errorp = xstrdup("YAML refers to a missing node");
@@ -322,12 +353,12 @@ yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int depth,
         *errorp = xasprintf("YAML nested deeper than %d levels",
                             YAML_MAX_DEPTH);
         return NULL;
-    } else if (!*budget) {
+    } else if (!budget->nodes) {
         *errorp = xasprintf("YAML expands to more than %d nodes",
                             YAML_MAX_NODES);
         return NULL;
     }
-    --*budget;
+    budget->nodes--;
 
     switch (node->type) {
     case YAML_SCALAR_NODE: {
@@ -341,6 +372,9 @@ yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int depth,
             } else if (!len || yaml_plain_is(s, "null", "Null", "~")) {
                 return json_null();
             }
+        }
+        if (!yaml_budget_take_bytes(budget, len, errorp)) {
+            return NULL;
         }
         if (memchr(s, '\0', len)) {
             *errorp = xstrdup("YAML string contains a NUL byte");
@@ -379,6 +413,11 @@ yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int depth,
                 || strlen((char *) key->data.scalar.value)
                    != key->data.scalar.length) {
                 *errorp = xstrdup("YAML mapping key is not a string");
+                json_decref(object);
+                return NULL;
+            }
+            if (!yaml_budget_take_bytes(budget, key->data.scalar.length,
+                                        errorp)) {
                 json_decref(object);
                 return NULL;
             }
@@ -435,7 +474,10 @@ yaml_to_json(const char *text, size_t size, char **errorp)
     if (!root) {
         *errorp = xstrdup("the file is empty");
     } else {
-        size_t budget = YAML_MAX_NODES;
+        struct yaml_budget budget = {
+            .nodes = YAML_MAX_NODES,
+            .bytes = YAML_MAX_BYTES,
+        };
         json = yaml_node_to_json(&doc, root, 0, &budget, errorp);
     }
     yaml_document_delete(&doc);

@@ -282,6 +282,13 @@ parse_identity(const json_t *root, const char *kind, bool namespaced,
     if (!error && namespaced) {
         error = get_string(root, ns_path, LB_K8S_NAMESPACE_MAX, true, kind,
                            nsp);
+        /* A namespace is a DNS label, never with '_': port names
+         * "<ns>_<name>" rely on it to name one object only. */
+        if (!error && strchr(*nsp, '_')) {
+            error = xasprintf("%s %s: metadata.namespace: \"%s\" is not a "
+                              "namespace name (contains '_')", kind, *namep,
+                              *nsp);
+        }
     }
     if (error) {
         return error;
@@ -442,6 +449,7 @@ parse_controller(const json_t *root, const char *what, struct lb_pod *pod)
         return field_error(what, path, 2, "must be an array");
     }
 
+    bool found = false;
     size_t i;
     const json_t *ref;
     json_array_foreach (refs, i, ref) {
@@ -480,7 +488,10 @@ parse_controller(const json_t *root, const char *what, struct lb_pod *pod)
                                           : LB_K8S_SHORT_MAX);
             }
         }
-        if (!pod->owner_kind) {
+        /* The API server allows one controller; should there be more, the
+         * first counts.  Not 'owner_kind' as the flag: it may be NULL. */
+        if (!found) {
+            found = true;
             pod->owner_kind = nullable_xstrdup(values[0]);
             pod->owner_name = nullable_xstrdup(values[1]);
             pod->owner_uid = nullable_xstrdup(values[2]);

@@ -373,6 +373,28 @@ k8s_stream_feed(struct k8s_stream *s, const char *data, size_t n)
             continue;
         }
 
+        /* The API server ends every event with a newline, and JSON has no
+         * raw newline inside a string, so a newline inside an event means
+         * that the event was bad (unbalanced brackets or an unterminated
+         * string).  Start afresh after it: counting brackets on would take
+         * every later event for part of this one. */
+        if (c == '\n') {
+            if (!s->discarding) {
+                k8s_event_set_invalid(&s->event,
+                                      "watch event starting at byte "
+                                      "%"PRIu64" ends at a newline before "
+                                      "it is complete (unbalanced brackets "
+                                      "or an unterminated string); "
+                                      "skipping it",
+                                      s->offset - s->len);
+                s->ready = true;
+            }
+            s->depth = 0;
+            s->len = 0;
+            s->discarding = false;
+            continue;
+        }
+
         if (!s->discarding) {
             if (s->len >= s->max_event) {
                 k8s_event_set_invalid(&s->event,

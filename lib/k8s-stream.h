@@ -10,12 +10,15 @@
  *
  * A watch response body is a sequence of JSON objects ("events"), each
  * {"type": "ADDED"|"MODIFIED"|"DELETED"|"BOOKMARK"|"ERROR", "object": {...}},
- * normally separated by newlines.  HTTP chunk and read() boundaries do not
- * line up with the objects, so this module turns an arbitrarily split byte
- * stream back into complete, validated events.  It does no I/O.
+ * each ended by a newline.  HTTP chunk and read() boundaries do not line up
+ * with the objects, so this module turns an arbitrarily split byte stream
+ * back into complete, validated events.  It does no I/O.
  *
- * Memory is bounded: an event larger than 'max_event' bytes is not buffered;
- * the parser reports an error and skips to the end of that object.
+ * A bad event costs only itself: the parser reports it as an INVALID event
+ * and starts afresh at the newline that ends it, even if its brackets do not
+ * balance.  Memory is bounded: an event larger than 'max_event' bytes is not
+ * buffered; the parser reports an error and skips to the end of that object
+ * or line.
  *
  * Usage:
  *

@@ -165,16 +165,43 @@ pod_attachment_validate(const struct pod_attachment *a)
 /* Network namespaces. */
 
 /* Opens 'path' as a network namespace other than the calling thread's and
- * stores its file descriptor in '*fdp'. */
+ * stores its file descriptor in '*fdp'.
+ *
+ * 'path' comes from a CNI request, and nothing a request names may block the
+ * agent's only thread: open() of a FIFO waits for a writer, and of a device
+ * for whatever the driver waits for.  So the file is looked at before it is
+ * opened: a namespace is a regular file on nsfs, the file system of our own
+ * namespace's file, and nothing else is ever opened.  The open itself is
+ * non-blocking in case the file is replaced in between, and the opened file
+ * must be the one looked at.  (stat() of a path on a hung network file system
+ * still waits: there is no non-blocking stat().) */
 static int
 netns_open(const char *path, int *fdp, char **errorp)
 {
-    struct stat ours, theirs;
+    struct stat ours, theirs, opened;
     struct statfs fs;
     int fd, error;
 
     *fdp = -1;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (stat("/proc/thread-self/ns/net", &ours)) {
+        error = errno;
+        set_error(errorp, "cannot stat own network namespace (%s)",
+                  ovs_strerror(error));
+        return error;
+    }
+    if (stat(path, &theirs)) {
+        error = errno;
+        set_error(errorp, "%s: cannot open network namespace (%s)",
+                  path, ovs_strerror(error));
+        return error;
+    }
+    if (!S_ISREG(theirs.st_mode) || theirs.st_dev != ours.st_dev) {
+        set_error(errorp, "%s: not a network namespace (not a file on "
+                  "nsfs)", path);
+        return EINVAL;
+    }
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         error = errno;
         set_error(errorp, "%s: cannot open network namespace (%s)",
@@ -184,7 +211,9 @@ netns_open(const char *path, int *fdp, char **errorp)
 
     /* Only nsfs files can be namespaces (setns() tells a network namespace
      * from other kinds).  No NS_GET_NSTYPE: valgrind does not know it. */
-    if (fstatfs(fd, &fs) || fs.f_type != NSFS_MAGIC) {
+    if (fstatfs(fd, &fs) || fs.f_type != NSFS_MAGIC
+        || fstat(fd, &opened) || opened.st_dev != theirs.st_dev
+        || opened.st_ino != theirs.st_ino) {
         set_error(errorp, "%s: not a network namespace", path);
         close(fd);
         return EINVAL;
@@ -192,8 +221,7 @@ netns_open(const char *path, int *fdp, char **errorp)
 
     /* Plumbing "into" our own namespace would put both ends side by side
      * on the host, which is never what a pod wants. */
-    if (!fstat(fd, &theirs) && !stat("/proc/thread-self/ns/net", &ours)
-        && theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino) {
+    if (opened.st_dev == ours.st_dev && opened.st_ino == ours.st_ino) {
         set_error(errorp, "%s: is the host's own network namespace", path);
         close(fd);
         return EINVAL;

@@ -28,6 +28,7 @@ check-system: all $(noinst_PROGRAMS)
 .PHONY: check-system
 EXTRA_DIST += $(SYSTEM_TESTS)
 include tests/bench/automake.mk
+include tests/fuzz/automake.mk
 
 # Object shapes the unit tests read (whole directories).
 EXTRA_DIST += tests/fixtures

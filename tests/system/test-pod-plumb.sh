@@ -8,8 +8,10 @@
 #     gateway at all;
 #   - failures leave nothing behind: missing namespace, a file that is not a
 #     namespace, the host's own namespace, bad parameters, a pod interface
-#     name already taken, and a failure after the veth was made (the pod
-#     already has a default route), which must be rolled back;
+#     name already taken, a FIFO, a directory or a device (refused at
+#     once, never opened: opening a FIFO would wait), and a failure after
+#     the veth was made (the pod already has a default route), which must
+#     be rolled back;
 #   - two pods with the same MAC and IP on one bridge (a migration source
 #     and target) both keep their IPv6 link-local address: no DAD tripped,
 #     while a pod plumbed without pod-plumb's sysctls does trip (control);
@@ -115,6 +117,23 @@ tool() {
 fails() {
     local pattern=$1; shift
     if "$TOOL" "$@" >"$TMP/out" 2>&1; then
+        echo "    tool succeeded but should have failed" >&2
+        return 1
+    fi
+    grep -qF -- "$pattern" "$TMP/out" ||
+        { echo "    expected \"$pattern\" in: $(cat "$TMP/out")" >&2
+          return 1; }
+}
+
+# fails_promptly PATTERN ARG... : as fails, and within 5 s: nothing a
+# request names may make the tool (the agent, in production) wait.
+fails_promptly() {
+    local pattern=$1 rc=0; shift
+    timeout -s KILL 5 "$TOOL" "$@" >"$TMP/out" 2>&1 || rc=$?
+    if [ $rc = 137 ]; then
+        echo "    tool still running after 5 s: killed" >&2
+        return 1
+    elif [ $rc = 0 ]; then
         echo "    tool succeeded but should have failed" >&2
         return 1
     fi
@@ -288,6 +307,25 @@ check "  and no veth left" no_host_link "$HOST"
 check "a namespace of another kind: error" fails "not a network namespace" \
     add /proc/self/ns/uts eth0 "$HOST" "$MAC" 1400 10.244.0.5/16
 check "  and no veth left" no_host_link "$HOST"
+# Opening a FIFO waits for a writer: the namespace path must be looked at,
+# never opened, unless it is a namespace.
+mkfifo "$TMP/fifo"
+check "a FIFO: error at once" fails_promptly "not a network namespace" \
+    add "$TMP/fifo" eth0 "$HOST" "$MAC" 1400 10.244.0.5/16
+check "  and no veth left" no_host_link "$HOST"
+check "del by pod side in a FIFO: error at once" \
+    fails_promptly "not a network namespace" del "$TMP/fifo" eth0 -
+check "check in a FIFO: error at once" \
+    fails_promptly "not a network namespace" \
+    check "$TMP/fifo" eth0 "$HOST" "$MAC" 1400 10.244.0.5/16
+ln -s fifo "$TMP/fifo-link"
+check "a symbolic link to a FIFO: error at once" \
+    fails_promptly "not a network namespace" \
+    add "$TMP/fifo-link" eth0 "$HOST" "$MAC" 1400 10.244.0.5/16
+check "a directory: error" fails_promptly "not a network namespace" \
+    add "$TMP" eth0 "$HOST" "$MAC" 1400 10.244.0.5/16
+check "a character device: error" fails_promptly "not a network namespace" \
+    add /dev/null eth0 "$HOST" "$MAC" 1400 10.244.0.5/16
 check "the host's own namespace: error" fails "host's own network namespace" \
     add /proc/self/ns/net eth0 "$HOST" "$MAC" 1400 10.244.0.5/16
 check "  and no veth left" no_host_link "$HOST"

@@ -1487,6 +1487,106 @@ test_dual_stack_ports(void **state OVS_UNUSED)
     scenario_destroy(&sc);
 }
 
+/* A LogicalPort need not be named after its VM: derivation port by port
+ * (lb_derive_ports, lb_derive_migration_facts) finds the VM's migrations as
+ * full derivation does.  Found by tests/fuzz/fuzz-derive. */
+static void
+test_port_named_apart_from_vm(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+    struct lb_cluster cluster;
+
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    jset(sc.objs[sc.n - 1].json, "metadata>name", lb_json_str("web"));
+    add_file(&sc, LB_KIND_VMI, "kubevirt/16-vmi-migrated.json");
+    lb_cluster_init(&cluster);
+    fill(&cluster, &sc, NULL);
+
+    struct lb_model kept;
+    lb_model_init(&kept);
+    lb_derive_model(&cluster, &kept);
+
+    json_t *j = fixture("kubevirt/09-vmim-succeeded.json");
+    assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_VMIM, j, NULL));
+    json_decref(j);
+    struct sset ports = SSET_INITIALIZER(&ports);
+    sset_add(&ports, "default_web");
+    assert_true(lb_derive_ports(&cluster, &ports, &kept));
+    sset_destroy(&ports);
+
+    struct lb_model fresh;
+    lb_model_init(&fresh);
+    lb_derive_model(&cluster, &fresh);
+    struct ds a = DS_EMPTY_INITIALIZER, b = DS_EMPTY_INITIALIZER;
+    lb_model_format(&fresh, &a);
+    lb_model_format(&kept, &b);
+    assert_string_equal(ds_cstr(&b), ds_cstr(&a));
+    assert_non_null(strstr(ds_cstr(&a), "default_web "));
+    assert_non_null(strstr(ds_cstr(&a), "chassis=node-b"));
+
+    struct lb_migration_facts f;
+    const struct lb_logical_port *lp = lb_cluster_find_logical_port(
+        &cluster, "default", "web");
+    lb_derive_migration_facts(&cluster, lp, &f);
+    assert_string_equal(f.migration_uid, UID_X);
+    assert_string_equal(f.vmim, "kubevirt-migrate-vm-x7k2p");
+    assert_int_equal(f.outcome, LB_OUTCOME_SUCCEEDED);
+
+    ds_destroy(&a);
+    ds_destroy(&b);
+    lb_model_destroy(&fresh);
+    lb_model_destroy(&kept);
+    lb_cluster_destroy(&cluster);
+    scenario_destroy(&sc);
+}
+
+/* Two VMIMs claiming one UID, in two namespaces or for two VMs: the port's
+ * own VM's counts, whatever the order of insertion and whether derived
+ * port by port.  Found by tests/fuzz/fuzz-derive (the choice between them
+ * depended on the order, or on which VMIMs were indexed). */
+static void
+test_vmim_uid_in_two_namespaces(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    char *without = derive_string(&sc, NULL, true);
+
+    json_t *elsewhere = fixture("kubevirt/09-vmim-succeeded.json");
+    jset(elsewhere, "metadata>namespace", lb_json_str("other"));
+    add(&sc, LB_KIND_VMIM, elsewhere);
+
+    struct lb_cluster cluster;
+    struct lb_migration_facts f;
+    lb_cluster_init(&cluster);
+    fill(&cluster, &sc, NULL);
+    lb_derive_migration_facts(&cluster, lb_cluster_find_logical_port(
+                                  &cluster, "default", "testvm"), &f);
+    assert_int_equal(f.phase, LB_VMIM_RUNNING);
+    assert_int_equal(f.outcome, LB_OUTCOME_IN_PROGRESS);
+    lb_cluster_destroy(&cluster);
+
+    expect(&sc, without);
+
+    /* And one of another VM of the same namespace, named to sort after the
+     * port's own. */
+    base(&sc, "livebind/logicalport-testvm-migrating.json");
+    add_file(&sc, LB_KIND_VMI, "kubevirt/15-vmi-migrating.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/02-pod-source.json");
+    add_file(&sc, LB_KIND_POD, "kubevirt/12-pod-target-created.json");
+    add_file(&sc, LB_KIND_VMIM, "kubevirt/08-vmim-running.json");
+    json_t *other_vm = fixture("kubevirt/09-vmim-succeeded.json");
+    jset(other_vm, "metadata>name", lb_json_str("zzz-other"));
+    jset(other_vm, "spec>vmiName", lb_json_str("othervm"));
+    add(&sc, LB_KIND_VMIM, other_vm);
+    expect(&sc, without);
+    free(without);
+}
+
 int
 main(void)
 {
@@ -1507,6 +1607,8 @@ main(void)
         cmocka_unit_test(test_bad_updates_keep_model),
         cmocka_unit_test(test_migration_states),
         cmocka_unit_test(test_facts),
+        cmocka_unit_test(test_port_named_apart_from_vm),
+        cmocka_unit_test(test_vmim_uid_in_two_namespaces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

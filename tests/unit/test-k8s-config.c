@@ -339,6 +339,38 @@ test_errors(void **state OVS_UNUSED)
                 "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n",
                 NULL, "more than 100000 nodes");
 
+    /* Within the node bound but not the byte bound: 10^4 copies of a 4 KiB
+     * string through nested aliases would be 40 MB from a 4 KiB file (with
+     * longer strings and deeper nesting, gigabytes). */
+    struct ds laughs = DS_EMPTY_INITIALIZER;
+    ds_put_cstr(&laughs, CLUSTERS CONTEXTS "current-context: c\n"
+                "users: [{name: u, user: {token: t}}]\n"
+                "preferences:\n  lol: &l0 \"");
+    for (int i = 0; i < 4096; i++) {
+        ds_put_char(&laughs, 'a' + i % 26);
+    }
+    ds_put_cstr(&laughs, "\"\n");
+    for (int level = 1; level <= 4; level++) {
+        ds_put_format(&laughs, "  l%d: &l%d [", level, level);
+        for (int i = 0; i < 10; i++) {
+            ds_put_format(&laughs, "%s*l%d", i ? ", " : "", level - 1);
+        }
+        ds_put_cstr(&laughs, "]\n");
+    }
+    parse_error(ds_cstr(&laughs), NULL, "more than 16777216 bytes");
+    ds_destroy(&laughs);
+
+    /* Aliases themselves are fine, as they are for kubectl. */
+    struct k8s_config *aliased = parse_ok(
+        "clusters: [{name: k, cluster: {server: &s 'https://k:1'}}]\n"
+        "contexts: [{name: c, context: &ctx {cluster: k, user: u}},"
+        " {name: d, context: *ctx}]\n"
+        "users: [{name: u, user: {token: *s}}]\n"
+        "current-context: d\n");
+    assert_string_equal(aliased->server, "https://k:1");
+    assert_string_equal(aliased->token, "https://k:1");
+    k8s_config_destroy(aliased);
+
     /* Deep nesting. */
     struct ds deep = DS_EMPTY_INITIALIZER;
     for (int i = 0; i < 200; i++) {

@@ -333,6 +333,8 @@ test_pod_errors(void **state OVS_UNUSED)
                       "metadata>annotations>kubevirt.io/allow-pod-bridge-"
                       "network-live-migration", json_true(),
                       "must be a string");
+    expect_error_with(POD, j, "metadata>namespace", lb_json_str("a_b"),
+                      "metadata.namespace: \"a_b\" is not a namespace name");
     expect_error_with(POD, j, "metadata>ownerReferences", lb_json_obj(),
                       "metadata.ownerReferences: must be an array");
     expect_error_with(POD, j, "spec>hostNetwork", lb_json_str("true"),
@@ -376,6 +378,33 @@ test_pod_errors(void **state OVS_UNUSED)
     free(s254);
     free(s64);
     free(s64k);
+    json_decref(j);
+}
+
+/* Two controller ownerReferences, the first without a kind: the first
+ * counts, and nothing of the second leaks (the unit run detects leaks). */
+static void
+test_pod_two_controllers(void **state OVS_UNUSED)
+{
+    json_t *j = fixture("kubevirt/02-pod-source.json");
+    json_t *refs = json_object_get(json_object_get(j, "metadata"),
+                                   "ownerReferences");
+    json_t *first = json_array_get(refs, 0);
+    json_t *second = json_deep_copy(first);
+
+    json_object_del(first, "kind");
+    json_object_set_new(second, "kind", lb_json_str("ReplicaSet"));
+    json_object_set_new(second, "name", lb_json_str("other"));
+    json_object_set_new(second, "uid", lb_json_str("uid-2"));
+    json_array_append_new(refs, second);
+
+    struct lb_pod *pod;
+    assert_null(lb_pod_from_json(j, &pod));
+    assert_null(pod->owner_kind);
+    assert_string_equal(pod->owner_name, "testvm");
+    assert_string_equal(pod->owner_uid,
+                        "5a1c4b0e-7d2f-4f7e-9a53-1c2d3e4f5a6b");
+    lb_pod_destroy(pod);
     json_decref(j);
 }
 
@@ -849,6 +878,7 @@ main(void)
         cmocka_unit_test(test_pod_target),
         cmocka_unit_test(test_pod_port_names),
         cmocka_unit_test(test_pod_errors),
+        cmocka_unit_test(test_pod_two_controllers),
         cmocka_unit_test(test_node),
         cmocka_unit_test(test_vmi),
         cmocka_unit_test(test_vmim_phases),

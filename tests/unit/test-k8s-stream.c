@@ -243,7 +243,12 @@ test_error_410(void **state OVS_UNUSED)
 {
     size_t size;
     char *status = read_fixture("18-status-410-expired.json", &size);
-    char *text = xasprintf("{\"type\":\"ERROR\",\"object\":%s}\n", status);
+    /* The fixture is pretty-printed; on the wire an event is one line. */
+    json_t *compact = json_loads(status, 0, NULL);
+    char *line = json_dumps(compact, JSON_COMPACT);
+    char *text = xasprintf("{\"type\":\"ERROR\",\"object\":%s}\n", line);
+    free(line);
+    json_decref(compact);
     struct collected c = { .n = 0 };
     struct k8s_stream s;
 
@@ -441,6 +446,86 @@ test_bad_events(void **state OVS_UNUSED)
     free(long_name_event);
 }
 
+/* An event whose brackets do not balance, or with an unterminated string,
+ * costs only itself: the newline that ends it ends it, it is reported as one
+ * INVALID event, and the events after it parse, however the bytes are
+ * split. */
+static void
+test_unbalanced(void **state OVS_UNUSED)
+{
+    static const char *const bad[] = {
+        /* A closing brace missing. */
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\","
+        "\"resourceVersion\":\"1\"}}\n",
+        /* An unterminated string: its quote would flip every later one. */
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a}}}\n",
+        /* Nothing but openings. */
+        "{[[[[{{{{[\r\n",
+        /* An escaped quote ends no string. */
+        "{\"type\":\"MODIFIED\",\"x\":\"\\\"}\n",
+    };
+    static const char good[] =
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"b\","
+        "\"resourceVersion\":\"2\"}}}\n"
+        "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":"
+        "{\"resourceVersion\":\"3\"}}}\n";
+    size_t (*splits[])(size_t) = { one_byte, everything, random_size };
+
+    srand(4242);
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        for (size_t j = 0; j < ARRAY_SIZE(splits); j++) {
+            char *text = xasprintf("%s%s", bad[i], good);
+            struct collected c = { .n = 0 };
+            struct k8s_stream s;
+
+            k8s_stream_init(&s, 0);
+            feed_split(&s, text, strlen(text), splits[j], &c);
+            if (c.n != 3 || c.events[0].type != K8S_EVENT_INVALID
+                || !strstr(c.events[0].error, "ends at a newline before it "
+                           "is complete")) {
+                fail_msg("case %"PRIuSIZE" split %"PRIuSIZE": got "
+                         "%"PRIuSIZE" events, first %s \"%s\"", i, j, c.n,
+                         c.n ? k8s_event_type_to_string(c.events[0].type)
+                             : "-",
+                         c.n && c.events[0].error ? c.events[0].error : "");
+            }
+            assert_non_null(strstr(c.events[0].error, "starting at byte 1 "));
+            assert_int_equal(c.events[1].type, K8S_EVENT_ADDED);
+            assert_string_equal(c.events[1].name, "b");
+            assert_int_equal(c.events[2].type, K8S_EVENT_BOOKMARK);
+            assert_string_equal(c.events[2].resource_version, "3");
+            assert_true(k8s_stream_is_idle(&s));
+            collected_destroy(&c);
+            k8s_stream_destroy(&s);
+            free(text);
+        }
+    }
+
+    /* An oversized unbalanced event: one error (its size), not two, and
+     * the next line parses. */
+    struct ds text = DS_EMPTY_INITIALIZER;
+    ds_put_cstr(&text, "{\"type\":\"ADDED\",\"data\":\"");
+    for (int i = 0; i < 10000; i++) {
+        ds_put_char(&text, '[');
+    }
+    ds_put_format(&text, "\n%s", good);
+    for (size_t j = 0; j < ARRAY_SIZE(splits); j++) {
+        struct collected c = { .n = 0 };
+        struct k8s_stream s;
+
+        k8s_stream_init(&s, 4096);
+        feed_split(&s, text.string, text.length, splits[j], &c);
+        assert_int_equal(c.n, 3);
+        assert_int_equal(c.events[0].type, K8S_EVENT_INVALID);
+        assert_non_null(strstr(c.events[0].error, "larger than the limit"));
+        assert_string_equal(c.events[1].name, "b");
+        assert_int_equal(c.events[2].type, K8S_EVENT_BOOKMARK);
+        collected_destroy(&c);
+        k8s_stream_destroy(&s);
+    }
+    ds_destroy(&text);
+}
+
 /* Nothing is consumed while an event waits to be taken. */
 static void
 test_feed_stops_at_event(void **state OVS_UNUSED)
@@ -485,6 +570,7 @@ main(void)
         cmocka_unit_test(test_oversize),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_bad_events),
+        cmocka_unit_test(test_unbalanced),
         cmocka_unit_test(test_feed_stops_at_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
