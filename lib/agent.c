@@ -255,7 +255,8 @@ switches_equal(const struct lb_model *a, const struct lb_model *b)
         const struct lb_switch *sb = lb_model_find_switch(b, sa->name);
         if (!sb || sb->tunnel_key != sa->tunnel_key
             || sb->subnet != sa->subnet || sb->prefix_len != sa->prefix_len
-            || sb->gateway != sa->gateway || sb->mtu != sa->mtu) {
+            || sb->gateway != sa->gateway || sb->mtu != sa->mtu
+            || !lb_switch_provider_equal(sa, sb)) {
             return false;
         }
     }

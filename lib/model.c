@@ -149,6 +149,7 @@ lb_model_remove_switch(struct lb_model *model, struct lb_switch *sw)
         }
         hmap_remove(&model->switches, &sw->node);
         simap_destroy(&sw->chassis_refs);
+        free(sw->physnet);
         free(sw->name);
         free(sw);
     }
@@ -231,6 +232,23 @@ replace_string(char **dst, const char *src)
     }
 }
 
+/* Makes 'sw' a provider network on 'physnet', VLAN 'vlan' (0: untagged), or
+ * an overlay switch again if 'physnet' is NULL. */
+void
+lb_switch_set_provider(struct lb_switch *sw, const char *physnet,
+                       uint16_t vlan)
+{
+    replace_string(&sw->physnet, physnet);
+    sw->vlan = physnet ? vlan : 0;
+}
+
+bool
+lb_switch_provider_equal(const struct lb_switch *a, const struct lb_switch *b)
+{
+    return (nullable_string_is_equal(a->physnet, b->physnet)
+            && a->vlan == b->vlan);
+}
+
 void
 lb_port_set_chassis(struct lb_port *port, const char *main,
                     const char *additional)
@@ -278,7 +296,8 @@ lb_port_equal(const struct lb_port *a, const struct lb_port *b)
  *
  *   {"chassis":  [{"name": "node1", "ip": "172.31.0.1"}, ...],
  *    "switches": [{"name": "pods", "key": 1, "subnet": "10.0.0.0/24",
- *                  "gateway": "10.0.0.1", "mtu": 1400}, ...],
+ *                  "gateway": "10.0.0.1", "mtu": 1400,
+ *                  "provider": {"physnet": "physnet1", "vlan": 100}}, ...],
  *    "ports":    [{"name": "vm1", "key": 5, "switch": "pods",
  *                  "mac": "0a:58:0a:00:00:05", "ips": ["10.0.0.5"],
  *                  "chassis": "node1", "additional_chassis": "node2",
@@ -386,11 +405,30 @@ parse_switch(const json_t *j, struct lb_model *model)
         return error;
     }
 
+    const char *physnet = NULL;
+    uint64_t vlan = 0;
+    const json_t *provider = json_object_get(j, "provider");
+    if (provider) {
+        if (!json_is_object(provider)) {
+            return xasprintf("switch %s: \"provider\" must be an object",
+                             name);
+        }
+        physnet = json_member_string(provider, "physnet", true, name,
+                                     &error);
+        if (physnet) {
+            json_member_uint(provider, "vlan", 0, 4094, &vlan, name, &error);
+        }
+        if (error) {
+            return error;
+        }
+    }
+
     struct lb_switch *sw = lb_model_add_switch(model, name, key);
     sw->subnet = net;
     sw->prefix_len = plen;
     sw->gateway = gw;
     sw->mtu = mtu;
+    lb_switch_set_provider(sw, physnet, vlan);
     return NULL;
 }
 

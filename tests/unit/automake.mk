@@ -68,3 +68,9 @@ UNIT_TESTS += tests/unit/test-metrics-server
 tests_unit_test_metrics_server_SOURCES = tests/unit/test-metrics-server.c
 tests_unit_test_metrics_server_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_metrics_server_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-pipeline-provider
+tests_unit_test_pipeline_provider_SOURCES = \
+	tests/unit/test-pipeline-provider.c
+tests_unit_test_pipeline_provider_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_pipeline_provider_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
