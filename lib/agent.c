@@ -121,6 +121,15 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
         return NULL;
     }
 
+    struct smap mappings = SMAP_INITIALIZER(&mappings);
+    if (cfg->bridge_mappings) {
+        *errorp = ovs_bridge_parse_mappings(cfg->bridge_mappings, &mappings);
+        if (*errorp) {
+            smap_destroy(&mappings);
+            return NULL;
+        }
+    }
+
     struct lb_agent *agent = xzalloc(sizeof *agent);
     agent->chassis = xstrdup(cfg->chassis);
     agent->model_file = nullable_xstrdup(cfg->model_file);
@@ -136,8 +145,10 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
         .bridge = bridge,
         .datapath_type = cfg->datapath_type ? cfg->datapath_type : "system",
         .chassis = cfg->chassis,
+        .bridge_mappings = &mappings,
     };
     agent->bridge = ovs_bridge_create(&bcfg);
+    smap_destroy(&mappings);
 
     char *target = (cfg->openflow_target
                     ? xstrdup(cfg->openflow_target)
@@ -347,6 +358,7 @@ agent_pipeline_ctx(const struct lb_agent *agent, struct lb_pipeline_ctx *ctx)
         .chassis = agent->chassis,
         .iface_ofports = ovs_bridge_iface_ofports(agent->bridge),
         .tunnel_ofports = ovs_bridge_tunnel_ofports(agent->bridge),
+        .physnet_ofports = ovs_bridge_physnet_ofports(agent->bridge),
     };
 }
 

@@ -930,6 +930,7 @@ derive_switches(const struct lb_cluster *cluster, struct lb_model *model,
         sw->prefix_len = ls->prefix_len;
         sw->gateway = ls->gateway;
         sw->mtu = ls->mtu;
+        lb_switch_set_provider(sw, ls->physnet, ls->vlan);
     }
     free(nodes);
     clear_keys(&keys);

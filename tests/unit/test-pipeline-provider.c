@@ -18,6 +18,7 @@
 #include "flow-table.h"
 #include "model.h"
 #include "openvswitch/dynamic-string.h"
+#include "ovs-bridge.h"
 #include "pipeline.h"
 #include "simap.h"
 #include "util.h"
@@ -450,6 +451,28 @@ test_model_errors(void **state OVS_UNUSED)
     }
 }
 
+static void
+test_bridge_mappings(void **state OVS_UNUSED)
+{
+    struct smap m = SMAP_INITIALIZER(&m);
+    assert_null(ovs_bridge_parse_mappings("physnet1:br-phys, dmz:br-dmz",
+                                          &m));
+    assert_string_equal(smap_get(&m, "physnet1"), "br-phys");
+    assert_string_equal(smap_get(&m, "dmz"), "br-dmz");
+    smap_clear(&m);
+
+    static const char *const bad[] = {
+        "physnet1", ":br", "p:", "p:a:b", "p:a,p:b",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        char *error = ovs_bridge_parse_mappings(bad[i], &m);
+        assert_non_null(error);
+        assert_int_equal(smap_count(&m), 0);
+        free(error);
+    }
+    smap_destroy(&m);
+}
+
 int
 main(void)
 {
@@ -461,6 +484,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_incremental_equals_full, setup,
                                         teardown),
         cmocka_unit_test(test_model_errors),
+        cmocka_unit_test(test_bridge_mappings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
