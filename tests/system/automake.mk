@@ -32,3 +32,6 @@ EXTRA_DIST += tests/system/qemu.sh tests/system/qmp.py \
 	tests/guest/init tests/guest/echo-server.c
 SYSTEM_TESTS += tests/system/test-announce-flood.sh
 EXTRA_DIST += tests/system/flood.py
+# A provider network (VLAN on a physical switch) through live migration.
+SYSTEM_TESTS += tests/system/test-provider-migration.sh
+EXTRA_DIST += tests/system/physnet.sh tests/system/physnet-watch.py
