@@ -32,7 +32,12 @@ physnet_up() {
         || { cat "$d/ovsdb-server.stderr" >&2
              _bed_die "phys: ovsdb-server failed"; return 1; }
     _bed_reg_add "pid $(cat "$d/ovsdb-server.pid") ovsdb-server"
-    bed_ovs phys ovs-vsctl --no-wait init || return 1
+    # No datapath flow cache: every frame takes the slow path and is learnt
+    # from at once, as a hardware switch learns.  With the cache, a frame
+    # that hits a flow cached before its MAC moved is learnt from only when
+    # the revalidator pushes the flow's statistics, up to 500 ms later.
+    bed_ovs phys ovs-vsctl --no-wait init \
+        -- set Open_vSwitch . other_config:flow-limit=0 || return 1
     # shellcheck disable=SC2046
     env $(_bed_node_env phys) ip netns exec "$ns" \
         ovs-vswitchd "unix:$d/db.sock" --disable-system \
