@@ -604,9 +604,19 @@ lb_model_format(const struct lb_model *model, struct ds *out)
     qsort(ports, n, sizeof *ports, compare_port_names);
     for (i = 0; i < n; i++) {
         port = ports[i];
-        ds_put_format(out, "%s key=%"PRIu32" switch=%s mac="ETH_ADDR_FMT,
-                      port->name, port->key, port->switch_name,
-                      ETH_ADDR_ARGS(port->mac));
+        ds_put_format(out, "%s key=%"PRIu32" switch=%s", port->name,
+                      port->key, port->switch_name);
+        if (port->sw && port->sw->physnet) {
+            /* A provider network's port: which physical network and VLAN
+             * it is on (overlay ports show neither). */
+            ds_put_format(out, " network=%s vlan=", port->sw->physnet);
+            if (port->sw->vlan) {
+                ds_put_format(out, "%"PRIu16, port->sw->vlan);
+            } else {
+                ds_put_cstr(out, "untagged");
+            }
+        }
+        ds_put_format(out, " mac="ETH_ADDR_FMT, ETH_ADDR_ARGS(port->mac));
         for (size_t j = 0; j < port->n_ipv4; j++) {
             ds_put_format(out, "%s"IP_FMT, j ? "," : " ips=",
                           IP_ARGS(port->ipv4[j]));

@@ -66,6 +66,8 @@ vm_on() {  # TRUNK : the switch has the VM's MAC on that port
 check "the switch learned the VM's MAC on node1's trunk" vm_on tr-node1
 check "nothing of the VM goes through tunnels (node3 sends to the uplink)" \
     eval "bed_dump_flows node3 | grep -q 'reg15=$(printf '%#x' "$key"),metadata=0x2 actions=resubmit(,45)'"
+check "livebind-ctl ports shows the VM's network and VLAN" eval \
+    "agent_ctl node2 ports | grep -q ' network=physnet1 vlan=100 mac=$vm_mac '"
 check "a full-size frame reaches the VM (ping -s 1472, DF)" \
     bed_exec ext ping -c 2 -i 0.2 -W 2 -M do -s 1472 "$vm_ip"
 # A pod on the provider network on node3: while the VM migrates it reaches
@@ -116,6 +118,16 @@ relays_to_target() {  # NODE : what the fabric sends it goes to a tunnel too
         grep -q 'tun_id,output:'
 }
 
+# dump_flows WHAT : with $LB_PROVIDER_DUMP_DIR set, every node's flows
+# there (docs/pipeline.md shows them).
+dump_flows() {
+    [ -n "${LB_PROVIDER_DUMP_DIR-}" ] || return 0
+    local n
+    for n in 1 2 3; do
+        bed_dump_flows "node$n" > "$LB_PROVIDER_DUMP_DIR/$1.node$n"
+    done
+}
+
 # migrate N VMIM SRC DST SRC_POD DST_POD SRC_UP DST_UP : a migration that
 # succeeds, as KubeVirt drives it.
 migrate() {
@@ -137,6 +149,7 @@ migrate() {
     check "$mig: full-size frames through the tunnels (client -> VM)" \
         bed_exec client ping -c 2 -i 0.2 -W 2 -M do -s 1472 "$vm_ip"
     check "$mig: the switch still has the VM on $src's trunk" vm_on "tr-$src"
+    dump_flows "$mig-blocked"
     vmim_phase "$mig" TargetReady
     vmim_phase "$mig" Running
     cutover_and_announce guest "$vm_mac" "$sup" "$dup"
@@ -146,6 +159,7 @@ migrate() {
         bed_wait_until 2 vm_on "tr-$dst"
     check "$mig: canary flows after the cutover" \
         bed_wait_until 5 canary_flowing
+    dump_flows "$mig-activated"
     vmi_migration_state vm1 "$(mig_state "$uid" "$src" "$dst" "$spod" "$dpod" \
         ",\"completed\":true,\"targetNodeDomainReadyTimestamp\":\"2026-12-0${n}T00:00:00Z\"")" "$dst"
     vmim_phase "$mig" Succeeded

@@ -451,6 +451,26 @@ test_model_errors(void **state OVS_UNUSED)
     }
 }
 
+/* livebind-ctl ports shows a provider port's network and VLAN. */
+static void
+test_format(void **state)
+{
+    struct fixture *f = *state;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    lb_model_format(&f->model, &s);
+    assert_string_equal(ds_cstr(&s),
+        "v1 key=33554442 switch=vlan100 network=physnet1 vlan=100 "
+        "mac=0a:58:c0:00:02:0a ips=192.0.2.10 chassis=n1\n"
+        "v2 key=33554443 switch=vlan100 network=physnet1 vlan=100 "
+        "mac=0a:58:c0:00:02:0b ips=192.0.2.11 chassis=n2\n");
+    ds_clear(&s);
+    lb_switch_set_provider(lb_model_find_switch(&f->model, "vlan100"),
+                           "physnet1", 0);
+    lb_model_format(&f->model, &s);
+    assert_non_null(strstr(ds_cstr(&s), "network=physnet1 vlan=untagged "));
+    ds_destroy(&s);
+}
+
 static void
 test_bridge_mappings(void **state OVS_UNUSED)
 {
@@ -485,6 +505,7 @@ main(void)
                                         teardown),
         cmocka_unit_test(test_model_errors),
         cmocka_unit_test(test_bridge_mappings),
+        cmocka_unit_test_setup_teardown(test_format, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
