@@ -34,4 +34,5 @@ SYSTEM_TESTS += tests/system/test-announce-flood.sh
 EXTRA_DIST += tests/system/flood.py
 # A provider network (VLAN on a physical switch) through live migration.
 SYSTEM_TESTS += tests/system/test-provider-migration.sh
-EXTRA_DIST += tests/system/physnet.sh tests/system/physnet-watch.py
+EXTRA_DIST += tests/system/physnet.sh tests/system/physnet-watch.py \
+	tests/system/bulk.py

@@ -135,3 +135,20 @@ physnet_switch() {
 physnet_connected() {
     agent_ctl "$2" status | grep -q "physical network $1: .*patch port"
 }
+
+# physnet_node_mac_port NODE MAC VLAN : the port NODE's br-phys has learnt
+# MAC on in VLAN (by name), or nothing.
+physnet_node_mac_port() {
+    local node=$1 mac=$2 vlan=$3 port
+    port=$(bed_ovs "$node" ovs-appctl fdb/show "$PHYSNET_BRIDGE" |
+        awk -v m="$mac" -v v="$vlan" \
+            'tolower($3) == tolower(m) && $2 == v { print $1 }')
+    [ -n "$port" ] || return 0
+    local p
+    for p in $(bed_ovs "$node" ovs-vsctl list-ports "$PHYSNET_BRIDGE"); do
+        if [ "$(bed_ovs "$node" ovs-vsctl get Interface "$p" ofport)" \
+             = "$port" ]; then
+            echo "$p"
+        fi
+    done
+}

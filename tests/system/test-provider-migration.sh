@@ -150,6 +150,15 @@ migrate() {
         bed_exec client ping -c 2 -i 0.2 -W 2 -M do -s 1472 "$vm_ip"
     check "$mig: the switch still has the VM on $src's trunk" vm_on "tr-$src"
     dump_flows "$mig-blocked"
+    # A bulk transfer at full MTU from the external host across the cutover.
+    rm -f "$dir/bulk.$mig" "$dir/bulk.$mig.stop"
+    bed_bg guest "$dir/bulk-server.$mig.log" python3 \
+        "$srcdir/tests/system/bulk.py" server 7001 "$dir/bulk.$mig"
+    bed_wait_until 5 bed_exec guest sh -c 'ss -ltn | grep -q :7001'
+    bed_bg ext "$dir/bulk-client.$mig.log" python3 \
+        "$srcdir/tests/system/bulk.py" client "$vm_ip" 7001 \
+        "$dir/bulk.$mig.stop"
+    sleep 0.3
     vmim_phase "$mig" TargetReady
     vmim_phase "$mig" Running
     cutover_and_announce guest "$vm_mac" "$sup" "$dup"
@@ -160,6 +169,11 @@ migrate() {
     check "$mig: canary flows after the cutover" \
         bed_wait_until 5 canary_flowing
     dump_flows "$mig-activated"
+    sleep 0.3
+    touch "$dir/bulk.$mig.stop"
+    check "$mig: the bulk transfer arrived whole" bed_wait_until 10 \
+        bulk_whole "$mig"
+    echo "    $mig: bulk transfer: $(cat "$dir/bulk-client.$mig.log") -> $(cat "$dir/bulk.$mig")"
     vmi_migration_state vm1 "$(mig_state "$uid" "$src" "$dst" "$spod" "$dpod" \
         ",\"completed\":true,\"targetNodeDomainReadyTimestamp\":\"2026-12-0${n}T00:00:00Z\"")" "$dst"
     vmim_phase "$mig" Succeeded
@@ -170,6 +184,25 @@ migrate() {
     k8s_delete "/api/v1/namespaces/default/pods/$spod"
     check "$mig: the external host reaches the VM on $dst" \
         bed_exec ext ping -c 2 -i 0.2 -W 2 "$vm_ip"
+    check "$mig: no node's br-phys sends the VM's MAC to br-int but $dst's" \
+        bed_wait_until 2 brphys_points_at "$dst"
+}
+bulk_whole() {  # MIG : what the client sent, the server received
+    [ -s "$dir/bulk.$1" ] && python3 -c 'import json, sys
+sent = json.load(open(sys.argv[1]))["sent"]
+sys.exit(json.load(open(sys.argv[2]))["received"] != sent)' \
+        "$dir/bulk-client.$1.log" "$dir/bulk.$1"
+}
+brphys_points_at() {  # NODE : only NODE's br-phys has the VM behind br-int
+    local n port
+    for n in 1 2 3; do
+        port=$(physnet_node_mac_port "node$n" "$vm_mac" "$VLAN")
+        echo "node$n: br-phys has the VM on ${port:-(none)}"
+        case $port in
+            patch-*) [ "node$n" = "$1" ] || return 1 ;;
+            *) [ "node$n" != "$1" ] || return 1 ;;
+        esac
+    done
 }
 
 migrate 1 mig1 node1 node2 launcher-1 launcher-2 up-1 up-2
@@ -268,5 +301,10 @@ check "no migration flows on any node at the end" \
     on_no_node has_migration_flows "$key"
 check "the external host reaches the VM at the end" \
     bed_exec ext ping -c 2 -i 0.2 -W 2 "$vm_ip"
+pmtu_intact() {  # no path MTU below 1500 cached for the VM on the host
+    ! bed_exec ext ip route get "$vm_ip" | grep -Eq 'mtu (1[0-4][0-9][0-9]|[0-9]{1,3}) '
+}
+check "no path MTU below the VLAN's 1500 left on the external host" \
+    pmtu_intact
 
 report
