@@ -144,3 +144,20 @@ port_blocked() {
     bed_dump_flows "$1" | grep -q "priority=150,reg14=$(printf '%#x' "$2") actions=drop"
 }
 port_not_blocked() { ! port_blocked "$@"; }
+
+# The TCP canary (canary.py) whose server writes $LB_BED_DIR/canary.json
+# (.live while it runs): canary_received (messages so far), canary_flowing
+# (the count grows within 0.3 s), canary_field FIELD (of the final verdict).
+canary_received() {
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["received"])' \
+        "$LB_BED_DIR/canary.json.live" 2>/dev/null || echo 0
+}
+canary_flowing() {
+    local a b
+    a=$(canary_received); sleep 0.3; b=$(canary_received)
+    [ "$b" -gt "$a" ]
+}
+canary_field() {
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+        "$LB_BED_DIR/canary.json" "$1"
+}

@@ -85,15 +85,6 @@ bed_wait_until 5 bed_exec guest sh -c 'ss -ltn | grep -q :7000'
 bed_bg ext "$dir/canary-client.log" python3 \
     "$srcdir/tests/system/canary.py" client "$vm_ip" 7000 10
 client_pid=$BED_BG_PID
-canary_received() {
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["received"])' \
-        "$dir/canary.json.live" 2>/dev/null || echo 0
-}
-canary_flowing() {  # the count grows within a second
-    local a b
-    a=$(canary_received); sleep 0.3; b=$(canary_received)
-    [ "$b" -gt "$a" ]
-}
 check "canary flows (external host -> VM)" bed_wait_until 5 canary_flowing
 physnet_watch "$dir/watch.log" "$vm_mac" "$VLAN"
 watch_pid=$BED_BG_PID
@@ -235,10 +226,6 @@ sleep 0.3
 kill "$server_pid" "$watch_pid"
 bed_wait_until 5 test -s "$dir/canary.json"
 echo "canary: $(cat "$dir/canary.json")"
-canary_field() {
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-        "$dir/canary.json" "$1"
-}
 check "one TCP connection throughout (no reconnect)" \
     test "$(canary_field connections)" = 1
 check "no canary message lost" test "$(canary_field lost)" = 0

@@ -21,6 +21,7 @@
 #include "ovs-bridge.h"
 #include "pipeline.h"
 #include "simap.h"
+#include "test-flows.h"
 #include "util.h"
 
 /* v1 on n1 (ofport 1), v2 on n2 (tunnel ofport 10 from n1, 11 from n3). */
@@ -107,29 +108,7 @@ teardown(void **state)
     return 0;
 }
 
-static char *
-format_flows(const struct lb_flow_table *ft)
-{
-    struct ds s = DS_EMPTY_INITIALIZER;
-    lb_flow_table_format(ft, &s);
-    return ds_steal_cstr(&s);
-}
 
-static void
-assert_flows(const struct lb_flow_table *ft, const char *const expected[])
-{
-    struct ds want = DS_EMPTY_INITIALIZER;
-    for (size_t i = 0; expected[i]; i++) {
-        ds_put_format(&want, "%s\n", expected[i]);
-    }
-    char *got = format_flows(ft);
-    if (strcmp(got, ds_cstr(&want))) {
-        fprintf(stderr, "--- expected\n%s--- got\n%s", ds_cstr(&want), got);
-    }
-    assert_string_equal(got, ds_cstr(&want));
-    free(got);
-    ds_destroy(&want);
-}
 
 /* The flows of 'ft' in 'table' whose match is exactly 'match'. */
 static const char *
