@@ -667,6 +667,18 @@ lb_agent_format_status(const struct lb_agent *agent, struct ds *s)
                   lb_flow_table_count(&agent->flows), agent->flows_seqno,
                   agent->last_compute_usec, agent->last_update_usec);
     ovs_bridge_format_status(agent->bridge, s);
+
+    /* A provider switch whose physical network this node cannot reach:
+     * its ports here reach only each other. */
+    const struct simap *physnets = ovs_bridge_physnet_ofports(agent->bridge);
+    const struct lb_switch *sw;
+    HMAP_FOR_EACH (sw, node, &agent->model.switches) {
+        if (sw->physnet && !simap_contains(physnets, sw->physnet)) {
+            ds_put_format(s, "  switch %s: physical network %s is not "
+                          "connected on this node (--bridge-mappings)\n",
+                          sw->name, sw->physnet);
+        }
+    }
     ofctrl_format_status(agent->ofctrl, s);
 }
 
