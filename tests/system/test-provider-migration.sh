@@ -2,9 +2,9 @@
 # System test of a provider network: a VM on VLAN 100 of a physical network
 # (tests/system/physnet.sh: a learning switch with 300 s ageing, each node's
 # uplink a trunk port), reached from a host outside the cluster through
-# live migrations there and back and a failed one.  The switch's MAC table
-# must never point at the target before the VM runs there, must point there
-# right after, and no migration flow may be left.
+# live migrations there and back, a failed one and a cancelled one.  The
+# switch's MAC table must never point at the target before the VM runs
+# there, must point there right after, and no migration flow may be left.
 #
 # Exit: 0 pass, 1 fail, 77 skip.
 set -eu
@@ -157,6 +157,8 @@ migrate() {
         bed_wait_until 5 port_not_blocked "$dst" "$key"
     check "$mig: the switch has the VM on $dst's trunk" \
         bed_wait_until 2 vm_on "tr-$dst"
+    check "$mig: the source copy on $src may no longer send" \
+        port_blocked "$src" "$key"
     check "$mig: canary flows after the cutover" \
         bed_wait_until 5 canary_flowing
     dump_flows "$mig-activated"
@@ -218,6 +220,25 @@ check "mig3 (failed): no migration flows left" \
     bed_wait_until 5 on_no_node has_migration_flows "$key"
 check "mig3 (failed): the switch has the VM on node1's trunk" vm_on tr-node1
 check "mig3 (failed): canary flows" bed_wait_until 5 canary_flowing
+
+# ---- A cancelled migration to node2 (the VMIM deleted): the same.
+mark "mig4 node2"
+uid4=$(vmim_create mig4 vm1)
+vmim_phase mig4 Scheduling
+check "mig4: target pod on node2" target_pod node2 launcher-5 mig4 "$uid4" up-5
+vmim_phase mig4 PreparingTarget
+vmi_migration_state vm1 "$(mig_state "$uid4" node1 node2 launcher-3 launcher-5)"
+check "mig4: migration flows on every node" \
+    bed_wait_until 5 on_all_nodes has_migration_flows "$key"
+k8s_delete "$KV/virtualmachineinstancemigrations/mig4"
+check "mig4 (cancelled): no migration flows left" \
+    bed_wait_until 5 on_no_node has_migration_flows "$key"
+cni node2 DEL launcher-5 >/dev/null || true
+k8s_delete /api/v1/namespaces/default/pods/launcher-5
+check "mig4 (cancelled): the switch has the VM on node1's trunk" vm_on tr-node1
+check "mig4 (cancelled): only node1's br-phys has the VM behind br-int" \
+    brphys_points_at node1
+check "mig4 (cancelled): canary flows" bed_wait_until 5 canary_flowing
 mark end
 
 # The canary's verdict.
@@ -254,13 +275,14 @@ for i, m in enumerate(marks[:-1]):
                  if e.get("src") == trunk and e["rarp"]), None)
     first = next((e for e in win if e.get("src") == trunk), None)
     moved = next((e["t"] for e in win if e.get("port") == trunk), None)
-    if name == "mig3":
+    if name in ("mig3", "mig4"):
         if moved is not None or first is not None:
-            print("%s (failed): the switch saw the VM at %s" % (name, trunk))
+            print("%s (failed/cancelled): the switch saw the VM at %s"
+                  % (name, trunk))
             ok = False
         else:
-            print("%s (failed): nothing from the VM's MAC on %s, never "
-                  "learned there" % (name, trunk))
+            print("%s (failed/cancelled): nothing from the VM's MAC on %s, "
+                  "never learned there" % (name, trunk))
         continue
     if rarp is None or moved is None:
         print("%s: rarp %s, moved %s" % (name, rarp, moved))
