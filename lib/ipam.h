@@ -22,13 +22,30 @@
 #include "openvswitch/types.h"
 #include "packets.h"
 
+struct ds;
+
 #define LB_IPAM_MIN_PREFIX 8    /* Host part fits a port key's 24 bits. */
 #define LB_IPAM_MAX_PREFIX 30   /* Smaller subnets have no hosts to give. */
+
+/* An address range that IPAM never hands out: on a provider network, the
+ * physical router and hosts outside the cluster.  An IPv4 address is held
+ * IPv4-mapped, so that one type serves both families. */
+struct lb_ip_range {
+    struct in6_addr first;
+    struct in6_addr last;       /* Inclusive; equal to 'first' for one. */
+};
+
+char *lb_ip_range_parse(const char *, struct lb_ip_range *)
+    OVS_WARN_UNUSED_RESULT;
+bool lb_ip_range_contains_ipv4(const struct lb_ip_range *, ovs_be32 ip);
+void lb_ip_range_format(const struct lb_ip_range *, struct ds *);
 
 struct lb_ipam_subnet {
     ovs_be32 network;
     unsigned int prefix_len;    /* LB_IPAM_MIN_PREFIX..LB_IPAM_MAX_PREFIX. */
     ovs_be32 gateway;           /* 0 if none. */
+    const struct lb_ip_range *exclude;  /* Never picked. */
+    size_t n_exclude;
 };
 
 char *lb_ipam_subnet_parse(const char *cidr, const char *gateway,

@@ -14,6 +14,7 @@
 #include "model.h"
 #include "oftable.h"
 #include "openvswitch/dynamic-string.h"
+#include "pipeline-provider.h"
 #include "openvswitch/util.h"
 #include "simap.h"
 #include "util.h"
@@ -505,6 +506,9 @@ add_port_flows(const struct lb_pipeline_ctx *ctx, const struct lb_port *port,
     unsigned int ofport = local_ofport(ctx, port);
     if (ofport) {
         add_local_port_flows(ctx, port, sw, ofport, fb, ft);
+        if (sw->physnet) {
+            lb_provider_local_port_flows(ctx, port, sw, ft);
+        }
     }
 
     for (size_t i = 0; i < port->n_ipv4; i++) {
@@ -561,6 +565,13 @@ add_port_flows(const struct lb_pipeline_ctx *ctx, const struct lb_port *port,
                 any_tunnel = true;
             }
         }
+    }
+    if (sw->physnet) {
+        lb_provider_port_output_flows(ctx, port, sw, ds_cstr(&local),
+                                      ds_cstr(&fb->actions), ft);
+        flow_buf_clear(fb);
+        ds_destroy(&local);
+        return;
     }
     ds_put_format(&fb->match, "metadata=%#"PRIx32","LB_REG_OUTPORT"=%#"PRIx32,
                   sw->tunnel_key, port->key);
@@ -644,17 +655,22 @@ add_switch_flows(const struct lb_pipeline_ctx *ctx, const struct lb_switch *sw,
         ds_put_format(&local, "output:%u,", locals[i]);
     }
 
-    ds_put_format(&fb->match, "metadata=%#"PRIx32, sw->tunnel_key);
-    ds_append(&fb->actions, &local);
-    bool tun_id_set = false;
-    for (size_t i = 0; i < n_tun; i++) {
-        if (!i || tunnels[i] != tunnels[i - 1]) {
-            put_tunnel_output(&fb->actions, sw->tunnel_key, tunnels[i],
-                              &tun_id_set);
+    if (sw->physnet) {
+        /* A provider network floods through the fabric, not tunnels. */
+        lb_provider_switch_flows(ctx, sw, ds_cstr(&local), ft);
+    } else {
+        ds_put_format(&fb->match, "metadata=%#"PRIx32, sw->tunnel_key);
+        ds_append(&fb->actions, &local);
+        bool tun_id_set = false;
+        for (size_t i = 0; i < n_tun; i++) {
+            if (!i || tunnels[i] != tunnels[i - 1]) {
+                put_tunnel_output(&fb->actions, sw->tunnel_key, tunnels[i],
+                                  &tun_id_set);
+            }
         }
+        finish_actions(&fb->actions);
+        add_flow(ft, OFTABLE_FLOOD, PRIO_SWITCH, cookie, fb);
     }
-    finish_actions(&fb->actions);
-    add_flow(ft, OFTABLE_FLOOD, PRIO_SWITCH, cookie, fb);
 
     ds_put_format(&fb->match, "metadata=%#"PRIx32","LB_REG_INPORT"=0",
                   sw->tunnel_key);
@@ -727,6 +743,7 @@ lb_pipeline_compute(const struct lb_pipeline_ctx *ctx,
 
     lb_flow_table_clear(ft);
     add_default_flows(&fb, ft);
+    lb_provider_default_flows(ctx, ft);
     add_chassis_flows(ctx, &fb, ft);
 
     const struct lb_switch *sw;

@@ -36,3 +36,7 @@ SYSTEM_TESTS += tests/system/test-ipv6.sh
 EXTRA_DIST += tests/system/nd.py
 SYSTEM_TESTS += tests/system/test-migration-ipv6.sh
 SYSTEM_TESTS += tests/system/test-migration-ipv6-only.sh
+# A provider network (VLAN on a physical switch) through live migration.
+SYSTEM_TESTS += tests/system/test-provider-migration.sh
+EXTRA_DIST += tests/system/physnet.sh tests/system/physnet-watch.py \
+	tests/system/bulk.py

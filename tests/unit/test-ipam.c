@@ -332,6 +332,36 @@ test_v6only_hosts(void **state OVS_UNUSED)
     assert_false(lb_ipam_v6only_host(&p, &x, &back));
 }
 
+/* A provider network's excluded ranges are never picked. */
+static void
+test_pick_excluded(void **state OVS_UNUSED)
+{
+    struct lb_ip_range ranges[2];
+    assert_null(lb_ip_range_parse("10.0.0.2-10.0.0.4", &ranges[0]));
+    assert_null(lb_ip_range_parse("2001:db8::5", &ranges[1]));
+    char *error = lb_ip_range_parse("10.0.0.1-", &ranges[1]);
+    assert_non_null(error);
+    free(error);
+    assert_null(lb_ip_range_parse("2001:db8::5", &ranges[1]));
+
+    struct lb_ipam_subnet s;
+    assert_null(lb_ipam_subnet_parse("10.0.0.0/29", "10.0.0.1", &s));
+    s.exclude = ranges;
+    s.n_exclude = 2;
+
+    /* 10.0.0.5 and .6 are left; then nothing. */
+    ovs_be32 used[8];
+    size_t n_used = 0;
+    for (int i = 0; i < 2; i++) {
+        ovs_be32 addr;
+        assert_true(lb_ipam_pick(&s, used, n_used, "default_vm1", &addr));
+        assert_true(ntohl(addr) == 0x0a000005 || ntohl(addr) == 0x0a000006);
+        used[n_used++] = addr;
+    }
+    ovs_be32 addr = 0;
+    assert_false(lb_ipam_pick(&s, used, n_used, "default_vm1", &addr));
+}
+
 int
 main(void)
 {
@@ -343,6 +373,7 @@ main(void)
         cmocka_unit_test(test_prefix6_parse),
         cmocka_unit_test(test_ipv6_addresses),
         cmocka_unit_test(test_v6only_hosts),
+        cmocka_unit_test(test_pick_excluded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
