@@ -125,18 +125,23 @@ find_pod(const struct lb_agent_cni *cni, const struct cni_request *req)
 }
 
 /* What an ADD allocates in 'sw': an IPv4 address of its subnet or, on an
- * IPv6-only switch, a host number (lib/ipam.h). */
+ * IPv6-only switch, a host number (lib/ipam.h).  Outside the switch's
+ * excludeIPs in both families: the IPv6 address follows from the MAC the
+ * pick gives, so it is checked there. */
 static struct lb_ipam_subnet
 host_space(const struct lb_logical_switch *sw)
 {
-    if (!sw->prefix_len) {
-        return LB_IPAM_V6ONLY_HOSTS;
+    struct lb_ipam_subnet space = LB_IPAM_V6ONLY_HOSTS;
+    if (sw->prefix_len) {
+        space = (struct lb_ipam_subnet) {
+            .network = sw->subnet, .prefix_len = sw->prefix_len,
+            .gateway = sw->gateway,
+        };
     }
-    return (struct lb_ipam_subnet) {
-        .network = sw->subnet, .prefix_len = sw->prefix_len,
-        .gateway = sw->gateway, .exclude = sw->exclude,
-        .n_exclude = sw->n_exclude,
-    };
+    space.exclude = sw->exclude;
+    space.n_exclude = sw->n_exclude;
+    space.prefix6 = sw->has_prefix6 ? &sw->prefix6 : NULL;
+    return space;
 }
 
 /* The IPv6 address in 'sw' of the port allocated 'host' (see cni_add's
