@@ -349,12 +349,25 @@ add_port_flows6(const struct lb_port *port, const struct lb_switch *sw,
 /* A switch's IPv6 flows: the gateway's addresses answered (its link-local
  * one, the source of router advertisements, always), router solicitations
  * to the agent, which answers with the switch's RA (agent-ra.c), and
- * solicitations for addresses nobody has dropped rather than flooded. */
+ * solicitations for addresses nobody has dropped rather than flooded.
+ *
+ * A provider network's router is on the fabric: it owns the gateway's
+ * addresses and sends the RAs, so the switch has no virtual gateway, a
+ * solicitation goes to the fabric like any multicast, and one for an
+ * address no port has goes out by the uplink (OFTABLE_PROVIDER_OUT takes
+ * only what a local port sent). */
 static void
 add_switch_flows6(const struct lb_switch *sw, uint64_t cookie,
                   struct flow_buf *fb, struct lb_flow_table *ft)
 {
     if (!sw->has_prefix6) {
+        return;
+    }
+    if (sw->physnet) {
+        ds_put_format(&fb->match, "metadata=%#"PRIx32",icmp6,icmp_type=135",
+                      sw->tunnel_key);
+        ds_put_format(&fb->actions, "resubmit(,%d)", OFTABLE_PROVIDER_OUT);
+        add_flow(ft, OFTABLE_L2_LOOKUP, PRIO_SWITCH_TUNNEL, cookie, fb);
         return;
     }
     struct eth_addr gw_mac = lb_ipam_gateway6_mac(sw->tunnel_key);

@@ -17,8 +17,10 @@
 #include <cmocka.h>
 #include "flow-table.h"
 #include "model.h"
+#include "oftable.h"
 #include "openvswitch/dynamic-string.h"
 #include "ovs-bridge.h"
+#include "packets.h"
 #include "pipeline.h"
 #include "simap.h"
 #include "test-flows.h"
@@ -359,6 +361,49 @@ test_untagged_and_unmapped(void **state)
     }
 }
 
+/* A dual-stack provider network: the router on the fabric owns the
+ * gateway and advertises, so the switch has no virtual gateway (no answers
+ * for gateway6 or the 0a:59 link-local address, no solicitations to the
+ * agent); a solicitation for an address no port has goes to the fabric
+ * (table 45 takes only what local ports sent) instead of being dropped;
+ * the ports' own addresses are answered as on an overlay switch, and a
+ * local port's multicast, the agent's NAs after a cutover among it, leaves
+ * by the uplink. */
+static void
+test_dual_stack(void **state)
+{
+    struct fixture *f = *state;
+    struct lb_switch *sw = lb_model_find_switch(&f->model, "vlan100");
+    sw->has_prefix6 = true;
+    assert_true(ipv6_parse("fd00:100::", &sw->prefix6));
+    assert_true(ipv6_parse("fd00:100::1", &sw->gateway6));
+    struct lb_port *v1 = lb_model_find_port(&f->model, "v1");
+    assert_true(ipv6_parse("fd00:100::858:c0ff:fe00:20a", &v1->ipv6[0]));
+    v1->n_ipv6 = 1;
+    lb_pipeline_compute(&f->ctx, &f->flows);
+
+    const struct lb_flow *flow;
+    LB_FLOW_TABLE_FOR_EACH (flow, &f->flows) {
+        const char *t = strstr(flow->match, "nd_target=");
+        assert_false(flow->table_id == OFTABLE_ND_RESPONDER
+                     && strstr(flow->match, "icmp_type=133"));
+        assert_false(t && (!strcmp(t, "nd_target=fd00:100::1")
+                           || !strcmp(t, "nd_target=fe80::859:ff:fe00:2")));
+        assert_null(strstr(flow->actions, "0a:59:"));
+    }
+    assert_actions(&f->flows, OFTABLE_L2_LOOKUP, 60,
+                   "metadata=0x2,icmp6,icmp_type=135", "resubmit(,45)");
+    assert_non_null(actions_of(&f->flows, OFTABLE_ND_RESPONDER, 100,
+                               "metadata=0x2,icmp6,icmp_type=135,"
+                               "icmp_code=0,"
+                               "nd_target=fd00:100::858:c0ff:fe00:20a"));
+    assert_actions(&f->flows, OFTABLE_L2_LOOKUP, 50, "metadata=0x2,"
+                   "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00",
+                   "resubmit(,50)");
+    assert_actions(&f->flows, T_FLOOD, 50, "metadata=0x2",
+                   "output:1,resubmit(,45)");
+}
+
 /* Port changes applied one by one give the flows of a full compute, on
  * each chassis. */
 static void
@@ -488,6 +533,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_incremental_equals_full, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_dual_stack, setup, teardown),
         cmocka_unit_test(test_model_errors),
         cmocka_unit_test(test_bridge_mappings),
         cmocka_unit_test_setup_teardown(test_format, setup, teardown),
