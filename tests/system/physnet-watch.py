@@ -12,9 +12,12 @@ Prints JSON lines, flushed:
   {"t": T, "src": NAME, "rarp": BOOL}  the first frame from MAC on a trunk
                            port ("tr-*") after one from elsewhere, and every
                            RARP from MAC; T is the kernel's receive time.
+                           An unsolicited NA from MAC (to all nodes) is
+                           reported too, with "na": its target address.
 All times are time.time()'s clock.  Runs until killed.
 """
 
+import ipaddress
 import json
 import os
 import select
@@ -27,6 +30,8 @@ import time
 ETH_P_ALL = 0x0003
 ETH_P_RARP = 0x8035
 ETH_P_8021Q = 0x8100
+ETH_P_IPV6 = 0x86DD
+ALL_NODES = bytes([0x33, 0x33, 0, 0, 0, 1])
 SO_TIMESTAMPNS = 35
 
 
@@ -60,12 +65,27 @@ def sniff(ifaces, mac):
                     sec, nsec = struct.unpack("qq", data[:16])
                     t = sec + nsec / 1e9
             etype = struct.unpack("!H", frame[12:14])[0]
+            off = 14
             if etype == ETH_P_8021Q and len(frame) >= 18:
                 etype = struct.unpack("!H", frame[16:18])[0]
+                off = 18
             rarp = etype == ETH_P_RARP
-            if rarp or name != last:
-                emit({"t": t, "src": name, "rarp": rarp})
+            event = {"t": t, "src": name, "rarp": rarp}
+            na = unsolicited_na(frame, etype, off)
+            if na:
+                event["na"] = na
+            if rarp or na or name != last:
+                emit(event)
             last = name
+
+
+def unsolicited_na(frame, etype, off):
+    """The target of an unsolicited NA (to all nodes) in 'frame', or None."""
+    if (etype != ETH_P_IPV6 or frame[:6] != ALL_NODES
+            or len(frame) < off + 64 or frame[off + 6] != 58
+            or frame[off + 40] != 136):
+        return None
+    return str(ipaddress.IPv6Address(frame[off + 48:off + 64]))
 
 
 class Unixctl:

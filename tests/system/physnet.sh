@@ -120,14 +120,15 @@ physnet_watch() {
         "$srcdir/tests/system/physnet-watch.py" fab "$2" "$3"
 }
 
-# physnet_switch NAME KEY SUBNET GATEWAY PHYSNET VLAN MTU [EXCLUDE-JSON] : a
-# LogicalSwitch that is a provider network.
+# physnet_switch NAME KEY SUBNET GATEWAY PHYSNET VLAN MTU [EXCLUDE-JSON
+# [IPV6-PREFIX]] : a LogicalSwitch that is a provider network.
 physnet_switch() {
+    local prefix6=${9:+\"ipv6Prefix\":\"$9\",}
     kapi_ok POST /apis/livebind.io/v1alpha1/logicalswitches \
       "{\"apiVersion\":\"livebind.io/v1alpha1\",\"kind\":\"LogicalSwitch\",
         \"metadata\":{\"name\":\"$1\"},
         \"spec\":{\"tunnelKey\":$2,\"subnet\":\"$3\",\"gateway\":\"$4\",
-                  \"mtu\":$7,\"excludeIPs\":${8:-[]},
+                  $prefix6\"mtu\":$7,\"excludeIPs\":${8:-[]},
                   \"provider\":{\"physicalNetwork\":\"$5\",\"vlan\":$6}}}"
 }
 

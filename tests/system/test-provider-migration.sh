@@ -14,6 +14,7 @@ LB_PREFIX=${LB_PREFIX:-lbv$$-}
 # Headroom on the underlay for full-size VLAN frames tunnelled while a port
 # migrates: 1500 + 14 (inner Ethernet) + 8 (Geneve) + 8 (UDP) + 20 (IPv4).
 export LB_UL_MTU=1600
+export LB_IPV6=1                # bed.sh: the VLAN is dual-stack.
 . "$srcdir/tests/system/cluster.sh"
 . "$srcdir/tests/system/physnet.sh"
 
@@ -24,10 +25,14 @@ physnet_up
 for n in 1 2 3; do
     physnet_trunk "node$n" 100,200
 done
-# The external host and (excluded from IPAM) the router's address.
+# The external host and (excluded from IPAM) the router's addresses.  The
+# VLAN is dual-stack: its IPv6 prefix's low addresses are the fabric's.
+PREFIX6=fd00:100::
 physnet_host ext "$VLAN" 02:e0:00:00:00:fa 10.100.0.250/16
+ip -n "${LB_PREFIX}ext" -6 addr add "${PREFIX6}fa/64" dev eth0 nodad
 physnet_switch vlan100 2 10.100.0.0/16 10.100.0.1 physnet1 "$VLAN" 1500 \
-    '["10.100.0.1-10.100.0.9", "10.100.0.250"]' >/dev/null
+    "[\"10.100.0.1-10.100.0.9\", \"10.100.0.250\", \"${PREFIX6}1-${PREFIX6}ff\"]" \
+    "${PREFIX6}/64" >/dev/null
 check "br-int patched to br-phys on every node" \
     bed_wait_until 10 on_all_nodes physnet_connected physnet1
 
@@ -51,7 +56,19 @@ in_vlan_subnet() {
         || [ "${vm_ip#10.100.0.}" -ge 10 ] 2>/dev/null
 }
 check "the VM's address is in the VLAN's subnet, not excluded" in_vlan_subnet
+# Its IPv6 address: the prefix and the EUI-64 of its MAC.
+vm_ip6=$(python3 -c 'import ipaddress, sys
+m = [int(x, 16) for x in sys.argv[2].split(":")]
+iid = bytes([m[0] ^ 2] + m[1:3] + [0xff, 0xfe] + m[3:])
+print(ipaddress.IPv6Address(ipaddress.IPv6Address(sys.argv[1]).packed[:8] + iid))' \
+    "$PREFIX6" "$vm_mac")
+vm_lla6=$(python3 -c 'import ipaddress, sys
+m = [int(x, 16) for x in sys.argv[1].split(":")]
+print(ipaddress.IPv6Address(bytes([0xfe, 0x80] + [0] * 6 + [m[0] ^ 2] + m[1:3]
+                                  + [0xff, 0xfe] + m[3:])))' "$vm_mac")
+echo "VM vm1: $vm_ip6"
 guest_create guest "$vm_mac" "$vm_ip/16"
+ip -n "${LB_PREFIX}guest" -6 addr add "$vm_ip6/64" dev br0 nodad
 ip -n "${LB_PREFIX}guest" link set br0 mtu 1500
 vm_pod_bridge launcher-1 guest up-1
 ip -n "${LB_PREFIX}guest" link set up-1 up
@@ -60,6 +77,10 @@ check "the external host reaches the VM on VLAN $VLAN" \
     bed_exec ext ping -c 3 -i 0.2 -W 2 "$vm_ip"
 check "the VM reaches the external host" \
     bed_exec guest ping -c 2 -i 0.2 -W 2 10.100.0.250
+check "the external host reaches the VM over IPv6" \
+    bed_exec ext ping -6 -c 3 -i 0.2 -W 2 "$vm_ip6"
+check "the VM reaches the external host over IPv6 (its NS went out by the uplink)" \
+    bed_exec guest ping -6 -c 2 -i 0.2 -W 2 "${PREFIX6}fa"
 vm_on() {  # TRUNK : the switch has the VM's MAC on that port
     test "$(physnet_mac_port "$vm_mac" "$VLAN")" = "$1"
 }
@@ -91,6 +112,18 @@ watch_pid=$BED_BG_PID
 bed_wait_until 5 grep -qs tr-node1 "$dir/watch.log"
 
 mark() { echo "$1 $EPOCHREALTIME" >> "$dir/marks"; }
+# na_on MIG TRUNK ADDR... : since MIG's mark, the switch got an unsolicited
+# NA from the VM's MAC for each ADDR on TRUNK.
+na_on() {
+    python3 - "$dir/watch.log" "$dir/marks" "$@" <<'PY'
+import json, sys
+log, marks, mig, trunk = sys.argv[1:5]
+start = max(float(m.split()[-1]) for m in open(marks) if m.split()[0] == mig)
+seen = {e["na"] for e in map(json.loads, filter(str.strip, open(log)))
+        if "na" in e and e["src"] == trunk and e["t"] >= start}
+sys.exit(0 if set(sys.argv[5:]) <= seen else 1)
+PY
+}
 target_pod() {  # NODE POD VMIM VMIM_UID UPLINK
     add_pod "$1" "$2" "$(vm_meta vm1 "$vmi_uid" "$4" "$3")" &&
         vm_pod_bridge "$2" guest "$5"
@@ -156,6 +189,8 @@ migrate() {
         bed_wait_until 2 vm_on "tr-$dst"
     check "$mig: the source copy on $src may no longer send" \
         port_blocked "$src" "$key"
+    check "$mig: the agent's NAs for the VM's addresses left by $dst's uplink" \
+        bed_wait_until 2 na_on "$mig" "tr-$dst" "$vm_ip6" "$vm_lla6"
     check "$mig: canary flows after the cutover" \
         bed_wait_until 5 canary_flowing
     dump_flows "$mig-activated"
@@ -309,6 +344,7 @@ check "no migration flows on any node at the end" \
     on_no_node has_migration_flows "$key"
 check "the external host reaches the VM at the end" \
     bed_exec ext ping -c 2 -i 0.2 -W 2 "$vm_ip"
+check "... and over IPv6" bed_exec ext ping -6 -c 2 -i 0.2 -W 2 "$vm_ip6"
 pmtu_intact() {  # no path MTU below 1500 cached for the VM on the host
     ! bed_exec ext ip route get "$vm_ip" | grep -Eq 'mtu (1[0-4][0-9][0-9]|[0-9]{1,3}) '
 }
