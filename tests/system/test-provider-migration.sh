@@ -79,6 +79,9 @@ check "the VM reaches the external host" \
     bed_exec guest ping -c 2 -i 0.2 -W 2 10.100.0.250
 check "the external host reaches the VM over IPv6" \
     bed_exec ext ping -6 -c 3 -i 0.2 -W 2 "$vm_ip6"
+# (The VM forgets what the host's solicitations taught it, so that it must
+# solicit the host, an address no port has, itself.)
+ip -n "${LB_PREFIX}guest" -6 neigh flush dev br0
 check "the VM reaches the external host over IPv6 (its NS went out by the uplink)" \
     bed_exec guest ping -6 -c 2 -i 0.2 -W 2 "${PREFIX6}fa"
 vm_on() {  # TRUNK : the switch has the VM's MAC on that port
