@@ -117,12 +117,6 @@ ip_to_string(ovs_be32 ip, char buf[INET_ADDRSTRLEN])
     return buf;
 }
 
-static const struct lb_logical_switch *
-find_switch(const struct lb_agent_cni *cni)
-{
-    return lb_cluster_find_logical_switch(cni->view->cluster, DEFAULT_SWITCH);
-}
-
 static const struct lb_pod *
 find_pod(const struct lb_agent_cni *cni, const struct cni_request *req)
 {
@@ -131,17 +125,23 @@ find_pod(const struct lb_agent_cni *cni, const struct cni_request *req)
 }
 
 /* What an ADD allocates in 'sw': an IPv4 address of its subnet or, on an
- * IPv6-only switch, a host number (lib/ipam.h). */
+ * IPv6-only switch, a host number (lib/ipam.h).  Outside the switch's
+ * excludeIPs in both families: the IPv6 address follows from the MAC the
+ * pick gives, so it is checked there. */
 static struct lb_ipam_subnet
 host_space(const struct lb_logical_switch *sw)
 {
-    if (!sw->prefix_len) {
-        return LB_IPAM_V6ONLY_HOSTS;
+    struct lb_ipam_subnet space = LB_IPAM_V6ONLY_HOSTS;
+    if (sw->prefix_len) {
+        space = (struct lb_ipam_subnet) {
+            .network = sw->subnet, .prefix_len = sw->prefix_len,
+            .gateway = sw->gateway,
+        };
     }
-    return (struct lb_ipam_subnet) {
-        .network = sw->subnet, .prefix_len = sw->prefix_len,
-        .gateway = sw->gateway,
-    };
+    space.exclude = sw->exclude;
+    space.n_exclude = sw->n_exclude;
+    space.prefix6 = sw->has_prefix6 ? &sw->prefix6 : NULL;
+    return space;
 }
 
 /* The IPv6 address in 'sw' of the port allocated 'host' (see cni_add's
@@ -172,6 +172,24 @@ address_write(enum lb_write_kind kind, const char *ns, const char *name,
         w->ip = host;
     }
     return w;
+}
+
+/* The switch a new port of 'add' goes on: the one the pod's
+ * livebind.io/logical-switch annotation names (a provider network, say),
+ * else DEFAULT_SWITCH.  A VM's pods carry the same annotations, and a
+ * target pod reuses the VM's port on whatever switch it is. */
+static const char *
+switch_name(const struct cni_add *add)
+{
+    const struct lb_pod *pod = find_pod(add->cni, add->req);
+    return pod && pod->logical_switch ? pod->logical_switch : DEFAULT_SWITCH;
+}
+
+static const struct lb_logical_switch *
+find_switch(const struct cni_add *add)
+{
+    return lb_cluster_find_logical_switch(add->cni->view->cluster,
+                                          switch_name(add));
 }
 
 /* Asks the core for 'w'. */
@@ -292,7 +310,7 @@ port_created(struct cni_add *add, const struct lb_write_result *result)
         /* Someone created the port first, maybe with another address than
          * the one just plumbed: give ours back and start over; the retry
          * reuses theirs. */
-        const struct lb_logical_switch *sw = find_switch(add->cni);
+        const struct lb_logical_switch *sw = find_switch(add);
         if (sw && sw->prefix_len) {
             write_api(add->cni, address_write(LB_WRITE_DELETE_ALLOCATION,
                                               NULL, NULL, sw, add->ip,
@@ -353,10 +371,10 @@ allocation_created(struct cni_add *add, const struct lb_write_result *result)
                  result->error);
         return;
     }
-    const struct lb_logical_switch *sw = find_switch(add->cni);
+    const struct lb_logical_switch *sw = find_switch(add);
     if (!sw) {
-        add_fail(add, CNI_ERR_TRY_AGAIN, "logical switch \""DEFAULT_SWITCH
-                 "\" is gone", NULL);
+        add_fail(add, CNI_ERR_TRY_AGAIN, "the logical switch is gone",
+                 switch_name(add));
         return;
     }
     /* On a dual-stack switch the IPv6 address is unique as the IPv4 one
@@ -441,10 +459,10 @@ collect_used(const struct cni_add *add, const struct lb_logical_switch *sw,
 static void
 allocate_next(struct cni_add *add)
 {
-    const struct lb_logical_switch *sw = find_switch(add->cni);
+    const struct lb_logical_switch *sw = find_switch(add);
     if (!sw) {
-        add_fail(add, CNI_ERR_TRY_AGAIN, "no logical switch \""
-                 DEFAULT_SWITCH"\" yet", NULL);
+        add_fail(add, CNI_ERR_TRY_AGAIN, "no such logical switch yet",
+                 switch_name(add));
         return;
     }
     if (sset_count(&add->tried) >= MAX_ALLOCATION_ATTEMPTS) {
@@ -461,8 +479,8 @@ allocate_next(struct cni_add *add)
     bool ok = lb_ipam_pick(&space, used, n_used, add->port_name, &ip);
     free(used);
     if (!ok) {
-        add_fail(add, CNI_ERR_IP_EXHAUSTED, "no free address in switch "
-                 "\""DEFAULT_SWITCH"\"", NULL);
+        add_fail(add, CNI_ERR_IP_EXHAUSTED, "no free address in the "
+                 "logical switch", sw->name);
         return;
     }
     add->ip = ip;

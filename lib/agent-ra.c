@@ -80,14 +80,15 @@ send_ra(const struct lb_agent_ra *ra, const struct lb_switch *sw,
 }
 
 /* The switch of a local, unblocked port on 'ofport' with key 'key', if it
- * has an IPv6 prefix. */
+ * has an IPv6 prefix and is not a provider network (whose router on the
+ * fabric advertises: pipeline.c sends no solicitation here for it). */
 static const struct lb_switch *
 advertising_switch(const struct lb_agent_ra *ra, uint32_t key,
                    unsigned int ofport)
 {
     const struct lb_agent_view *view = ra->view;
     const struct lb_port *port = lb_model_find_port_by_key(view->model, key);
-    if (!port || !port->sw || !port->sw->has_prefix6
+    if (!port || !port->sw || !port->sw->has_prefix6 || port->sw->physnet
         || !lb_port_bound_to(port, view->chassis)
         || (port->additional_blocked && port->additional_chassis
             && !strcmp(port->additional_chassis, view->chassis))

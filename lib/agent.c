@@ -124,6 +124,15 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
         return NULL;
     }
 
+    struct smap mappings = SMAP_INITIALIZER(&mappings);
+    if (cfg->bridge_mappings) {
+        *errorp = ovs_bridge_parse_mappings(cfg->bridge_mappings, &mappings);
+        if (*errorp) {
+            smap_destroy(&mappings);
+            return NULL;
+        }
+    }
+
     struct lb_agent *agent = xzalloc(sizeof *agent);
     agent->chassis = xstrdup(cfg->chassis);
     agent->model_file = nullable_xstrdup(cfg->model_file);
@@ -139,8 +148,10 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
         .bridge = bridge,
         .datapath_type = cfg->datapath_type ? cfg->datapath_type : "system",
         .chassis = cfg->chassis,
+        .bridge_mappings = &mappings,
     };
     agent->bridge = ovs_bridge_create(&bcfg);
+    smap_destroy(&mappings);
 
     char *target = (cfg->openflow_target
                     ? xstrdup(cfg->openflow_target)
@@ -349,6 +360,7 @@ agent_pipeline_ctx(const struct lb_agent *agent, struct lb_pipeline_ctx *ctx)
         .chassis = agent->chassis,
         .iface_ofports = ovs_bridge_iface_ofports(agent->bridge),
         .tunnel_ofports = ovs_bridge_tunnel_ofports(agent->bridge),
+        .physnet_ofports = ovs_bridge_physnet_ofports(agent->bridge),
     };
 }
 
@@ -662,6 +674,18 @@ lb_agent_format_status(const struct lb_agent *agent, struct ds *s)
                   lb_flow_table_count(&agent->flows), agent->flows_seqno,
                   agent->last_compute_usec, agent->last_update_usec);
     ovs_bridge_format_status(agent->bridge, s);
+
+    /* A provider switch whose physical network this node cannot reach:
+     * its ports here reach only each other. */
+    const struct simap *physnets = ovs_bridge_physnet_ofports(agent->bridge);
+    const struct lb_switch *sw;
+    HMAP_FOR_EACH (sw, node, &agent->model.switches) {
+        if (sw->physnet && !simap_contains(physnets, sw->physnet)) {
+            ds_put_format(s, "  switch %s: physical network %s is not "
+                          "connected on this node (--bridge-mappings)\n",
+                          sw->name, sw->physnet);
+        }
+    }
     ofctrl_format_status(agent->ofctrl, s);
 }
 

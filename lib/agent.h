@@ -24,6 +24,7 @@ struct lb_agent_config {
     const char *db_remote;        /* OVS database. */
     const char *bridge;           /* Integration bridge. */
     const char *datapath_type;    /* "system" or "netdev". */
+    const char *bridge_mappings;  /* "physnet:bridge,...", NULL: none. */
     const char *openflow_target;  /* NULL: the bridge's mgmt socket. */
     const char *model_file;       /* Standalone mode: model from a file. */
 

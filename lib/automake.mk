@@ -27,7 +27,9 @@ lib_liblivebind_la_SOURCES = \
 	lib/ovs-bridge.c \
 	lib/ovs-bridge.h \
 	lib/pipeline.c \
-	lib/pipeline.h
+	lib/pipeline.h \
+	lib/pipeline-provider.c \
+	lib/pipeline-provider.h
 lib_liblivebind_la_SOURCES += lib/pod-plumb.c lib/pod-plumb.h
 lib_liblivebind_la_SOURCES += lib/k8s-client.c lib/k8s-client.h \
 	lib/k8s-config.c lib/k8s-config.h lib/k8s-stream.c lib/k8s-stream.h

@@ -963,6 +963,7 @@ derive_switches(const struct lb_cluster *cluster, struct lb_model *model,
         sw->prefix6 = ls->prefix6;
         sw->gateway6 = ls->gateway6;
         sw->mtu = ls->mtu;
+        lb_switch_set_provider(sw, ls->physnet, ls->vlan);
     }
     free(nodes);
     clear_keys(&keys);

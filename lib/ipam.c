@@ -59,6 +59,107 @@ lb_ipam_subnet_parse(const char *cidr, const char *gateway,
     return NULL;
 }
 
+/* Parses "ADDR" or "FIRST-LAST", IPv4 or IPv6 (both ends the same
+ * family, FIRST <= LAST). */
+char *
+lb_ip_range_parse(const char *s, struct lb_ip_range *range)
+{
+    char *copy = xstrdup(s);
+    char *dash = strchr(copy, '-');
+    const char *ends[2] = { copy, dash ? dash + 1 : copy };
+    struct in6_addr addrs[2];
+    bool v4[2];
+    char *error = NULL;
+
+    if (dash) {
+        *dash = '\0';
+    }
+    for (size_t i = 0; i < 2 && !error; i++) {
+        ovs_be32 ip4;
+        v4[i] = ip_parse(ends[i], &ip4);
+        if (v4[i]) {
+            in6_addr_set_mapped_ipv4(&addrs[i], ip4);
+        } else if (!ipv6_parse(ends[i], &addrs[i])) {
+            error = xasprintf("\"%s\" is not an IP address or range", s);
+        }
+    }
+    if (!error && v4[0] != v4[1]) {
+        error = xasprintf("\"%s\": both ends must be of one family", s);
+    }
+    if (!error && memcmp(&addrs[0], &addrs[1], sizeof addrs[0]) > 0) {
+        error = xasprintf("\"%s\": the first address is above the last", s);
+    }
+    if (!error) {
+        range->first = addrs[0];
+        range->last = addrs[1];
+    }
+    free(copy);
+    return error;
+}
+
+static bool
+range_contains(const struct lb_ip_range *range, const struct in6_addr *a)
+{
+    return (memcmp(&range->first, a, sizeof *a) <= 0
+            && memcmp(a, &range->last, sizeof *a) <= 0);
+}
+
+/* An IPv4 range has both ends IPv4-mapped.  The families stay apart: an
+ * IPv6 range that happens to span the mapped block excludes no IPv4
+ * address, and an IPv4 range no IPv6 one. */
+static bool
+range_is_ipv4(const struct lb_ip_range *range)
+{
+    return (IN6_IS_ADDR_V4MAPPED(&range->first)
+            && IN6_IS_ADDR_V4MAPPED(&range->last));
+}
+
+bool
+lb_ip_range_contains_ipv4(const struct lb_ip_range *range, ovs_be32 ip)
+{
+    struct in6_addr a;
+    in6_addr_set_mapped_ipv4(&a, ip);
+    return range_is_ipv4(range) && range_contains(range, &a);
+}
+
+bool
+lb_ip_range_contains_ipv6(const struct lb_ip_range *range,
+                          const struct in6_addr *addr)
+{
+    return (!range_is_ipv4(range) && !IN6_IS_ADDR_V4MAPPED(addr)
+            && range_contains(range, addr));
+}
+
+void
+lb_ip_range_format(const struct lb_ip_range *range, struct ds *s)
+{
+    ipv6_format_mapped(&range->first, s);
+    if (!ipv6_addr_equals(&range->first, &range->last)) {
+        ds_put_char(s, '-');
+        ipv6_format_mapped(&range->last, s);
+    }
+}
+
+/* Whether candidate 'ip' of 'subnet' is excluded: as an IPv4 address, or
+ * through the IPv6 address it gives its port. */
+static bool
+excluded(const struct lb_ipam_subnet *subnet, ovs_be32 ip)
+{
+    struct in6_addr ip6;
+    if (subnet->n_exclude && subnet->prefix6) {
+        struct lb_ipam_prefix6 p6 = { .prefix = *subnet->prefix6 };
+        lb_ipam_ipv6_address(&p6, lb_ipam_mac(ip), &ip6);
+    }
+    for (size_t i = 0; i < subnet->n_exclude; i++) {
+        const struct lb_ip_range *r = &subnet->exclude[i];
+        if ((!subnet->hosts_only && lb_ip_range_contains_ipv4(r, ip))
+            || (subnet->prefix6 && lb_ip_range_contains_ipv6(r, &ip6))) {
+            return true;
+        }
+    }
+    return false;
+}
+
 bool
 lb_ipam_subnet_contains(const struct lb_ipam_subnet *subnet, ovs_be32 ip)
 {
@@ -173,7 +274,9 @@ compare_u32(const void *a_, const void *b_)
  * that hashes 'port_name', so that agents allocating for different ports
  * at once rarely race for the same address.  Deterministic for given
  * inputs: after losing a race (AlreadyExists), add the address to 'used'
- * and call again.  Returns false if the subnet is full. */
+ * and call again.  Never an address in the subnet's excluded ranges, nor
+ * one whose port's IPv6 address would be.
+ * Returns false if the subnet is full. */
 bool
 lb_ipam_pick(const struct lb_ipam_subnet *subnet, const ovs_be32 *used,
              size_t n_used, const char *port_name, ovs_be32 *ip)
@@ -210,9 +313,10 @@ lb_ipam_pick(const struct lb_ipam_subnet *subnet, const ovs_be32 *used,
         if (gw && offset >= gw) {
             offset++;
         }
+        ovs_be32 candidate = htonl(ntohl(subnet->network) + offset);
         if (!bsearch(&offset, offsets, n_offsets, sizeof *offsets,
-                     compare_u32)) {
-            *ip = htonl(ntohl(subnet->network) + offset);
+                     compare_u32) && !excluded(subnet, candidate)) {
+            *ip = candidate;
             found = true;
             break;
         }
@@ -228,7 +332,7 @@ lb_ipam_pick(const struct lb_ipam_subnet *subnet, const ovs_be32 *used,
  * lb_ipam_mac() serve them unchanged.  No real subnet is in 0.0.0.0/8
  * ("this network"), so such a MAC never equals an IPv4-derived one. */
 const struct lb_ipam_subnet LB_IPAM_V6ONLY_HOSTS = {
-    .network = 0, .prefix_len = 8, .gateway = 0,
+    .network = 0, .prefix_len = 8, .gateway = 0, .hosts_only = true,
 };
 
 /* Parses an IPv6 address 's' into 'addr'.  Returns NULL or a malloc()ed

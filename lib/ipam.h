@@ -22,13 +22,41 @@
 #include "openvswitch/types.h"
 #include "packets.h"
 
+struct ds;
+
 #define LB_IPAM_MIN_PREFIX 8    /* Host part fits a port key's 24 bits. */
 #define LB_IPAM_MAX_PREFIX 30   /* Smaller subnets have no hosts to give. */
+
+/* An address range that IPAM never hands out: on a provider network, the
+ * physical router and hosts outside the cluster.  An IPv4 address is held
+ * IPv4-mapped, so that one type serves both families. */
+struct lb_ip_range {
+    struct in6_addr first;
+    struct in6_addr last;       /* Inclusive; equal to 'first' for one. */
+};
+
+char *lb_ip_range_parse(const char *, struct lb_ip_range *)
+    OVS_WARN_UNUSED_RESULT;
+bool lb_ip_range_contains_ipv4(const struct lb_ip_range *, ovs_be32 ip);
+bool lb_ip_range_contains_ipv6(const struct lb_ip_range *,
+                               const struct in6_addr *);
+void lb_ip_range_format(const struct lb_ip_range *, struct ds *);
 
 struct lb_ipam_subnet {
     ovs_be32 network;
     unsigned int prefix_len;    /* LB_IPAM_MIN_PREFIX..LB_IPAM_MAX_PREFIX. */
     ovs_be32 gateway;           /* 0 if none. */
+    const struct lb_ip_range *exclude;  /* Never picked. */
+    size_t n_exclude;
+
+    /* The switch's IPv6 prefix, if it has one: a port's IPv6 address there
+     * is the prefix and the EUI-64 of lb_ipam_mac(its candidate), so a
+     * candidate whose IPv6 address is in 'exclude' is never picked
+     * either. */
+    const struct in6_addr *prefix6;
+    bool hosts_only;            /* The candidates are host numbers of an
+                                 * IPv6-only switch, not IPv4 addresses:
+                                 * IPv4 ranges do not apply to them. */
 };
 
 char *lb_ipam_subnet_parse(const char *cidr, const char *gateway,

@@ -432,6 +432,8 @@ static const struct field pod_fields[] = {
            ANNOTATION(LB_ANNOTATION_TARGET_READY)),
     STRING_TRUE(POD(allow_live_migration),
                 ANNOTATION(LB_ANNOTATION_ALLOW_MIGRATION)),
+    STRING(POD(logical_switch), LB_K8S_NAME_MAX,
+           ANNOTATION(LB_ANNOTATION_LOGICAL_SWITCH)),
 };
 
 /* Finds the controller among 'metadata.ownerReferences'. */
@@ -893,6 +895,63 @@ lb_vmim_abort_succeeded(const struct lb_vmim *vmim)
 
 /* LogicalSwitch. */
 
+/* spec.provider {physicalNetwork, vlan} and spec.excludeIPs. */
+static char *
+parse_switch_provider(const json_t *root, const char *what,
+                      const char **physnetp, uint64_t *vlanp,
+                      struct lb_ip_range **excludep, size_t *n_excludep)
+{
+    static const char *const physnet_path[] = {
+        "spec", "provider", "physicalNetwork", NULL
+    };
+    static const char *const vlan_path[] = {
+        "spec", "provider", "vlan", NULL
+    };
+    static const char *const provider_path[] = { "spec", "provider", NULL };
+    static const char *const exclude_path[] = { "spec", "excludeIPs", NULL };
+    char *error = NULL;
+    bool present;
+
+    const json_t *provider = lookup(root, provider_path, what, &error);
+    if (!error && provider) {
+        error = get_string(root, physnet_path, LB_K8S_NAME_MAX, true, what,
+                           physnetp);
+        if (!error) {
+            error = get_uint(root, vlan_path, 0, 4094, what, &present,
+                             vlanp);
+        }
+    }
+    const json_t *ips = error ? NULL : lookup(root, exclude_path, what,
+                                              &error);
+    if (!error && ips) {
+        if (!json_is_array(ips)
+            || json_array_size(ips) > LB_SWITCH_EXCLUDE_MAX) {
+            return field_error(what, exclude_path, 2, "must be an array of "
+                               "at most %d addresses or ranges",
+                               LB_SWITCH_EXCLUDE_MAX);
+        }
+        struct lb_ip_range *ranges = xcalloc(json_array_size(ips) + 1,
+                                             sizeof *ranges);
+        size_t i;
+        const json_t *ip;
+        json_array_foreach (ips, i, ip) {
+            char *e = (json_is_string(ip)
+                       ? lb_ip_range_parse(json_string_value(ip), &ranges[i])
+                       : xstrdup("must be a string"));
+            if (e) {
+                error = field_error(what, exclude_path, 2, "[%zu]: %s", i,
+                                    e);
+                free(e);
+                free(ranges);
+                return error;
+            }
+        }
+        *excludep = ranges;
+        *n_excludep = json_array_size(ips);
+    }
+    return error;
+}
+
 char *
 lb_logical_switch_from_json(const json_t *root,
                             struct lb_logical_switch **objp)
@@ -969,6 +1028,14 @@ lb_logical_switch_from_json(const json_t *root,
             free(e);
         }
     }
+    const char *physnet = NULL;
+    uint64_t vlan = 0;
+    struct lb_ip_range *exclude = NULL;
+    size_t n_exclude = 0;
+    if (!error) {
+        error = parse_switch_provider(root, what, &physnet, &vlan, &exclude,
+                                      &n_exclude);
+    }
     free(what);
     if (error) {
         return error;
@@ -984,6 +1051,10 @@ lb_logical_switch_from_json(const json_t *root,
     sw->prefix6 = prefix6_info.prefix;
     sw->gateway6 = prefix6_info.gateway;
     sw->mtu = mtu;
+    sw->physnet = nullable_xstrdup(physnet);
+    sw->vlan = vlan;
+    sw->exclude = exclude;
+    sw->n_exclude = n_exclude;
     *objp = sw;
     return NULL;
 }
@@ -993,6 +1064,8 @@ lb_logical_switch_destroy(struct lb_logical_switch *sw)
 {
     if (sw) {
         free(sw->name);
+        free(sw->physnet);
+        free(sw->exclude);
         free(sw);
     }
 }
@@ -1009,7 +1082,13 @@ lb_logical_switch_equal(const struct lb_logical_switch *a,
             && a->has_prefix6 == b->has_prefix6
             && ipv6_addr_equals(&a->prefix6, &b->prefix6)
             && ipv6_addr_equals(&a->gateway6, &b->gateway6)
-            && a->mtu == b->mtu);
+            && a->mtu == b->mtu
+            && nullable_string_is_equal(a->physnet, b->physnet)
+            && a->vlan == b->vlan
+            && a->n_exclude == b->n_exclude
+            && (!a->n_exclude
+                || !memcmp(a->exclude, b->exclude,
+                           a->n_exclude * sizeof *a->exclude)));
 }
 
 /* LogicalPort. */

@@ -25,6 +25,8 @@
 #include "openvswitch/types.h"
 #include "model.h"
 
+struct lb_ip_range;
+
 /* Length limits.  Kubernetes' own: object names are DNS subdomains (253),
  * namespaces DNS labels (63), label values 63.  Annotation values are only
  * bounded by the object's total annotation size (256 KiB); we accept 64 KiB
@@ -48,6 +50,7 @@
     "kubevirt.io/allow-pod-bridge-network-live-migration"
 #define LB_ANNOTATION_LOGICAL_PORT "livebind.io/logical-port"
 #define LB_ANNOTATION_TUNNEL_IP "livebind.io/tunnel-ip"
+#define LB_ANNOTATION_LOGICAL_SWITCH "livebind.io/logical-switch"
 
 /* Pod. */
 
@@ -73,6 +76,8 @@ struct lb_pod {
     char *migration_job_name;
     char *target_ready_timestamp;
     bool allow_live_migration;  /* The opt-in annotation is "true". */
+    char *logical_switch;       /* livebind.io/logical-switch: the switch
+                                 * of the pod's NIC; NULL: "pods". */
 
     /* Controller ownerReference, all NULL if none. */
     char *owner_kind;
@@ -182,6 +187,8 @@ bool lb_vmim_abort_succeeded(const struct lb_vmim *);
 
 #define LB_SWITCH_TUNNEL_KEY_MAX 127
 
+#define LB_SWITCH_EXCLUDE_MAX 64
+
 struct lb_logical_switch {
     char *name;
     uint32_t tunnel_key;        /* 1..LB_SWITCH_TUNNEL_KEY_MAX. */
@@ -192,6 +199,13 @@ struct lb_logical_switch {
     struct in6_addr prefix6;
     struct in6_addr gateway6;   /* ...and spec.gateway6, zero if none. */
     int mtu;
+
+    /* spec.provider: a VLAN of a physical network (pipeline-provider.c). */
+    char *physnet;              /* physicalNetwork; NULL: overlay. */
+    uint16_t vlan;              /* 0: untagged. */
+    /* spec.excludeIPs: never allocated (the router, outside hosts). */
+    struct lb_ip_range *exclude;
+    size_t n_exclude;
 };
 
 char *lb_logical_switch_from_json(const json_t *,

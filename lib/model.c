@@ -150,6 +150,7 @@ lb_model_remove_switch(struct lb_model *model, struct lb_switch *sw)
         }
         hmap_remove(&model->switches, &sw->node);
         simap_destroy(&sw->chassis_refs);
+        free(sw->physnet);
         free(sw->name);
         free(sw);
     }
@@ -232,6 +233,16 @@ replace_string(char **dst, const char *src)
     }
 }
 
+/* Makes 'sw' a provider network on 'physnet', VLAN 'vlan' (0: untagged), or
+ * an overlay switch again if 'physnet' is NULL. */
+void
+lb_switch_set_provider(struct lb_switch *sw, const char *physnet,
+                       uint16_t vlan)
+{
+    replace_string(&sw->physnet, physnet);
+    sw->vlan = physnet ? vlan : 0;
+}
+
 void
 lb_port_set_chassis(struct lb_port *port, const char *main,
                     const char *additional)
@@ -276,7 +287,8 @@ lb_port_equal(const struct lb_port *a, const struct lb_port *b)
             && a->mirror == b->mirror);
 }
 
-/* Compares the addressing of two switches (not their ports). */
+/* Compares the addressing and the provider network of two switches (not
+ * their ports). */
 bool
 lb_switch_equal(const struct lb_switch *a, const struct lb_switch *b)
 {
@@ -287,7 +299,9 @@ lb_switch_equal(const struct lb_switch *a, const struct lb_switch *b)
             && a->has_prefix6 == b->has_prefix6
             && ipv6_addr_equals(&a->prefix6, &b->prefix6)
             && ipv6_addr_equals(&a->gateway6, &b->gateway6)
-            && a->mtu == b->mtu);
+            && a->mtu == b->mtu
+            && nullable_string_is_equal(a->physnet, b->physnet)
+            && a->vlan == b->vlan);
 }
 
 /* Appends 'port''s addresses, both families, comma-separated. */
@@ -311,7 +325,8 @@ lb_port_format_ips(const struct lb_port *port, struct ds *out)
  *   {"chassis":  [{"name": "node1", "ip": "172.31.0.1"}, ...],
  *    "switches": [{"name": "pods", "key": 1, "subnet": "10.0.0.0/24",
  *                  "gateway": "10.0.0.1", "ipv6_prefix": "fd00::/64",
- *                  "gateway6": "fd00::1", "mtu": 1400}, ...],
+ *                  "gateway6": "fd00::1", "mtu": 1400,
+ *                  "provider": {"physnet": "physnet1", "vlan": 100}}, ...],
  *    "ports":    [{"name": "vm1", "key": 5, "switch": "pods",
  *                  "mac": "0a:58:0a:00:00:05",
  *                  "ips": ["10.0.0.5", "fd00::858:aff:fe00:5"],
@@ -439,6 +454,24 @@ parse_switch(const json_t *j, struct lb_model *model)
         return error;
     }
 
+    const char *physnet = NULL;
+    uint64_t vlan = 0;
+    const json_t *provider = json_object_get(j, "provider");
+    if (provider) {
+        if (!json_is_object(provider)) {
+            return xasprintf("switch %s: \"provider\" must be an object",
+                             name);
+        }
+        physnet = json_member_string(provider, "physnet", true, name,
+                                     &error);
+        if (physnet) {
+            json_member_uint(provider, "vlan", 0, 4094, &vlan, name, &error);
+        }
+        if (error) {
+            return error;
+        }
+    }
+
     struct lb_switch *sw = lb_model_add_switch(model, name, key);
     sw->subnet = net;
     sw->prefix_len = plen;
@@ -449,6 +482,7 @@ parse_switch(const json_t *j, struct lb_model *model)
         sw->gateway6 = p6.gateway;
     }
     sw->mtu = mtu;
+    lb_switch_set_provider(sw, physnet, vlan);
     return NULL;
 }
 
@@ -632,9 +666,19 @@ lb_model_format(const struct lb_model *model, struct ds *out)
     qsort(ports, n, sizeof *ports, compare_port_names);
     for (i = 0; i < n; i++) {
         port = ports[i];
-        ds_put_format(out, "%s key=%"PRIu32" switch=%s mac="ETH_ADDR_FMT,
-                      port->name, port->key, port->switch_name,
-                      ETH_ADDR_ARGS(port->mac));
+        ds_put_format(out, "%s key=%"PRIu32" switch=%s", port->name,
+                      port->key, port->switch_name);
+        if (port->sw && port->sw->physnet) {
+            /* A provider network's port: which physical network and VLAN
+             * it is on (overlay ports show neither). */
+            ds_put_format(out, " network=%s vlan=", port->sw->physnet);
+            if (port->sw->vlan) {
+                ds_put_format(out, "%"PRIu16, port->sw->vlan);
+            } else {
+                ds_put_cstr(out, "untagged");
+            }
+        }
+        ds_put_format(out, " mac="ETH_ADDR_FMT, ETH_ADDR_ARGS(port->mac));
         if (port->n_ipv4 || port->n_ipv6) {
             ds_put_cstr(out, " ips=");
             lb_port_format_ips(port, out);

@@ -41,6 +41,12 @@ struct lb_switch {
     struct in6_addr gateway6;   /* and its gateway, all-zero if none. */
     int mtu;
 
+    /* A provider network (see pipeline-provider.c): the switch is a VLAN of
+     * a physical network that each node reaches through the OVS bridge its
+     * bridge mappings name for 'physnet'.  NULL for an overlay switch. */
+    char *physnet;
+    uint16_t vlan;              /* 1..4094; 0: untagged. */
+
     /* Chassis name -> number of this switch's ports bound there (main or
      * additional), kept by the model so that flooding knows which chassis
      * host the switch without walking every port. */
@@ -103,6 +109,9 @@ struct lb_switch *lb_model_find_switch(const struct lb_model *,
 struct lb_port *lb_model_find_port(const struct lb_model *, const char *name);
 struct lb_port *lb_model_find_port_by_key(const struct lb_model *,
                                           uint32_t key);
+
+void lb_switch_set_provider(struct lb_switch *, const char *physnet,
+                            uint16_t vlan);
 
 void lb_port_set_chassis(struct lb_port *, const char *main,
                          const char *additional);

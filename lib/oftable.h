@@ -16,6 +16,7 @@
 #define OFTABLE_ND_REPLY      26  /* Finish an NS turned into an NA. */
 #define OFTABLE_L2_LOOKUP     30  /* Destination MAC -> logical out port. */
 #define OFTABLE_OUTPUT        40  /* Out port -> ofport(s), tunnel(s). */
+#define OFTABLE_PROVIDER_OUT  45  /* To a provider network's uplink. */
 #define OFTABLE_FLOOD         50  /* Broadcast and multicast. */
 #define OFTABLE_MAX           OFTABLE_FLOOD
 
@@ -23,6 +24,7 @@
  * that during a handover `ovs-ofctl dump-flows` shows the override, the way
  * Calico raises a route's priority while a VM moves. */
 #define PRIO_TABLE_MISS        0  /* Default action of a table. */
+#define PRIO_SWITCH_UNKNOWN   40  /* Unknown unicast to a provider uplink. */
 #define PRIO_SWITCH           50  /* Per-switch flows (flood). */
 #define PRIO_SWITCH_TUNNEL    60  /* The same, for packets from a tunnel. */
 #define PRIO_PORT            100  /* A port's normal flows. */
@@ -37,6 +39,10 @@
  * came from a tunnel; reg15 the logical output port's key. */
 #define LB_REG_INPORT  "reg14"
 #define LB_REG_OUTPORT "reg15"
+
+/* reg14 of a packet that came in from a provider network's uplink: above
+ * every port key (LB_PORT_KEY_MAX), so that it names no port. */
+#define LB_INPORT_PHYSNET 0x80000000u
 
 /* Packet-in reasons, carried in the controller action's userdata as 4
  * bytes, big-endian. */

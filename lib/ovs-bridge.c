@@ -21,6 +21,7 @@
 VLOG_DEFINE_THIS_MODULE(ovs_bridge);
 
 #define EXTID_CHASSIS "livebind-chassis"
+#define EXTID_PHYSNET "livebind-physnet"
 
 struct ovs_bridge {
     char *bridge_name;
@@ -31,6 +32,8 @@ struct ovs_bridge {
 
     struct simap iface_ofports;  /* iface-id -> ofport. */
     struct simap tunnel_ofports; /* chassis -> ofport. */
+    struct simap physnet_ofports; /* physnet -> patch port's ofport. */
+    struct smap bridge_mappings;  /* physnet -> bridge. */
     uint64_t seqno;
 
     /* Pod interface changes not yet committed: name -> "struct smap *" of
@@ -50,6 +53,11 @@ ovs_bridge_create(const struct ovs_bridge_config *cfg)
     ovsdb_idl_set_leader_only(ob->idl_loop.idl, false);
     simap_init(&ob->iface_ofports);
     simap_init(&ob->tunnel_ofports);
+    simap_init(&ob->physnet_ofports);
+    smap_init(&ob->bridge_mappings);
+    if (cfg->bridge_mappings) {
+        smap_clone(&ob->bridge_mappings, cfg->bridge_mappings);
+    }
     shash_init(&ob->pending_ifaces);
     ob->seqno = 1;
     return ob;
@@ -76,6 +84,8 @@ ovs_bridge_destroy(struct ovs_bridge *ob)
         ovsdb_idl_loop_destroy(&ob->idl_loop);
         simap_destroy(&ob->iface_ofports);
         simap_destroy(&ob->tunnel_ofports);
+        simap_destroy(&ob->physnet_ofports);
+        smap_destroy(&ob->bridge_mappings);
         free_pending(&ob->pending_ifaces);
         shash_destroy(&ob->pending_ifaces);
         free(ob->bridge_name);
@@ -242,6 +252,128 @@ ensure_tunnels(struct ovs_bridge *ob, const struct ovsrec_bridge *br,
     sset_destroy(&wanted);
 }
 
+/* Parses "physnet:bridge[,physnet:bridge...]" into 'mappings'. */
+char *
+ovs_bridge_parse_mappings(const char *s, struct smap *mappings)
+{
+    char *copy = xstrdup(s);
+    char *save = NULL;
+    char *error = NULL;
+
+    for (char *tok = strtok_r(copy, ", ", &save); tok && !error;
+         tok = strtok_r(NULL, ", ", &save)) {
+        char *colon = strchr(tok, ':');
+        if (!colon || colon == tok || !colon[1] || strchr(colon + 1, ':')) {
+            error = xasprintf("bridge mapping \"%s\" is not "
+                              "PHYSNET:BRIDGE", tok);
+        } else {
+            *colon = '\0';
+            if (smap_get(mappings, tok)) {
+                error = xasprintf("physical network \"%s\" mapped twice",
+                                  tok);
+            } else {
+                smap_add(mappings, tok, colon + 1);
+            }
+        }
+    }
+    free(copy);
+    if (error) {
+        smap_clear(mappings);
+    }
+    return error;
+}
+
+static const struct ovsrec_bridge *
+find_bridge_named(const struct ovs_bridge *ob, const char *name)
+{
+    const struct ovsrec_bridge *br;
+    OVSREC_BRIDGE_FOR_EACH (br, ob->idl_loop.idl) {
+        if (!strcmp(br->name, name)) {
+            return br;
+        }
+    }
+    return NULL;
+}
+
+/* Makes the port 'name' on 'br' a patch port to 'peer', tagged with
+ * 'physnet'. */
+static void
+ensure_patch_port(const struct ovsrec_bridge *br, const char *name,
+                  const char *peer, const char *physnet,
+                  struct ovsdb_idl_txn *txn)
+{
+    const struct ovsrec_port *port = find_port(br, name);
+    if (!port) {
+        VLOG_INFO("adding patch port %s on %s for physical network %s",
+                  name, br->name, physnet);
+        port = add_port(txn, br, name, "patch");
+    }
+    if (port->n_interfaces != 1) {
+        return;
+    }
+    const struct ovsrec_interface *iface = port->interfaces[0];
+    const char *id = smap_get(&iface->external_ids, EXTID_PHYSNET);
+    if (!id || strcmp(id, physnet)) {
+        ovsrec_interface_update_external_ids_setkey(iface, EXTID_PHYSNET,
+                                                    physnet);
+    }
+    const char *p = smap_get(&iface->options, "peer");
+    if (strcmp(iface->type, "patch") || !p || strcmp(p, peer)) {
+        struct smap options = SMAP_INITIALIZER(&options);
+        smap_add(&options, "peer", peer);
+        ovsrec_interface_set_type(iface, "patch");
+        ovsrec_interface_set_options(iface, &options);
+        smap_destroy(&options);
+    }
+}
+
+/* One patch port pair between the integration bridge and each mapped
+ * physical network's bridge, as ovn-controller makes for localnet ports.
+ * The physical bridge, with the node's uplink, is the administrator's: a
+ * missing one is waited for, never created.  Pairs of mappings that are
+ * gone are removed. */
+static void
+ensure_patch_ports(struct ovs_bridge *ob, const struct ovsrec_bridge *br,
+                   struct ovsdb_idl_txn *txn)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 60);
+    struct sset wanted = SSET_INITIALIZER(&wanted);
+    const struct smap_node *m;
+
+    SMAP_FOR_EACH (m, &ob->bridge_mappings) {
+        const struct ovsrec_bridge *phys = find_bridge_named(ob, m->value);
+        if (!phys) {
+            VLOG_WARN_RL(&rl, "bridge %s of physical network %s does not "
+                         "exist", m->value, m->key);
+            continue;
+        }
+        char *int_side = xasprintf("patch-%s-to-%s", br->name, m->value);
+        char *phys_side = xasprintf("patch-%s-to-%s", m->value, br->name);
+        ensure_patch_port(br, int_side, phys_side, m->key, txn);
+        ensure_patch_port(phys, phys_side, int_side, m->key, txn);
+        sset_add(&wanted, int_side);
+        sset_add(&wanted, phys_side);
+        free(int_side);
+        free(phys_side);
+    }
+
+    const struct ovsrec_bridge *b;
+    OVSREC_BRIDGE_FOR_EACH (b, ob->idl_loop.idl) {
+        for (size_t i = 0; i < b->n_ports; i++) {
+            const struct ovsrec_port *port = b->ports[i];
+            if (port->n_interfaces == 1
+                && smap_get(&port->interfaces[0]->external_ids,
+                            EXTID_PHYSNET)
+                && !sset_contains(&wanted, port->name)) {
+                VLOG_INFO("removing patch port %s from %s", port->name,
+                          b->name);
+                del_port(b, port);
+            }
+        }
+    }
+    sset_destroy(&wanted);
+}
+
 static void
 apply_pending_ifaces(struct ovs_bridge *ob, const struct ovsrec_bridge *br,
                      struct ovsdb_idl_txn *txn)
@@ -273,6 +405,7 @@ update_maps(struct ovs_bridge *ob)
 {
     struct simap ifaces = SIMAP_INITIALIZER(&ifaces);
     struct simap tunnels = SIMAP_INITIALIZER(&tunnels);
+    struct simap physnets = SIMAP_INITIALIZER(&physnets);
     const struct ovsrec_bridge *br = find_bridge(ob);
 
     for (size_t i = 0; br && i < br->n_ports; i++) {
@@ -285,22 +418,28 @@ update_maps(struct ovs_bridge *ob)
             }
             const char *id = smap_get(&iface->external_ids, "iface-id");
             const char *ch = smap_get(&iface->external_ids, EXTID_CHASSIS);
+            const char *pn = smap_get(&iface->external_ids, EXTID_PHYSNET);
             if (id) {
                 simap_put(&ifaces, id, iface->ofport[0]);
             } else if (ch) {
                 simap_put(&tunnels, ch, iface->ofport[0]);
+            } else if (pn) {
+                simap_put(&physnets, pn, iface->ofport[0]);
             }
         }
     }
 
     if (!simap_equal(&ifaces, &ob->iface_ofports)
-        || !simap_equal(&tunnels, &ob->tunnel_ofports)) {
+        || !simap_equal(&tunnels, &ob->tunnel_ofports)
+        || !simap_equal(&physnets, &ob->physnet_ofports)) {
         simap_swap(&ifaces, &ob->iface_ofports);
         simap_swap(&tunnels, &ob->tunnel_ofports);
+        simap_swap(&physnets, &ob->physnet_ofports);
         ob->seqno++;
     }
     simap_destroy(&ifaces);
     simap_destroy(&tunnels);
+    simap_destroy(&physnets);
 }
 
 void
@@ -315,6 +454,7 @@ ovs_bridge_run(struct ovs_bridge *ob, const struct lb_model *model)
         if (model) {
             ensure_tunnels(ob, br, model, txn);
         }
+        ensure_patch_ports(ob, br, txn);
         apply_pending_ifaces(ob, br, txn);
     }
     ovsdb_idl_loop_commit_and_wait(&ob->idl_loop);
@@ -347,6 +487,12 @@ const struct simap *
 ovs_bridge_tunnel_ofports(const struct ovs_bridge *ob)
 {
     return &ob->tunnel_ofports;
+}
+
+const struct simap *
+ovs_bridge_physnet_ofports(const struct ovs_bridge *ob)
+{
+    return &ob->physnet_ofports;
 }
 
 bool
@@ -423,4 +569,15 @@ ovs_bridge_format_status(const struct ovs_bridge *ob, struct ds *s)
     ds_put_format(s, "  local interfaces: %"PRIuSIZE", tunnels: %"PRIuSIZE
                   "\n", simap_count(&ob->iface_ofports),
                   simap_count(&ob->tunnel_ofports));
+    const struct smap_node *m;
+    SMAP_FOR_EACH (m, &ob->bridge_mappings) {
+        unsigned int ofport = simap_get(&ob->physnet_ofports, m->key);
+        ds_put_format(s, "  physical network %s: bridge %s, ", m->key,
+                      m->value);
+        if (ofport) {
+            ds_put_format(s, "patch port ofport %u\n", ofport);
+        } else {
+            ds_put_cstr(s, "not connected\n");
+        }
+    }
 }

@@ -13,7 +13,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "openvswitch/compiler.h"
 #include "simap.h"
+#include "smap.h"
 
 struct ds;
 struct lb_model;
@@ -24,7 +26,15 @@ struct ovs_bridge_config {
     const char *bridge;          /* e.g. "br-int". */
     const char *datapath_type;   /* "system" or "netdev". */
     const char *chassis;         /* This chassis's name. */
+
+    /* Physical network name -> the OVS bridge that holds this node's
+     * uplink to it (like OVN's ovn-bridge-mappings); NULL: none.  Each
+     * gets a patch port pair to the integration bridge. */
+    const struct smap *bridge_mappings;
 };
+
+char *ovs_bridge_parse_mappings(const char *, struct smap *)
+    OVS_WARN_UNUSED_RESULT;
 
 struct ovs_bridge *ovs_bridge_create(const struct ovs_bridge_config *);
 void ovs_bridge_destroy(struct ovs_bridge *);
@@ -38,6 +48,7 @@ void ovs_bridge_wait(struct ovs_bridge *);
 uint64_t ovs_bridge_seqno(const struct ovs_bridge *);
 const struct simap *ovs_bridge_iface_ofports(const struct ovs_bridge *);
 const struct simap *ovs_bridge_tunnel_ofports(const struct ovs_bridge *);
+const struct simap *ovs_bridge_physnet_ofports(const struct ovs_bridge *);
 bool ovs_bridge_is_connected(const struct ovs_bridge *);
 bool ovs_bridge_is_ready(const struct ovs_bridge *);
 

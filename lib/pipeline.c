@@ -14,6 +14,7 @@
 #include "model.h"
 #include "oftable.h"
 #include "openvswitch/dynamic-string.h"
+#include "pipeline-provider.h"
 #include "openvswitch/util.h"
 #include "simap.h"
 #include "util.h"
@@ -348,12 +349,25 @@ add_port_flows6(const struct lb_port *port, const struct lb_switch *sw,
 /* A switch's IPv6 flows: the gateway's addresses answered (its link-local
  * one, the source of router advertisements, always), router solicitations
  * to the agent, which answers with the switch's RA (agent-ra.c), and
- * solicitations for addresses nobody has dropped rather than flooded. */
+ * solicitations for addresses nobody has dropped rather than flooded.
+ *
+ * A provider network's router is on the fabric: it owns the gateway's
+ * addresses and sends the RAs, so the switch has no virtual gateway, a
+ * solicitation goes to the fabric like any multicast, and one for an
+ * address no port has goes out by the uplink (OFTABLE_PROVIDER_OUT takes
+ * only what a local port sent). */
 static void
 add_switch_flows6(const struct lb_switch *sw, uint64_t cookie,
                   struct flow_buf *fb, struct lb_flow_table *ft)
 {
     if (!sw->has_prefix6) {
+        return;
+    }
+    if (sw->physnet) {
+        ds_put_format(&fb->match, "metadata=%#"PRIx32",icmp6,icmp_type=135",
+                      sw->tunnel_key);
+        ds_put_format(&fb->actions, "resubmit(,%d)", OFTABLE_PROVIDER_OUT);
+        add_flow(ft, OFTABLE_L2_LOOKUP, PRIO_SWITCH_TUNNEL, cookie, fb);
         return;
     }
     struct eth_addr gw_mac = lb_ipam_gateway6_mac(sw->tunnel_key);
@@ -505,6 +519,9 @@ add_port_flows(const struct lb_pipeline_ctx *ctx, const struct lb_port *port,
     unsigned int ofport = local_ofport(ctx, port);
     if (ofport) {
         add_local_port_flows(ctx, port, sw, ofport, fb, ft);
+        if (sw->physnet) {
+            lb_provider_local_port_flows(ctx, port, sw, ft);
+        }
     }
 
     for (size_t i = 0; i < port->n_ipv4; i++) {
@@ -561,6 +578,13 @@ add_port_flows(const struct lb_pipeline_ctx *ctx, const struct lb_port *port,
                 any_tunnel = true;
             }
         }
+    }
+    if (sw->physnet) {
+        lb_provider_port_output_flows(ctx, port, sw, ds_cstr(&local),
+                                      ds_cstr(&fb->actions), ft);
+        flow_buf_clear(fb);
+        ds_destroy(&local);
+        return;
     }
     ds_put_format(&fb->match, "metadata=%#"PRIx32","LB_REG_OUTPORT"=%#"PRIx32,
                   sw->tunnel_key, port->key);
@@ -644,17 +668,22 @@ add_switch_flows(const struct lb_pipeline_ctx *ctx, const struct lb_switch *sw,
         ds_put_format(&local, "output:%u,", locals[i]);
     }
 
-    ds_put_format(&fb->match, "metadata=%#"PRIx32, sw->tunnel_key);
-    ds_append(&fb->actions, &local);
-    bool tun_id_set = false;
-    for (size_t i = 0; i < n_tun; i++) {
-        if (!i || tunnels[i] != tunnels[i - 1]) {
-            put_tunnel_output(&fb->actions, sw->tunnel_key, tunnels[i],
-                              &tun_id_set);
+    if (sw->physnet) {
+        /* A provider network floods through the fabric, not tunnels. */
+        lb_provider_switch_flows(ctx, sw, ds_cstr(&local), ft);
+    } else {
+        ds_put_format(&fb->match, "metadata=%#"PRIx32, sw->tunnel_key);
+        ds_append(&fb->actions, &local);
+        bool tun_id_set = false;
+        for (size_t i = 0; i < n_tun; i++) {
+            if (!i || tunnels[i] != tunnels[i - 1]) {
+                put_tunnel_output(&fb->actions, sw->tunnel_key, tunnels[i],
+                                  &tun_id_set);
+            }
         }
+        finish_actions(&fb->actions);
+        add_flow(ft, OFTABLE_FLOOD, PRIO_SWITCH, cookie, fb);
     }
-    finish_actions(&fb->actions);
-    add_flow(ft, OFTABLE_FLOOD, PRIO_SWITCH, cookie, fb);
 
     ds_put_format(&fb->match, "metadata=%#"PRIx32","LB_REG_INPORT"=0",
                   sw->tunnel_key);
@@ -727,6 +756,7 @@ lb_pipeline_compute(const struct lb_pipeline_ctx *ctx,
 
     lb_flow_table_clear(ft);
     add_default_flows(&fb, ft);
+    lb_provider_default_flows(ctx, ft);
     add_chassis_flows(ctx, &fb, ft);
 
     const struct lb_switch *sw;

@@ -22,6 +22,9 @@ struct lb_pipeline_ctx {
     const char *chassis;                /* This chassis's name. */
     const struct simap *iface_ofports;  /* iface-id -> ofport, local. */
     const struct simap *tunnel_ofports; /* Remote chassis -> tunnel ofport. */
+    const struct simap *physnet_ofports; /* Physical network -> the ofport
+                                          * of its patch port on br-int;
+                                          * NULL: none. */
 };
 
 /* The meter that rate-limits the packet-ins of a blocked port's

@@ -40,6 +40,9 @@ usage(void)
            "  --ovsdb=REMOTE        OVS database (default: unix:%s/db.sock)\n"
            "  --bridge=NAME         integration bridge (default: br-int)\n"
            "  --datapath-type=TYPE  system or netdev (default: system)\n"
+           "  --bridge-mappings=PHYSNET:BRIDGE[,...]  the OVS bridge that\n"
+           "                        holds this node's uplink to each\n"
+           "                        physical network (provider networks)\n"
            "  --openflow=TARGET     OpenFlow target (default: the bridge's\n"
            "                        management socket)\n"
            "  --kubeconfig=FILE     Kubernetes client configuration\n"
@@ -154,6 +157,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         OPT_OVSDB,
         OPT_BRIDGE,
         OPT_DATAPATH_TYPE,
+        OPT_BRIDGE_MAPPINGS,
         OPT_OPENFLOW,
         OPT_MODEL,
         OPT_KUBECONFIG,
@@ -170,6 +174,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         {"ovsdb", required_argument, NULL, OPT_OVSDB},
         {"bridge", required_argument, NULL, OPT_BRIDGE},
         {"datapath-type", required_argument, NULL, OPT_DATAPATH_TYPE},
+        {"bridge-mappings", required_argument, NULL, OPT_BRIDGE_MAPPINGS},
         {"openflow", required_argument, NULL, OPT_OPENFLOW},
         {"model", required_argument, NULL, OPT_MODEL},
         {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
@@ -209,6 +214,9 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
                           "nor netdev", optarg);
             }
             cfg->datapath_type = optarg;
+            break;
+        case OPT_BRIDGE_MAPPINGS:
+            cfg->bridge_mappings = optarg;
             break;
         case OPT_OPENFLOW:
             cfg->openflow_target = optarg;

@@ -46,3 +46,7 @@ SYSTEM_TESTS += tests/system/test-migration-ipv6.sh
 SYSTEM_TESTS += tests/system/test-migration-ipv6-only.sh
 # Events on the VMI and the agents' /metrics.
 SYSTEM_TESTS += tests/system/test-observability.sh
+# A provider network (VLAN on a physical switch) through live migration.
+SYSTEM_TESTS += tests/system/test-provider-migration.sh
+EXTRA_DIST += tests/system/physnet.sh tests/system/physnet-watch.py \
+	tests/system/bulk.py

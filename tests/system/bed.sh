@@ -21,6 +21,8 @@
 #                 (node N gets $LB_UL_NET.N)
 #   LB_UL_PLEN    underlay prefix length, default 24
 #   LB_POD_MTU    pod MTU, default 1400 (Geneve over a 1500 underlay)
+#   LB_UL_MTU     underlay MTU, default the veths' 1500; provider networks
+#                 need headroom for tunnelled full-size frames (physnet.sh)
 #   LB_IPV6       1 keeps IPv6 enabled in the namespaces; default 0, so that
 #                 router/neighbour solicitations don't add noise to tests
 #   LB_TNL_SEED   0 leaves the tunnel neighbour tables empty (see
@@ -407,6 +409,10 @@ _bed_node_up() {
     ip -n "$ul" link set "ul-$node" master lb-ul up
     ip netns exec "$ul" ethtool -K "ul-$node" tx off >/dev/null
     ip netns exec "$ns" ethtool -K ul0 tx off >/dev/null
+    if [ -n "${LB_UL_MTU:-}" ]; then
+        ip -n "$ul" link set "ul-$node" mtu "$LB_UL_MTU" || return 1
+        ip -n "$ns" link set ul0 mtu "$LB_UL_MTU" || return 1
+    fi
     ip -n "$ns" link set ul0 up
 
     # Userspace tunnels only resolve their next hop (route + ARP snooping)
@@ -417,6 +423,10 @@ _bed_node_up() {
         -- set Bridge br-phy datapath_type=netdev fail-mode=standalone \
                other-config:hwaddr="$(bed_node_mac "$idx")" \
         -- add-port br-phy ul0 || return 1
+    if [ -n "${LB_UL_MTU:-}" ]; then
+        bed_ovs "$node" ovs-vsctl set Interface br-phy \
+            mtu_request="$LB_UL_MTU" || return 1
+    fi
     ip -n "$ns" addr add "$(bed_node_ip "$idx")/${LB_UL_PLEN:-24}" \
         dev br-phy || return 1
     ip -n "$ns" link set br-phy up

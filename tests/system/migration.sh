@@ -162,7 +162,7 @@ canary_received() {
     python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["received"])' \
         "$LB_BED_DIR/canary.json.live" 2>/dev/null || echo 0
 }
-canary_flowing() {  # the count grows within a second
+canary_flowing() {  # the count grows within 0.3 s
     local a b
     a=$(canary_received); sleep 0.3; b=$(canary_received)
     [ "$b" -gt "$a" ]

@@ -1,5 +1,6 @@
 UNIT_TESTS += tests/unit/test-pipeline
-tests_unit_test_pipeline_SOURCES = tests/unit/test-pipeline.c
+tests_unit_test_pipeline_SOURCES = tests/unit/test-pipeline.c \
+	tests/unit/test-flows.h
 tests_unit_test_pipeline_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_pipeline_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
 UNIT_TESTS += tests/unit/test-cni
@@ -73,3 +74,9 @@ UNIT_TESTS += tests/unit/test-pod-attachment
 tests_unit_test_pod_attachment_SOURCES = tests/unit/test-pod-attachment.c
 tests_unit_test_pod_attachment_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_pod_attachment_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-pipeline-provider
+tests_unit_test_pipeline_provider_SOURCES = \
+	tests/unit/test-pipeline-provider.c tests/unit/test-flows.h
+tests_unit_test_pipeline_provider_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_pipeline_provider_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)

@@ -739,6 +739,22 @@ test_migration_back(void **state OVS_UNUSED)
     }
 }
 
+/* A provider network's physical network and VLAN reach the model, and its
+ * ports show them. */
+static void
+test_provider_switch(void **state OVS_UNUSED)
+{
+    struct scenario sc;
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    jset(sc.objs[0].json, "spec>provider",
+         json_pack("{s:s, s:i}", "physicalNetwork", "physnet1", "vlan", 100));
+
+    char *s = derive_string(&sc, NULL, true);
+    assert_non_null(strstr(s, " switch=pods network=physnet1 vlan=100 "));
+    free(s);
+    scenario_destroy(&sc);
+}
+
 /* Ports of ordinary pods, derived keys and MACs, bad ports. */
 static void
 test_ports(void **state OVS_UNUSED)
@@ -1593,6 +1609,7 @@ main(void)
     srandom(42);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_source_only),
+        cmocka_unit_test(test_provider_switch),
         cmocka_unit_test(test_hostile_pods),
         cmocka_unit_test(test_phases),
         cmocka_unit_test(test_succeeded),

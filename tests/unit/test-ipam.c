@@ -332,6 +332,120 @@ test_v6only_hosts(void **state OVS_UNUSED)
     assert_false(lb_ipam_v6only_host(&p, &x, &back));
 }
 
+/* Picks from 'subnet' (a /29 or smaller) until it is full; returns the
+ * host offsets picked, as bits. */
+static uint32_t
+pick_all(const struct lb_ipam_subnet *subnet)
+{
+    ovs_be32 used[8];
+    size_t n_used = 0;
+    ovs_be32 addr;
+    while (lb_ipam_pick(subnet, used, n_used, "default_vm1", &addr)) {
+        assert_true(n_used < ARRAY_SIZE(used));
+        used[n_used++] = addr;
+    }
+    uint32_t offsets = 0;
+    for (size_t i = 0; i < n_used; i++) {
+        offsets |= 1u << lb_ipam_offset(subnet, used[i]);
+    }
+    return offsets;
+}
+
+/* A provider network's excluded ranges are never picked. */
+static void
+test_pick_excluded(void **state OVS_UNUSED)
+{
+    struct lb_ip_range ranges[2];
+    assert_null(lb_ip_range_parse("10.0.0.2-10.0.0.4", &ranges[0]));
+    assert_null(lb_ip_range_parse("2001:db8::5", &ranges[1]));
+    char *error = lb_ip_range_parse("10.0.0.1-", &ranges[1]);
+    assert_non_null(error);
+    free(error);
+    assert_null(lb_ip_range_parse("2001:db8::5", &ranges[1]));
+
+    struct lb_ipam_subnet s;
+    assert_null(lb_ipam_subnet_parse("10.0.0.0/29", "10.0.0.1", &s));
+    s.exclude = ranges;
+    s.n_exclude = 2;
+
+    /* 10.0.0.5 and .6 are left; then nothing. */
+    assert_int_equal(pick_all(&s), (1u << 5) | (1u << 6));
+}
+
+/* An excluded IPv6 address is never a port's either: a dual-stack port's
+ * IPv6 address is the prefix and the EUI-64 of the MAC its IPv4 address
+ * gives, an IPv6-only port's that of its host number's MAC. */
+static void
+test_pick_excluded6(void **state OVS_UNUSED)
+{
+    struct lb_ipam_prefix6 p;
+    assert_null(lb_ipam_prefix6_parse("fd00:1::/64", NULL, &p));
+
+    /* 10.0.0.0/29 has .2 to .6; the IPv6 addresses of .5's port and of
+     * .2's and .3's (a range) are excluded, so .4 and .6 are left. */
+    struct lb_ip_range ranges[2];
+    assert_null(lb_ip_range_parse("fd00:1::858:aff:fe00:5", &ranges[0]));
+    assert_null(lb_ip_range_parse("fd00:1::858:aff:fe00:2-"
+                                  "fd00:1::858:aff:fe00:3", &ranges[1]));
+    struct lb_ipam_subnet s;
+    assert_null(lb_ipam_subnet_parse("10.0.0.0/29", "10.0.0.1", &s));
+    s.exclude = ranges;
+    s.n_exclude = 2;
+    s.prefix6 = &p.prefix;
+
+    assert_int_equal(pick_all(&s), (1u << 4) | (1u << 6));
+
+    /* Without the prefix (an IPv4-only switch) the IPv6 ranges exclude
+     * nothing. */
+    s.prefix6 = NULL;
+    assert_int_equal(pick_all(&s), 0x7cu);
+
+    /* IPv6-only: a range over the whole prefix leaves no host number;
+     * IPv4 ranges do not apply to host numbers. */
+    struct lb_ip_range all, v4;
+    assert_null(lb_ip_range_parse("fd00:1::-fd00:1::ffff:ffff:ffff:ffff",
+                                  &all));
+    assert_null(lb_ip_range_parse("0.0.0.0-0.255.255.255", &v4));
+    struct lb_ipam_subnet hosts = LB_IPAM_V6ONLY_HOSTS;
+    hosts.prefix6 = &p.prefix;
+    hosts.exclude = &v4;
+    hosts.n_exclude = 1;
+    ovs_be32 host;
+    assert_true(lb_ipam_pick(&hosts, NULL, 0, "ns_vm", &host));
+    hosts.exclude = &all;
+    assert_false(lb_ipam_pick(&hosts, NULL, 0, "ns_vm", &host));
+
+    /* An IPv6-only port's address, excluded alone: another host. */
+    struct lb_ipam_subnet open6 = LB_IPAM_V6ONLY_HOSTS;
+    assert_true(lb_ipam_pick(&open6, NULL, 0, "ns_vm", &host));
+    struct in6_addr a;
+    lb_ipam_ipv6_address(&p, lb_ipam_mac(host), &a);
+    struct lb_ip_range one = { .first = a, .last = a };
+    hosts.exclude = &one;
+    ovs_be32 other;
+    assert_true(lb_ipam_pick(&hosts, NULL, 0, "ns_vm", &other));
+    assert_int_not_equal(other, host);
+}
+
+/* The families stay apart: an IPv6 range spanning the IPv4-mapped block
+ * holds no IPv4 address, and an IPv4 range no IPv6 one. */
+static void
+test_range_families(void **state OVS_UNUSED)
+{
+    struct lb_ip_range r;
+    assert_null(lb_ip_range_parse("::1-fd00::1", &r));
+    assert_false(lb_ip_range_contains_ipv4(&r, ip("10.0.0.5")));
+    struct in6_addr a = ip6("fc00::5");
+    assert_true(lb_ip_range_contains_ipv6(&r, &a));
+    a = ip6("fd00::2");
+    assert_false(lb_ip_range_contains_ipv6(&r, &a));
+
+    assert_null(lb_ip_range_parse("10.0.0.0-10.0.0.255", &r));
+    assert_true(lb_ip_range_contains_ipv4(&r, ip("10.0.0.5")));
+    in6_addr_set_mapped_ipv4(&a, ip("10.0.0.5"));
+    assert_false(lb_ip_range_contains_ipv6(&r, &a));
+}
+
 int
 main(void)
 {
@@ -343,6 +457,9 @@ main(void)
         cmocka_unit_test(test_prefix6_parse),
         cmocka_unit_test(test_ipv6_addresses),
         cmocka_unit_test(test_v6only_hosts),
+        cmocka_unit_test(test_pick_excluded),
+        cmocka_unit_test(test_pick_excluded6),
+        cmocka_unit_test(test_range_families),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

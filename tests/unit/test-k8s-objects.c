@@ -5,6 +5,7 @@
 
 #include <config.h>
 #include "k8s-objects.h"
+#include "ipam.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -715,6 +716,61 @@ test_logical_switch(void **state OVS_UNUSED)
     json_decref(j);
 }
 
+/* A provider network: spec.provider and spec.excludeIPs. */
+static void
+test_logical_switch_provider(void **state OVS_UNUSED)
+{
+    json_t *j = fixture("livebind/logicalswitch-pods.json");
+    struct lb_logical_switch *sw;
+
+    assert_null(lb_logical_switch_from_json(j, &sw));
+    assert_null(sw->physnet);
+    assert_int_equal(sw->n_exclude, 0);
+    lb_logical_switch_destroy(sw);
+
+    jset(j, "spec>provider", json_pack("{s:s, s:i}", "physicalNetwork",
+                                       "physnet1", "vlan", 100));
+    jset(j, "spec>excludeIPs", json_pack("[s,s,s]", "10.16.0.2",
+                                         "10.16.0.200-10.16.0.250",
+                                         "fd00::1-fd00::9"));
+    assert_null(lb_logical_switch_from_json(j, &sw));
+    assert_string_equal(sw->physnet, "physnet1");
+    assert_int_equal(sw->vlan, 100);
+    assert_int_equal(sw->n_exclude, 3);
+    assert_true(lb_ip_range_contains_ipv4(&sw->exclude[0], ip("10.16.0.2")));
+    assert_false(lb_ip_range_contains_ipv4(&sw->exclude[0],
+                                           ip("10.16.0.3")));
+    assert_true(lb_ip_range_contains_ipv4(&sw->exclude[1],
+                                          ip("10.16.0.250")));
+    assert_false(lb_ip_range_contains_ipv4(&sw->exclude[2],
+                                           ip("10.16.0.2")));
+
+    struct lb_logical_switch *sw2;
+    assert_null(lb_logical_switch_from_json(j, &sw2));
+    assert_true(lb_logical_switch_equal(sw, sw2));
+    sw2->vlan = 200;
+    assert_false(lb_logical_switch_equal(sw, sw2));
+    lb_logical_switch_destroy(sw2);
+    lb_logical_switch_destroy(sw);
+
+    expect_error_with(SWITCH, j, "spec>provider>vlan", lb_json_int(4095),
+                      "spec.provider.vlan: must be an integer in [0, 4094]");
+    expect_error_with(SWITCH, j, "spec>provider>physicalNetwork", NULL,
+                      "spec.provider.physicalNetwork: missing");
+    expect_error_with(SWITCH, j, "spec>excludeIPs",
+                      json_pack("[s]", "10.16.0.9-10.16.0.1"),
+                      "spec.excludeIPs: [0]: \"10.16.0.9-10.16.0.1\": the "
+                      "first address is above the last");
+    expect_error_with(SWITCH, j, "spec>excludeIPs",
+                      json_pack("[s]", "10.16.0.1-fd00::1"),
+                      "both ends must be of one family");
+    expect_error_with(SWITCH, j, "spec>excludeIPs", json_pack("[i]", 7),
+                      "spec.excludeIPs: [0]: must be a string");
+    expect_error_with(SWITCH, j, "spec>excludeIPs", lb_json_str("x"),
+                      "spec.excludeIPs: must be an array");
+    json_decref(j);
+}
+
 static void
 test_logical_port(void **state OVS_UNUSED)
 {
@@ -883,6 +939,7 @@ main(void)
         cmocka_unit_test(test_vmi),
         cmocka_unit_test(test_vmim_phases),
         cmocka_unit_test(test_logical_switch),
+        cmocka_unit_test(test_logical_switch_provider),
         cmocka_unit_test(test_logical_port),
         cmocka_unit_test(test_metadata),
     };

@@ -16,6 +16,7 @@
 #include "openvswitch/dynamic-string.h"
 #include "pipeline.h"
 #include "simap.h"
+#include "test-flows.h"
 #include "util.h"
 
 /* Two chassis, one switch, a port on each; computed for chassis n1, where
@@ -124,37 +125,8 @@ teardown(void **state)
     return 0;
 }
 
-static char *
-format_flows(const struct lb_flow_table *ft)
-{
-    struct ds s = DS_EMPTY_INITIALIZER;
-    lb_flow_table_format(ft, &s);
-    return ds_steal_cstr(&s);
-}
 
-static char *
-format_meters(const struct lb_flow_table *ft)
-{
-    struct ds s = DS_EMPTY_INITIALIZER;
-    lb_flow_table_format_meters(ft, &s);
-    return ds_steal_cstr(&s);
-}
 
-static void
-assert_flows(const struct lb_flow_table *ft, const char *const expected[])
-{
-    struct ds want = DS_EMPTY_INITIALIZER;
-    for (size_t i = 0; expected[i]; i++) {
-        ds_put_format(&want, "%s\n", expected[i]);
-    }
-    char *got = format_flows(ft);
-    if (strcmp(got, ds_cstr(&want))) {
-        fprintf(stderr, "--- expected\n%s--- got\n%s", ds_cstr(&want), got);
-    }
-    assert_string_equal(got, ds_cstr(&want));
-    free(got);
-    ds_destroy(&want);
-}
 
 #define ARP_REPLY(MAC, IP)                                              \
     "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:" MAC            \

@@ -1,0 +1,51 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+#ifndef LIVEBIND_TEST_FLOWS_H
+#define LIVEBIND_TEST_FLOWS_H 1
+
+/* Comparing a pipeline's flows with expected ones, for the pipeline unit
+ * tests.  Include after <cmocka.h>. */
+
+#include <stdio.h>
+#include <string.h>
+#include "flow-table.h"
+#include "openvswitch/dynamic-string.h"
+
+static inline char *
+format_flows(const struct lb_flow_table *ft)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    lb_flow_table_format(ft, &s);
+    return ds_steal_cstr(&s);
+}
+
+static inline char *
+format_meters(const struct lb_flow_table *ft)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    lb_flow_table_format_meters(ft, &s);
+    return ds_steal_cstr(&s);
+}
+
+/* Asserts that 'ft' holds exactly 'expected' (NULL-terminated, in
+ * lb_flow_table_format() order); prints both on a mismatch. */
+static inline void
+assert_flows(const struct lb_flow_table *ft, const char *const expected[])
+{
+    struct ds want = DS_EMPTY_INITIALIZER;
+    for (size_t i = 0; expected[i]; i++) {
+        ds_put_format(&want, "%s\n", expected[i]);
+    }
+    char *got = format_flows(ft);
+    if (strcmp(got, ds_cstr(&want))) {
+        fprintf(stderr, "--- expected\n%s--- got\n%s", ds_cstr(&want), got);
+    }
+    assert_string_equal(got, ds_cstr(&want));
+    free(got);
+    ds_destroy(&want);
+}
+
+#endif /* tests/unit/test-flows.h */
