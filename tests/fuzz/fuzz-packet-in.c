@@ -10,11 +10,12 @@
  * the packet itself, whose headers are extracted as the switch extracts
  * them.
  *
- * The agent's own check of the announcement (is_own_announcement() in
- * lib/agent-migration.c) is static there; once it is a pure function of a
- * port and the packet's bytes, call it from here as well.
+ * Then the agent's own check of the announcement (lb_announce_classify(),
+ * lib/announce.c), for the fixture VM's port.
  *
- * Invariants: no fault or leak; a decoded packet lies within the message.
+ * Invariants: no fault or leak; a decoded packet lies within the message;
+ * what the check takes for an announcement comes from the VM's MAC, and a
+ * frame shorter than the smallest announcement is none.
  *
  * With LB_FUZZ_SEED_DIR set, writes NXT_PACKET_IN2 messages carrying a
  * RARP, a gratuitous ARP, an unsolicited NA and an IPv6 frame that is no
@@ -24,6 +25,7 @@
 #include <config.h>
 #include <errno.h>
 #include <string.h>
+#include "announce.h"
 #include "dp-packet.h"
 #include "flow.h"
 #include "fuzz.h"
@@ -182,6 +184,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             pkt_metadata_init(&packet.md, 0);
             flow_extract(&packet, &flow);
             dp_packet_uninit(&packet);
+
+            /* The agent's check, for the seeds' VM (dual-stack). */
+            static const ovs_be32 ipv4[] = { CONSTANT_HTONL(0x0af40005) };
+            struct in6_addr ipv6;
+            ipv6_parse("fd00::858:aff:fef4:5", &ipv6);
+            const struct lb_announce_port port = {
+                .mac = vm_mac, .ipv4 = ipv4, .n_ipv4 = 1,
+                .ipv6 = &ipv6, .n_ipv6 = 1,
+            };
+            enum lb_announce_kind kind = lb_announce_classify(
+                pin.packet, pin.packet_len, &port);
+            FUZZ_ASSERT(kind == LB_ANNOUNCE_NONE
+                        || (pin.packet_len >= 42
+                            && !memcmp((const uint8_t *) pin.packet + 6,
+                                       vm_mac.ea, ETH_ADDR_LEN)),
+                        "an announcement not from the VM's MAC");
+            FUZZ_ASSERT(lb_announce_kind_to_string(kind) != NULL,
+                        "unnamed kind");
         }
     }
     ofpbuf_delete(msg);
