@@ -30,11 +30,22 @@ report() {
 }
 
 # agent_start NODE [ARGS...] : run livebind-agent in NODE's namespace.
+# With $LB_VALGRIND set to a directory, under valgrind (memcheck, definite
+# leaks count as errors), which writes agent.PID.log there: empty when it
+# found nothing (make check-valgrind checks them).
 agent_start() {
     local node=$1; shift
     local d; d=$(bed_node_dir "$node")
+    local vg=()
+    if [ -n "${LB_VALGRIND-}" ]; then
+        mkdir -p "$LB_VALGRIND"
+        vg=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite
+            --show-leak-kinds=definite --track-origins=yes
+            --log-file="$LB_VALGRIND/agent.%p.log")
+    fi
     rm -f "$d/agent.ctl"
-    bed_ovs "$node" "$agent_bin" --node="$node" --ovsdb="unix:$d/db.sock" \
+    bed_ovs "$node" "${vg[@]}" "$agent_bin" --node="$node" \
+        --ovsdb="unix:$d/db.sock" \
         --datapath-type=netdev --unixctl="$d/agent.ctl" \
         --log-file="$d/agent.log" --pidfile="$d/agent.pid" --detach \
         -vconsole:off -vfile:dbg "$@"
@@ -45,7 +56,22 @@ agent_stop() {
     local d; d=$(bed_node_dir "$1")
     local pid; pid=$(cat "$d/agent.pid" 2>/dev/null) || return 0
     kill "$pid" 2>/dev/null || return 0
-    bed_wait_until 5 sh -c "! kill -0 $pid 2>/dev/null"
+    # Under valgrind, its leak check runs at exit.
+    bed_wait_until "${LB_VALGRIND:+60}${LB_VALGRIND:-5}" \
+        sh -c "! kill -0 $pid 2>/dev/null"
+}
+
+# agent_pid NODE : the pid of NODE's agent.
+agent_pid() {
+    cat "$(bed_node_dir "$1")/agent.pid"
+}
+
+# agent_resources NODE : "rss=KB fds=N" of NODE's agent.
+agent_resources() {
+    local pid; pid=$(agent_pid "$1") || return 1
+    local rss; rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+    local fds; fds=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
+    echo "rss=${rss}KB fds=$fds"
 }
 
 # agent_ctl NODE CMD [ARGS...] : a unixctl command to NODE's agent.

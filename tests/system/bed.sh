@@ -363,6 +363,67 @@ bed_tnl_seed() {
     done
 }
 
+# Default pidfile and unixctl names inside OVS_RUNDIR, so that plain
+# "ovs-appctl [-t ovsdb-server]" works through bed_ovs.
+_bed_ovsdb_start() {
+    local node=$1 d; d=$(_bed_node_dir "$1")
+    # shellcheck disable=SC2046
+    env $(_bed_node_env "$node") ip netns exec "$(_bed_ns "$node")" \
+        ovsdb-server "$d/conf.db" \
+        --remote="punix:$d/db.sock" \
+        --remote=db:Open_vSwitch,Open_vSwitch,manager_options \
+        --pidfile --log-file="$d/ovsdb-server.log" --detach \
+        2> "$d/ovsdb-server.stderr" \
+        || { cat "$d/ovsdb-server.stderr" >&2
+             _bed_die "$node: ovsdb-server failed"; return 1; }
+    _bed_reg_add "pid $(cat "$d/ovsdb-server.pid") ovsdb-server"
+}
+
+# --disable-system: no kernel datapath here; the userspace datapath still
+# follows the namespace's routes (needed by tunnels).
+_bed_vswitchd_start() {
+    local node=$1 d; d=$(_bed_node_dir "$1")
+    # shellcheck disable=SC2046
+    env $(_bed_node_env "$node") ip netns exec "$(_bed_ns "$node")" \
+        ovs-vswitchd "unix:$d/db.sock" --disable-system \
+        --pidfile --log-file="$d/ovs-vswitchd.log" --detach \
+        2> "$d/ovs-vswitchd.stderr" \
+        || { cat "$d/ovs-vswitchd.stderr" >&2
+             _bed_die "$node: ovs-vswitchd failed"; return 1; }
+    _bed_reg_add "pid $(cat "$d/ovs-vswitchd.pid") ovs-vswitchd"
+}
+
+# bed_restart NODE ovsdb-server|ovs-vswitchd : stops the daemon (SIGTERM,
+# as a service restart does) and starts it again with the same database.
+# The userspace datapath's internal ports are taps that die with
+# ovs-vswitchd: br-phy's address, the links' state and the tunnel
+# neighbours are put back, as the node's network configuration would.
+bed_restart() {
+    local node; node=$(_bed_node "$1")
+    local daemon=$2 d; d=$(_bed_node_dir "$node")
+    local ns; ns=$(_bed_ns "$node")
+    local pid; pid=$(cat "$d/$daemon.pid") || return 1
+    _bed_pid_kill "$pid" "${daemon:0:15}"
+    bed_wait_until 10 eval "! bed_pid_alive $pid" || return 1
+    _bed_reg_del "pid $pid $daemon"
+    case $daemon in
+    ovsdb-server) _bed_ovsdb_start "$node" ;;
+    ovs-vswitchd)
+        _bed_vswitchd_start "$node" || return 1
+        bed_wait_until 10 ip -n "$ns" link show br-phy >/dev/null 2>&1 \
+            || return 1
+        bed_wait_until 10 ip -n "$ns" link show br-int >/dev/null 2>&1 \
+            || return 1
+        ip -n "$ns" addr replace "$(bed_node_ip "${node#node}")/${LB_UL_PLEN:-24}" \
+            dev br-phy || return 1
+        ip -n "$ns" link set br-phy up
+        ip -n "$ns" link set br-int up
+        [ "${LB_TNL_SEED:-1}" = 0 ] || bed_tnl_seed
+        ;;
+    *) _bed_die "bed_restart: unknown daemon $daemon" ;;
+    esac
+}
+
 # One node: namespace, daemons, br-phy (underlay) and br-int.
 _bed_node_up() {
     local node; node=$(_bed_node "$1")
@@ -376,32 +437,12 @@ _bed_node_up() {
     _bed_ns_add "$ns" || return 1
 
     ovsdb-tool create "$d/conf.db" "$LB_OVS_SCHEMA" || return 1
-    # Default pidfile and unixctl names inside OVS_RUNDIR, so that plain
-    # "ovs-appctl [-t ovsdb-server]" works through bed_ovs.
-    # shellcheck disable=SC2046
-    env $(_bed_node_env "$node") ip netns exec "$ns" \
-        ovsdb-server "$d/conf.db" \
-        --remote="punix:$d/db.sock" \
-        --remote=db:Open_vSwitch,Open_vSwitch,manager_options \
-        --pidfile --log-file="$d/ovsdb-server.log" --detach \
-        2> "$d/ovsdb-server.stderr" \
-        || { cat "$d/ovsdb-server.stderr" >&2
-             _bed_die "$node: ovsdb-server failed"; return 1; }
-    _bed_reg_add "pid $(cat "$d/ovsdb-server.pid") ovsdb-server"
+    _bed_ovsdb_start "$node" || return 1
     bed_ovs "$node" ovs-vsctl --no-wait -- init \
         -- set Open_vSwitch . external_ids:system-id="$node" \
                               external_ids:hostname="$node" || return 1
 
-    # --disable-system: no kernel datapath here; the userspace datapath still
-    # follows the namespace's routes (needed by tunnels).
-    # shellcheck disable=SC2046
-    env $(_bed_node_env "$node") ip netns exec "$ns" \
-        ovs-vswitchd "unix:$d/db.sock" --disable-system \
-        --pidfile --log-file="$d/ovs-vswitchd.log" --detach \
-        2> "$d/ovs-vswitchd.stderr" \
-        || { cat "$d/ovs-vswitchd.stderr" >&2
-             _bed_die "$node: ovs-vswitchd failed"; return 1; }
-    _bed_reg_add "pid $(cat "$d/ovs-vswitchd.pid") ovs-vswitchd"
+    _bed_vswitchd_start "$node" || return 1
 
     # Underlay veth: "ul-nodeN" on lb-ul, "ul0" in the node.
     ip -n "$ul" link add "ul-$node" type veth peer name ul0 netns "$ns" \

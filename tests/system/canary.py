@@ -11,7 +11,10 @@
 
 The summary: messages received, sequence numbers lost (gaps in the
 sequence), the largest time between two consecutive messages (ms), and the
-number of connections the server accepted (1 means no reconnect)."""
+number of connections the server accepted (1 means no reconnect).
+"window_gap_ms" is the largest time between two messages since the server
+last got SIGUSR1 (a test's outage window); while nothing arrives it grows
+with the time since the last message."""
 
 import json
 import os
@@ -24,8 +27,13 @@ import time
 
 def server(port, summary_path):
     stats = {"received": 0, "lost": 0, "max_gap_ms": 0.0, "connections": 0,
-             "last_seq": -1, "out_of_order": 0}
+             "last_seq": -1, "out_of_order": 0, "window_gap_ms": 0.0}
     state = {"last_time": None}
+
+    def new_window(*_):
+        stats["window_gap_ms"] = 0.0
+
+    signal.signal(signal.SIGUSR1, new_window)
 
     def finish(*_):
         with open(summary_path, "w") as f:
@@ -75,6 +83,8 @@ def server(port, summary_path):
                     gap = (now - state["last_time"]) * 1000
                     stats["max_gap_ms"] = max(stats["max_gap_ms"],
                                               round(gap, 1))
+                    stats["window_gap_ms"] = max(stats["window_gap_ms"],
+                                                 round(gap, 1))
                 state["last_time"] = now
                 last = stats["last_seq"]
                 if seq > last + 1 and last >= 0:
@@ -83,6 +93,9 @@ def server(port, summary_path):
                     stats["out_of_order"] += 1
                 stats["last_seq"] = max(last, seq)
                 stats["received"] += 1
+        if state["last_time"] is not None:
+            silent = round((time.monotonic() - state["last_time"]) * 1000, 1)
+            stats["window_gap_ms"] = max(stats["window_gap_ms"], silent)
         # Atomically, so that readers never see a half-written file.
         with open(summary_path + ".live.tmp", "w") as f:
             json.dump(stats, f)
