@@ -50,3 +50,28 @@ SYSTEM_TESTS += tests/system/test-observability.sh
 SYSTEM_TESTS += tests/system/test-provider-migration.sh
 EXTRA_DIST += tests/system/physnet.sh tests/system/physnet-watch.py \
 	tests/system/bulk.py
+EXTRA_DIST += tests/system/vms.sh
+
+# The soak: 200 migrations of several VMs with canaries, the agents' RSS
+# and descriptors printed at the start and the end.  Long: not part of
+# check-system.  LB_SOAK_MIGRATIONS and LB_SOAK_VMS change its size.
+EXTRA_DIST += tests/system/soak-migration.sh
+soak: all $(noinst_PROGRAMS)
+	srcdir=$(abs_top_srcdir) LB_BUILDDIR=$(abs_top_builddir) \
+	    $(abs_top_srcdir)/tests/system/soak-migration.sh
+.PHONY: soak
+
+# The system tests with every agent under valgrind's memcheck: each agent
+# writes valgrind-logs/agent.PID.log, which stays empty unless valgrind
+# found an error (or a definite leak, for an agent stopped by a test).
+check-valgrind: all $(noinst_PROGRAMS)
+	rm -rf $(abs_top_builddir)/valgrind-logs
+	-$(MAKE) $(AM_MAKEFLAGS) check-system \
+	    LB_VALGRIND=$(abs_top_builddir)/valgrind-logs
+	@n=$$(ls $(abs_top_builddir)/valgrind-logs | wc -l); \
+	bad=$$(find $(abs_top_builddir)/valgrind-logs -name 'agent.*.log' \
+	       -size +0 | sort); \
+	echo "valgrind: $$n agent processes, $$(echo $$bad | wc -w) with errors"; \
+	for f in $$bad; do echo "=== $$f"; head -60 $$f; done; \
+	test -n "$$n" && test "$$n" -gt 0 && test -z "$$bad"
+.PHONY: check-valgrind
