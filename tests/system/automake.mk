@@ -56,9 +56,13 @@ EXTRA_DIST += tests/system/vms.sh
 # and descriptors printed at the start and the end.  Long: not part of
 # check-system.  LB_SOAK_MIGRATIONS and LB_SOAK_VMS change its size.
 EXTRA_DIST += tests/system/soak-migration.sh
+# It then runs the fault tests with the full 50 agent SIGKILLs.
 soak: all $(noinst_PROGRAMS)
 	srcdir=$(abs_top_srcdir) LB_BUILDDIR=$(abs_top_builddir) \
 	    $(abs_top_srcdir)/tests/system/soak-migration.sh
+	srcdir=$(abs_top_srcdir) LB_BUILDDIR=$(abs_top_builddir) \
+	    LB_FAULT_KILLS=50 \
+	    $(abs_top_srcdir)/tests/system/test-migration-faults.sh
 .PHONY: soak
 
 # The system tests with every agent under valgrind's memcheck: each agent
@@ -75,3 +79,4 @@ check-valgrind: all $(noinst_PROGRAMS)
 	for f in $$bad; do echo "=== $$f"; head -60 $$f; done; \
 	test -n "$$n" && test "$$n" -gt 0 && test -z "$$bad"
 .PHONY: check-valgrind
+SYSTEM_TESTS += tests/system/test-migration-faults.sh

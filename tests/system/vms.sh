@@ -126,12 +126,33 @@ vm_migrate_prepare() {
     bed_wait_until 10 _vm_mirrored "$vm"
 }
 
-# vm_target_add VM : the target pod object and its CNI ADD.
+# vm_target_add VM : the target pod object and its CNI ADD, retried (up to
+# 5 times) as a runtime retries a failed sandbox; or $VM_TARGET_ADD VM
+# when set (a test's own way).
 vm_target_add() {
-    local vm=$1
+    local vm=$1 try
+    if [ -n "${VM_TARGET_ADD-}" ]; then
+        "$VM_TARGET_ADD" "$vm"
+        return
+    fi
     add_pod "${VM_TNODE[$vm]}" "${VM_TPOD[$vm]}" \
         "$(launcher_meta "$vm" "${VM_UID[$vm]}" "${VM_MIGUID[$vm]}" \
-           "${VM_MIG[$vm]}")"
+           "${VM_MIG[$vm]}")" && return 0
+    for try in 1 2 3 4 5; do
+        sleep 0.5
+        cni_retry "${VM_TNODE[$vm]}" ADD "${VM_TPOD[$vm]}" && return 0
+    done
+    return 1
+}
+
+# cni_retry NODE COMMAND POD : the command again, as the runtime retries
+# it; an ADD's result goes where add_pod puts it.
+cni_retry() {
+    if [ "$2" = ADD ]; then
+        cni "$1" ADD "$3" > "$LB_BED_DIR/add.$3"
+    else
+        cni "$@" >/dev/null
+    fi
 }
 
 _vm_mirrored() {
@@ -159,7 +180,9 @@ vm_migrate_complete() {
         "${VM_TNODE[$vm]}"
     vmim_phase "${VM_MIG[$vm]}" Succeeded
     pod_phase "${VM_POD[$vm]}" Succeeded
-    cni "${VM_NODE[$vm]}" DEL "${VM_POD[$vm]}" >/dev/null || return 1
+    cni "${VM_NODE[$vm]}" DEL "${VM_POD[$vm]}" >/dev/null ||
+        { sleep 1; cni_retry "${VM_NODE[$vm]}" DEL "${VM_POD[$vm]}"; } ||
+        return 1
     kapi_ok DELETE "/api/v1/namespaces/default/pods/${VM_POD[$vm]}" \
         >/dev/null || return 1
     # The source's tap and uplink go with its QEMU.
@@ -168,6 +191,11 @@ vm_migrate_complete() {
     VM_NODE[$vm]=${VM_TNODE[$vm]}
     VM_POD[$vm]=${VM_TPOD[$vm]}
     VM_UP[$vm]=${VM_TUP[$vm]}
+    # KubeVirt garbage-collects finished migrations, keeping the last 5 of
+    # each VMI.
+    local old=$((VM_SEQ[$vm] - 5))
+    [ "$old" -lt 1 ] || kapi_ok DELETE \
+        "$KV/virtualmachineinstancemigrations/$vm-m$old" >/dev/null || true
 }
 
 vm_migrate() {
@@ -181,11 +209,13 @@ _port_status() {  # VM
 }
 
 # vm_owner_right VM : the port's active owner is the VM's current pod on
-# its current node.
+# its current node, and it has no alternate owner.
 vm_owner_right() {
     local s; s=$(_port_status "$1")
     grep -q "\"activeOwner\":{[^}]*\"pod\":\"${VM_POD[$1]}\"" <<<"$s" &&
-        grep -q "\"activeOwner\":{[^}]*\"node\":\"${VM_NODE[$1]}\"" <<<"$s"
+        grep -q "\"activeOwner\":{[^}]*\"node\":\"${VM_NODE[$1]}\"" <<<"$s" &&
+        ! grep -q '"alternateOwner":{' <<<"$s" ||
+        { echo "owner of $1 is not ${VM_POD[$1]}@${VM_NODE[$1]}: $s"; return 1; }
 }
 
 # vm_converged VM : no node has migration flows for the VM's port, and its
