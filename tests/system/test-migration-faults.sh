@@ -260,20 +260,30 @@ kill_mid_add() {
     fi
 }
 
+# random_kills TAG NODE POD : three ADDs of POD, each killed at a random
+# point of its first 10 ms (an ADD takes 10-50 ms here), each leaving no
+# half-plumbed pod.
+random_kills() {
+    local i
+    for i in 1 2 3; do
+        kill_mid_add "$2" "$3" "0.00$((RANDOM % 10))"
+        check "$1: no half-plumbed pod (kill $i)" \
+            bed_wait_until 5 no_half_plumbed "$2" "$3"
+    done
+}
+
 # target_add_killed VM : the target pod's ADD (see vm_target_add), its
 # plugin killed twice: while the agent waits for the pod object, then at
 # a random point once the pod exists; then the runtime's retry.
 target_add_killed() {
     local vm=$1 node=${VM_TNODE[$1]} pod=${VM_TPOD[$1]} tag="cni-kill (target)"
     pod_netns "$pod"
-    kill_mid_add "$node" "$pod" 0.3
+    kill_mid_add "$node" "$pod" 0.3 >&3
     check "$tag: no half-plumbed pod" bed_wait_until 5 \
         no_half_plumbed "$node" "$pod" >&3
     k8s_pod default "$pod" "$node" "$(launcher_meta "$vm" "${VM_UID[$vm]}" \
         "${VM_MIGUID[$vm]}" "${VM_MIG[$vm]}")" >/dev/null
-    kill_mid_add "$node" "$pod" "0.00$((RANDOM % 10))"
-    check "$tag: no half-plumbed pod (killed at random)" \
-        bed_wait_until 5 no_half_plumbed "$node" "$pod" >&3
+    random_kills "$tag" "$node" "$pod" >&3
     check "$tag: the retried ADD succeeds" cni_retry "$node" ADD "$pod" >&3 || return 1
     check "$tag: ... with the VM's address" \
         test "$(ip_of "$pod")" = "$(vm_ip "$vm")" >&3
@@ -288,9 +298,7 @@ fault_cni-kill() {
         pod=newpod-$RANDOM
         k8s_pod default "$pod" "$node" >/dev/null
         pod_netns "$pod"
-        kill_mid_add "$node" "$pod" "0.0$((RANDOM % 5))"
-        check "$1: no half-plumbed pod" bed_wait_until 5 \
-            no_half_plumbed "$node" "$pod"
+        random_kills "$1" "$node" "$pod"
         check "$1: the retried ADD succeeds" cni_retry "$node" ADD "$pod"
         check "$1: one allocation for the new pod, none leaked" \
             bed_wait_until 5 eval "[ \$(allocations) = $((n0 + 1)) ]"
