@@ -361,8 +361,10 @@ lb_agent_migration_apply_local(struct lb_agent_migration *mig,
         if (!port || !port->additional_chassis
             || strcmp(port->additional_chassis, mig->view->chassis)) {
             /* The migration moved on (completed or rolled back): the API's
-             * view is authoritative again. */
-            free(shash_steal(&mig->local_activations, node));
+             * view is authoritative again.  The data, the migration's
+             * UID, is ours to free. */
+            free(node->data);
+            shash_delete(&mig->local_activations, node);
             continue;
         }
         port->additional_blocked = false;
