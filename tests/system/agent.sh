@@ -57,8 +57,9 @@ agent_stop() {
     local pid; pid=$(cat "$d/agent.pid" 2>/dev/null) || return 0
     kill "$pid" 2>/dev/null || return 0
     # Under valgrind, its leak check runs at exit.
-    bed_wait_until "${LB_VALGRIND:+60}${LB_VALGRIND:-5}" \
-        sh -c "! kill -0 $pid 2>/dev/null"
+    local timeout=5
+    [ -z "${LB_VALGRIND-}" ] || timeout=60
+    bed_wait_until "$timeout" sh -c "! kill -0 $pid 2>/dev/null"
 }
 
 # agent_pid NODE : the pid of NODE's agent.
