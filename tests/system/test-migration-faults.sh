@@ -50,6 +50,8 @@ converged() {
     local tag=$1 n
     check "$tag: no migration flows, owners right" \
         bed_wait_until 15 eval "vm_converged vm1 && vm_converged vm2"
+    check "$tag: no migration-cookie flow on any node" \
+        on_all_nodes no_migration_cookie
     for n in 1 2 3; do
         check "$tag: node$n's flows are a fresh agent's" \
             flows_as_fresh "node$n"

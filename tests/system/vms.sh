@@ -224,6 +224,13 @@ vm_converged() {
     on_no_node has_migration_flows "${VM_KEY[$1]}" && vm_owner_right "$1"
 }
 
+# no_migration_cookie NODE : NODE has no flow with the migration bit
+# (lib/cookie.h's LB_COOKIE_MIGRATION) in its cookie, of any port.
+no_migration_cookie() {
+    local f; f=$(bed_dump_flows "$1" cookie=0x0800000000000000/0x0800000000000000)
+    [ -z "$f" ] || { echo "$f"; return 1; }
+}
+
 # flows_as_fresh NODE : NODE's switch holds exactly the flows a freshly
 # started agent installs: the agent is restarted, installs with zero
 # flow-mods, and the dump is unchanged.
