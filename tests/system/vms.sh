@@ -16,6 +16,10 @@
 #
 # State is kept in the associative arrays below, indexed by VM name.
 
+# Agents under valgrind (LB_VALGRIND) take seconds to start and sync.
+_vms_slow=1
+[ -z "${LB_VALGRIND-}" ] || _vms_slow=6
+
 declare -A VM_UID VM_NODE VM_POD VM_UP VM_SEQ VM_MIG VM_MIGUID VM_TPOD \
     VM_TNODE VM_TUP VM_SERVER VM_CLIENT VM_KEY
 
@@ -123,7 +127,7 @@ vm_migrate_prepare() {
     # would keep its "completed").
     vmi_migration_state "$vm" "$(_mig_state "$vm" \
         ',"completed":false,"targetNodeDomainReadyTimestamp":null')"
-    bed_wait_until 10 _vm_mirrored "$vm"
+    bed_wait_until $((10 * _vms_slow)) _vm_mirrored "$vm"
 }
 
 # vm_target_add VM : the target pod object and its CNI ADD, retried (up to
@@ -168,7 +172,8 @@ vm_migrate_cutover() {
     vmim_phase "${VM_MIG[$vm]}" Running
     cutover_and_announce "g-$vm" "$(vm_mac "$vm")" "${VM_UP[$vm]}" \
         "${VM_TUP[$vm]}"
-    bed_wait_until 5 port_not_blocked "${VM_TNODE[$vm]}" "${VM_KEY[$vm]}"
+    bed_wait_until $((5 * _vms_slow)) port_not_blocked "${VM_TNODE[$vm]}" \
+        "${VM_KEY[$vm]}"
 }
 
 # vm_migrate_complete VM : KubeVirt's completion, the source pod's DEL; the
