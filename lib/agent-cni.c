@@ -97,7 +97,20 @@ struct lb_agent_cni {
     const struct lb_agent_view *view;   /* The core's. */
     struct cni_server *server;
     struct ovs_list adds;       /* Contains "struct cni_add". */
+    struct ovs_list orphans;    /* Contains "struct orphan_write". */
     uint64_t next_tag;          /* For writes whose outcome ADDs await. */
+};
+
+/* The write of an ADD that is gone (its plugin hung up, say) while the
+ * write was in flight.  It is not cancelled, since the API server may
+ * already be carrying it out: its outcome says whether the address the
+ * ADD was taking must be given back. */
+struct orphan_write {
+    struct ovs_list list_node;  /* In lb_agent_cni's 'orphans'. */
+    uint64_t tag;
+    enum add_write what;
+    char *switch_name;
+    ovs_be32 ip;
 };
 
 static void add_step(struct cni_add *);
@@ -223,10 +236,27 @@ record_owner(struct lb_agent_cni *cni, const char *ns, const char *cr_name,
 }
 
 static void
+orphan_write_free(struct orphan_write *o)
+{
+    if (o) {
+        free(o->switch_name);
+        free(o);
+    }
+}
+
+static void
 add_destroy(struct cni_add *add)
 {
     if (add) {
-        if (add->write) {
+        const struct lb_logical_switch *sw = find_switch(add);
+        if (add->write && sw) {
+            struct orphan_write *o = xzalloc(sizeof *o);
+            o->tag = add->write_tag;
+            o->what = add->write;
+            o->switch_name = xstrdup(sw->name);
+            o->ip = add->ip;
+            ovs_list_push_back(&add->cni->orphans, &o->list_node);
+        } else if (add->write) {
             struct lb_write *w = lb_write_new(LB_WRITE_CANCEL, NULL, NULL);
             w->tag = add->write_tag;
             write_api(add->cni, w);
@@ -1056,6 +1086,7 @@ lb_agent_cni_create(const struct lb_agent_view *view,
     struct lb_agent_cni *cni = xzalloc(sizeof *cni);
     cni->view = view;
     ovs_list_init(&cni->adds);
+    ovs_list_init(&cni->orphans);
     int error = cni_server_create(socket_path, &options, handle_request,
                                   handle_closed, cni, &cni->server);
     if (error) {
@@ -1077,6 +1108,10 @@ lb_agent_cni_destroy(struct lb_agent_cni *cni)
         struct cni_add *add;
         LIST_FOR_EACH_SAFE (add, list_node, &cni->adds) {
             add_fail(add, CNI_ERR_TRY_AGAIN, "the agent is stopping", NULL);
+        }
+        struct orphan_write *o;
+        LIST_FOR_EACH_POP (o, list_node, &cni->orphans) {
+            orphan_write_free(o);
         }
         cni_server_destroy(cni->server);
         free(cni);
@@ -1178,5 +1213,36 @@ lb_agent_cni_write_done(struct lb_agent_cni *cni,
             return;
         }
     }
-    /* The ADD is gone: its write was cancelled. */
+
+    /* The ADD is gone.  The address it was taking is given back if the
+     * allocation was made, unless the pod's port, made too, holds it: the
+     * runtime's retry or DEL then deals with the port. */
+    struct orphan_write *o;
+    LIST_FOR_EACH (o, list_node, &cni->orphans) {
+        if (o->tag == result->tag) {
+            bool made = !result->error;
+            const struct lb_logical_switch *sw
+                = lb_cluster_find_logical_switch(cni->view->cluster,
+                                                 o->switch_name);
+            if (sw && (o->what == WRITE_ALLOCATION ? made : !made)) {
+                /* The contested allocation (see allocate_next()), and
+                 * for a port the IPv6 record of a dual-stack switch. */
+                bool v4 = sw->prefix_len;
+                bool v6 = !v4 || (o->what == WRITE_PORT && sw->has_prefix6);
+                if (v4) {
+                    write_api(cni, address_write(LB_WRITE_DELETE_ALLOCATION,
+                                                 NULL, NULL, sw, o->ip,
+                                                 false));
+                }
+                if (v6) {
+                    write_api(cni, address_write(LB_WRITE_DELETE_ALLOCATION,
+                                                 NULL, NULL, sw, o->ip,
+                                                 true));
+                }
+            }
+            ovs_list_remove(&o->list_node);
+            orphan_write_free(o);
+            return;
+        }
+    }
 }

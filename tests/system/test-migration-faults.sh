@@ -307,6 +307,20 @@ fault_cni-kill() {
         pod=newpod-$RANDOM
         k8s_pod default "$pod" "$node" >/dev/null
         pod_netns "$pod"
+        if type -t fake_api_fault >/dev/null; then
+            # The plugin hangs up while the agent's IPAllocation request
+            # is held by the API server, which then makes it: the agent
+            # must give that address back.
+            fake_api_fault '{"delay_ms":1000,"count":1,
+                "match":"POST /apis/livebind.io/v1alpha1/ipallocations"}' \
+                >/dev/null
+            kill_mid_add "$node" "$pod" 0.3
+            sleep 1         # The held request is carried out.
+            check "$1: no half-plumbed pod (allocation in flight)" \
+                bed_wait_until 5 no_half_plumbed "$node" "$pod"
+            check "$1: the allocation made after the hang-up is given back" \
+                bed_wait_until 5 eval "[ \$(allocations) = $n0 ]"
+        fi
         random_kills "$1" "$node" "$pod"
         check "$1: the retried ADD succeeds" cni_retry "$node" ADD "$pod"
         check "$1: one allocation for the new pod, none leaked" \
