@@ -188,8 +188,7 @@ vm_migrate_complete() {
     cni "${VM_NODE[$vm]}" DEL "${VM_POD[$vm]}" >/dev/null ||
         { sleep 1; cni_retry "${VM_NODE[$vm]}" DEL "${VM_POD[$vm]}"; } ||
         return 1
-    kapi_ok DELETE "/api/v1/namespaces/default/pods/${VM_POD[$vm]}" \
-        >/dev/null || return 1
+    k8s_delete "/api/v1/namespaces/default/pods/${VM_POD[$vm]}" || return 1
     # The source's tap and uplink go with its QEMU.
     ip -n "${LB_PREFIX}g-$vm" link del "${VM_UP[$vm]}" 2>/dev/null || true
     ip netns del "${LB_PREFIX}${VM_POD[$vm]}" 2>/dev/null || true
