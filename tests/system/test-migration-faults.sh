@@ -207,15 +207,9 @@ fault_api-compact() {
     check "$1: API history compacted" api_compact
     check "$1: agents synced again" bed_wait_until 30 \
         on_all_nodes agent_wait_synced
-    if type -t cp_etcd_compact >/dev/null; then
-        # Whether a re-made watch gets 410 depends on the new watch
-        # cache's start; the count is printed, not asserted.
-        sleep 2
-        echo "$1: the agents' relists: $before before, $(relists) after"
-    else
-        check "$1: the agents relisted on 410" \
-            bed_wait_until 10 eval "[ \$(relists) -gt $before ]"
-    fi
+    check "$1: the agents relisted on 410" \
+        bed_wait_until 10 eval "[ \$(relists) -gt $before ]"
+    echo "$1: the agents' relists: $before before, $(relists) after"
 }
 
 # ---- The CNI plugin killed during an ADD.
