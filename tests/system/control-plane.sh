@@ -207,7 +207,8 @@ EOF
         crd/logicalports.livebind.io crd/logicalswitches.livebind.io \
         crd/ipallocations.livebind.io \
         crd/virtualmachineinstances.kubevirt.io \
-        crd/virtualmachineinstancemigrations.kubevirt.io >/dev/null
+        crd/virtualmachineinstancemigrations.kubevirt.io \
+        crd/virtualmachines.kubevirt.io >/dev/null
     CP_STARTED=1
     awk -v t0="$t0" -v now="$EPOCHREALTIME" -v v="$(cp_version)" \
         'BEGIN { printf "control-plane: etcd and kube-apiserver %s up, " \
