@@ -262,9 +262,22 @@ no_half_plumbed() {
         grep -qx "$l" <<<"$ports" || { echo "stray veth $l"; return 1; }
     done
 }
+# allocations : how many IPAllocations exist.  Asked again for a while: a
+# kube-apiserver just restarted serves custom resources only once it has
+# read their definitions again (a 404 until then).
 allocations() {
-    kapi GET /apis/livebind.io/v1alpha1/ipallocations |
-        python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))'
+    local i n
+    for i in $(seq 20); do
+        if n=$(kapi GET /apis/livebind.io/v1alpha1/ipallocations |
+               python3 -c 'import json, sys
+print(len(json.load(sys.stdin)["items"]))' 2>/dev/null); then
+            echo "$n"
+            return 0
+        fi
+        sleep 0.5
+    done
+    echo "allocations: the API server did not list IPAllocations" >&2
+    return 1
 }
 # kill_mid_add NODE POD DELAY : the plugin's ADD for POD, killed (SIGKILL)
 # DELAY seconds after it started; says whether the agent was still on it.
