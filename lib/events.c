@@ -34,6 +34,8 @@ struct lb_event_bucket {
     long long int updated;
 };
 
+static void update_next_run(struct lb_event_recorder *);
+
 void
 lb_event_write_destroy(struct lb_event_write *w)
 {
@@ -54,6 +56,7 @@ lb_event_recorder_init(struct lb_event_recorder *rec, const char *controller,
     rec->instance = xstrdup(instance);
     hmap_init(&rec->series);
     hmap_init(&rec->buckets);
+    rec->next_run = LLONG_MAX;
 }
 
 static void
@@ -170,12 +173,11 @@ truncate_utf8(const char *s, size_t max)
     return xmemdup0(s, n);
 }
 
-bool
-lb_event_record(struct lb_event_recorder *rec, long long int now,
-                const struct lb_event_object *regarding,
-                enum lb_event_type type, const char *reason,
-                const char *action, const char *note,
-                struct lb_event_write *write)
+static bool
+record__(struct lb_event_recorder *rec, long long int now,
+         const struct lb_event_object *regarding, enum lb_event_type type,
+         const char *reason, const char *action, const char *note,
+         struct lb_event_write *write)
 {
     const char *type_s = type == LB_EVENT_WARNING ? "Warning" : "Normal";
     char *key = xasprintf("%s/%s/%s/%s/%s\n%s\n%s\n%s",
@@ -261,6 +263,19 @@ lb_event_record(struct lb_event_recorder *rec, long long int now,
     return true;
 }
 
+bool
+lb_event_record(struct lb_event_recorder *rec, long long int now,
+                const struct lb_event_object *regarding,
+                enum lb_event_type type, const char *reason,
+                const char *action, const char *note,
+                struct lb_event_write *write)
+{
+    bool wrote = record__(rec, now, regarding, type, reason, action, note,
+                          write);
+    update_next_run(rec);
+    return wrote;
+}
+
 size_t
 lb_event_recorder_run(struct lb_event_recorder *rec, long long int now,
                       struct lb_event_write **writesp)
@@ -289,12 +304,14 @@ lb_event_recorder_run(struct lb_event_recorder *rec, long long int now,
             series_destroy(s);
         }
     }
+    update_next_run(rec);
     *writesp = writes;
     return n;
 }
 
-long long int
-lb_event_recorder_next_run(const struct lb_event_recorder *rec)
+/* Recomputes 'rec->next_run' after the series changed. */
+static void
+update_next_run(struct lb_event_recorder *rec)
 {
     long long int next = LLONG_MAX;
     const struct lb_event_series *s;
@@ -305,5 +322,11 @@ lb_event_recorder_next_run(const struct lb_event_recorder *rec)
                                 + 1);
         next = MIN(next, when);
     }
-    return next;
+    rec->next_run = next;
+}
+
+long long int
+lb_event_recorder_next_run(const struct lb_event_recorder *rec)
+{
+    return rec->next_run;
 }

@@ -61,6 +61,11 @@ struct lb_event_recorder {
     uint64_t n_created;
     uint64_t n_patched;
     uint64_t n_dropped;         /* By the rate limit. */
+
+    /* When lb_event_recorder_run() has something to do: kept up to date
+     * by the two functions that change the series, because the agent asks
+     * for it on every iteration of its loop. */
+    long long int next_run;
 };
 
 /* One write for the caller to send to the API server. */
