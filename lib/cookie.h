@@ -25,6 +25,8 @@ enum lb_cookie_kind {
     LB_COOKIE_SWITCH = 0x2,     /* Per logical switch (flood). */
     LB_COOKIE_CHASSIS = 0x3,    /* Per remote chassis (tunnel classify). */
     LB_COOKIE_PORT = 0x4,       /* Per logical port. */
+    LB_COOKIE_POLICY = 0x5,     /* NetworkPolicy rules (lib/policy.c): the
+                                 * key is the rule's conjunction id. */
 };
 
 #define LB_COOKIE_KIND_SHIFT 60

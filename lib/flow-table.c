@@ -167,6 +167,13 @@ lb_flow_table_add(struct lb_flow_table *ft, uint8_t table_id,
     }
 }
 
+/* Removes 'flow', which lb_flow_table_find() returned. */
+void
+lb_flow_table_remove(struct lb_flow_table *ft, struct lb_flow *flow)
+{
+    lb_flow_table_unlink(ft, flow);
+}
+
 /* Removes every flow whose cookie is exactly 'cookie'. */
 void
 lb_flow_table_remove_cookie(struct lb_flow_table *ft, uint64_t cookie)

@@ -11,11 +11,20 @@
  * Gaps leave room for tables added later without renumbering. */
 #define OFTABLE_CLASSIFY       0  /* in_port -> logical switch and port. */
 #define OFTABLE_PORT_SECURITY 10  /* Source MAC/IP must be the port's own. */
+/* NetworkPolicy (lib/policy.c, docs/policy.md): egress after port security
+ * on the sending chassis, ingress where a local port is delivered to. */
+#define OFTABLE_POLICY_EGRESS_CT      11  /* Into the port's ct zone. */
+#define OFTABLE_POLICY_EGRESS         12  /* Egress rules. */
+#define OFTABLE_POLICY_EGRESS_COMMIT  13  /* Commit what they admit. */
 #define OFTABLE_ARP_RESPONDER 20  /* Answer ARP for known IPs locally. */
 #define OFTABLE_ND_RESPONDER  25  /* Answer IPv6 NS locally, RS to agent. */
 #define OFTABLE_ND_REPLY      26  /* Finish an NS turned into an NA. */
 #define OFTABLE_L2_LOOKUP     30  /* Destination MAC -> logical out port. */
 #define OFTABLE_OUTPUT        40  /* Out port -> ofport(s), tunnel(s). */
+#define OFTABLE_POLICY_INGRESS_CT     41  /* Into the port's ct zone. */
+#define OFTABLE_POLICY_INGRESS        42  /* Ingress rules. */
+#define OFTABLE_POLICY_INGRESS_COMMIT 43  /* Commit what they admit. */
+#define OFTABLE_POLICY_INGRESS_OUT    44  /* To the local port. */
 #define OFTABLE_PROVIDER_OUT  45  /* To a provider network's uplink. */
 #define OFTABLE_FLOOD         50  /* Broadcast and multicast. */
 #define OFTABLE_MAX           OFTABLE_FLOOD
@@ -34,11 +43,25 @@
 #define PRIO_MIGRATION       150  /* A port's flows while it migrates. */
 #define PRIO_MIGRATION_EXCEPTION 160 /* Narrower cases of migration flows. */
 
+/* Priorities of the policy tables (11-13, 41-44), and of the flow that
+ * takes a policed port's IPv6 from the ND responder to egress policy. */
+#define PRIO_POLICY_ND_OUT       1  /* Table 25, below every ND answer. */
+#define PRIO_POLICY_OPEN        50  /* Not isolated this way: admit. */
+#define PRIO_POLICY_NOT_IP      90  /* ARP to a policed port. */
+#define PRIO_POLICY_RULE       100  /* Conjunctive rule flows. */
+#define PRIO_POLICY_ALLOW_ALL  110  /* A rule of one dimension. */
+#define PRIO_POLICY_EXEMPT     110  /* ND and MLD: never policed. */
+#define PRIO_POLICY_ESTABLISHED 190 /* Replies, related: pass. */
+#define PRIO_POLICY_INVALID    200  /* Invalid per conntrack: drop. */
+
 /* Registers.  metadata holds the logical switch's tunnel key (24 bits, the
  * Geneve VNI).  reg14 holds the logical input port's key, 0 when the packet
  * came from a tunnel; reg15 the logical output port's key. */
 #define LB_REG_INPORT  "reg14"
 #define LB_REG_OUTPORT "reg15"
+/* A policed local port's conntrack zone, which is its ofport, set before
+ * conntrack and kept across it (lib/policy.c). */
+#define LB_REG_ZONE "reg13"
 
 /* reg14 of a packet that came in from a provider network's uplink: above
  * every port key (LB_PORT_KEY_MAX), so that it names no port. */

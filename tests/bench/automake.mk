@@ -1,6 +1,7 @@
 # Benchmarks print figures; nothing here asserts a time.  See
 # tests/bench/README.md.
-#   make bench            pipeline compute and incremental update
+#   make bench            pipeline and NetworkPolicy compute, incremental
+#                         updates
 #   make bench-install    installing into a real ovs-vswitchd (root)
 #   make bench-k8s        the control plane: list/watch, change -> flows
 #   make bench-cni        CNI ADD latency (root)
@@ -9,6 +10,9 @@
 noinst_PROGRAMS += tests/bench/bench-pipeline
 tests_bench_bench_pipeline_SOURCES = tests/bench/bench-pipeline.c
 tests_bench_bench_pipeline_LDADD = $(LIVEBIND_LIBS)
+noinst_PROGRAMS += tests/bench/bench-policy
+tests_bench_bench_policy_SOURCES = tests/bench/bench-policy.c
+tests_bench_bench_policy_LDADD = $(LIVEBIND_LIBS)
 
 LB_BENCH_TOOLS = \
 	tests/bench/bench-cni.sh \
@@ -19,8 +23,9 @@ LB_BENCH_TOOLS = \
 EXTRA_DIST += $(LB_BENCH_TOOLS) tests/bench/udp-probe.py \
 	tests/bench/README.md tests/bench/ovn.sh
 
-bench: tests/bench/bench-pipeline
+bench: tests/bench/bench-pipeline tests/bench/bench-policy
 	tests/bench/bench-pipeline
+	tests/bench/bench-policy
 bench-install bench-k8s bench-cni bench-migration: all $(noinst_PROGRAMS)
 	srcdir=$(abs_top_srcdir) LB_BUILDDIR=$(abs_top_builddir) \
 	    $(abs_top_srcdir)/tests/bench/$@.sh

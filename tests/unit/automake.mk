@@ -80,3 +80,9 @@ tests_unit_test_pipeline_provider_SOURCES = \
 	tests/unit/test-pipeline-provider.c tests/unit/test-flows.h
 tests_unit_test_pipeline_provider_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_pipeline_provider_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-policy
+tests_unit_test_policy_SOURCES = tests/unit/test-policy.c \
+	tests/unit/test-flows.h
+tests_unit_test_policy_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_policy_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
