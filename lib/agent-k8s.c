@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/vlog.h"
+#include "policy.h"
 #include "sset.h"
 #include "util.h"
 
@@ -44,9 +45,37 @@ struct k8s_part_watch {
     bool synced;                /* Listed at least once. */
 };
 
+/* NetworkPolicies and Namespaces go straight into the policy engine,
+ * which is their cache (lib/policy.h). */
+enum policy_kind {
+    POLICY_KIND_NETWORK_POLICY,
+    POLICY_KIND_NAMESPACE,
+    N_POLICY_KINDS
+};
+
+static const char *const policy_watch_paths[N_POLICY_KINDS] = {
+    [POLICY_KIND_NETWORK_POLICY]
+        = "/apis/networking.k8s.io/v1/networkpolicies",
+    [POLICY_KIND_NAMESPACE] = "/api/v1/namespaces",
+};
+
+static const char *const policy_kind_names[N_POLICY_KINDS] = {
+    [POLICY_KIND_NETWORK_POLICY] = "NetworkPolicy",
+    [POLICY_KIND_NAMESPACE] = "Namespace",
+};
+
+struct policy_watch {
+    struct lb_agent_k8s *k8s;
+    enum policy_kind kind;
+    struct k8s_watch *watch;
+    bool synced;
+};
+
 struct lb_agent_k8s {
     struct k8s_client *client;  /* The core's. */
     struct k8s_part_watch watches[LB_N_KINDS];
+    struct policy_watch policy_watches[N_POLICY_KINDS];
+    struct lb_policy_engine *policy;
     struct lb_cluster cluster;
     bool cluster_changed;       /* Derive the model again. */
     bool full_derive;           /* All of it, not just 'dirty_ports'. */
@@ -141,6 +170,61 @@ watch_cb(void *aux, enum k8s_change change, const char *ns, const char *name,
     }
 }
 
+static void
+policy_watch_cb(void *aux, enum k8s_change change, const char *ns,
+                const char *name, const json_t *object)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(10, 20);
+    struct policy_watch *w = aux;
+    struct lb_agent_k8s *k8s = w->k8s;
+    bool changed = false;
+    char *error = NULL;
+
+    switch (change) {
+    case K8S_CHANGE_UPSERT:
+        if (w->kind == POLICY_KIND_NETWORK_POLICY) {
+            struct lb_network_policy *np;
+            error = lb_network_policy_from_json(object, &np);
+            if (!error) {
+                changed = lb_policy_set_policy(k8s->policy, np);
+            } else if (ns && name) {
+                /* A policy that cannot be read is dropped whole rather
+                 * than kept as it was: its author changed it, and half of
+                 * it could admit what the whole denies.  Its pods stay
+                 * isolated by the others; say so loudly. */
+                changed = lb_policy_remove_policy(k8s->policy, ns, name);
+            }
+        } else {
+            struct lb_namespace *n;
+            error = lb_namespace_from_json(object, &n);
+            if (!error) {
+                changed = lb_policy_set_namespace(k8s->policy, n);
+            }
+        }
+        break;
+    case K8S_CHANGE_REMOVE:
+        changed = (w->kind == POLICY_KIND_NETWORK_POLICY
+                   ? ns && lb_policy_remove_policy(k8s->policy, ns, name)
+                   : lb_policy_remove_namespace(k8s->policy, name));
+        break;
+    case K8S_CHANGE_SYNCED:
+        if (!w->synced) {
+            VLOG_INFO("%s: synced", policy_kind_names[w->kind]);
+        }
+        w->synced = true;
+        changed = true;
+        break;
+    }
+    if (error) {
+        VLOG_WARN_RL(&rl, "%s: ignored: %s", policy_kind_names[w->kind],
+                     error);
+        free(error);
+    }
+    if (changed) {
+        k8s->cluster_changed = true;
+    }
+}
+
 /* Starts watching, on 'client', every kind of object livebind uses.
  * 'mirror' is the derivation's option (see derive.h). */
 struct lb_agent_k8s *
@@ -158,6 +242,14 @@ lb_agent_k8s_create(struct k8s_client *client, bool mirror)
         w->watch = k8s_watch_create(client, watch_paths[kind], NULL, NULL,
                                     watch_cb, w);
     }
+    k8s->policy = lb_policy_engine_create();
+    for (int kind = 0; kind < N_POLICY_KINDS; kind++) {
+        struct policy_watch *w = &k8s->policy_watches[kind];
+        w->k8s = k8s;
+        w->kind = kind;
+        w->watch = k8s_watch_create(client, policy_watch_paths[kind], NULL,
+                                    NULL, policy_watch_cb, w);
+    }
     VLOG_INFO("watching the Kubernetes API at %s",
               k8s_client_server(client));
     return k8s;
@@ -171,6 +263,10 @@ lb_agent_k8s_destroy(struct lb_agent_k8s *k8s)
         for (int kind = 0; kind < LB_N_KINDS; kind++) {
             k8s_watch_destroy(k8s->watches[kind].watch);
         }
+        for (int kind = 0; kind < N_POLICY_KINDS; kind++) {
+            k8s_watch_destroy(k8s->policy_watches[kind].watch);
+        }
+        lb_policy_engine_destroy(k8s->policy);
         lb_cluster_destroy(&k8s->cluster);
         sset_destroy(&k8s->dirty_ports);
         free(k8s);
@@ -187,6 +283,13 @@ lb_agent_k8s_synced(const struct lb_agent_k8s *k8s)
             return false;
         }
     }
+    /* Policies too: flows derived without them would leave policed ports
+     * open until they came. */
+    for (int kind = 0; kind < N_POLICY_KINDS; kind++) {
+        if (!k8s->policy_watches[kind].synced) {
+            return false;
+        }
+    }
     return true;
 }
 
@@ -194,6 +297,14 @@ const struct lb_cluster *
 lb_agent_k8s_cluster(const struct lb_agent_k8s *k8s)
 {
     return &k8s->cluster;
+}
+
+/* The policy engine, fed by the NetworkPolicy and Namespace watches; the
+ * core adds the endpoints and runs it. */
+struct lb_policy_engine *
+lb_agent_k8s_policy(struct lb_agent_k8s *k8s)
+{
+    return k8s->policy;
 }
 
 /* Whether the cache changed in a way that bears on the model. */
@@ -236,6 +347,12 @@ lb_agent_k8s_format(const struct lb_agent_k8s *k8s, struct ds *s)
                       lb_cluster_count(&k8s->cluster, kind),
                       k8s->watches[kind].synced ? "" : " (not synced)");
     }
+    for (int kind = 0; kind < N_POLICY_KINDS; kind++) {
+        ds_put_format(s, "%s:%s\n", policy_kind_names[kind],
+                      k8s->policy_watches[kind].synced ? " synced"
+                      : " (not synced)");
+    }
+    lb_policy_format_stats(k8s->policy, s);
 }
 
 void

@@ -16,6 +16,7 @@ struct ds;
 struct k8s_client;
 struct lb_agent_k8s;
 struct lb_cluster;
+struct lb_policy_engine;
 struct sset;
 
 struct lb_agent_k8s *lb_agent_k8s_create(struct k8s_client *, bool mirror);
@@ -23,6 +24,7 @@ void lb_agent_k8s_destroy(struct lb_agent_k8s *);
 
 bool lb_agent_k8s_synced(const struct lb_agent_k8s *);
 const struct lb_cluster *lb_agent_k8s_cluster(const struct lb_agent_k8s *);
+struct lb_policy_engine *lb_agent_k8s_policy(struct lb_agent_k8s *);
 
 /* What changed since the last lb_agent_k8s_clear_changes(). */
 bool lb_agent_k8s_changed(const struct lb_agent_k8s *);

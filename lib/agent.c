@@ -51,6 +51,7 @@
 #include "openvswitch/vlog.h"
 #include "ovs-bridge.h"
 #include "pipeline.h"
+#include "policy.h"
 #include "sset.h"
 #include "timeval.h"
 #include "unixctl.h"
@@ -361,7 +362,33 @@ agent_pipeline_ctx(const struct lb_agent *agent, struct lb_pipeline_ctx *ctx)
         .iface_ofports = ovs_bridge_iface_ofports(agent->bridge),
         .tunnel_ofports = ovs_bridge_tunnel_ofports(agent->bridge),
         .physnet_ofports = ovs_bridge_physnet_ofports(agent->bridge),
+        .policy = agent->objects ? lb_agent_k8s_policy(agent->objects) : NULL,
     };
+}
+
+/* NetworkPolicy: the endpoints of the ports that changed ('dirty', or all
+ * with NULL), then the rule flows that changed, then the flows of the
+ * ports whose isolation changed. */
+static void
+agent_policy(struct lb_agent *agent, const struct sset *dirty)
+{
+    struct lb_policy_engine *pe = lb_agent_k8s_policy(agent->objects);
+    lb_policy_sync_endpoints(pe, agent->view.cluster, &agent->model, dirty);
+
+    struct sset changed = SSET_INITIALIZER(&changed);
+    lb_policy_engine_run(pe, &agent->flows, &changed);
+    struct lb_pipeline_ctx ctx;
+    agent_pipeline_ctx(agent, &ctx);
+    const char *name;
+    SSET_FOR_EACH (name, &changed) {
+        const struct lb_port *port = lb_model_find_port(&agent->model, name);
+        if (port) {
+            lb_pipeline_update_port(&ctx, name, port->key, port->switch_name,
+                                    &agent->flows);
+        }
+    }
+    sset_destroy(&changed);
+    agent->flows_seqno++;
 }
 
 /* Full recompute.  Only the flows that differ from the current desired
@@ -456,6 +483,7 @@ agent_derive(struct lb_agent *agent)
         derive_all(agent, cluster);
         full = true;
     }
+    agent_policy(agent, full ? NULL : dirty);
     agent->last_derive_usec = time_usec() - start;
     VLOG_DBG("derived %s in %lld us", full ? "the model"
              : "the changed ports", agent->last_derive_usec);
@@ -822,6 +850,43 @@ cmd_explain(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&s);
 }
 
+/* "policies [PORT]": the NetworkPolicies that select each port (or PORT),
+ * and the engine's figures. */
+static void
+cmd_policies(struct unixctl_conn *conn, int argc, const char *argv[],
+             void *agent_)
+{
+    struct lb_agent *agent = agent_;
+    const struct lb_policy_engine *pe = lb_agent_k8s_policy(agent->objects);
+    struct ds s = DS_EMPTY_INITIALIZER;
+    lb_policy_format_stats(pe, &s);
+    struct lb_port *port;
+    struct sset names = SSET_INITIALIZER(&names);
+    HMAP_FOR_EACH (port, node, &agent->model.ports) {
+        if (argc < 2 || !strcmp(argv[1], port->name)) {
+            sset_add(&names, port->name);
+        }
+    }
+    const char **sorted = sset_sort(&names);
+    for (size_t i = 0; i < sset_count(&names); i++) {
+        struct ds sel = DS_EMPTY_INITIALIZER;
+        lb_policy_format_port(pe, sorted[i], &sel);
+        if (sel.length || argc > 1) {
+            bool in, out;
+            lb_policy_port_isolation(pe, sorted[i], &in, &out);
+            ds_put_format(&s, "%s: isolated%s%s%s\n", sorted[i],
+                          in ? " ingress" : "", out ? " egress" : "",
+                          !in && !out ? " no" : "");
+            ds_put_cstr(&s, ds_cstr(&sel));
+        }
+        ds_destroy(&sel);
+    }
+    free(sorted);
+    sset_destroy(&names);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
 void
 lb_agent_register_commands(struct lb_agent *agent)
 {
@@ -840,5 +905,7 @@ lb_agent_register_commands(struct lb_agent *agent)
         unixctl_command_register("migrations", "[-v]", 0, 1, cmd_migrations,
                                  agent);
         unixctl_command_register("explain", "", 0, 0, cmd_explain, agent);
+        unixctl_command_register("policies", "[PORT]", 0, 1, cmd_policies,
+                                 agent);
     }
 }

@@ -32,7 +32,8 @@ lib_liblivebind_la_SOURCES = \
 	lib/pipeline-provider.h \
 	lib/policy.c \
 	lib/policy.h \
-	lib/policy-k8s.c
+	lib/policy-k8s.c \
+	lib/policy-derive.c
 lib_liblivebind_la_SOURCES += lib/pod-plumb.c lib/pod-plumb.h
 lib_liblivebind_la_SOURCES += lib/k8s-client.c lib/k8s-client.h \
 	lib/k8s-config.c lib/k8s-config.h lib/k8s-stream.c lib/k8s-stream.h

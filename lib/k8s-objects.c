@@ -517,6 +517,54 @@ compute_port_name(const struct lb_pod *pod)
     return xasprintf("%s_%s", pod->ns, vm ? vm : pod->name);
 }
 
+/* Labels and named container ports, for NetworkPolicy.  Lenient: what is
+ * not a string label or a well-formed named port is left out (the API
+ * server has validated them). */
+static void
+parse_pod_policy_fields(const json_t *root, struct lb_pod *pod)
+{
+    const json_t *labels = json_object_get(json_object_get(root, "metadata"),
+                                           "labels");
+    const char *key;
+    const json_t *value;
+    json_object_foreach ((json_t *) labels, key, value) {
+        if (json_is_string(value)
+            && strlen(json_string_value(value)) <= LB_K8S_LABEL_VALUE_MAX) {
+            smap_replace(&pod->labels, key, json_string_value(value));
+        }
+    }
+
+    const json_t *containers = json_object_get(json_object_get(root, "spec"),
+                                               "containers");
+    size_t i;
+    const json_t *c;
+    json_array_foreach (containers, i, c) {
+        size_t j;
+        const json_t *p;
+        json_array_foreach (json_object_get(c, "ports"), j, p) {
+            const char *name = json_string_value(json_object_get(p, "name"));
+            const json_t *num = json_object_get(p, "containerPort");
+            const char *proto = json_string_value(json_object_get(
+                                                      p, "protocol"));
+            uint8_t ipproto = (!proto || !strcmp(proto, "TCP") ? IPPROTO_TCP
+                               : !strcmp(proto, "UDP") ? IPPROTO_UDP
+                               : !strcmp(proto, "SCTP") ? IPPROTO_SCTP : 0);
+            if (!name || !name[0] || strlen(name) > 15
+                || !json_is_integer(num) || json_integer_value(num) < 1
+                || json_integer_value(num) > 65535 || !ipproto
+                || pod->n_ports >= 256) {
+                continue;
+            }
+            pod->ports = xrealloc(pod->ports,
+                                  (pod->n_ports + 1) * sizeof *pod->ports);
+            pod->ports[pod->n_ports++] = (struct lb_pod_port) {
+                .name = xstrdup(name), .proto = ipproto,
+                .port = json_integer_value(num),
+            };
+        }
+    }
+}
+
 char *
 lb_pod_from_json(const json_t *root, struct lb_pod **objp)
 {
@@ -528,6 +576,7 @@ lb_pod_from_json(const json_t *root, struct lb_pod **objp)
     }
 
     struct lb_pod *pod = xzalloc(sizeof *pod);
+    smap_init(&pod->labels);
     pod->ns = xstrdup(ns);
     pod->name = xstrdup(name);
     error = parse_fields(root, pod_fields, ARRAY_SIZE(pod_fields), pod,
@@ -550,6 +599,7 @@ lb_pod_from_json(const json_t *root, struct lb_pod **objp)
                                      "virt-launcher");
     }
     pod->port_name = compute_port_name(pod);
+    parse_pod_policy_fields(root, pod);
     *objp = pod;
     return NULL;
 }
@@ -565,8 +615,29 @@ lb_pod_destroy(struct lb_pod *pod)
         free(pod->owner_name);
         free(pod->owner_uid);
         free(pod->port_name);
+        smap_destroy(&pod->labels);
+        for (size_t i = 0; i < pod->n_ports; i++) {
+            free(pod->ports[i].name);
+        }
+        free(pod->ports);
         free(pod);
     }
+}
+
+static bool
+pod_ports_equal(const struct lb_pod *a, const struct lb_pod *b)
+{
+    if (a->n_ports != b->n_ports) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_ports; i++) {
+        if (strcmp(a->ports[i].name, b->ports[i].name)
+            || a->ports[i].proto != b->ports[i].proto
+            || a->ports[i].port != b->ports[i].port) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Ignores 'resource_version', which every update changes. */
@@ -579,7 +650,9 @@ lb_pod_equal(const struct lb_pod *a, const struct lb_pod *b)
             && nullable_string_is_equal(a->owner_kind, b->owner_kind)
             && nullable_string_is_equal(a->owner_name, b->owner_name)
             && nullable_string_is_equal(a->owner_uid, b->owner_uid)
-            && nullable_string_is_equal(a->port_name, b->port_name));
+            && nullable_string_is_equal(a->port_name, b->port_name)
+            && smap_equal(&a->labels, &b->labels)
+            && pod_ports_equal(a, b));
 }
 
 /* The name of the VM (VirtualMachineInstance) 'pod' runs, or NULL if it is

@@ -24,6 +24,7 @@
 #include "openvswitch/compiler.h"
 #include "openvswitch/types.h"
 #include "model.h"
+#include "smap.h"
 
 struct lb_ip_range;
 
@@ -53,6 +54,14 @@ struct lb_ip_range;
 #define LB_ANNOTATION_LOGICAL_SWITCH "livebind.io/logical-switch"
 
 /* Pod. */
+
+/* A named container port (spec.containers[].ports[]), which a
+ * NetworkPolicy may name. */
+struct lb_pod_port {
+    char *name;
+    uint8_t proto;              /* IPPROTO_TCP, _UDP or _SCTP. */
+    uint16_t port;
+};
 
 struct lb_pod {
     char *ns;
@@ -86,6 +95,12 @@ struct lb_pod {
 
     /* Derived at parse time: see lb_pod_logical_port_name(). */
     char *port_name;
+
+    /* For NetworkPolicy (lib/policy.h): every label (a virt-launcher pod
+     * carries its VMI's), and the named container ports. */
+    struct smap labels;
+    struct lb_pod_port *ports;
+    size_t n_ports;
 };
 
 char *lb_pod_from_json(const json_t *, struct lb_pod **objp)

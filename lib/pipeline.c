@@ -15,6 +15,7 @@
 #include "oftable.h"
 #include "openvswitch/dynamic-string.h"
 #include "pipeline-provider.h"
+#include "policy.h"
 #include "openvswitch/util.h"
 #include "simap.h"
 #include "util.h"
@@ -81,6 +82,15 @@ blocked_here(const struct lb_pipeline_ctx *ctx, const struct lb_port *port)
 {
     return (port->additional_chassis && port->additional_blocked
             && !strcmp(port->additional_chassis, ctx->chassis));
+}
+
+/* Whether a NetworkPolicy isolates 'port' (lib/policy.c): its IP goes
+ * through the policy tables, on the way out after port security and on
+ * the way in to a local copy. */
+static bool
+policed(const struct lb_pipeline_ctx *ctx, const struct lb_port *port)
+{
+    return ctx->policy && lb_policy_port_isolated(ctx->policy, port->name);
 }
 
 /* Whether 'port' has migration flows: while bound to two chassis. */
@@ -468,7 +478,9 @@ add_local_port_flows(const struct lb_pipeline_ctx *ctx,
         ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32",ip,dl_src="
                       ETH_ADDR_FMT",nw_src="IP_FMT, port->key,
                       ETH_ADDR_ARGS(port->mac), IP_ARGS(port->ipv4[i]));
-        ds_put_format(&fb->actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
+        ds_put_format(&fb->actions, "resubmit(,%d)",
+                      policed(ctx, port) ? OFTABLE_POLICY_EGRESS_CT
+                      : OFTABLE_L2_LOOKUP);
         add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_PORT, cookie, fb);
     }
     ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32",rarp,dl_src="
@@ -519,6 +531,11 @@ add_port_flows(const struct lb_pipeline_ctx *ctx, const struct lb_port *port,
     unsigned int ofport = local_ofport(ctx, port);
     if (ofport) {
         add_local_port_flows(ctx, port, sw, ofport, fb, ft);
+        /* Also on the blocked copy of a migration target: its policy is
+         * staged before the VM runs there. */
+        if (ctx->policy) {
+            lb_policy_local_port_flows(ctx->policy, port, ofport, ft);
+        }
         if (sw->physnet) {
             lb_provider_local_port_flows(ctx, port, sw, ft);
         }
@@ -568,7 +585,12 @@ add_port_flows(const struct lb_pipeline_ctx *ctx, const struct lb_port *port,
     for (size_t i = 0; i < n_dsts; i++) {
         if (!strcmp(dsts[i], ctx->chassis)) {
             if (ofport && !blocked_here(ctx, port)) {
-                ds_put_format(&local, "output:%u,", ofport);
+                if (policed(ctx, port)) {
+                    ds_put_format(&local, "resubmit(,%d),",
+                                  OFTABLE_POLICY_INGRESS_CT);
+                } else {
+                    ds_put_format(&local, "output:%u,", ofport);
+                }
             }
         } else {
             unsigned int tun = simap_get(ctx->tunnel_ofports, dsts[i]);
@@ -757,6 +779,9 @@ lb_pipeline_compute(const struct lb_pipeline_ctx *ctx,
     lb_flow_table_clear(ft);
     add_default_flows(&fb, ft);
     lb_provider_default_flows(ctx, ft);
+    if (ctx->policy) {
+        lb_policy_put_flows(ctx->policy, ft);
+    }
     add_chassis_flows(ctx, &fb, ft);
 
     const struct lb_switch *sw;

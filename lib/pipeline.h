@@ -13,6 +13,7 @@
 
 struct lb_flow_table;
 struct lb_model;
+struct lb_policy_engine;
 struct lb_port;
 struct simap;
 
@@ -25,6 +26,8 @@ struct lb_pipeline_ctx {
     const struct simap *physnet_ofports; /* Physical network -> the ofport
                                           * of its patch port on br-int;
                                           * NULL: none. */
+    const struct lb_policy_engine *policy; /* NetworkPolicy (policy.h);
+                                            * NULL: none. */
 };
 
 /* The meter that rate-limits the packet-ins of a blocked port's

@@ -1412,6 +1412,15 @@ lb_policy_set_endpoint(struct lb_policy_engine *e,
     return true;
 }
 
+void
+lb_policy_endpoint_names(const struct lb_policy_engine *e, struct sset *out)
+{
+    const struct shash_node *node;
+    SHASH_FOR_EACH (node, &e->endpoints) {
+        sset_add(out, node->name);
+    }
+}
+
 bool
 lb_policy_remove_endpoint(struct lb_policy_engine *e, const char *port_name)
 {
@@ -1674,7 +1683,7 @@ lb_policy_format_port(const struct lb_policy_engine *e,
         bool in = sset_contains(&ps->selected[LB_POLICY_INGRESS], port_name);
         bool out = sset_contains(&ps->selected[LB_POLICY_EGRESS], port_name);
         if (in || out) {
-            ds_put_format(s, "%s %s%s%s\n", ps->key, in ? "ingress" : "",
+            ds_put_format(s, "  %s %s%s%s\n", ps->key, in ? "ingress" : "",
                           in && out ? "," : "", out ? "egress" : "");
         }
     }

@@ -39,6 +39,8 @@
 #include "smap.h"
 
 struct ds;
+struct lb_cluster;
+struct lb_model;
 struct lb_flow_table;
 struct lb_port;
 struct sset;
@@ -230,6 +232,16 @@ bool lb_policy_port_isolated(const struct lb_policy_engine *,
 void lb_policy_local_port_flows(const struct lb_policy_engine *,
                                 const struct lb_port *, unsigned int ofport,
                                 struct lb_flow_table *);
+
+/* The endpoints of the model's ports, from the cluster's objects
+ * (policy-derive.c): for 'ports' only, or (NULL) all of them, removing
+ * those of ports gone from the model. */
+void lb_policy_sync_endpoints(struct lb_policy_engine *,
+                              const struct lb_cluster *,
+                              const struct lb_model *,
+                              const struct sset *ports);
+void lb_policy_endpoint_names(const struct lb_policy_engine *,
+                              struct sset *);
 
 /* The policies that select a port, one a line, for livebind-ctl. */
 void lb_policy_format_port(const struct lb_policy_engine *,

@@ -59,6 +59,9 @@ EXPECTED_ACCESS = {
     # livebind.io/{logical-port,ip,mac} annotations on CNI ADD.
     ("", "pods"): {"list", "watch", "patch"},
     ("", "nodes"): {"list", "watch"},
+    # NetworkPolicy and the namespaces' labels (lib/policy.c).
+    ("networking.k8s.io", "networkpolicies"): {"list", "watch"},
+    ("", "namespaces"): {"list", "watch"},
     ("kubevirt.io", "virtualmachineinstances"): {"list", "watch"},
     ("kubevirt.io", "virtualmachineinstancemigrations"): {"list", "watch"},
     (GROUP, "logicalswitches"): {"list", "watch"},
@@ -76,7 +79,7 @@ EXPECTED_ACCESS = {
 # Each API call site in the agent's sources, counted per file: a new call
 # must be reflected in EXPECTED_ACCESS and deploy/rbac.yaml, and then here.
 EXPECTED_CALL_SITES = {
-    ("lib/agent-k8s.c", "k8s_watch_create"): 1,
+    ("lib/agent-k8s.c", "k8s_watch_create"): 2,
     ("lib/agent-writes.c", "k8s_create"): 3,
     ("lib/agent-writes.c", "k8s_read_modify_write"): 1,
     ("lib/agent-writes.c", "k8s_merge_patch"): 3,
@@ -733,7 +736,7 @@ class RbacTest(unittest.TestCase):
         src = strip_comments(read(os.path.join(SRCDIR, "lib",
                                                "agent-k8s.c")))
         paths = re.findall(r'\]\s*=\s*"(/apis?/[^"]+)"', src)
-        self.assertEqual(len(paths), 6, paths)
+        self.assertEqual(len(paths), 8, paths)
         for path in paths:
             with self.subTest(path=path):
                 group, resource = template_to_resource(path)

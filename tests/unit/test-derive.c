@@ -1066,7 +1066,7 @@ test_cache(void **state OVS_UNUSED)
     json_t *pod2 = json_deep_copy(pod);
     jset(pod2, "metadata>resourceVersion", lb_json_str("4051"));
     jset(pod2, "status>podIP", lb_json_str("10.16.0.11"));
-    jset(pod2, "metadata>labels>unrelated", lb_json_str("x"));
+    jset(pod2, "metadata>annotations>unrelated", lb_json_str("x"));
     assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_POD, pod2,
                                        &changed));
     assert_false(changed);
@@ -1083,6 +1083,18 @@ test_cache(void **state OVS_UNUSED)
     cached = lb_cluster_find_pod(&cluster, "default",
                                  "virt-launcher-testvm-abcde");
     assert_string_equal(cached->resource_version, "4051");
+    /* Labels are not irrelevant: NetworkPolicies select by them. */
+    struct lb_cluster labelled;
+    lb_cluster_init(&labelled);
+    json_t *pod3 = json_deep_copy(pod2);
+    jset(pod3, "metadata>labels>role", lb_json_str("server"));
+    assert_null(lb_cluster_upsert_json(&labelled, LB_KIND_POD, pod2,
+                                       &changed));
+    assert_null(lb_cluster_upsert_json(&labelled, LB_KIND_POD, pod3,
+                                       &changed));
+    assert_true(changed);
+    json_decref(pod3);
+    lb_cluster_destroy(&labelled);
 
     /* Bad objects: a clear error, the cache unchanged. */
     json_t *bad = json_deep_copy(pod);

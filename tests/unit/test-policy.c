@@ -23,7 +23,9 @@
 #include "oftable.h"
 #include "openvswitch/dynamic-string.h"
 #include "packets.h"
+#include "pipeline.h"
 #include "policy.h"
+#include "simap.h"
 #include "sset.h"
 #include "test-flows.h"
 #include "util.h"
@@ -682,7 +684,7 @@ test_vm_labels(void **state OVS_UNUSED)
 
     struct ds s = DS_EMPTY_INITIALIZER;
     lb_policy_format_port(e, "default_vm1", &s);
-    assert_string_equal(ds_cstr(&s), "default/vm1 ingress\n");
+    assert_string_equal(ds_cstr(&s), "  default/vm1 ingress\n");
     ds_destroy(&s);
 
     lb_flow_table_destroy(&ft);
@@ -967,6 +969,124 @@ test_local_port_flows(void **state OVS_UNUSED)
     lb_policy_engine_destroy(e);
 }
 
+/* In the pipeline: a policed port's IP goes to egress policy after port
+ * security and through ingress policy where it is delivered; the target
+ * of a migration holds the port's policy flows while its copy is still
+ * blocked, and delivers through them the moment it is unblocked. */
+static bool
+has_flow(const struct lb_flow_table *ft, uint8_t table, const char *match,
+         const char *actions_part)
+{
+    const struct lb_flow *f;
+    LB_FLOW_TABLE_FOR_EACH (f, ft) {
+        if (f->table_id == table && strstr(f->match, match)
+            && strstr(f->actions, actions_part)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+test_pipeline_staged(void **state OVS_UNUSED)
+{
+    struct lb_model model;
+    lb_model_init(&model);
+    char *error = lb_model_from_json_string(
+        "{\"chassis\": [{\"name\": \"n2\", \"ip\": \"172.16.0.2\"},"
+        "              {\"name\": \"n3\", \"ip\": \"172.16.0.3\"}],"
+        " \"switches\": [{\"name\": \"pods\", \"key\": 1,"
+        "                \"subnet\": \"10.0.0.0/24\"}],"
+        " \"ports\": [{\"name\": \"default_vm1\", \"key\": 16777227,"
+        "             \"switch\": \"pods\", \"mac\": \"0a:58:0a:00:00:0b\","
+        "             \"ips\": [\"10.0.0.11\"], \"chassis\": \"n2\"}]}",
+        &model);
+    assert_null(error);
+    struct lb_port *vm = lb_model_find_port(&model, "default_vm1");
+    lb_port_set_chassis(vm, "n2", "n3");
+    vm->additional_blocked = true;
+    vm->mirror = true;
+
+    struct lb_policy_engine *e = lb_policy_engine_create();
+    add_ep(e, "default", "vm1", 0x100000b, "vm.kubevirt.io/name=vm1");
+    add_ep(e, "default", "a", 0x100000c, "role=a");
+    lb_policy_set_policy(e, policy(
+        "{\"metadata\":{\"namespace\":\"default\",\"name\":\"vm1\"},"
+        "\"spec\":{\"podSelector\":{\"matchLabels\":"
+        "{\"vm.kubevirt.io/name\":\"vm1\"}},\"ingress\":[{\"from\":"
+        "[{\"podSelector\":{\"matchLabels\":{\"role\":\"a\"}}}]}]}}"));
+    lb_policy_engine_run(e, NULL, NULL);
+
+    struct simap ifaces = SIMAP_INITIALIZER(&ifaces);
+    struct simap tunnels = SIMAP_INITIALIZER(&tunnels);
+    simap_put(&ifaces, "default_vm1", 11);
+    struct lb_pipeline_ctx ctx = {
+        .model = &model, .iface_ofports = &ifaces,
+        .tunnel_ofports = &tunnels, .policy = e,
+    };
+    struct lb_flow_table ft;
+    lb_flow_table_init(&ft);
+
+    /* The source, n2: delivers through ingress policy, mirrors to n3. */
+    ctx.chassis = "n2";
+    simap_put(&tunnels, "n3", 2);
+    lb_pipeline_compute(&ctx, &ft);
+    assert_true(has_flow(&ft, OFTABLE_OUTPUT, "reg15=0x100000b",
+                         "resubmit(,41),set_field:0x1->tun_id,output:2"));
+    assert_true(has_flow(&ft, OFTABLE_PORT_SECURITY, "ip,dl_src=",
+                         "resubmit(,11)"));
+    assert_true(has_flow(&ft, OFTABLE_POLICY_INGRESS_OUT, "reg15=0x100000b",
+                         "output:11"));
+
+    /* The target, n3, blocked: nothing delivered, but the policy is
+     * there. */
+    ctx.chassis = "n3";
+    simap_clear(&tunnels);
+    simap_put(&tunnels, "n2", 1);
+    lb_pipeline_compute(&ctx, &ft);
+    assert_false(has_flow(&ft, OFTABLE_OUTPUT, "reg15=0x100000b",
+                          "resubmit(,41)"));
+    assert_true(has_flow(&ft, OFTABLE_POLICY_INGRESS_CT, "ip,reg15=0x100000b",
+                         "ct(table=42"));
+    assert_true(has_flow(&ft, OFTABLE_POLICY_INGRESS, "reg15=0x100000b",
+                         "conjunction("));
+    assert_true(has_flow(&ft, OFTABLE_POLICY_INGRESS_OUT, "reg15=0x100000b",
+                         "output:11"));
+    assert_true(in_ok(&ft, 0x100000b, "10.0.0.12", TCP, 5000));
+    assert_false(in_ok(&ft, 0x100000b, "10.0.0.13", TCP, 5000));
+    size_t n_policy = 0;
+    const struct lb_flow *f;
+    LB_FLOW_TABLE_FOR_EACH (f, &ft) {
+        n_policy += ((f->table_id >= 11 && f->table_id <= 13)
+                     || (f->table_id >= 41 && f->table_id <= 44));
+    }
+
+    /* Unblocked: delivery through the same flows, nothing else policy. */
+    vm->additional_blocked = false;
+    lb_pipeline_update_port(&ctx, "default_vm1", vm->key, "pods", &ft);
+    assert_true(has_flow(&ft, OFTABLE_OUTPUT, "reg15=0x100000b",
+                         "resubmit(,41)"));
+    size_t n_after = 0;
+    LB_FLOW_TABLE_FOR_EACH (f, &ft) {
+        n_after += ((f->table_id >= 11 && f->table_id <= 13)
+                    || (f->table_id >= 41 && f->table_id <= 44));
+    }
+    assert_int_equal(n_policy, n_after);
+
+    /* Without policy, none of it. */
+    ctx.policy = NULL;
+    lb_pipeline_compute(&ctx, &ft);
+    assert_true(has_flow(&ft, OFTABLE_OUTPUT, "reg15=0x100000b",
+                         "output:11"));
+    assert_false(has_flow(&ft, OFTABLE_POLICY_INGRESS_OUT, "", ""));
+
+    lb_flow_table_destroy(&ft);
+    simap_destroy(&ifaces);
+    simap_destroy(&tunnels);
+    lb_policy_engine_destroy(e);
+    lb_model_destroy(&model);
+}
+
 int
 main(void)
 {
@@ -985,6 +1105,7 @@ main(void)
         cmocka_unit_test(test_incremental_equals_full),
         cmocka_unit_test(test_bad_policies),
         cmocka_unit_test(test_local_port_flows),
+        cmocka_unit_test(test_pipeline_staged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

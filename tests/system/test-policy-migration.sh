@@ -1,0 +1,167 @@
+#!/bin/bash
+# System test of NetworkPolicy across live migrations, on the real control
+# plane: the VM vm1 has a default-deny ingress policy that admits client A
+# only, and egress allowed to server S only.  Through a migration there
+# (node1 -> node2), back (node2 -> node1) and a failed one:
+#   - client B (on node1, where the VM starts and comes back: local
+#     delivery there, the tunnel when the VM is on node2) sends a UDP
+#     datagram and a TCP SYN to the VM every 2 ms, and nothing of it ever
+#     reaches the VM, on either node;
+#   - client A's TCP stream (the canary, from node3) keeps one connection
+#     and loses nothing;
+#   - the target holds the port's policy flows from the moment the port is
+#     bound to two chassis (mirroring, blocked);
+#   - the VM reaches S, not B.
+#
+# Exit: 0 pass, 1 fail, 77 skip.
+set -eu
+
+srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+LB_PREFIX=${LB_PREFIX:-lbp$$-}
+. "$srcdir/tests/system/cluster.sh"
+. "$srcdir/tests/system/vms.sh"
+
+cluster_up 10.32.0.0/16 10.32.0.1
+dir=$LB_BED_DIR
+probe=$srcdir/tests/system/policy-probe.py
+
+# A (the canary's client) and S on node3, B on node1.
+check "client A on node3" add_pod node3 client '"labels":{"role":"client-a"}'
+check "client B on node1" add_pod node1 client-b '"labels":{"role":"client-b"}'
+check "server S on node3" add_pod node3 server '"labels":{"role":"server"}'
+check "VM vm1 on node1" vm_new vm1
+vm_ip=$(vm_ip vm1)
+key=${VM_KEY[vm1]}
+keyhex=$(printf '%#x' "$key")
+s_ip=$(ip_of server)
+b_ip=$(ip_of client-b)
+a_ip=$(ip_of client)
+
+bed_bg g-vm1 "$dir/sink.log" python3 "$probe" sink 9000 "$dir/sink.json"
+bed_bg server "$dir/s-sink.log" python3 "$probe" sink 9000 "$dir/s-sink.json"
+bed_bg client-b "$dir/b-sink.log" python3 "$probe" sink 9000 "$dir/b-sink.json"
+sleep 0.5
+
+# Without a policy, B reaches the VM: the policy is what stops it.
+check "without a policy, B reaches the VM" \
+    bed_exec client-b ping -c 2 -i 0.2 -W 1 "$vm_ip"
+
+kapi_ok POST /apis/networking.k8s.io/v1/namespaces/default/networkpolicies \
+  '{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",
+    "metadata":{"name":"vm1","namespace":"default"},
+    "spec":{"podSelector":{"matchLabels":{"vm.kubevirt.io/name":"vm1"}},
+            "policyTypes":["Ingress","Egress"],
+            "ingress":[{"from":[{"podSelector":{"matchLabels":
+                                 {"role":"client-a"}}}]}],
+            "egress":[{"to":[{"podSelector":{"matchLabels":
+                                {"role":"server"}}}]}]}}' >/dev/null
+
+policed_on() {  # NODE : the port's ingress policy flows are on NODE
+    bed_dump_flows "$1" table=44 | grep -q "reg15=$keyhex "
+}
+b_blocked() { ! bed_exec client-b ping -c 1 -W 1 "$vm_ip" >/dev/null; }
+check "the policy reaches node1's flows" bed_wait_until 10 policed_on node1
+check "B no longer reaches the VM" bed_wait_until 5 b_blocked
+check "A reaches the VM" bed_exec client ping -c 2 -i 0.2 -W 1 "$vm_ip"
+vm_to() {  # IP : a TCP connection from the VM to IP:9000
+    bed_exec g-vm1 python3 -c 'import socket, sys
+socket.create_connection((sys.argv[1], 9000), timeout=1).close()' "$1"
+}
+check "the VM reaches S (egress allowed)" vm_to "$s_ip"
+check "the VM does not reach B (egress denied)" eval '! vm_to "$b_ip"'
+check "nor A (egress denied)" eval '! vm_to "$a_ip"'
+agent_ctl node1 policies "default_vm1" | sed 's/^/    /'
+selects_vm1() {
+    agent_ctl node1 policies default_vm1 | grep -q 'default/vm1 ingress,egress'
+}
+check "livebind-ctl names the policy selecting the port" selects_vm1
+
+# The canary from A, and B's probes every 2 ms from now to the end.
+check "canary from A flows" vm_canary vm1 7000
+bed_bg client-b "$dir/b-probe.log" python3 "$probe" send "$vm_ip" 9000 2 \
+    "$dir/b-probe.json"
+b_pid=$BED_BG_PID
+bed_bg client "$dir/a-probe.log" python3 "$probe" send "$vm_ip" 9000 20 \
+    "$dir/a-probe.json"
+a_pid=$BED_BG_PID
+
+from_b() {  # the sink's count of B's packets (UDP + TCP)
+    python3 -c 'import json, sys
+s = json.load(open(sys.argv[1]))
+print(s["udp"].get(sys.argv[2], 0) + s["tcp"].get(sys.argv[2], 0))' \
+        "$dir/sink.json" "$b_ip" 2>/dev/null || echo 0
+}
+from_a() {
+    python3 -c 'import json, sys
+s = json.load(open(sys.argv[1]))
+print(s["udp"].get(sys.argv[2], 0))' "$dir/sink.json" "$a_ip" 2>/dev/null ||
+        echo 0
+}
+check "A's probes reach the VM" bed_wait_until 5 eval '[ "$(from_a)" -gt 0 ]'
+
+staged_check() {  # the target holds the port's policy while blocked
+    local t=${VM_TNODE[vm1]}
+    check "mirroring to $t: its copy is blocked" port_blocked "$t" "$key"
+    check "... and already holds the port's policy flows" policed_on "$t"
+    check "... its ingress rules (conjunctive match on the port)" \
+        eval 'bed_dump_flows "$t" table=42 |
+              grep -q "reg15=$keyhex actions=conjunction"'
+}
+
+# dump NAME : with $LB_POLICY_DUMP_DIR, every node's flows (docs/policy.md
+# quotes them).
+dump() {
+    [ -n "${LB_POLICY_DUMP_DIR-}" ] || return 0
+    mkdir -p "$LB_POLICY_DUMP_DIR"
+    local n
+    for n in node1 node2 node3; do
+        bed_dump_flows "$n" > "$LB_POLICY_DUMP_DIR/$1-$n.txt"
+    done
+}
+
+# ---- There: node1 -> node2.
+dump before
+check "migration 1 (node1 -> node2): mirroring" vm_migrate_prepare vm1
+staged_check
+dump mirroring
+check "migration 1: cutover" vm_migrate_cutover vm1
+check "migration 1: complete" vm_migrate_complete vm1
+dump after
+check "node2 delivers through the policy" policed_on node2
+check "canary flows on node2" bed_wait_until 5 canary_flowing vm1
+check "the VM reaches S from node2" vm_to "$s_ip"
+check "B does not reach the VM on node2" b_blocked
+
+# ---- Back: node2 -> node1.
+check "migration 2 (node2 -> node1): mirroring" vm_migrate_prepare vm1
+staged_check
+check "migration 2: cutover" vm_migrate_cutover vm1
+check "migration 2: complete" vm_migrate_complete vm1
+check "canary flows back on node1" bed_wait_until 5 canary_flowing vm1
+
+# ---- A failed one: node1 -> node2, the target pod goes away.
+check "migration 3 (node1 -> node2): mirroring" vm_migrate_prepare vm1
+staged_check
+vmim_phase "${VM_MIG[vm1]}" Failed
+cni node2 DEL "${VM_TPOD[vm1]}" >/dev/null || true
+k8s_delete "/api/v1/namespaces/default/pods/${VM_TPOD[vm1]}"
+check "failed migration: no migration flows left" \
+    bed_wait_until 10 on_no_node has_migration_flows "$key"
+check "failed migration: node2 holds no policy flows for the port" \
+    bed_wait_until 10 eval '! policed_on node2'
+check "canary flows after the failed migration" \
+    bed_wait_until 5 canary_flowing vm1
+
+# Verdicts.
+sleep 1
+kill "$b_pid" "$a_pid" 2>/dev/null || true
+sleep 0.5
+echo "B sent: $(cat "$dir/b-probe.json" 2>/dev/null)"
+echo "sink: $(cat "$dir/sink.json")"
+check "B's probes ran throughout (thousands sent)" python3 -c 'import json, sys
+assert json.load(open(sys.argv[1]))["sent"] > 2000' "$dir/b-probe.json"
+check "nothing of B's ever reached the VM, on either node" \
+    test "$(from_b)" = 0
+check "A's probes kept reaching the VM" eval '[ "$(from_a)" -gt 100 ]'
+check "A's TCP stream: one connection, nothing lost" canary_verdict vm1
+report
