@@ -88,6 +88,7 @@ struct lb_agent {
     struct lb_agent_view view;  /* What the parts read. */
 
     struct lb_metrics_server *metrics;  /* NULL: not configured. */
+    bool ct_handover;           /* Conntrack handover (policy-handover.c). */
     long long int last_compute_wall;    /* Time of the last full compute. */
 };
 
@@ -109,6 +110,7 @@ agent_k8s_start(struct lb_agent *agent, const struct lb_agent_config *cfg)
     k8s_config_destroy(kcfg);
 
     agent->objects = lb_agent_k8s_create(agent->k8s, !cfg->no_mirror);
+    agent->ct_handover = !cfg->no_ct_handover;
     agent->writes = lb_agent_writes_create(agent->k8s, agent->chassis);
     agent->view.cluster = lb_agent_k8s_cluster(agent->objects);
     return (cfg->cni_socket
@@ -363,6 +365,7 @@ agent_pipeline_ctx(const struct lb_agent *agent, struct lb_pipeline_ctx *ctx)
         .tunnel_ofports = ovs_bridge_tunnel_ofports(agent->bridge),
         .physnet_ofports = ovs_bridge_physnet_ofports(agent->bridge),
         .policy = agent->objects ? lb_agent_k8s_policy(agent->objects) : NULL,
+        .ct_handover = agent->ct_handover,
     };
 }
 

@@ -32,6 +32,7 @@ struct lb_agent_config {
     const char *kubeconfig;       /* NULL: in-cluster configuration. */
     const char *k8s_server;       /* Overrides the server URL. */
     bool no_mirror;               /* Only re-point traffic on activation. */
+    bool no_ct_handover;          /* No conntrack handover (policy). */
     const char *cni_socket;       /* Where the CNI plugin reaches us. */
 
     const char *metrics_address;  /* "IP:PORT" for Prometheus; NULL: off. */

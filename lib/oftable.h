@@ -16,6 +16,8 @@
 #define OFTABLE_POLICY_EGRESS_CT      11  /* Into the port's ct zone. */
 #define OFTABLE_POLICY_EGRESS         12  /* Egress rules. */
 #define OFTABLE_POLICY_EGRESS_COMMIT  13  /* Commit what they admit. */
+#define OFTABLE_POLICY_SYNC_TRACK     16  /* Conntrack handover: a blocked
+                                           * copy's mirrored traffic. */
 #define OFTABLE_ARP_RESPONDER 20  /* Answer ARP for known IPs locally. */
 #define OFTABLE_ND_RESPONDER  25  /* Answer IPv6 NS locally, RS to agent. */
 #define OFTABLE_ND_REPLY      26  /* Finish an NS turned into an NA. */
@@ -52,6 +54,8 @@
 #define PRIO_POLICY_ALLOW_ALL  110  /* A rule of one dimension. */
 #define PRIO_POLICY_EXEMPT     110  /* ND and MLD: never policed. */
 #define PRIO_POLICY_ESTABLISHED 190 /* Replies, related: pass. */
+#define PRIO_POLICY_SYNC       195  /* Conntrack handover of a migrating
+                                     * port (policy-handover.c). */
 #define PRIO_POLICY_INVALID    200  /* Invalid per conntrack: drop. */
 
 /* Registers.  metadata holds the logical switch's tunnel key (24 bits, the
@@ -66,6 +70,11 @@
 /* reg14 of a packet that came in from a provider network's uplink: above
  * every port key (LB_PORT_KEY_MAX), so that it names no port. */
 #define LB_INPORT_PHYSNET 0x80000000u
+
+/* The Geneve VNI bit of a conntrack handover copy (policy-handover.c):
+ * above every switch key (LB_SWITCH_KEY_MAX is 24 bits, but switches have
+ * at most 7), so that no switch's traffic carries it. */
+#define LB_TUN_CT_SYNC 0x800000u
 
 /* Packet-in reasons, carried in the controller action's userdata as 4
  * bytes, big-endian. */

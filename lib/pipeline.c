@@ -535,6 +535,11 @@ add_port_flows(const struct lb_pipeline_ctx *ctx, const struct lb_port *port,
          * staged before the VM runs there. */
         if (ctx->policy) {
             lb_policy_local_port_flows(ctx->policy, port, ofport, ft);
+            if (ctx->ct_handover) {
+                lb_policy_handover_flows(ctx->policy, port, sw->tunnel_key,
+                                         ofport, ctx->chassis,
+                                         ctx->tunnel_ofports, ft);
+            }
         }
         if (sw->physnet) {
             lb_provider_local_port_flows(ctx, port, sw, ft);
@@ -591,6 +596,9 @@ add_port_flows(const struct lb_pipeline_ctx *ctx, const struct lb_port *port,
                 } else {
                     ds_put_format(&local, "output:%u,", ofport);
                 }
+            } else if (ofport && ctx->policy && ctx->ct_handover) {
+                ds_put_cstr(&local, lb_policy_blocked_delivery(ctx->policy,
+                                                               port));
             }
         } else {
             unsigned int tun = simap_get(ctx->tunnel_ofports, dsts[i]);

@@ -9,6 +9,7 @@
 /* Computes the desired OpenFlow flows of one chassis from the logical model:
  * model in, flows out, no I/O.  docs/pipeline.md describes the result. */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct lb_flow_table;
@@ -28,6 +29,8 @@ struct lb_pipeline_ctx {
                                           * NULL: none. */
     const struct lb_policy_engine *policy; /* NetworkPolicy (policy.h);
                                             * NULL: none. */
+    bool ct_handover;                   /* Hand a migrating policed VM's
+                                         * conntrack over to the target. */
 };
 
 /* The meter that rate-limits the packet-ins of a blocked port's

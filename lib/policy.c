@@ -1553,6 +1553,8 @@ put_default_flows(struct lb_flow_table *ft)
                       "", "drop");
     lb_flow_table_add(ft, OFTABLE_POLICY_INGRESS_OUT, PRIO_TABLE_MISS,
                       cookie, "", "drop");
+    lb_flow_table_add(ft, OFTABLE_POLICY_SYNC_TRACK, PRIO_TABLE_MISS,
+                      cookie, "", "drop");
 }
 
 void

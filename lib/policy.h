@@ -43,6 +43,7 @@ struct lb_cluster;
 struct lb_model;
 struct lb_flow_table;
 struct lb_port;
+struct simap;
 struct sset;
 
 /* A label selector (metav1.LabelSelector).  No labels and no expressions
@@ -242,6 +243,15 @@ void lb_policy_sync_endpoints(struct lb_policy_engine *,
                               const struct sset *ports);
 void lb_policy_endpoint_names(const struct lb_policy_engine *,
                               struct sset *);
+
+/* Conntrack handover of a migrating port (policy-handover.c). */
+void lb_policy_handover_flows(const struct lb_policy_engine *,
+                              const struct lb_port *, uint32_t switch_key,
+                              unsigned int ofport, const char *chassis,
+                              const struct simap *tunnel_ofports,
+                              struct lb_flow_table *);
+const char *lb_policy_blocked_delivery(const struct lb_policy_engine *,
+                                       const struct lb_port *);
 
 /* The policies that select a port, one a line, for livebind-ctl. */
 void lb_policy_format_port(const struct lb_policy_engine *,

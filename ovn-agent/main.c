@@ -51,6 +51,8 @@ usage(void)
            "                        kubeconfig's)\n"
            "  --no-mirror           during a migration, send traffic to one\n"
            "                        copy only, re-pointed on activation\n"
+           "  --no-ct-handover      do not hand a migrating VM's conntrack\n"
+           "                        entries over to the target (policy)\n"
            "  --cni-socket=PATH     listen for the CNI plugin there\n"
            "                        (default: %s/cni.sock)\n"
            "  --metrics-address=IP:PORT  serve Prometheus metrics at\n"
@@ -163,6 +165,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         OPT_KUBECONFIG,
         OPT_K8S_SERVER,
         OPT_NO_MIRROR,
+        OPT_NO_CT_HANDOVER,
         OPT_CNI_SOCKET,
         OPT_METRICS_ADDRESS,
         OPT_UNIXCTL,
@@ -180,6 +183,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
         {"k8s-server", required_argument, NULL, OPT_K8S_SERVER},
         {"no-mirror", no_argument, NULL, OPT_NO_MIRROR},
+        {"no-ct-handover", no_argument, NULL, OPT_NO_CT_HANDOVER},
         {"cni-socket", required_argument, NULL, OPT_CNI_SOCKET},
         {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
@@ -232,6 +236,9 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
             break;
         case OPT_NO_MIRROR:
             cfg->no_mirror = true;
+            break;
+        case OPT_NO_CT_HANDOVER:
+            cfg->no_ct_handover = true;
             break;
         case OPT_CNI_SOCKET:
             cfg->cni_socket = optarg;

@@ -11,7 +11,14 @@
 #     and loses nothing;
 #   - the target holds the port's policy flows from the moment the port is
 #     bound to two chassis (mirroring, blocked);
-#   - the VM reaches S, not B.
+#   - the VM reaches S, not B;
+#   - the VM's own 1,000 TCP connections to S (opened before and during
+#     the first migration; S sends each a line a second, the VM answers),
+#     which the target's conntrack would judge as new inbound connections
+#     from S and drop, all keep working after each cutover: the conntrack
+#     handover (lib/policy-handover.c);
+#   - then, with the agents restarted with --no-ct-handover, one more
+#     migration shows those connections breaking.
 #
 # Exit: 0 pass, 1 fail, 77 skip.
 set -eu
@@ -119,11 +126,41 @@ dump() {
     done
 }
 
+# The VM's connections to S: half opened before the migration, the rest
+# while it mirrors.
+n_fan=${LB_POLICY_FAN:-1000}
+bed_bg server "$dir/fan-server.log" python3 "$probe" fan-server 9100
+bed_wait_until 5 bed_exec server sh -c 'ss -ltn | grep -q :9100'
+bed_bg g-vm1 "$dir/fan.log" python3 "$probe" fan-client "$s_ip" 9100 \
+    "$n_fan" "$dir/fan.json" --ramp 10
+fan_pid=$BED_BG_PID
+fan() {  # FIELD
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+        "$dir/fan.json" "$1" 2>/dev/null || echo 0
+}
+check "half the VM's connections to S are open" \
+    bed_wait_until 20 eval '[ "$(fan opened)" -ge $((n_fan / 2)) ]'
+# fan_survived : after a cutover, every connection got a line from S since
+# (a fresh window) and none broke.
+fan_survived() {
+    kill -USR1 "$fan_pid"
+    sleep 3.5
+    echo "VM's connections to S: $(cat "$dir/fan.json")"
+    [ "$(fan opened)" = "$n_fan" ] && [ "$(fan broken)" = 0 ] &&
+        [ "$(fan fresh)" = "$n_fan" ]
+}
+
 # ---- There: node1 -> node2.
 dump before
 check "migration 1 (node1 -> node2): mirroring" vm_migrate_prepare vm1
 staged_check
 dump mirroring
+# QEMU copies memory: connections keep opening and talking meanwhile.
+sleep 4
+echo "    node2 committed $(handover_counts node2) packets of the VM's" \
+    "connections handed over so far"
+check "all the VM's connections to S opened (during the mirroring too)" \
+    bed_wait_until 10 eval '[ "$(fan opened)" = "$n_fan" ]'
 check "migration 1: cutover" vm_migrate_cutover vm1
 check "migration 1: complete" vm_migrate_complete vm1
 dump after
@@ -131,13 +168,23 @@ check "node2 delivers through the policy" policed_on node2
 check "canary flows on node2" bed_wait_until 5 canary_flowing vm1
 check "the VM reaches S from node2" vm_to "$s_ip"
 check "B does not reach the VM on node2" b_blocked
+check "migration 1: the VM's $n_fan connections to S all survived" \
+    bed_wait_until 10 fan_survived
+echo "    after migration 1: $(cat "$dir/fan.json")"
+handover_counts() {  # NODE : packets committed by the handover there
+    bed_ofctl "$1" dump-flows table=0 | grep 'tun_id=0x8' |
+        sed 's/.*n_packets=\([0-9]*\).*/\1/' | awk '{s += $1} END {print s + 0}'
+}
 
 # ---- Back: node2 -> node1.
 check "migration 2 (node2 -> node1): mirroring" vm_migrate_prepare vm1
 staged_check
+sleep 1
 check "migration 2: cutover" vm_migrate_cutover vm1
 check "migration 2: complete" vm_migrate_complete vm1
 check "canary flows back on node1" bed_wait_until 5 canary_flowing vm1
+check "migration 2: the VM's connections to S all survived" \
+    bed_wait_until 10 fan_survived
 
 # ---- A failed one: node1 -> node2, the target pod goes away.
 check "migration 3 (node1 -> node2): mirroring" vm_migrate_prepare vm1
@@ -151,6 +198,33 @@ check "failed migration: node2 holds no policy flows for the port" \
     bed_wait_until 10 eval '! policed_on node2'
 check "canary flows after the failed migration" \
     bed_wait_until 5 canary_flowing vm1
+check "failed migration: the VM's connections to S all survived" \
+    bed_wait_until 10 fan_survived
+
+# ---- Without the handover: the same connections break at a cutover.
+for n in node1 node2 node3; do
+    agent_stop "$n"
+    agent_k8s_start "$n" --no-ct-handover
+done
+for n in node1 node2 node3; do
+    agent_wait_synced "$n"
+done
+check "migration 4, no handover (node1 -> node2): mirroring" \
+    vm_migrate_prepare vm1
+sleep 1
+check "migration 4: cutover" vm_migrate_cutover vm1
+check "migration 4: complete" vm_migrate_complete vm1
+check "canary (A, admitted by the policy) still flows" \
+    bed_wait_until 5 canary_flowing vm1
+fan_broken() {
+    kill -USR1 "$fan_pid"
+    sleep 3.5
+    echo "VM's connections to S: $(cat "$dir/fan.json")"
+    [ "$(fan fresh)" -lt $((n_fan / 2)) ]
+}
+check "without the handover, most of the VM's connections to S stall" \
+    fan_broken
+echo "    after migration 4 (no handover): $(cat "$dir/fan.json")"
 
 # Verdicts.
 sleep 1
