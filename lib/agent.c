@@ -36,6 +36,7 @@
 #include "agent-ra.h"
 #include "agent-view.h"
 #include "agent-writes.h"
+#include "cookie.h"
 #include "derive.h"
 #include "dirs.h"
 #include "flow-table.h"
@@ -45,12 +46,14 @@
 #include "metrics-server.h"
 #include "model.h"
 #include "ofctrl.h"
+#include "oftable.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/vlog.h"
 #include "ovs-bridge.h"
 #include "pipeline.h"
+#include "openvswitch/poll-loop.h"
 #include "policy.h"
 #include "sset.h"
 #include "timeval.h"
@@ -89,12 +92,20 @@ struct lb_agent {
 
     struct lb_metrics_server *metrics;  /* NULL: not configured. */
     bool ct_handover;           /* Conntrack handover (policy-handover.c). */
+    struct simap ct_zones;      /* Policed local port -> its conntrack zone
+                                 * (ofport), as of 'zones_seqno'. */
+    uint64_t zones_seqno;       /* 'flows_seqno' 'ct_zones' is of. */
+    uint64_t n_zone_flushes;
+    struct shash handovers;     /* Port name -> struct handover. */
+    long long int next_handover_poll;
+    bool handover_polling;      /* A port is a migration target here. */
     long long int last_compute_wall;    /* Time of the last full compute. */
 };
 
 static lb_metrics_render_cb agent_put_metrics;
 
 static ofctrl_packet_in_cb agent_packet_in;
+static ofctrl_aggregate_cb agent_handover_count;
 
 /* Connects to the Kubernetes API and starts the parts that need it. */
 static char *
@@ -141,6 +152,8 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
     agent->model_file = nullable_xstrdup(cfg->model_file);
     lb_model_init(&agent->model);
     lb_flow_table_init(&agent->flows);
+    simap_init(&agent->ct_zones);
+    shash_init(&agent->handovers);
     lb_flow_table_set_tracking(&agent->flows, true);
     agent->model_changed = true;    /* Nothing computed yet. */
     ovs_list_init(&agent->outbox);
@@ -160,6 +173,7 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
                     ? xstrdup(cfg->openflow_target)
                     : xasprintf("unix:%s/%s.mgmt", ovs_rundir(), bridge));
     agent->ofctrl = ofctrl_create(target, agent_packet_in, agent);
+    ofctrl_set_aggregate_cb(agent->ofctrl, agent_handover_count, agent);
     free(target);
 
     agent->view = (struct lb_agent_view) {
@@ -214,6 +228,8 @@ lb_agent_destroy(struct lb_agent *agent)
         ofctrl_destroy(agent->ofctrl);
         ovs_bridge_destroy(agent->bridge);
         lb_flow_table_destroy(&agent->flows);
+        simap_destroy(&agent->ct_zones);
+        shash_destroy_free_data(&agent->handovers);
         lb_model_destroy(&agent->model);
         free(agent->chassis);
         free(agent->model_file);
@@ -494,6 +510,100 @@ agent_derive(struct lb_agent *agent)
     lb_agent_k8s_clear_changes(agent->objects);
 }
 
+/* Flushes the conntrack zone of each policed port whose interface left
+ * this node (or that is no longer policed), once the flows that used it
+ * are gone: its connections are over here.  Only ever by zone, which holds
+ * that one port's connections on this node: the VM's connections on a
+ * migration's target are in the target's own conntrack, and a source pod's
+ * CNI DEL cannot touch them. */
+static void
+agent_flush_zones(struct lb_agent *agent)
+{
+    if (!agent->objects || agent->zones_seqno == agent->flows_seqno) {
+        return;
+    }
+    const struct lb_policy_engine *pe = lb_agent_k8s_policy(agent->objects);
+    struct simap now = SIMAP_INITIALIZER(&now);
+    const struct simap_node *sn;
+    SIMAP_FOR_EACH (sn, ovs_bridge_iface_ofports(agent->bridge)) {
+        const struct lb_port *port = lb_model_find_port(&agent->model,
+                                                        sn->name);
+        if (port && lb_port_bound_to(port, agent->chassis)
+            && lb_policy_port_isolated(pe, sn->name)) {
+            simap_put(&now, sn->name, sn->data);
+        }
+    }
+    SIMAP_FOR_EACH (sn, &agent->ct_zones) {
+        const struct simap_node *still = simap_find(&now, sn->name);
+        if ((!still || still->data != sn->data)
+            && ofctrl_ct_flush_zone(agent->ofctrl, sn->data)) {
+            agent->n_zone_flushes++;
+            VLOG_INFO("%s: flushed conntrack zone %u", sn->name, sn->data);
+        }
+    }
+    simap_swap(&now, &agent->ct_zones);
+    simap_destroy(&now);
+    agent->zones_seqno = agent->flows_seqno;
+}
+
+/* The conntrack handover as this node, a migration's target, sees it: how
+ * many of the VM's packets the source handed over (committed here, the
+ * count of the handover flows of table 0), and over how long. */
+struct handover {
+    uint64_t packets;
+    long long int first_msec;   /* When the count was first nonzero. */
+    long long int last_msec;    /* When it last grew. */
+};
+
+static void
+agent_handover_count(void *agent_, uint64_t cookie, uint64_t n_packets)
+{
+    struct lb_agent *agent = agent_;
+    const struct lb_port *port = lb_model_find_port_by_key(
+        &agent->model, lb_cookie_key(cookie));
+    if (!port || !n_packets || n_packets == UINT64_MAX) {
+        return;
+    }
+    struct handover *h = shash_find_data(&agent->handovers, port->name);
+    if (!h) {
+        h = xzalloc(sizeof *h);
+        shash_add(&agent->handovers, port->name, h);
+    }
+    long long int now = time_msec();
+    if (n_packets < h->packets || !h->packets) {
+        h->first_msec = now;        /* A new migration's flows. */
+    }
+    if (n_packets != h->packets) {
+        h->last_msec = now;
+    }
+    h->packets = n_packets;
+}
+
+/* Twice a second, while a policed port migrates to this node, asks for its
+ * handover flows' counts. */
+static void
+agent_poll_handover(struct lb_agent *agent)
+{
+    if (!agent->objects || !agent->ct_handover
+        || time_msec() < agent->next_handover_poll) {
+        return;
+    }
+    agent->next_handover_poll = time_msec() + 500;
+    agent->handover_polling = false;
+    const struct lb_policy_engine *pe = lb_agent_k8s_policy(agent->objects);
+    const struct lb_port *port;
+    HMAP_FOR_EACH (port, node, &agent->model.ports) {
+        if (port->additional_chassis
+            && !strcmp(port->additional_chassis, agent->chassis)
+            && lb_policy_port_isolated(pe, port->name)) {
+            agent->handover_polling = true;
+            ofctrl_request_aggregate(agent->ofctrl, OFTABLE_CLASSIFY,
+                                     lb_cookie(LB_COOKIE_PORT, port->key,
+                                               true));
+        }
+    }
+}
+
 /* Sends what the parts asked to write, and hands the outcomes the CNI part
  * awaits back to it. */
 static void
@@ -544,6 +654,8 @@ lb_agent_run(struct lb_agent *agent)
             agent_compute(agent);
         }
         ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
+        agent_flush_zones(agent);
+        agent_poll_handover(agent);
         lb_agent_migration_run(agent->migration);
         lb_agent_ra_run(agent->ra);
     }
@@ -575,6 +687,9 @@ lb_agent_wait(struct lb_agent *agent)
     }
     ovs_bridge_wait(agent->bridge);
     ofctrl_wait(agent->ofctrl);
+    if (agent->handover_polling) {
+        poll_timer_wait_until(agent->next_handover_poll);
+    }
     lb_agent_ra_wait(agent->ra);
 }
 
@@ -863,6 +978,8 @@ cmd_policies(struct unixctl_conn *conn, int argc, const char *argv[],
     const struct lb_policy_engine *pe = lb_agent_k8s_policy(agent->objects);
     struct ds s = DS_EMPTY_INITIALIZER;
     lb_policy_format_stats(pe, &s);
+    ds_put_format(&s, "conntrack zones flushed: %"PRIu64"\n",
+                  agent->n_zone_flushes);
     struct lb_port *port;
     struct sset names = SSET_INITIALIZER(&names);
     HMAP_FOR_EACH (port, node, &agent->model.ports) {
@@ -881,6 +998,14 @@ cmd_policies(struct unixctl_conn *conn, int argc, const char *argv[],
                           in ? " ingress" : "", out ? " egress" : "",
                           !in && !out ? " no" : "");
             ds_put_cstr(&s, ds_cstr(&sel));
+            const struct handover *h = shash_find_data(&agent->handovers,
+                                                       sorted[i]);
+            if (h) {
+                ds_put_format(&s, "  conntrack handover to this node: "
+                              "%"PRIu64" packets of its connections "
+                              "committed, over %lld ms\n", h->packets,
+                              h->last_msec - h->first_msec);
+            }
         }
         ds_destroy(&sel);
     }

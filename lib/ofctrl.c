@@ -10,6 +10,7 @@
 #include <string.h>
 #include "flow-table.h"
 #include "hash.h"
+#include "openflow/nicira-ext.h"
 #include "openflow/openflow.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
@@ -90,6 +91,15 @@ struct ofctrl {
     ofctrl_packet_in_cb *packet_in_cb;
     void *packet_in_aux;
     struct ofctrl_stats stats;
+
+    /* Aggregate flow statistics asked for, answered through 'agg_cb'. */
+    ofctrl_aggregate_cb *agg_cb;
+    void *agg_aux;
+    struct {
+        ovs_be32 xid;
+        uint64_t cookie;
+    } agg_pending[16];
+    size_t n_agg_pending;
 };
 
 static void ofctrl_clear_installed(struct ofctrl *);
@@ -317,6 +327,7 @@ ofctrl_start_dump(struct ofctrl *ofctrl)
         ofctrl, ofputil_encode_meter_request(ofctrl_version(ofctrl),
                                              OFPUTIL_METER_FEATURES,
                                              OFPM13_ALL));
+    ofctrl->n_agg_pending = 0;
     ofctrl->flows_dumped = false;
     ofctrl->meters_dumped = false;
     ofctrl->features_known = false;
@@ -520,6 +531,21 @@ ofctrl_recv(struct ofctrl *ofctrl, const struct ofp_header *oh)
         break;
     case OFPTYPE_BARRIER_REPLY:
         ofctrl_handle_barrier_reply(ofctrl, oh->xid);
+        break;
+    case OFPTYPE_AGGREGATE_STATS_REPLY:
+        for (size_t i = 0; i < ofctrl->n_agg_pending; i++) {
+            if (ofctrl->agg_pending[i].xid == oh->xid) {
+                struct ofputil_aggregate_stats as;
+                uint64_t cookie = ofctrl->agg_pending[i].cookie;
+                ofctrl->agg_pending[i]
+                    = ofctrl->agg_pending[--ofctrl->n_agg_pending];
+                if (!ofputil_decode_aggregate_stats_reply(&as, oh)
+                    && ofctrl->agg_cb) {
+                    ofctrl->agg_cb(ofctrl->agg_aux, cookie, as.packet_count);
+                }
+                break;
+            }
+        }
         break;
     case OFPTYPE_ERROR:
         ofctrl_handle_error(ofctrl, oh);
@@ -959,6 +985,59 @@ uint64_t
 ofctrl_get_installed_seqno(const struct ofctrl *ofctrl)
 {
     return ofctrl->installed_seqno;
+}
+
+void
+ofctrl_set_aggregate_cb(struct ofctrl *ofctrl, ofctrl_aggregate_cb *cb,
+                        void *aux)
+{
+    ofctrl->agg_cb = cb;
+    ofctrl->agg_aux = aux;
+}
+
+/* Asks for the packet count of the flows in 'table_id' whose cookie is
+ * 'cookie' exactly; the answer goes to the aggregate callback.  Returns
+ * false if not connected or too many are pending (a lost reply's slot is
+ * taken back at the next connection). */
+bool
+ofctrl_request_aggregate(struct ofctrl *ofctrl, uint8_t table_id,
+                         uint64_t cookie)
+{
+    if (ofctrl->state != S_SYNCED
+        || ofctrl->n_agg_pending >= ARRAY_SIZE(ofctrl->agg_pending)) {
+        return false;
+    }
+    struct ofputil_flow_stats_request fsr = {
+        .aggregate = true,
+        .table_id = table_id,
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+        .cookie = htonll(cookie),
+        .cookie_mask = OVS_BE64_MAX,
+    };
+    match_init_catchall(&fsr.match);
+    ovs_be32 xid = ofctrl_send(
+        ofctrl, ofputil_encode_flow_stats_request(&fsr,
+                                                  ofctrl_protocol(ofctrl)));
+    ofctrl->agg_pending[ofctrl->n_agg_pending].xid = xid;
+    ofctrl->agg_pending[ofctrl->n_agg_pending++].cookie = cookie;
+    return true;
+}
+
+/* Flushes conntrack zone 'zone' (NXT_CT_FLUSH_ZONE), after everything
+ * sent before it.  Returns false if not connected. */
+bool
+ofctrl_ct_flush_zone(struct ofctrl *ofctrl, uint16_t zone)
+{
+    if (!ofctrl_is_connected(ofctrl)) {
+        return false;
+    }
+    struct ofpbuf *msg = ofpraw_alloc(OFPRAW_NXT_CT_FLUSH_ZONE,
+                                      ofctrl_version(ofctrl), 0);
+    struct nx_zone_id *nzi = ofpbuf_put_zeros(msg, sizeof *nzi);
+    nzi->zone_id = htons(zone);
+    ofctrl_send(ofctrl, msg);
+    return true;
 }
 
 bool

@@ -44,6 +44,14 @@ void ofctrl_put(struct ofctrl *, struct lb_flow_table *desired,
                 uint64_t seqno);
 uint64_t ofctrl_get_installed_seqno(const struct ofctrl *);
 bool ofctrl_is_connected(const struct ofctrl *);
+bool ofctrl_ct_flush_zone(struct ofctrl *, uint16_t zone);
+
+typedef void ofctrl_aggregate_cb(void *aux, uint64_t cookie,
+                                 uint64_t n_packets);
+void ofctrl_set_aggregate_cb(struct ofctrl *, ofctrl_aggregate_cb *,
+                             void *aux);
+bool ofctrl_request_aggregate(struct ofctrl *, uint8_t table_id,
+                              uint64_t cookie);
 bool ofctrl_is_synced(const struct ofctrl *);
 
 /* Sends 'packet' through the bridge as if it arrived on 'in_port', with

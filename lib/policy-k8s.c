@@ -300,6 +300,50 @@ port_parse(const json_t *j, const char *what, struct lb_policy_port *port)
     return NULL;
 }
 
+/* Parses the array at 'key' of 'parent' (absent or null: none) into
+ * '*itemsp', '*np' items of 'size' bytes each, with 'parse'.  On error,
+ * the items parsed so far (and the failed one) are in '*itemsp' and '*np',
+ * for the caller to free. */
+typedef char *item_parse_fn(const json_t *, const char *what, void *item);
+
+static char *
+array_parse(const json_t *parent, const char *key, const char *what,
+            size_t size, item_parse_fn *parse, void *itemsp, size_t *np)
+{
+    const json_t *a = json_object_get(parent, key);
+    if (!a || json_is_null(a)) {
+        return NULL;
+    }
+    if (!json_is_array(a) || json_array_size(a) > MAX_ITEMS) {
+        return xasprintf("%s.%s: must be an array", what, key);
+    }
+    char *items = xcalloc(json_array_size(a) + 1, size);
+    memcpy(itemsp, &items, sizeof items);
+    size_t i;
+    const json_t *x;
+    json_array_foreach (a, i, x) {
+        char *w = xasprintf("%s.%s[%zu]", what, key, i);
+        char *error = parse(x, w, items + (*np)++ * size);
+        free(w);
+        if (error) {
+            return error;
+        }
+    }
+    return NULL;
+}
+
+static char *
+peer_parse_item(const json_t *j, const char *what, void *peer)
+{
+    return peer_parse(j, what, peer);
+}
+
+static char *
+port_parse_item(const json_t *j, const char *what, void *port)
+{
+    return port_parse(j, what, port);
+}
+
 static char *
 rule_parse(const json_t *j, const char *what, const char *peers_key,
            struct lb_policy_rule *rule)
@@ -316,41 +360,25 @@ rule_parse(const json_t *j, const char *what, const char *peers_key,
     rule->key = xasprintf("%s|%s", pk ? pk : "null", ptk ? ptk : "null");
     free(pk);
     free(ptk);
-    if (peers && !json_is_null(peers)) {
-        if (!json_is_array(peers) || json_array_size(peers) > MAX_ITEMS) {
-            return xasprintf("%s.%s: must be an array", what, peers_key);
-        }
-        rule->peers = xcalloc(json_array_size(peers) + 1,
-                              sizeof *rule->peers);
-        size_t i;
-        const json_t *p;
-        json_array_foreach (peers, i, p) {
-            char *w = xasprintf("%s.%s[%zu]", what, peers_key, i);
-            char *error = peer_parse(p, w, &rule->peers[rule->n_peers++]);
-            free(w);
-            if (error) {
-                return error;
-            }
-        }
+    char *error = array_parse(j, peers_key, what, sizeof *rule->peers,
+                              peer_parse_item, &rule->peers, &rule->n_peers);
+    if (!error) {
+        error = array_parse(j, "ports", what, sizeof *rule->ports,
+                            port_parse_item, &rule->ports, &rule->n_ports);
     }
-    if (ports && !json_is_null(ports)) {
-        if (!json_is_array(ports) || json_array_size(ports) > MAX_ITEMS) {
-            return xasprintf("%s.ports: must be an array", what);
-        }
-        rule->ports = xcalloc(json_array_size(ports) + 1,
-                              sizeof *rule->ports);
-        size_t i;
-        const json_t *p;
-        json_array_foreach (ports, i, p) {
-            char *w = xasprintf("%s.ports[%zu]", what, i);
-            char *error = port_parse(p, w, &rule->ports[rule->n_ports++]);
-            free(w);
-            if (error) {
-                return error;
-            }
-        }
-    }
-    return NULL;
+    return error;
+}
+
+static char *
+ingress_rule_parse(const json_t *j, const char *what, void *rule)
+{
+    return rule_parse(j, what, "from", rule);
+}
+
+static char *
+egress_rule_parse(const json_t *j, const char *what, void *rule)
+{
+    return rule_parse(j, what, "to", rule);
 }
 
 static char *
@@ -397,26 +425,15 @@ policy_parse(const json_t *j, struct lb_network_policy *np)
         [LB_POLICY_INGRESS] = { "ingress", "from" },
         [LB_POLICY_EGRESS] = { "egress", "to" },
     };
+    static item_parse_fn *const parsers[2] = {
+        [LB_POLICY_INGRESS] = ingress_rule_parse,
+        [LB_POLICY_EGRESS] = egress_rule_parse,
+    };
     for (int d = 0; d < 2; d++) {
-        const json_t *rules = json_object_get(spec, keys[d][0]);
-        if (!rules || json_is_null(rules)) {
-            continue;
-        }
-        if (!json_is_array(rules) || json_array_size(rules) > MAX_ITEMS) {
-            return xasprintf("spec.%s: must be an array", keys[d][0]);
-        }
-        np->rules[d] = xcalloc(json_array_size(rules) + 1,
-                               sizeof *np->rules[d]);
-        size_t i;
-        const json_t *r;
-        json_array_foreach (rules, i, r) {
-            char *w = xasprintf("spec.%s[%zu]", keys[d][0], i);
-            error = rule_parse(r, w, keys[d][1],
-                               &np->rules[d][np->n_rules[d]++]);
-            free(w);
-            if (error) {
-                return error;
-            }
+        error = array_parse(spec, keys[d][0], "spec", sizeof *np->rules[d],
+                            parsers[d], &np->rules[d], &np->n_rules[d]);
+        if (error) {
+            return error;
         }
     }
     return NULL;

@@ -1247,24 +1247,42 @@ endpoint_involved(const struct lb_policy_engine *e,
     return false;
 }
 
+/* Marks dirty every policy that 'involved' says 'arg' bears on. */
 static void
-mark_policies_of_endpoint(struct lb_policy_engine *e,
-                          const struct lb_policy_endpoint *ep)
+mark_policies(struct lb_policy_engine *e,
+              bool (*involved)(const struct lb_policy_engine *,
+                               const struct lb_network_policy *,
+                               const void *arg),
+              const void *arg)
 {
     struct shash_node *node;
     SHASH_FOR_EACH (node, &e->policies) {
         struct policy_state *ps = node->data;
-        if (!ps->dirty && ps->np && endpoint_involved(e, ps->np, ep)) {
+        if (!ps->dirty && ps->np && involved(e, ps->np, arg)) {
             policy_mark_dirty(e, ps);
         }
     }
 }
 
+static bool
+endpoint_involved_cb(const struct lb_policy_engine *e,
+                     const struct lb_network_policy *np, const void *ep)
+{
+    return endpoint_involved(e, np, ep);
+}
+
+static void
+mark_policies_of_endpoint(struct lb_policy_engine *e,
+                          const struct lb_policy_endpoint *ep)
+{
+    mark_policies(e, endpoint_involved_cb, ep);
+}
+
 /* Whether a namespace's labels bear on 'np': through a namespaceSelector
  * that matches them. */
 static bool
-namespace_involved(const struct lb_network_policy *np,
-                   const struct smap *labels)
+namespace_involved(const struct lb_policy_engine *e OVS_UNUSED,
+                   const struct lb_network_policy *np, const void *labels)
 {
     for (int d = 0; d < 2; d++) {
         for (size_t i = 0; i < np->n_rules[d]; i++) {
@@ -1284,13 +1302,7 @@ static void
 mark_policies_of_namespace(struct lb_policy_engine *e,
                            const struct smap *labels)
 {
-    struct shash_node *node;
-    SHASH_FOR_EACH (node, &e->policies) {
-        struct policy_state *ps = node->data;
-        if (!ps->dirty && ps->np && namespace_involved(ps->np, labels)) {
-            policy_mark_dirty(e, ps);
-        }
-    }
+    mark_policies(e, namespace_involved, labels);
 }
 
 /* Inputs. */

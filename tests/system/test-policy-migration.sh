@@ -134,6 +134,10 @@ bed_wait_until 5 bed_exec server sh -c 'ss -ltn | grep -q :9100'
 bed_bg g-vm1 "$dir/fan.log" python3 "$probe" fan-client "$s_ip" 9100 \
     "$n_fan" "$dir/fan.json" --ramp 10
 fan_pid=$BED_BG_PID
+handover_counts() {  # NODE : packets committed by the handover there
+    bed_ofctl "$1" dump-flows table=0 | grep 'tun_id=0x8' |
+        sed 's/.*n_packets=\([0-9]*\).*/\1/' | awk '{s += $1} END {print s + 0}'
+}
 fan() {  # FIELD
     python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
         "$dir/fan.json" "$1" 2>/dev/null || echo 0
@@ -161,8 +165,15 @@ echo "    node2 committed $(handover_counts node2) packets of the VM's" \
     "connections handed over so far"
 check "all the VM's connections to S opened (during the mirroring too)" \
     bed_wait_until 10 eval '[ "$(fan opened)" = "$n_fan" ]'
+handed_over() {  # NODE : livebind-ctl there counts handed-over packets
+    agent_ctl "$1" policies default_vm1 |
+        grep -q 'conntrack handover to this node: [1-9][0-9]* packets'
+}
+check "livebind-ctl on node2 counts the packets handed over" \
+    bed_wait_until 5 handed_over node2
 check "migration 1: cutover" vm_migrate_cutover vm1
 check "migration 1: complete" vm_migrate_complete vm1
+agent_ctl node2 policies default_vm1 | sed 's/^/    /'
 dump after
 check "node2 delivers through the policy" policed_on node2
 check "canary flows on node2" bed_wait_until 5 canary_flowing vm1
@@ -170,11 +181,14 @@ check "the VM reaches S from node2" vm_to "$s_ip"
 check "B does not reach the VM on node2" b_blocked
 check "migration 1: the VM's $n_fan connections to S all survived" \
     bed_wait_until 10 fan_survived
-echo "    after migration 1: $(cat "$dir/fan.json")"
-handover_counts() {  # NODE : packets committed by the handover there
-    bed_ofctl "$1" dump-flows table=0 | grep 'tun_id=0x8' |
-        sed 's/.*n_packets=\([0-9]*\).*/\1/' | awk '{s += $1} END {print s + 0}'
+flushes() {  # NODE : how many times its agent flushed the VM's zone
+    grep -c 'default_vm1: flushed conntrack zone' \
+        "$(bed_node_dir "$1")/agent.log" || true
 }
+flushed_on() { [ "$(flushes "$1")" -gt 0 ]; }
+check "the source (node1) flushed the VM's zone there, the connections live on" \
+    flushed_on node1
+echo "    after migration 1: $(cat "$dir/fan.json")"
 
 # ---- Back: node2 -> node1.
 check "migration 2 (node2 -> node1): mirroring" vm_migrate_prepare vm1
@@ -189,6 +203,7 @@ check "migration 2: the VM's connections to S all survived" \
 # ---- A failed one: node1 -> node2, the target pod goes away.
 check "migration 3 (node1 -> node2): mirroring" vm_migrate_prepare vm1
 staged_check
+node2_flushes=$(flushes node2)
 vmim_phase "${VM_MIG[vm1]}" Failed
 cni node2 DEL "${VM_TPOD[vm1]}" >/dev/null || true
 k8s_delete "/api/v1/namespaces/default/pods/${VM_TPOD[vm1]}"
@@ -200,6 +215,8 @@ check "canary flows after the failed migration" \
     bed_wait_until 5 canary_flowing vm1
 check "failed migration: the VM's connections to S all survived" \
     bed_wait_until 10 fan_survived
+check "the failed target (node2) flushed what was handed over to it" \
+    bed_wait_until 5 eval '[ "$(flushes node2)" -gt "$node2_flushes" ]'
 
 # ---- Without the handover: the same connections break at a cutover.
 for n in node1 node2 node3; do
