@@ -27,7 +27,9 @@ bed's namespaces.
 
 import json
 import os
+import resource
 import select
+import selectors
 import signal
 import socket
 import sys
@@ -127,32 +129,50 @@ def send(ip, port, ms, summary=None):
         time.sleep(max(0, nxt - time.time()))
 
 
+def more_files():
+    """As many descriptors as the hard limit allows: thousands of
+    connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def fan_server(port):
+    more_files()
     ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     ls.bind(("::", port))
     ls.listen(4096)
     ls.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(ls, selectors.EVENT_READ)
     conns = {}
     seq = 0
+
+    def drop(c):
+        sel.unregister(c)
+        c.close()
+        del conns[c]
+
     while True:
-        r, _, _ = select.select([ls] + list(conns), [], [], 0.1)
-        for s in r:
+        for key, _ in sel.select(0.1):
+            s = key.fileobj
             if s is ls:
                 try:
                     c, _ = ls.accept()
                     c.setblocking(False)
                     conns[c] = time.time()
+                    sel.register(c, selectors.EVENT_READ)
                 except OSError:
                     pass
             else:
                 try:
                     if not s.recv(4096):
                         raise OSError
+                except BlockingIOError:
+                    pass
                 except OSError:
-                    s.close()
-                    del conns[s]
+                    drop(s)
         now = time.time()
         for c, t in list(conns.items()):
             if now - t >= 1:
@@ -162,16 +182,17 @@ def fan_server(port):
                 except BlockingIOError:
                     pass
                 except OSError:
-                    c.close()
-                    del conns[c]
+                    drop(c)
                     continue
                 conns[c] = now
 
 
 def fan_client(ip, port, n, summary, ramp=0.0):
+    more_files()
     stats = {"opened": 0, "open": 0, "broken": 0, "fresh": 0,
              "failed_connects": 0}
     conns = {}
+    sel = selectors.DefaultSelector()
     window = {"start": time.time()}
 
     def new_window(*_):
@@ -196,13 +217,14 @@ def fan_client(ip, port, n, summary, ramp=0.0):
                 c.connect((ip, port))
                 c.setblocking(False)
                 conns[c] = 0.0
+                sel.register(c, selectors.EVENT_READ)
                 stats["opened"] += 1
             except OSError:
                 stats["failed_connects"] += 1
                 c.close()
-        r, _, _ = select.select(list(conns), [], [], 0.1)
         now = time.time()
-        for s in r:
+        for key, _ in (sel.select(0.1) if conns else []):
+            s = key.fileobj
             try:
                 data = s.recv(4096)
                 if not data:
@@ -212,9 +234,12 @@ def fan_client(ip, port, n, summary, ramp=0.0):
             except BlockingIOError:
                 pass
             except OSError:
+                sel.unregister(s)
                 s.close()
                 del conns[s]
                 stats["broken"] += 1
+        if not conns:
+            time.sleep(0.1)
         if now - last > 0.5:
             stats["open"] = len(conns)
             stats["fresh"] = sum(1 for t in conns.values()
