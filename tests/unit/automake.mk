@@ -83,6 +83,8 @@ tests_unit_test_pipeline_provider_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
 
 UNIT_TESTS += tests/unit/test-policy
 tests_unit_test_policy_SOURCES = tests/unit/test-policy.c \
-	tests/unit/test-flows.h
+	tests/unit/test-flows.h tests/unit/test-fixtures.h
+tests_unit_test_policy_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DLB_FIXTURES_DEFAULT='"$(abs_top_srcdir)/tests/fixtures"'
 tests_unit_test_policy_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_policy_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)

@@ -18,6 +18,8 @@
 #include <arpa/inet.h>
 
 #include "cookie.h"
+#include "derive.h"
+#include "lb-json.h"
 #include "flow-table.h"
 #include "model.h"
 #include "oftable.h"
@@ -27,6 +29,7 @@
 #include "policy.h"
 #include "simap.h"
 #include "sset.h"
+#include "test-fixtures.h"
 #include "test-flows.h"
 #include "util.h"
 
@@ -1087,6 +1090,90 @@ test_pipeline_staged(void **state OVS_UNUSED)
     lb_model_destroy(&model);
 }
 
+/* From the cluster's objects: a VM's port takes the labels and named ports
+ * of its virt-launcher pod (KubeVirt's copy of the VMI's labels), the
+ * active owner's, or the alternate owner's while the active one is not
+ * cached; its addresses from the model. */
+static void
+upsert(struct lb_cluster *c, enum lb_kind kind, json_t *j)
+{
+    char *error = lb_cluster_upsert_json(c, kind, j, NULL);
+    assert_null(error);
+    json_decref(j);
+}
+
+static void
+test_endpoints_from_cluster(void **state OVS_UNUSED)
+{
+    struct lb_cluster cluster;
+    lb_cluster_init(&cluster);
+    upsert(&cluster, LB_KIND_LOGICAL_SWITCH,
+           fixture("livebind/logicalswitch-pods.json"));
+    upsert(&cluster, LB_KIND_NODE, fixture("kubevirt/17-node.json"));
+    upsert(&cluster, LB_KIND_VMI, fixture("kubevirt/01-vmi-running.json"));
+    upsert(&cluster, LB_KIND_LOGICAL_PORT,
+           fixture("livebind/logicalport-testvm-migrating.json"));
+    json_t *pod = fixture("kubevirt/02-pod-source.json");
+    json_t *port = json_pack("[{s:s, s:i, s:s}]", "name", "http",
+                             "containerPort", 8080, "protocol", "TCP");
+    json_object_set_new(json_array_get(json_object_get(
+                            json_object_get(pod, "spec"), "containers"), 0),
+                        "ports", port);
+    upsert(&cluster, LB_KIND_POD, pod);
+
+    struct lb_model model;
+    lb_model_init(&model);
+    lb_derive_model(&cluster, &model);
+    const struct lb_port *vm = lb_model_find_port(&model, "default_testvm");
+    assert_non_null(vm);
+
+    struct lb_policy_engine *e = lb_policy_engine_create();
+    add_ep(e, "default", "client", 0x1000063, "role=client");
+    lb_policy_set_policy(e, policy(
+        "{\"metadata\":{\"namespace\":\"default\",\"name\":\"vm\"},"
+        "\"spec\":{\"podSelector\":{\"matchLabels\":"
+        "{\"vm.kubevirt.io/name\":\"testvm\",\"kubevirt.io/size\":"
+        "\"small\"}},\"ingress\":[{\"from\":[{\"podSelector\":"
+        "{\"matchLabels\":{\"role\":\"client\"}}}],\"ports\":"
+        "[{\"port\":\"http\"}]}]}}"));
+    /* Only the model's ports: the client is not in this model, and goes. */
+    lb_policy_sync_endpoints(e, &cluster, &model, NULL);
+    add_ep(e, "default", "client", 0x1000063, "role=client");
+    struct lb_flow_table ft;
+    lb_flow_table_init(&ft);
+    compile(e, &ft);
+    assert_isolation(e, "default_testvm", true, false);
+    assert_true(in_ok(&ft, vm->key, "10.0.0.99", TCP, 8080));
+    assert_false(in_ok(&ft, vm->key, "10.0.0.99", TCP, 80));
+
+    /* The source pod gone from the cache: the alternate (target) pod's
+     * labels, the same VMI's, keep the VM selected. */
+    lb_cluster_remove(&cluster, LB_KIND_POD, "default",
+                      "virt-launcher-testvm-abcde");
+    upsert(&cluster, LB_KIND_POD,
+           fixture("kubevirt/12-pod-target-created.json"));
+    struct sset one = SSET_INITIALIZER(&one);
+    sset_add(&one, "default_testvm");
+    lb_policy_sync_endpoints(e, &cluster, &model, &one);
+    compile(e, &ft);
+    assert_isolation(e, "default_testvm", true, false);
+    /* ...but without the named port, which only the source pod had. */
+    assert_false(in_ok(&ft, vm->key, "10.0.0.99", TCP, 8080));
+
+    /* The port gone from the model: its endpoint goes, and isolation. */
+    lb_model_remove_port(&model, lb_model_find_port(&model,
+                                                    "default_testvm"));
+    lb_policy_sync_endpoints(e, &cluster, &model, &one);
+    compile(e, &ft);
+    assert_isolation(e, "default_testvm", false, false);
+
+    sset_destroy(&one);
+    lb_flow_table_destroy(&ft);
+    lb_policy_engine_destroy(e);
+    lb_model_destroy(&model);
+    lb_cluster_destroy(&cluster);
+}
+
 int
 main(void)
 {
@@ -1106,6 +1193,7 @@ main(void)
         cmocka_unit_test(test_bad_policies),
         cmocka_unit_test(test_local_port_flows),
         cmocka_unit_test(test_pipeline_staged),
+        cmocka_unit_test(test_endpoints_from_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
