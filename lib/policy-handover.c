@@ -10,10 +10,11 @@
  * (which a default-deny ingress policy drops).  It learns them from the
  * data plane itself, the only channel there is besides the Kubernetes API:
  *
- *   - on the source (main chassis), every IP packet the VM sends that its
- *     conntrack admitted (established, or new and allowed by the rules)
- *     also goes, as a copy, to the target through the tunnel with the
- *     "conntrack sync" bit (LB_TUN_CT_SYNC) in the Geneve VNI;
+ *   - on the source (main chassis), every IP packet the VM sends, and
+ *     every one sent to it, that its conntrack admitted (established, or
+ *     new and allowed by the rules) also goes, as a copy, to the target
+ *     through the tunnel with the "conntrack sync" bit (LB_TUN_CT_SYNC) in
+ *     the Geneve VNI: the source's verdict travels with the copy;
  *   - the target commits those copies into the VM's conntrack zone, and
  *     delivers them nowhere;
  *   - the mirrored copies of traffic to the VM, which the blocked target
@@ -21,7 +22,11 @@
  *     connections' state (the TCP handshake and windows) follows.
  *
  * The replies to the VM are then "established" on the target the instant
- * it is unblocked.  Only the migrating port's zone is written, only with
+ * it is unblocked.  A connection idle all through the mirroring is handed
+ * over by its first packet after the cutover: mirroring goes on until the
+ * migration completes, so the source still sees it, judges it by its
+ * conntrack, and sends the target the copy that admits its
+ * retransmission.  Only the migrating port's zone is written, only with
  * packets from its own MAC that came through the tunnel from its main
  * chassis; the entries are the VM's own connections, and age out with
  * them.  Pure, like pipeline.c. */
@@ -71,33 +76,47 @@ lb_policy_handover_flows(const struct lb_policy_engine *e,
         unsigned int tun = simap_get(tunnel_ofports,
                                      port->additional_chassis);
         if (tun) {
-            ds_put_format(&match, "ct_state=-new+est+trk,"LB_REG_INPORT
-                          "=%#"PRIx32, port->key);
-            ds_put_format(&actions, "clone(set_field:%#"PRIx32"->tun_id,"
-                          "output:%u),resubmit(,%d)", sync_key, tun,
-                          OFTABLE_L2_LOOKUP);
-            add(ft, OFTABLE_POLICY_EGRESS, PRIO_POLICY_SYNC, cookie, &match,
-                &actions);
-            for (int v6 = 0; v6 < 2; v6++) {
-                ds_put_format(&match, "%s,"LB_REG_INPORT"=%#"PRIx32,
-                              v6 ? "ipv6" : "ip", port->key);
-                ds_put_format(&actions,
-                              "ct(commit,zone=NXM_NX_REG13[0..15]),"
-                              "clone(set_field:%#"PRIx32"->tun_id,"
-                              "output:%u),resubmit(,%d)", sync_key, tun,
-                              OFTABLE_L2_LOOKUP);
-                add(ft, OFTABLE_POLICY_EGRESS_COMMIT, PRIO_PORT_EXCEPTION,
-                    cookie, &match, &actions);
+            static const struct {
+                const char *reg;
+                uint8_t rules, commit, next;
+            } ways[] = {
+                { LB_REG_INPORT, OFTABLE_POLICY_EGRESS,
+                  OFTABLE_POLICY_EGRESS_COMMIT, OFTABLE_L2_LOOKUP },
+                { LB_REG_OUTPORT, OFTABLE_POLICY_INGRESS,
+                  OFTABLE_POLICY_INGRESS_COMMIT, OFTABLE_POLICY_INGRESS_OUT },
+            };
+            for (size_t w = 0; w < ARRAY_SIZE(ways); w++) {
+                ds_put_format(&match, "ct_state=-new+est+trk,%s=%#"PRIx32,
+                              ways[w].reg, port->key);
+                ds_put_format(&actions, "clone(set_field:%#"PRIx32
+                              "->tun_id,output:%u),resubmit(,%d)", sync_key,
+                              tun, ways[w].next);
+                add(ft, ways[w].rules, PRIO_POLICY_SYNC, cookie, &match,
+                    &actions);
+                for (int v6 = 0; v6 < 2; v6++) {
+                    ds_put_format(&match, "%s,%s=%#"PRIx32,
+                                  v6 ? "ipv6" : "ip", ways[w].reg,
+                                  port->key);
+                    ds_put_format(&actions,
+                                  "ct(commit,zone=NXM_NX_REG13[0..15]),"
+                                  "clone(set_field:%#"PRIx32"->tun_id,"
+                                  "output:%u),resubmit(,%d)", sync_key, tun,
+                                  ways[w].next);
+                    add(ft, ways[w].commit, PRIO_PORT_EXCEPTION, cookie,
+                        &match, &actions);
+                }
             }
         }
     } else if (!strcmp(port->additional_chassis, chassis)) {
         /* The target: the source's copies committed, into the VM's zone
-         * only. */
+         * only: what the VM sent (its MAC the source), and what was sent
+         * to it (its MAC the destination). */
         unsigned int tun = simap_get(tunnel_ofports, port->chassis);
-        for (int v6 = 0; tun && v6 < 2; v6++) {
+        for (int i = 0; tun && i < 4; i++) {
             ds_put_format(&match, "%s,in_port=%u,tun_id=%#"PRIx32
-                          ",dl_src="ETH_ADDR_FMT, v6 ? "ipv6" : "ip", tun,
-                          sync_key, ETH_ADDR_ARGS(port->mac));
+                          ",%s="ETH_ADDR_FMT, i & 1 ? "ipv6" : "ip", tun,
+                          sync_key, i & 2 ? "dl_dst" : "dl_src",
+                          ETH_ADDR_ARGS(port->mac));
             ds_put_format(&actions, "set_field:%u->"LB_REG_ZONE","
                           "ct(commit,zone=NXM_NX_REG13[0..15])", ofport);
             add(ft, OFTABLE_CLASSIFY, PRIO_POLICY_SYNC, cookie, &match,

@@ -14,9 +14,10 @@ bed's namespaces.
       time a TCP connection attempt (non-blocking, abandoned after 1 s);
       exits on SIGTERM, writing {"sent": N, "connected": N} to SUMMARY.
 
-  policy-probe.py fan-server PORT
+  policy-probe.py fan-server PORT [--quiet-until FILE]
       Accepts any number of TCP connections and sends each a line
-      ("SEQ\\n") every second after it arrives, and echoes what it gets.
+      ("SEQ\\n") every second after it arrives (with --quiet-until, only
+      once FILE exists: the connections stay idle until then).
 
   policy-probe.py fan-client IP PORT N SUMMARY [--ramp S]
       Opens N TCP connections to IP:PORT (over S seconds if --ramp), then
@@ -136,7 +137,7 @@ def more_files():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def fan_server(port):
+def fan_server(port, quiet_until=None):
     more_files()
     ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -174,6 +175,8 @@ def fan_server(port):
                 except OSError:
                     drop(s)
         now = time.time()
+        if quiet_until and not os.path.exists(quiet_until):
+            continue
         for c, t in list(conns.items()):
             if now - t >= 1:
                 seq += 1
@@ -256,7 +259,10 @@ def main():
         send(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]),
              sys.argv[5] if len(sys.argv) > 5 else None)
     elif mode == "fan-server":
-        fan_server(int(sys.argv[2]))
+        quiet = None
+        if "--quiet-until" in sys.argv:
+            quiet = sys.argv[sys.argv.index("--quiet-until") + 1]
+        fan_server(int(sys.argv[2]), quiet)
     elif mode == "fan-client":
         ramp = 0.0
         if "--ramp" in sys.argv:

@@ -17,6 +17,11 @@
 #     which the target's conntrack would judge as new inbound connections
 #     from S and drop, all keep working after each cutover: the conntrack
 #     handover (lib/policy-handover.c);
+#   - 200 more connections of the VM to S, idle from before the migration
+#     until after the cutover (S starts sending then), are handed over by
+#     their first packets: the source, still mirrored to, judges them by
+#     its conntrack and sends the target the copies that admit their
+#     retransmissions;
 #   - then, with the agents restarted with --no-ct-handover, one more
 #     migration shows those connections breaking.
 #
@@ -142,6 +147,18 @@ fan() {  # FIELD
     python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
         "$dir/fan.json" "$1" 2>/dev/null || echo 0
 }
+# And idle ones: S says nothing on them until $dir/speak exists.
+bed_bg server "$dir/idle-server.log" python3 "$probe" fan-server 9101 \
+    --quiet-until "$dir/speak"
+bed_wait_until 5 bed_exec server sh -c 'ss -ltn | grep -q :9101'
+bed_bg g-vm1 "$dir/idle.log" python3 "$probe" fan-client "$s_ip" 9101 \
+    200 "$dir/idle.json"
+idle() {  # FIELD
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+        "$dir/idle.json" "$1" 2>/dev/null || echo 0
+}
+check "the VM's 200 idle connections to S are open" \
+    bed_wait_until 20 eval '[ "$(idle opened)" = 200 ]'
 check "half the VM's connections to S are open" \
     bed_wait_until 20 eval '[ "$(fan opened)" -ge $((n_fan / 2)) ]'
 # fan_survived : after a cutover, every connection got a line from S since
@@ -172,6 +189,10 @@ handed_over() {  # NODE : livebind-ctl there counts handed-over packets
 check "livebind-ctl on node2 counts the packets handed over" \
     bed_wait_until 5 handed_over node2
 check "migration 1: cutover" vm_migrate_cutover vm1
+touch "$dir/speak"
+check "migration 1: the 200 connections idle until after the cutover all work" \
+    bed_wait_until 10 eval '[ "$(idle fresh)" = 200 ] && [ "$(idle broken)" = 0 ]'
+echo "    idle connections after migration 1: $(cat "$dir/idle.json")"
 check "migration 1: complete" vm_migrate_complete vm1
 agent_ctl node2 policies default_vm1 | sed 's/^/    /'
 dump after
