@@ -14,7 +14,8 @@
  *
  *     ovs-ofctl dump-flows br-int cookie=0x1000000000000005/0xf0000000ffffffff
  *
- *   bits 63..60  kind: LB_COOKIE_PORT, _SWITCH, _CHASSIS or _GLOBAL.
+ *   bits 63..60  kind: LB_COOKIE_PORT, _SWITCH, _CHASSIS, _GLOBAL or
+ *                _POLICY.
  *   bit  59      set on a port's migration flows (the priority override).
  *   bits 58..32  zero.
  *   bits 31..0   the object's key: port key, switch tunnel key, or a hash of

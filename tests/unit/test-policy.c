@@ -1064,6 +1064,54 @@ test_pipeline_staged(void **state OVS_UNUSED)
                      || (f->table_id >= 41 && f->table_id <= 44));
     }
 
+    /* Without the handover, none of its flows. */
+    assert_false(has_flow(&ft, OFTABLE_CLASSIFY, "tun_id=0x800001", ""));
+    assert_false(has_flow(&ft, OFTABLE_POLICY_SYNC_TRACK, "reg15", ""));
+
+    /* With it: the target commits the source's copies, from n2's tunnel
+     * and with the VM's MAC only, and tracks what it drops. */
+    ctx.ct_handover = true;
+    lb_pipeline_compute(&ctx, &ft);
+    assert_true(has_flow(&ft, OFTABLE_CLASSIFY,
+                         "ip,in_port=1,tun_id=0x800001,"
+                         "dl_src=0a:58:0a:00:00:0b", "ct(commit,"));
+    assert_true(has_flow(&ft, OFTABLE_CLASSIFY,
+                         "ipv6,in_port=1,tun_id=0x800001,"
+                         "dl_dst=0a:58:0a:00:00:0b", "ct(commit,"));
+    assert_true(has_flow(&ft, OFTABLE_OUTPUT, "reg14=0,reg15=0x100000b",
+                         "resubmit(,16)"));
+    assert_true(has_flow(&ft, OFTABLE_POLICY_SYNC_TRACK,
+                         "ip,reg15=0x100000b", "ct(zone="));
+    assert_false(has_flow(&ft, OFTABLE_POLICY_EGRESS, "ct_state=-new+est",
+                          "clone("));
+
+    /* The source copies what its conntrack admits, both ways. */
+    ctx.chassis = "n2";
+    simap_clear(&tunnels);
+    simap_put(&tunnels, "n3", 2);
+    lb_pipeline_compute(&ctx, &ft);
+    assert_true(has_flow(&ft, OFTABLE_POLICY_EGRESS,
+                         "ct_state=-new+est+trk,reg14=0x100000b",
+                         "clone(set_field:0x800001->tun_id,output:2)"));
+    assert_true(has_flow(&ft, OFTABLE_POLICY_INGRESS,
+                         "ct_state=-new+est+trk,reg15=0x100000b",
+                         "clone(set_field:0x800001->tun_id,output:2)"));
+    assert_true(has_flow(&ft, OFTABLE_POLICY_EGRESS_COMMIT,
+                         "ipv6,reg14=0x100000b", "ct(commit,"));
+    assert_true(has_flow(&ft, OFTABLE_POLICY_INGRESS_COMMIT,
+                         "ip,reg15=0x100000b", "output:2"));
+    assert_false(has_flow(&ft, OFTABLE_CLASSIFY, "tun_id=0x800001", ""));
+    /* Not migrating any more: no handover. */
+    lb_port_set_chassis(vm, "n2", NULL);
+    lb_pipeline_compute(&ctx, &ft);
+    assert_false(has_flow(&ft, OFTABLE_POLICY_EGRESS, "", "clone("));
+    lb_port_set_chassis(vm, "n2", "n3");
+    ctx.chassis = "n3";
+    simap_clear(&tunnels);
+    simap_put(&tunnels, "n2", 1);
+    ctx.ct_handover = false;
+    lb_pipeline_compute(&ctx, &ft);
+
     /* Unblocked: delivery through the same flows, nothing else policy. */
     vm->additional_blocked = false;
     lb_pipeline_update_port(&ctx, "default_vm1", vm->key, "pods", &ft);
