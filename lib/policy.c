@@ -1622,24 +1622,23 @@ lb_policy_local_port_flows(const struct lb_policy_engine *e,
     struct ds match = DS_EMPTY_INITIALIZER;
     struct ds actions = DS_EMPTY_INITIALIZER;
 
-    for (int v6 = 0; v6 < 2; v6++) {
-        const char *l3 = v6 ? "ipv6" : "ip";
+    /* Into the zone, each way, each family. */
+    static const struct {
+        const char *reg;
+        uint8_t table, next;
+    } ways[] = {
+        { LB_REG_INPORT, OFTABLE_POLICY_EGRESS_CT, OFTABLE_POLICY_EGRESS },
+        { LB_REG_OUTPORT, OFTABLE_POLICY_INGRESS_CT, OFTABLE_POLICY_INGRESS },
+    };
+    for (size_t i = 0; i < 2 * ARRAY_SIZE(ways); i++) {
         ds_clear(&match);
         ds_clear(&actions);
-        ds_put_format(&match, "%s,"LB_REG_INPORT"=%#"PRIx32, l3, port->key);
+        ds_put_format(&match, "%s,%s=%#"PRIx32, i & 1 ? "ipv6" : "ip",
+                      ways[i / 2].reg, port->key);
         ds_put_format(&actions, "set_field:%u->"LB_REG_ZONE","
                       "ct(table=%d,zone=NXM_NX_REG13[0..15])", ofport,
-                      OFTABLE_POLICY_EGRESS);
-        lb_flow_table_add(ft, OFTABLE_POLICY_EGRESS_CT, PRIO_PORT, cookie,
-                          ds_cstr(&match), ds_cstr(&actions));
-
-        ds_clear(&match);
-        ds_clear(&actions);
-        ds_put_format(&match, "%s,"LB_REG_OUTPORT"=%#"PRIx32, l3, port->key);
-        ds_put_format(&actions, "set_field:%u->"LB_REG_ZONE","
-                      "ct(table=%d,zone=NXM_NX_REG13[0..15])", ofport,
-                      OFTABLE_POLICY_INGRESS);
-        lb_flow_table_add(ft, OFTABLE_POLICY_INGRESS_CT, PRIO_PORT, cookie,
+                      ways[i / 2].next);
+        lb_flow_table_add(ft, ways[i / 2].table, PRIO_PORT, cookie,
                           ds_cstr(&match), ds_cstr(&actions));
     }
 
