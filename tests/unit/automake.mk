@@ -80,3 +80,11 @@ tests_unit_test_pipeline_provider_SOURCES = \
 	tests/unit/test-pipeline-provider.c tests/unit/test-flows.h
 tests_unit_test_pipeline_provider_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_pipeline_provider_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-multinic
+tests_unit_test_multinic_SOURCES = tests/unit/test-multinic.c \
+	tests/unit/test-fixtures.h
+tests_unit_test_multinic_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DLB_FIXTURES_DEFAULT='"$(abs_top_srcdir)/tests/fixtures"'
+tests_unit_test_multinic_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_multinic_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
