@@ -72,6 +72,19 @@ physnet_trunk() {
         -- add-port "$PHYSNET_BRIDGE" up0 || return 1
 }
 
+# physnet_cluster_up VLANS : cluster.sh's cluster_up (pod network
+# 10.30.0.0/16) with each agent's --bridge-mappings=physnet1:br-phys, the
+# switch, and every node's uplink on a trunk of the comma-separated VLANS.
+physnet_cluster_up() {
+    local n
+    cluster_up 10.30.0.0/16 10.30.0.1 --bridge-mappings=physnet1:br-phys ||
+        return 1
+    physnet_up || return 1
+    for n in 1 2 3; do
+        physnet_trunk "node$n" "$1" || return 1
+    done
+}
+
 # physnet_host NAME VLAN MAC IP/PLEN [GATEWAY] : a host outside the cluster,
 # namespace $LB_PREFIX$NAME, its eth0 on an access port of VLAN.
 physnet_host() {
@@ -129,7 +142,9 @@ physnet_watch() {
 # MAC watched, in each migration, the switch must learn the MAC on the
 # target's trunk port only after a frame from it came through that port
 # (a blocked copy lets none out: the first is the agent's RARP or the VM's
-# own traffic once activated), and must not have it there before; in the
+# own traffic once activated), must not have it there before, and must
+# still have it there at the next migration's start (a transient move
+# elsewhere in between is printed); in the
 # migrations NAMEd (failed or cancelled) it must never see the MAC there.
 # Prints a line per MAC and migration (the delay printed is bounded by the
 # polling, about 1 ms); fails if any check does.
@@ -173,7 +188,25 @@ for mac in macs:
             print("%s%s: the VM's MAC on %s %.1f ms BEFORE any frame of it "
                   "there" % (who, name, trunk, (first["t"] - moved) * 1e3))
             ok = False
+        elif [e for e in win if "port" in e][-1]["port"] != trunk:
+            last = [e for e in win if "port" in e][-1]
+            print("%s%s: the switch's entry went back to %s %.1f ms after "
+                  "it moved to %s, and stayed" % (
+                      who, name, last["port"] or "(none)",
+                      (last["t"] - moved) * 1e3, trunk))
+            ok = False
         else:
+            # Seen once under load average 100, 37 ms after the target's
+            # RARP: most likely a frame the emulated VM sent just before
+            # the cutover, still queued in the source's datapath (a real
+            # source VM is paused before the target runs).  Said, not
+            # failed, when the VM's next frames put the entry right.
+            for e in win:
+                if "port" in e and e["t"] > moved and e["port"] != trunk:
+                    print("%s%s: transient: the entry was at %s %.1f ms "
+                          "after it moved" % (who, name, e["port"] or
+                                              "(none)",
+                                              (e["t"] - moved) * 1e3))
             print("%s%s: first frame from the VM's MAC on %s (%s) %+.1f ms "
                   "from the first RARP there; the switch's entry there %.1f "
                   "ms after that RARP" % (who, name, trunk,

@@ -29,12 +29,8 @@ export LB_IPV6=1                # VLAN 100 is dual-stack.
 . "$srcdir/tests/system/multus.sh"
 
 t0=$EPOCHREALTIME
-cluster_up 10.30.0.0/16 10.30.0.1 --bridge-mappings=physnet1:br-phys
+physnet_cluster_up 100,200
 dir=$LB_BED_DIR
-physnet_up
-for n in 1 2 3; do
-    physnet_trunk "node$n" 100,200
-done
 PREFIX6=fd00:100::
 physnet_router router 100 10.100.0.1/16 200 10.200.0.1/16
 physnet_host ext 100 02:e0:00:00:00:fa 10.100.0.250/16 10.100.0.1
@@ -180,7 +176,8 @@ while read -r name src ip port; do
     bed_bg guest "$dir/canary-server-$name.log" python3 \
         "$srcdir/tests/system/canary.py" server "$port" "$dir/canary-$name.json"
     SERVER[$name]=$BED_BG_PID
-    bed_wait_until 5 bed_exec guest sh -c "ss -ltn | grep -q :$port"
+    bed_wait_until 20 bed_exec guest sh -c "ss -ltn | grep -q :$port" ||
+        echo "canary server $name: not listening after 20 s"
     bed_bg "$src" "$dir/canary-client-$name.log" python3 \
         "$srcdir/tests/system/canary.py" client "$ip" "$port" 10
     CLIENT[$name]=$BED_BG_PID
@@ -199,10 +196,11 @@ all_flowing() {  # every stream's count grows within 0.3 s
         [ "$b" -gt "${before[$name]}" ] || { echo "$name: stalled at $b"; return 1; }
     done
 }
-check "all seven streams flow" bed_wait_until 10 all_flowing
+check "all seven streams flow" bed_wait_until 20 all_flowing
 physnet_watch "$dir/watch.log" "${MAC[1]}" 100 "${MAC[2]}" 200
 watch_pid=$BED_BG_PID
-bed_wait_until 5 grep -qs tr-node1 "$dir/watch.log"
+check "the MAC table watch runs" \
+    bed_wait_until 20 grep -qs tr-node1 "$dir/watch.log"
 
 mark() { echo "$1 $EPOCHREALTIME" >> "$dir/marks"; }
 fresh=',"completed":null,"failed":null,"targetNodeDomainReadyTimestamp":null'

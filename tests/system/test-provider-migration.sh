@@ -19,12 +19,8 @@ export LB_IPV6=1                # bed.sh: the VLAN is dual-stack.
 . "$srcdir/tests/system/physnet.sh"
 
 VLAN=100
-cluster_up 10.30.0.0/16 10.30.0.1 --bridge-mappings=physnet1:br-phys
+physnet_cluster_up 100,200
 dir=$LB_BED_DIR
-physnet_up
-for n in 1 2 3; do
-    physnet_trunk "node$n" 100,200
-done
 # The external host and (excluded from IPAM) the router's addresses.  The
 # VLAN is dual-stack: its IPv6 prefix's low addresses are the fabric's.
 PREFIX6=fd00:100::

@@ -331,6 +331,17 @@ expect_model(const struct objects *o, const char *binding)
     free(expected);
 }
 
+/* The VMI of 'file' (a migration's status) with the three NICs' spec. */
+static json_t *
+multinic_vmi(const char *file)
+{
+    json_t *vmi = fixture(file);
+    json_t *mvmi = fixture("multus/vmi-multinic.json");
+    jset(vmi, "spec", json_incref(json_object_get(mvmi, "spec")));
+    json_decref(mvmi);
+    return vmi;
+}
+
 /* Every NIC follows the VM: on its source node, then bound to both nodes
  * with the target copy blocked, activated, and on the target alone. */
 static void
@@ -346,10 +357,7 @@ test_every_nic_migrates(void **state OVS_UNUSED)
     /* Mirroring: the target pod (same networks annotation) reuses each
      * NIC's port. */
     vm_objects(&o, "livebind/logicalport-testvm.json");
-    json_t *vmi = fixture("kubevirt/15-vmi-migrating.json");
-    json_t *mvmi = fixture("multus/vmi-multinic.json");
-    jset(vmi, "spec", json_incref(json_object_get(mvmi, "spec")));
-    json_decref(mvmi);
+    json_t *vmi = multinic_vmi("kubevirt/15-vmi-migrating.json");
     put(&o, LB_KIND_VMI, vmi);
     put(&o, LB_KIND_VMIM, fixture("kubevirt/08-vmim-running.json"));
     put(&o, LB_KIND_POD, fixture("multus/pod-multinic-target.json"));
@@ -383,10 +391,7 @@ test_every_nic_migrates(void **state OVS_UNUSED)
 
     /* Completed: on node-b alone. */
     vm_objects(&o, "livebind/logicalport-testvm.json");
-    vmi = fixture("kubevirt/16-vmi-migrated.json");
-    mvmi = fixture("multus/vmi-multinic.json");
-    jset(vmi, "spec", json_incref(json_object_get(mvmi, "spec")));
-    json_decref(mvmi);
+    vmi = multinic_vmi("kubevirt/16-vmi-migrated.json");
     put(&o, LB_KIND_VMI, vmi);
     put(&o, LB_KIND_VMIM, fixture("kubevirt/09-vmim-succeeded.json"));
     put(&o, LB_KIND_POD, fixture("multus/pod-multinic-target.json"));
@@ -396,10 +401,7 @@ test_every_nic_migrates(void **state OVS_UNUSED)
 
     /* Failed: back on node-a alone, every NIC. */
     vm_objects(&o, "livebind/logicalport-testvm.json");
-    vmi = fixture("kubevirt/15-vmi-migrating.json");
-    mvmi = fixture("multus/vmi-multinic.json");
-    jset(vmi, "spec", json_incref(json_object_get(mvmi, "spec")));
-    json_decref(mvmi);
+    vmi = multinic_vmi("kubevirt/15-vmi-migrating.json");
     jset(vmi, "status>migrationState>failed", json_true());
     put(&o, LB_KIND_VMI, vmi);
     put(&o, LB_KIND_VMIM, fixture("kubevirt/10-vmim-failed.json"));
