@@ -27,6 +27,7 @@ export LB_IPV6=1                # VLAN 100 is dual-stack.
 . "$srcdir/tests/system/cluster.sh"
 . "$srcdir/tests/system/physnet.sh"
 . "$srcdir/tests/system/multus.sh"
+. "$srcdir/tests/system/vms.sh"         # flows_as_fresh
 
 t0=$EPOCHREALTIME
 physnet_cluster_up 100,200
@@ -374,6 +375,8 @@ fdb_verdict | sed 's/^/    /'
 check "the external host's ARP entry for NIC 1 never changed" eval \
     "[ \"\$(bed_exec ext ip neigh show ${IP[1]} | awk '{print \$5}')\" = '$ext_arp_before' ] && [ '$ext_arp_before' = '${MAC[1]}' ]"
 check "no migration flows on any node at the end" no_mig_flows
+check "node1's flows (three NICs) are those a fresh agent installs: 0 flow-mods" \
+    flows_as_fresh node1 --bridge-mappings=physnet1:br-phys
 check "the external host reaches NIC 1 and NIC 2 at the end" eval \
     "bed_exec ext ping -c 1 -W 2 ${IP[1]} && bed_exec ext ping -c 1 -W 2 ${IP[2]} && bed_exec ext ping -6 -c 1 -W 2 $IP6_1"
 awk -v t0="$t0" -v now="$EPOCHREALTIME" \
