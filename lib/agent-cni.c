@@ -40,6 +40,7 @@
 #include "k8s-objects.h"
 #include "metrics.h"
 #include "model.h"
+#include "multinic.h"
 #include "ofctrl.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
@@ -78,7 +79,9 @@ struct cni_add {
     enum add_state state;
     long long int deadline;
 
-    char *cr_name;              /* LogicalPort object name (VM or pod). */
+    char *cr_name;              /* LogicalPort object name: the VM or pod,
+                                 * and a secondary NIC's interface
+                                 * (multinic.h). */
     char *port_name;            /* Logical port name, "<ns>_<cr_name>". */
     char *host_ifname;
     bool target;                /* Migration target pod. */
@@ -187,13 +190,35 @@ address_write(enum lb_write_kind kind, const char *ns, const char *name,
     return w;
 }
 
-/* The switch a new port of 'add' goes on: the one the pod's
- * livebind.io/logical-switch annotation names (a provider network, say),
- * else DEFAULT_SWITCH.  A VM's pods carry the same annotations, and a
- * target pod reuses the VM's port on whatever switch it is. */
+/* The name of the host end of the pod's interface 'ifname' (of container
+ * 'container_id'): the pod network's as ever, another NIC's from both. */
+static char *
+nic_host_ifname(const char *container_id, const char *ifname)
+{
+    if (lb_ifname_is_primary(ifname)) {
+        return pod_plumb_host_ifname(container_id);
+    }
+    char *key = xasprintf("%s/%s", container_id, ifname);
+    char *name = pod_plumb_host_ifname(key);
+    free(key);
+    return name;
+}
+
+/* The switch a new port of 'add' goes on.  A secondary NIC's (Multus runs
+ * livebind with its NetworkAttachmentDefinition's configuration): the
+ * configuration's "logicalSwitch", else its network name.  The pod
+ * network's: the one the pod's livebind.io/logical-switch annotation names
+ * (a provider network, say), else DEFAULT_SWITCH.  A VM's pods carry the
+ * same annotations, and a target pod reuses the VM's ports on whatever
+ * switches they are. */
 static const char *
 switch_name(const struct cni_add *add)
 {
+    if (!lb_ifname_is_primary(add->req->ifname)) {
+        const struct cni_config *config = &add->req->config;
+        return config->logical_switch ? config->logical_switch
+                                      : config->name;
+    }
     const struct lb_pod *pod = find_pod(add->cni, add->req);
     return pod && pod->logical_switch ? pod->logical_switch : DEFAULT_SWITCH;
 }
@@ -382,6 +407,10 @@ create_port(struct cni_add *add, const struct lb_logical_switch *sw)
     w->ip = sw->prefix_len ? add->ip : 0;
     w->has_ip6 = host_ip6(sw, add->ip, &w->ip6);
     w->vm = lb_pod_vm_name(pod) != NULL;
+    w->owner = xstrdup(w->vm ? lb_pod_vm_name(pod) : pod->name);
+    if (!lb_ifname_is_primary(add->req->ifname)) {
+        w->interface = xstrdup(add->req->ifname);
+    }
     write_api_for(add, WRITE_PORT, w);
 }
 
@@ -541,12 +570,15 @@ annotate_pod(struct lb_agent_cni *cni, const char *ns, const char *name,
 /* Plumbing. */
 
 /* The attachment of 'req''s pod: IPv4 address 'ip' (0 for none), IPv6
- * address 'ip6' (NULL for none) and MAC 'mac' in 'sw'. */
+ * address 'ip6' (NULL for none) and MAC 'mac' in 'sw'.  Only the pod
+ * network's interface gets the default routes: a secondary NIC (Multus's
+ * net1, ...) must not take them over. */
 static struct pod_attachment
 make_attachment(const struct cni_request *req, const char *host_ifname,
                 const struct lb_logical_switch *sw, ovs_be32 ip,
                 const struct in6_addr *ip6, struct eth_addr mac)
 {
+    bool primary = lb_ifname_is_primary(req->ifname);
     struct pod_attachment att = {
         .netns_path = CONST_CAST(char *, req->netns),
         .ifname = CONST_CAST(char *, req->ifname),
@@ -555,12 +587,14 @@ make_attachment(const struct cni_request *req, const char *host_ifname,
         .mtu = sw->mtu ? sw->mtu : 1400,
         .ip = ip,
         .prefix_len = sw->prefix_len,
-        .gateway = ip ? sw->gateway : 0,
+        .gateway = ip && primary ? sw->gateway : 0,
     };
     if (ip6) {
         att.has_ip6 = true;
         att.ip6 = *ip6;
-        att.gateway6 = sw->gateway6;
+        if (primary) {
+            att.gateway6 = sw->gateway6;
+        }
     }
     return att;
 }
@@ -619,8 +653,10 @@ plumb_attachment(struct cni_add *add, const struct pod_attachment *att)
     ovs_bridge_add_iface(cni->view->bridge, add->host_ifname, &ids);
     smap_destroy(&ids);
 
-    annotate_pod(cni, add->req->pod_namespace, add->req->pod_name,
-                 add->port_name, att);
+    if (lb_ifname_is_primary(add->req->ifname)) {
+        annotate_pod(cni, add->req->pod_namespace, add->req->pod_name,
+                     add->port_name, att);
+    }
     add->state = ADD_WAIT_FLOWS;
     return true;
 }
@@ -761,8 +797,27 @@ add_step(struct cni_add *add)
             return;
         }
         const char *vm = lb_pod_vm_name(pod);
-        add->cr_name = xstrdup(vm ? vm : pod->name);
-        add->port_name = xstrdup(port_name);
+        const char *owner = vm ? vm : pod->name;
+        if (!lb_ifname_is_primary(req->ifname)) {
+            /* A secondary NIC (Multus's delegate): the pod must ask for
+             * it, so that its port's binding follows the pod. */
+            char *error = (lb_nics_find(pod->nics, pod->n_nics, req->ifname)
+                           ? lb_nic_port_name_check(owner, req->ifname)
+                           : xasprintf("interface %s is not one of the "
+                                       "pod's networks ("
+                                       LB_ANNOTATION_NETWORKS ")%s%s",
+                                       req->ifname,
+                                       pod->nics_error ? ": " : "",
+                                       pod->nics_error ? pod->nics_error
+                                                       : ""));
+            if (error) {
+                add_fail(add, CNI_ERR_INVALID_CONFIG, error, NULL);
+                free(error);
+                return;
+            }
+        }
+        add->cr_name = lb_nic_object_name(owner, req->ifname);
+        add->port_name = xasprintf("%s_%s", pod->ns, add->cr_name);
         add->target = lb_pod_is_migration_target(pod);
     }
 
@@ -813,6 +868,15 @@ add_step(struct cni_add *add)
 
 /* DEL. */
 
+/* Whether 'lp' is the port of the pod's NIC 'ifname'. */
+static bool
+nic_is(const struct lb_logical_port *lp, const char *ifname)
+{
+    return (lb_ifname_is_primary(lp->interface)
+            ? lb_ifname_is_primary(ifname)
+            : ifname && !strcmp(lp->interface, ifname));
+}
+
 /* Releases the port of a pod that is gone, if the pod owned it: a pod's own
  * port always; a VM's port only when the VM is gone too, never on a
  * migration or a restart.  A migration target that goes away stops being
@@ -826,7 +890,8 @@ release_port(struct lb_agent_cni *cni, const struct cni_request *req)
 
     SHASH_FOR_EACH (node, ports) {
         const struct lb_logical_port *lp = node->data;
-        if (strcmp(lp->ns, req->pod_namespace)) {
+        if (strcmp(lp->ns, req->pod_namespace)
+            || !nic_is(lp, req->ifname)) {
             continue;
         }
         bool active = (lp->active_pod
@@ -874,7 +939,8 @@ handle_del(struct lb_agent_cni *cni, const struct cni_request *req,
            struct cni_reply_ctx *ctx)
 {
     char *host_ifname = (req->container_id
-                         ? pod_plumb_host_ifname(req->container_id) : NULL);
+                         ? nic_host_ifname(req->container_id, req->ifname)
+                         : NULL);
     char *error = NULL;
 
     /* Any ADD still in progress for this container is abandoned. */
@@ -919,13 +985,15 @@ handle_check(struct lb_agent_cni *cni, const struct cni_request *req,
         return;
     }
     const char *vm = lb_pod_vm_name(pod);
+    char *cr_name = lb_nic_object_name(vm ? vm : pod->name, req->ifname);
     const struct lb_logical_port *lp = lb_cluster_find_logical_port(
-        cluster, req->pod_namespace, vm ? vm : pod->name);
+        cluster, req->pod_namespace, cr_name);
+    free(cr_name);
     const struct lb_logical_switch *sw = lp ? lb_cluster_find_logical_switch(
         cluster, lp->switch_name) : NULL;
     struct cni_add probe = {
         .req = req,
-        .host_ifname = pod_plumb_host_ifname(req->container_id),
+        .host_ifname = nic_host_ifname(req->container_id, req->ifname),
     };
     struct pod_attachment att;
     if (!sw || !fill_attachment(&probe, lp, sw, &att)) {
@@ -957,8 +1025,9 @@ handle_gc(struct lb_agent_cni *cni, const struct cni_request *req,
 {
     struct sset valid = SSET_INITIALIZER(&valid);
     for (size_t i = 0; i < req->config.n_valid_attachments; i++) {
-        char *name = pod_plumb_host_ifname(
-            req->config.valid_attachments[i].container_id);
+        char *name = nic_host_ifname(
+            req->config.valid_attachments[i].container_id,
+            req->config.valid_attachments[i].ifname);
         sset_add(&valid, name);
         free(name);
     }
@@ -1022,7 +1091,7 @@ handle_request(void *cni_, struct cni_request *req,
         add->ctx = ctx;
         add->req = req;
         add->state = ADD_FIND;
-        add->host_ifname = pod_plumb_host_ifname(req->container_id);
+        add->host_ifname = nic_host_ifname(req->container_id, req->ifname);
         int timeout = req->config.timeout_ms > 0 ? req->config.timeout_ms
                                                  : 30000;
         /* Answer a little before the plugin gives up. */

@@ -98,24 +98,30 @@ mark_dirty(struct lb_agent_k8s *k8s, enum lb_kind kind, const char *ns,
     case LB_KIND_POD: {
         const struct lb_pod *pod = lb_cluster_find_pod(&k8s->cluster, ns,
                                                        name);
-        if (pod && lb_pod_logical_port_name(pod)) {
-            sset_add(&k8s->dirty_ports, lb_pod_logical_port_name(pod));
+        for (size_t i = 0; pod && i < lb_pod_n_port_names(pod); i++) {
+            sset_add(&k8s->dirty_ports, lb_pod_port_name_at(pod, i));
         }
         break;
     }
-    case LB_KIND_VMI:
     case LB_KIND_LOGICAL_PORT:
         if (ns) {
             sset_add_and_free(&k8s->dirty_ports,
                               lb_ipam_port_name(ns, name));
         }
         break;
+    case LB_KIND_VMI:
+        /* Every NIC's port of the VM. */
+        if (ns) {
+            lb_cluster_vm_port_names(&k8s->cluster, ns, name,
+                                     &k8s->dirty_ports);
+        }
+        break;
     case LB_KIND_VMIM: {
         const struct lb_vmim *vmim = lb_cluster_find_vmim(&k8s->cluster,
                                                           ns, name);
         if (vmim && vmim->vmi_name) {
-            sset_add_and_free(&k8s->dirty_ports,
-                              lb_ipam_port_name(ns, vmim->vmi_name));
+            lb_cluster_vm_port_names(&k8s->cluster, ns, vmim->vmi_name,
+                                     &k8s->dirty_ports);
         }
         break;
     }
@@ -417,7 +423,11 @@ lb_agent_k8s_format_owners(const struct lb_agent_k8s *k8s, struct ds *s)
     ds_put_cstr(s, "\nowners:\n");
     for (size_t i = 0; i < shash_count(ports); i++) {
         const struct lb_logical_port *lp = nodes[i]->data;
-        ds_put_format(s, "%s active=%s@%s", lp->port_name,
+        /* Which NIC of which VM or pod (multinic.h). */
+        ds_put_format(s, "%s %s=%s nic=%s active=%s@%s", lp->port_name,
+                      lp->vm ? "vm" : "pod",
+                      lp->vm ? lp->vm : lp->pod ? lp->pod : "-",
+                      lp->interface ? lp->interface : LB_PRIMARY_IFNAME,
                       lp->active_pod ? lp->active_pod : "-",
                       lp->active_node ? lp->active_node : "-");
         if (lp->alternate_pod) {

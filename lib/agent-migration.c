@@ -47,6 +47,7 @@
 #include "ovs-bridge.h"
 #include "packets.h"
 #include "sset.h"
+#include "svec.h"
 #include "timeval.h"
 #include "util.h"
 
@@ -217,12 +218,15 @@ port_migration_uid(const struct lb_agent_migration *mig,
     const struct shash_node *node;
     SHASH_FOR_EACH (node, &cluster->objects[LB_KIND_POD]) {
         const struct lb_pod *pod = node->data;
-        if (pod->migration_job_uid && pod->node_name
-            && !strcmp(pod->node_name, mig->view->chassis)
-            && lb_pod_logical_port_name(pod)
-            && !strcmp(lb_pod_logical_port_name(pod), port->name)
-            && !lb_pod_is_finished(pod)) {
-            return pod->migration_job_uid;
+        if (!pod->migration_job_uid || !pod->node_name
+            || strcmp(pod->node_name, mig->view->chassis)
+            || lb_pod_is_finished(pod)) {
+            continue;
+        }
+        for (size_t i = 0; i < lb_pod_n_port_names(pod); i++) {
+            if (!strcmp(lb_pod_port_name_at(pod, i), port->name)) {
+                return pod->migration_job_uid;
+            }
         }
     }
     return "";
@@ -235,7 +239,7 @@ port_migration_uid(const struct lb_agent_migration *mig,
 static void
 activate(struct lb_agent_migration *mig, const struct lb_port *port,
          ofp_port_t in_port, enum lb_announce_kind announcement,
-         long long int seen_usec)
+         long long int seen_usec, const char *with)
 {
     const char *kind = lb_announce_kind_to_string(announcement);
     const char *uid = port_migration_uid(mig, port);
@@ -245,8 +249,10 @@ activate(struct lb_agent_migration *mig, const struct lb_port *port,
     struct lb_activation *a = xzalloc(sizeof *a);
     a->port = xstrdup(port->name);
     a->migration_uid = xstrdup(uid);
-    a->cause = xasprintf("%s on ofport %"PRIu32, kind,
-                         ofp_to_u16(in_port));
+    a->cause = (with
+                ? xasprintf("%s of the same VM's port %s", kind, with)
+                : xasprintf("%s on ofport %"PRIu32, kind,
+                            ofp_to_u16(in_port)));
     a->seen_usec = seen_usec;
     a->kind = announcement;
     ovs_list_push_front(&mig->activations, &a->list_node);
@@ -257,9 +263,8 @@ activate(struct lb_agent_migration *mig, const struct lb_port *port,
         activation_free(old);
         mig->n_activations--;
     }
-    VLOG_INFO("port %s: %s from the VM on ofport %"PRIu32": unblocking "
-              "(migration %s)", port->name, kind, ofp_to_u16(in_port),
-              uid[0] ? uid : "unknown");
+    VLOG_INFO("port %s: %s: unblocking (migration %s)", port->name,
+              a->cause, uid[0] ? uid : "unknown");
 
     /* Tell every L2 table where the VM is now, once the flows are in. */
     queue_announcement(mig, in_port, port->mac, true, 0, NULL);
@@ -284,11 +289,48 @@ activate(struct lb_agent_migration *mig, const struct lb_port *port,
     }
 }
 
-/* Handles a packet-in.  Returns the name of the port the core must unblock
- * now (then call lb_agent_migration_unblocked()), or NULL. */
-const char *
+/* The VM resumed on this node, as 'port''s announcement shows: its other
+ * NICs' copies here, blocked for the same migration, are unblocked too
+ * (multinic.h), and named in 'unblock'.  The VM runs with all of its NICs
+ * at once: none should wait for its own announcement, which a guest or a
+ * lossy moment could hold back. */
+static void
+activate_siblings(struct lb_agent_migration *mig, const struct lb_port *port,
+                  enum lb_announce_kind kind, long long int now,
+                  struct svec *unblock)
+{
+    const struct lb_logical_port *lp = find_logical_port(mig, port->name);
+    if (!lp || !lp->vm) {
+        return;
+    }
+    const char *uid = port_migration_uid(mig, port);
+    const struct lb_port *other;
+    HMAP_FOR_EACH (other, node, &mig->view->model->ports) {
+        if (other == port || !other->additional_blocked
+            || !other->additional_chassis
+            || strcmp(other->additional_chassis, mig->view->chassis)) {
+            continue;
+        }
+        const struct lb_logical_port *olp = find_logical_port(mig,
+                                                              other->name);
+        int ofport = simap_get(ovs_bridge_iface_ofports(mig->view->bridge),
+                               other->name);
+        if (!olp || !olp->vm || strcmp(olp->vm, lp->vm)
+            || strcmp(olp->ns, lp->ns) || !ofport
+            || strcmp(port_migration_uid(mig, other), uid)) {
+            continue;
+        }
+        activate(mig, other, u16_to_ofp(ofport), kind, now, port->name);
+        svec_add(unblock, other->name);
+    }
+}
+
+/* Handles a packet-in.  Stores in 'unblock' the names of the ports the core
+ * must unblock now (then call lb_agent_migration_unblocked()). */
+void
 lb_agent_migration_packet_in(struct lb_agent_migration *mig,
-                             const struct ofputil_packet_in *pin)
+                             const struct ofputil_packet_in *pin,
+                             struct svec *unblock)
 {
     const struct lb_agent_view *view = mig->view;
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
@@ -300,7 +342,7 @@ lb_agent_migration_packet_in(struct lb_agent_migration *mig,
     }
     if (ntohl(reason) != LB_PIN_ANNOUNCE) {
         VLOG_DBG_RL(&rl, "packet-in with unknown userdata ignored");
-        return NULL;
+        return;
     }
     uint32_t key = pin->flow_metadata.flow.regs[14];
     ofp_port_t in_port = pin->flow_metadata.flow.in_port.ofp_port;
@@ -313,7 +355,7 @@ lb_agent_migration_packet_in(struct lb_agent_migration *mig,
         VLOG_WARN_RL(&rl, "announcement on ofport %"PRIu32" for port key "
                      "%#"PRIx32", which does not migrate to this node: "
                      "ignored", ofp_to_u16(in_port), key);
-        return NULL;
+        return;
     }
     /* The flows match announcements only roughly; the packet-in is what
      * moves a VM's traffic, so check it fully. */
@@ -326,13 +368,14 @@ lb_agent_migration_packet_in(struct lb_agent_migration *mig,
     if (kind == LB_ANNOUNCE_NONE) {
         VLOG_WARN_RL(&rl, "port %s: not an announcement of its own MAC "
                      "and addresses: ignored", port->name);
-        return NULL;
+        return;
     }
     if (!port->additional_blocked) {
-        return NULL;            /* Already active: a later QEMU round. */
+        return;                 /* Already active: a later QEMU round. */
     }
-    activate(mig, port, in_port, kind, now);
-    return port->name;
+    activate(mig, port, in_port, kind, now, NULL);
+    svec_add(unblock, port->name);
+    activate_siblings(mig, port, kind, now, unblock);
 }
 
 /* The core has unblocked the port of the latest activation in the desired
@@ -341,10 +384,12 @@ void
 lb_agent_migration_unblocked(struct lb_agent_migration *mig,
                              uint64_t flows_seqno)
 {
-    if (!ovs_list_is_empty(&mig->activations)) {
-        struct lb_activation *a = CONTAINER_OF(
-            ovs_list_front(&mig->activations), struct lb_activation,
-            list_node);
+    /* The latest activations: one announcement's, its VM's NICs'. */
+    struct lb_activation *a;
+    LIST_FOR_EACH (a, list_node, &mig->activations) {
+        if (a->seqno) {
+            break;
+        }
         a->seqno = flows_seqno;
     }
 }

@@ -18,14 +18,16 @@ struct lb_agent_migration;
 struct lb_agent_view;
 struct lb_model;
 struct ofputil_packet_in;
+struct svec;
 struct sset;
 
 struct lb_agent_migration *lb_agent_migration_create(
     const struct lb_agent_view *);
 void lb_agent_migration_destroy(struct lb_agent_migration *);
 
-const char *lb_agent_migration_packet_in(struct lb_agent_migration *,
-                                         const struct ofputil_packet_in *);
+void lb_agent_migration_packet_in(struct lb_agent_migration *,
+                                  const struct ofputil_packet_in *,
+                                  struct svec *unblock);
 void lb_agent_migration_unblocked(struct lb_agent_migration *,
                                   uint64_t flows_seqno);
 void lb_agent_migration_apply_local(struct lb_agent_migration *,

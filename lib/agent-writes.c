@@ -82,6 +82,8 @@ lb_write_destroy(struct lb_write *w)
         free(w->ns);
         free(w->name);
         free(w->switch_name);
+        free(w->owner);
+        free(w->interface);
         free(w->pod);
         free(w->pod_uid);
         free(w->node);
@@ -292,7 +294,7 @@ port_json(const struct lb_write *w)
         json_array_append_new(ips,
                                lb_json_str(ipv6_string_mapped(ip, &w->ip6)));
     }
-    return json_pack(
+    json_t *obj = json_pack(
         "{s:s, s:s, s:{s:s, s:s}, "
         "s:{s:s, s:I, s:s, s:o, s:s}}",
         "apiVersion", "livebind.io/v1alpha1", "kind", "LogicalPort",
@@ -300,7 +302,12 @@ port_json(const struct lb_write *w)
         "spec", "switch", w->switch_name,
         "tunnelKey", (json_int_t) w->tunnel_key,
         "mac", mac, "ips", ips,
-        w->vm ? "vm" : "pod", w->name);
+        w->vm ? "vm" : "pod", w->owner ? w->owner : w->name);
+    if (w->interface) {
+        json_object_set_new(json_object_get(obj, "spec"), "interface",
+                            lb_json_str(w->interface));
+    }
+    return obj;
 }
 
 static json_t *

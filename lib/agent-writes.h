@@ -68,6 +68,9 @@ struct lb_write {
     struct eth_addr mac;
     uint32_t tunnel_key;
     bool vm;
+    char *owner;                /* LB_WRITE_CREATE_PORT: the VM or pod
+                                 * ('name' if NULL)... */
+    char *interface;            /* ...and a secondary NIC's interface. */
     char *pod;
     char *pod_uid;
     char *node;

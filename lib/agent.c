@@ -56,6 +56,7 @@
 #include "openvswitch/poll-loop.h"
 #include "policy.h"
 #include "sset.h"
+#include "svec.h"
 #include "timeval.h"
 #include "unixctl.h"
 #include "util.h"
@@ -793,15 +794,23 @@ agent_packet_in(void *agent_, const struct ofputil_packet_in *pin)
     if (lb_agent_ra_packet_in(agent->ra, pin)) {
         return;
     }
-    const char *name = lb_agent_migration_packet_in(agent->migration, pin);
-    struct lb_port *port = (name ? lb_model_find_port(&agent->model, name)
-                            : NULL);
-    if (port) {
-        port->additional_blocked = false;
-        struct lb_pipeline_ctx ctx;
-        agent_pipeline_ctx(agent, &ctx);
-        lb_pipeline_update_port(&ctx, port->name, port->key,
-                                port->switch_name, &agent->flows);
+    struct svec unblock = SVEC_EMPTY_INITIALIZER;
+    lb_agent_migration_packet_in(agent->migration, pin, &unblock);
+    bool unblocked = false;
+    for (size_t i = 0; i < unblock.n; i++) {
+        struct lb_port *port = lb_model_find_port(&agent->model,
+                                                  unblock.names[i]);
+        if (port) {
+            port->additional_blocked = false;
+            struct lb_pipeline_ctx ctx;
+            agent_pipeline_ctx(agent, &ctx);
+            lb_pipeline_update_port(&ctx, port->name, port->key,
+                                    port->switch_name, &agent->flows);
+            unblocked = true;
+        }
+    }
+    svec_destroy(&unblock);
+    if (unblocked) {
         agent->flows_seqno++;
         lb_agent_migration_unblocked(agent->migration, agent->flows_seqno);
     }

@@ -1005,6 +1005,7 @@ config_destroy(struct cni_config *config)
 {
     free(config->name);
     free(config->agent_socket);
+    free(config->logical_switch);
     cni_result_destroy(config->prev_result);
     for (size_t i = 0; i < config->n_valid_attachments; i++) {
         free(config->valid_attachments[i].container_id);
@@ -1048,7 +1049,7 @@ is_semver(const char *s)
 
 /* livebind's own configuration keys. */
 static const char *const livebind_options[] = {
-    "agentSocket", "timeoutMs", "logLevel",
+    "agentSocket", "timeoutMs", "logLevel", "logicalSwitch",
 };
 
 /* Keys that livebind ignores: the CNI spec's, and conventions that
@@ -1074,6 +1075,9 @@ static const struct {
     { "timeoutmillis", "timeoutMs" },
     { "timeoutmilliseconds", "timeoutMs" },
     { "loglvl", "logLevel" },
+    { "switch", "logicalSwitch" },
+    { "lswitch", "logicalSwitch" },
+    { "logicalswitchname", "logicalSwitch" },
 };
 
 /* 'key' in lowercase without '_', '-' and '.': "Timeout_MS" and
@@ -1266,6 +1270,19 @@ parse_config(const json_t *root, enum cni_command command,
         ds_put_quoted(&ds, s);
         ds_put_cstr(&ds, " is not one of off, error, warn, info, debug");
         return error_from_ds(CNI_ERR_INVALID_CONFIG, &ds);
+    }
+
+    /* A secondary network's switch (docs/cni.md, "Several NICs"). */
+    if (!get_string(root, "logicalSwitch", "", &s, &ds)) {
+        return error_from_ds(CNI_ERR_INVALID_CONFIG, &ds);
+    } else if (s) {
+        if (!valid_identifier(s, 253)) {
+            ds_put_cstr(&ds, "logicalSwitch ");
+            ds_put_quoted(&ds, s);
+            ds_put_cstr(&ds, " is not a LogicalSwitch name");
+            return error_from_ds(CNI_ERR_INVALID_CONFIG, &ds);
+        }
+        config->logical_switch = xstrdup(s);
     }
 
     /* Fields livebind does not support. */

@@ -176,6 +176,8 @@ struct cni_config {
     char *agent_socket;         /* "agentSocket". */
     int timeout_ms;             /* "timeoutMs". */
     enum cni_log_level log_level;   /* "logLevel". */
+    char *logical_switch;       /* "logicalSwitch": a secondary network's
+                                 * switch (NULL: the network's name). */
     struct cni_result *prev_result; /* "prevResult", NULL if absent. */
     struct cni_attachment *valid_attachments;   /* GC only. */
     size_t n_valid_attachments;

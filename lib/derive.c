@@ -10,6 +10,7 @@
 #include "hash.h"
 #include "ipam.h"
 #include "model.h"
+#include "multinic.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
 #include "sset.h"
@@ -431,6 +432,23 @@ lb_cluster_count(const struct lb_cluster *cluster, enum lb_kind kind)
     return shash_count(&cluster->objects[kind]);
 }
 
+/* Adds to 'port_names' the names of VM 'vm''s logical ports in 'ns': its
+ * pod network's ("<ns>_<vm>", whether its LogicalPort exists or not) and
+ * every other LogicalPort of the VM (its secondary NICs', multinic.h). */
+void
+lb_cluster_vm_port_names(const struct lb_cluster *cluster, const char *ns,
+                         const char *vm, struct sset *port_names)
+{
+    sset_add_and_free(port_names, xasprintf("%s_%s", ns, vm));
+    const struct shash_node *node;
+    SHASH_FOR_EACH (node, &cluster->objects[LB_KIND_LOGICAL_PORT]) {
+        const struct lb_logical_port *lp = node->data;
+        if (lp->vm && !strcmp(lp->vm, vm) && !strcmp(lp->ns, ns)) {
+            sset_add(port_names, lp->port_name);
+        }
+    }
+}
+
 /* Derivation.
  *
  * Switches come from LogicalSwitch objects, chassis from Nodes that have a
@@ -524,6 +542,34 @@ vmim_uid_key(const char *ns, const char *vm, const char *uid)
                      strlen(vm), vm, uid);
 }
 
+/* Adds 'pod' to the pods of port 'port', if it is among 'ports' (NULL: all
+ * ports). */
+static void
+group_pod(struct derive_ctx *ctx, const struct lb_pod *pod, const char *port,
+          const struct sset *ports)
+{
+    if (ports && !sset_contains(ports, port)) {
+        return;
+    }
+    /* A pod that names a port it may not take is not one of its pods: it
+     * must not move the port's binding. */
+    const struct lb_logical_port *lp
+        = lb_cluster_find_logical_port_by_port_name(ctx->cluster, port);
+    if (lp && !lb_pod_may_bind(ctx->cluster, pod, lp)) {
+        return;
+    }
+    struct pod_group *group = shash_find_data(&ctx->pods_by_port, port);
+    if (!group) {
+        group = xzalloc(sizeof *group);
+        shash_add(&ctx->pods_by_port, port, group);
+    }
+    if (group->n >= group->allocated) {
+        group->pods = x2nrealloc(group->pods, &group->allocated,
+                                 sizeof *group->pods);
+    }
+    group->pods[group->n++] = pod;
+}
+
 /* Indexes the objects that bear on the ports named in 'ports', or on every
  * port if 'ports' is NULL, so that deriving a few ports costs a scan, not a
  * full derivation. */
@@ -539,27 +585,10 @@ derive_ctx_init__(struct derive_ctx *ctx, const struct lb_cluster *cluster,
     struct shash_node *node;
     SHASH_FOR_EACH (node, &cluster->objects[LB_KIND_POD]) {
         const struct lb_pod *pod = node->data;
-        const char *port = lb_pod_logical_port_name(pod);
-        if (!port || (ports && !sset_contains(ports, port))) {
-            continue;
+        /* Each of its NICs' ports (multinic.h). */
+        for (size_t i = 0; i < lb_pod_n_port_names(pod); i++) {
+            group_pod(ctx, pod, lb_pod_port_name_at(pod, i), ports);
         }
-        /* A pod that names a port it may not take is not one of its pods:
-         * it must not move the port's binding. */
-        const struct lb_logical_port *lp
-            = lb_cluster_find_logical_port_by_port_name(cluster, port);
-        if (lp && !lb_pod_may_bind(cluster, pod, lp)) {
-            continue;
-        }
-        struct pod_group *group = shash_find_data(&ctx->pods_by_port, port);
-        if (!group) {
-            group = xzalloc(sizeof *group);
-            shash_add(&ctx->pods_by_port, port, group);
-        }
-        if (group->n >= group->allocated) {
-            group->pods = x2nrealloc(group->pods, &group->allocated,
-                                     sizeof *group->pods);
-        }
-        group->pods[group->n++] = pod;
     }
 
     /* The VMs of the ports: a port's migrations are its VM's, and a
@@ -1142,6 +1171,37 @@ lb_cluster_find_logical_port_by_port_name(const struct lb_cluster *cluster,
     return lp;
 }
 
+/* Whether 'pod' has the NIC 'lp' is the port of: the pod network's for a
+ * port without an interface; else a secondary NIC on that interface (its
+ * k8s.v1.cni.cncf.io/networks), whose network, for a VM's port, must be
+ * one of the VMI's Multus networks when the VMI is known. */
+static bool
+pod_has_nic_of(const struct lb_cluster *cluster, const struct lb_pod *pod,
+               const struct lb_logical_port *lp)
+{
+    if (lb_ifname_is_primary(lp->interface)) {
+        return true;
+    }
+    const struct lb_nic *nic = lb_nics_find(pod->nics, pod->n_nics,
+                                            lp->interface);
+    if (!nic) {
+        return false;
+    }
+    const struct lb_vmi *vmi = (lp->vm ? lb_cluster_find_vmi(cluster, lp->ns,
+                                                             lp->vm)
+                                : NULL);
+    if (!vmi) {
+        return true;
+    }
+    char *network = xasprintf("%s/%s", nic->network_ns, nic->network);
+    bool found = false;
+    for (size_t i = 0; !found && i < vmi->n_multus_networks; i++) {
+        found = !strcmp(vmi->multus_networks[i], network);
+    }
+    free(network);
+    return found;
+}
+
 /* Whether 'pod' may plug into 'lp' (and so take its IP and MAC, and bind
  * it to its node).  A VM's port takes only the VM's own virt-launcher pods:
  * those whose controller is the VM's VirtualMachineInstance, with the VMI's
@@ -1151,7 +1211,7 @@ bool
 lb_pod_may_bind(const struct lb_cluster *cluster, const struct lb_pod *pod,
                 const struct lb_logical_port *lp)
 {
-    if (strcmp(pod->ns, lp->ns)) {
+    if (strcmp(pod->ns, lp->ns) || !pod_has_nic_of(cluster, pod, lp)) {
         return false;
     }
     const char *vm = lb_pod_vm_name(pod);

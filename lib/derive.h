@@ -94,6 +94,8 @@ const struct lb_logical_port *lb_cluster_find_logical_port(
 const struct lb_logical_port *lb_cluster_find_logical_port_by_port_name(
     const struct lb_cluster *, const char *port_name);
 size_t lb_cluster_count(const struct lb_cluster *, enum lb_kind);
+void lb_cluster_vm_port_names(const struct lb_cluster *, const char *ns,
+                              const char *vm, struct sset *port_names);
 
 /* A port's MAC and IPv6 addresses, when the object leaves them out. */
 bool lb_logical_port_mac(const struct lb_logical_port *, struct eth_addr *);

@@ -434,6 +434,8 @@ static const struct field pod_fields[] = {
                 ANNOTATION(LB_ANNOTATION_ALLOW_MIGRATION)),
     STRING(POD(logical_switch), LB_K8S_NAME_MAX,
            ANNOTATION(LB_ANNOTATION_LOGICAL_SWITCH)),
+    STRING(POD(networks), LB_K8S_ANNOTATION_VALUE_MAX,
+           ANNOTATION(LB_ANNOTATION_NETWORKS)),
 };
 
 /* Finds the controller among 'metadata.ownerReferences'. */
@@ -565,6 +567,28 @@ parse_pod_policy_fields(const json_t *root, struct lb_pod *pod)
     }
 }
 
+/* The secondary NICs of 'pod' and their ports' names (multinic.h). */
+static void
+compute_nics(struct lb_pod *pod)
+{
+    if (!pod->networks || !pod->port_name) {
+        return;
+    }
+    pod->nics_error = lb_nics_parse(pod->networks, pod->ns, &pod->nics,
+                                    &pod->n_nics);
+    if (pod->nics_error) {
+        return;
+    }
+    const char *vm = lb_pod_vm_name(pod);
+    pod->nic_port_names = xcalloc(pod->n_nics, sizeof *pod->nic_port_names);
+    for (size_t i = 0; i < pod->n_nics; i++) {
+        char *name = lb_nic_object_name(vm ? vm : pod->name,
+                                        pod->nics[i].ifname);
+        pod->nic_port_names[i] = xasprintf("%s_%s", pod->ns, name);
+        free(name);
+    }
+}
+
 char *
 lb_pod_from_json(const json_t *root, struct lb_pod **objp)
 {
@@ -600,6 +624,7 @@ lb_pod_from_json(const json_t *root, struct lb_pod **objp)
     }
     pod->port_name = compute_port_name(pod);
     parse_pod_policy_fields(root, pod);
+    compute_nics(pod);
     *objp = pod;
     return NULL;
 }
@@ -620,6 +645,12 @@ lb_pod_destroy(struct lb_pod *pod)
             free(pod->ports[i].name);
         }
         free(pod->ports);
+        for (size_t i = 0; pod->nic_port_names && i < pod->n_nics; i++) {
+            free(pod->nic_port_names[i]);
+        }
+        free(pod->nic_port_names);
+        lb_nics_free(pod->nics, pod->n_nics);
+        free(pod->nics_error);
         free(pod);
     }
 }
@@ -687,6 +718,20 @@ const char *
 lb_pod_logical_port_name(const struct lb_pod *pod)
 {
     return pod->port_name;
+}
+
+/* The number of logical ports 'pod' plugs into: its pod network's (if it
+ * has one) and its secondary NICs', each named by lb_pod_port_name_at(). */
+size_t
+lb_pod_n_port_names(const struct lb_pod *pod)
+{
+    return pod->port_name ? 1 + pod->n_nics : 0;
+}
+
+const char *
+lb_pod_port_name_at(const struct lb_pod *pod, size_t i)
+{
+    return i ? pod->nic_port_names[i - 1] : pod->port_name;
 }
 
 /* True if all of 'pod''s containers have terminated for good. */
@@ -818,6 +863,15 @@ lb_vmi_from_json(const json_t *root, struct lb_vmi **objp)
     if (!error) {
         error = parse_migration_state(root, what, &vmi->migration_state);
     }
+    if (!error) {
+        char *e = lb_vmi_multus_networks(root, vmi->ns,
+                                         &vmi->multus_networks,
+                                         &vmi->n_multus_networks);
+        if (e) {
+            error = xasprintf("%s: %s", what, e);
+            free(e);
+        }
+    }
     free(what);
     if (error) {
         lb_vmi_destroy(vmi);
@@ -833,10 +887,28 @@ lb_vmi_destroy(struct lb_vmi *vmi)
     if (vmi) {
         fields_free(vmi, vmi_fields, ARRAY_SIZE(vmi_fields));
         lb_kv_migration_state_destroy(vmi->migration_state);
+        for (size_t i = 0; i < vmi->n_multus_networks; i++) {
+            free(vmi->multus_networks[i]);
+        }
+        free(vmi->multus_networks);
         free(vmi->ns);
         free(vmi->name);
         free(vmi);
     }
+}
+
+static bool
+vmi_networks_equal(const struct lb_vmi *a, const struct lb_vmi *b)
+{
+    if (a->n_multus_networks != b->n_multus_networks) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_multus_networks; i++) {
+        if (strcmp(a->multus_networks[i], b->multus_networks[i])) {
+            return false;
+        }
+    }
+    return true;
 }
 
 bool
@@ -846,7 +918,8 @@ lb_vmi_equal(const struct lb_vmi *a, const struct lb_vmi *b)
             && !strcmp(a->name, b->name)
             && fields_equal(a, b, vmi_fields, ARRAY_SIZE(vmi_fields))
             && lb_kv_migration_state_equal(a->migration_state,
-                                           b->migration_state));
+                                           b->migration_state)
+            && vmi_networks_equal(a, b));
 }
 
 /* VirtualMachineInstanceMigration. */
@@ -1170,6 +1243,7 @@ lb_logical_switch_equal(const struct lb_logical_switch *a,
 static const struct field logical_port_fields[] = {
     STRING(LP(uid), LB_K8S_SHORT_MAX, "metadata", "uid"),
     REQUIRED(LP(switch_name), LB_K8S_NAME_MAX, "spec", "switch"),
+    STRING(LP(interface), LB_K8S_SHORT_MAX, "spec", "interface"),
     STRING(LP(vm), LB_K8S_NAME_MAX, "spec", "vm"),
     STRING(LP(pod), LB_K8S_NAME_MAX, "spec", "pod"),
     STRING(LP(active_pod), LB_K8S_NAME_MAX, "status", "activeOwner", "pod"),

@@ -25,6 +25,7 @@
 #include "openvswitch/types.h"
 #include "model.h"
 #include "smap.h"
+#include "multinic.h"
 
 struct lb_ip_range;
 
@@ -87,6 +88,7 @@ struct lb_pod {
     bool allow_live_migration;  /* The opt-in annotation is "true". */
     char *logical_switch;       /* livebind.io/logical-switch: the switch
                                  * of the pod's NIC; NULL: "pods". */
+    char *networks;             /* k8s.v1.cni.cncf.io/networks, as is. */
 
     /* Controller ownerReference, all NULL if none. */
     char *owner_kind;
@@ -101,6 +103,14 @@ struct lb_pod {
     struct smap labels;
     struct lb_pod_port *ports;
     size_t n_ports;
+    /* Secondary NICs (multinic.h), from 'networks': each NIC's interface
+     * and the name of its logical port ("<ns>_<owner>.<ifname>").  If the
+     * annotation is bad, none, and 'nics_error' says why (the pod keeps
+     * its pod network: one bad annotation must not cut it off). */
+    struct lb_nic *nics;
+    char **nic_port_names;
+    size_t n_nics;
+    char *nics_error;
 };
 
 char *lb_pod_from_json(const json_t *, struct lb_pod **objp)
@@ -112,6 +122,8 @@ const char *lb_pod_vm_name(const struct lb_pod *);
 bool lb_pod_is_migration_target(const struct lb_pod *);
 const char *lb_pod_logical_port_name(const struct lb_pod *);
 bool lb_pod_is_finished(const struct lb_pod *);
+size_t lb_pod_n_port_names(const struct lb_pod *);
+const char *lb_pod_port_name_at(const struct lb_pod *, size_t);
 
 /* Node. */
 
@@ -155,6 +167,9 @@ struct lb_vmi {
     char *node_name;            /* status.nodeName: where the VM runs. */
     bool allow_live_migration;  /* The opt-in annotation is "true". */
     struct lb_kv_migration_state *migration_state;  /* NULL if absent. */
+    char **multus_networks;     /* spec.networks[].multus.networkName, as
+                                 * "ns/name" (multinic.h). */
+    size_t n_multus_networks;
 };
 
 char *lb_vmi_from_json(const json_t *, struct lb_vmi **objp)
@@ -241,6 +256,9 @@ struct lb_logical_port {
 
     /* spec.  Exactly one of 'vm' and 'pod' is nonnull. */
     char *switch_name;
+    char *interface;            /* A secondary NIC's interface in the pod
+                                 * (multinic.h), NULL for the pod
+                                 * network's. */
     uint32_t tunnel_key;        /* 0 if absent: derived from the IP. */
     bool has_mac;
     struct eth_addr mac;        /* If absent, derived from the IP. */

@@ -7,6 +7,9 @@
 #   make bench-cni        CNI ADD latency (root)
 #   make bench-migration  outage of live migrations, three modes + OVN (root);
 #                         BENCH_VM=qemu: a real QEMU guest, QEMU migrating
+#   make bench-provider   a provider network seen from an external host:
+#                         UDP outage beside OVN's, bulk transfers at full
+#                         MTU, path MTU (root)
 noinst_PROGRAMS += tests/bench/bench-pipeline
 tests_bench_bench_pipeline_SOURCES = tests/bench/bench-pipeline.c
 tests_bench_bench_pipeline_LDADD = $(LIVEBIND_LIBS)
@@ -19,14 +22,17 @@ LB_BENCH_TOOLS = \
 	tests/bench/bench-install.sh \
 	tests/bench/bench-k8s.sh \
 	tests/bench/bench-migration.sh \
-	tests/bench/bench-migration-qemu.sh
+	tests/bench/bench-migration-qemu.sh \
+	tests/bench/bench-provider.sh
 EXTRA_DIST += $(LB_BENCH_TOOLS) tests/bench/udp-probe.py \
 	tests/bench/README.md tests/bench/ovn.sh
 
 bench: tests/bench/bench-pipeline tests/bench/bench-policy
 	tests/bench/bench-pipeline
 	tests/bench/bench-policy
-bench-install bench-k8s bench-cni bench-migration: all $(noinst_PROGRAMS)
+bench-install bench-k8s bench-cni bench-migration bench-provider: all \
+		$(noinst_PROGRAMS)
 	srcdir=$(abs_top_srcdir) LB_BUILDDIR=$(abs_top_builddir) \
 	    $(abs_top_srcdir)/tests/bench/$@.sh
-.PHONY: bench bench-install bench-k8s bench-cni bench-migration
+.PHONY: bench bench-install bench-k8s bench-cni bench-migration \
+	bench-provider

@@ -55,6 +55,14 @@ pod_extra(const struct lb_pod *pod)
     FUZZ_ASSERT(!pod->host_network || !port,
                 "a hostNetwork pod has port \"%s\"", port);
     FUZZ_ASSERT(!vm || vm[0], "empty VM name");
+    /* Secondary NICs (multinic.h): a port each, or an error saying why
+     * none. */
+    FUZZ_ASSERT(!pod->nics_error || !pod->n_nics, "NICs and an error");
+    FUZZ_ASSERT(pod->n_nics <= LB_NICS_MAX, "%zu NICs", pod->n_nics);
+    for (size_t i = 0; i < lb_pod_n_port_names(pod); i++) {
+        const char *name = lb_pod_port_name_at(pod, i);
+        FUZZ_ASSERT(name && name[0], "NIC %zu: no port name", i);
+    }
     (void) lb_pod_is_migration_target(pod);
     (void) lb_pod_is_finished(pod);
 }

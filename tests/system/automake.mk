@@ -53,6 +53,10 @@ SYSTEM_TESTS += tests/system/test-provider-migration.sh
 EXTRA_DIST += tests/system/physnet.sh tests/system/physnet-watch.py \
 	tests/system/bulk.py
 EXTRA_DIST += tests/system/vms.sh
+# A VM with several NICs (pod network, VLAN 100, VLAN 200) selected through
+# NetworkAttachmentDefinitions and Multus's delegation, through migrations.
+SYSTEM_TESTS += tests/system/test-multinic-migration.sh
+EXTRA_DIST += tests/system/multus.sh
 
 # The soak: 200 migrations of several VMs with canaries, the agents' RSS
 # and descriptors printed at the start and the end.  Long: not part of

@@ -7,8 +7,9 @@
 #
 #   cp_start                 etcd + kube-apiserver, then deploy/crds.yaml,
 #                            deploy/daemonset.yaml (its Namespace) and
-#                            deploy/rbac.yaml as shipped, and KubeVirt's
-#                            VMI and VMIM CRDs
+#                            deploy/rbac.yaml as shipped, KubeVirt's VMI
+#                            and VMIM CRDs and Multus's
+#                            NetworkAttachmentDefinition CRD
 #   cp_agent_kubeconfig NODE a kubeconfig for NODE's agent: HTTPS, the CA,
 #                            a token of its own for the ServiceAccount of
 #                            deploy/rbac.yaml (re-read by the agent)
@@ -195,7 +196,8 @@ EOF
     _cp_apiserver_start
     _cp_apiserver_wait || return 1
     kc apply -f "$srcdir/deploy/crds.yaml" \
-        -f "$srcdir/tests/fixtures/kubevirt/crds.yaml" >/dev/null
+        -f "$srcdir/tests/fixtures/kubevirt/crds.yaml" \
+        -f "$srcdir/tests/fixtures/multus/crds.yaml" >/dev/null
     # The Namespace of deploy/daemonset.yaml (its DaemonSet stays
     # unscheduled: no controller manager runs), then the RBAC as shipped.
     kc apply -f "$srcdir/deploy/daemonset.yaml" >/dev/null
@@ -208,7 +210,8 @@ EOF
         crd/ipallocations.livebind.io \
         crd/virtualmachineinstances.kubevirt.io \
         crd/virtualmachineinstancemigrations.kubevirt.io \
-        crd/virtualmachines.kubevirt.io >/dev/null
+        crd/virtualmachines.kubevirt.io \
+        crd/network-attachment-definitions.k8s.cni.cncf.io >/dev/null
     CP_STARTED=1
     awk -v t0="$t0" -v now="$EPOCHREALTIME" -v v="$(cp_version)" \
         'BEGIN { printf "control-plane: etcd and kube-apiserver %s up, " \

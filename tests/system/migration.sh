@@ -48,24 +48,27 @@ launcher_meta() {
             \"kubevirt.io/allow-pod-bridge-network-live-migration\":\"true\"$mig_ann}"
 }
 
-# vm_pod_bridge POD GUEST UPLINK : bridge POD's eth0 to the guest's br0
-# through a veth (POD: tap0, GUEST: UPLINK), as KubeVirt's bridge binding
-# does: the pod's eth0 loses its address and gets another MAC, the VM keeps
-# both.  The uplink starts down.
+# vm_pod_bridge POD GUEST UPLINK [IFNAME BRIDGE] : bridge POD's eth0 (or
+# IFNAME, a secondary NIC) to the guest's br0 (or BRIDGE) through a veth
+# (POD: tap0, or tap-IFNAME; GUEST: UPLINK), as KubeVirt's bridge binding
+# does: the pod's interface loses its address and gets another MAC, the VM
+# keeps both.  The uplink starts down.
 vm_pod_bridge() {
     local pod=${LB_PREFIX}$1 guest=${LB_PREFIX}$2 up=$3
-    ip -n "$pod" addr flush dev eth0
-    ip -n "$pod" link set eth0 address "02:00:00:$(printf '%02x:%02x:%02x' \
+    local ifn=${4:-eth0} br=${5:-br0} tap=tap0
+    [ "$ifn" = eth0 ] || tap=tap-$ifn
+    ip -n "$pod" addr flush dev "$ifn"
+    ip -n "$pod" link set "$ifn" address "02:00:00:$(printf '%02x:%02x:%02x' \
         $((RANDOM % 256)) $((RANDOM % 256)) $((RANDOM % 256)))"
-    ip -n "$pod" link add k6t-eth0 type bridge
-    ip -n "$pod" link set eth0 master k6t-eth0
-    ip -n "$pod" link add tap0 type veth peer name "$up" netns "$guest"
-    ip -n "$pod" link set tap0 master k6t-eth0
-    ip netns exec "$pod" ethtool -K tap0 tx off >/dev/null
-    ip netns exec "$pod" ethtool -K k6t-eth0 tx off >/dev/null 2>&1 || true
-    ip -n "$pod" link set tap0 up
-    ip -n "$pod" link set k6t-eth0 up
-    ip -n "$guest" link set "$up" master br0
+    ip -n "$pod" link add "k6t-$ifn" type bridge
+    ip -n "$pod" link set "$ifn" master "k6t-$ifn"
+    ip -n "$pod" link add "$tap" type veth peer name "$up" netns "$guest"
+    ip -n "$pod" link set "$tap" master "k6t-$ifn"
+    ip netns exec "$pod" ethtool -K "$tap" tx off >/dev/null
+    ip netns exec "$pod" ethtool -K "k6t-$ifn" tx off >/dev/null 2>&1 || true
+    ip -n "$pod" link set "$tap" up
+    ip -n "$pod" link set "k6t-$ifn" up
+    ip -n "$guest" link set "$up" master "$br"
     ip netns exec "$guest" ethtool -K "$up" tx off >/dev/null
     # Isolated: while both pods are bridged, br0 must not reflect one
     # pod's broadcasts into the other.

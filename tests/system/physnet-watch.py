@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Watches one MAC on the bed's physical switch (tests/system/physnet.sh).
+"""Watches MACs on the bed's physical switch (tests/system/physnet.sh).
 
 Run in the switch's namespace with its OVS environment:
-    physnet-watch.py BRIDGE MAC VLAN
-Prints JSON lines, flushed:
+    physnet-watch.py BRIDGE MAC VLAN [MAC VLAN...]
+Prints JSON lines, flushed, each with the "mac" it is about:
   {"t": T, "port": NAME}   the port the switch has learned MAC on (in VLAN)
                            changed ("" when it has none); T is when the
                            answer that shows it came back (fdb/show, asked
@@ -41,7 +41,7 @@ def emit(obj, lock=threading.Lock()):
         sys.stdout.flush()
 
 
-def sniff(ifaces, mac):
+def sniff(ifaces, macs):
     socks = {}
     for name in ifaces:
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
@@ -49,7 +49,7 @@ def sniff(ifaces, mac):
         s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         s.bind((name, 0))
         socks[s.fileno()] = (s, name)
-    last = None
+    last = {}
     while True:
         ready, _, _ = select.select(list(socks), [], [], 1.0)
         for fd in ready:
@@ -57,7 +57,8 @@ def sniff(ifaces, mac):
             frame, anc, _, addr = s.recvmsg(65535, 1024)
             if addr[2] == socket.PACKET_OUTGOING or len(frame) < 14:
                 continue
-            if frame[6:12] != mac:
+            mac = frame[6:12]
+            if mac not in macs:
                 continue
             t = time.time()
             for level, kind, data in anc:
@@ -70,13 +71,13 @@ def sniff(ifaces, mac):
                 etype = struct.unpack("!H", frame[16:18])[0]
                 off = 18
             rarp = etype == ETH_P_RARP
-            event = {"t": t, "src": name, "rarp": rarp}
+            event = {"t": t, "src": name, "rarp": rarp, "mac": macs[mac]}
             na = unsolicited_na(frame, etype, off)
             if na:
                 event["na"] = na
-            if rarp or na or name != last:
+            if rarp or na or name != last.get(mac):
                 emit(event)
-            last = name
+            last[mac] = name
 
 
 def unsolicited_na(frame, etype, off):
@@ -126,28 +127,30 @@ def port_names(ctl, bridge):
 
 
 def main():
-    bridge, mac_s, vlan = sys.argv[1], sys.argv[2].lower(), sys.argv[3]
-    mac = bytes(int(x, 16) for x in mac_s.split(":"))
+    bridge, args = sys.argv[1], sys.argv[2:]
+    watched = [(args[i].lower(), args[i + 1]) for i in range(0, len(args), 2)]
+    macs = {bytes(int(x, 16) for x in m.split(":")): m for m, _ in watched}
     rundir = os.environ["OVS_RUNDIR"]
     pid = open(os.path.join(rundir, "ovs-vswitchd.pid")).read().strip()
     ctl = Unixctl(os.path.join(rundir, "ovs-vswitchd.%s.ctl" % pid))
     trunks = [n for n in os.listdir("/sys/class/net") if n.startswith("tr-")]
-    threading.Thread(target=sniff, args=(trunks, mac), daemon=True).start()
+    threading.Thread(target=sniff, args=(trunks, macs), daemon=True).start()
     names = port_names(ctl, bridge)
-    last = None
+    last = {}
     while True:
         out = ctl.call("fdb/show", bridge)
         t = time.time()
-        port = ""
+        port = dict.fromkeys(watched, "")
         for line in out.splitlines()[1:]:
             f = line.split()
-            if len(f) >= 3 and f[2].lower() == mac_s and f[1] == vlan:
+            if len(f) >= 3 and (f[2].lower(), f[1]) in port:
                 if f[0] not in names:
                     names = port_names(ctl, bridge)
-                port = names.get(f[0], f[0])
-        if port != last:
-            emit({"t": t, "port": port})
-            last = port
+                port[(f[2].lower(), f[1])] = names.get(f[0], f[0])
+        for key, p in port.items():
+            if p != last.get(key):
+                emit({"t": t, "port": p, "mac": key[0]})
+                last[key] = p
         time.sleep(0.0005)
 
 

@@ -235,14 +235,15 @@ no_migration_cookie() {
     [ -z "$f" ] || { echo "$f"; return 1; }
 }
 
-# flows_as_fresh NODE : NODE's switch holds exactly the flows a freshly
-# started agent installs: the agent is restarted, installs with zero
-# flow-mods, and the dump is unchanged.
+# flows_as_fresh NODE [AGENT-ARGS...] : NODE's switch holds exactly the
+# flows a freshly started agent (with AGENT-ARGS) installs: the agent is
+# restarted, installs with zero flow-mods, and the dump is unchanged.
 flows_as_fresh() {
     local node=$1 before after
+    shift
     before=$(bed_dump_flows "$node")
     agent_stop "$node"
-    agent_k8s_start "$node" || return 1
+    agent_k8s_start "$node" "$@" || return 1
     agent_wait_synced "$node" 30 || return 1
     agent_wait_installed "$node" 30 || return 1
     after=$(bed_dump_flows "$node")

@@ -88,3 +88,10 @@ tests_unit_test_policy_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DLB_FIXTURES_DEFAULT='"$(abs_top_srcdir)/tests/fixtures"'
 tests_unit_test_policy_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_policy_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+UNIT_TESTS += tests/unit/test-multinic
+tests_unit_test_multinic_SOURCES = tests/unit/test-multinic.c \
+	tests/unit/test-fixtures.h
+tests_unit_test_multinic_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DLB_FIXTURES_DEFAULT='"$(abs_top_srcdir)/tests/fixtures"'
+tests_unit_test_multinic_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_multinic_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
