@@ -15,6 +15,8 @@
 #define OFTABLE_ND_RESPONDER  25  /* Answer IPv6 NS locally, RS to agent. */
 #define OFTABLE_ND_REPLY      26  /* Finish an NS turned into an NA. */
 #define OFTABLE_L2_LOOKUP     30  /* Destination MAC -> logical out port. */
+#define OFTABLE_GATEWAY_OUT   31  /* To the host stack, by the gateway MAC. */
+#define OFTABLE_GATEWAY_IN    32  /* From the host: destination IP -> port. */
 #define OFTABLE_OUTPUT        40  /* Out port -> ofport(s), tunnel(s). */
 #define OFTABLE_PROVIDER_OUT  45  /* To a provider network's uplink. */
 #define OFTABLE_FLOOD         50  /* Broadcast and multicast. */

@@ -80,3 +80,9 @@ tests_unit_test_pipeline_provider_SOURCES = \
 	tests/unit/test-pipeline-provider.c tests/unit/test-flows.h
 tests_unit_test_pipeline_provider_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_pipeline_provider_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-pipeline-gateway
+tests_unit_test_pipeline_gateway_SOURCES = \
+	tests/unit/test-pipeline-gateway.c tests/unit/test-flows.h
+tests_unit_test_pipeline_gateway_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_pipeline_gateway_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
