@@ -1,0 +1,127 @@
+# gateway.sh - the distributed gateway's bed: the cluster of cluster.sh on a
+# dual-stack switch whose gateways are left to their defaults, an agent on
+# each node with the gateway port lb-gw0, IPv6 addresses on the underlay,
+# and an external host "ext" on the underlay that routes the switch's
+# subnet and prefix to the nodes (routed egress: no NAT).  Source after
+# cluster.sh with LB_IPV6=1 exported.
+#
+#   gw_cluster_up          all of the above; GW_* name the addresses
+#   gw_node_ip6 N          node N's IPv6 underlay address
+#   peer_server NS PORT    in namespace NS (bed_exec's names), a TCP server
+#                          that answers each connection with the peer's
+#                          address and closes it
+#   peer_seen NS IP PORT   connect from NS and print what the server saw
+#   neigh_mac NS IP        the MAC of NS's neighbour entry for IP
+
+GW_SUBNET=10.40.0.0/16
+GW_GW4=10.40.0.1                # The default: the subnet's first address.
+GW_PREFIX6=fd00:40::/64
+GW_GW6=fd00:40::1               # The default: the prefix's ::1.
+GW_MAC=0a:59:00:00:00:01        # Switch key 1's gateway MAC.
+GW_PORT=lb-gw0
+GW_EXT4=${LB_UL_NET:-172.31.0}.200
+GW_EXT6=fd31::200
+
+gw_node_ip6() { echo "fd31::${1#node}"; }
+
+# The node's network configuration, as on any node a CNI runs on: it
+# forwards, and has its own IPv6 address.
+_gw_node_setup() {
+    local n=$1
+    bed_exec "node$n" sysctl -qw net.ipv4.ip_forward=1 \
+        net.ipv6.conf.all.forwarding=1 || return 1
+    bed_exec "node$n" ip -6 addr add "$(gw_node_ip6 "$n")/64" dev br-phy \
+        nodad || return 1
+}
+
+# The external host: on the underlay's switch, routing the switch's subnet
+# and prefix to all three nodes (ECMP, by layer 4, so that different
+# connections come back through different nodes).
+_gw_ext_up() {
+    local ul; ul=$(_bed_ns ul)
+    local ns=${LB_PREFIX}ext
+    _bed_ns_add "$ns" || return 1
+    ip -n "$ul" link add ul-ext type veth peer name eth0 netns "$ns" \
+        || return 1
+    ip -n "$ul" link set ul-ext master lb-ul up
+    ip netns exec "$ul" ethtool -K ul-ext tx off >/dev/null
+    ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" addr add "$GW_EXT4/${LB_UL_PLEN:-24}" dev eth0
+    ip -n "$ns" -6 addr add "$GW_EXT6/64" dev eth0 nodad
+    ip netns exec "$ns" sysctl -qw net.ipv4.fib_multipath_hash_policy=1 \
+        net.ipv6.fib_multipath_hash_policy=1
+    ip -n "$ns" route add "$GW_SUBNET" \
+        nexthop via "$(bed_node_ip 1)" nexthop via "$(bed_node_ip 2)" \
+        nexthop via "$(bed_node_ip 3)" || return 1
+    ip -n "$ns" -6 route add "$GW_PREFIX6" \
+        nexthop via "$(gw_node_ip6 1)" dev eth0 \
+        nexthop via "$(gw_node_ip6 2)" dev eth0 \
+        nexthop via "$(gw_node_ip6 3)" dev eth0 || return 1
+}
+
+# The agent made the gateway port and routes the subnet and the prefix
+# into it.
+gw_host_ready() {
+    bed_exec "$1" ip route show "$GW_SUBNET" | grep -q "dev $GW_PORT" &&
+        bed_exec "$1" ip -6 route show "$GW_PREFIX6" |
+            grep -q "dev $GW_PORT" &&
+        bed_exec "$1" ip link show "$GW_PORT" | grep -q 'NOARP.*,UP'
+}
+
+gw_cluster_up() {
+    local n
+    LB_SWITCH_PREFIX6=$GW_PREFIX6
+    LB_SWITCH_GATEWAY6=
+    cluster_up "$GW_SUBNET" "" --gateway-port="$GW_PORT" || return 1
+    for n in 1 2 3; do
+        _gw_node_setup "$n" || return 1
+    done
+    _gw_ext_up || return 1
+    for n in 1 2 3; do
+        bed_wait_until 15 gw_host_ready "node$n" ||
+            { echo "node$n: gateway port not ready"
+              bed_exec "node$n" ip -d link show "$GW_PORT"
+              bed_exec "node$n" ip route; bed_exec "node$n" ip -6 route
+              grep -i gateway "$(bed_node_dir "node$n")/agent.log" | tail
+              return 1; }
+    done
+}
+
+_GW_PEER_SERVER='
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", int(sys.argv[1])))
+s.listen(16)
+while True:
+    c, a = s.accept()
+    peer = a[0][7:] if a[0].startswith("::ffff:") else a[0]
+    c.sendall((peer + "\n").encode())
+    c.close()
+'
+
+peer_server() {
+    bed_bg "$1" "$LB_BED_DIR/peer-$1-$2.log" python3 -c "$_GW_PEER_SERVER" "$2"
+    bed_wait_until 5 bed_exec "$1" sh -c "ss -ltn | grep -q ':$2 '"
+}
+
+peer_seen() {
+    bed_exec "$1" timeout 5 python3 -c '
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
+print(c.recv(100).decode().strip())' "$2" "$3"
+}
+
+# expect_peer NS IP PORT WANT : connecting from NS to IP:PORT, the server
+# sees WANT as the client's address.
+expect_peer() {
+    local got; got=$(peer_seen "$1" "$2" "$3") || return 1
+    echo "$1 -> $2: seen as $got (want $4)"
+    [ "$got" = "$4" ]
+}
+
+neigh_mac() {
+    bed_exec "$1" ip neigh show "$2" | sed -n 's/.*lladdr \([0-9a-f:]*\).*/\1/p'
+}
