@@ -84,3 +84,4 @@ SYSTEM_TESTS += tests/system/test-migration-faults.sh
 # families.
 SYSTEM_TESTS += tests/system/test-gateway.sh
 EXTRA_DIST += tests/system/gateway.sh
+SYSTEM_TESTS += tests/system/test-gateway-migration.sh

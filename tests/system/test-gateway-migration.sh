@@ -1,0 +1,125 @@
+#!/bin/bash
+# System test: a VM's connections through the distributed gateway survive
+# its live migration there and back (node1 -> node2 -> node1).  While it
+# migrates the VM holds four TCP streams, each one connection from start to
+# end with nothing lost:
+#
+#   - VM -> external host, IPv4 and IPv6 (routed egress: no NAT, the
+#     external host's ECMP route brings replies back through any node);
+#   - node1's host stack -> VM, IPv4 and IPv6 (sourced from node1's own
+#     address, as a kubelet probe or a host-network client).
+#
+# The VM's neighbour entries for its gateways are sampled every 50 ms
+# throughout: always the gateway MAC, never failed.  Prints each stream's
+# longest silence (ms) across each migration, beside that of a pod -> VM
+# stream over the overlay alone (a client pod on node3).
+#
+# Exit: 0 pass, 1 fail, 77 skip.
+set -eu
+
+srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+LB_PREFIX=${LB_PREFIX:-lbgm$$-}
+export LB_IPV6=1
+. "$srcdir/tests/system/cluster.sh"
+. "$srcdir/tests/system/gateway.sh"
+. "$srcdir/tests/system/vms.sh"
+
+gw_cluster_up
+dir=$LB_BED_DIR
+
+result_ip6() {
+    python3 -c 'import json,sys
+for ip in json.load(sys.stdin)["ips"]:
+    if ":" in ip["address"]:
+        print(ip["address"].split("/")[0])' < "$dir/add.$1"
+}
+
+check "client pod on node3" vms_client
+check "VM vm1 on node1" vm_new vm1
+vm4=$(vm_ip vm1)
+vm6=$(result_ip6 vm1-l0)
+g=${LB_PREFIX}g-vm1
+# The guest's own configuration, as its DHCP client and SLAAC would make
+# it: the IPv6 address, and a default route per family by the gateway.
+ip -n "$g" -6 addr replace "$vm6/64" dev br0 nodad
+ip -n "$g" route add default via "$GW_GW4" dev br0
+ip -n "$g" -6 route add default via "$GW_GW6" dev br0 metric 10
+echo "VM vm1: $vm4 $vm6 $(vm_mac vm1), port key $(printf '%#x' "${VM_KEY[vm1]}")"
+check "the VM reaches the external host (IPv4)" \
+    bed_exec g-vm1 ping -c 1 -W 2 "$GW_EXT4"
+check "the VM reaches the external host (IPv6)" \
+    bed_exec g-vm1 ping -6 -c 1 -W 2 "$GW_EXT6"
+
+# stream NAME SERVER-NS CLIENT-NS IP PORT : a canary (canary.py) over one
+# TCP connection; vms.sh's canary_* helpers take NAME.
+stream() {
+    local name=$1 sns=$2 cns=$3 ip=$4 port=$5
+    bed_bg "$sns" "$dir/canary-$name.log" python3 \
+        "$srcdir/tests/system/canary.py" server "$port" \
+        "$dir/canary-$name.json"
+    VM_SERVER[$name]=$BED_BG_PID
+    bed_wait_until 5 bed_exec "$sns" sh -c "ss -ltn | grep -q ':$port '" \
+        || return 1
+    bed_bg "$cns" "$dir/canary-client-$name.log" python3 \
+        "$srcdir/tests/system/canary.py" client "$ip" "$port" 10
+    VM_CLIENT[$name]=$BED_BG_PID
+    bed_wait_until 10 canary_flowing "$name"
+}
+streams="overlay egress4 egress6 host4 host6"
+# The reference: the overlay's own pod -> VM stream (client pod on node3).
+check "stream client pod -> VM (the overlay's)" stream overlay g-vm1 client "$vm4" 7000
+check "stream VM -> external host, IPv4" stream egress4 ext g-vm1 "$GW_EXT4" 7001
+check "stream VM -> external host, IPv6" stream egress6 ext g-vm1 "$GW_EXT6" 7002
+check "stream node1's host -> VM, IPv4" stream host4 g-vm1 node1 "$vm4" 7003
+check "stream node1's host -> VM, IPv6" stream host6 g-vm1 node1 "$vm6" 7004
+
+# The VM's neighbour entries for its gateways, every 50 ms.
+bed_bg g-vm1 "$dir/neigh.samples" sh -c "while :; do
+    ip neigh show $GW_GW4 dev br0; ip -6 neigh show $GW_GW6 dev br0
+    sleep 0.05; done"
+sampler=$BED_BG_PID
+
+declare -A gaps1 gaps2
+for s in $streams; do canary_window "$s"; done
+check "migration node1 -> node2" vm_migrate vm1
+check "the VM's port converged on node2" bed_wait_until 10 vm_converged vm1
+for s in $streams; do
+    check "stream $s flows after the first migration" \
+        bed_wait_until 5 canary_flowing "$s"
+    gaps1[$s]=$(canary_gap "$s")
+    canary_window "$s"
+done
+check "migration node2 -> node1" vm_migrate vm1
+check "the VM's port converged on node1" bed_wait_until 10 vm_converged vm1
+for s in $streams; do
+    check "stream $s flows after the second migration" \
+        bed_wait_until 5 canary_flowing "$s"
+    gaps2[$s]=$(canary_gap "$s")
+done
+# The benchmark line: each stream's longest silence across each migration
+# (the overlay's pod -> VM stream beside the gateway's).
+line="outage (longest silence, ms), node1->node2 / node2->node1:"
+for s in $streams; do
+    line="$line $s ${gaps1[$s]} / ${gaps2[$s]};"
+done
+echo "$line"
+
+kill "$sampler"
+neigh_never_changed() {
+    local n bad
+    n=$(grep -c . "$dir/neigh.samples")
+    bad=$(grep -v "lladdr $GW_MAC " "$dir/neigh.samples" |
+          grep -v '^$' | sort | uniq -c || true)
+    echo "$n samples of the VM's gateway entries; other than $GW_MAC:" \
+         "${bad:-none}"
+    [ "$n" -gt 20 ] && [ -z "$bad" ] &&
+        grep -q "^$GW_GW4 " "$dir/neigh.samples" &&
+        grep -q "^$GW_GW6 " "$dir/neigh.samples"
+}
+check "the VM's neighbour entries for its gateways never changed" \
+    neigh_never_changed
+for s in $streams; do
+    check "stream $s: one connection, nothing lost" canary_verdict "$s"
+done
+
+report
