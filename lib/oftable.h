@@ -17,6 +17,8 @@
 #define OFTABLE_L2_LOOKUP     30  /* Destination MAC -> logical out port. */
 #define OFTABLE_GATEWAY_OUT   31  /* To the host stack, by the gateway MAC. */
 #define OFTABLE_GATEWAY_IN    32  /* From the host: destination IP -> port. */
+#define OFTABLE_GATEWAY_REPLY 33  /* Replies of what the host sent: back to
+                                   * it (conntrack). */
 #define OFTABLE_OUTPUT        40  /* Out port -> ofport(s), tunnel(s). */
 #define OFTABLE_PROVIDER_OUT  45  /* To a provider network's uplink. */
 #define OFTABLE_FLOOD         50  /* Broadcast and multicast. */

@@ -34,6 +34,18 @@
  *     Anything else from the host (its multicast, addresses no port has)
  *     is dropped.
  *
+ *   - Replies go back through the host that sent: what enters a switch
+ *     from the gateway port is committed to conntrack (zone = the switch's
+ *     key) with ct_mark bit 0 set, and every IP packet of the switch on
+ *     its way to L2 lookup is looked up there first (OFTABLE_GATEWAY_REPLY):
+ *     a reply of such a connection goes to the host instead of straight to
+ *     its destination.  That is what a Service needs: a pod's packet to a
+ *     ClusterIP is DNATed by its own node's kube-proxy to a backend on
+ *     another node, and the backend's reply, addressed to the pod on the
+ *     same switch, would otherwise reach it over L2 with the backend's
+ *     address as source, past the conntrack entry that undoes the DNAT.
+ *     Antrea does the same with its gateway's conntrack marks.
+ *
  * The gateway's addresses are not the host's: the host routes the switch's
  * subnet into the gateway port and sends from its own address, so a remote
  * pod's reply to the host goes to that node, not to whichever node the
@@ -53,6 +65,15 @@
 #include "simap.h"
 
 static const struct eth_addr host_mac = LB_GATEWAY_HOST_MAC_INIT;
+
+/* In OFTABLE_L2_LOOKUP, above every other flow of a gateway switch: IP not
+ * yet looked up in conntrack goes through it first. */
+#define PRIO_GATEWAY_CT 130
+
+/* ct_mark bit of a connection the host started through the gateway. */
+#define GATEWAY_CT_MARK "0x1/0x1"
+
+static const char *const families[] = { "ip", "ipv6" };
 
 /* The gateway port's ofport on this chassis, 0 if it has none. */
 static unsigned int
@@ -129,6 +150,17 @@ lb_gateway_default_flows(const struct lb_pipeline_ctx *ctx,
     ds_put_cstr(&actions, "drop");
     add(ft, OFTABLE_GATEWAY_OUT, PRIO_TABLE_MISS, cookie, &match, &actions);
 
+    /* Replies of connections the host started: back to the host.  The
+     * rest, now tracked, to L2 lookup again. */
+    for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
+        ds_put_format(&match, "ct_state=+trk+rpl,ct_mark="GATEWAY_CT_MARK
+                      ",%s", families[i]);
+        ds_put_format(&actions, "resubmit(,%d)", OFTABLE_GATEWAY_OUT);
+        add(ft, OFTABLE_GATEWAY_REPLY, PRIO_PORT, cookie, &match, &actions);
+    }
+    ds_put_format(&actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
+    add(ft, OFTABLE_GATEWAY_REPLY, PRIO_TABLE_MISS, cookie, &match, &actions);
+
     ds_destroy(&match);
     ds_destroy(&actions);
 }
@@ -167,13 +199,21 @@ lb_gateway_switch_flows(const struct lb_pipeline_ctx *ctx,
     add(ft, OFTABLE_L2_LOOKUP, PRIO_PORT_EXCEPTION, cookie, &match,
         &actions);
 
-    static const char *const families[] = { "ip", "ipv6" };
     for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
         ds_put_format(&match, "%s,metadata=%#"PRIx32, families[i],
                       sw->tunnel_key);
         ds_put_format(&actions, "set_field:"ETH_ADDR_FMT"->eth_dst,"
                       "output:%u", ETH_ADDR_ARGS(host_mac), gw);
         add(ft, OFTABLE_GATEWAY_OUT, PRIO_PORT, cookie, &match, &actions);
+
+        /* Every IP packet of the switch, from a local port or a tunnel:
+         * is it a reply of a connection the host started here? */
+        ds_put_format(&match, "ct_state=-trk,%s,metadata=%#"PRIx32,
+                      families[i], sw->tunnel_key);
+        ds_put_format(&actions, "ct(table=%d,zone=%"PRIu32")",
+                      OFTABLE_GATEWAY_REPLY, sw->tunnel_key);
+        add(ft, OFTABLE_L2_LOOKUP, PRIO_GATEWAY_CT, cookie, &match,
+            &actions);
     }
 
     ds_destroy(&match);
@@ -184,13 +224,19 @@ static void
 put_gateway_in_actions(struct ds *actions, const struct lb_switch *sw,
                        const struct lb_port *port)
 {
+    /* Committed, so that the replies come back here (to
+     * OFTABLE_GATEWAY_REPLY, which sends this original direction on to L2
+     * lookup). */
     ds_put_format(actions, "set_field:%#"PRIx32"->metadata,"
                   "set_field:%#"PRIx32"->"LB_REG_INPORT","
                   "set_field:"ETH_ADDR_FMT"->eth_src,"
-                  "set_field:"ETH_ADDR_FMT"->eth_dst,resubmit(,%d)",
+                  "set_field:"ETH_ADDR_FMT"->eth_dst,"
+                  "ct(commit,table=%d,zone=%"PRIu32","
+                  "exec(set_field:"GATEWAY_CT_MARK"->ct_mark))",
                   sw->tunnel_key, LB_INPORT_GATEWAY,
                   ETH_ADDR_ARGS(lb_gateway_mac(sw)),
-                  ETH_ADDR_ARGS(port->mac), OFTABLE_L2_LOOKUP);
+                  ETH_ADDR_ARGS(port->mac), OFTABLE_GATEWAY_REPLY,
+                  sw->tunnel_key);
 }
 
 /* Per port of an overlay switch with a gateway, on every chassis with a

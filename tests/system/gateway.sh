@@ -125,3 +125,79 @@ expect_peer() {
 neigh_mac() {
     bed_exec "$1" ip neigh show "$2" | sed -n 's/.*lladdr \([0-9a-f:]*\).*/\1/p'
 }
+
+# ---- Services: the real kube-proxy (built by utilities/build-k8s.sh from
+# the same sources as kube-apiserver) in each node's namespace, fed by
+# Services and EndpointSlices written as the endpointslice controller
+# writes them (no controller manager runs in the bed).
+
+_gw_kp_kubeconfig() {
+    local f=$LB_BED_DIR/k8s/kube-proxy.kubeconfig tok
+    if [ ! -f "$f" ]; then
+        # kube-proxy's own ServiceAccount with the bootstrap policy's
+        # system:node-proxier, as kubeadm sets it up.
+        kc create serviceaccount kube-proxy -n kube-system >/dev/null ||
+            return 1
+        kc create clusterrolebinding livebind-test-kube-proxy \
+            --clusterrole=system:node-proxier \
+            --serviceaccount=kube-system:kube-proxy >/dev/null || return 1
+        tok=$(kc create token kube-proxy -n kube-system --duration=2h) ||
+            return 1
+        _cp_kubeconfig "$f" "$LB_API" "$LB_BED_DIR/k8s/pki/ca.crt" \
+            "    token: $tok"
+    fi
+    echo "$f"
+}
+
+# kube_proxy_start NODE : kube-proxy in iptables mode; the pods' subnet
+# and prefix are the cluster's (traffic from them is not masqueraded).
+kube_proxy_start() {
+    local kcfg; kcfg=$(_gw_kp_kubeconfig) || return 1
+    bed_bg "$1" "$LB_BED_DIR/$1/kube-proxy.log" "$LB_K8S_BIN/kube-proxy" \
+        --kubeconfig="$kcfg" --hostname-override="$1" \
+        --proxy-mode=iptables --cluster-cidr="$GW_SUBNET,$GW_PREFIX6" \
+        --conntrack-max-per-core=0 --v=1
+}
+
+# service_add NAME CLUSTER-IP PORT TARGET-PORT POD@NODE... : a ClusterIP
+# Service and its EndpointSlice with the pods (ready, on their nodes).
+service_add() {
+    local name=$1 cip=$2 port=$3 tport=$4 uid eps="" pod node
+    shift 4
+    uid=$(kapi_ok POST /api/v1/namespaces/default/services \
+      "{\"apiVersion\":\"v1\",\"kind\":\"Service\",
+        \"metadata\":{\"name\":\"$name\",\"namespace\":\"default\"},
+        \"spec\":{\"clusterIP\":\"$cip\",\"ipFamilies\":[\"IPv4\"],
+          \"selector\":{\"app\":\"$name\"},
+          \"ports\":[{\"name\":\"tcp\",\"port\":$port,
+                      \"targetPort\":$tport,\"protocol\":\"TCP\"}]}}" |
+        json_field uid) || return 1
+    for pod in "$@"; do
+        node=${pod#*@}
+        pod=${pod%@*}
+        eps="$eps${eps:+,}{\"addresses\":[\"$(ip_of "$pod")\"],
+            \"conditions\":{\"ready\":true,\"serving\":true,
+                            \"terminating\":false},
+            \"nodeName\":\"$node\",
+            \"targetRef\":{\"kind\":\"Pod\",\"namespace\":\"default\",
+                           \"name\":\"$pod\"}}"
+    done
+    kapi_ok POST /apis/discovery.k8s.io/v1/namespaces/default/endpointslices \
+      "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",
+        \"metadata\":{\"name\":\"$name-gw1\",\"namespace\":\"default\",
+          \"labels\":{\"kubernetes.io/service-name\":\"$name\",
+            \"endpointslice.kubernetes.io/managed-by\":\"endpointslice-controller.k8s.io\"},
+          \"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Service\",
+            \"name\":\"$name\",\"uid\":\"$uid\",\"controller\":true,
+            \"blockOwnerDeletion\":true}]},
+        \"addressType\":\"IPv4\",
+        \"ports\":[{\"name\":\"tcp\",\"port\":$tport,\"protocol\":\"TCP\"}],
+        \"endpoints\":[$eps]}" >/dev/null
+}
+
+# service_programmed CLUSTER-IP NODE : NODE's kube-proxy has rules for it,
+# with endpoints (on_all_nodes's order).
+service_programmed() {
+    bed_exec "$2" iptables -t nat -S KUBE-SERVICES 2>/dev/null |
+        grep -q -- "-d $1/32 .*-j KUBE-SVC-"
+}

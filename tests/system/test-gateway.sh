@@ -11,7 +11,12 @@
 #     from the node's own address;
 #   - pod -> its node, pod -> another node's host address, without NAT;
 #   - routed egress: pod -> external host without NAT, the replies coming
-#     back through whichever node the external host's ECMP route picks.
+#     back through whichever node the external host's ECMP route picks;
+#   - Services: the real kube-proxy (iptables mode) on every node, a
+#     ClusterIP backed by pods on node2 and node3 (EndpointSlices written as
+#     the endpointslice controller writes them), reached from pa on node1
+#     with its own address kept, the replies back through node1's host
+#     (conntrack, table 33).
 #
 # LB_GATEWAY_DUMP_DIR=DIR writes node1's flows there (docs/pipeline.md).
 # Exit: 0 pass, 1 fail, 77 skip.
@@ -140,6 +145,46 @@ answered_locally() {
 }
 check "the gateway's ARP and NS are answered on the pod's own node" \
     answered_locally
+
+# Services: kube-proxy on every node; "web" is backed by pb (node2) and pc
+# (node3), and pa on node1 reaches it: DNAT by node1's kube-proxy, the
+# replies from node2 and node3 back through node1's host (conntrack,
+# table 33) so that its conntrack undoes the DNAT.
+check "pod pc on node3" add_pod node3 pc
+peer_server pc 8080
+for n in 1 2 3; do
+    kube_proxy_start "node$n"
+done
+check "Service web (10.96.0.100:80) backed by pb and pc" \
+    service_add web 10.96.0.100 80 8080 pb@node2 pc@node3
+check "kube-proxy programmed it on every node" \
+    bed_wait_until 30 on_all_nodes service_programmed 10.96.0.100
+clusterip_both_backends() {
+    local i got b0 c0 b1 c1
+    b0=$(_gw_in_packets node1 "ip,nw_dst=$pb4"); c0=$(_gw_in_packets node1 "ip,nw_dst=$(ip_of pc)")
+    for i in $(seq 12); do
+        got=$(peer_seen pa 10.96.0.100 80) || return 1
+        # Each backend sees pa's own address: no masquerade.
+        [ "$got" = "$pa4" ] || { echo "seen as $got"; return 1; }
+    done
+    sleep 1.2       # Flow counters lag.
+    # Both backends were chosen: node1's host sent to each through the
+    # gateway port (table 32).
+    b1=$(_gw_in_packets node1 "ip,nw_dst=$pb4"); c1=$(_gw_in_packets node1 "ip,nw_dst=$(ip_of pc)")
+    echo "node1's host -> pb: $b0 -> $b1 packets, -> pc: $c0 -> $c1"
+    [ "$b1" -gt "$b0" ] && [ "$c1" -gt "$c0" ]
+}
+check "pa -> ClusterIP 10.96.0.100: both backends, pa's address kept" \
+    clusterip_both_backends
+_svc_replies() {
+    local p
+    p=$(bed_ofctl node1 dump-flows "table=33,ct_state=+trk+rpl,ct_mark=0x1/0x1,ip" |
+        sed -n 's/.*n_packets=\([0-9]*\).*/\1/p' | head -1)
+    echo "replies sent back to node1's host by table 33: $p"
+    [ "${p:-0}" -gt 0 ]
+}
+check "the backends' replies came back through node1's host (table 33)" \
+    _svc_replies
 
 if [ -n "${LB_GATEWAY_DUMP_DIR-}" ]; then
     mkdir -p "$LB_GATEWAY_DUMP_DIR"

@@ -153,7 +153,8 @@ count_gateway_flows(const struct lb_flow_table *ft)
     LB_FLOW_TABLE_FOR_EACH (flow, ft) {
         if (lb_cookie_kind(flow->cookie) == LB_COOKIE_GATEWAY
             || flow->table_id == OFTABLE_GATEWAY_IN
-            || flow->table_id == OFTABLE_GATEWAY_OUT) {
+            || flow->table_id == OFTABLE_GATEWAY_OUT
+            || flow->table_id == OFTABLE_GATEWAY_REPLY) {
             n++;
         }
     }
@@ -224,11 +225,25 @@ test_flows(void **state)
         char *want = xasprintf("set_field:0x1->metadata,"
                                "set_field:0x80000001->reg14,"
                                "set_field:0a:59:00:00:00:01->eth_src,"
-                               "set_field:%s->eth_dst,resubmit(,30)",
+                               "set_field:%s->eth_dst,"
+                               "ct(commit,table=33,zone=1,"
+                               "exec(set_field:0x1/0x1->ct_mark))",
                                addrs[i][1]);
         assert_actions(&f->flows, OFTABLE_GATEWAY_IN, 100, addrs[i][0], want);
         free(want);
     }
+
+    /* Every IP packet of the switch is looked up in its zone first; a
+     * reply of what the host sent goes back to the host. */
+    assert_actions(&f->flows, OFTABLE_L2_LOOKUP, 130,
+                   "ct_state=-trk,ip,metadata=0x1", "ct(table=33,zone=1)");
+    assert_actions(&f->flows, OFTABLE_L2_LOOKUP, 130,
+                   "ct_state=-trk,ipv6,metadata=0x1", "ct(table=33,zone=1)");
+    assert_actions(&f->flows, OFTABLE_GATEWAY_REPLY, 100,
+                   "ct_state=+trk+rpl,ct_mark=0x1/0x1,ip", "resubmit(,31)");
+    assert_actions(&f->flows, OFTABLE_GATEWAY_REPLY, 100,
+                   "ct_state=+trk+rpl,ct_mark=0x1/0x1,ipv6", "resubmit(,31)");
+    assert_actions(&f->flows, OFTABLE_GATEWAY_REPLY, 0, "", "resubmit(,30)");
 
     /* Per-port flows carry the port's cookie, per-switch ones kind 6. */
     const struct lb_flow *flow;
@@ -258,7 +273,10 @@ test_provider_switch_has_none(void **state)
                      && strstr(flow->match, "192.0.2."));
         assert_null(strstr(flow->actions, "0a:59:00:00:00:02"));
     }
-    assert_int_equal(count_gateway_flows(&f->flows), 3 + 1 + 2 + 2 + 4);
+    /* Defaults: in_port, two misses, table 33's three; switch "pods": ARP,
+     * two in table 30, two to the host, two conntrack lookups; p1's and
+     * p2's addresses. */
+    assert_int_equal(count_gateway_flows(&f->flows), 6 + 7 + 4);
 }
 
 /* A port's updates (a migration there and back) give the same flows as a
