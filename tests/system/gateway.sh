@@ -108,9 +108,10 @@ peer_server() {
 }
 
 peer_seen() {
-    bed_exec "$1" timeout 5 python3 -c '
+    # Generous timeouts: the machine may be loaded (one SYN lost costs 1 s).
+    bed_exec "$1" timeout 15 python3 -c '
 import socket, sys
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
 print(c.recv(100).decode().strip())' "$2" "$3"
 }
 
@@ -151,12 +152,16 @@ _gw_kp_kubeconfig() {
 
 # kube_proxy_start NODE : kube-proxy in iptables mode; the pods' subnet
 # and prefix are the cluster's (traffic from them is not masqueraded).
+# Routed egress is asymmetric (out through the pod's node, back through
+# any): a node sees a connection's replies without its start, which
+# conntrack calls INVALID and kube-proxy's default rules drop; with
+# --conntrack-tcp-be-liberal it installs no such rule (docs/pipeline.md).
 kube_proxy_start() {
     local kcfg; kcfg=$(_gw_kp_kubeconfig) || return 1
     bed_bg "$1" "$LB_BED_DIR/$1/kube-proxy.log" "$LB_K8S_BIN/kube-proxy" \
         --kubeconfig="$kcfg" --hostname-override="$1" \
         --proxy-mode=iptables --cluster-cidr="$GW_SUBNET,$GW_PREFIX6" \
-        --conntrack-max-per-core=0 --v=1
+        --conntrack-max-per-core=0 --conntrack-tcp-be-liberal --v=1
 }
 
 # service_add NAME CLUSTER-IP PORT TARGET-PORT POD@NODE... : a ClusterIP

@@ -7,7 +7,11 @@
 #   - VM -> external host, IPv4 and IPv6 (routed egress: no NAT, the
 #     external host's ECMP route brings replies back through any node);
 #   - node1's host stack -> VM, IPv4 and IPv6 (sourced from node1's own
-#     address, as a kubelet probe or a host-network client).
+#     address, as a kubelet probe or a host-network client);
+#   - VM -> a ClusterIP Service whose one backend is a pod on node3,
+#     through the real kube-proxy on every node (after each move the new
+#     node's kube-proxy takes the connection up and picks the same, only,
+#     backend; the replies come back through that node's host).
 #
 # The VM's neighbour entries for its gateways are sampled every 50 ms
 # throughout: always the gateway MAC, never failed.  Prints each stream's
@@ -26,6 +30,9 @@ export LB_IPV6=1
 
 gw_cluster_up
 dir=$LB_BED_DIR
+for n in 1 2 3; do
+    kube_proxy_start "node$n"
+done
 
 result_ip6() {
     python3 -c 'import json,sys
@@ -50,22 +57,32 @@ check "the VM reaches the external host (IPv4)" \
 check "the VM reaches the external host (IPv6)" \
     bed_exec g-vm1 ping -6 -c 1 -W 2 "$GW_EXT6"
 
-# stream NAME SERVER-NS CLIENT-NS IP PORT : a canary (canary.py) over one
-# TCP connection; vms.sh's canary_* helpers take NAME.
+# stream NAME SERVER-NS CLIENT-NS IP PORT [SERVER-PORT] : a canary
+# (canary.py) over one TCP connection; vms.sh's canary_* helpers take NAME.
 stream() {
-    local name=$1 sns=$2 cns=$3 ip=$4 port=$5
+    local name=$1 sns=$2 cns=$3 ip=$4 port=$5 sport=${6:-$5}
     bed_bg "$sns" "$dir/canary-$name.log" python3 \
-        "$srcdir/tests/system/canary.py" server "$port" \
+        "$srcdir/tests/system/canary.py" server "$sport" \
         "$dir/canary-$name.json"
     VM_SERVER[$name]=$BED_BG_PID
-    bed_wait_until 5 bed_exec "$sns" sh -c "ss -ltn | grep -q ':$port '" \
+    bed_wait_until 5 bed_exec "$sns" sh -c "ss -ltn | grep -q ':$sport '" \
         || return 1
     bed_bg "$cns" "$dir/canary-client-$name.log" python3 \
         "$srcdir/tests/system/canary.py" client "$ip" "$port" 10
     VM_CLIENT[$name]=$BED_BG_PID
     bed_wait_until 10 canary_flowing "$name"
 }
-streams="overlay egress4 egress6 host4 host6"
+# A ClusterIP Service with one backend, a pod on node3, through the real
+# kube-proxy on every node.
+check "backend pod on node3" add_pod node3 backend
+check "Service echo (10.96.0.101:80 -> backend:7005)" \
+    service_add echo 10.96.0.101 80 7005 backend@node3
+check "kube-proxy programmed it on every node" \
+    bed_wait_until 30 on_all_nodes service_programmed 10.96.0.101
+
+streams="overlay egress4 egress6 host4 host6 svc"
+check "stream VM -> ClusterIP (backend on node3)" \
+    stream svc backend g-vm1 10.96.0.101 80 7005
 # The reference: the overlay's own pod -> VM stream (client pod on node3).
 check "stream client pod -> VM (the overlay's)" stream overlay g-vm1 client "$vm4" 7000
 check "stream VM -> external host, IPv4" stream egress4 ext g-vm1 "$GW_EXT4" 7001

@@ -30,6 +30,11 @@ export LB_IPV6=1
 
 gw_cluster_up
 dir=$LB_BED_DIR
+# kube-proxy from the start, as on any node: its rules must let the rest
+# through (routed egress's asymmetric replies among them).
+for n in 1 2 3; do
+    kube_proxy_start "node$n"
+done
 
 result_ip6() {
     python3 -c 'import json,sys
@@ -152,9 +157,6 @@ check "the gateway's ARP and NS are answered on the pod's own node" \
 # table 33) so that its conntrack undoes the DNAT.
 check "pod pc on node3" add_pod node3 pc
 peer_server pc 8080
-for n in 1 2 3; do
-    kube_proxy_start "node$n"
-done
 check "Service web (10.96.0.100:80) backed by pb and pc" \
     service_add web 10.96.0.100 80 8080 pb@node2 pc@node3
 check "kube-proxy programmed it on every node" \
@@ -163,7 +165,7 @@ clusterip_both_backends() {
     local i got b0 c0 b1 c1
     b0=$(_gw_in_packets node1 "ip,nw_dst=$pb4"); c0=$(_gw_in_packets node1 "ip,nw_dst=$(ip_of pc)")
     for i in $(seq 12); do
-        got=$(peer_seen pa 10.96.0.100 80) || return 1
+        got=$(peer_seen pa 10.96.0.100 80) || { echo "connection $i failed"; return 1; }
         # Each backend sees pa's own address: no masquerade.
         [ "$got" = "$pa4" ] || { echo "seen as $got"; return 1; }
     done
