@@ -115,6 +115,17 @@ c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
 print(c.recv(100).decode().strip())' "$2" "$3"
 }
 
+# peer_seen_n NS IP PORT N : N connections from one process (cheaper than
+# N processes on a loaded machine); prints what the server saw each time.
+peer_seen_n() {
+    bed_exec "$1" timeout 60 python3 -c '
+import socket, sys
+for i in range(int(sys.argv[3])):
+    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+    print(c.recv(100).decode().strip())
+    c.close()' "$2" "$3" "$4"
+}
+
 # expect_peer NS IP PORT WANT : connecting from NS to IP:PORT, the server
 # sees WANT as the client's address.
 expect_peer() {

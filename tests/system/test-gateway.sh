@@ -110,11 +110,8 @@ _gw_all_nodes_carried() {
     done
 }
 routed_both_ways() {
-    local i
-    for i in $(seq 20); do
-        peer_seen pa "$GW_EXT4" 8080 >/dev/null || return 1
-        peer_seen pa "$GW_EXT6" 8080 >/dev/null || return 1
-    done
+    peer_seen_n pa "$GW_EXT4" 8080 20 >/dev/null || return 1
+    peer_seen_n pa "$GW_EXT6" 8080 20 >/dev/null || return 1
     # Flow counters lag: the datapath's are pulled about once a second.
     bed_wait_until 3 _gw_all_nodes_carried "ip,nw_dst=$pa4" &&
         bed_wait_until 3 _gw_all_nodes_carried "ipv6,ipv6_dst=$pa6"
@@ -162,13 +159,14 @@ check "Service web (10.96.0.100:80) backed by pb and pc" \
 check "kube-proxy programmed it on every node" \
     bed_wait_until 30 on_all_nodes service_programmed 10.96.0.100
 clusterip_both_backends() {
-    local i got b0 c0 b1 c1
+    local got b0 c0 b1 c1
     b0=$(_gw_in_packets node1 "ip,nw_dst=$pb4"); c0=$(_gw_in_packets node1 "ip,nw_dst=$(ip_of pc)")
-    for i in $(seq 12); do
-        got=$(peer_seen pa 10.96.0.100 80) || { echo "connection $i failed"; return 1; }
-        # Each backend sees pa's own address: no masquerade.
-        [ "$got" = "$pa4" ] || { echo "seen as $got"; return 1; }
-    done
+    got=$(peer_seen_n pa 10.96.0.100 80 12 | sort | uniq -c) || {
+        echo "a connection failed"; return 1; }
+    # Each backend sees pa's own address: no masquerade.
+    echo "seen as: $got"
+    [ "$(echo "$got" | awk '{print $2}')" = "$pa4" ] || return 1
+    [ "$(echo "$got" | awk '{print $1}')" = 12 ] || return 1
     sleep 1.2       # Flow counters lag.
     # Both backends were chosen: node1's host sent to each through the
     # gateway port (table 32).
@@ -187,6 +185,18 @@ _svc_replies() {
 }
 check "the backends' replies came back through node1's host (table 33)" \
     _svc_replies
+
+# A restarted ovs-vswitchd makes the gateway port's tap anew (its MAC from
+# the Interface's mac column); the agent puts back its flags and routes.
+gw_back_after_restart() {
+    bed_restart node1 ovs-vswitchd || return 1
+    bed_wait_until 30 gw_host_ready node1 || return 1
+    bed_exec node1 ip link show "$GW_PORT" | grep -q "link/ether 0a:59:00:00:00:00" ||
+        return 1
+    bed_wait_until 30 expect_peer node1 "$pb4" 8080 "$(bed_node_ip 1)"
+}
+check "after ovs-vswitchd restarts on node1 its gateway works again" \
+    gw_back_after_restart
 
 if [ -n "${LB_GATEWAY_DUMP_DIR-}" ]; then
     mkdir -p "$LB_GATEWAY_DUMP_DIR"
