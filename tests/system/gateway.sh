@@ -175,15 +175,26 @@ kube_proxy_start() {
         --conntrack-max-per-core=0 --conntrack-tcp-be-liberal --v=1
 }
 
+# ip6_of POD : the IPv6 address its ADD returned.
+ip6_of() {
+    python3 -c 'import json,sys
+for ip in json.load(sys.stdin)["ips"]:
+    if ":" in ip["address"]:
+        print(ip["address"].split("/")[0])' < "$LB_BED_DIR/add.$1"
+}
+
 # service_add NAME CLUSTER-IP PORT TARGET-PORT POD@NODE... : a ClusterIP
-# Service and its EndpointSlice with the pods (ready, on their nodes).
+# Service of the CLUSTER-IP's family and its EndpointSlice with the pods'
+# addresses of that family (ready, on their nodes).
 service_add() {
     local name=$1 cip=$2 port=$3 tport=$4 uid eps="" pod node
+    local fam=IPv4 addr_of=ip_of
+    case $cip in *:*) fam=IPv6; addr_of=ip6_of ;; esac
     shift 4
     uid=$(kapi_ok POST /api/v1/namespaces/default/services \
       "{\"apiVersion\":\"v1\",\"kind\":\"Service\",
         \"metadata\":{\"name\":\"$name\",\"namespace\":\"default\"},
-        \"spec\":{\"clusterIP\":\"$cip\",\"ipFamilies\":[\"IPv4\"],
+        \"spec\":{\"clusterIP\":\"$cip\",\"ipFamilies\":[\"$fam\"],
           \"selector\":{\"app\":\"$name\"},
           \"ports\":[{\"name\":\"tcp\",\"port\":$port,
                       \"targetPort\":$tport,\"protocol\":\"TCP\"}]}}" |
@@ -191,7 +202,7 @@ service_add() {
     for pod in "$@"; do
         node=${pod#*@}
         pod=${pod%@*}
-        eps="$eps${eps:+,}{\"addresses\":[\"$(ip_of "$pod")\"],
+        eps="$eps${eps:+,}{\"addresses\":[\"$($addr_of "$pod")\"],
             \"conditions\":{\"ready\":true,\"serving\":true,
                             \"terminating\":false},
             \"nodeName\":\"$node\",
@@ -206,7 +217,7 @@ service_add() {
           \"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Service\",
             \"name\":\"$name\",\"uid\":\"$uid\",\"controller\":true,
             \"blockOwnerDeletion\":true}]},
-        \"addressType\":\"IPv4\",
+        \"addressType\":\"$fam\",
         \"ports\":[{\"name\":\"tcp\",\"port\":$tport,\"protocol\":\"TCP\"}],
         \"endpoints\":[$eps]}" >/dev/null
 }
@@ -214,6 +225,10 @@ service_add() {
 # service_programmed CLUSTER-IP NODE : NODE's kube-proxy has rules for it,
 # with endpoints (on_all_nodes's order).
 service_programmed() {
-    bed_exec "$2" iptables -t nat -S KUBE-SERVICES 2>/dev/null |
-        grep -q -- "-d $1/32 .*-j KUBE-SVC-"
+    case $1 in
+    *:*) bed_exec "$2" ip6tables -t nat -S KUBE-SERVICES 2>/dev/null |
+            grep -q -- "-d $1/128 .*-j KUBE-SVC-" ;;
+    *) bed_exec "$2" iptables -t nat -S KUBE-SERVICES 2>/dev/null |
+            grep -q -- "-d $1/32 .*-j KUBE-SVC-" ;;
+    esac
 }

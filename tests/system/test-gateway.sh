@@ -12,8 +12,8 @@
 #   - pod -> its node, pod -> another node's host address, without NAT;
 #   - routed egress: pod -> external host without NAT, the replies coming
 #     back through whichever node the external host's ECMP route picks;
-#   - Services: the real kube-proxy (iptables mode) on every node, a
-#     ClusterIP backed by pods on node2 and node3 (EndpointSlices written as
+#   - Services: the real kube-proxy (iptables mode) on every node, an
+#     IPv4 and an IPv6 ClusterIP backed by pods on node2 and node3 (EndpointSlices written as
 #     the endpointslice controller writes them), reached from pa on node1
 #     with its own address kept, the replies back through node1's host
 #     (conntrack, table 33).
@@ -156,35 +156,48 @@ check "pod pc on node3" add_pod node3 pc
 peer_server pc 8080
 check "Service web (10.96.0.100:80) backed by pb and pc" \
     service_add web 10.96.0.100 80 8080 pb@node2 pc@node3
-check "kube-proxy programmed it on every node" \
+check "Service web6 ([fd00:96::100]:80) backed by pb and pc" \
+    service_add web6 fd00:96::100 80 8080 pb@node2 pc@node3
+check "kube-proxy programmed both on every node" \
     bed_wait_until 30 on_all_nodes service_programmed 10.96.0.100
+check "... (IPv6)" \
+    bed_wait_until 30 on_all_nodes service_programmed fd00:96::100
+
+# clusterip_both_backends CLUSTER-IP MATCH A B C : twelve connections from
+# pa (address A) to CLUSTER-IP reach both backends (B, C), each seeing A;
+# MATCH is "ip,nw_dst=" or "ipv6,ipv6_dst=".
 clusterip_both_backends() {
-    local got b0 c0 b1 c1
-    b0=$(_gw_in_packets node1 "ip,nw_dst=$pb4"); c0=$(_gw_in_packets node1 "ip,nw_dst=$(ip_of pc)")
-    got=$(peer_seen_n pa 10.96.0.100 80 12 | sort | uniq -c) || {
+    local cip=$1 m=$2 a=$3 b=$4 c=$5 got b0 c0 b1 c1
+    b0=$(_gw_in_packets node1 "$m$b"); c0=$(_gw_in_packets node1 "$m$c")
+    got=$(peer_seen_n pa "$cip" 80 12 | sort | uniq -c) || {
         echo "a connection failed"; return 1; }
     # Each backend sees pa's own address: no masquerade.
     echo "seen as: $got"
-    [ "$(echo "$got" | awk '{print $2}')" = "$pa4" ] || return 1
+    [ "$(echo "$got" | awk '{print $2}')" = "$a" ] || return 1
     [ "$(echo "$got" | awk '{print $1}')" = 12 ] || return 1
     sleep 1.2       # Flow counters lag.
     # Both backends were chosen: node1's host sent to each through the
     # gateway port (table 32).
-    b1=$(_gw_in_packets node1 "ip,nw_dst=$pb4"); c1=$(_gw_in_packets node1 "ip,nw_dst=$(ip_of pc)")
+    b1=$(_gw_in_packets node1 "$m$b"); c1=$(_gw_in_packets node1 "$m$c")
     echo "node1's host -> pb: $b0 -> $b1 packets, -> pc: $c0 -> $c1"
     [ "$b1" -gt "$b0" ] && [ "$c1" -gt "$c0" ]
 }
 check "pa -> ClusterIP 10.96.0.100: both backends, pa's address kept" \
-    clusterip_both_backends
+    clusterip_both_backends 10.96.0.100 "ip,nw_dst=" "$pa4" "$pb4" \
+    "$(ip_of pc)"
+check "pa -> ClusterIP fd00:96::100: both backends, pa's address kept" \
+    clusterip_both_backends fd00:96::100 "ipv6,ipv6_dst=" "$pa6" "$pb6" \
+    "$(ip6_of pc)"
 _svc_replies() {
     local p
-    p=$(bed_ofctl node1 dump-flows "table=33,ct_state=+trk+rpl,ct_mark=0x1/0x1,ip" |
+    p=$(bed_ofctl node1 dump-flows "table=33,ct_state=+trk+rpl,ct_mark=0x1/0x1,$1" |
         sed -n 's/.*n_packets=\([0-9]*\).*/\1/p' | head -1)
-    echo "replies sent back to node1's host by table 33: $p"
+    echo "$1 replies sent back to node1's host by table 33: $p"
     [ "${p:-0}" -gt 0 ]
 }
 check "the backends' replies came back through node1's host (table 33)" \
-    _svc_replies
+    _svc_replies ip
+check "... (IPv6)" _svc_replies ipv6
 
 # A restarted ovs-vswitchd makes the gateway port's tap anew (its MAC from
 # the Interface's mac column); the agent puts back its flags and routes.
