@@ -232,3 +232,49 @@ service_programmed() {
             grep -q -- "-d $1/32 .*-j KUBE-SVC-" ;;
     esac
 }
+
+# ---- An egress gateway that does not move with the VM: the switch's
+# traffic to the world leaves through one chosen node, which SNATs it to
+# its own address, so the SNAT state stays there whichever node the VM
+# runs on.  Node configuration only (policy routing and one MASQUERADE
+# rule), as docs/pipeline.md describes: the pipeline already hands the
+# traffic to the node's host.
+
+GW_WORLD4=198.51.100.1          # Beyond the external host: "the world".
+GW_WORLD6=2001:db8:100::1
+
+# gw_egress_node_setup NODE : the world behind the external host; NODE is
+# the egress gateway, every other node sends the switch's traffic for
+# anything its main table has no route for (the world) to NODE.
+gw_egress_node_setup() {
+    local eg=$1 n egn=${1#node}
+    bed_exec ext ip addr add "$GW_WORLD4/32" dev lo || return 1
+    bed_exec ext ip -6 addr add "$GW_WORLD6/128" dev lo || return 1
+    bed_exec "$eg" ip route add 198.51.100.0/24 via "$GW_EXT4" || return 1
+    bed_exec "$eg" ip -6 route add 2001:db8:100::/64 via "$GW_EXT6" ||
+        return 1
+    # SNAT what the switch sends out of the uplink beyond the nodes' own
+    # network: to the world.
+    bed_exec "$eg" iptables -t nat -A POSTROUTING -s "$GW_SUBNET" \
+        -o br-phy ! -d "${LB_UL_NET:-172.31.0}.0/${LB_UL_PLEN:-24}" \
+        -j MASQUERADE || return 1
+    bed_exec "$eg" ip6tables -t nat -A POSTROUTING -s "$GW_PREFIX6" \
+        -o br-phy ! -d fd31::/64 -j MASQUERADE || return 1
+    for n in 1 2 3; do
+        [ "node$n" = "$eg" ] && continue
+        # The main table first, without its default route; then the
+        # egress gateway.
+        bed_exec "node$n" ip rule add from "$GW_SUBNET" lookup main \
+            suppress_prefixlength 0 pref 100 || return 1
+        bed_exec "node$n" ip rule add from "$GW_SUBNET" lookup 108 \
+            pref 101 || return 1
+        bed_exec "node$n" ip route add default via "$(bed_node_ip "$egn")" \
+            table 108 || return 1
+        bed_exec "node$n" ip -6 rule add from "$GW_PREFIX6" lookup main \
+            suppress_prefixlength 0 pref 100 || return 1
+        bed_exec "node$n" ip -6 rule add from "$GW_PREFIX6" lookup 108 \
+            pref 101 || return 1
+        bed_exec "node$n" ip -6 route add default via "$(gw_node_ip6 "$egn")" \
+            table 108 || return 1
+    done
+}

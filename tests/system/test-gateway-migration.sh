@@ -8,6 +8,8 @@
 #     external host's ECMP route brings replies back through any node);
 #   - node1's host stack -> VM, IPv4 and IPv6 (sourced from node1's own
 #     address, as a kubelet probe or a host-network client);
+#   - VM -> the world (behind the external host) through an egress
+#     gateway that does not move with it: node3 SNATs it, IPv4 and IPv6;
 #   - VM -> a ClusterIP Service whose one backend is a pod on node3,
 #     through the real kube-proxy on every node (after each move the new
 #     node's kube-proxy takes the connection up and picks the same, only,
@@ -56,6 +58,7 @@ check "the VM reaches the external host (IPv4)" \
     bed_exec g-vm1 ping -c 1 -W 2 "$GW_EXT4"
 check "the VM reaches the external host (IPv6)" \
     bed_exec g-vm1 ping -6 -c 1 -W 2 "$GW_EXT6"
+peer_server ext 8080
 
 # stream NAME SERVER-NS CLIENT-NS IP PORT [SERVER-PORT] : a canary
 # (canary.py) over one TCP connection; vms.sh's canary_* helpers take NAME.
@@ -80,7 +83,20 @@ check "Service echo (10.96.0.101:80 -> backend:7005)" \
 check "kube-proxy programmed it on every node" \
     bed_wait_until 30 on_all_nodes service_programmed 10.96.0.101
 
-streams="overlay egress4 egress6 host4 host6 svc"
+# An egress gateway on node3: the world (behind the external host) sees
+# the VM as node3's address wherever the VM runs.
+check "node3 is the switch's egress gateway to the world" \
+    gw_egress_node_setup node3
+check "the world sees the VM as node3 (IPv4)" \
+    expect_peer g-vm1 "$GW_WORLD4" 8080 "$(bed_node_ip 3)"
+check "the world sees the VM as node3 (IPv6)" \
+    expect_peer g-vm1 "$GW_WORLD6" 8080 "$(gw_node_ip6 3)"
+
+streams="overlay egress4 egress6 host4 host6 svc snat4 snat6"
+check "stream VM -> the world through node3's SNAT, IPv4" \
+    stream snat4 ext g-vm1 "$GW_WORLD4" 7006
+check "stream VM -> the world through node3's SNAT, IPv6" \
+    stream snat6 ext g-vm1 "$GW_WORLD6" 7007
 check "stream VM -> ClusterIP (backend on node3)" \
     stream svc backend g-vm1 10.96.0.101 80 7005
 # The reference: the overlay's own pod -> VM stream (client pod on node3).
