@@ -151,12 +151,25 @@ lb_gateway_default_flows(const struct lb_pipeline_ctx *ctx,
     add(ft, OFTABLE_GATEWAY_OUT, PRIO_TABLE_MISS, cookie, &match, &actions);
 
     /* Replies of connections the host started: back to the host.  The
-     * rest, now tracked, to L2 lookup again. */
+     * rest, now tracked, to L2 lookup again.
+     *
+     * Also what conntrack finds invalid in such a connection: it then
+     * reports no direction, but a packet of it that is looked up here is a
+     * reply (the other direction comes from the host, committed by
+     * OFTABLE_GATEWAY_IN, never looked up here).  A VM that comes back to
+     * a node after a migration meets that node's entry of its connection
+     * with sequence numbers far behind: the userspace datapath's TCP
+     * tracking calls its replies invalid, which straight to the VM would
+     * reach it with the backend's address and reset the connection. */
+    static const char *const states[] = { "+trk+rpl", "+trk+inv" };
     for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
-        ds_put_format(&match, "ct_state=+trk+rpl,ct_mark="GATEWAY_CT_MARK
-                      ",%s", families[i]);
-        ds_put_format(&actions, "resubmit(,%d)", OFTABLE_GATEWAY_OUT);
-        add(ft, OFTABLE_GATEWAY_REPLY, PRIO_PORT, cookie, &match, &actions);
+        for (size_t j = 0; j < ARRAY_SIZE(states); j++) {
+            ds_put_format(&match, "ct_state=%s,ct_mark="GATEWAY_CT_MARK
+                          ",%s", states[j], families[i]);
+            ds_put_format(&actions, "resubmit(,%d)", OFTABLE_GATEWAY_OUT);
+            add(ft, OFTABLE_GATEWAY_REPLY, PRIO_PORT, cookie, &match,
+                &actions);
+        }
     }
     ds_put_format(&actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
     add(ft, OFTABLE_GATEWAY_REPLY, PRIO_TABLE_MISS, cookie, &match, &actions);

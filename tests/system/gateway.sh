@@ -175,14 +175,6 @@ kube_proxy_start() {
         --conntrack-max-per-core=0 --conntrack-tcp-be-liberal --v=1
 }
 
-# ip6_of POD : the IPv6 address its ADD returned.
-ip6_of() {
-    python3 -c 'import json,sys
-for ip in json.load(sys.stdin)["ips"]:
-    if ":" in ip["address"]:
-        print(ip["address"].split("/")[0])' < "$LB_BED_DIR/add.$1"
-}
-
 # service_add NAME CLUSTER-IP PORT TARGET-PORT POD@NODE... : a ClusterIP
 # Service of the CLUSTER-IP's family and its EndpointSlice with the pods'
 # addresses of that family (ready, on their nodes).

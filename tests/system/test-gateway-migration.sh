@@ -36,17 +36,10 @@ for n in 1 2 3; do
     kube_proxy_start "node$n"
 done
 
-result_ip6() {
-    python3 -c 'import json,sys
-for ip in json.load(sys.stdin)["ips"]:
-    if ":" in ip["address"]:
-        print(ip["address"].split("/")[0])' < "$dir/add.$1"
-}
-
 check "client pod on node3" vms_client
 check "VM vm1 on node1" vm_new vm1
 vm4=$(vm_ip vm1)
-vm6=$(result_ip6 vm1-l0)
+vm6=$(ip6_of vm1-l0)
 g=${LB_PREFIX}g-vm1
 # The guest's own configuration, as its DHCP client and SLAAC would make
 # it: the IPv6 address, and a default route per family by the gateway.
@@ -55,9 +48,9 @@ ip -n "$g" route add default via "$GW_GW4" dev br0
 ip -n "$g" -6 route add default via "$GW_GW6" dev br0 metric 10
 echo "VM vm1: $vm4 $vm6 $(vm_mac vm1), port key $(printf '%#x' "${VM_KEY[vm1]}")"
 check "the VM reaches the external host (IPv4)" \
-    bed_exec g-vm1 ping -c 1 -W 2 "$GW_EXT4"
+    bed_wait_until 10 bed_exec g-vm1 ping -c 1 -W 1 "$GW_EXT4"
 check "the VM reaches the external host (IPv6)" \
-    bed_exec g-vm1 ping -6 -c 1 -W 2 "$GW_EXT6"
+    bed_wait_until 10 bed_exec g-vm1 ping -6 -c 1 -W 1 "$GW_EXT6"
 peer_server ext 8080
 
 # stream NAME SERVER-NS CLIENT-NS IP PORT [SERVER-PORT] : a canary
@@ -112,28 +105,28 @@ bed_bg g-vm1 "$dir/neigh.samples" sh -c "while :; do
     sleep 0.05; done"
 sampler=$BED_BG_PID
 
-declare -A gaps1 gaps2
-for s in $streams; do canary_window "$s"; done
-check "migration node1 -> node2" vm_migrate vm1
-check "the VM's port converged on node2" bed_wait_until 10 vm_converged vm1
-for s in $streams; do
-    check "stream $s flows after the first migration" \
-        bed_wait_until 5 canary_flowing "$s"
-    gaps1[$s]=$(canary_gap "$s")
-    canary_window "$s"
-done
-check "migration node2 -> node1" vm_migrate vm1
-check "the VM's port converged on node1" bed_wait_until 10 vm_converged vm1
-for s in $streams; do
-    check "stream $s flows after the second migration" \
-        bed_wait_until 5 canary_flowing "$s"
-    gaps2[$s]=$(canary_gap "$s")
-done
+declare -A gaps
+# migrate_measured N TARGET : the VM's Nth migration, to TARGET; every
+# stream flows after it, its longest silence across it in gaps[STREAM.N].
+migrate_measured() {
+    local n=$1 target=$2 s
+    for s in $streams; do canary_window "$s"; done
+    check "migration $n, to $target" vm_migrate vm1
+    check "the VM's port converged on $target" \
+        bed_wait_until 10 vm_converged vm1
+    for s in $streams; do
+        check "stream $s flows after migration $n" \
+            bed_wait_until 20 canary_flowing "$s"
+        gaps[$s.$n]=$(canary_gap "$s")
+    done
+}
+migrate_measured 1 node2
+migrate_measured 2 node1
 # The benchmark line: each stream's longest silence across each migration
 # (the overlay's pod -> VM stream beside the gateway's).
 line="outage (longest silence, ms), node1->node2 / node2->node1:"
 for s in $streams; do
-    line="$line $s ${gaps1[$s]} / ${gaps2[$s]};"
+    line="$line $s ${gaps[$s.1]} / ${gaps[$s.2]};"
 done
 echo "$line"
 

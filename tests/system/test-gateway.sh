@@ -36,17 +36,10 @@ for n in 1 2 3; do
     kube_proxy_start "node$n"
 done
 
-result_ip6() {
-    python3 -c 'import json,sys
-for ip in json.load(sys.stdin)["ips"]:
-    if ":" in ip["address"]:
-        print(ip["address"].split("/")[0])' < "$dir/add.$1"
-}
-
 check "pod pa on node1" add_pod node1 pa
 check "pod pb on node2" add_pod node2 pb
 pa4=$(ip_of pa); pb4=$(ip_of pb)
-pa6=$(result_ip6 pa); pb6=$(result_ip6 pb)
+pa6=$(ip6_of pa); pb6=$(ip6_of pb)
 echo "pa: $pa4 $pa6 (node1); pb: $pb4 $pb6 (node2)"
 check "the CNI result routes both families by the default gateways" \
     python3 -c 'import json,sys

@@ -116,35 +116,6 @@ teardown(void **state)
     return 0;
 }
 
-static const char *
-actions_of(const struct lb_flow_table *ft, int table, int priority,
-           const char *match)
-{
-    const struct lb_flow *flow;
-    LB_FLOW_TABLE_FOR_EACH (flow, ft) {
-        if (flow->table_id == table && flow->priority == priority
-            && !strcmp(flow->match, match)) {
-            return flow->actions;
-        }
-    }
-    return NULL;
-}
-
-static void
-assert_actions(const struct lb_flow_table *ft, int table, int priority,
-               const char *match, const char *actions)
-{
-    const char *got = actions_of(ft, table, priority, match);
-    if (!got || strcmp(got, actions)) {
-        char *all = format_flows(ft);
-        fprintf(stderr, "table=%d priority=%d %s: want %s, got %s in\n%s",
-                table, priority, match, actions, got ? got : "(none)", all);
-        free(all);
-    }
-    assert_non_null(got);
-    assert_string_equal(got, actions);
-}
-
 static size_t
 count_gateway_flows(const struct lb_flow_table *ft)
 {
@@ -243,6 +214,10 @@ test_flows(void **state)
                    "ct_state=+trk+rpl,ct_mark=0x1/0x1,ip", "resubmit(,31)");
     assert_actions(&f->flows, OFTABLE_GATEWAY_REPLY, 100,
                    "ct_state=+trk+rpl,ct_mark=0x1/0x1,ipv6", "resubmit(,31)");
+    assert_actions(&f->flows, OFTABLE_GATEWAY_REPLY, 100,
+                   "ct_state=+trk+inv,ct_mark=0x1/0x1,ip", "resubmit(,31)");
+    assert_actions(&f->flows, OFTABLE_GATEWAY_REPLY, 100,
+                   "ct_state=+trk+inv,ct_mark=0x1/0x1,ipv6", "resubmit(,31)");
     assert_actions(&f->flows, OFTABLE_GATEWAY_REPLY, 0, "", "resubmit(,30)");
 
     /* Per-port flows carry the port's cookie, per-switch ones kind 6. */
@@ -273,10 +248,10 @@ test_provider_switch_has_none(void **state)
                      && strstr(flow->match, "192.0.2."));
         assert_null(strstr(flow->actions, "0a:59:00:00:00:02"));
     }
-    /* Defaults: in_port, two misses, table 33's three; switch "pods": ARP,
+    /* Defaults: in_port, two misses, table 33's five; switch "pods": ARP,
      * two in table 30, two to the host, two conntrack lookups; p1's and
      * p2's addresses. */
-    assert_int_equal(count_gateway_flows(&f->flows), 6 + 7 + 4);
+    assert_int_equal(count_gateway_flows(&f->flows), 8 + 7 + 4);
 }
 
 /* A port's updates (a migration there and back) give the same flows as a
