@@ -162,6 +162,14 @@ lb_gateway_default_flows(const struct lb_pipeline_ctx *ctx,
      * tracking calls its replies invalid, which straight to the VM would
      * reach it with the backend's address and reset the connection. */
     static const char *const states[] = { "+trk+rpl", "+trk+inv" };
+
+    /* What the host sent, committed by OFTABLE_GATEWAY_IN, never goes
+     * back to it, whatever conntrack thinks of it (a stale entry makes it
+     * invalid too). */
+    ds_put_format(&match, LB_REG_INPORT"=%#"PRIx32, LB_INPORT_GATEWAY);
+    ds_put_format(&actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
+    add(ft, OFTABLE_GATEWAY_REPLY, PRIO_PORT_EXCEPTION, cookie, &match,
+        &actions);
     for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
         for (size_t j = 0; j < ARRAY_SIZE(states); j++) {
             ds_put_format(&match, "ct_state=%s,ct_mark="GATEWAY_CT_MARK

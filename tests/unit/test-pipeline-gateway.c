@@ -219,6 +219,9 @@ test_flows(void **state)
     assert_actions(&f->flows, OFTABLE_GATEWAY_REPLY, 100,
                    "ct_state=+trk+inv,ct_mark=0x1/0x1,ipv6", "resubmit(,31)");
     assert_actions(&f->flows, OFTABLE_GATEWAY_REPLY, 0, "", "resubmit(,30)");
+    /* What the host sent never goes back to it. */
+    assert_actions(&f->flows, OFTABLE_GATEWAY_REPLY, 110,
+                   "reg14=0x80000001", "resubmit(,30)");
 
     /* Per-port flows carry the port's cookie, per-switch ones kind 6. */
     const struct lb_flow *flow;
@@ -248,10 +251,10 @@ test_provider_switch_has_none(void **state)
                      && strstr(flow->match, "192.0.2."));
         assert_null(strstr(flow->actions, "0a:59:00:00:00:02"));
     }
-    /* Defaults: in_port, two misses, table 33's five; switch "pods": ARP,
+    /* Defaults: in_port, two misses, table 33's six; switch "pods": ARP,
      * two in table 30, two to the host, two conntrack lookups; p1's and
      * p2's addresses. */
-    assert_int_equal(count_gateway_flows(&f->flows), 8 + 7 + 4);
+    assert_int_equal(count_gateway_flows(&f->flows), 9 + 7 + 4);
 }
 
 /* A port's updates (a migration there and back) give the same flows as a
