@@ -35,8 +35,8 @@
  *     is dropped.
  *
  *   - Replies go back through the host that sent: what enters a switch
- *     from the gateway port is committed to conntrack (zone = the switch's
- *     key) with ct_mark bit 0 set, and every IP packet of the switch on
+ *     from the gateway port is committed to conntrack (its zone is
+ *     LB_GATEWAY_CT_ZONE(the switch's key)) with ct_mark bit 0 set, and every IP packet of the switch on
  *     its way to L2 lookup is looked up there first (OFTABLE_GATEWAY_REPLY):
  *     a reply of such a connection goes to the host instead of straight to
  *     its destination.  That is what a Service needs: a pod's packet to a
@@ -229,10 +229,11 @@ lb_gateway_switch_flows(const struct lb_pipeline_ctx *ctx,
 
         /* Every IP packet of the switch, from a local port or a tunnel:
          * is it a reply of a connection the host started here? */
-        ds_put_format(&match, "ct_state=-trk,%s,metadata=%#"PRIx32,
-                      families[i], sw->tunnel_key);
-        ds_put_format(&actions, "ct(table=%d,zone=%"PRIu32")",
-                      OFTABLE_GATEWAY_REPLY, sw->tunnel_key);
+        ds_put_format(&match, "%s,metadata=%#"PRIx32","LB_REG_GATEWAY
+                      "=0/0x1", families[i], sw->tunnel_key);
+        ds_put_format(&actions, "set_field:0x1/0x1->"LB_REG_GATEWAY","
+                      "ct(table=%d,zone=%u)", OFTABLE_GATEWAY_REPLY,
+                      LB_GATEWAY_CT_ZONE(sw->tunnel_key));
         add(ft, OFTABLE_L2_LOOKUP, PRIO_GATEWAY_CT, cookie, &match,
             &actions);
     }
@@ -252,12 +253,13 @@ put_gateway_in_actions(struct ds *actions, const struct lb_switch *sw,
                   "set_field:%#"PRIx32"->"LB_REG_INPORT","
                   "set_field:"ETH_ADDR_FMT"->eth_src,"
                   "set_field:"ETH_ADDR_FMT"->eth_dst,"
-                  "ct(commit,table=%d,zone=%"PRIu32","
+                  "set_field:0x1/0x1->"LB_REG_GATEWAY","
+                  "ct(commit,table=%d,zone=%u,"
                   "exec(set_field:"GATEWAY_CT_MARK"->ct_mark))",
                   sw->tunnel_key, LB_INPORT_GATEWAY,
                   ETH_ADDR_ARGS(lb_gateway_mac(sw)),
                   ETH_ADDR_ARGS(port->mac), OFTABLE_GATEWAY_REPLY,
-                  sw->tunnel_key);
+                  LB_GATEWAY_CT_ZONE(sw->tunnel_key));
 }
 
 /* Per port of an overlay switch with a gateway, on every chassis with a

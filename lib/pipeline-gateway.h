@@ -34,6 +34,17 @@ struct lb_switch;
  * port: above every port key, and not LB_INPORT_PHYSNET. */
 #define LB_INPORT_GATEWAY 0x80000001u
 
+/* The conntrack zone of switch 'key''s gateway connections: above every
+ * ofport (OFPP_MAX is 0xff00), so that it never meets a zone named after
+ * a port, as NetworkPolicy's are. */
+#define LB_GATEWAY_CT_ZONE(KEY) (0xff00u + (KEY))
+
+/* Bit 0 of this register: the packet was looked up in its switch's
+ * gateway zone already (or came from the host), so that L2 lookup does not
+ * send it there again; whatever other conntrack lookup (NetworkPolicy's)
+ * it went through before. */
+#define LB_REG_GATEWAY "reg12"
+
 /* The iface-id (external_ids) of the gateway port's Interface, so that
  * its ofport shows in the agent's map of interfaces.  No logical port can
  * have the name: theirs are "<namespace>_<name>". */

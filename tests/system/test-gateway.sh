@@ -192,6 +192,18 @@ check "the backends' replies came back through node1's host (table 33)" \
     _svc_replies ip
 check "... (IPv6)" _svc_replies ipv6
 
+# A restarted agent computes the same flows, the gateway's included, and
+# sends no change to the switch.
+agent_restarts_clean() {
+    agent_stop node1
+    agent_k8s_start node1 --gateway-port="$GW_PORT" || return 1
+    agent_wait_synced node1 30 || return 1
+    agent_wait_installed node1 30 || return 1
+    agent_flow_mods_equal node1 0
+}
+check "a restarted agent sends no flow-mod (the gateway's flows as installed)" \
+    agent_restarts_clean
+
 # A restarted ovs-vswitchd makes the gateway port's tap anew (its MAC from
 # the Interface's mac column); the agent puts back its flags and routes.
 gw_back_after_restart() {

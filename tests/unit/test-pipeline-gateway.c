@@ -197,7 +197,8 @@ test_flows(void **state)
                                "set_field:0x80000001->reg14,"
                                "set_field:0a:59:00:00:00:01->eth_src,"
                                "set_field:%s->eth_dst,"
-                               "ct(commit,table=33,zone=1,"
+                               "set_field:0x1/0x1->reg12,"
+                               "ct(commit,table=33,zone=65281,"
                                "exec(set_field:0x1/0x1->ct_mark))",
                                addrs[i][1]);
         assert_actions(&f->flows, OFTABLE_GATEWAY_IN, 100, addrs[i][0], want);
@@ -207,9 +208,11 @@ test_flows(void **state)
     /* Every IP packet of the switch is looked up in its zone first; a
      * reply of what the host sent goes back to the host. */
     assert_actions(&f->flows, OFTABLE_L2_LOOKUP, 130,
-                   "ct_state=-trk,ip,metadata=0x1", "ct(table=33,zone=1)");
+                   "ip,metadata=0x1,reg12=0/0x1",
+                   "set_field:0x1/0x1->reg12,ct(table=33,zone=65281)");
     assert_actions(&f->flows, OFTABLE_L2_LOOKUP, 130,
-                   "ct_state=-trk,ipv6,metadata=0x1", "ct(table=33,zone=1)");
+                   "ipv6,metadata=0x1,reg12=0/0x1",
+                   "set_field:0x1/0x1->reg12,ct(table=33,zone=65281)");
     assert_actions(&f->flows, OFTABLE_GATEWAY_REPLY, 100,
                    "ct_state=+trk+rpl,ct_mark=0x1/0x1,ip", "resubmit(,31)");
     assert_actions(&f->flows, OFTABLE_GATEWAY_REPLY, 100,
