@@ -51,6 +51,7 @@
 #include "openvswitch/list.h"
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/vlog.h"
+#include "gateway-host.h"
 #include "ovs-bridge.h"
 #include "pipeline.h"
 #include "openvswitch/poll-loop.h"
@@ -101,6 +102,12 @@ struct lb_agent {
     long long int next_handover_poll;
     bool handover_polling;      /* A port is a migration target here. */
     long long int last_compute_wall;    /* Time of the last full compute. */
+
+    /* The distributed gateway's port (gateway-host.c); NULL: none.  Its
+     * host end is checked after each full compute and every few seconds
+     * (a restarted ovs-vswitchd makes it anew). */
+    char *gateway_port;
+    long long int gateway_next_sync;    /* Monotonic msec; 0: now. */
 };
 
 static lb_metrics_render_cb agent_put_metrics;
@@ -166,7 +173,9 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
         .datapath_type = cfg->datapath_type ? cfg->datapath_type : "system",
         .chassis = cfg->chassis,
         .bridge_mappings = &mappings,
+        .gateway_port = cfg->gateway_port,
     };
+    agent->gateway_port = nullable_xstrdup(cfg->gateway_port);
     agent->bridge = ovs_bridge_create(&bcfg);
     smap_destroy(&mappings);
 
@@ -233,6 +242,7 @@ lb_agent_destroy(struct lb_agent *agent)
         shash_destroy_free_data(&agent->handovers);
         lb_model_destroy(&agent->model);
         free(agent->chassis);
+        free(agent->gateway_port);
         free(agent->model_file);
         free(agent);
     }
@@ -628,6 +638,27 @@ agent_writes_run(struct lb_agent *agent)
     lb_agent_writes_submit(agent->writes, &agent->outbox);
 }
 
+/* The gateway port's host end, brought to what the model asks for. */
+static void
+agent_gateway_run(struct lb_agent *agent)
+{
+    if (!agent->gateway_port || time_msec() < agent->gateway_next_sync) {
+        return;
+    }
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 30);
+    char *error = NULL;
+    int retval = lb_gateway_host_sync(agent->gateway_port, &agent->model,
+                                      &error);
+    if (retval == ENODEV) {
+        VLOG_DBG("gateway port %s: no such interface yet",
+                 agent->gateway_port);
+    } else if (retval) {
+        VLOG_WARN_RL(&rl, "%s", error);
+    }
+    free(error);
+    agent->gateway_next_sync = time_msec() + (retval ? 1000 : 5000);
+}
+
 void
 lb_agent_run(struct lb_agent *agent)
 {
@@ -653,7 +684,9 @@ lb_agent_run(struct lb_agent *agent)
             agent->model_changed = false;
             agent->bridge_seqno = bridge_seqno;
             agent_compute(agent);
+            agent->gateway_next_sync = 0;
         }
+        agent_gateway_run(agent);
         ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
         agent_flush_zones(agent);
         agent_poll_handover(agent);
@@ -692,6 +725,9 @@ lb_agent_wait(struct lb_agent *agent)
         poll_timer_wait_until(agent->next_handover_poll);
     }
     lb_agent_ra_wait(agent->ra);
+    if (agent->gateway_port && agent->view.ready) {
+        poll_timer_wait_until(agent->gateway_next_sync);
+    }
 }
 
 /* The metrics page: the core's own figures, then each part's. */

@@ -25,6 +25,8 @@ struct lb_agent_config {
     const char *bridge;           /* Integration bridge. */
     const char *datapath_type;    /* "system" or "netdev". */
     const char *bridge_mappings;  /* "physnet:bridge,...", NULL: none. */
+    const char *gateway_port;     /* Distributed gateway's port; NULL:
+                                   * none (pipeline-gateway.c). */
     const char *openflow_target;  /* NULL: the bridge's mgmt socket. */
     const char *model_file;       /* Standalone mode: model from a file. */
 

@@ -14,8 +14,8 @@
  *
  *     ovs-ofctl dump-flows br-int cookie=0x1000000000000005/0xf0000000ffffffff
  *
- *   bits 63..60  kind: LB_COOKIE_PORT, _SWITCH, _CHASSIS, _GLOBAL or
- *                _POLICY.
+ *   bits 63..60  kind: LB_COOKIE_PORT, _SWITCH, _CHASSIS, _GLOBAL,
+ *                _POLICY or _GATEWAY.
  *   bit  59      set on a port's migration flows (the priority override).
  *   bits 58..32  zero.
  *   bits 31..0   the object's key: port key, switch tunnel key, or a hash of
@@ -28,6 +28,8 @@ enum lb_cookie_kind {
     LB_COOKIE_PORT = 0x4,       /* Per logical port. */
     LB_COOKIE_POLICY = 0x5,     /* NetworkPolicy rules (lib/policy.c): the
                                  * key is the rule's conjunction id. */
+    LB_COOKIE_GATEWAY = 0x6,    /* Distributed gateway: per overlay switch
+                                 * (its key), 0 for the gateway port's. */
 };
 
 #define LB_COOKIE_KIND_SHIFT 60

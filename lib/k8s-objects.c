@@ -10,6 +10,7 @@
 #include <string.h>
 #include <stdarg.h>
 #include "ipam.h"
+#include "pipeline-gateway.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/util.h"
 #include "packets.h"
@@ -1185,6 +1186,18 @@ lb_logical_switch_from_json(const json_t *root,
     free(what);
     if (error) {
         return error;
+    }
+
+    /* An overlay switch's gateway is the distributed gateway
+     * (pipeline-gateway.c): by default the subnet's and the prefix's first
+     * address, which IPAM then never gives out.  A provider network's is
+     * the physical router's, never assumed. */
+    if (!physnet && subnet && !gateway) {
+        subnet_info.gateway = lb_gateway_default4(subnet_info.network,
+                                                  subnet_info.prefix_len);
+    }
+    if (!physnet && prefix6 && !gateway6) {
+        lb_gateway_default6(&prefix6_info.prefix, &prefix6_info.gateway);
     }
 
     struct lb_logical_switch *sw = xzalloc(sizeof *sw);

@@ -22,6 +22,10 @@
 #define OFTABLE_ND_RESPONDER  25  /* Answer IPv6 NS locally, RS to agent. */
 #define OFTABLE_ND_REPLY      26  /* Finish an NS turned into an NA. */
 #define OFTABLE_L2_LOOKUP     30  /* Destination MAC -> logical out port. */
+#define OFTABLE_GATEWAY_OUT   31  /* To the host stack, by the gateway MAC. */
+#define OFTABLE_GATEWAY_IN    32  /* From the host: destination IP -> port. */
+#define OFTABLE_GATEWAY_REPLY 33  /* Replies of what the host sent: back to
+                                   * it (conntrack). */
 #define OFTABLE_OUTPUT        40  /* Out port -> ofport(s), tunnel(s). */
 #define OFTABLE_POLICY_INGRESS_CT     41  /* Into the port's ct zone. */
 #define OFTABLE_POLICY_INGRESS        42  /* Ingress rules. */

@@ -13,6 +13,7 @@
 #include "openvswitch/vlog.h"
 #include "ovsdb-idl.h"
 #include "packets.h"
+#include "pipeline-gateway.h"
 #include "smap.h"
 #include "sset.h"
 #include "util.h"
@@ -34,6 +35,7 @@ struct ovs_bridge {
     struct simap tunnel_ofports; /* chassis -> ofport. */
     struct simap physnet_ofports; /* physnet -> patch port's ofport. */
     struct smap bridge_mappings;  /* physnet -> bridge. */
+    char *gateway_port;           /* NULL: none. */
     uint64_t seqno;
 
     /* Pod interface changes not yet committed: name -> "struct smap *" of
@@ -58,6 +60,7 @@ ovs_bridge_create(const struct ovs_bridge_config *cfg)
     if (cfg->bridge_mappings) {
         smap_clone(&ob->bridge_mappings, cfg->bridge_mappings);
     }
+    ob->gateway_port = nullable_xstrdup(cfg->gateway_port);
     shash_init(&ob->pending_ifaces);
     ob->seqno = 1;
     return ob;
@@ -89,6 +92,7 @@ ovs_bridge_destroy(struct ovs_bridge *ob)
         free_pending(&ob->pending_ifaces);
         shash_destroy(&ob->pending_ifaces);
         free(ob->bridge_name);
+        free(ob->gateway_port);
         free(ob->datapath_type);
         free(ob->chassis);
         free(ob);
@@ -374,6 +378,41 @@ ensure_patch_ports(struct ovs_bridge *ob, const struct ovsrec_bridge *br,
     sset_destroy(&wanted);
 }
 
+/* The gateway port: internal, its host end with the gateway's host MAC
+ * (OVS sets it, again after a restart), and the iface-id that puts its
+ * ofport in the interface map. */
+static void
+ensure_gateway_port(struct ovs_bridge *ob, const struct ovsrec_bridge *br,
+                    struct ovsdb_idl_txn *txn)
+{
+    if (!ob->gateway_port) {
+        return;
+    }
+    const struct ovsrec_port *port = find_port(br, ob->gateway_port);
+    if (!port) {
+        VLOG_INFO("adding gateway port %s", ob->gateway_port);
+        port = add_port(txn, br, ob->gateway_port, "internal");
+    }
+    if (port->n_interfaces != 1) {
+        return;
+    }
+    const struct ovsrec_interface *iface = port->interfaces[0];
+    const char *id = smap_get(&iface->external_ids, "iface-id");
+    if (!id || strcmp(id, LB_GATEWAY_IFACE_ID)) {
+        ovsrec_interface_update_external_ids_setkey(iface, "iface-id",
+                                                    LB_GATEWAY_IFACE_ID);
+    }
+    static const struct eth_addr host_mac = LB_GATEWAY_HOST_MAC_INIT;
+    char mac[ETH_ADDR_STRLEN + 1];
+    snprintf(mac, sizeof mac, ETH_ADDR_FMT, ETH_ADDR_ARGS(host_mac));
+    if (strcmp(iface->type, "internal")) {
+        ovsrec_interface_set_type(iface, "internal");
+    }
+    if (!iface->mac || strcmp(iface->mac, mac)) {
+        ovsrec_interface_set_mac(iface, mac);
+    }
+}
+
 static void
 apply_pending_ifaces(struct ovs_bridge *ob, const struct ovsrec_bridge *br,
                      struct ovsdb_idl_txn *txn)
@@ -455,6 +494,7 @@ ovs_bridge_run(struct ovs_bridge *ob, const struct lb_model *model)
             ensure_tunnels(ob, br, model, txn);
         }
         ensure_patch_ports(ob, br, txn);
+        ensure_gateway_port(ob, br, txn);
         apply_pending_ifaces(ob, br, txn);
     }
     ovsdb_idl_loop_commit_and_wait(&ob->idl_loop);

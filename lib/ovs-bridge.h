@@ -31,6 +31,11 @@ struct ovs_bridge_config {
      * uplink to it (like OVN's ovn-bridge-mappings); NULL: none.  Each
      * gets a patch port pair to the integration bridge. */
     const struct smap *bridge_mappings;
+
+    /* The distributed gateway's port (pipeline-gateway.c), an internal
+     * port of this name with the iface-id LB_GATEWAY_IFACE_ID and the host
+     * MAC; NULL: none. */
+    const char *gateway_port;
 };
 
 char *ovs_bridge_parse_mappings(const char *, struct smap *)

@@ -14,6 +14,7 @@
 #include "model.h"
 #include "oftable.h"
 #include "openvswitch/dynamic-string.h"
+#include "pipeline-gateway.h"
 #include "pipeline-provider.h"
 #include "policy.h"
 #include "openvswitch/util.h"
@@ -515,6 +516,22 @@ port_destinations(const struct lb_port *port, const char *dsts[2])
     return 1;
 }
 
+void
+lb_pipeline_put_arp_reply(struct ds *actions, struct eth_addr mac,
+                          ovs_be32 ip)
+{
+    ds_put_format(actions,
+                  "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+                  "set_field:"ETH_ADDR_FMT"->eth_src,"
+                  "set_field:2->arp_op,"
+                  "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+                  "set_field:"ETH_ADDR_FMT"->arp_sha,"
+                  "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+                  "set_field:"IP_FMT"->arp_spa,"
+                  "IN_PORT",
+                  ETH_ADDR_ARGS(mac), ETH_ADDR_ARGS(mac), IP_ARGS(ip));
+}
+
 /* Flows that every chassis has for 'port': ARP responder, L2 lookup and
  * output. */
 static void
@@ -557,21 +574,12 @@ add_port_flows(const struct lb_pipeline_ctx *ctx, const struct lb_port *port,
 
         ds_put_format(&fb->match, "metadata=%#"PRIx32",arp,arp_op=1,arp_tpa="
                       IP_FMT, sw->tunnel_key, IP_ARGS(port->ipv4[i]));
-        ds_put_format(&fb->actions,
-                      "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-                      "set_field:"ETH_ADDR_FMT"->eth_src,"
-                      "set_field:2->arp_op,"
-                      "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-                      "set_field:"ETH_ADDR_FMT"->arp_sha,"
-                      "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
-                      "set_field:"IP_FMT"->arp_spa,"
-                      "IN_PORT",
-                      ETH_ADDR_ARGS(port->mac), ETH_ADDR_ARGS(port->mac),
-                      IP_ARGS(port->ipv4[i]));
+        lb_pipeline_put_arp_reply(&fb->actions, port->mac, port->ipv4[i]);
         add_flow(ft, OFTABLE_ARP_RESPONDER, PRIO_PORT, cookie, fb);
     }
 
     add_port_flows6(port, sw, fb, ft);
+    lb_gateway_port_flows(ctx, port, sw, ft);
 
     ds_put_format(&fb->match, "metadata=%#"PRIx32",dl_dst="ETH_ADDR_FMT,
                   sw->tunnel_key, ETH_ADDR_ARGS(port->mac));
@@ -790,11 +798,15 @@ lb_pipeline_compute(const struct lb_pipeline_ctx *ctx,
     if (ctx->policy) {
         lb_policy_put_flows(ctx->policy, ft);
     }
+    lb_gateway_default_flows(ctx, ft);
     add_chassis_flows(ctx, &fb, ft);
 
     const struct lb_switch *sw;
     HMAP_FOR_EACH (sw, node, &ctx->model->switches) {
         add_switch_flows(ctx, sw, &fb, ft);
+        /* Not in add_switch_flows(): they do not depend on the switch's
+         * ports, so a port's update leaves them be. */
+        lb_gateway_switch_flows(ctx, sw, ft);
     }
     const struct lb_port *port;
     HMAP_FOR_EACH (port, node, &ctx->model->ports) {

@@ -11,7 +11,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "openvswitch/types.h"
 
+struct ds;
 struct lb_flow_table;
 struct lb_model;
 struct lb_policy_engine;
@@ -51,5 +53,11 @@ void lb_pipeline_update_port(const struct lb_pipeline_ctx *,
                              const char *port_name, uint32_t old_key,
                              const char *old_switch,
                              struct lb_flow_table *);
+
+/* The actions that turn an ARP request into the reply of 'mac' for 'ip'
+ * and send it back out of its input port (also the gateway's,
+ * pipeline-gateway.c). */
+void lb_pipeline_put_arp_reply(struct ds *actions, struct eth_addr mac,
+                               ovs_be32 ip);
 
 #endif /* lib/pipeline.h */

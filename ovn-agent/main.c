@@ -43,6 +43,9 @@ usage(void)
            "  --bridge-mappings=PHYSNET:BRIDGE[,...]  the OVS bridge that\n"
            "                        holds this node's uplink to each\n"
            "                        physical network (provider networks)\n"
+           "  --gateway-port=NAME   the distributed gateway's port on the\n"
+           "                        bridge (created), into this node's\n"
+           "                        host stack (default: none)\n"
            "  --openflow=TARGET     OpenFlow target (default: the bridge's\n"
            "                        management socket)\n"
            "  --kubeconfig=FILE     Kubernetes client configuration\n"
@@ -160,6 +163,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         OPT_BRIDGE,
         OPT_DATAPATH_TYPE,
         OPT_BRIDGE_MAPPINGS,
+        OPT_GATEWAY_PORT,
         OPT_OPENFLOW,
         OPT_MODEL,
         OPT_KUBECONFIG,
@@ -178,6 +182,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         {"bridge", required_argument, NULL, OPT_BRIDGE},
         {"datapath-type", required_argument, NULL, OPT_DATAPATH_TYPE},
         {"bridge-mappings", required_argument, NULL, OPT_BRIDGE_MAPPINGS},
+        {"gateway-port", required_argument, NULL, OPT_GATEWAY_PORT},
         {"openflow", required_argument, NULL, OPT_OPENFLOW},
         {"model", required_argument, NULL, OPT_MODEL},
         {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
@@ -221,6 +226,13 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
             break;
         case OPT_BRIDGE_MAPPINGS:
             cfg->bridge_mappings = optarg;
+            break;
+        case OPT_GATEWAY_PORT:
+            if (!optarg[0] || strlen(optarg) > 15) {
+                ovs_fatal(0, "--gateway-port: \"%s\" is not an interface "
+                          "name (1 to 15 characters)", optarg);
+            }
+            cfg->gateway_port = optarg;
             break;
         case OPT_OPENFLOW:
             cfg->openflow_target = optarg;

@@ -86,3 +86,8 @@ check-valgrind: all $(noinst_PROGRAMS)
 	test -n "$$n" && test "$$n" -gt 0 && test -z "$$bad"
 .PHONY: check-valgrind
 SYSTEM_TESTS += tests/system/test-migration-faults.sh
+# The distributed gateway: node and host reachability, routed egress, both
+# families.
+SYSTEM_TESTS += tests/system/test-gateway.sh
+EXTRA_DIST += tests/system/gateway.sh
+SYSTEM_TESTS += tests/system/test-gateway-migration.sh

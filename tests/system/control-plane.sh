@@ -140,7 +140,7 @@ _cp_apiserver_start() {
         --service-account-key-file="$d/pki/sa.pub" \
         --service-account-signing-key-file="$d/pki/sa.key" \
         --authorization-mode=RBAC --allow-privileged=true \
-        --service-cluster-ip-range=10.96.0.0/24 \
+        --service-cluster-ip-range=10.96.0.0/24,fd00:96::/112 \
         --audit-policy-file="$d/audit-policy.yaml" \
         --audit-log-path="$d/audit.log" --audit-log-maxbackup=0 \
         --profiling=false --v=1

@@ -220,6 +220,13 @@ add_pod() {
 # ip_of POD, mac_of POD : the address and MAC its ADD returned.
 ip_of() { result_ip < "$LB_BED_DIR/add.$1"; }
 mac_of() { result_mac < "$LB_BED_DIR/add.$1"; }
+# ip6_of POD : the (first) IPv6 address its ADD returned.
+ip6_of() {
+    python3 -c 'import json,sys
+for ip in json.load(sys.stdin)["ips"]:
+    if ":" in ip["address"]:
+        print(ip["address"].split("/")[0]); break' < "$LB_BED_DIR/add.$1"
+}
 
 # key_of POD : its logical port's key, in a switch with tunnel key 1 and a
 # /16 subnet (as the tests use): (1 << 24) | the address's offset.

@@ -95,3 +95,8 @@ tests_unit_test_multinic_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DLB_FIXTURES_DEFAULT='"$(abs_top_srcdir)/tests/fixtures"'
 tests_unit_test_multinic_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_multinic_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+UNIT_TESTS += tests/unit/test-pipeline-gateway
+tests_unit_test_pipeline_gateway_SOURCES = \
+	tests/unit/test-pipeline-gateway.c tests/unit/test-flows.h
+tests_unit_test_pipeline_gateway_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_pipeline_gateway_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)

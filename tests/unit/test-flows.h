@@ -48,4 +48,37 @@ assert_flows(const struct lb_flow_table *ft, const char *const expected[])
     ds_destroy(&want);
 }
 
+/* The actions of the flow of 'ft' in 'table' at 'priority' whose match is
+ * exactly 'match', or NULL if there is none. */
+static inline const char *
+actions_of(const struct lb_flow_table *ft, int table, int priority,
+           const char *match)
+{
+    const struct lb_flow *flow;
+    LB_FLOW_TABLE_FOR_EACH (flow, ft) {
+        if (flow->table_id == table && flow->priority == priority
+            && !strcmp(flow->match, match)) {
+            return flow->actions;
+        }
+    }
+    return NULL;
+}
+
+/* Asserts that that flow exists with 'actions'; prints every flow if
+ * not. */
+static inline void
+assert_actions(const struct lb_flow_table *ft, int table, int priority,
+               const char *match, const char *actions)
+{
+    const char *got = actions_of(ft, table, priority, match);
+    if (!got || strcmp(got, actions)) {
+        char *all = format_flows(ft);
+        fprintf(stderr, "table=%d priority=%d %s: want %s, got %s in\n%s",
+                table, priority, match, actions, got ? got : "(none)", all);
+        free(all);
+    }
+    assert_non_null(got);
+    assert_string_equal(got, actions);
+}
+
 #endif /* tests/unit/test-flows.h */

@@ -663,12 +663,13 @@ test_logical_switch(void **state OVS_UNUSED)
                       "spec.gateway: gateway \"10.17.0.1\" is not a host "
                       "address in 10.16.0.0/16");
 
-    /* The gateway is optional. */
+    /* The gateway is optional: an overlay switch's is then the subnet's
+     * first address (the distributed gateway, pipeline-gateway.c). */
     json_t *j2 = json_deep_copy(j);
     del_path(j2, "spec>gateway");
     del_path(j2, "spec>mtu");
     assert_null(lb_logical_switch_from_json(j2, &sw));
-    assert_int_equal(sw->gateway, 0);
+    assert_int_equal(sw->gateway, ip("10.16.0.1"));
     assert_int_equal(sw->mtu, 1400);
     lb_logical_switch_destroy(sw);
 

@@ -112,36 +112,6 @@ teardown(void **state)
 
 
 
-/* The flows of 'ft' in 'table' whose match is exactly 'match'. */
-static const char *
-actions_of(const struct lb_flow_table *ft, int table, int priority,
-           const char *match)
-{
-    const struct lb_flow *flow;
-    LB_FLOW_TABLE_FOR_EACH (flow, ft) {
-        if (flow->table_id == table && flow->priority == priority
-            && !strcmp(flow->match, match)) {
-            return flow->actions;
-        }
-    }
-    return NULL;
-}
-
-static void
-assert_actions(const struct lb_flow_table *ft, int table, int priority,
-               const char *match, const char *actions)
-{
-    const char *got = actions_of(ft, table, priority, match);
-    if (!got || strcmp(got, actions)) {
-        char *all = format_flows(ft);
-        fprintf(stderr, "table=%d priority=%d %s: want %s, got %s in\n%s",
-                table, priority, match, actions, got ? got : "(none)", all);
-        free(all);
-    }
-    assert_non_null(got);
-    assert_string_equal(got, actions);
-}
-
 /* On n1, v1 local: the uplink's VLAN 100 enters the switch as
  * reg14=0x80000000 straight to L2 lookup (table 30, no ARP responder); v2
  * (on n2) and unknown MACs are reached through table 45, which tags and

@@ -1,0 +1,294 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+/* The distributed gateway: the way out of an overlay switch.
+ *
+ * Every overlay switch has a gateway address per family (spec.gateway and
+ * spec.gateway6, by default the first address of the subnet and prefix)
+ * and a gateway MAC (lb_ipam_gateway6_mac() of its key), the same on every
+ * node.  Every node with a gateway port (an internal port on br-int whose
+ * host end is in the node's own network stack) does, for every overlay
+ * switch:
+ *
+ *   - OFTABLE_ARP_RESPONDER: answers ARP for the IPv4 gateway with the
+ *     gateway MAC, on the asker's chassis (the IPv6 gateway's neighbour
+ *     solicitations are answered by pipeline.c's ND responder already).
+ *     A VM's ARP and neighbour entries for its gateway stay valid on any
+ *     node it migrates to: same address, same MAC, answered everywhere.
+ *
+ *   - OFTABLE_L2_LOOKUP -> OFTABLE_GATEWAY_OUT: IP sent to the gateway MAC
+ *     by a local port goes to this node's host stack, with the host end's
+ *     MAC as destination.  Never through a tunnel: a frame to the gateway
+ *     MAC that arrives from one is dropped (its sender's node is its
+ *     gateway).
+ *
+ *   - OFTABLE_CLASSIFY -> OFTABLE_GATEWAY_IN: what the host routes into the
+ *     gateway port (every packet to the host end's own MAC: the port is
+ *     NOARP) is looked up by destination address, one flow per address of
+ *     every port of an overlay switch, gets the switch, the gateway MAC as
+ *     source and the port's MAC as destination, and goes on to L2 lookup
+ *     as if the gateway had sent it (reg14 = LB_INPORT_GATEWAY): local, or
+ *     through the tunnel, or mirrored to both copies of a migrating port.
+ *     Anything else from the host (its multicast, addresses no port has)
+ *     is dropped.
+ *
+ *   - Replies go back through the host that sent: what enters a switch
+ *     from the gateway port is committed to conntrack (its zone is
+ *     LB_GATEWAY_CT_ZONE(the switch's key)) with ct_mark bit 0 set, and every IP packet of the switch on
+ *     its way to L2 lookup is looked up there first (OFTABLE_GATEWAY_REPLY):
+ *     a reply of such a connection goes to the host instead of straight to
+ *     its destination.  That is what a Service needs: a pod's packet to a
+ *     ClusterIP is DNATed by its own node's kube-proxy to a backend on
+ *     another node, and the backend's reply, addressed to the pod on the
+ *     same switch, would otherwise reach it over L2 with the backend's
+ *     address as source, past the conntrack entry that undoes the DNAT.
+ *     Antrea does the same with its gateway's conntrack marks.
+ *
+ * The gateway's addresses are not the host's: the host routes the switch's
+ * subnet into the gateway port and sends from its own address, so a remote
+ * pod's reply to the host goes to that node, not to whichever node the
+ * pod's gateway is (docs/pipeline.md, "Distributed gateway"). */
+
+#include <config.h>
+#include "pipeline-gateway.h"
+
+#include <string.h>
+#include "cookie.h"
+#include "flow-table.h"
+#include "ipam.h"
+#include "model.h"
+#include "oftable.h"
+#include "openvswitch/dynamic-string.h"
+#include "pipeline.h"
+#include "simap.h"
+
+static const struct eth_addr host_mac = LB_GATEWAY_HOST_MAC_INIT;
+
+/* In OFTABLE_L2_LOOKUP, above every other flow of a gateway switch: IP not
+ * yet looked up in conntrack goes through it first. */
+#define PRIO_GATEWAY_CT 130
+
+/* ct_mark bit of a connection the host started through the gateway. */
+#define GATEWAY_CT_MARK "0x1/0x1"
+
+static const char *const families[] = { "ip", "ipv6" };
+
+/* The gateway port's ofport on this chassis, 0 if it has none. */
+static unsigned int
+gateway_ofport(const struct lb_pipeline_ctx *ctx)
+{
+    return simap_get(ctx->iface_ofports, LB_GATEWAY_IFACE_ID);
+}
+
+/* Whether 'sw' has a distributed gateway: an overlay switch (a provider
+ * network's router is on the fabric) with a gateway address. */
+bool
+lb_gateway_switch_has_gateway(const struct lb_switch *sw)
+{
+    return (!sw->physnet
+            && ((sw->prefix_len && sw->gateway)
+                || (sw->has_prefix6 && !ipv6_is_zero(&sw->gateway6))));
+}
+
+/* The gateway MAC of 'sw', on every node: the one its router
+ * advertisements come from. */
+struct eth_addr
+lb_gateway_mac(const struct lb_switch *sw)
+{
+    return lb_ipam_gateway6_mac(sw->tunnel_key);
+}
+
+/* The default IPv4 gateway of a subnet: its first host address.  0 for no
+ * subnet. */
+ovs_be32
+lb_gateway_default4(ovs_be32 network, int prefix_len)
+{
+    return prefix_len ? htonl(ntohl(network) + 1) : 0;
+}
+
+/* The default IPv6 gateway of a /64: its "::1". */
+void
+lb_gateway_default6(const struct in6_addr *prefix, struct in6_addr *gw)
+{
+    *gw = *prefix;
+    memset(&gw->s6_addr[8], 0, 8);
+    gw->s6_addr[15] = 1;
+}
+
+static void
+add(struct lb_flow_table *ft, uint8_t table, uint16_t priority,
+    uint64_t cookie, struct ds *match, struct ds *actions)
+{
+    lb_flow_table_add(ft, table, priority, cookie, ds_cstr(match),
+                      ds_cstr(actions));
+    ds_clear(match);
+    ds_clear(actions);
+}
+
+/* The gateway port into OFTABLE_GATEWAY_IN, whose miss drops, and
+ * OFTABLE_GATEWAY_OUT's miss. */
+void
+lb_gateway_default_flows(const struct lb_pipeline_ctx *ctx,
+                         struct lb_flow_table *ft)
+{
+    unsigned int gw = gateway_ofport(ctx);
+    if (!gw) {
+        return;
+    }
+    uint64_t cookie = lb_cookie(LB_COOKIE_GATEWAY, 0, false);
+    struct ds match = DS_EMPTY_INITIALIZER;
+    struct ds actions = DS_EMPTY_INITIALIZER;
+
+    ds_put_format(&match, "in_port=%u", gw);
+    ds_put_format(&actions, "resubmit(,%d)", OFTABLE_GATEWAY_IN);
+    add(ft, OFTABLE_CLASSIFY, PRIO_PORT, cookie, &match, &actions);
+
+    ds_put_cstr(&actions, "drop");
+    add(ft, OFTABLE_GATEWAY_IN, PRIO_TABLE_MISS, cookie, &match, &actions);
+    ds_put_cstr(&actions, "drop");
+    add(ft, OFTABLE_GATEWAY_OUT, PRIO_TABLE_MISS, cookie, &match, &actions);
+
+    /* Replies of connections the host started: back to the host.  The
+     * rest, now tracked, to L2 lookup again.
+     *
+     * Also what conntrack finds invalid in such a connection: it then
+     * reports no direction, but a packet of it that is looked up here is a
+     * reply (the other direction comes from the host, committed by
+     * OFTABLE_GATEWAY_IN, never looked up here).  A VM that comes back to
+     * a node after a migration meets that node's entry of its connection
+     * with sequence numbers far behind: the userspace datapath's TCP
+     * tracking calls its replies invalid, which straight to the VM would
+     * reach it with the backend's address and reset the connection. */
+    static const char *const states[] = { "+trk+rpl", "+trk+inv" };
+
+    /* What the host sent, committed by OFTABLE_GATEWAY_IN, never goes
+     * back to it, whatever conntrack thinks of it (a stale entry makes it
+     * invalid too). */
+    ds_put_format(&match, LB_REG_INPORT"=%#"PRIx32, LB_INPORT_GATEWAY);
+    ds_put_format(&actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
+    add(ft, OFTABLE_GATEWAY_REPLY, PRIO_PORT_EXCEPTION, cookie, &match,
+        &actions);
+    for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
+        for (size_t j = 0; j < ARRAY_SIZE(states); j++) {
+            ds_put_format(&match, "ct_state=%s,ct_mark="GATEWAY_CT_MARK
+                          ",%s", states[j], families[i]);
+            ds_put_format(&actions, "resubmit(,%d)", OFTABLE_GATEWAY_OUT);
+            add(ft, OFTABLE_GATEWAY_REPLY, PRIO_PORT, cookie, &match,
+                &actions);
+        }
+    }
+    ds_put_format(&actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
+    add(ft, OFTABLE_GATEWAY_REPLY, PRIO_TABLE_MISS, cookie, &match, &actions);
+
+    ds_destroy(&match);
+    ds_destroy(&actions);
+}
+
+/* Per overlay switch with a gateway: its IPv4 gateway answered, and IP to
+ * its gateway MAC to the host. */
+void
+lb_gateway_switch_flows(const struct lb_pipeline_ctx *ctx,
+                        const struct lb_switch *sw, struct lb_flow_table *ft)
+{
+    unsigned int gw = gateway_ofport(ctx);
+    if (!gw || !lb_gateway_switch_has_gateway(sw)) {
+        return;
+    }
+    uint64_t cookie = lb_cookie(LB_COOKIE_GATEWAY, sw->tunnel_key, false);
+    struct eth_addr mac = lb_gateway_mac(sw);
+    struct ds match = DS_EMPTY_INITIALIZER;
+    struct ds actions = DS_EMPTY_INITIALIZER;
+
+    if (sw->prefix_len && sw->gateway) {
+        ds_put_format(&match, "metadata=%#"PRIx32",arp,arp_op=1,arp_tpa="
+                      IP_FMT, sw->tunnel_key, IP_ARGS(sw->gateway));
+        lb_pipeline_put_arp_reply(&actions, mac, sw->gateway);
+        add(ft, OFTABLE_ARP_RESPONDER, PRIO_PORT, cookie, &match, &actions);
+    }
+
+    ds_put_format(&match, "metadata=%#"PRIx32",dl_dst="ETH_ADDR_FMT,
+                  sw->tunnel_key, ETH_ADDR_ARGS(mac));
+    ds_put_format(&actions, "resubmit(,%d)", OFTABLE_GATEWAY_OUT);
+    add(ft, OFTABLE_L2_LOOKUP, PRIO_PORT, cookie, &match, &actions);
+
+    /* From a tunnel: the sender's own node was its gateway. */
+    ds_put_format(&match, "metadata=%#"PRIx32","LB_REG_INPORT"=0,dl_dst="
+                  ETH_ADDR_FMT, sw->tunnel_key, ETH_ADDR_ARGS(mac));
+    ds_put_cstr(&actions, "drop");
+    add(ft, OFTABLE_L2_LOOKUP, PRIO_PORT_EXCEPTION, cookie, &match,
+        &actions);
+
+    for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
+        ds_put_format(&match, "%s,metadata=%#"PRIx32, families[i],
+                      sw->tunnel_key);
+        ds_put_format(&actions, "set_field:"ETH_ADDR_FMT"->eth_dst,"
+                      "output:%u", ETH_ADDR_ARGS(host_mac), gw);
+        add(ft, OFTABLE_GATEWAY_OUT, PRIO_PORT, cookie, &match, &actions);
+
+        /* Every IP packet of the switch, from a local port or a tunnel:
+         * is it a reply of a connection the host started here? */
+        ds_put_format(&match, "%s,metadata=%#"PRIx32","LB_REG_GATEWAY
+                      "=0/0x1", families[i], sw->tunnel_key);
+        ds_put_format(&actions, "set_field:0x1/0x1->"LB_REG_GATEWAY","
+                      "ct(table=%d,zone=%u)", OFTABLE_GATEWAY_REPLY,
+                      LB_GATEWAY_CT_ZONE(sw->tunnel_key));
+        add(ft, OFTABLE_L2_LOOKUP, PRIO_GATEWAY_CT, cookie, &match,
+            &actions);
+    }
+
+    ds_destroy(&match);
+    ds_destroy(&actions);
+}
+
+static void
+put_gateway_in_actions(struct ds *actions, const struct lb_switch *sw,
+                       const struct lb_port *port)
+{
+    /* Committed, so that the replies come back here (to
+     * OFTABLE_GATEWAY_REPLY, which sends this original direction on to L2
+     * lookup). */
+    ds_put_format(actions, "set_field:%#"PRIx32"->metadata,"
+                  "set_field:%#"PRIx32"->"LB_REG_INPORT","
+                  "set_field:"ETH_ADDR_FMT"->eth_src,"
+                  "set_field:"ETH_ADDR_FMT"->eth_dst,"
+                  "set_field:0x1/0x1->"LB_REG_GATEWAY","
+                  "ct(commit,table=%d,zone=%u,"
+                  "exec(set_field:"GATEWAY_CT_MARK"->ct_mark))",
+                  sw->tunnel_key, LB_INPORT_GATEWAY,
+                  ETH_ADDR_ARGS(lb_gateway_mac(sw)),
+                  ETH_ADDR_ARGS(port->mac), OFTABLE_GATEWAY_REPLY,
+                  LB_GATEWAY_CT_ZONE(sw->tunnel_key));
+}
+
+/* Per port of an overlay switch with a gateway, on every chassis with a
+ * gateway port: the host's packets to its addresses enter its switch.
+ * The port's cookie, so that they come and go with its other flows. */
+void
+lb_gateway_port_flows(const struct lb_pipeline_ctx *ctx,
+                      const struct lb_port *port, const struct lb_switch *sw,
+                      struct lb_flow_table *ft)
+{
+    if (!gateway_ofport(ctx) || !lb_gateway_switch_has_gateway(sw)) {
+        return;
+    }
+    uint64_t cookie = lb_cookie(LB_COOKIE_PORT, port->key, false);
+    struct ds match = DS_EMPTY_INITIALIZER;
+    struct ds actions = DS_EMPTY_INITIALIZER;
+
+    for (size_t i = 0; i < port->n_ipv4; i++) {
+        ds_put_format(&match, "ip,nw_dst="IP_FMT, IP_ARGS(port->ipv4[i]));
+        put_gateway_in_actions(&actions, sw, port);
+        add(ft, OFTABLE_GATEWAY_IN, PRIO_PORT, cookie, &match, &actions);
+    }
+    for (size_t i = 0; i < port->n_ipv6; i++) {
+        ds_put_cstr(&match, "ipv6,ipv6_dst=");
+        ipv6_format_addr(&port->ipv6[i], &match);
+        put_gateway_in_actions(&actions, sw, port);
+        add(ft, OFTABLE_GATEWAY_IN, PRIO_PORT, cookie, &match, &actions);
+    }
+
+    ds_destroy(&match);
+    ds_destroy(&actions);
+}

@@ -1,0 +1,162 @@
+#!/bin/bash
+# System test: a VM's connections through the distributed gateway survive
+# its live migration there and back (node1 -> node2 -> node1).  While it
+# migrates the VM holds four TCP streams, each one connection from start to
+# end with nothing lost:
+#
+#   - VM -> external host, IPv4 and IPv6 (routed egress: no NAT, the
+#     external host's ECMP route brings replies back through any node);
+#   - node1's host stack -> VM, IPv4 and IPv6 (sourced from node1's own
+#     address, as a kubelet probe or a host-network client);
+#   - VM -> the world (behind the external host) through an egress
+#     gateway that does not move with it: node3 SNATs it, IPv4 and IPv6;
+#   - VM -> a ClusterIP Service whose one backend is a pod on node3,
+#     through the real kube-proxy on every node (after each move the new
+#     node's kube-proxy takes the connection up and picks the same, only,
+#     backend; the replies come back through that node's host).  It must
+#     flow after each migration; whether it stayed one connection is
+#     printed, not asserted (a known limitation, docs/pipeline.md).
+#
+# The VM's neighbour entries for its gateways are sampled every 50 ms
+# throughout: always the gateway MAC, never failed.  Prints each stream's
+# longest silence (ms) across each migration, beside that of a pod -> VM
+# stream over the overlay alone (a client pod on node3).
+#
+# Exit: 0 pass, 1 fail, 77 skip.
+set -eu
+
+srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+LB_PREFIX=${LB_PREFIX:-lbgm$$-}
+export LB_IPV6=1
+. "$srcdir/tests/system/cluster.sh"
+. "$srcdir/tests/system/gateway.sh"
+. "$srcdir/tests/system/vms.sh"
+
+gw_cluster_up
+dir=$LB_BED_DIR
+for n in 1 2 3; do
+    kube_proxy_start "node$n"
+done
+
+check "client pod on node3" vms_client
+check "VM vm1 on node1" vm_new vm1
+vm4=$(vm_ip vm1)
+vm6=$(ip6_of vm1-l0)
+g=${LB_PREFIX}g-vm1
+# The guest's own configuration, as its DHCP client and SLAAC would make
+# it: the IPv6 address, and a default route per family by the gateway.
+ip -n "$g" -6 addr replace "$vm6/64" dev br0 nodad
+ip -n "$g" route add default via "$GW_GW4" dev br0
+ip -n "$g" -6 route add default via "$GW_GW6" dev br0 metric 10
+echo "VM vm1: $vm4 $vm6 $(vm_mac vm1), port key $(printf '%#x' "${VM_KEY[vm1]}")"
+check "the VM reaches the external host (IPv4)" \
+    bed_wait_until 10 bed_exec g-vm1 ping -c 1 -W 1 "$GW_EXT4"
+check "the VM reaches the external host (IPv6)" \
+    bed_wait_until 10 bed_exec g-vm1 ping -6 -c 1 -W 1 "$GW_EXT6"
+peer_server ext 8080
+
+# stream NAME SERVER-NS CLIENT-NS IP PORT [SERVER-PORT] : a canary
+# (canary.py) over one TCP connection; vms.sh's canary_* helpers take NAME.
+stream() {
+    local name=$1 sns=$2 cns=$3 ip=$4 port=$5 sport=${6:-$5}
+    bed_bg "$sns" "$dir/canary-$name.log" python3 \
+        "$srcdir/tests/system/canary.py" server "$sport" \
+        "$dir/canary-$name.json"
+    VM_SERVER[$name]=$BED_BG_PID
+    bed_wait_until 5 bed_exec "$sns" sh -c "ss -ltn | grep -q ':$sport '" \
+        || return 1
+    bed_bg "$cns" "$dir/canary-client-$name.log" python3 \
+        "$srcdir/tests/system/canary.py" client "$ip" "$port" 10
+    VM_CLIENT[$name]=$BED_BG_PID
+    bed_wait_until 10 canary_flowing "$name"
+}
+# A ClusterIP Service with one backend, a pod on node3, through the real
+# kube-proxy on every node.
+check "backend pod on node3" add_pod node3 backend
+check "Service echo (10.96.0.101:80 -> backend:7005)" \
+    service_add echo 10.96.0.101 80 7005 backend@node3
+check "kube-proxy programmed it on every node" \
+    bed_wait_until 30 on_all_nodes service_programmed 10.96.0.101
+
+# An egress gateway on node3: the world (behind the external host) sees
+# the VM as node3's address wherever the VM runs.
+check "node3 is the switch's egress gateway to the world" \
+    gw_egress_node_setup node3
+check "the world sees the VM as node3 (IPv4)" \
+    expect_peer g-vm1 "$GW_WORLD4" 8080 "$(bed_node_ip 3)"
+check "the world sees the VM as node3 (IPv6)" \
+    expect_peer g-vm1 "$GW_WORLD6" 8080 "$(gw_node_ip6 3)"
+
+streams="overlay egress4 egress6 host4 host6 svc snat4 snat6"
+check "stream VM -> the world through node3's SNAT, IPv4" \
+    stream snat4 ext g-vm1 "$GW_WORLD4" 7006
+check "stream VM -> the world through node3's SNAT, IPv6" \
+    stream snat6 ext g-vm1 "$GW_WORLD6" 7007
+check "stream VM -> ClusterIP (backend on node3)" \
+    stream svc backend g-vm1 10.96.0.101 80 7005
+# The reference: the overlay's own pod -> VM stream (client pod on node3).
+check "stream client pod -> VM (the overlay's)" stream overlay g-vm1 client "$vm4" 7000
+check "stream VM -> external host, IPv4" stream egress4 ext g-vm1 "$GW_EXT4" 7001
+check "stream VM -> external host, IPv6" stream egress6 ext g-vm1 "$GW_EXT6" 7002
+check "stream node1's host -> VM, IPv4" stream host4 g-vm1 node1 "$vm4" 7003
+check "stream node1's host -> VM, IPv6" stream host6 g-vm1 node1 "$vm6" 7004
+
+# The VM's neighbour entries for its gateways, every 50 ms.
+bed_bg g-vm1 "$dir/neigh.samples" sh -c "while :; do
+    ip neigh show $GW_GW4 dev br0; ip -6 neigh show $GW_GW6 dev br0
+    sleep 0.05; done"
+sampler=$BED_BG_PID
+
+declare -A gaps
+# migrate_measured N TARGET : the VM's Nth migration, to TARGET; every
+# stream flows after it, its longest silence across it in gaps[STREAM.N].
+migrate_measured() {
+    local n=$1 target=$2 s
+    for s in $streams; do canary_window "$s"; done
+    check "migration $n, to $target" vm_migrate vm1
+    check "the VM's port converged on $target" \
+        bed_wait_until 10 vm_converged vm1
+    for s in $streams; do
+        check "stream $s flows after migration $n" \
+            bed_wait_until 20 canary_flowing "$s"
+        gaps[$s.$n]=$(canary_gap "$s")
+    done
+}
+migrate_measured 1 node2
+migrate_measured 2 node1
+# The benchmark line: each stream's longest silence across each migration
+# (the overlay's pod -> VM stream beside the gateway's).
+line="outage (longest silence, ms), node1->node2 / node2->node1:"
+for s in $streams; do
+    line="$line $s ${gaps[$s.1]} / ${gaps[$s.2]};"
+done
+echo "$line"
+
+kill "$sampler"
+neigh_never_changed() {
+    local n bad
+    n=$(grep -c . "$dir/neigh.samples")
+    bad=$(grep -v "lladdr $GW_MAC " "$dir/neigh.samples" |
+          grep -v '^$' | sort | uniq -c || true)
+    echo "$n samples of the VM's gateway entries; other than $GW_MAC:" \
+         "${bad:-none}"
+    [ "$n" -gt 20 ] && [ -z "$bad" ] &&
+        grep -q "^$GW_GW4 " "$dir/neigh.samples" &&
+        grep -q "^$GW_GW6 " "$dir/neigh.samples"
+}
+check "the VM's neighbour entries for its gateways never changed" \
+    neigh_never_changed
+for s in $streams; do
+    if [ "$s" = svc ]; then
+        # Known limitation (docs/pipeline.md, "Left"): right after the VM
+        # is activated on a node whose host has not yet seen its ClusterIP
+        # connection, a backend's reply in flight reaches it raw (the
+        # backend's address) and may reset the connection; the stream
+        # then reconnects.  Printed, not asserted.
+        canary_verdict svc || echo "svc: the ClusterIP stream reconnected"
+        continue
+    fi
+    check "stream $s: one connection, nothing lost" canary_verdict "$s"
+done
+
+report
