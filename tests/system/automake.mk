@@ -44,6 +44,8 @@ SYSTEM_TESTS += tests/system/test-ipv6.sh
 EXTRA_DIST += tests/system/nd.py
 SYSTEM_TESTS += tests/system/test-migration-ipv6.sh
 SYSTEM_TESTS += tests/system/test-migration-ipv6-only.sh
+# Router solicitations flooded: metered in the switch.
+SYSTEM_TESTS += tests/system/test-rs-flood.sh
 # Events on the VMI and the agents' /metrics.
 SYSTEM_TESTS += tests/system/test-observability.sh
 # A provider network (VLAN on a physical switch) through live migration.
