@@ -573,6 +573,19 @@ struct sysctl_ctx {
     bool write;                 /* Write the values, or compare them. */
 };
 
+/* The context for the pod end 'ifname' or, if 'host', the host end. */
+static struct sysctl_ctx
+sysctl_ctx_for(const char *ifname, bool host, bool write)
+{
+    return (struct sysctl_ctx) {
+        .ifname = ifname,
+        .sysctls = host ? host_sysctls : pod_sysctls,
+        .n_sysctls = host ? ARRAY_SIZE(host_sysctls)
+                          : ARRAY_SIZE(pod_sysctls),
+        .write = write,
+    };
+}
+
 static int
 sysctl_access(void *ctx_, char **errorp)
 {
@@ -900,13 +913,9 @@ check_attachment(struct plumb *p, const struct pod_attachment *a,
                  char **errorp)
 {
     struct rtnl_link *host = NULL, *pod = NULL, *lo = NULL;
-    struct sysctl_ctx sysctl = { .ifname = a->ifname, .write = false,
-                                 .sysctls = pod_sysctls,
-                                 .n_sysctls = ARRAY_SIZE(pod_sysctls) };
-    struct sysctl_ctx host_sysctl = { .ifname = a->host_ifname,
-                                      .write = false,
-                                      .sysctls = host_sysctls,
-                                      .n_sysctls = ARRAY_SIZE(host_sysctls) };
+    struct sysctl_ctx sysctl = sysctl_ctx_for(a->ifname, false, false);
+    struct sysctl_ctx host_sysctl = sysctl_ctx_for(a->host_ifname, true,
+                                                   false);
     int error;
 
     error = link_get(&p->host, a->host_ifname, &host, errorp);
@@ -1226,13 +1235,9 @@ static int
 configure_veth(struct plumb *p, const struct pod_attachment *a,
                char **errorp)
 {
-    struct sysctl_ctx sysctl = { .ifname = a->ifname, .write = true,
-                                 .sysctls = pod_sysctls,
-                                 .n_sysctls = ARRAY_SIZE(pod_sysctls) };
-    struct sysctl_ctx host_sysctl = { .ifname = a->host_ifname,
-                                      .write = true,
-                                      .sysctls = host_sysctls,
-                                      .n_sysctls = ARRAY_SIZE(host_sysctls) };
+    struct sysctl_ctx sysctl = sysctl_ctx_for(a->ifname, false, true);
+    struct sysctl_ctx host_sysctl = sysctl_ctx_for(a->host_ifname, true,
+                                                   true);
     struct rtnl_link *pod;
     int ifindex;
     int error;
