@@ -269,23 +269,38 @@ orphan_write_free(struct orphan_write *o)
     }
 }
 
+/* 'add' is abandoned with an API write in flight: its outcome is left to
+ * the orphan list, which gives back what it made, or it is cancelled.
+ * Reads 'add->req': call it before the reply, which frees the request. */
+static void
+add_drop_write(struct cni_add *add)
+{
+    if (!add->write) {
+        return;
+    }
+    const struct lb_logical_switch *sw = find_switch(add);
+    if (sw) {
+        struct orphan_write *o = xzalloc(sizeof *o);
+        o->tag = add->write_tag;
+        o->what = add->write;
+        o->switch_name = xstrdup(sw->name);
+        o->ip = add->ip;
+        ovs_list_push_back(&add->cni->orphans, &o->list_node);
+    } else {
+        struct lb_write *w = lb_write_new(LB_WRITE_CANCEL, NULL, NULL);
+        w->tag = add->write_tag;
+        write_api(add->cni, w);
+    }
+    add->write = WRITE_NONE;
+}
+
+/* Frees 'add', whose request has been answered (and so freed): nothing
+ * here may read 'add->req'. */
 static void
 add_destroy(struct cni_add *add)
 {
     if (add) {
-        const struct lb_logical_switch *sw = find_switch(add);
-        if (add->write && sw) {
-            struct orphan_write *o = xzalloc(sizeof *o);
-            o->tag = add->write_tag;
-            o->what = add->write;
-            o->switch_name = xstrdup(sw->name);
-            o->ip = add->ip;
-            ovs_list_push_back(&add->cni->orphans, &o->list_node);
-        } else if (add->write) {
-            struct lb_write *w = lb_write_new(LB_WRITE_CANCEL, NULL, NULL);
-            w->tag = add->write_tag;
-            write_api(add->cni, w);
-        }
+        ovs_assert(!add->write);
         ovs_list_remove(&add->list_node);
         sset_destroy(&add->tried);
         free(add->cr_name);
@@ -350,6 +365,7 @@ add_fail(struct cni_add *add, int code, const char *msg,
         event_target_port_failed(add->cni, add->req, msg);
     }
     undo_plumbing(add);
+    add_drop_write(add);
     cni_server_reply_error(add->ctx, code, msg, details);
     add_destroy(add);
 }
@@ -755,6 +771,7 @@ reply_result(struct cni_add *add, const struct lb_logical_port *lp)
               add->target ? " (migration target, blocked)" : "",
               ds_cstr(&ips));
     ds_destroy(&ips);
+    add_drop_write(add);
     cni_server_reply_result(add->ctx, result);
     cni_result_destroy(result);
     add->plumbed = false;       /* Now the runtime's, until DEL. */

@@ -28,11 +28,15 @@
 VLOG_DEFINE_THIS_MODULE(agent_ra);
 
 /* Answers to router solicitations, at most RS_BURST at once and RS_RATE a
- * second after that (a token bucket): a pod that floods solicitations
- * costs the agent a packet-in each, but never a flood of packet-outs.  A
- * guest solicits three times when its interface comes up. */
-#define RS_RATE 20
-#define RS_BURST 20
+ * second after that (a token bucket), all ports together.  The switch
+ * meters each port's solicitations (pipeline.c: 20 a second), so a pod
+ * that floods them reaches the agent at no more than that; this bound is
+ * for many ports at once (or a switch without meters), so that they never
+ * cost a flood of packet-outs.  It is five ports' worth: one flooding port
+ * must not use up the answers another port's guest needs when its
+ * interface comes up (it solicits a few times). */
+#define RS_RATE 100
+#define RS_BURST 100
 
 struct lb_agent_ra {
     const struct lb_agent_view *view;   /* The core's. */

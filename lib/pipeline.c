@@ -234,6 +234,22 @@ add_local_port_flows6(const struct lb_port *port, const struct lb_switch *sw,
         add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_PORT_ND, cookie, fb);
     }
 
+    /* Its router solicitations to the agent, which answers with the
+     * switch's RA (agent-ra.c), through the port's meter in the switch (the
+     * one a blocked copy's announcements use; a port is never both here):
+     * a guest solicits a few times when its interface comes up, so 10 at
+     * once and 20 a second is plenty, and a port flooding solicitations
+     * costs the agent no more than that, and no other port its answer.  A
+     * provider network's router answers for itself. */
+    if (sw->has_prefix6 && !sw->physnet) {
+        lb_flow_table_add_meter(ft, port->key, cookie,
+                                LB_ANNOUNCE_METER_SPEC);
+        ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32",icmp6,"
+                      "icmp_type=133,icmp_code=0", port->key);
+        put_to_agent(&fb->actions, LB_PIN_RS, port->key);
+        add_flow(ft, OFTABLE_ND_RESPONDER, PRIO_PORT, cookie, fb);
+    }
+
     /* Any other NA, and every RA (134) and redirect (137): a pod is no
      * router and speaks only for its own addresses. */
     static const int never[] = { 134, 136, 137 };
@@ -393,11 +409,11 @@ add_switch_flows6(const struct lb_switch *sw, uint64_t cookie,
                                fb, ft);
     }
 
+    /* Router solicitations go to the agent through each port's own flow
+     * (add_local_port_flows6()); any other is dropped, never flooded. */
     ds_put_format(&fb->match, "metadata=%#"PRIx32",icmp6,icmp_type=133,"
                   "icmp_code=0", sw->tunnel_key);
-    /* Not metered in the switch: the agent answers at most 20 a second
-     * (agent-ra.c). */
-    put_to_agent(&fb->actions, LB_PIN_RS, 0);
+    ds_put_cstr(&fb->actions, "drop");
     add_flow(ft, OFTABLE_ND_RESPONDER, PRIO_SWITCH, cookie, fb);
 
     ds_put_format(&fb->match, "metadata=%#"PRIx32",icmp6,icmp_type=135",

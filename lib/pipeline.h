@@ -35,10 +35,10 @@ struct lb_pipeline_ctx {
                                          * conntrack over to the target. */
 };
 
-/* The meter that rate-limits the packet-ins of a blocked port's
- * announcements, in the switch, one a port (its id is the port's key) so
- * that one port's flood cannot use up another VM's allowance.  See
- * pipeline.c for the figures. */
+/* The meter that rate-limits a local port's packet-ins in the switch: a
+ * blocked port's announcements, an unblocked one's router solicitations.
+ * One a port (its id is the port's key) so that one port's flood cannot use
+ * up another's allowance.  See pipeline.c for the figures. */
 #define LB_ANNOUNCE_METER_SPEC \
     "pktps,burst,stats,bands=type=drop,rate=20,burst_size=10"
 

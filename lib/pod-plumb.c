@@ -533,7 +533,8 @@ txcsum_get(int sock, const char *name, bool *onp, char **errorp)
     return error;
 }
 
-/* Sysctls, written or read from inside the pod's namespace. */
+/* Sysctls, written or read from inside the pod's namespace (the pod end's)
+ * or from ours (the host end's). */
 
 struct pod_sysctl {
     const char *family;         /* "ipv4" or "ipv6". */
@@ -556,23 +557,47 @@ static const struct pod_sysctl pod_sysctls[] = {
     { "ipv4", "arp_notify", "0" },
 };
 
+/* The host end is an OVS port and nothing else: with IPv6 on, the node's
+ * kernel would give it a link-local address and send MLD reports, DAD
+ * probes and router solicitations from it straight into the pod (a veth
+ * bypasses OVS), past port security and, for a migration target, past the
+ * blocking: into the VM's target copy before activation. */
+static const struct pod_sysctl host_sysctls[] = {
+    { "ipv6", "disable_ipv6", "1" },
+};
+
 struct sysctl_ctx {
     const char *ifname;
+    const struct pod_sysctl *sysctls;   /* pod_sysctls or host_sysctls. */
+    size_t n_sysctls;
     bool write;                 /* Write the values, or compare them. */
 };
+
+/* The context for the pod end 'ifname' or, if 'host', the host end. */
+static struct sysctl_ctx
+sysctl_ctx_for(const char *ifname, bool host, bool write)
+{
+    return (struct sysctl_ctx) {
+        .ifname = ifname,
+        .sysctls = host ? host_sysctls : pod_sysctls,
+        .n_sysctls = host ? ARRAY_SIZE(host_sysctls)
+                          : ARRAY_SIZE(pod_sysctls),
+        .write = write,
+    };
+}
 
 static int
 sysctl_access(void *ctx_, char **errorp)
 {
     const struct sysctl_ctx *ctx = ctx_;
 
-    for (size_t i = 0; i < ARRAY_SIZE(pod_sysctls); i++) {
-        const struct pod_sysctl *s = &pod_sysctls[i];
+    for (size_t i = 0; i < ctx->n_sysctls; i++) {
+        const struct pod_sysctl *s = &ctx->sysctls[i];
         char *path, buf[32];
         ssize_t n;
         int fd;
 
-        /* A pod kernel without IPv6 has no IPv6 DAD to turn off. */
+        /* A kernel without IPv6 has no IPv6 to turn off. */
         if (!strcmp(s->family, "ipv6")
             && access("/proc/sys/net/ipv6", F_OK)) {
             continue;
@@ -888,7 +913,9 @@ check_attachment(struct plumb *p, const struct pod_attachment *a,
                  char **errorp)
 {
     struct rtnl_link *host = NULL, *pod = NULL, *lo = NULL;
-    struct sysctl_ctx sysctl = { .ifname = a->ifname, .write = false };
+    struct sysctl_ctx sysctl = sysctl_ctx_for(a->ifname, false, false);
+    struct sysctl_ctx host_sysctl = sysctl_ctx_for(a->host_ifname, true,
+                                                   false);
     int error;
 
     error = link_get(&p->host, a->host_ifname, &host, errorp);
@@ -949,6 +976,9 @@ check_attachment(struct plumb *p, const struct pod_attachment *a,
     }
     if (!error) {
         error = netns_run(p->netns_fd, sysctl_access, &sysctl, errorp);
+    }
+    if (!error) {
+        error = sysctl_access(&host_sysctl, errorp);
     }
 
 out:
@@ -1205,7 +1235,9 @@ static int
 configure_veth(struct plumb *p, const struct pod_attachment *a,
                char **errorp)
 {
-    struct sysctl_ctx sysctl = { .ifname = a->ifname, .write = true };
+    struct sysctl_ctx sysctl = sysctl_ctx_for(a->ifname, false, true);
+    struct sysctl_ctx host_sysctl = sysctl_ctx_for(a->host_ifname, true,
+                                                   true);
     struct rtnl_link *pod;
     int ifindex;
     int error;
@@ -1224,6 +1256,9 @@ configure_veth(struct plumb *p, const struct pod_attachment *a,
     /* The sysctls must be in place before the link comes up: that is when
      * IPv6 DAD and the gratuitous ARP of arp_notify would start. */
     error = netns_run(p->netns_fd, sysctl_access, &sysctl, errorp);
+    if (!error) {
+        error = sysctl_access(&host_sysctl, errorp);   /* Our namespace. */
+    }
     if (!error) {
         error = txcsum_disable(p->host_sock, a->host_ifname, errorp);
     }

@@ -103,7 +103,11 @@ strip "$root/bin/echo-server" 2>/dev/null || true
 
 mkdir -p "$out.new"
 cp "kernel/boot/vmlinuz-$kern" "$out.new/vmlinuz"
-(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 \
+# Reproducible: the same inputs give the same initramfs, byte for byte (a
+# fixed order, time stamp and owner; no inode numbers; no gzip name or time).
+find "$root" -exec touch -h -d @0 {} +
+(cd "$root" && find . | LC_ALL=C sort |
+     cpio -o -H newc --quiet --reproducible -R 0:0) | gzip -n -1 \
     > "$out.new/initrd.img"
 echo "$kpkg $kver busybox-static $bver" > "$out.new/versions"
 touch "$out.new/.built"

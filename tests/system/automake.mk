@@ -46,6 +46,8 @@ SYSTEM_TESTS += tests/system/test-ipv6.sh
 EXTRA_DIST += tests/system/nd.py
 SYSTEM_TESTS += tests/system/test-migration-ipv6.sh
 SYSTEM_TESTS += tests/system/test-migration-ipv6-only.sh
+# Router solicitations flooded: metered in the switch.
+SYSTEM_TESTS += tests/system/test-rs-flood.sh
 # Events on the VMI and the agents' /metrics.
 SYSTEM_TESTS += tests/system/test-observability.sh
 # A provider network (VLAN on a physical switch) through live migration.
@@ -59,17 +61,22 @@ SYSTEM_TESTS += tests/system/test-multinic-migration.sh
 EXTRA_DIST += tests/system/multus.sh
 
 # The soak: 200 migrations of several VMs with canaries, the agents' RSS
-# and descriptors printed at the start and the end.  Long: not part of
+# and descriptors printed at the start and the end; then the agents
+# SIGKILLed 50 times during migrations (soak-kills).  Long: not part of
 # check-system.  LB_SOAK_MIGRATIONS and LB_SOAK_VMS change its size.
 EXTRA_DIST += tests/system/soak-migration.sh
-# It then runs the fault tests with the full 50 agent SIGKILLs.
 soak: all $(noinst_PROGRAMS)
 	srcdir=$(abs_top_srcdir) LB_BUILDDIR=$(abs_top_builddir) \
 	    $(abs_top_srcdir)/tests/system/soak-migration.sh
+	$(MAKE) $(AM_MAKEFLAGS) soak-kills
+# The agents SIGKILLed at random points 50 times during a run of
+# migrations on the real control plane (test-migration-faults.sh's last
+# part alone; check-system runs it with 10 after the other faults).
+soak-kills: all $(noinst_PROGRAMS)
 	srcdir=$(abs_top_srcdir) LB_BUILDDIR=$(abs_top_builddir) \
-	    LB_FAULT_KILLS=50 \
+	    LB_FAULTS= LB_FAULT_KILLS=$${LB_FAULT_KILLS:-50} \
 	    $(abs_top_srcdir)/tests/system/test-migration-faults.sh
-.PHONY: soak
+.PHONY: soak soak-kills
 
 # The system tests with every agent under valgrind's memcheck: each agent
 # writes valgrind-logs/agent.PID.log, which stays empty unless valgrind

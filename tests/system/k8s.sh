@@ -217,8 +217,14 @@ add_pod() {
         >/dev/null
 }
 
-# ip_of POD, mac_of POD : the address and MAC its ADD returned.
+# ip_of POD, mac_of POD : the address and MAC its ADD returned; ip6_of
+# POD: its IPv6 address (on a switch with a prefix).
 ip_of() { result_ip < "$LB_BED_DIR/add.$1"; }
+ip6_of() {
+    python3 -c 'import json, sys
+print([i["address"] for i in json.load(sys.stdin)["ips"]
+       if ":" in i["address"]][0].split("/")[0])' < "$LB_BED_DIR/add.$1"
+}
 mac_of() { result_mac < "$LB_BED_DIR/add.$1"; }
 # ip6_of POD : the (first) IPv6 address its ADD returned.
 ip6_of() {

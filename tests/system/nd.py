@@ -11,11 +11,18 @@ that a test can send what a well-behaved kernel would not):
                                 solicited-node group, from MAC's link-local
                                 address, with a source link-layer option
   nd.py IFACE MAC dad TARGET    the same as duplicate address detection
-                                sends it: from ::, without the option"""
+                                sends it: from ::, without the option
+  nd.py IFACE MAC rs SECONDS    router solicitations to ff02::2 from MAC's
+                                link-local address, with a source
+                                link-layer option (each one valid, as a
+                                kernel sends it), as fast as one core lets
+                                Python send them for SECONDS (at most 60;
+                                0: one), then prints SENT ELAPSED"""
 
 import ipaddress
 import socket
 import sys
+import time
 
 
 def mac_bytes(mac):
@@ -66,12 +73,37 @@ def main():
             icmp += bytes([1, 1]) + m
             src = lla(mac)
         f = frame(b"\x33\x33" + dst[12:], mac, src, dst, icmp)
+    elif kind == "rs":
+        icmp = bytes([133, 0, 0, 0, 0, 0, 0, 0, 1, 1]) + m
+        dst = ipaddress.IPv6Address("ff02::2").packed
+        f = frame(b"\x33\x33\0\0\0\x02", mac, lla(mac), dst, icmp)
+        flood(iface, f, min(float(arg), 60.0))
+        return
     else:
         sys.stderr.write(__doc__)
         sys.exit(2)
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
     s.send(f)
+
+
+def flood(iface, f, seconds):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    start = time.monotonic()
+    deadline = start + seconds
+    sent = 0
+    while True:
+        # Check the clock once every few hundred frames: cheap and bounded.
+        for _ in range(256 if seconds else 1):
+            try:
+                s.send(f)
+            except OSError:
+                pass            # A full queue: drop, as a NIC would.
+            sent += 1
+        if time.monotonic() >= deadline:
+            break
+    print("%d %.3f" % (sent, time.monotonic() - start))
 
 
 if __name__ == "__main__":

@@ -21,14 +21,16 @@
 # both ends.
 #
 # Settings: QEMU_VM (VM name), QEMU_VMI_UID, QEMU_VM_MAC, QEMU_VM_IP
-# (address/prefix), QEMU_VM_GW, QEMU_VM_IP6 (optional address/prefix: the
-# guest is then dual-stack), QEMU_MTU (default 1400): qemu_vm_create sets
-# all but the last two.
+# (address/prefix), QEMU_VM_GW, QEMU_IPV6 ("slaac": the guest is
+# dual-stack and configures IPv6 by SLAAC from the switch's router
+# advertisements, as a VM in bridge mode does; no IPv6 address or route is
+# given to it), QEMU_MTU (default 1400): qemu_vm_create sets all but the
+# last two.
 
 QEMU_BIN=${QEMU_BIN:-qemu-system-x86_64}
 QEMU_BIOS=${QEMU_BIOS:-/usr/share/qemu/qboot.rom}
 QEMU_MTU=${QEMU_MTU:-1400}
-QEMU_VM_IP6=${QEMU_VM_IP6-}
+QEMU_IPV6=${QEMU_IPV6-}
 
 # qemu_check : build (or find) the guest and set QEMU_GUEST.  If QEMU
 # cannot run here, print why and return 1; if the guest cannot be built,
@@ -84,9 +86,17 @@ qemu_pod_attach() {
     # discovery group (224.0.0.106) and reports it to its ports, the tap
     # too, and the test counts every frame the VM is handed.
     ip -n "$ns" link add k6t-eth0 type bridge mcast_snooping 0
+    ip -n "$ns" tuntap add dev tap0 mode tap
+    # The pod's side of the bridge is layer 2 only, from before it is up:
+    # its own IPv6 (MLD reports and router solicitations from the
+    # interfaces' link-local addresses) would go out the tap to the VM,
+    # and to the switch, which drops it (not the port's MAC).
+    if [ -d /proc/sys/net/ipv6 ]; then
+        ip netns exec "$ns" sh -c 'for i in eth0 k6t-eth0 tap0; do
+            echo 1 > /proc/sys/net/ipv6/conf/$i/disable_ipv6; done'
+    fi
     ip -n "$ns" link set k6t-eth0 mtu "$QEMU_MTU"
     ip -n "$ns" link set eth0 master k6t-eth0
-    ip -n "$ns" tuntap add dev tap0 mode tap
     ip -n "$ns" link set tap0 mtu "$QEMU_MTU" master k6t-eth0
     ip -n "$ns" link set tap0 up
     ip -n "$ns" link set k6t-eth0 up
@@ -112,7 +122,7 @@ qemu_start() {
     [ "${2-}" != --incoming ] || incoming=(-incoming defer)
     local append="console=ttyS0 quiet panic=-1 lb.mac=$QEMU_VM_MAC"
     append="$append lb.ip=$QEMU_VM_IP lb.gw=$QEMU_VM_GW lb.mtu=$QEMU_MTU"
-    [ -z "$QEMU_VM_IP6" ] || append="$append lb.ip6=$QEMU_VM_IP6"
+    [ -z "$QEMU_IPV6" ] || append="$append lb.ipv6=$QEMU_IPV6"
     rm -f "$f.qmp" "$f.ev" "$f.events"
     # vnet_hdr=off: the guest computes its own checksums and sends no
     # offloaded super-frames, which the userspace datapath's veths would
@@ -307,6 +317,30 @@ qemu_mig_cancel() {
     qemu_stop "$tp"
     cni "$tn" DEL "$tp" >/dev/null || true
     k8s_delete "/api/v1/namespaces/default/pods/$tp"
+}
+
+# qemu_guest_ipv6 POD : what the guest (booted in POD, QEMU_IPV6=slaac)
+# printed of its IPv6 configuration once SLAAC was done (tests/guest/init):
+# JSON with its global address and the kernel's flags for it, and its
+# default route's gateway and flags.  Fails until it has printed them.
+qemu_guest_ipv6() {
+    local f; f=$(_qemu_files "$1")
+    python3 - "$f.console" <<'PY'
+import ipaddress, json, sys
+res = {}
+for line in open(sys.argv[1], errors="replace"):
+    w = line.split()
+    if w[:3] == ["guest:", "ipv6", "addr"] and len(w) == 7:
+        res["address"] = str(ipaddress.IPv6Address(bytes.fromhex(w[3])))
+        res["prefixlen"] = int(w[4], 16)
+        res["addr_flags"] = int(w[6], 16)
+    elif w[:3] == ["guest:", "ipv6", "default"] and len(w) == 5:
+        res["gateway"] = str(ipaddress.IPv6Address(bytes.fromhex(w[3])))
+        res["route_flags"] = int(w[4], 16)
+if len(res) != 5:
+    sys.exit(1)
+print(json.dumps(res))
+PY
 }
 
 # qemu_tap_report POD CLIENT_IP : tapcap.py's analysis of POD's tap

@@ -71,6 +71,12 @@ def capture(ifname, out):
             if proto in ("tcp", "udp") and len(data) >= 14 + ihl + 4:
                 proto += ":%d>%d" % struct.unpack(
                     "!HH", data[14 + ihl:18 + ihl])
+        elif etype == 0x86dd and len(data) >= 54:
+            ipsrc = socket.inet_ntop(socket.AF_INET6, data[22:38])
+            ipdst = socket.inet_ntop(socket.AF_INET6, data[38:54])
+            proto = {6: "tcp", 17: "udp", 58: "icmp6"}.get(data[20], "ip6")
+            if proto in ("tcp", "udp") and len(data) >= 58:
+                proto += ":%d>%d" % struct.unpack("!HH", data[54:58])
         elif etype == 0x0806 and len(data) >= 42:
             ipsrc = socket.inet_ntoa(data[28:32])
             ipdst = socket.inet_ntoa(data[38:42])

@@ -182,6 +182,19 @@ check "ADD to a not-ready agent: try again later (11), at once" \
 kill "$nr_pid"
 
 # Concurrent ADDs: every pod gets a unique address cluster-wide.
+# Under valgrind's memcheck (make check-valgrind, LB_VALGRIND) the agents
+# run tens of times slower: there the 150 ADDs took 141 s (14 s without)
+# and most of them hit the runtime's default timeout of 30 s, which bounds
+# the agent's own wait too.  The same concurrency, with the runtime's
+# timeout scaled to match (the conflist's timeoutMs, made once up front:
+# concurrent first calls would race to write it).
+MANY_TIMEOUT_MS=
+if [ -n "${LB_VALGRIND-}" ]; then
+    MANY_TIMEOUT_MS=300000
+    for n in 1 2 3; do
+        CNI_TIMEOUT_MS=$MANY_TIMEOUT_MS cni_conf_dir "node$n" >/dev/null
+    done
+fi
 many() {
     local n=$1 i pids=()
     for i in $(seq "$CONCURRENT"); do
@@ -189,7 +202,8 @@ many() {
         pod_netns "m$n-$i"
     done
     for i in $(seq "$CONCURRENT"); do
-        cni "node$n" ADD "m$n-$i" > "$LB_BED_DIR/add.m$n-$i" 2>&1 &
+        CNI_TIMEOUT_MS=$MANY_TIMEOUT_MS cni "node$n" ADD "m$n-$i" \
+            > "$LB_BED_DIR/add.m$n-$i" 2>&1 &
         pids+=($!)
     done
     local rc=0

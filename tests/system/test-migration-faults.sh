@@ -19,12 +19,14 @@
 #              so, where the kernel has no sch_netem)
 #
 # then agents killed with SIGKILL at random points of a run of migrations,
-# $LB_FAULT_KILLS times (10; `make soak` and LB_FAULT_KILLS=50 the full 50).
-# LB_FAULTS (a list of the names above) runs only those.
-# After each: no migration flows anywhere, the owners right, every node's
-# flows those a freshly started agent installs (restarted, it sends zero
-# flow-mods), the canary flowing and vm2 reachable; at the end the canary
-# kept its one connection.
+# $LB_FAULT_KILLS times (10; `make soak-kills` the full 50).
+# LB_FAULTS (a list of the names above) runs only those; empty, only the
+# SIGKILLs.  After each: no migration flows anywhere, the owners right,
+# every node's flows those a freshly started agent installs (restarted, it
+# sends zero flow-mods), the canary flowing and vm2 reachable; after each
+# pair of SIGKILLs also no migration left in progress in any agent, and no
+# IP allocation, OVS port or meter leaked; at the end the canary kept its
+# one connection.
 #
 # Exit: 0 pass, 1 fail, 77 skip.
 set -eu
@@ -392,7 +394,7 @@ check "baseline: migration" vm_migrate vm1
 outages+=("none: $(canary_gap vm1) ms")
 converged baseline
 
-faults=${LB_FAULTS:-vswitchd ovsdb api-cut api-restart api-compact cni-kill netem}
+faults=${LB_FAULTS-vswitchd ovsdb api-cut api-restart api-compact cni-kill netem}
 if ! command -v iptables >/dev/null; then
     echo "SKIP (api-cut): no iptables to cut the API off"
     faults=${faults/api-cut /}
@@ -417,15 +419,40 @@ fi
 
 # ---- Agents killed with SIGKILL at random points of a run of migrations,
 # and started again (as the DaemonSet's pod would be) 0-0.5 s later.
+# The restarted agent's flow-mods once it has caught up are logged: what
+# changed while it was down (the migration goes on), zero if nothing did.
 kill_agent_later() {  # NODE DELAY
     sleep "$2"
     local pid; pid=$(agent_pid "$1")
     kill -KILL "$pid"
     bed_wait_until 5 eval "! bed_pid_alive $pid"
-    echo "SIGKILL node $1's agent ($pid) after $2 s" >> "$dir/kills"
-    sleep "0.$((RANDOM % 5))"
+    local down=$((RANDOM % 5))
+    sleep "0.$down"
     agent_k8s_start "$1"
+    local mods=?
+    if agent_wait_synced "$1" 30 && agent_wait_installed "$1" 30; then
+        mods=$(agent_ctl "$1" status |
+               sed -n 's/.*flow-mods: \([0-9]*\).*/\1/p')
+    fi
+    echo "SIGKILL $1's agent ($pid) after $2 s, down 0.$down s;" \
+         "restarted, it sent $mods flow-mods" >> "$dir/kills"
 }
+# What is left once the migrations are over, to compare after each kill:
+# a leak shows as a difference.
+n_ifaces() {  # br-int's interfaces on all nodes (the VM moves: the sum)
+    local n
+    for n in 1 2 3; do
+        bed_ovs "node$n" ovs-vsctl list-ifaces br-int
+    done | wc -l
+}
+meters_none() {  # NODE : no meter (the switch is IPv4-only, no migration)
+    [ -z "$(bed_ofctl "$1" dump-meters | grep '^meter=')" ]
+}
+no_migrating_port() {  # NODE : its agent has no port bound to two chassis
+    ! agent_ctl "$1" migrations | grep -q 'ports bound to two chassis'
+}
+n_alloc0=$(allocations)
+n_ifaces0=$(n_ifaces)
 kills=0
 canary_window vm1
 while [ "$kills" -lt "$KILLS" ]; do
@@ -451,9 +478,18 @@ while [ "$kills" -lt "$KILLS" ]; do
     check "$tag: agents synced" bed_wait_until 30 \
         on_all_nodes agent_wait_synced
     converged "$tag"
+    check "$tag: no migration in progress in any agent" \
+        on_all_nodes no_migrating_port
+    check "$tag: no IP allocation leaked ($n_alloc0)" \
+        test "$(allocations)" = "$n_alloc0"
+    check "$tag: no OVS port leaked ($n_ifaces0 on br-int)" \
+        test "$(n_ifaces)" = "$n_ifaces0"
+    check "$tag: no meter left" on_all_nodes meters_none
 done
 if [ "$KILLS" -gt 0 ]; then
     sed 's/^/    /' "$dir/kills"
+    echo "    restarts after SIGKILL that sent no flow-mod:" \
+         "$(grep -c 'sent 0 flow-mods' "$dir/kills") of $KILLS"
     outages+=("$KILLS SIGKILLs over $((KILLS / 2)) migrations: $(canary_gap vm1) ms")
 fi
 

@@ -25,13 +25,6 @@ else
 fi
 dir=$LB_BED_DIR
 
-# result_ip6 POD : the IPv6 address its CNI ADD returned.
-result_ip6() {
-    python3 -c 'import json,sys
-for ip in json.load(sys.stdin)["ips"]:
-    if ":" in ip["address"]:
-        print(ip["address"].split("/")[0])' < "$dir/add.$1"
-}
 # port_key VM : the key of the VM's LogicalPort, as the agent wrote it.
 port_key() {
     kapi GET "/apis/livebind.io/v1alpha1/namespaces/default/logicalports/$1" |
@@ -45,7 +38,7 @@ result_has() {  # POD PYTHON-EXPR over the result r
 check "client pod on node3" add_pod node3 client
 vmi_uid=$(vmi_create vm1 node1)
 check "VM's pod on node1" add_pod node1 launcher-1 "$(launcher_meta vm1 "$vmi_uid")"
-vm_ip6=$(result_ip6 launcher-1)
+vm_ip6=$(ip6_of launcher-1)
 vm_mac=$(mac_of launcher-1)
 key=$(port_key vm1)
 echo "VM vm1: $vm_ip6 $vm_mac, port key $(printf '%#x' "$key")"
@@ -92,7 +85,7 @@ vmim_phase mig1 Scheduling
 check "target pod on node2" add_pod node2 launcher-2 \
     "$(launcher_meta vm1 "$vmi_uid" "$uid1" mig1)"
 check "target pod reuses the VM's IPv6 address" \
-    test "$(result_ip6 launcher-2)" = "$vm_ip6"
+    test "$(ip6_of launcher-2)" = "$vm_ip6"
 check "target pod reuses the VM's MAC" test "$(mac_of launcher-2)" = "$vm_mac"
 vm_pod_bridge launcher-2 guest up-2
 vmim_phase mig1 Scheduled

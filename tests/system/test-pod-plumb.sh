@@ -2,7 +2,8 @@
 # System test of lib/pod-plumb (the kernel side of a pod attachment),
 # driven through tests/lb-plumb-tool:
 #   - add in a fresh network namespace, then verify with ip, ethtool and the
-#     sysctls; add again (idempotent); check; mismatching add/check; del; del
+#     sysctls (the host end's IPv6 off); add again (idempotent); check;
+#     mismatching add/check; del; del
 #     again (idempotent); the namespace is as it was and no veth is left;
 #   - a /32 address with an off-subnet gateway (on-link route), and no
 #     gateway at all;
@@ -236,6 +237,10 @@ if have_ipv6; then
     check "pod link-local address is not tentative" eval \
         "ip -n '$NS' -6 addr show dev eth0 | grep -q 'inet6 fe80' &&
          ! ip -n '$NS' -6 addr show dev eth0 | grep -Eq 'tentative|dadfailed'"
+    # The host end sends nothing of its own into the pod (MLD, DAD, RS).
+    check "host end: net.ipv6.conf.$HOST.disable_ipv6 = 1, no address" eval \
+        "[ \$(cat /proc/sys/net/ipv6/conf/$HOST/disable_ipv6) = 1 ] &&
+         [ -z \"\$(ip -6 addr show dev $HOST)\" ]"
 fi
 
 check "check" tool check $ATT
@@ -260,6 +265,12 @@ ip netns exec "$NS" ethtool -K eth0 tx on >/dev/null 2>&1
 check "check notices TX checksum offload turned back on" \
     fails "eth0 has TX checksum offload on" check $ATT
 ip netns exec "$NS" ethtool -K eth0 tx off >/dev/null 2>&1
+if have_ipv6; then
+    echo 0 > "/proc/sys/net/ipv6/conf/$HOST/disable_ipv6"
+    check "check notices IPv6 turned back on on the host end" \
+        fails "net.ipv6.conf.$HOST.disable_ipv6 is 0, not 1" check $ATT
+    echo 1 > "/proc/sys/net/ipv6/conf/$HOST/disable_ipv6"
+fi
 
 check "del" tool del "$NSPATH" eth0 "$HOST"
 check "host end is gone" no_host_link "$HOST"

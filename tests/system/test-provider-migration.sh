@@ -21,6 +21,13 @@ export LB_IPV6=1                # bed.sh: the VLAN is dual-stack.
 VLAN=100
 physnet_cluster_up 100,200
 dir=$LB_BED_DIR
+# Under valgrind's memcheck (make check-valgrind) the agents run tens of
+# times slower, so what follows an activation (the source copy blocked, the
+# target's NAs) takes longer than the waits below allow, and the canary's
+# gap measures valgrind: the waits are 10 times longer there, and the gap
+# is only printed.
+slow=1
+[ -z "${LB_VALGRIND-}" ] || slow=10
 # The external host and (excluded from IPAM) the router's addresses.  The
 # VLAN is dual-stack: its IPv6 prefix's low addresses are the fabric's.
 PREFIX6=fd00:100::
@@ -187,9 +194,10 @@ migrate() {
     check "$mig: the switch has the VM on $dst's trunk" \
         bed_wait_until 2 vm_on "tr-$dst"
     check "$mig: the source copy on $src may no longer send" \
-        port_blocked "$src" "$key"
+        bed_wait_until $((slow - 1)) port_blocked "$src" "$key"
     check "$mig: the agent's NAs for the VM's addresses left by $dst's uplink" \
-        bed_wait_until 2 na_on "$mig" "tr-$dst" "$vm_ip6" "$vm_lla6"
+        bed_wait_until $((2 * slow)) na_on "$mig" "tr-$dst" "$vm_ip6" \
+        "$vm_lla6"
     check "$mig: canary flows after the cutover" \
         bed_wait_until 5 canary_flowing
     dump_flows "$mig-activated"
@@ -291,8 +299,12 @@ fdb_verdict() {
 check "the switch's MAC entry never at a target before activation" \
     fdb_verdict
 fdb_verdict | sed 's/^/    /'
-check "the canary's longest gap is under 1 s" python3 -c 'import json, sys
+if [ "$slow" = 1 ]; then
+    check "the canary's longest gap is under 1 s" python3 -c 'import json, sys
 sys.exit(json.load(open(sys.argv[1]))["max_gap_ms"] >= 1000)' "$dir/canary.json"
+else
+    echo "(under valgrind the canary's gap measures valgrind: not checked)"
+fi
 check "no migration flows on any node at the end" \
     on_no_node has_migration_flows "$key"
 check "the external host reaches the VM at the end" \

@@ -5,10 +5,18 @@
 # node1 -> node2 -> node1, then a third migration is cancelled.  KubeVirt's
 # controllers are emulated in step with QEMU (tests/system/qemu.sh), a
 # real kube-apiserver (tests/system/control-plane.sh) serves the objects,
-# and the CNI plugin plumbs every pod through libcni.  A client pod on node3 streams TCP messages to
-# the guest's echo server and sends it UDP probes throughout.
+# and the CNI plugin plumbs every pod through libcni.  The switch is
+# dual-stack: the guest is given its IPv4 address on its kernel command
+# line but configures IPv6 by SLAAC from the router advertisement livebind's
+# agent answers its solicitation with, as a VM in bridge mode does.  A
+# client pod on node3 streams TCP messages to the guest's echo server over
+# IPv4 and over IPv6 and sends it UDP probes throughout.
 #
-# Checked: one TCP connection and no message lost; no frame reaches the
+# Checked: the guest's SLAAC address is the one livebind allocated (the
+# prefix + EUI-64 of the port's MAC), made by the kernel's autoconfiguration
+# (not added by hand), and its default route was learnt from the RA, via
+# the switch gateway's link-local address; for both TCP streams one
+# connection and no message lost; no frame reaches the
 # target's tap before QEMU resumes the VM there (the target copy is
 # blocked); the client's first frame after the resume follows QEMU's first
 # RARP (the activation; how soon is printed); migration flows during each
@@ -23,8 +31,13 @@ LB_PREFIX=${LB_PREFIX:-lbq$$-}
 . "$srcdir/tests/system/cluster.sh"
 . "$srcdir/tests/system/qemu.sh"
 
+export LB_IPV6=1                # bed.sh: keep IPv6 on in the namespaces.
 qemu_require
 
+LB_SWITCH_PREFIX6=fd00:40::/64
+LB_SWITCH_GATEWAY6=fd00:40::1
+GW_LLA=fe80::859:ff:fe00:1      # The switch's gateway (key 1), docs/ipv6.md.
+QEMU_IPV6=slaac
 cluster_up 10.40.0.0/16 10.40.0.1
 dir=$LB_BED_DIR
 
@@ -40,21 +53,51 @@ check "the client reaches the guest" bed_wait_until 120 \
 echo "    boot to first ping: $(echo "$(date +%s.%N) - $t0" | bc) s"
 vm_ip=${QEMU_VM_IP%/*}
 
+# IPv6 by SLAAC.  The guest prints what its kernel configured once it has
+# an address (past duplicate address detection) and a default route.
+vm_ip6=$(ip6_of launcher-1)
+echo "VM vm1: livebind allocated $vm_ip6"
+check "QEMU's kernel command line names no IPv6 address or route" \
+    sh -c "! tr '\\0' ' ' < /proc/$(cat "$dir/qemu.launcher-1.pid")/cmdline |
+           grep -Eq 'fd00:40|lb\.ip6|lb\.gw6|fe80:'"
+check "the guest configured IPv6 from the RA" \
+    bed_wait_until 60 qemu_guest_ipv6 launcher-1
+guest6=$(qemu_guest_ipv6 launcher-1)
+echo "    guest's IPv6: $guest6"
+g6() {  # PYTHON-EXPR over the guest's IPv6 report g
+    python3 -c "import json, sys; g = json.loads(sys.argv[1])
+sys.exit(0 if ($1) else 1)" "$guest6"
+}
+check "the guest's SLAAC address is the one livebind allocated" \
+    g6 "g['address'] == '$vm_ip6' and g['prefixlen'] == 64"
+check "the kernel made it by autoconfiguration (not IFA_F_PERMANENT)" \
+    g6 "not g['addr_flags'] & 0x80"
+check "its default route is the RA's: via the gateway's link-local address" \
+    g6 "g['gateway'] == '$GW_LLA'"
+check "... learnt from the RA (RTF_ADDRCONF|RTF_DEFAULT|RTF_GATEWAY)" \
+    g6 "g['route_flags'] & 0x50003 == 0x50003"
+check "the client reaches the guest over IPv6" \
+    bed_wait_until 20 bed_exec client ping -6 -c 1 -W 1 "$vm_ip6"
+
 # The canaries, client -> guest's echo server: TCP every 10 ms, UDP every
 # 5 ms (the UDP probes time the cutover on the target's tap).
 bed_bg client "$dir/tcp-canary.log" python3 \
     "$srcdir/tests/system/echo-canary.py" tcp "$vm_ip" 7 "$dir/tcp.json" 10
 tcp_pid=$BED_BG_PID
+bed_bg client "$dir/tcp6-canary.log" python3 \
+    "$srcdir/tests/system/echo-canary.py" tcp "$vm_ip6" 7 "$dir/tcp6.json" 10
+tcp6_pid=$BED_BG_PID
 bed_bg client "$dir/udp-canary.log" python3 \
     "$srcdir/tests/system/echo-canary.py" udp "$vm_ip" 7 "$dir/udp.json" 5
 udp_pid=$BED_BG_PID
 echoed() { qemu_json "$dir/$1.json.live" echoed 2>/dev/null || echo 0; }
-canary_flowing() {  # the TCP echoes grow within half a second
-    local a b
-    a=$(echoed tcp); sleep 0.5; b=$(echoed tcp)
-    [ "$b" -gt "$a" ]
+canary_flowing() {  # both TCP streams' echoes grow within half a second
+    local a b a6 b6
+    a=$(echoed tcp); a6=$(echoed tcp6); sleep 0.5
+    b=$(echoed tcp); b6=$(echoed tcp6)
+    [ "$b" -gt "$a" ] && [ "$b6" -gt "$a6" ]
 }
-check "TCP canary echoes flow" bed_wait_until 20 canary_flowing
+check "TCP canary echoes flow (IPv4 and IPv6)" bed_wait_until 20 canary_flowing
 
 tap_field() { qemu_json "$dir/tap.$1.json" "$2"; }  # POD FIELD
 sends_to_one() {  # NODE: its output flow for the VM has one tunnel
@@ -145,15 +188,20 @@ check "mig3: TCP canary flows after the cancel" \
     bed_wait_until 10 canary_flowing
 
 # The canaries' verdict.
-kill "$tcp_pid" "$udp_pid"
+kill "$tcp_pid" "$tcp6_pid" "$udp_pid"
 bed_wait_until 10 test -s "$dir/tcp.json"
+bed_wait_until 10 test -s "$dir/tcp6.json"
 bed_wait_until 10 test -s "$dir/udp.json"
 echo "TCP canary: $(cat "$dir/tcp.json")"
+echo "TCP canary over IPv6: $(cat "$dir/tcp6.json")"
 echo "UDP probes: $(cat "$dir/udp.json")"
 canary_field() { qemu_json "$dir/$1" "$2"; }  # FILE FIELD
-check "one TCP connection throughout (no reconnect)" \
-    test "$(canary_field tcp.json connections)" = 1
-check "no TCP message lost" test "$(canary_field tcp.json lost)" = 0
-check "TCP echoes in order" test "$(canary_field tcp.json out_of_order)" = 0
+for c in tcp tcp6; do
+    check "$c: one TCP connection throughout (no reconnect)" \
+        test "$(canary_field $c.json connections)" = 1
+    check "$c: no TCP message lost" test "$(canary_field $c.json lost)" = 0
+    check "$c: TCP echoes in order" \
+        test "$(canary_field $c.json out_of_order)" = 0
+done
 
 report

@@ -131,8 +131,9 @@ vm_migrate_prepare() {
 }
 
 # vm_target_add VM : the target pod object and its CNI ADD, retried (up to
-# 5 times) as a runtime retries a failed sandbox; or $VM_TARGET_ADD VM
-# when set (a test's own way).
+# 5 times; 30 under valgrind, where an agent SIGKILLed by a test takes
+# several seconds to come back) as a runtime retries a failed sandbox; or
+# $VM_TARGET_ADD VM when set (a test's own way).
 vm_target_add() {
     local vm=$1 try
     if [ -n "${VM_TARGET_ADD-}" ]; then
@@ -142,7 +143,7 @@ vm_target_add() {
     add_pod "${VM_TNODE[$vm]}" "${VM_TPOD[$vm]}" \
         "$(launcher_meta "$vm" "${VM_UID[$vm]}" "${VM_MIGUID[$vm]}" \
            "${VM_MIG[$vm]}")" && return 0
-    for try in 1 2 3 4 5; do
+    for try in $(seq $((5 * _vms_slow))); do
         sleep 0.5
         cni_retry "${VM_TNODE[$vm]}" ADD "${VM_TPOD[$vm]}" && return 0
     done
