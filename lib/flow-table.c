@@ -174,33 +174,90 @@ lb_flow_table_remove(struct lb_flow_table *ft, struct lb_flow *flow)
     lb_flow_table_unlink(ft, flow);
 }
 
-/* Removes every flow whose cookie is exactly 'cookie'. */
-void
-lb_flow_table_remove_cookie(struct lb_flow_table *ft, uint64_t cookie)
+static bool
+has_cookie(uint64_t cookie, const uint64_t *cookies, size_t n)
 {
-    struct lb_meter *meter;
-    HMAP_FOR_EACH_SAFE (meter, node, &ft->meters) {
-        if (meter->cookie == cookie) {
-            lb_meter_remove(ft, meter);
+    for (size_t i = 0; i < n; i++) {
+        if (cookies[i] == cookie) {
+            return true;
         }
+    }
+    return false;
+}
+
+/* The end of lb_flow_table_replace() and lb_flow_table_replace_cookies()
+ * (all meters when 'cookies' is NULL): every flow of 'src' into 'dst',
+ * then the meters likewise, 'meters_seqno' moving only on a real
+ * difference; 'src' is left empty. */
+static void
+replace_rest(struct lb_flow_table *dst, struct lb_flow_table *src,
+             const uint64_t *cookies, size_t n)
+{
+    struct lb_flow *flow;
+    HMAP_FOR_EACH (flow, node, &src->flows) {
+        lb_flow_table_add(dst, flow->table_id, flow->priority, flow->cookie,
+                          flow->match, flow->actions);
     }
 
-    /* Unlinking invalidates the bucket walk, so start over after each one;
-     * a cookie has a handful of flows. */
-    for (;;) {
-        struct lb_flow *flow, *found = NULL;
-        HMAP_FOR_EACH_WITH_HASH (flow, cookie_node, cookie_hash(cookie),
-                                 &ft->by_cookie) {
-            if (flow->cookie == cookie) {
-                found = flow;
-                break;
+    struct lb_meter *meter;
+    HMAP_FOR_EACH_SAFE (meter, node, &dst->meters) {
+        if (cookies && !has_cookie(meter->cookie, cookies, n)) {
+            continue;
+        }
+        const struct lb_meter *same = lb_flow_table_find_meter(src,
+                                                               meter->id);
+        if (!same || same->cookie != meter->cookie
+            || strcmp(same->spec, meter->spec)) {
+            lb_meter_remove(dst, meter);
+        }
+    }
+    HMAP_FOR_EACH (meter, node, &src->meters) {
+        lb_flow_table_add_meter(dst, meter->id, meter->cookie, meter->spec);
+    }
+    lb_flow_table_clear(src);
+    lb_flow_table_clear_tracked(src);
+}
+
+/* Like lb_flow_table_replace(), but only for the flows and meters of 'dst'
+ * whose cookie is one of the 'n' in 'cookies': those 'src' lacks, or holds
+ * otherwise, go; then every flow and meter of 'src' is added.  'src' is
+ * left empty.  Removing the cookies' flows and adding them again would
+ * track every one of them as changed, and the OpenFlow engine would parse
+ * each to find that most did not; this tracks only the real changes. */
+void
+lb_flow_table_replace_cookies(struct lb_flow_table *dst,
+                              struct lb_flow_table *src,
+                              const uint64_t *cookies, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (has_cookie(cookies[i], cookies, i)) {
+            continue;           /* Done already. */
+        }
+        /* Unlinking invalidates the bucket walk: collect first. */
+        struct lb_flow **stale = NULL;
+        size_t n_stale = 0, allocated = 0;
+        struct lb_flow *flow;
+        HMAP_FOR_EACH_WITH_HASH (flow, cookie_node, cookie_hash(cookies[i]),
+                                 &dst->by_cookie) {
+            if (flow->cookie != cookies[i]) {
+                continue;
+            }
+            const struct lb_flow *same = lb_flow_table_find(
+                src, flow->table_id, flow->priority, flow->match);
+            if (!same || same->cookie != flow->cookie
+                || strcmp(same->actions, flow->actions)) {
+                if (n_stale >= allocated) {
+                    stale = x2nrealloc(stale, &allocated, sizeof *stale);
+                }
+                stale[n_stale++] = flow;
             }
         }
-        if (!found) {
-            return;
+        for (size_t j = 0; j < n_stale; j++) {
+            lb_flow_table_unlink(dst, stale[j]);
         }
-        lb_flow_table_unlink(ft, found);
+        free(stale);
     }
+    replace_rest(dst, src, cookies, n);
 }
 
 size_t
@@ -341,24 +398,5 @@ lb_flow_table_replace(struct lb_flow_table *dst, struct lb_flow_table *src)
             lb_flow_table_unlink(dst, flow);
         }
     }
-    HMAP_FOR_EACH_SAFE (flow, node, &src->flows) {
-        lb_flow_table_add(dst, flow->table_id, flow->priority, flow->cookie,
-                          flow->match, flow->actions);
-    }
-
-    /* Meters likewise: 'meters_seqno' moves only on a real difference. */
-    struct lb_meter *meter;
-    HMAP_FOR_EACH_SAFE (meter, node, &dst->meters) {
-        const struct lb_meter *same = lb_flow_table_find_meter(src,
-                                                               meter->id);
-        if (!same || same->cookie != meter->cookie
-            || strcmp(same->spec, meter->spec)) {
-            lb_meter_remove(dst, meter);
-        }
-    }
-    HMAP_FOR_EACH (meter, node, &src->meters) {
-        lb_flow_table_add_meter(dst, meter->id, meter->cookie, meter->spec);
-    }
-    lb_flow_table_clear(src);
-    lb_flow_table_clear_tracked(src);
+    replace_rest(dst, src, NULL, 0);
 }

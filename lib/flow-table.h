@@ -70,7 +70,9 @@ void lb_flow_table_add(struct lb_flow_table *, uint8_t table_id,
 void lb_flow_table_replace(struct lb_flow_table *dst,
                            struct lb_flow_table *src);
 void lb_flow_table_remove(struct lb_flow_table *, struct lb_flow *);
-void lb_flow_table_remove_cookie(struct lb_flow_table *, uint64_t cookie);
+void lb_flow_table_replace_cookies(struct lb_flow_table *dst,
+                                   struct lb_flow_table *src,
+                                   const uint64_t *cookies, size_t n);
 struct lb_flow *lb_flow_table_find(const struct lb_flow_table *,
                                    uint8_t table_id, uint16_t priority,
                                    const char *match);

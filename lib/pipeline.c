@@ -193,7 +193,8 @@ add_blocked_port_flows6(const struct lb_port *port, uint64_t mcookie,
  * may come from it too (RFC 3590), are let through. */
 static void
 add_local_port_flows6(const struct lb_port *port, const struct lb_switch *sw,
-                      struct flow_buf *fb, struct lb_flow_table *ft)
+                      bool blocked, struct flow_buf *fb,
+                      struct lb_flow_table *ft)
 {
     if (!has_ipv6(port, sw)) {
         return;
@@ -242,8 +243,13 @@ add_local_port_flows6(const struct lb_port *port, const struct lb_switch *sw,
      * costs the agent no more than that, and no other port its answer.  A
      * provider network's router answers for itself. */
     if (sw->has_prefix6 && !sw->physnet) {
-        lb_flow_table_add_meter(ft, port->key, cookie,
-                                LB_ANNOUNCE_METER_SPEC);
+        if (!blocked) {
+            /* A blocked copy's solicitations cannot get here (its
+             * priority-150 drop is above the flows that lead here), and
+             * the meter is its announcements' meanwhile. */
+            lb_flow_table_add_meter(ft, port->key, cookie,
+                                    LB_ANNOUNCE_METER_SPEC);
+        }
         ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32",icmp6,"
                       "icmp_type=133,icmp_code=0", port->key);
         put_to_agent(&fb->actions, LB_PIN_RS, port->key);
@@ -439,7 +445,11 @@ add_local_port_flows(const struct lb_pipeline_ctx *ctx,
 
     if (blocked_here(ctx, port)) {
         /* The target copy of a migrating VM: drop everything, but hand its
-         * own announcements to the agent, which activates the port. */
+         * own announcements to the agent, which activates the port.  Its
+         * ordinary flows below stay installed underneath, shadowed by the
+         * priority-150 drop, so that activating it removes these flows and
+         * adds none: the fewer flow-mods in that bundle, the sooner the
+         * switch has committed it (docs/pipeline.md). */
         uint64_t mcookie = port_cookie(port, true);
         /* The packet-ins are metered in the switch, so that whatever sends
          * on this port, or how fast, costs the agent at most 20 packet-ins
@@ -479,7 +489,6 @@ add_local_port_flows(const struct lb_pipeline_ctx *ctx,
                      mcookie, fb);
         }
         add_blocked_port_flows6(port, mcookie, fb, ft);
-        return;
     }
 
     /* Port security: the port's own MAC, and its own IPs for ARP and IP.
@@ -506,7 +515,7 @@ add_local_port_flows(const struct lb_pipeline_ctx *ctx,
     ds_put_format(&fb->actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
     add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_PORT, cookie, fb);
 
-    add_local_port_flows6(port, sw, fb, ft);
+    add_local_port_flows6(port, sw, blocked_here(ctx, port), fb, ft);
 }
 
 /* The chassis that receive traffic sent to 'port': its main chassis, and
@@ -839,16 +848,22 @@ lb_pipeline_update_port(const struct lb_pipeline_ctx *ctx,
     struct flow_buf fb;
     flow_buf_init(&fb);
 
+    /* The port's and its switches' flows are computed anew into 'scratch'
+     * and replace those with the same cookies in 'ft', so that only what
+     * really changed is tracked: on a VM's activation, that is the bundle
+     * the resumed VM waits for. */
+    struct lb_flow_table scratch;
+    lb_flow_table_init(&scratch);
+    uint64_t cookies[4];
+    size_t n_cookies = 0;
     if (old_key) {
-        lb_flow_table_remove_cookie(ft, lb_cookie(LB_COOKIE_PORT, old_key,
-                                                  false));
-        lb_flow_table_remove_cookie(ft, lb_cookie(LB_COOKIE_PORT, old_key,
-                                                  true));
+        cookies[n_cookies++] = lb_cookie(LB_COOKIE_PORT, old_key, false);
+        cookies[n_cookies++] = lb_cookie(LB_COOKIE_PORT, old_key, true);
     }
 
     const struct lb_port *port = lb_model_find_port(ctx->model, port_name);
     if (port) {
-        add_port_flows(ctx, port, &fb, ft);
+        add_port_flows(ctx, port, &fb, &scratch);
     }
 
     /* The port's switch(es) flood to a different set of ports now. */
@@ -861,10 +876,12 @@ lb_pipeline_update_port(const struct lb_pipeline_ctx *ctx,
         const struct lb_switch *sw = lb_model_find_switch(ctx->model,
                                                           switches[i]);
         if (sw) {
-            lb_flow_table_remove_cookie(
-                ft, lb_cookie(LB_COOKIE_SWITCH, sw->tunnel_key, false));
-            add_switch_flows(ctx, sw, &fb, ft);
+            cookies[n_cookies++] = lb_cookie(LB_COOKIE_SWITCH,
+                                             sw->tunnel_key, false);
+            add_switch_flows(ctx, sw, &fb, &scratch);
         }
     }
+    lb_flow_table_replace_cookies(ft, &scratch, cookies, n_cookies);
+    lb_flow_table_destroy(&scratch);
     flow_buf_destroy(&fb);
 }

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include "flow-table.h"
@@ -223,7 +224,20 @@ test_migration_target_blocked(void **state)
     assert_non_null(strstr(got,
         "cookie=0x4800000000000005, table=10, priority=150,reg14=0x5 "
         "actions=drop\n"));
-    assert_null(strstr(got, "priority=100,reg14=0x5,ip,"));
+    /* The ordinary port security stays underneath, below the drop, so that
+     * the activation only removes flows.  Nothing of the port's is above
+     * the drop but the announcements to the agent. */
+    assert_non_null(strstr(got, "priority=100,reg14=0x5,ip,"));
+    char *copy = xstrdup(got), *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        const char *t10 = strstr(line, "table=10, priority=");
+        if (t10 && atoi(t10 + strlen("table=10, priority=")) > 150
+            && strstr(line, "reg14=0x5,")) {
+            assert_non_null(strstr(line, "actions=controller("));
+        }
+    }
+    free(copy);
     /* Every packet-in of the blocked port goes through its own meter. */
     for (const char *p = got; (p = strstr(p, "controller(")); p++) {
         assert_true(!strncmp(strchr(p, ')') - strlen(",meter_id=5"),
@@ -382,6 +396,45 @@ test_incremental_equals_full(void **state)
     lb_flow_table_destroy(&full);
 }
 
+/* Activating a blocked copy changes as few flows as can be: it removes the
+ * blocking ones (table 10) and rewrites the outputs (tables 40 and 50),
+ * and adds nothing to table 10, whose ordinary flows were there all along.
+ * An update that changes nothing tracks nothing. */
+static void
+test_activation_changes_little(void **state)
+{
+    struct fixture *f = *state;
+    struct lb_port *p1 = lb_model_find_port(&f->model, "p1");
+    lb_port_set_chassis(p1, "n2", "n1");
+    p1->additional_blocked = true;
+    p1->mirror = true;
+    lb_flow_table_set_tracking(&f->flows, true);
+    lb_pipeline_compute(&f->ctx, &f->flows);
+    lb_flow_table_clear_tracked(&f->flows);
+
+    lb_pipeline_update_port(&f->ctx, "p1", p1->key, "pods", &f->flows);
+    assert_true(ovs_list_is_empty(&f->flows.tracked));
+
+    p1->additional_blocked = false;
+    lb_pipeline_update_port(&f->ctx, "p1", p1->key, "pods", &f->flows);
+    size_t n_removed = 0, n_outputs = 0;
+    const struct lb_flow *flow;
+    LB_FLOW_TABLE_FOR_EACH_TRACKED (flow, &f->flows) {
+        if (flow->table_id == 10) {
+            /* Only removals: the drop and the announcements' flows. */
+            assert_true(flow->deleted);
+            assert_true(flow->priority >= 150);
+            n_removed++;
+        } else {
+            assert_true(flow->table_id == 40 || flow->table_id == 50);
+            n_outputs += !flow->deleted;
+        }
+    }
+    assert_true(n_removed >= 2);    /* The drop and the RARP's at least. */
+    assert_true(n_outputs >= 2);    /* Both output flows deliver here. */
+    lb_flow_table_clear_tracked(&f->flows);
+}
+
 static void
 assert_has_flow(const char *flows, const char *flow)
 {
@@ -493,11 +546,11 @@ test_dual_stack_flows(void **state)
     assert_has_flow(got, "table=10, priority=160,reg14=0x5,icmp6,"
                     "dl_src=0a:58:0a:00:00:05,icmp_type=136,icmp_code=0,"
                     "nd_target=fe80::858:aff:fe00:5 actions=controller");
-    assert_null(strstr(got, "priority=100,reg14=0x5,ipv6"));
-    assert_null(strstr(got, "priority=120,reg14=0x5,"));
-    /* Its solicitations are dropped with everything else it sends; the
-     * meter is its announcements' now. */
-    assert_null(strstr(got, "reg14=0x5,icmp6,icmp_type=133"));
+    /* Its ordinary IPv6 flows, its solicitations' to the agent included,
+     * wait underneath the priority-150 drop, which drops those with
+     * everything else it sends; the meter is its announcements' now. */
+    assert_has_flow(got, "table=10, priority=150,reg14=0x5 actions=drop\n");
+    assert_non_null(strstr(got, "priority=100,reg14=0x5,ipv6"));
     assert_int_equal(lb_flow_table_find_meter(&f->flows, 5)->cookie,
                      0x4800000000000005ULL);
     free(got);
@@ -623,6 +676,8 @@ main(void)
                                         setup_ds, teardown),
         cmocka_unit_test_setup_teardown(test_incremental_equals_full,
                                         setup_v6, teardown),
+        cmocka_unit_test_setup_teardown(test_activation_changes_little,
+                                        setup_ds, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
