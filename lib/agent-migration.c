@@ -88,14 +88,22 @@ struct lb_activation {
     char *migration_uid;
     char *cause;                    /* e.g. "RARP on ofport 11". */
     enum lb_announce_kind kind;
+    ofp_port_t in_port;             /* Where the announcement came in. */
+    char *with;                     /* The VM's port that announced, if
+                                     * another NIC's (multinic.h). */
     long long int seen_usec;        /* Announcement received. */
+    long long int sent_usec;        /* Unblocking bundle sent. */
     long long int installed_usec;   /* Unblocking flows in the switch. */
     uint64_t seqno;                 /* Flows seqno that unblocks. */
+    bool told;                      /* Logged and recorded (after the
+                                     * unblocking bundle went out). */
 };
 
-/* A packet to send through the pipeline as if from 'in_port'. */
+/* A packet to send through the pipeline as if from 'in_port', once the
+ * flows numbered 'seqno' are in the switch (0: at once). */
 struct announcement {
     struct ovs_list list_node;
+    uint64_t seqno;
     ofp_port_t in_port;
     size_t len;
     uint8_t packet[MAX(LB_ANNOUNCE_FRAME_LEN, LB_ANNOUNCE_NA_FRAME_LEN)];
@@ -128,6 +136,7 @@ activation_free(struct lb_activation *a)
         free(a->port);
         free(a->migration_uid);
         free(a->cause);
+        free(a->with);
         free(a);
     }
 }
@@ -206,6 +215,24 @@ record_activation(struct lb_agent_migration *mig, const struct lb_port *port,
     ovs_list_push_back(mig->view->writes, &w->list_node);
 }
 
+/* True if 'pod' is a migration target pod of 'port' on this node. */
+static bool
+is_target_pod_here(const struct lb_agent_migration *mig,
+                   const struct lb_port *port, const struct lb_pod *pod)
+{
+    if (!pod || !pod->migration_job_uid || !pod->node_name
+        || strcmp(pod->node_name, mig->view->chassis)
+        || lb_pod_is_finished(pod)) {
+        return false;
+    }
+    for (size_t i = 0; i < lb_pod_n_port_names(pod); i++) {
+        if (!strcmp(lb_pod_port_name_at(pod, i), port->name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The migration this node's copy of 'port' belongs to, or "". */
 static const char *
 port_migration_uid(const struct lb_agent_migration *mig,
@@ -215,18 +242,22 @@ port_migration_uid(const struct lb_agent_migration *mig,
     if (!cluster) {
         return "";
     }
+    /* The port's alternate owner is that pod, as a rule: no walk over every
+     * pod of the cluster (tens of thousands) for each of a burst of
+     * activations. */
+    const struct lb_logical_port *lp = find_logical_port(mig, port->name);
+    if (lp && lp->alternate_pod) {
+        const struct lb_pod *pod = lb_cluster_find_pod(cluster, lp->ns,
+                                                       lp->alternate_pod);
+        if (is_target_pod_here(mig, port, pod)) {
+            return pod->migration_job_uid;
+        }
+    }
     const struct shash_node *node;
     SHASH_FOR_EACH (node, &cluster->objects[LB_KIND_POD]) {
         const struct lb_pod *pod = node->data;
-        if (!pod->migration_job_uid || !pod->node_name
-            || strcmp(pod->node_name, mig->view->chassis)
-            || lb_pod_is_finished(pod)) {
-            continue;
-        }
-        for (size_t i = 0; i < lb_pod_n_port_names(pod); i++) {
-            if (!strcmp(lb_pod_port_name_at(pod, i), port->name)) {
-                return pod->migration_job_uid;
-            }
+        if (is_target_pod_here(mig, port, pod)) {
+            return pod->migration_job_uid;
         }
     }
     return "";
@@ -235,26 +266,29 @@ port_migration_uid(const struct lb_agent_migration *mig,
 /* Records the activation of 'port', which the core is to unblock now,
  * without waiting for the API server: the derived model keeps the port
  * unblocked (lb_agent_migration_apply_local()) until the API shows the
- * activation or the migration ends. */
+ * activation or the migration ends.  Only what the unblocking needs is
+ * done here; the rest (which migration, the log line, the write to the
+ * API) waits until the bundle is out (tell_activations()). */
 static void
 activate(struct lb_agent_migration *mig, const struct lb_port *port,
          ofp_port_t in_port, enum lb_announce_kind announcement,
          long long int seen_usec, const char *with)
 {
     const char *kind = lb_announce_kind_to_string(announcement);
-    const char *uid = port_migration_uid(mig, port);
 
-    free(shash_replace(&mig->local_activations, port->name, xstrdup(uid)));
+    free(shash_replace(&mig->local_activations, port->name, xstrdup("")));
 
     struct lb_activation *a = xzalloc(sizeof *a);
     a->port = xstrdup(port->name);
-    a->migration_uid = xstrdup(uid);
+    a->migration_uid = xstrdup("");
     a->cause = (with
                 ? xasprintf("%s of the same VM's port %s", kind, with)
                 : xasprintf("%s on ofport %"PRIu32, kind,
                             ofp_to_u16(in_port)));
     a->seen_usec = seen_usec;
     a->kind = announcement;
+    a->in_port = in_port;
+    a->with = nullable_xstrdup(with);
     ovs_list_push_front(&mig->activations, &a->list_node);
     if (++mig->n_activations > MAX_ACTIVATIONS) {
         struct lb_activation *old = CONTAINER_OF(
@@ -263,10 +297,9 @@ activate(struct lb_agent_migration *mig, const struct lb_port *port,
         activation_free(old);
         mig->n_activations--;
     }
-    VLOG_INFO("port %s: %s: unblocking (migration %s)", port->name,
-              a->cause, uid[0] ? uid : "unknown");
 
-    /* Tell every L2 table where the VM is now, once the flows are in. */
+    /* Tell every L2 table where the VM is now, once the flows are in
+     * (lb_agent_migration_unblocked() says which flows). */
     queue_announcement(mig, in_port, port->mac, true, 0, NULL);
     for (size_t i = 0; i < port->n_ipv4; i++) {
         queue_announcement(mig, in_port, port->mac, false, port->ipv4[i],
@@ -284,8 +317,48 @@ activate(struct lb_agent_migration *mig, const struct lb_port *port,
         queue_announcement(mig, in_port, port->mac, false, 0,
                            &port->ipv6[i]);
     }
-    if (mig->view->cluster) {
-        record_activation(mig, port, uid, a->cause);
+}
+
+/* What activate() left for after the unblocking bundle: the migration the
+ * activation belongs to, the log line and the activation's record in the
+ * API. */
+static void
+tell_activations(struct lb_agent_migration *mig)
+{
+    struct lb_activation *a;
+    LIST_FOR_EACH (a, list_node, &mig->activations) {
+        if (a->told) {
+            break;              /* Newest first: the rest are told. */
+        }
+        a->told = true;
+        a->sent_usec = time_usec();
+        const struct lb_port *port = lb_model_find_port(mig->view->model,
+                                                        a->port);
+        if (!port) {
+            continue;
+        }
+        const char *uid = port_migration_uid(mig, port);
+        free(a->migration_uid);
+        a->migration_uid = xstrdup(uid);
+        struct shash_node *node = shash_find(&mig->local_activations,
+                                             a->port);
+        if (node) {
+            free(node->data);
+            node->data = xstrdup(uid);
+        }
+        const char *kind = lb_announce_kind_to_string(a->kind);
+        if (a->with) {
+            VLOG_INFO("port %s: %s of the same VM's port %s: unblocking "
+                      "(migration %s)", a->port, kind, a->with,
+                      uid[0] ? uid : "unknown");
+        } else {
+            VLOG_INFO("port %s: %s from the VM on ofport %"PRIu32": "
+                      "unblocking (migration %s)", a->port, kind,
+                      ofp_to_u16(a->in_port), uid[0] ? uid : "unknown");
+        }
+        if (mig->view->cluster) {
+            record_activation(mig, port, uid, a->cause);
+        }
     }
 }
 
@@ -391,6 +464,12 @@ lb_agent_migration_unblocked(struct lb_agent_migration *mig,
             break;
         }
         a->seqno = flows_seqno;
+    }
+    struct announcement *an;
+    LIST_FOR_EACH (an, list_node, &mig->announcements) {
+        if (!an->seqno) {
+            an->seqno = flows_seqno;
+        }
     }
 }
 
@@ -531,14 +610,27 @@ record_transition(struct lb_agent_migration *mig,
     }
 }
 
-/* After the flows are sent: announcements, and activation latencies. */
+/* After the flows are sent: the activations' log lines and records, the
+ * announcements once their port is unblocked in the switch, and the
+ * activation latencies. */
 void
 lb_agent_migration_run(struct lb_agent_migration *mig)
 {
     struct ofctrl *ofctrl = mig->view->ofctrl;
     uint64_t installed = ofctrl_get_installed_seqno(ofctrl);
+
+    tell_activations(mig);
+
+    /* Not before the barrier reply: the switch's main thread, which in the
+     * userspace datapath also forwards, first commits the unblocking
+     * bundle and answers the barrier, then forwards what waits for the VM,
+     * and only then floods these. */
     struct announcement *an;
-    LIST_FOR_EACH_POP (an, list_node, &mig->announcements) {
+    LIST_FOR_EACH_SAFE (an, list_node, &mig->announcements) {
+        if (an->seqno > installed) {
+            continue;
+        }
+        ovs_list_remove(&an->list_node);
         int error = ofctrl_packet_out(ofctrl, an->packet,
                                       an->len, an->in_port,
                                       "resubmit(,0)");
@@ -555,7 +647,8 @@ lb_agent_migration_run(struct lb_agent_migration *mig)
             a->installed_usec = time_usec();
             long long int latency = a->installed_usec - a->seen_usec;
             VLOG_INFO("port %s: unblocked in the switch %lld us after the "
-                      "VM's %s", a->port, latency, a->cause);
+                      "VM's %s (the bundle left after %lld us)", a->port,
+                      latency, a->cause, a->sent_usec - a->seen_usec);
             lb_histogram_observe(&mig->activation_latency[a->kind],
                                  latency / 1e6);
             ask_event(mig, a->port, false, "LiveMigrationActivated",

@@ -659,9 +659,24 @@ agent_gateway_run(struct lb_agent *agent)
     agent->gateway_next_sync = time_msec() + (retval ? 1000 : 5000);
 }
 
+/* The switch's messages first: a VM's announcement unblocks its port in a
+ * bundle sent before anything else in this iteration (the API server's
+ * events, derivation, the CNI socket), so that no other work stands
+ * between a resumed VM and its traffic; the announcements of many VMs
+ * resuming at once, read together, go in one bundle. */
+static void
+agent_run_switch_first(struct lb_agent *agent)
+{
+    if (ofctrl_run(agent->ofctrl) && agent->view.ready) {
+        ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
+        lb_agent_migration_run(agent->migration);
+    }
+}
+
 void
 lb_agent_run(struct lb_agent *agent)
 {
+    agent_run_switch_first(agent);
     if (agent->k8s) {
         k8s_client_run(agent->k8s);
         agent->view.synced = lb_agent_k8s_synced(agent->objects);
@@ -822,13 +837,14 @@ agent_put_metrics(void *agent_, struct ds *page)
 }
 
 /* A packet-in: the migration part says which port, if any, a VM's
- * announcement activates; unblocked here at once, in the next bundle. */
-static void
+ * announcement activates; unblocked here at once, in a bundle sent before
+ * the agent does anything else (returns true then). */
+static bool
 agent_packet_in(void *agent_, const struct ofputil_packet_in *pin)
 {
     struct lb_agent *agent = agent_;
     if (lb_agent_ra_packet_in(agent->ra, pin)) {
-        return;
+        return false;
     }
     struct svec unblock = SVEC_EMPTY_INITIALIZER;
     lb_agent_migration_packet_in(agent->migration, pin, &unblock);
@@ -849,7 +865,9 @@ agent_packet_in(void *agent_, const struct ofputil_packet_in *pin)
     if (unblocked) {
         agent->flows_seqno++;
         lb_agent_migration_unblocked(agent->migration, agent->flows_seqno);
+        return true;
     }
+    return false;
 }
 
 void

@@ -481,7 +481,9 @@ ofctrl_handle_error(struct ofctrl *ofctrl, const struct ofp_header *oh)
     }
 }
 
-static void
+/* Returns the packet-in callback's verdict: true if it wants its flow
+ * change sent at once. */
+static bool
 ofctrl_handle_packet_in(struct ofctrl *ofctrl, const struct ofp_header *oh)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
@@ -490,21 +492,21 @@ ofctrl_handle_packet_in(struct ofctrl *ofctrl, const struct ofp_header *oh)
                                                  NULL, NULL, NULL);
     if (error) {
         VLOG_WARN_RL(&rl, "bad packet-in: %s", ofperr_to_string(error));
-        return;
+        return false;
     }
     ofctrl->stats.n_packet_ins++;
-    if (ofctrl->packet_in_cb) {
-        /* 'pin' points into 'oh'; nothing to free. */
-        ofctrl->packet_in_cb(ofctrl->packet_in_aux, &pin);
-    }
+    /* 'pin' points into 'oh'; nothing to free. */
+    return (ofctrl->packet_in_cb
+            && ofctrl->packet_in_cb(ofctrl->packet_in_aux, &pin));
 }
 
-static void
+/* Returns true if a packet-in asked for its flow change to go out now. */
+static bool
 ofctrl_recv(struct ofctrl *ofctrl, const struct ofp_header *oh)
 {
     enum ofptype type;
     if (ofptype_decode(&type, oh)) {
-        return;
+        return false;
     }
     switch (type) {
     case OFPTYPE_ECHO_REQUEST:
@@ -551,14 +553,18 @@ ofctrl_recv(struct ofctrl *ofctrl, const struct ofp_header *oh)
         ofctrl_handle_error(ofctrl, oh);
         break;
     case OFPTYPE_PACKET_IN:
-        ofctrl_handle_packet_in(ofctrl, oh);
-        break;
+        return ofctrl_handle_packet_in(ofctrl, oh);
     default:
         break;
     }
+    return false;
 }
 
-void
+/* Reads what the switch sent (up to a bound).  Returns true if a
+ * packet-in's callback asked for its flow change to go out at once: the
+ * caller should then call ofctrl_put() before anything else, which sends
+ * the changes of every such packet-in read here in one bundle. */
+bool
 ofctrl_run(struct ofctrl *ofctrl)
 {
     rconn_run(ofctrl->rconn);
@@ -568,7 +574,7 @@ ofctrl_run(struct ofctrl *ofctrl)
             VLOG_INFO("%s: disconnected", rconn_get_target(ofctrl->rconn));
         }
         ofctrl->state = S_DISCONNECTED;
-        return;
+        return false;
     }
     unsigned int conn_seqno = rconn_get_connection_seqno(ofctrl->rconn);
     if (conn_seqno != ofctrl->conn_seqno
@@ -579,17 +585,19 @@ ofctrl_run(struct ofctrl *ofctrl)
 
     /* Bounded, so that a flood of packet-ins cannot starve the rest of the
      * poll loop. */
+    bool urgent = false;
     for (int i = 0; i < 128; i++) {
         struct ofpbuf *msg = rconn_recv(ofctrl->rconn);
         if (!msg) {
             break;
         }
-        ofctrl_recv(ofctrl, msg->data);
+        urgent |= ofctrl_recv(ofctrl, msg->data);
         ofpbuf_delete(msg);
         if (!rconn_is_connected(ofctrl->rconn)) {
             break;
         }
     }
+    return urgent;
 }
 
 void
@@ -815,6 +823,16 @@ ofctrl_diff_tracked(struct ofctrl *ofctrl, struct lb_flow_table *desired,
 {
     struct lb_flow *flow;
     LB_FLOW_TABLE_FOR_EACH_TRACKED (flow, desired) {
+        if (flow->deleted) {
+            /* Replaced by a flow with the same table, priority and match:
+             * that one is tracked too and says what the switch must hold,
+             * so this removal costs no parsing. */
+            const struct lb_flow *now = lb_flow_table_find(
+                desired, flow->table_id, flow->priority, flow->match);
+            if (now && now->tracked) {
+                continue;
+            }
+        }
         struct ofputil_flow_mod fm;
         if (!parse_flow(ofctrl, flow, &fm)) {
             continue;

@@ -29,15 +29,17 @@ struct lb_flow_table;
 struct ofctrl;
 struct ofputil_packet_in;
 
-/* Called for each packet-in the bridge sends. */
-typedef void ofctrl_packet_in_cb(void *aux,
+/* Called for each packet-in the bridge sends.  Returns true if the packet
+ * changed the desired flows and the caller wants them sent at once:
+ * ofctrl_run() then says so. */
+typedef bool ofctrl_packet_in_cb(void *aux,
                                  const struct ofputil_packet_in *);
 
 struct ofctrl *ofctrl_create(const char *target,
                              ofctrl_packet_in_cb *, void *aux);
 void ofctrl_destroy(struct ofctrl *);
 
-void ofctrl_run(struct ofctrl *);
+bool ofctrl_run(struct ofctrl *);
 void ofctrl_wait(struct ofctrl *);
 
 void ofctrl_put(struct ofctrl *, struct lb_flow_table *desired,
