@@ -6,7 +6,8 @@
 #   make bench-k8s        the control plane: list/watch, change -> flows
 #   make bench-cni        CNI ADD latency (root)
 #   make bench-migration  outage of live migrations, three modes + OVN (root);
-#                         BENCH_VM=qemu: a real QEMU guest, QEMU migrating
+#                         BENCH_VM=qemu: a real QEMU guest, QEMU migrating;
+#                         BENCH_VM=scale: 100 VMs at once, 10,000 ports
 #   make bench-provider   a provider network seen from an external host:
 #                         UDP outage beside OVN's, bulk transfers at full
 #                         MTU, path MTU (root)
@@ -23,8 +24,10 @@ LB_BENCH_TOOLS = \
 	tests/bench/bench-k8s.sh \
 	tests/bench/bench-migration.sh \
 	tests/bench/bench-migration-qemu.sh \
+	tests/bench/bench-migration-scale.sh \
 	tests/bench/bench-provider.sh
 EXTRA_DIST += $(LB_BENCH_TOOLS) tests/bench/udp-probe.py \
+	tests/bench/load-ports.py \
 	tests/bench/README.md tests/bench/ovn.sh
 
 bench: tests/bench/bench-pipeline tests/bench/bench-policy

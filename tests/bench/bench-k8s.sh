@@ -37,52 +37,8 @@ done
 # its owner through its status.  Several connections at once, as a cluster's
 # kubelets and agents would.
 load_start=${EPOCHREALTIME/./}
-bed_exec ul python3 - "$LB_API" "$LB_BED_DIR/k8s/pki" "$n_pods" <<'PY'
-import concurrent.futures, http.client, json, ssl, sys, threading, urllib.parse
-api, pki, n = urllib.parse.urlparse(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-ctx = ssl.create_default_context(cafile=pki + "/ca.crt")
-ctx.load_cert_chain(pki + "/admin.crt", pki + "/admin.key")
-local = threading.local()
-
-def req(method, path, body, ctype="application/json"):
-    c = getattr(local, "c", None)
-    if c is None:
-        c = local.c = http.client.HTTPSConnection(api.hostname, api.port,
-                                                  context=ctx)
-    c.request(method, path, json.dumps(body), {"Content-Type": ctype})
-    r = c.getresponse()
-    data = r.read()
-    if r.status >= 300:
-        raise SystemExit("%s %s: %d %s" % (method, path, r.status, data[:300]))
-    return json.loads(data)
-
-def one(i):
-    off = 10 + i
-    ip = "10.%d.%d.%d" % (off >> 16, (off >> 8) & 255, off & 255)
-    node, name = "node%d" % (1 + i % 3), "pod%d" % i
-    pods = "/api/v1/namespaces/default/pods"
-    ports = "/apis/livebind.io/v1alpha1/namespaces/default/logicalports"
-    pod = req("POST", pods, {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"nodeName": node, "containers": [
-            {"name": "compute", "image": "livebind.test/pause"}]}})
-    req("PATCH", pods + "/" + name + "/status",
-        {"status": {"phase": "Running", "podIP": ip}},
-        "application/merge-patch+json")
-    req("POST", ports, {
-        "apiVersion": "livebind.io/v1alpha1", "kind": "LogicalPort",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"switch": "pods", "ips": [ip], "pod": name}})
-    req("PATCH", ports + "/" + name + "/status",
-        {"status": {"activeOwner": {"pod": name,
-                                    "podUID": pod["metadata"]["uid"],
-                                    "node": node}}},
-        "application/merge-patch+json")
-
-with concurrent.futures.ThreadPoolExecutor(8) as ex:
-    list(ex.map(one, range(n)))
-PY
+bed_exec ul python3 "$srcdir/tests/bench/load-ports.py" "$LB_API" \
+    "$LB_BED_DIR/k8s/pki" "$n_pods" pods 10.0.0.10
 load_end=${EPOCHREALTIME/./}
 echo "loaded $n_pods pods and $n_pods LogicalPorts (4 writes each) into" \
      "kube-apiserver in $(( (load_end - load_start) / 1000 )) ms:" \

@@ -23,6 +23,14 @@ ovn_available() {
 ovn_chassis_up() {
     [ "$(ovn_sbctl --bare --columns=name list Chassis | grep -c .)" = 3 ]
 }
+# ovn_cpu_ms : the CPU time (ms) the nodes' ovn-controllers used so far
+# (cpu_ms of tests/system/agent.sh).
+ovn_cpu_ms() {
+    cpu_ms "$(bed_node_dir node1)/ovn-controller.pid" \
+        "$(bed_node_dir node2)/ovn-controller.pid" \
+        "$(bed_node_dir node3)/ovn-controller.pid"
+}
+
 ovn_installed() {  # NODE POD : ovn-controller has the pod's flows in
     [ "$(bed_ovs "$1" ovs-vsctl --if-exists get Interface \
         "$(bed_pod_ifname "$2")" external_ids:ovn-installed)" = '"true"' ]

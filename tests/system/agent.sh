@@ -67,6 +67,25 @@ agent_pid() {
     cat "$(bed_node_dir "$1")/agent.pid"
 }
 
+# cpu_ms PIDFILE... : the CPU time (user + system, ms) that the processes
+# named by the PIDFILEs have used so far (0 for one that is gone).
+cpu_ms() {
+    local f pid total=0
+    for f in "$@"; do
+        pid=$(cat "$f" 2>/dev/null) || continue
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" \
+                           2>/dev/null || echo 0)))
+    done
+    echo $((total * 1000 / $(getconf CLK_TCK)))
+}
+
+# agents_cpu_ms NODE... : cpu_ms of the NODEs' agents.
+agents_cpu_ms() {
+    local n files=()
+    for n in "$@"; do files+=("$(bed_node_dir "$n")/agent.pid"); done
+    cpu_ms "${files[@]}"
+}
+
 # agent_resources NODE : "rss=KB fds=N" of NODE's agent.
 agent_resources() {
     local pid; pid=$(agent_pid "$1") || return 1

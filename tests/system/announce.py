@@ -6,7 +6,7 @@
 IPs 0.0.0.0, 60 bytes) in rounds at 0, 50, 200, 450 and 800 ms.
 
   announce.py IFACE MAC [--rounds 0,50,200,450,800] [--src MAC]
-              [--cutover FILE] [--na TARGET --na-flags S|O|SO|-]
+              [--cutover FILE] [--trigger FIFO] [--na TARGET --na-flags S|O|SO|-]
 
 --src sends with a different Ethernet source and sender MAC (to test that
 a foreign announcement changes nothing).  --cutover runs "bridge -batch FILE"
@@ -14,7 +14,8 @@ first, then announces at once, as QEMU does when the VM resumes: the
 emulated cutover and the first RARP are microseconds apart.  --na sends an
 IPv6 neighbour advertisement for TARGET instead (hop limit 255, with the
 given flags: S solicited, O override), to test that only an unsolicited one
-for the VM's own address activates anything."""
+for the VM's own address activates anything.  --trigger waits, once ready,
+until something opens FIFO for writing: many VMs then resume at once."""
 
 import socket
 import subprocess
@@ -71,6 +72,8 @@ def main():
     if "--na" in args:
         frame = na(mac, args[args.index("--na") + 1],
                    args[args.index("--na-flags") + 1])
+    if "--trigger" in args:
+        open(args[args.index("--trigger") + 1], "rb").close()
     if "--cutover" in args:
         subprocess.run(["bridge", "-batch",
                         args[args.index("--cutover") + 1]], check=True)

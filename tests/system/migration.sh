@@ -131,16 +131,31 @@ pod_phase() {
 # when the kernel's linkwatch gets to it, which it batches for up to a
 # second when several links change at once (many VMs cut over together).
 cutover_and_announce() {
-    local ns=${LB_PREFIX}$1 guest=$1 mac=$2 from=$3 to=$4
+    local guest=$1 mac=$2 from=$3 to=$4
     shift 4
+    _cutover_prepare "$guest" "$from" "$to"
+    bed_exec "$guest" python3 "$srcdir/tests/system/announce.py" br0 "$mac" \
+        --cutover "$LB_BED_DIR/cutover.$guest.batch" "$@"
+}
+# The target uplink up, disabled, and the batch that cuts over.
+_cutover_prepare() {  # GUEST FROM TO
+    local ns=${LB_PREFIX}$1 guest=$1 from=$2 to=$3
     ip -n "$ns" link set "$to" up
     bed_wait_until 5 _uplink_forwarding "$ns" "$to"
     bridge -n "$ns" link set dev "$to" state 0
-    local batch=$LB_BED_DIR/cutover.$guest.batch
     printf 'link set dev %s state 3\nlink set dev %s state 0\n' "$to" \
-        "$from" > "$batch"
-    bed_exec "$guest" python3 "$srcdir/tests/system/announce.py" br0 "$mac" \
-        --cutover "$batch" "$@"
+        "$from" > "$LB_BED_DIR/cutover.$guest.batch"
+}
+
+# cutover_arm GUEST MAC FROM TO FIFO : as cutover_and_announce, in the
+# background (BED_BG_PID), but the cutover waits until FIFO is opened for
+# writing: every VM armed so resumes at once ("exec 3>FIFO").
+cutover_arm() {
+    local guest=$1 mac=$2 from=$3 to=$4 fifo=$5
+    _cutover_prepare "$guest" "$from" "$to"
+    bed_bg "$guest" "$LB_BED_DIR/cutover.$guest.log" python3 \
+        "$srcdir/tests/system/announce.py" br0 "$mac" \
+        --cutover "$LB_BED_DIR/cutover.$guest.batch" --trigger "$fifo"
 }
 _uplink_forwarding() {
     bridge -n "$1" link show dev "$2" | grep -q 'state forwarding'

@@ -1,0 +1,287 @@
+#!/bin/bash
+# Benchmark: many VMs migrating at once (`make bench-migration
+# BENCH_VM=scale`).  The bed and the real control plane of
+# bench-migration.sh, the VMs emulated as there (tests/system/migration.sh),
+# livebind with mirroring; on top of them BENCH_SCALE_PORTS (10,000) other
+# pods and LogicalPorts, bound to the three nodes in turn, so that every
+# node's switch holds their flows.  BENCH_SCALE_VMS (100) VMs, spread over
+# the three nodes, each migrate to the next node (node1 -> node2 -> node3
+# -> node1), all prepared together, then all cut over at once (every VM's
+# cutover and QEMU-like RARP rounds released together), then all completed.
+#
+# Measured: every activation's RARP -> unblocked (the target agents' log
+# lines: packet-in -> barrier reply, and when the bundle left), UDP probes
+# from a client pod on node3 to BENCH_SCALE_PROBES (5) of the VMs (lost
+# probes, the longest run x 2 ms), and the three agents' CPU time per
+# migration: while the migrations are prepared (VMIMs, target pods, mirror
+# flows), cut over and completed.  OVN is not measured in this mode (10,000
+# logical ports and 100 multichassis bindings would be a bed of their own).
+# Prints figures; asserts nothing.  Exit: 0 when the figures were printed,
+# 1 when the bench could not run.  See tests/bench/README.md.
+set -eu
+
+# Run by bench-migration.sh (BENCH_VM=scale), which checked root and the
+# build.
+builddir=$LB_BUILDDIR
+agent_bin=$builddir/ovn-agent/livebind-agent
+n_vms=${BENCH_SCALE_VMS:-100}
+n_ports=${BENCH_SCALE_PORTS:-10000}
+n_probes=${BENCH_SCALE_PROBES:-5}
+LB_PREFIX=${LB_PREFIX:-lbbs$$-}
+. "$srcdir/tests/system/bed.sh"
+. "$srcdir/tests/system/agent.sh"
+. "$srcdir/tests/system/k8s.sh"
+. "$srcdir/tests/system/migration.sh"
+bed_trap
+
+die() { echo "bench-migration (scale): ERROR: $*" >&2; exit 1; }
+now_us() { echo "${EPOCHREALTIME/./}"; }
+rt=()
+if chrt -f 3 true 2>/dev/null; then rt=(chrt -f 3); fi
+[ "$n_probes" -le "$n_vms" ] || n_probes=$n_vms
+
+bed_up 3 >/dev/null || die "bed_up failed"
+dir=$LB_BED_DIR
+out=$dir/bench
+mkdir -p "$out"
+k8s_api_start || die "the control plane did not start"
+k8s_switch pods 1 10.60.0.0/16 10.60.0.1 >/dev/null
+# The other ports' own switch: the CNI's address management knows nothing
+# of addresses written straight into LogicalPorts.
+k8s_switch bulk 2 10.64.0.0/10 10.64.0.1 >/dev/null
+for n in 1 2 3; do
+    k8s_node "node$n" "$(bed_node_ip "$n")" >/dev/null
+done
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)" \
+    >> "$out/notes"
+
+t=$(now_us)
+bed_exec ul python3 "$srcdir/tests/bench/load-ports.py" "$LB_API" \
+    "$LB_BED_DIR/k8s/pki" "$n_ports" bulk 10.64.0.10 bulk ||
+    die "loading $n_ports ports"
+echo "$n_ports other pods and LogicalPorts written in" \
+     "$(( ($(now_us) - t) / 1000000 )) s" >> "$out/notes"
+for n in 1 2 3; do
+    agent_k8s_start "node$n" -vfile:info \
+        2>>"$out/agent-start.log" || die "node$n: the agent did not start"
+done
+for n in 1 2 3; do
+    agent_wait_synced "node$n" 300 || die "node$n: the agent is not synced"
+    agent_wait_installed "node$n" 300 || die "node$n: flows not installed"
+done
+echo "flows per node: $(for n in 1 2 3; do agent_ctl "node$n" status |
+    sed -n 's/^desired flows: \([0-9]*\).*/\1/p'; done | paste -sd/)" \
+    >> "$out/notes"
+add_pod node3 client || die "client pod"
+
+src_node() { echo "node$(( ($1 - 1) % 3 + 1 ))"; }
+dst_node() { echo "node$(( $1 % 3 + 1 ))"; }
+
+# in_parallel FUNCTION : FUNCTION 1 .. FUNCTION n_vms, ten at a time.
+in_parallel() {
+    local i pids=() rc=0 p
+    for i in $(seq "$n_vms"); do
+        "$1" "$i" > "$out/$1.$i.log" 2>&1 &
+        pids+=($!)
+        if [ ${#pids[@]} -ge 10 ]; then
+            for p in "${pids[@]}"; do wait "$p" || rc=1; done
+            pids=()
+        fi
+    done
+    for p in "${pids[@]}"; do wait "$p" || rc=1; done
+    return $rc
+}
+
+vm_up() {  # I : VM I runs on its source node, behind its launcher pod
+    local i=$1 node uid
+    node=$(src_node "$i")
+    uid=$(vmi_create "vm$i" "$node") || return 1
+    echo "$uid" > "$out/vmi.$i"
+    add_pod "$node" "vm$i-l0" "$(launcher_meta "vm$i" "$uid")" || return 1
+    guest_create "g$i" "$(mac_of "vm$i-l0")" "$(ip_of "vm$i-l0")/16"
+    vm_pod_bridge "vm$i-l0" "g$i" up0
+    ip -n "${LB_PREFIX}g$i" link set up0 up
+}
+
+vm_prepare() {  # I : VMIM, target pod, mirroring, up to Running
+    local i=$1 src dst vmi uid
+    src=$(src_node "$i") dst=$(dst_node "$i") vmi=$(cat "$out/vmi.$i")
+    uid=$(vmim_create "mig$i" "vm$i") || return 1
+    vmim_phase "mig$i" Scheduling
+    add_pod "$dst" "vm$i-l1" "$(launcher_meta "vm$i" "$vmi" "$uid" "mig$i")" ||
+        return 1
+    vm_pod_bridge "vm$i-l1" "g$i" up1
+    vmim_phase "mig$i" Scheduled
+    vmim_phase "mig$i" PreparingTarget
+    echo "{\"migrationUid\":\"$uid\",\"sourceNode\":\"$src\",
+           \"targetNode\":\"$dst\",\"sourcePod\":\"vm$i-l0\",
+           \"targetPod\":\"vm$i-l1\",\"mode\":\"PreCopy\"" > "$out/state.$i"
+    vmi_migration_state "vm$i" "$(cat "$out/state.$i")}" || return 1
+    vmim_phase "mig$i" TargetReady
+    vmim_phase "mig$i" Running
+}
+
+vm_complete() {  # I
+    local i=$1
+    vmi_migration_state "vm$i" "$(cat "$out/state.$i"),\"completed\":true,
+        \"targetNodeDomainReadyTimestamp\":\"2026-12-05T00:00:00Z\"}" \
+        "$(dst_node "$i")" || return 1
+    vmim_phase "mig$i" Succeeded
+    pod_phase "vm$i-l0" Succeeded
+}
+
+# Flow checks over all VMs, one dump a node (each holds tens of
+# thousands of flows): how many of the VMs' copies are blocked on their
+# target, and how many migration flows of theirs are left anywhere.
+blocked_count() {
+    local n i total=0
+    for n in node1 node2 node3; do
+        for i in $(seq "$n_vms"); do
+            [ "$(dst_node "$i")" != "$n" ] ||
+                echo "priority=150,reg14=${keys[$i]} actions=drop"
+        done > "$out/patterns"
+        total=$((total + $(bed_dump_flows "$n" |
+            grep -o -F -f "$out/patterns" | sort -u | wc -l)))
+    done
+    echo "$total"
+}
+migration_flow_count() {
+    local n i total=0
+    for i in $(seq "$n_vms"); do
+        printf 'cookie=0x48%014x,\n' "${keys[$i]}"
+    done > "$out/patterns"
+    for n in node1 node2 node3; do
+        total=$((total + $(bed_dump_flows "$n" |
+            grep -c -F -f "$out/patterns" || true)))
+    done
+    echo "$total"
+}
+all_blocked() { [ "$(blocked_count)" = "$n_vms" ]; }
+none_blocked() { [ "$(blocked_count)" = 0 ]; }
+no_migration_flows() { [ "$(migration_flow_count)" = 0 ]; }
+unblocked_lines() {
+    cat "$(bed_node_dir node1)/agent.log" "$(bed_node_dir node2)/agent.log" \
+        "$(bed_node_dir node3)/agent.log" | grep -c 'unblocked in the switch'
+}
+all_logged() { [ "$(unblocked_lines)" -ge "$n_vms" ]; }
+
+t=$(now_us)
+in_parallel vm_up || die "starting the VMs (see $out/vm_up.*.log)"
+declare -A keys
+for i in $(seq "$n_vms"); do
+    keys[$i]=$(printf '%#x' "$(key_of "vm$i-l0")")
+done
+echo "$n_vms VMs started in $(( ($(now_us) - t) / 1000000 )) s" \
+    >> "$out/notes"
+
+cpu0=$(agents_cpu_ms node1 node2 node3)
+t=$(now_us)
+in_parallel vm_prepare || die "preparing the migrations (see $out)"
+bed_wait_until 120 all_blocked ||
+    die "not every target copy is blocked"
+t_prep=$(( ($(now_us) - t) / 1000 ))
+cpu1=$(agents_cpu_ms node1 node2 node3)
+
+# The probes, on the first VMs: from just before the cutover
+# to a second after it.
+probe_pids=()
+for i in $(seq "$n_probes"); do
+    bed_bg "g$i" "$out/echo.$i.log" "${rt[@]}" python3 \
+        "$srcdir/tests/bench/udp-probe.py" server 7001
+    bed_bg client "$out/probe.$i.log" "${rt[@]}" python3 \
+        "$srcdir/tests/bench/udp-probe.py" client "$(ip_of "vm$i-l0")" 7001 \
+        "$out/probe.$i" 2
+    probe_pids+=("$BED_BG_PID")
+done
+
+sleep 1
+
+# All at once: every VM's cutover and RARPs armed, waiting on one FIFO,
+# then released together (as many VMs resuming in the same instant; one
+# process each, started beforehand, so that starting them is not what is
+# measured).
+fifo=$out/resume
+mkfifo "$fifo"
+pids=()
+for i in $(seq "$n_vms"); do
+    cutover_arm "g$i" "$(mac_of "vm$i-l0")" up0 up1 "$fifo"
+    pids+=("$BED_BG_PID")
+done
+armed() { [ "$(pgrep -c -f -- "--trigger $fifo")" -ge "$n_vms" ]; }
+bed_wait_until 60 armed || echo "not every cutover was armed" >> "$out/notes"
+sleep 2
+t_cut=$(now_us)
+exec 3>"$fifo"
+for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+exec 3>&-
+bed_wait_until 60 all_logged || echo "not every activation was logged" \
+    >> "$out/notes"
+cpu2=$(agents_cpu_ms node1 node2 node3)
+bed_wait_until 30 none_blocked ||
+    echo "not every target copy was unblocked" >> "$out/notes"
+sleep 1
+for p in "${probe_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+for p in "${probe_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+
+cpu3=$(agents_cpu_ms node1 node2 node3)
+t=$(now_us)
+in_parallel vm_complete || die "completing the migrations (see $out)"
+bed_wait_until 120 no_migration_flows ||
+    echo "migration flows left after completion" >> "$out/notes"
+t_done=$(( ($(now_us) - t) / 1000 ))
+cpu4=$(agents_cpu_ms node1 node2 node3)
+
+for n in 1 2 3; do
+    grep 'unblocked in the switch' "$(bed_node_dir "node$n")/agent.log" |
+        sed -n 's/^\([^|]*\)|.*switch \([0-9]*\) us after.*left after \([0-9]*\) us.*/\2 \3 \1/p'
+done > "$out/unblock"
+
+python3 - "$out" "$n_vms" "$n_ports" "$n_probes" "$t_prep" "$t_cut" \
+    "$t_done" "$cpu0" "$cpu1" "$cpu2" "$cpu3" "$cpu4" <<'PY'
+import datetime, json, os, sys
+out = sys.argv[1]
+n_vms, n_ports, n_probes, t_prep, t_cut, t_done, *cpu = map(int, sys.argv[2:])
+lat = [l.split() for l in open(out + "/unblock")]
+unb = sorted(int(x[0]) for x in lat)
+sent = sorted(int(x[1]) for x in lat)
+# The last activation's log line (ms resolution) after the release.
+last = max((datetime.datetime.strptime(x[2], "%Y-%m-%dT%H:%M:%S.%fZ")
+            .replace(tzinfo=datetime.timezone.utc).timestamp()
+            for x in lat), default=None)
+t_unbl = "-" if last is None else "%.0f" % (last * 1000 - t_cut / 1000)
+
+def pct(v, p):
+    if not v:
+        return "-"
+    return str(v[max(0, min(len(v) - 1, -(-p * len(v) // 100) - 1))])
+
+print("%d VMs migrating at once across 3 nodes (node1 -> node2 -> node3 -> "
+      "node1), %d other ports on every node, livebind with mirroring"
+      % (n_vms, n_ports))
+print("%-52s %-14s %s" % ("", "figure", "goal"))
+rows = [
+    ("activations logged", "%d of %d" % (len(unb), n_vms), ""),
+    ("RARP -> unblocked p50/p99/max (us)",
+     "%s/%s/%s" % (pct(unb, 50), pct(unb, 99), pct(unb, 100)),
+     "p99 <= 1000"),
+    ("  of it, RARP -> bundle sent p50/p99/max (us)",
+     "%s/%s/%s" % (pct(sent, 50), pct(sent, 99), pct(sent, 100)), ""),
+    ("cutovers released -> the last one unblocked (ms)", t_unbl, ""),
+    ("preparation (VMIMs, pods, mirroring) of all (ms)", str(t_prep), ""),
+    ("completion of all -> no migration flow left (ms)", str(t_done), ""),
+    ("agents' CPU per migration, 3 nodes: preparing (ms)",
+     "%.1f" % ((cpu[1] - cpu[0]) / n_vms), ""),
+    ("  cutting over (ms)", "%.1f" % ((cpu[2] - cpu[1]) / n_vms), ""),
+    ("  completing (ms)", "%.1f" % ((cpu[4] - cpu[3]) / n_vms), ""),
+]
+for i in range(1, n_probes + 1):
+    try:
+        p = json.load(open("%s/probe.%d" % (out, i)))
+    except (OSError, ValueError):
+        continue
+    rows.append(("UDP probe to vm%d: lost, outage (ms)" % i,
+                 "%d, %.1f" % (p["lost"], p["outage_ms"]), "<= 1 ms"))
+for name, v, goal in rows:
+    print("%-52s %-14s %s" % (name, v, goal))
+PY
+cat "$out/notes"
