@@ -595,7 +595,7 @@ bed_down() {
 # impaired links).  With the kernel's sch_netem, that is netem on both
 # ends of the link (ul-nodeN's and ul0's egress).  Without it (and without
 # cls_matchall or the fq qdisc, tc cannot impair a link at all) the link
-# is spliced instead, in the underlay namespace:
+# is spliced instead:
 #
 #     node's ul0 <-> ul-nodeN [impair.py] uf-nodeN <-> ui-nodeN on lb-ul
 #                    \____ namespace ${LB_PREFIX}imp-nodeN ____/
@@ -603,7 +603,8 @@ bed_down() {
 # impair.py (a test double for netem: same loss and delay, in order; no
 # jitter, reordering or rate) copies the frames between ul-nodeN, taken
 # off the bridge into a namespace of its own, and a new veth whose other
-# end joins the bridge in its place.  LB_IMPAIR=netem or =forwarder forces one (default auto).
+# end joins the bridge in its place.  LB_IMPAIR=netem or =forwarder
+# forces one (default auto).
 # bed_unimpair NODE undoes it; bed_down kills the forwarder and deletes
 # its namespace (both registered); the veths and qdiscs go with the
 # namespaces.  BED_IMPAIR_HOW is set to "netem" or "forwarder".
@@ -614,7 +615,8 @@ bed_impair() {
     local ul; ul=$(_bed_ns ul)
     local how=${LB_IMPAIR:-auto}
     local f="$LB_BED_DIR/impair-$node"
-    [ -d "$(_bed_node_dir "$node")" ] || { _bed_die "no node $node"; return 1; }
+    [ -d "$(_bed_node_dir "$node")" ] ||
+        { _bed_die "no node $node"; return 1; }
     [ ! -e "$f.how" ] || { _bed_die "$node is impaired already"; return 1; }
     if [ "$how" != forwarder ]; then
         if ip netns exec "$ul" tc qdisc add dev "ul-$node" root netem \
@@ -640,8 +642,8 @@ bed_impair() {
     # A bridge takes the lowest MAC of its ports unless given one: the new
     # veth must not change it (the underlay's own address, the API server's
     # in the control plane, would move, and every neighbour cache go stale).
-    local brmac; brmac=$(ip netns exec "$ul" cat /sys/class/net/lb-ul/address) ||
-        return 1
+    local brmac
+    brmac=$(ip netns exec "$ul" cat /sys/class/net/lb-ul/address) || return 1
     ip -n "$ul" link set lb-ul address "$brmac" || return 1
     echo forwarder > "$f.how"
     # The forwarder's namespace has no address: its kernel must neither
@@ -692,10 +694,11 @@ bed_unimpair() {
         fi
         local fns; fns=$(_bed_ns "imp-$node")
         ip -n "$ul" link del "ui-$node" 2>/dev/null || true
-        ip -n "$fns" link set "ul-$node" netns "$ul" || return 1
+        # (Absent when bed_impair failed before moving it.)
+        ip -n "$fns" link set "ul-$node" netns "$ul" 2>/dev/null || true
         ip -n "$ul" link set "ul-$node" master lb-ul up || return 1
         _bed_ns_kill "$fns"
-        ip netns del "$fns" 2>/dev/null
+        ip netns del "$fns" 2>/dev/null || true
         _bed_reg_del "netns $fns"
         ;;
     *) return 0 ;;
