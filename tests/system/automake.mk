@@ -3,7 +3,7 @@ noinst_PROGRAMS += tests/lb-plumb-tool
 tests_lb_plumb_tool_SOURCES = tests/lb-plumb-tool.c
 tests_lb_plumb_tool_LDADD = $(LIVEBIND_LIBS)
 SYSTEM_TESTS += tests/system/test-pipeline.sh
-EXTRA_DIST += tests/system/bed.sh tests/system/agent.sh
+EXTRA_DIST += tests/system/bed.sh tests/system/agent.sh tests/system/impair.py
 SYSTEM_TESTS += tests/system/test-bed.sh
 # The real Kubernetes control plane (built by utilities/build-k8s.sh) that
 # the tests below run against, and the bed's fault-injecting proxy.

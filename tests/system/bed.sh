@@ -34,6 +34,8 @@
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
 
 LB_PREFIX=${LB_PREFIX:-lb-}
+# Where bed.sh and its helpers (impair.py) are.
+_bed_src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LB_OVS_SCHEMA=${LB_OVS_SCHEMA:-/usr/share/openvswitch/vswitch.ovsschema}
 
 # ---------------------------------------------------------------- internals
@@ -583,4 +585,123 @@ bed_down() {
         unset LB_BED_DIR
     fi
     return "$rc"
+}
+
+# ---------------------------------------------------------------- impairment
+#
+# bed_impair NODE LOSS_PERCENT DELAY_MS : NODE's underlay link drops
+# LOSS_PERCENT of the frames at random and delays each by DELAY_MS, in
+# both directions (so a path between two impaired nodes crosses two
+# impaired links).  With the kernel's sch_netem, that is netem on both
+# ends of the link (ul-nodeN's and ul0's egress).  Without it (and without
+# cls_matchall or the fq qdisc, tc cannot impair a link at all) the link
+# is spliced instead:
+#
+#     node's ul0 <-> ul-nodeN [impair.py] uf-nodeN <-> ui-nodeN on lb-ul
+#                    \____ namespace ${LB_PREFIX}imp-nodeN ____/
+#
+# impair.py (a test double for netem: same loss and delay, in order; no
+# jitter, reordering or rate) copies the frames between ul-nodeN, taken
+# off the bridge into a namespace of its own, and a new veth whose other
+# end joins the bridge in its place.  LB_IMPAIR=netem or =forwarder
+# forces one (default auto).
+# bed_unimpair NODE undoes it; bed_down kills the forwarder and deletes
+# its namespace (both registered); the veths and qdiscs go with the
+# namespaces.  BED_IMPAIR_HOW is set to "netem" or "forwarder".
+bed_impair() {
+    local node; node=$(_bed_node "$1")
+    local loss=$2 delay=$3
+    local ns; ns=$(_bed_ns "$node")
+    local ul; ul=$(_bed_ns ul)
+    local how=${LB_IMPAIR:-auto}
+    local f="$LB_BED_DIR/impair-$node"
+    [ -d "$(_bed_node_dir "$node")" ] ||
+        { _bed_die "no node $node"; return 1; }
+    [ ! -e "$f.how" ] || { _bed_die "$node is impaired already"; return 1; }
+    if [ "$how" != forwarder ]; then
+        if ip netns exec "$ul" tc qdisc add dev "ul-$node" root netem \
+               loss "$loss%" delay "${delay}ms" 2> "$f.err" &&
+           ip netns exec "$ns" tc qdisc add dev ul0 root netem \
+               loss "$loss%" delay "${delay}ms" 2>> "$f.err"; then
+            echo netem > "$f.how"
+            BED_IMPAIR_HOW=netem
+            return 0
+        fi
+        ip netns exec "$ul" tc qdisc del dev "ul-$node" root 2>/dev/null ||
+            true
+        if [ "$how" = netem ]; then
+            _bed_die "$node: no netem: $(head -1 "$f.err")"
+            return 1
+        fi
+    fi
+    command -v python3 >/dev/null ||
+        { _bed_die "no netem, and no python3 for the forwarder"; return 1; }
+    local fns; fns=$(_bed_ns "imp-$node")
+    local mtu; mtu=$(ip netns exec "$ul" cat "/sys/class/net/ul-$node/mtu") ||
+        return 1
+    # A bridge takes the lowest MAC of its ports unless given one: the new
+    # veth must not change it (the underlay's own address, the API server's
+    # in the control plane, would move, and every neighbour cache go stale).
+    local brmac
+    brmac=$(ip netns exec "$ul" cat /sys/class/net/lb-ul/address) || return 1
+    ip -n "$ul" link set lb-ul address "$brmac" || return 1
+    echo forwarder > "$f.how"
+    # The forwarder's namespace has no address: its kernel must neither
+    # answer nor see the spliced link's traffic (the underlay namespace
+    # would answer ARP for its own addresses on ul-nodeN).
+    _bed_ns_add "$fns" || return 1
+    ip -n "$ul" link add "ui-$node" mtu "$mtu" type veth \
+        peer name "uf-$node" mtu "$mtu" netns "$fns" || return 1
+    # As on every underlay veth: no partial checksums for userspace.
+    ip netns exec "$ul" ethtool -K "ui-$node" tx off >/dev/null
+    ip netns exec "$fns" ethtool -K "uf-$node" tx off >/dev/null
+    ip -n "$fns" link set "uf-$node" up || return 1
+    # Off the bridge before the forwarder runs, and the new veth on it only
+    # after: never both, which would be a loop.
+    ip -n "$ul" link set "ul-$node" nomaster || return 1
+    ip -n "$ul" link set "ul-$node" netns "$fns" || return 1
+    ip -n "$fns" link set "ul-$node" up || return 1
+    bed_bg "imp-$node" "$f.log" python3 "$_bed_src/impair.py" \
+        "ul-$node" "uf-$node" "$loss" "$delay"
+    _bed_reg_add "pid $BED_BG_PID python3"
+    echo "$BED_BG_PID" > "$f.pid"
+    bed_wait_until 10 grep -q '^impair:' "$f.log" ||
+        { cat "$f.log" >&2; _bed_die "$node: impair.py did not start"
+          return 1; }
+    ip -n "$ul" link set "ui-$node" master lb-ul up || return 1
+    BED_IMPAIR_HOW=forwarder
+}
+
+# bed_unimpair NODE : NODE's underlay link as bed_up made it; prints the
+# forwarder's counts (frames passed and dropped) when there was one.
+bed_unimpair() {
+    local node; node=$(_bed_node "$1")
+    local ns; ns=$(_bed_ns "$node")
+    local ul; ul=$(_bed_ns ul)
+    local f="$LB_BED_DIR/impair-$node" pid
+    case $(cat "$f.how" 2>/dev/null) in
+    netem)
+        ip netns exec "$ul" tc qdisc del dev "ul-$node" root 2>/dev/null ||
+            true
+        ip netns exec "$ns" tc qdisc del dev ul0 root 2>/dev/null || true
+        ;;
+    forwarder)
+        if pid=$(cat "$f.pid" 2>/dev/null); then
+            _bed_pid_kill "$pid" python3
+            bed_wait_until 5 eval "! bed_pid_alive $pid" || true
+            _bed_reg_del "pid $pid python3"
+            sed -n 's/^impair: /    /p' "$f.log" | tail -n +2
+        fi
+        local fns; fns=$(_bed_ns "imp-$node")
+        ip -n "$ul" link del "ui-$node" 2>/dev/null || true
+        # (Absent when bed_impair failed before moving it.)
+        ip -n "$fns" link set "ul-$node" netns "$ul" 2>/dev/null || true
+        ip -n "$ul" link set "ul-$node" master lb-ul up || return 1
+        _bed_ns_kill "$fns"
+        ip netns del "$fns" 2>/dev/null || true
+        _bed_reg_del "netns $fns"
+        ;;
+    *) return 0 ;;
+    esac
+    rm -f "$f.how" "$f.pid"
 }

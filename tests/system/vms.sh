@@ -252,5 +252,6 @@ flows_as_fresh() {
         diff <(echo "$before") <(echo "$after") | head -20
         return 1
     }
-    [ "$before" = "$after" ]
+    [ "$before" = "$after" ] ||
+        { diff <(echo "$before") <(echo "$after") | head -20; return 1; }
 }
