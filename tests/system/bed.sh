@@ -456,6 +456,17 @@ _bed_node_up() {
         ip -n "$ul" link set "ul-$node" mtu "$LB_UL_MTU" || return 1
         ip -n "$ns" link set ul0 mtu "$LB_UL_MTU" || return 1
     fi
+    # The userspace datapath reads ul0 through a packet socket, which does
+    # not take frames from the kernel: the node's kernel still sees every
+    # frame on ul0 and, ARP being per host (arp_ignore=0), would answer
+    # ARP requests for the node's address (on br-phy) with ul0's own MAC
+    # as well as br-phy's.  Whichever reply comes last wins, in the
+    # asker's kernel and in its tunnel neighbour table (which snoops ARP),
+    # and frames sent to ul0's MAC never reach br-phy or the tunnel: Geneve
+    # between two nodes is then lost until the next ARP exchange, seconds
+    # later.  A real uplink of a netdev bridge is not the kernel's (DPDK),
+    # and a kernel-datapath port passes nothing up: so ul0 answers no ARP.
+    ip -n "$ns" link set ul0 arp off
     ip -n "$ns" link set ul0 up
 
     # Userspace tunnels only resolve their next hop (route + ARP snooping)

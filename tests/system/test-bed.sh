@@ -180,6 +180,23 @@ check_ping pod-d pod-b
 check "node1 learned its tunnel neighbours by ARP" eval \
     'bed_ovs 1 ovs-appctl tnl/neigh/show | grep -q "^$(bed_node_ip 2) .*$(bed_node_mac 2)" &&
      bed_ovs 1 ovs-appctl tnl/neigh/show | grep -q "^$(bed_node_ip 3) .*$(bed_node_mac 3)"'
+# arp_answers N M : node N's ARP for node M's address is answered by M's
+# br-phy alone (ul0, whose frames M's kernel sees as well, answers none).
+arp_answers() {
+    local cap=$LB_BED_DIR/arp-$1-$2.txt pid macs
+    bed_exec "$1" ip neigh flush dev br-phy
+    bed_exec "$1" timeout 5 tcpdump -l -enni br-phy arp > "$cap" 2>/dev/null &
+    pid=$!
+    sleep 1
+    bed_exec "$1" ping -q -c 1 -W 2 "$(bed_node_ip "$2")" >/dev/null
+    sleep 0.5
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    macs=$(grep "Reply $(bed_node_ip "$2") is-at" "$cap" |
+           awk '{print $2}' | sort -u | tr '\n' ' ')
+    echo "      ARP replies for $(bed_node_ip "$2") from: ${macs:-none}"
+    [ "$macs" = "$(bed_node_mac "$2") " ]
+}
+check "node2's address is answered by its br-phy's MAC alone" arp_answers 1 2
 check "TCP 1 MB pod-a (node1) -> pod-c (node2)" tcp_transfer pod-a pod-c
 check "TCP 1 MB pod-d (node3) -> pod-b (node1)" tcp_transfer pod-d pod-b
 
