@@ -47,8 +47,9 @@ policed() { bed_dump_flows node1 table=44 | grep -q "reg15=$keyhex "; }
 bed_wait_until 10 policed
 
 field() {  # FILE FIELD
-    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-        "$1" "$2" 2>/dev/null || echo 0
+    python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2" 2>/dev/null ||
+        echo 0
 }
 # held NODE PORT : the node's conntrack entries of connections to S:PORT
 # (either way round: the target may first see a connection's reply).
@@ -63,7 +64,7 @@ for n in $conns; do
     round=$((round + 1))
     port=$((9200 + round))
     json=$dir/fan-$n.json
-    echo "bench-handover: $n connections, VM ${VM_NODE[vm1]} -> " \
+    echo "bench-handover: $n connections, VM ${VM_NODE[vm1]} ->" \
          "$(_other_node "${VM_NODE[vm1]}")"
     period=${BENCH_HANDOVER_PERIOD:-$(( n > 2000 ? n / 2000 : 1 ))}
     bed_bg server "$dir/fan-server-$n.log" python3 "$probe" fan-server \
@@ -110,8 +111,8 @@ for n in $conns; do
         eval '[ "$(field "$json" fresh)" -ge "$n" ]' || true
     echo "  after the cutover: $(field "$json" fresh) of $n got a line" \
          "within $(ms "$start") ms of the target's unblocking" \
-         "($(ms "$cut") ms from the cutover's start), $(field "$json" broken)" \
-         "broken"
+         "($(ms "$cut") ms from the cutover's start)," \
+         "$(field "$json" broken) broken"
     vm_migrate_complete vm1
     kill "$cli" "$srv" 2>/dev/null || true
     sleep 1

@@ -323,7 +323,7 @@ fan_broken() {
     [ "$(fan fresh)" -lt $((n_fan / 2)) ] &&
         [ "$(fan fresh 6)" -lt $((n_fan6 / 2)) ]
 }
-check "without the handover, most of the VM's connections to S stall (IPv4 and IPv6)" \
+check "without the handover, most connections to S stall (both families)" \
     fan_broken
 echo "    after migration 4 (no handover): $(cat "$dir/fan.json")"
 echo "    ... over IPv6: $(cat "$dir/fan6.json")"
