@@ -45,3 +45,13 @@ echo "one port changed: $(( $(flow_mods) - before )) flow-mods," \
      "$(ms "$start" "$end") ms from reload to installed (including the" \
      "file re-read and model diff of $ports ports)"
 agent_ctl node1 status | grep 'last update'
+
+# NetworkPolicy at scale: bench-policy's 1,000 policies over 10,000 pods
+# (tests/bench/bench-policy.c), their flows installed into the same switch
+# through ofctrl as the agent installs them.  The agent is stopped and its
+# flows removed first, so that the figure is the policy flows' alone.
+agent_stop node1
+bed_ofctl node1 del-flows
+"$builddir/tests/bench/bench-policy" \
+    --install "unix:$(bed_node_dir node1)/br-int.mgmt" |
+    sed -n '/^bench-policy/p; /flows out/p; /installed into/,/one policy/p'

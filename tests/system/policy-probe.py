@@ -14,10 +14,12 @@ bed's namespaces.
       time a TCP connection attempt (non-blocking, abandoned after 1 s);
       exits on SIGTERM, writing {"sent": N, "connected": N} to SUMMARY.
 
-  policy-probe.py fan-server PORT [--quiet-until FILE]
+  policy-probe.py fan-server PORT [--quiet-until FILE] [--period S]
       Accepts any number of TCP connections and sends each a line
-      ("SEQ\\n") every second after it arrives (with --quiet-until, only
-      once FILE exists: the connections stay idle until then).
+      ("SEQ\\n") every S seconds (default 1) after it arrives (with
+      --quiet-until, only once FILE exists: the connections stay idle
+      until then, and their first lines are then spread over one period,
+      not sent in one burst).
 
   policy-probe.py fan-client IP PORT N SUMMARY [--ramp S]
       Opens N TCP connections to IP:PORT (over S seconds if --ramp), then
@@ -137,7 +139,7 @@ def more_files():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def fan_server(port, quiet_until=None):
+def fan_server(port, quiet_until=None, period=1.0):
     more_files()
     ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -175,10 +177,14 @@ def fan_server(port, quiet_until=None):
                 except OSError:
                     drop(s)
         now = time.time()
-        if quiet_until and not os.path.exists(quiet_until):
-            continue
+        if quiet_until:
+            if not os.path.exists(quiet_until):
+                continue
+            quiet_until = None
+            for i, c in enumerate(conns):
+                conns[c] = now - period + period * i / len(conns)
         for c, t in list(conns.items()):
-            if now - t >= 1:
+            if now - t >= period:
                 seq += 1
                 try:
                     c.send(b"%d\n" % seq)
@@ -262,7 +268,10 @@ def main():
         quiet = None
         if "--quiet-until" in sys.argv:
             quiet = sys.argv[sys.argv.index("--quiet-until") + 1]
-        fan_server(int(sys.argv[2]), quiet)
+        period = 1.0
+        if "--period" in sys.argv:
+            period = float(sys.argv[sys.argv.index("--period") + 1])
+        fan_server(int(sys.argv[2]), quiet, period)
     elif mode == "fan-client":
         ramp = 0.0
         if "--ramp" in sys.argv:
