@@ -125,7 +125,107 @@ lb_cluster_init(struct lb_cluster *cluster)
     for (size_t i = 0; i < LB_N_KINDS; i++) {
         shash_init(&cluster->objects[i]);
     }
+    shash_init(&cluster->pods_by_port);
+    shash_init(&cluster->vmims_by_vm);
+    shash_init(&cluster->ports_by_vm);
     cluster->options = (struct lb_derive_options) { .mirror = true };
+}
+
+/* The indexes (struct lb_cluster).  Adds 'key' to, or removes it from, the
+ * keys 'index' holds under 'name' (which it frees); a name without keys
+ * goes, so that an index holds no more than the objects do. */
+static void
+index_update(struct shash *index, char *name, const char *key, bool add)
+{
+    struct sset *keys = shash_find_data(index, name);
+    if (add) {
+        if (!keys) {
+            keys = xmalloc(sizeof *keys);
+            sset_init(keys);
+            shash_add(index, name, keys);
+        }
+        sset_add(keys, key);
+    } else if (keys) {
+        sset_find_and_delete(keys, key);
+        if (sset_is_empty(keys)) {
+            sset_destroy(keys);
+            free(keys);
+            shash_find_and_delete(index, name);
+        }
+    }
+    free(name);
+}
+
+/* Adds 'obj' of 'kind', cached under 'key', to the indexes, or removes
+ * it.  Called with the object the cache holds, before it goes. */
+static void
+index_object(struct lb_cluster *cluster, enum lb_kind kind, const char *key,
+             const void *obj, bool add)
+{
+    if (kind == LB_KIND_POD) {
+        const struct lb_pod *pod = obj;
+        for (size_t i = 0; i < lb_pod_n_port_names(pod); i++) {
+            index_update(&cluster->pods_by_port,
+                         xstrdup(lb_pod_port_name_at(pod, i)), key, add);
+        }
+    } else if (kind == LB_KIND_VMIM) {
+        const struct lb_vmim *vmim = obj;
+        if (vmim->vmi_name) {
+            index_update(&cluster->vmims_by_vm,
+                         xasprintf("%s/%s", vmim->ns, vmim->vmi_name), key,
+                         add);
+        }
+    } else if (kind == LB_KIND_LOGICAL_PORT) {
+        const struct lb_logical_port *lp = obj;
+        if (lp->vm) {
+            index_update(&cluster->ports_by_vm,
+                         xasprintf("%s/%s", lp->ns, lp->vm), key, add);
+        }
+    }
+}
+
+/* The objects of 'kind' whose keys 'index' holds under 'name', in an array
+ * the caller frees (NULL if none), and their number in '*n'. */
+static const void **
+index_lookup(const struct lb_cluster *cluster, enum lb_kind kind,
+             const struct shash *index, const char *name, size_t *n)
+{
+    const struct sset *keys = shash_find_data(index, name);
+    const void **objs = NULL;
+
+    *n = 0;
+    if (keys) {
+        objs = xmalloc(sset_count(keys) * sizeof *objs);
+        const char *key;
+        SSET_FOR_EACH (key, keys) {
+            const void *obj = shash_find_data(&cluster->objects[kind], key);
+            ovs_assert(obj);
+            objs[(*n)++] = obj;
+        }
+    }
+    return objs;
+}
+
+static void
+index_destroy(struct shash *index)
+{
+    struct shash_node *node;
+    SHASH_FOR_EACH_SAFE (node, index) {
+        sset_destroy(node->data);
+        free(node->data);
+        shash_delete(index, node);
+    }
+    shash_destroy(index);
+}
+
+/* Removes and frees the cached object of 'kind' at 'node'. */
+static void
+delete_object(struct lb_cluster *cluster, enum lb_kind kind,
+              struct shash_node *node)
+{
+    index_object(cluster, kind, node->name, node->data, false);
+    kind_classes[kind].destroy(node->data);
+    shash_delete(&cluster->objects[kind], node);
 }
 
 static void
@@ -133,8 +233,7 @@ clear_kind(struct lb_cluster *cluster, enum lb_kind kind)
 {
     struct shash_node *node;
     SHASH_FOR_EACH_SAFE (node, &cluster->objects[kind]) {
-        kind_classes[kind].destroy(node->data);
-        shash_delete(&cluster->objects[kind], node);
+        delete_object(cluster, kind, node);
     }
 }
 
@@ -154,6 +253,9 @@ lb_cluster_destroy(struct lb_cluster *cluster)
         for (size_t i = 0; i < LB_N_KINDS; i++) {
             shash_destroy(&cluster->objects[i]);
         }
+        index_destroy(&cluster->pods_by_port);
+        index_destroy(&cluster->vmims_by_vm);
+        index_destroy(&cluster->ports_by_vm);
     }
 }
 
@@ -180,12 +282,14 @@ upsert(struct lb_cluster *cluster, enum lb_kind kind, void *obj)
         return false;
     }
     if (node) {
+        index_object(cluster, kind, node->name, node->data, false);
         class->destroy(node->data);
         node->data = obj;
         free(key);
     } else {
-        shash_add_nocopy(&cluster->objects[kind], key, obj);
+        node = shash_add_nocopy(&cluster->objects[kind], key, obj);
     }
+    index_object(cluster, kind, node->name, obj, true);
     return true;
 }
 
@@ -206,8 +310,7 @@ remove_object(struct lb_cluster *cluster, enum lb_kind kind, const char *ns,
     if (uid && *uid && cached_uid && *cached_uid && strcmp(uid, cached_uid)) {
         return false;
     }
-    class->destroy(node->data);
-    shash_delete(&cluster->objects[kind], node);
+    delete_object(cluster, kind, node);
     return true;
 }
 
@@ -304,8 +407,7 @@ lb_cluster_replace_json(struct lb_cluster *cluster, enum lb_kind kind,
     struct shash_node *node;
     SHASH_FOR_EACH_SAFE (node, &cluster->objects[kind]) {
         if (!shash_find(&fresh, node->name)) {
-            class->destroy(node->data);
-            shash_delete(&cluster->objects[kind], node);
+            delete_object(cluster, kind, node);
             c = true;
         }
     }
@@ -440,13 +542,16 @@ lb_cluster_vm_port_names(const struct lb_cluster *cluster, const char *ns,
                          const char *vm, struct sset *port_names)
 {
     sset_add_and_free(port_names, xasprintf("%s_%s", ns, vm));
-    const struct shash_node *node;
-    SHASH_FOR_EACH (node, &cluster->objects[LB_KIND_LOGICAL_PORT]) {
-        const struct lb_logical_port *lp = node->data;
-        if (lp->vm && !strcmp(lp->vm, vm) && !strcmp(lp->ns, ns)) {
-            sset_add(port_names, lp->port_name);
-        }
+    char *name = xasprintf("%s/%s", ns, vm);
+    size_t n;
+    const void **lps = index_lookup(cluster, LB_KIND_LOGICAL_PORT,
+                                    &cluster->ports_by_vm, name, &n);
+    for (size_t i = 0; i < n; i++) {
+        const struct lb_logical_port *lp = lps[i];
+        sset_add(port_names, lp->port_name);
     }
+    free(lps);
+    free(name);
 }
 
 /* Derivation.
@@ -542,15 +647,10 @@ vmim_uid_key(const char *ns, const char *vm, const char *uid)
                      strlen(vm), vm, uid);
 }
 
-/* Adds 'pod' to the pods of port 'port', if it is among 'ports' (NULL: all
- * ports). */
+/* Adds 'pod' to the pods of port 'port'. */
 static void
-group_pod(struct derive_ctx *ctx, const struct lb_pod *pod, const char *port,
-          const struct sset *ports)
+group_pod(struct derive_ctx *ctx, const struct lb_pod *pod, const char *port)
 {
-    if (ports && !sset_contains(ports, port)) {
-        return;
-    }
     /* A pod that names a port it may not take is not one of its pods: it
      * must not move the port's binding. */
     const struct lb_logical_port *lp
@@ -570,12 +670,34 @@ group_pod(struct derive_ctx *ctx, const struct lb_pod *pod, const char *port,
     group->pods[group->n++] = pod;
 }
 
-/* Indexes the objects that bear on the ports named in 'ports', or on every
- * port if 'ports' is NULL, so that deriving a few ports costs a scan, not a
- * full derivation. */
+/* Adds 'vmim' to the VMIMs 'ctx' looks up by UID and the newest of its
+ * VM's. */
 static void
-derive_ctx_init__(struct derive_ctx *ctx, const struct lb_cluster *cluster,
-                  const struct sset *ports)
+ctx_add_vmim(struct derive_ctx *ctx, const struct lb_vmim *vmim)
+{
+    /* UIDs are unique; should two objects claim one anyway, pick one
+     * independently of insertion order, and only among the VMIMs of the
+     * port's own VM: a port's migrations are its VM's (between namespaces,
+     * only the order of insertion could choose; between VMs, only whether
+     * the other VM's VMIMs were gathered). */
+    char *key = vmim_uid_key(vmim->ns, vmim->vmi_name, vmim->uid);
+    const struct lb_vmim *other = shash_find_data(&ctx->vmims_by_uid, key);
+    if (!other || vmim_newer(vmim, other)) {
+        shash_replace(&ctx->vmims_by_uid, key, vmim);
+    }
+    free(key);
+
+    key = xasprintf("%s/%s", vmim->ns, vmim->vmi_name);
+    other = shash_find_data(&ctx->newest_vmim, key);
+    if (!other || vmim_newer(vmim, other)) {
+        shash_replace(&ctx->newest_vmim, key, vmim);
+    }
+    free(key);
+}
+
+/* Gathers the objects that bear on every port, for a full derivation. */
+static void
+derive_ctx_init(struct derive_ctx *ctx, const struct lb_cluster *cluster)
 {
     ctx->cluster = cluster;
     shash_init(&ctx->pods_by_port);
@@ -587,66 +709,58 @@ derive_ctx_init__(struct derive_ctx *ctx, const struct lb_cluster *cluster,
         const struct lb_pod *pod = node->data;
         /* Each of its NICs' ports (multinic.h). */
         for (size_t i = 0; i < lb_pod_n_port_names(pod); i++) {
-            group_pod(ctx, pod, lb_pod_port_name_at(pod, i), ports);
+            group_pod(ctx, pod, lb_pod_port_name_at(pod, i));
         }
     }
-
-    /* The VMs of the ports: a port's migrations are its VM's, and a
-     * LogicalPort need not be named after its VM. */
-    struct sset vms = SSET_INITIALIZER(&vms);
-    if (ports) {
-        const char *port_name;
-        SSET_FOR_EACH (port_name, ports) {
-            const struct lb_logical_port *lp
-                = lb_cluster_find_logical_port_by_port_name(cluster,
-                                                            port_name);
-            if (lp && lp->vm) {
-                sset_add_and_free(&vms, xasprintf("%s/%s", lp->ns, lp->vm));
-            }
-        }
-    }
-
     SHASH_FOR_EACH (node, &cluster->objects[LB_KIND_VMIM]) {
-        const struct lb_vmim *vmim = node->data;
-        if (ports) {
-            if (!vmim->vmi_name) {
-                continue;
-            }
-            char *vm = xasprintf("%s/%s", vmim->ns, vmim->vmi_name);
-            bool wanted = sset_contains(&vms, vm);
-            free(vm);
-            if (!wanted) {
-                continue;
-            }
-        }
-
-        /* UIDs are unique; should two objects claim one anyway, pick one
-         * independently of insertion order, and only among the VMIMs of
-         * the port's own VM: a port's migrations are its VM's (between
-         * namespaces, only the order of insertion could choose; between
-         * VMs, only whether the other VM's VMIMs were indexed). */
-        char *key = vmim_uid_key(vmim->ns, vmim->vmi_name, vmim->uid);
-        const struct lb_vmim *other = shash_find_data(&ctx->vmims_by_uid,
-                                                      key);
-        if (!other || vmim_newer(vmim, other)) {
-            shash_replace(&ctx->vmims_by_uid, key, vmim);
-        }
-        free(key);
-
-        key = xasprintf("%s/%s", vmim->ns, vmim->vmi_name);
-        other = shash_find_data(&ctx->newest_vmim, key);
-        if (!other || vmim_newer(vmim, other)) {
-            shash_replace(&ctx->newest_vmim, key, vmim);
-        }
-        free(key);
+        ctx_add_vmim(ctx, node->data);
     }
-    sset_destroy(&vms);
 }
 
+/* Gathers the objects that bear on the ports named in 'ports' only,
+ * through the cache's indexes: deriving a few ports costs their own pods
+ * and their VMs' VMIMs, not a walk over every pod of the cluster. */
 static void
-derive_ctx_init(struct derive_ctx *ctx, const struct lb_cluster *cluster)
+derive_ctx_init_ports(struct derive_ctx *ctx, const struct lb_cluster *cluster,
+                  const struct sset *ports)
 {
-    derive_ctx_init__(ctx, cluster, NULL);
+    ctx->cluster = cluster;
+    shash_init(&ctx->pods_by_port);
+    shash_init(&ctx->vmims_by_uid);
+    shash_init(&ctx->newest_vmim);
+
+    /* The ports' pods, and their VMs: a port's migrations are its VM's, and
+     * a LogicalPort need not be named after its VM. */
+    struct sset vms = SSET_INITIALIZER(&vms);
+    const char *port_name;
+    SSET_FOR_EACH (port_name, ports) {
+        size_t n;
+        const void **pods = index_lookup(cluster, LB_KIND_POD,
+                                         &cluster->pods_by_port, port_name,
+                                         &n);
+        for (size_t i = 0; i < n; i++) {
+            group_pod(ctx, pods[i], port_name);
+        }
+        free(pods);
+
+        const struct lb_logical_port *lp
+            = lb_cluster_find_logical_port_by_port_name(cluster, port_name);
+        if (lp && lp->vm) {
+            sset_add_and_free(&vms, xasprintf("%s/%s", lp->ns, lp->vm));
+        }
+    }
+
+    const char *vm;
+    SSET_FOR_EACH (vm, &vms) {
+        size_t n;
+        const void **vmims = index_lookup(cluster, LB_KIND_VMIM,
+                                          &cluster->vmims_by_vm, vm, &n);
+        for (size_t i = 0; i < n; i++) {
+            ctx_add_vmim(ctx, vmims[i]);
+        }
+        free(vmims);
+    }
+    sset_destroy(&vms);
 }
 
 static void
@@ -1304,16 +1418,23 @@ derive_facts(const struct derive_ctx *ctx, const struct lb_logical_port *lp,
             f->activation_cause = b.activation_cause;
         } else {
             /* No live target: it may not exist yet, or be going away. */
+            /* The newest such pod, whatever order the pods were
+             * gathered in (the cache's indexes or a walk over all). */
             const struct pod_group *group = shash_find_data(
                 &ctx->pods_by_port, lp->port_name);
+            const struct lb_pod *gone = NULL;
             for (size_t i = 0; group && i < group->n; i++) {
                 const struct lb_pod *pod = group->pods[i];
                 const char *uid = pod_migration_uid(lp, pod);
                 if (uid && !strcmp(uid, v.uid)
-                    && (pod->deleting || lb_pod_is_finished(pod))) {
-                    f->target_pod_gone = true;
-                    f->target_pod = pod->name;
+                    && (pod->deleting || lb_pod_is_finished(pod))
+                    && pod_newer(pod, gone)) {
+                    gone = pod;
                 }
+            }
+            if (gone) {
+                f->target_pod_gone = true;
+                f->target_pod = gone->name;
             }
         }
     } else {
@@ -1333,7 +1454,7 @@ lb_derive_migration_facts(const struct lb_cluster *cluster,
     struct sset ports = SSET_INITIALIZER(&ports);
     sset_add(&ports, lp->port_name);
     struct derive_ctx ctx;
-    derive_ctx_init__(&ctx, cluster, &ports);
+    derive_ctx_init_ports(&ctx, cluster, &ports);
     derive_facts(&ctx, lp, f);
     derive_ctx_destroy(&ctx);
     sset_destroy(&ports);
@@ -1380,7 +1501,12 @@ bool
 lb_derive_ports(const struct lb_cluster *cluster, const struct sset *ports,
                 struct lb_model *model)
 {
-    /* Check first, so that a refusal leaves 'model' untouched. */
+    /* Check first, so that a refusal leaves 'model' untouched.  The model's
+     * keys are unique, so a port that keeps its key collides with nothing
+     * there, and only a new key costs the walk over the model's ports
+     * (lb_model_find_port_by_key()); two of 'ports' may also claim one. */
+    struct hmap keys = HMAP_INITIALIZER(&keys);
+    bool collision = false;
     const char *name;
     SSET_FOR_EACH (name, ports) {
         const struct lb_logical_port *lp
@@ -1388,15 +1514,27 @@ lb_derive_ports(const struct lb_cluster *cluster, const struct sset *ports,
         const struct lb_switch *sw
             = lp ? lb_model_find_switch(model, lp->switch_name) : NULL;
         uint32_t key = sw ? port_key(lp, sw, NULL) : 0;
-        const struct lb_port *other
-            = key ? lb_model_find_port_by_key(model, key) : NULL;
-        if (other && strcmp(other->name, name)) {
-            return false;
+        if (!key) {
+            continue;
         }
+        const struct lb_port *own = lb_model_find_port(model, name);
+        const struct lb_port *other
+            = (own && own->key == key ? NULL
+               : lb_model_find_port_by_key(model, key));
+        if ((other && strcmp(other->name, name)) || find_key(&keys, key)) {
+            collision = true;
+            break;
+        }
+        add_key(&keys, key, name);
+    }
+    clear_keys(&keys);
+    hmap_destroy(&keys);
+    if (collision) {
+        return false;
     }
 
     struct derive_ctx ctx;
-    derive_ctx_init__(&ctx, cluster, ports);
+    derive_ctx_init_ports(&ctx, cluster, ports);
     SSET_FOR_EACH (name, ports) {
         lb_model_remove_port(model, lb_model_find_port(model, name));
         const struct lb_logical_port *lp
@@ -1421,7 +1559,7 @@ lb_derive_migrations_of(const struct lb_cluster *cluster,
     struct derive_ctx ctx;
     bool changed = false;
 
-    derive_ctx_init__(&ctx, cluster, ports);
+    derive_ctx_init_ports(&ctx, cluster, ports);
     const char *name;
     SSET_FOR_EACH (name, ports) {
         const struct lb_logical_port *lp

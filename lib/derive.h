@@ -46,8 +46,16 @@ struct lb_derive_options {
     bool mirror;        /* Migrating ports' traffic goes to both copies. */
 };
 
+/* Besides the objects, the cache indexes what derivation looks objects up
+ * by, so that deriving one port costs the objects that bear on it, not a
+ * walk over every pod (tens of thousands) or VMIM.  Each index maps a name
+ * to the sset of the keys (in 'objects') of the objects that bear it, and
+ * is kept in step by every update. */
 struct lb_cluster {
     struct shash objects[LB_N_KINDS];   /* Key "ns/name" or "name". */
+    struct shash pods_by_port;  /* Logical port name -> pod keys. */
+    struct shash vmims_by_vm;   /* "ns/vmiName" -> VMIM keys. */
+    struct shash ports_by_vm;   /* "ns/vm" -> LogicalPort keys. */
     struct lb_derive_options options;
 };
 

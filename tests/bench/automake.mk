@@ -1,7 +1,7 @@
 # Benchmarks print figures; nothing here asserts a time.  See
 # tests/bench/README.md.
 #   make bench            pipeline and NetworkPolicy compute, incremental
-#                         updates
+#                         updates, incremental derivation among 10,000 pods
 #   make bench-install    installing into a real ovs-vswitchd: 10,000 ports,
 #                         then 1,000 policies' flows over 10,000 pods (root)
 #   make bench-k8s        the control plane: list/watch, change -> flows
@@ -20,6 +20,11 @@ tests_bench_bench_pipeline_LDADD = $(LIVEBIND_LIBS)
 noinst_PROGRAMS += tests/bench/bench-policy
 tests_bench_bench_policy_SOURCES = tests/bench/bench-policy.c
 tests_bench_bench_policy_LDADD = $(LIVEBIND_LIBS)
+noinst_PROGRAMS += tests/bench/bench-derive
+tests_bench_bench_derive_SOURCES = tests/bench/bench-derive.c
+tests_bench_bench_derive_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DLB_FIXTURES_DEFAULT='"$(abs_top_srcdir)/tests/fixtures"'
+tests_bench_bench_derive_LDADD = $(LIVEBIND_LIBS)
 
 LB_BENCH_TOOLS = \
 	tests/bench/bench-cni.sh \
@@ -34,9 +39,11 @@ EXTRA_DIST += $(LB_BENCH_TOOLS) tests/bench/udp-probe.py \
 	tests/bench/load-ports.py \
 	tests/bench/README.md tests/bench/ovn.sh
 
-bench: tests/bench/bench-pipeline tests/bench/bench-policy
+bench: tests/bench/bench-pipeline tests/bench/bench-policy \
+		tests/bench/bench-derive
 	tests/bench/bench-pipeline
 	tests/bench/bench-policy
+	tests/bench/bench-derive
 bench-install bench-k8s bench-cni bench-migration bench-provider \
 		bench-handover: all $(noinst_PROGRAMS)
 	srcdir=$(abs_top_srcdir) LB_BUILDDIR=$(abs_top_builddir) \

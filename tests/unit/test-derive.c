@@ -1568,6 +1568,153 @@ test_port_named_apart_from_vm(void **state OVS_UNUSED)
     scenario_destroy(&sc);
 }
 
+/* Adds to 'ports' the ports pod 'name' plugs into. */
+static void
+pod_ports(const struct lb_cluster *cluster, const char *name,
+          struct sset *ports)
+{
+    const struct lb_pod *pod = lb_cluster_find_pod(cluster, "default", name);
+    for (size_t i = 0; pod && i < lb_pod_n_port_names(pod); i++) {
+        sset_add(ports, lb_pod_port_name_at(pod, i));
+    }
+}
+
+static void
+index_step(struct lb_cluster *cluster, struct lb_model *kept, json_t *pod,
+           const char *delete_name, const char *expected)
+{
+    struct sset dirty = SSET_INITIALIZER(&dirty);
+    char *name = xstrdup(pod ? json_string_value(json_object_get(
+                                 json_object_get(pod, "metadata"), "name"))
+                         : delete_name);
+    pod_ports(cluster, name, &dirty);
+    if (pod) {
+        assert_null(lb_cluster_upsert_json(cluster, LB_KIND_POD, pod, NULL));
+        json_decref(pod);
+    } else {
+        assert_true(lb_cluster_remove(cluster, LB_KIND_POD, "default",
+                                      delete_name));
+    }
+    pod_ports(cluster, name, &dirty);
+    assert_true(lb_derive_ports(cluster, &dirty, kept));
+
+    struct lb_model fresh;
+    struct ds a = DS_EMPTY_INITIALIZER, b = DS_EMPTY_INITIALIZER;
+    lb_model_init(&fresh);
+    lb_derive_model(cluster, &fresh);
+    lb_model_format(&fresh, &a);
+    lb_model_format(kept, &b);
+    assert_string_equal(ds_cstr(&b), ds_cstr(&a));
+    assert_string_equal(ds_cstr(&a), expected);
+
+    /* The migration facts, port by port, as from a full pass. */
+    struct lb_migration_table t1, t2;
+    lb_migration_table_init(&t1);
+    lb_migration_table_init(&t2);
+    lb_derive_migrations(cluster, &t1, 0);
+    struct sset all = SSET_INITIALIZER(&all);
+    sset_add(&all, "default_testvm");
+    sset_add(&all, "default_othervm");
+    lb_derive_migrations_of(cluster, &all, &t2, 0);
+    sset_destroy(&all);
+    struct ds f1 = DS_EMPTY_INITIALIZER, f2 = DS_EMPTY_INITIALIZER;
+    lb_migration_table_format(&t1, true, &f1);
+    lb_migration_table_format(&t2, true, &f2);
+    assert_string_equal(ds_cstr(&f2), ds_cstr(&f1));
+    ds_destroy(&f1);
+    ds_destroy(&f2);
+    lb_migration_table_destroy(&t1);
+    lb_migration_table_destroy(&t2);
+
+    ds_destroy(&a);
+    ds_destroy(&b);
+    lb_model_destroy(&fresh);
+    sset_destroy(&dirty);
+    free(name);
+}
+
+/* The cache's indexes (pods by port, VMIMs and LogicalPorts by VM) follow
+ * every change of a pod: added, relabelled, given another owner, removed.
+ * After each, deriving only the ports the pod named before and after, as
+ * the agent does, gives what a full derivation gives, and nothing is left
+ * indexed once the objects are gone. */
+static void
+test_index_follows_pods(void **state OVS_UNUSED)
+{
+#define OTHER "default_othervm key=16777236 switch=pods " \
+    "mac=0a:58:0a:10:00:14 ips=10.16.0.20"
+    struct scenario sc;
+    struct lb_cluster cluster;
+
+    base(&sc, "livebind/logicalport-testvm-new.json");
+    json_t *lp = fixture("livebind/logicalport-testvm-new.json");
+    jset(lp, "metadata>name", lb_json_str("othervm"));
+    jset(lp, "spec>vm", lb_json_str("othervm"));
+    jset(lp, "spec>tunnelKey", NULL);
+    jset(lp, "spec>mac", NULL);
+    jset(lp, "spec>ips", json_pack("[s]", "10.16.0.20"));
+    add(&sc, LB_KIND_LOGICAL_PORT, lp);
+    add_file(&sc, LB_KIND_VMI, "kubevirt/01-vmi-running.json");
+    lb_cluster_init(&cluster);
+    fill(&cluster, &sc, NULL);
+
+    struct sset names = SSET_INITIALIZER(&names);
+    lb_cluster_vm_port_names(&cluster, "default", "othervm", &names);
+    assert_int_equal(sset_count(&names), 1);
+    assert_true(sset_contains(&names, "default_othervm"));
+    sset_destroy(&names);
+
+    struct lb_model kept;
+    lb_model_init(&kept);
+    lb_derive_model(&cluster, &kept);
+
+    /* Added: the VM's source pod, then a newer pod on node-b that is the
+     * target of a migration with no VMIM (ignored: the VMI runs on
+     * node-a). */
+    index_step(&cluster, &kept, fixture("kubevirt/02-pod-source.json"),
+               NULL, OTHER " chassis=(unbound)\n" ON_A);
+    index_step(&cluster, &kept,
+               fixture("kubevirt/12-pod-target-created.json"), NULL,
+               OTHER " chassis=(unbound)\n" ON_A);
+
+    /* Relabelled: no longer a migration target, so the newest settled
+     * pod. */
+    json_t *pod = fixture("kubevirt/12-pod-target-created.json");
+    jset(pod, "metadata>labels>kubevirt.io/migrationJobUID", NULL);
+    index_step(&cluster, &kept, json_incref(pod), NULL,
+               OTHER " chassis=(unbound)\n" ON_B);
+
+    /* Owner changed: the pod now plugs into the other VM's port only. */
+    jset(pod, "metadata>ownerReferences", json_pack(
+             "[{s:s, s:s, s:s, s:b}]", "kind", "VirtualMachineInstance",
+             "name", "othervm", "uid", "0ddba11-0000-4000-8000-000000000002",
+             "controller", true));
+    index_step(&cluster, &kept, pod, NULL,
+               OTHER " chassis=node-b\n" ON_A);
+
+    /* Removed, one after the other. */
+    index_step(&cluster, &kept, NULL, "virt-launcher-testvm-fghij",
+               OTHER " chassis=(unbound)\n" ON_A);
+    index_step(&cluster, &kept, NULL, "virt-launcher-testvm-abcde",
+               OTHER " chassis=(unbound)\n" UNBOUND);
+    assert_int_equal(shash_count(&cluster.pods_by_port), 0);
+
+    /* VMIMs and LogicalPorts are indexed by VM, and leave with them. */
+    json_t *j = fixture("kubevirt/08-vmim-running.json");
+    assert_null(lb_cluster_upsert_json(&cluster, LB_KIND_VMIM, j, NULL));
+    json_decref(j);
+    assert_int_equal(shash_count(&cluster.vmims_by_vm), 1);
+    assert_int_equal(shash_count(&cluster.ports_by_vm), 2);
+    lb_cluster_clear(&cluster);
+    assert_int_equal(shash_count(&cluster.vmims_by_vm), 0);
+    assert_int_equal(shash_count(&cluster.ports_by_vm), 0);
+
+    lb_model_destroy(&kept);
+    lb_cluster_destroy(&cluster);
+    scenario_destroy(&sc);
+#undef OTHER
+}
+
 /* Two VMIMs claiming one UID, in two namespaces or for two VMs: the port's
  * own VM's counts, whatever the order of insertion and whether derived
  * port by port.  Found by tests/fuzz/fuzz-derive (the choice between them
@@ -1638,6 +1785,7 @@ main(void)
         cmocka_unit_test(test_facts),
         cmocka_unit_test(test_port_named_apart_from_vm),
         cmocka_unit_test(test_vmim_uid_in_two_namespaces),
+        cmocka_unit_test(test_index_follows_pods),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
