@@ -385,6 +385,19 @@ lb_flow_table_format(const struct lb_flow_table *ft, struct ds *s)
  * empty.  With tracking on in 'dst', only real differences are tracked, so
  * that a full recompute followed by this costs the switch only what
  * changed. */
+/* Adds a flow from 'match' and 'actions' and clears both, so that a flow
+ * builder reuses the same buffers for its next flow. */
+void
+lb_flow_table_add_ds(struct lb_flow_table *ft, uint8_t table_id,
+                     uint16_t priority, uint64_t cookie, struct ds *match,
+                     struct ds *actions)
+{
+    lb_flow_table_add(ft, table_id, priority, cookie, ds_cstr(match),
+                      ds_cstr(actions));
+    ds_clear(match);
+    ds_clear(actions);
+}
+
 void
 lb_flow_table_replace(struct lb_flow_table *dst, struct lb_flow_table *src)
 {

@@ -27,6 +27,8 @@
 
 struct ds;
 
+struct ds;
+
 struct lb_flow {
     struct hmap_node node;        /* In lb_flow_table's 'flows'. */
     struct hmap_node cookie_node; /* In lb_flow_table's 'by_cookie'. */
@@ -67,6 +69,9 @@ void lb_flow_table_clear_tracked(struct lb_flow_table *);
 void lb_flow_table_add(struct lb_flow_table *, uint8_t table_id,
                        uint16_t priority, uint64_t cookie, const char *match,
                        const char *actions);
+void lb_flow_table_add_ds(struct lb_flow_table *, uint8_t table_id,
+                          uint16_t priority, uint64_t cookie,
+                          struct ds *match, struct ds *actions);
 void lb_flow_table_replace(struct lb_flow_table *dst,
                            struct lb_flow_table *src);
 void lb_flow_table_remove(struct lb_flow_table *, struct lb_flow *);

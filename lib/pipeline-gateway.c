@@ -36,8 +36,9 @@
  *
  *   - Replies go back through the host that sent: what enters a switch
  *     from the gateway port is committed to conntrack (its zone is
- *     LB_GATEWAY_CT_ZONE(the switch's key)) with ct_mark bit 0 set, and every IP packet of the switch on
- *     its way to L2 lookup is looked up there first (OFTABLE_GATEWAY_REPLY):
+ *     LB_GATEWAY_CT_ZONE(the switch's key)) with ct_mark bit 0 set, and
+ *     every IP packet of the switch on its way to L2 lookup is looked up
+ *     there first (OFTABLE_GATEWAY_REPLY):
  *     a reply of such a connection goes to the host instead of straight to
  *     its destination.  That is what a Service needs: a pod's packet to a
  *     ClusterIP is DNATed by its own node's kube-proxy to a backend on
@@ -117,16 +118,6 @@ lb_gateway_default6(const struct in6_addr *prefix, struct in6_addr *gw)
     gw->s6_addr[15] = 1;
 }
 
-static void
-add(struct lb_flow_table *ft, uint8_t table, uint16_t priority,
-    uint64_t cookie, struct ds *match, struct ds *actions)
-{
-    lb_flow_table_add(ft, table, priority, cookie, ds_cstr(match),
-                      ds_cstr(actions));
-    ds_clear(match);
-    ds_clear(actions);
-}
-
 /* The gateway port into OFTABLE_GATEWAY_IN, whose miss drops, and
  * OFTABLE_GATEWAY_OUT's miss. */
 void
@@ -143,12 +134,15 @@ lb_gateway_default_flows(const struct lb_pipeline_ctx *ctx,
 
     ds_put_format(&match, "in_port=%u", gw);
     ds_put_format(&actions, "resubmit(,%d)", OFTABLE_GATEWAY_IN);
-    add(ft, OFTABLE_CLASSIFY, PRIO_PORT, cookie, &match, &actions);
+    lb_flow_table_add_ds(ft, OFTABLE_CLASSIFY, PRIO_PORT, cookie, &match,
+                         &actions);
 
     ds_put_cstr(&actions, "drop");
-    add(ft, OFTABLE_GATEWAY_IN, PRIO_TABLE_MISS, cookie, &match, &actions);
+    lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_IN, PRIO_TABLE_MISS, cookie,
+                         &match, &actions);
     ds_put_cstr(&actions, "drop");
-    add(ft, OFTABLE_GATEWAY_OUT, PRIO_TABLE_MISS, cookie, &match, &actions);
+    lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_OUT, PRIO_TABLE_MISS, cookie,
+                         &match, &actions);
 
     /* Replies of connections the host started: back to the host.  The
      * rest, now tracked, to L2 lookup again.
@@ -168,19 +162,20 @@ lb_gateway_default_flows(const struct lb_pipeline_ctx *ctx,
      * invalid too). */
     ds_put_format(&match, LB_REG_INPORT"=%#"PRIx32, LB_INPORT_GATEWAY);
     ds_put_format(&actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
-    add(ft, OFTABLE_GATEWAY_REPLY, PRIO_PORT_EXCEPTION, cookie, &match,
-        &actions);
+    lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY, PRIO_PORT_EXCEPTION,
+                         cookie, &match, &actions);
     for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
         for (size_t j = 0; j < ARRAY_SIZE(states); j++) {
             ds_put_format(&match, "ct_state=%s,ct_mark="GATEWAY_CT_MARK
                           ",%s", states[j], families[i]);
             ds_put_format(&actions, "resubmit(,%d)", OFTABLE_GATEWAY_OUT);
-            add(ft, OFTABLE_GATEWAY_REPLY, PRIO_PORT, cookie, &match,
-                &actions);
+            lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY, PRIO_PORT, cookie,
+                                 &match, &actions);
         }
     }
     ds_put_format(&actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
-    add(ft, OFTABLE_GATEWAY_REPLY, PRIO_TABLE_MISS, cookie, &match, &actions);
+    lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY, PRIO_TABLE_MISS, cookie,
+                         &match, &actions);
 
     ds_destroy(&match);
     ds_destroy(&actions);
@@ -205,27 +200,30 @@ lb_gateway_switch_flows(const struct lb_pipeline_ctx *ctx,
         ds_put_format(&match, "metadata=%#"PRIx32",arp,arp_op=1,arp_tpa="
                       IP_FMT, sw->tunnel_key, IP_ARGS(sw->gateway));
         lb_pipeline_put_arp_reply(&actions, mac, sw->gateway);
-        add(ft, OFTABLE_ARP_RESPONDER, PRIO_PORT, cookie, &match, &actions);
+        lb_flow_table_add_ds(ft, OFTABLE_ARP_RESPONDER, PRIO_PORT, cookie,
+                             &match, &actions);
     }
 
     ds_put_format(&match, "metadata=%#"PRIx32",dl_dst="ETH_ADDR_FMT,
                   sw->tunnel_key, ETH_ADDR_ARGS(mac));
     ds_put_format(&actions, "resubmit(,%d)", OFTABLE_GATEWAY_OUT);
-    add(ft, OFTABLE_L2_LOOKUP, PRIO_PORT, cookie, &match, &actions);
+    lb_flow_table_add_ds(ft, OFTABLE_L2_LOOKUP, PRIO_PORT, cookie, &match,
+                         &actions);
 
     /* From a tunnel: the sender's own node was its gateway. */
     ds_put_format(&match, "metadata=%#"PRIx32","LB_REG_INPORT"=0,dl_dst="
                   ETH_ADDR_FMT, sw->tunnel_key, ETH_ADDR_ARGS(mac));
     ds_put_cstr(&actions, "drop");
-    add(ft, OFTABLE_L2_LOOKUP, PRIO_PORT_EXCEPTION, cookie, &match,
-        &actions);
+    lb_flow_table_add_ds(ft, OFTABLE_L2_LOOKUP, PRIO_PORT_EXCEPTION, cookie,
+                         &match, &actions);
 
     for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
         ds_put_format(&match, "%s,metadata=%#"PRIx32, families[i],
                       sw->tunnel_key);
         ds_put_format(&actions, "set_field:"ETH_ADDR_FMT"->eth_dst,"
                       "output:%u", ETH_ADDR_ARGS(host_mac), gw);
-        add(ft, OFTABLE_GATEWAY_OUT, PRIO_PORT, cookie, &match, &actions);
+        lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_OUT, PRIO_PORT, cookie,
+                             &match, &actions);
 
         /* Every IP packet of the switch, from a local port or a tunnel:
          * is it a reply of a connection the host started here? */
@@ -234,8 +232,8 @@ lb_gateway_switch_flows(const struct lb_pipeline_ctx *ctx,
         ds_put_format(&actions, "set_field:0x1/0x1->"LB_REG_GATEWAY","
                       "ct(table=%d,zone=%u)", OFTABLE_GATEWAY_REPLY,
                       LB_GATEWAY_CT_ZONE(sw->tunnel_key));
-        add(ft, OFTABLE_L2_LOOKUP, PRIO_GATEWAY_CT, cookie, &match,
-            &actions);
+        lb_flow_table_add_ds(ft, OFTABLE_L2_LOOKUP, PRIO_GATEWAY_CT, cookie,
+                             &match, &actions);
     }
 
     ds_destroy(&match);
@@ -280,13 +278,15 @@ lb_gateway_port_flows(const struct lb_pipeline_ctx *ctx,
     for (size_t i = 0; i < port->n_ipv4; i++) {
         ds_put_format(&match, "ip,nw_dst="IP_FMT, IP_ARGS(port->ipv4[i]));
         put_gateway_in_actions(&actions, sw, port);
-        add(ft, OFTABLE_GATEWAY_IN, PRIO_PORT, cookie, &match, &actions);
+        lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_IN, PRIO_PORT, cookie, &match,
+                             &actions);
     }
     for (size_t i = 0; i < port->n_ipv6; i++) {
         ds_put_cstr(&match, "ipv6,ipv6_dst=");
         ipv6_format_addr(&port->ipv6[i], &match);
         put_gateway_in_actions(&actions, sw, port);
-        add(ft, OFTABLE_GATEWAY_IN, PRIO_PORT, cookie, &match, &actions);
+        lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_IN, PRIO_PORT, cookie, &match,
+                             &actions);
     }
 
     ds_destroy(&match);

@@ -44,16 +44,6 @@
 #include "simap.h"
 #include "util.h"
 
-static void
-add(struct lb_flow_table *ft, uint8_t table, uint16_t priority,
-    uint64_t cookie, struct ds *match, struct ds *actions)
-{
-    lb_flow_table_add(ft, table, priority, cookie, ds_cstr(match),
-                      ds_cstr(actions));
-    ds_clear(match);
-    ds_clear(actions);
-}
-
 void
 lb_policy_handover_flows(const struct lb_policy_engine *e,
                          const struct lb_port *port, uint32_t switch_key,
@@ -91,8 +81,8 @@ lb_policy_handover_flows(const struct lb_policy_engine *e,
                 ds_put_format(&actions, "clone(set_field:%#"PRIx32
                               "->tun_id,output:%u),resubmit(,%d)", sync_key,
                               tun, ways[w].next);
-                add(ft, ways[w].rules, PRIO_POLICY_SYNC, cookie, &match,
-                    &actions);
+                lb_flow_table_add_ds(ft, ways[w].rules, PRIO_POLICY_SYNC,
+                                     cookie, &match, &actions);
                 for (int v6 = 0; v6 < 2; v6++) {
                     ds_put_format(&match, "%s,%s=%#"PRIx32,
                                   v6 ? "ipv6" : "ip", ways[w].reg,
@@ -102,8 +92,9 @@ lb_policy_handover_flows(const struct lb_policy_engine *e,
                                   "clone(set_field:%#"PRIx32"->tun_id,"
                                   "output:%u),resubmit(,%d)", sync_key, tun,
                                   ways[w].next);
-                    add(ft, ways[w].commit, PRIO_PORT_EXCEPTION, cookie,
-                        &match, &actions);
+                    lb_flow_table_add_ds(ft, ways[w].commit,
+                                         PRIO_PORT_EXCEPTION, cookie, &match,
+                                         &actions);
                 }
             }
         }
@@ -119,8 +110,8 @@ lb_policy_handover_flows(const struct lb_policy_engine *e,
                           ETH_ADDR_ARGS(port->mac));
             ds_put_format(&actions, "set_field:%u->"LB_REG_ZONE","
                           "ct(commit,zone=NXM_NX_REG13[0..15])", ofport);
-            add(ft, OFTABLE_CLASSIFY, PRIO_POLICY_SYNC, cookie, &match,
-                &actions);
+            lb_flow_table_add_ds(ft, OFTABLE_CLASSIFY, PRIO_POLICY_SYNC,
+                                 cookie, &match, &actions);
         }
         /* The mirrored traffic to the VM, which the blocked copy drops,
          * tracked (not committed) on the way. */
@@ -129,8 +120,8 @@ lb_policy_handover_flows(const struct lb_policy_engine *e,
                           v6 ? "ipv6" : "ip", port->key);
             ds_put_format(&actions, "set_field:%u->"LB_REG_ZONE","
                           "ct(zone=NXM_NX_REG13[0..15])", ofport);
-            add(ft, OFTABLE_POLICY_SYNC_TRACK, PRIO_PORT, cookie, &match,
-                &actions);
+            lb_flow_table_add_ds(ft, OFTABLE_POLICY_SYNC_TRACK, PRIO_PORT,
+                                 cookie, &match, &actions);
         }
     }
     ds_destroy(&match);
