@@ -689,6 +689,7 @@ add_switch_flows(const struct lb_pipeline_ctx *ctx, const struct lb_switch *sw,
     uint64_t cookie = lb_cookie(LB_COOKIE_SWITCH, sw->tunnel_key, false);
     size_t n_local = 0, n_tun = 0, alloc_local = 0, alloc_tun = 0;
     unsigned int *locals = NULL, *tunnels = NULL;
+    struct simap policed_keys = SIMAP_INITIALIZER(&policed_keys);
 
     /* Local ports: walk this chassis's interfaces, not every port. */
     const struct simap_node *sn;
@@ -703,6 +704,11 @@ add_switch_flows(const struct lb_pipeline_ctx *ctx, const struct lb_switch *sw,
             locals = x2nrealloc(locals, &alloc_local, sizeof *locals);
         }
         locals[n_local++] = sn->data;
+        if (policed(ctx, port)) {
+            char ofport[16];
+            snprintf(ofport, sizeof ofport, "%u", sn->data);
+            simap_put(&policed_keys, ofport, port->key);
+        }
     }
 
     /* Remote chassis that bind a port of this switch. */
@@ -726,10 +732,26 @@ add_switch_flows(const struct lb_pipeline_ctx *ctx, const struct lb_switch *sw,
         qsort(tunnels, n_tun, sizeof *tunnels, compare_uints);
     }
 
+    /* A port that a NetworkPolicy isolates gets broadcast and multicast
+     * through its ingress policy, as it gets unicast (table 40): a peer
+     * that may not reach it must not do so by sending to 255.255.255.255
+     * or a multicast group.  Non-IP (ARP) and neighbour discovery pass
+     * that policy untouched. */
     struct ds local = DS_EMPTY_INITIALIZER;
     for (size_t i = 0; i < n_local; i++) {
-        ds_put_format(&local, "output:%u,", locals[i]);
+        char ofport[16];
+        snprintf(ofport, sizeof ofport, "%u", locals[i]);
+        const struct simap_node *policed_node = simap_find(&policed_keys,
+                                                           ofport);
+        if (policed_node) {
+            ds_put_format(&local, "set_field:%#x->"LB_REG_OUTPORT
+                          ",resubmit(,%d),", policed_node->data,
+                          OFTABLE_POLICY_INGRESS_CT);
+        } else {
+            ds_put_format(&local, "output:%u,", locals[i]);
+        }
     }
+    simap_destroy(&policed_keys);
 
     if (sw->physnet) {
         /* A provider network floods through the fabric, not tunnels. */

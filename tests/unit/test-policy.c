@@ -1040,6 +1040,13 @@ test_pipeline_staged(void **state OVS_UNUSED)
                          "resubmit(,11)"));
     assert_true(has_flow(&ft, OFTABLE_POLICY_INGRESS_OUT, "reg15=0x100000b",
                          "output:11"));
+    /* Broadcast and multicast reach it through ingress policy too, from
+     * local ports and from tunnels alike; never by a bare output. */
+    assert_true(has_flow(&ft, OFTABLE_FLOOD, "metadata=0x1",
+                         "set_field:0x100000b->reg15,resubmit(,41)"));
+    assert_true(has_flow(&ft, OFTABLE_FLOOD, "metadata=0x1,reg14=0",
+                         "set_field:0x100000b->reg15,resubmit(,41)"));
+    assert_false(has_flow(&ft, OFTABLE_FLOOD, "metadata=0x1", "output:11"));
 
     /* The target, n3, blocked: nothing delivered, but the policy is
      * there. */
