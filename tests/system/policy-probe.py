@@ -95,6 +95,10 @@ def send(ip, port, ms, summary=None):
 
     signal.signal(signal.SIGTERM, finish)
     u = socket.socket(family_of(ip), socket.SOCK_DGRAM)
+    # To 255.255.255.255: UDP only, flooded by the switch to every port.
+    broadcast = ip == "255.255.255.255"
+    if broadcast:
+        u.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
     poller = select.poll()
     interval = ms / 1000.0
     nxt = time.time()
@@ -105,7 +109,7 @@ def send(ip, port, ms, summary=None):
             pass
         state["sent"] += 1
         # A TCP SYN every 5th round: cheaper than a socket each time.
-        if state["sent"] % 5 == 1:
+        if state["sent"] % 5 == 1 and not broadcast:
             c = socket.socket(family_of(ip), socket.SOCK_STREAM)
             c.setblocking(False)
             try:

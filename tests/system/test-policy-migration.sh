@@ -67,6 +67,7 @@ echo "VM vm1: $vm_ip $vm_ip6, port key $keyhex; A $a_ip $a_ip6," \
     "B $b_ip $b_ip6, S $s_ip $s_ip6"
 
 bed_bg g-vm1 "$dir/sink.log" python3 "$probe" sink 9000 "$dir/sink.json"
+bed_bg g-vm1 "$dir/bsink.log" python3 "$probe" sink 9002 "$dir/bsink.json"
 bed_bg server "$dir/s-sink.log" python3 "$probe" sink 9000 "$dir/s-sink.json"
 bed_bg client-b "$dir/b-sink.log" python3 "$probe" sink 9000 "$dir/b-sink.json"
 sleep 0.5
@@ -138,6 +139,14 @@ b6_pid=$BED_BG_PID
 bed_bg client "$dir/a-probe.log" python3 "$probe" send "$vm_ip" 9000 20 \
     "$dir/a-probe.json"
 a_pid=$BED_BG_PID
+# Broadcasts (255.255.255.255, flooded to every port of the switch) from
+# both: A's reach the VM, B's never do (table 50 through ingress policy).
+bed_bg client-b "$dir/b-bcast.log" python3 "$probe" send 255.255.255.255 \
+    9002 5 "$dir/b-bcast.json"
+bb_pid=$BED_BG_PID
+bed_bg client "$dir/a-bcast.log" python3 "$probe" send 255.255.255.255 \
+    9002 20 "$dir/a-bcast.json"
+ab_pid=$BED_BG_PID
 
 from_b() {  # [IP] : the sink's count of B's packets (UDP + TCP)
     python3 -c 'import ipaddress, json, sys
@@ -330,7 +339,7 @@ echo "    ... over IPv6: $(cat "$dir/fan6.json")"
 
 # Verdicts.
 sleep 1
-kill "$b_pid" "$b6_pid" "$a_pid" 2>/dev/null || true
+kill "$b_pid" "$b6_pid" "$a_pid" "$bb_pid" "$ab_pid" 2>/dev/null || true
 sleep 0.5
 echo "B sent: $(cat "$dir/b-probe.json" 2>/dev/null)"
 echo "B sent over IPv6: $(cat "$dir/b-probe6.json" 2>/dev/null)"
@@ -343,6 +352,18 @@ check "nothing of B's ever reached the VM, on either node" \
     test "$(from_b)" = 0
 check "nothing of B's over IPv6 either" test "$(from_b "$b_ip6")" = 0
 check "A's probes kept reaching the VM" eval '[ "$(from_a)" -gt 100 ]'
+bcasts_from() {  # IP : the VM's count of broadcasts from IP
+    python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))["udp"].get(sys.argv[2], 0))' \
+        "$dir/bsink.json" "$1" 2>/dev/null || echo 0
+}
+echo "broadcasts: B sent $(cat "$dir/b-bcast.json" 2>/dev/null)," \
+    "A sent $(cat "$dir/a-bcast.json" 2>/dev/null); the VM got" \
+    "$(bcasts_from "$a_ip") of A's, $(bcasts_from "$b_ip") of B's"
+check "A's broadcasts reached the VM" \
+    eval '[ "$(bcasts_from "$a_ip")" -gt 10 ]'
+check "none of B's broadcasts ever reached the VM" \
+    test "$(bcasts_from "$b_ip")" = 0
 check "A's TCP stream: one connection, nothing lost" canary_verdict vm1
 check "A's IPv6 TCP stream: one connection, nothing lost" \
     canary_verdict vm1-6
