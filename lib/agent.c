@@ -602,9 +602,13 @@ agent_poll_handover(struct lb_agent *agent)
     agent->next_handover_poll = time_msec() + 500;
     agent->handover_polling = false;
     const struct lb_policy_engine *pe = lb_agent_k8s_policy(agent->objects);
-    const struct lb_port *port;
-    HMAP_FOR_EACH (port, node, &agent->model.ports) {
-        if (port->additional_chassis
+    /* A target's handover flows need its interface here: walk this node's
+     * interfaces, not every port of the cluster. */
+    const struct simap_node *sn;
+    SIMAP_FOR_EACH (sn, ovs_bridge_iface_ofports(agent->bridge)) {
+        const struct lb_port *port = lb_model_find_port(&agent->model,
+                                                        sn->name);
+        if (port && port->additional_chassis
             && !strcmp(port->additional_chassis, agent->chassis)
             && lb_policy_port_isolated(pe, port->name)) {
             agent->handover_polling = true;

@@ -680,6 +680,20 @@ compare_uints(const void *a_, const void *b_)
     return *a < *b ? -1 : *a > *b;
 }
 
+/* A local port of a switch's flood: its ofport, and its key if a
+ * NetworkPolicy isolates it (0 if not). */
+struct flood_port {
+    unsigned int ofport;
+    uint32_t policed_key;
+};
+
+static int
+compare_flood_ports(const void *a_, const void *b_)
+{
+    const struct flood_port *a = a_, *b = b_;
+    return a->ofport < b->ofport ? -1 : a->ofport > b->ofport;
+}
+
 /* Broadcast and multicast in 'sw': to its local ports and, when it came
  * from a local port, to the other chassis that bind a port of 'sw'. */
 static void
@@ -688,8 +702,8 @@ add_switch_flows(const struct lb_pipeline_ctx *ctx, const struct lb_switch *sw,
 {
     uint64_t cookie = lb_cookie(LB_COOKIE_SWITCH, sw->tunnel_key, false);
     size_t n_local = 0, n_tun = 0, alloc_local = 0, alloc_tun = 0;
-    unsigned int *locals = NULL, *tunnels = NULL;
-    struct simap policed_keys = SIMAP_INITIALIZER(&policed_keys);
+    struct flood_port *locals = NULL;
+    unsigned int *tunnels = NULL;
 
     /* Local ports: walk this chassis's interfaces, not every port. */
     const struct simap_node *sn;
@@ -703,12 +717,10 @@ add_switch_flows(const struct lb_pipeline_ctx *ctx, const struct lb_switch *sw,
         if (n_local >= alloc_local) {
             locals = x2nrealloc(locals, &alloc_local, sizeof *locals);
         }
-        locals[n_local++] = sn->data;
-        if (policed(ctx, port)) {
-            char ofport[16];
-            snprintf(ofport, sizeof ofport, "%u", sn->data);
-            simap_put(&policed_keys, ofport, port->key);
-        }
+        locals[n_local++] = (struct flood_port) {
+            .ofport = sn->data,
+            .policed_key = policed(ctx, port) ? port->key : 0,
+        };
     }
 
     /* Remote chassis that bind a port of this switch. */
@@ -726,7 +738,7 @@ add_switch_flows(const struct lb_pipeline_ctx *ctx, const struct lb_switch *sw,
     /* Sorted and unique, so that the same model gives the same actions
      * whatever the hash order. */
     if (n_local) {
-        qsort(locals, n_local, sizeof *locals, compare_uints);
+        qsort(locals, n_local, sizeof *locals, compare_flood_ports);
     }
     if (n_tun) {
         qsort(tunnels, n_tun, sizeof *tunnels, compare_uints);
@@ -739,19 +751,14 @@ add_switch_flows(const struct lb_pipeline_ctx *ctx, const struct lb_switch *sw,
      * that policy untouched. */
     struct ds local = DS_EMPTY_INITIALIZER;
     for (size_t i = 0; i < n_local; i++) {
-        char ofport[16];
-        snprintf(ofport, sizeof ofport, "%u", locals[i]);
-        const struct simap_node *policed_node = simap_find(&policed_keys,
-                                                           ofport);
-        if (policed_node) {
-            ds_put_format(&local, "set_field:%#x->"LB_REG_OUTPORT
-                          ",resubmit(,%d),", policed_node->data,
+        if (locals[i].policed_key) {
+            ds_put_format(&local, "set_field:%#"PRIx32"->"LB_REG_OUTPORT
+                          ",resubmit(,%d),", locals[i].policed_key,
                           OFTABLE_POLICY_INGRESS_CT);
         } else {
-            ds_put_format(&local, "output:%u,", locals[i]);
+            ds_put_format(&local, "output:%u,", locals[i].ofport);
         }
     }
-    simap_destroy(&policed_keys);
 
     if (sw->physnet) {
         /* A provider network floods through the fabric, not tunnels. */
