@@ -54,6 +54,7 @@
 #include "gateway-host.h"
 #include "ovs-bridge.h"
 #include "pipeline.h"
+#include "port-gate.h"
 #include "openvswitch/poll-loop.h"
 #include "policy.h"
 #include "sset.h"
@@ -108,6 +109,14 @@ struct lb_agent {
      * (a restarted ovs-vswitchd makes it anew). */
     char *gateway_port;
     long long int gateway_next_sync;    /* Monotonic msec; 0: now. */
+
+    /* The gates of this node's blocked copies (port-gate.h); NULL: off. */
+    struct port_gates *gates;
+    bool gates_scanned;         /* The gates a predecessor left are known. */
+    struct sset gated_ports;    /* Port names behind a closed gate, as the
+                                 * flows were last computed with. */
+    uint64_t gates_flows_seqno; /* 'flows_seqno' and the installed seqno */
+    uint64_t gates_installed;   /* the gates were last synced at. */
 };
 
 static lb_metrics_render_cb agent_put_metrics;
@@ -196,6 +205,10 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
     };
     agent->migration = lb_agent_migration_create(&agent->view);
     agent->ra = lb_agent_ra_create(&agent->view);
+    sset_init(&agent->gated_ports);
+    if (!cfg->no_port_gate) {
+        agent->gates = port_gates_create();
+    }
 
     char *error = (agent->model_file
                    ? lb_agent_reload_model(agent)
@@ -239,6 +252,8 @@ lb_agent_destroy(struct lb_agent *agent)
         ovs_bridge_destroy(agent->bridge);
         lb_flow_table_destroy(&agent->flows);
         simap_destroy(&agent->ct_zones);
+        port_gates_destroy(agent->gates);
+        sset_destroy(&agent->gated_ports);
         shash_destroy_free_data(&agent->handovers);
         lb_model_destroy(&agent->model);
         free(agent->chassis);
@@ -393,6 +408,7 @@ agent_pipeline_ctx(const struct lb_agent *agent, struct lb_pipeline_ctx *ctx)
         .physnet_ofports = ovs_bridge_physnet_ofports(agent->bridge),
         .policy = agent->objects ? lb_agent_k8s_policy(agent->objects) : NULL,
         .ct_handover = agent->ct_handover,
+        .gated_ports = agent->gates ? &agent->gated_ports : NULL,
     };
 }
 
@@ -663,6 +679,93 @@ agent_gateway_run(struct lb_agent *agent)
     agent->gateway_next_sync = time_msec() + (retval ? 1000 : 5000);
 }
 
+/* The gates of this node's blocked copies (port-gate.h), brought to what
+ * the model asks for.  A gate is closed before the flows deliver to its
+ * copy: the flows are recomputed with the copy behind it only once it is
+ * known closed.  It is opened only once the switch has every flow the
+ * agent sent, the bundle that unblocked the copy among them: the VM's own
+ * traffic is let out in the flow table before anything reaches it, so
+ * that no answer of the VM's meets the old drop (and the datapath caches
+ * none).  A restarted agent first finds the gates it left, so that it
+ * computes the same flows. */
+static void
+agent_gates_run(struct lb_agent *agent)
+{
+    if (!agent->gates || !agent->view.ready) {
+        return;
+    }
+    uint64_t installed = ofctrl_get_installed_seqno(agent->ofctrl);
+    if (agent->gates_scanned && agent->gates_flows_seqno == agent->flows_seqno
+        && agent->gates_installed == installed) {
+        return;
+    }
+
+    const struct smap *names = ovs_bridge_iface_names(agent->bridge);
+    const struct smap_node *node;
+    if (!agent->gates_scanned) {
+        struct sset all = SSET_INITIALIZER(&all);
+        SMAP_FOR_EACH (node, names) {
+            sset_add(&all, node->value);
+        }
+        port_gates_scan(agent->gates, &all);
+        sset_destroy(&all);
+        agent->gates_scanned = true;
+    }
+
+    struct lb_pipeline_ctx ctx;
+    agent_pipeline_ctx(agent, &ctx);
+    struct sset want = SSET_INITIALIZER(&want);
+    SMAP_FOR_EACH (node, names) {
+        const struct lb_port *port = lb_model_find_port(&agent->model,
+                                                        node->key);
+        if (port && lb_pipeline_port_wants_gate(&ctx, port)) {
+            sset_add(&want, node->value);
+        }
+    }
+    port_gates_sync(agent->gates, &want, installed >= agent->flows_seqno);
+    sset_destroy(&want);
+
+    const struct sset *closed = port_gates_closed(agent->gates);
+    struct sset now = SSET_INITIALIZER(&now);
+    SMAP_FOR_EACH (node, names) {
+        if (sset_contains(closed, node->value)) {
+            sset_add(&now, node->key);
+        }
+    }
+    struct svec changed = SVEC_EMPTY_INITIALIZER;
+    const char *name;
+    SSET_FOR_EACH (name, &now) {
+        if (!sset_contains(&agent->gated_ports, name)) {
+            svec_add(&changed, name);
+        }
+    }
+    SSET_FOR_EACH (name, &agent->gated_ports) {
+        if (!sset_contains(&now, name)) {
+            svec_add(&changed, name);
+        }
+    }
+    sset_swap(&now, &agent->gated_ports);
+    sset_destroy(&now);
+
+    agent_pipeline_ctx(agent, &ctx);
+    bool flows_changed = false;
+    for (size_t i = 0; i < changed.n; i++) {
+        const struct lb_port *port = lb_model_find_port(&agent->model,
+                                                        changed.names[i]);
+        if (port) {
+            lb_pipeline_update_port(&ctx, port->name, port->key,
+                                    port->switch_name, &agent->flows);
+            flows_changed = true;
+        }
+    }
+    svec_destroy(&changed);
+    if (flows_changed) {
+        agent->flows_seqno++;
+    }
+    agent->gates_flows_seqno = agent->flows_seqno;
+    agent->gates_installed = installed;
+}
+
 /* The switch's messages first: a VM's announcement unblocks its port in a
  * bundle sent before anything else in this iteration (the API server's
  * events, derivation, the CNI socket), so that no other work stands
@@ -673,6 +776,7 @@ agent_run_switch_first(struct lb_agent *agent)
 {
     if (ofctrl_run(agent->ofctrl) && agent->view.ready) {
         ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
+        agent_gates_run(agent);
         lb_agent_migration_run(agent->migration);
     }
 }
@@ -706,6 +810,7 @@ lb_agent_run(struct lb_agent *agent)
             agent->gateway_next_sync = 0;
         }
         agent_gateway_run(agent);
+        agent_gates_run(agent);
         ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
         agent_flush_zones(agent);
         agent_poll_handover(agent);
@@ -887,6 +992,9 @@ lb_agent_format_status(const struct lb_agent *agent, struct ds *s)
                   lb_flow_table_count(&agent->flows), agent->flows_seqno,
                   agent->last_compute_usec, agent->last_update_usec);
     ovs_bridge_format_status(agent->bridge, s);
+    if (agent->gates) {
+        port_gates_format(agent->gates, s);
+    }
 
     /* A provider switch whose physical network this node cannot reach:
      * its ports here reach only each other. */

@@ -35,6 +35,7 @@ struct lb_agent_config {
     const char *k8s_server;       /* Overrides the server URL. */
     bool no_mirror;               /* Only re-point traffic on activation. */
     bool no_ct_handover;          /* No conntrack handover (policy). */
+    bool no_port_gate;            /* No tc gate on blocked copies. */
     const char *cni_socket;       /* Where the CNI plugin reaches us. */
 
     const char *metrics_address;  /* "IP:PORT" for Prometheus; NULL: off. */

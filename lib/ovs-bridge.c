@@ -32,6 +32,7 @@ struct ovs_bridge {
     unsigned int idl_seqno;     /* IDL seqno the maps were built at. */
 
     struct simap iface_ofports;  /* iface-id -> ofport. */
+    struct smap iface_names;     /* iface-id -> interface name. */
     struct simap tunnel_ofports; /* chassis -> ofport. */
     struct simap physnet_ofports; /* physnet -> patch port's ofport. */
     struct smap bridge_mappings;  /* physnet -> bridge. */
@@ -54,6 +55,7 @@ ovs_bridge_create(const struct ovs_bridge_config *cfg)
         ovsdb_idl_create(cfg->db_remote, &ovsrec_idl_class, true, true));
     ovsdb_idl_set_leader_only(ob->idl_loop.idl, false);
     simap_init(&ob->iface_ofports);
+    smap_init(&ob->iface_names);
     simap_init(&ob->tunnel_ofports);
     simap_init(&ob->physnet_ofports);
     smap_init(&ob->bridge_mappings);
@@ -86,6 +88,7 @@ ovs_bridge_destroy(struct ovs_bridge *ob)
     if (ob) {
         ovsdb_idl_loop_destroy(&ob->idl_loop);
         simap_destroy(&ob->iface_ofports);
+        smap_destroy(&ob->iface_names);
         simap_destroy(&ob->tunnel_ofports);
         simap_destroy(&ob->physnet_ofports);
         smap_destroy(&ob->bridge_mappings);
@@ -443,6 +446,7 @@ static void
 update_maps(struct ovs_bridge *ob)
 {
     struct simap ifaces = SIMAP_INITIALIZER(&ifaces);
+    struct smap names = SMAP_INITIALIZER(&names);
     struct simap tunnels = SIMAP_INITIALIZER(&tunnels);
     struct simap physnets = SIMAP_INITIALIZER(&physnets);
     const struct ovsrec_bridge *br = find_bridge(ob);
@@ -460,6 +464,7 @@ update_maps(struct ovs_bridge *ob)
             const char *pn = smap_get(&iface->external_ids, EXTID_PHYSNET);
             if (id) {
                 simap_put(&ifaces, id, iface->ofport[0]);
+                smap_replace(&names, id, iface->name);
             } else if (ch) {
                 simap_put(&tunnels, ch, iface->ofport[0]);
             } else if (pn) {
@@ -469,14 +474,17 @@ update_maps(struct ovs_bridge *ob)
     }
 
     if (!simap_equal(&ifaces, &ob->iface_ofports)
+        || !smap_equal(&names, &ob->iface_names)
         || !simap_equal(&tunnels, &ob->tunnel_ofports)
         || !simap_equal(&physnets, &ob->physnet_ofports)) {
         simap_swap(&ifaces, &ob->iface_ofports);
+        hmap_swap(&names.map, &ob->iface_names.map);
         simap_swap(&tunnels, &ob->tunnel_ofports);
         simap_swap(&physnets, &ob->physnet_ofports);
         ob->seqno++;
     }
     simap_destroy(&ifaces);
+    smap_destroy(&names);
     simap_destroy(&tunnels);
     simap_destroy(&physnets);
 }
@@ -521,6 +529,12 @@ const struct simap *
 ovs_bridge_iface_ofports(const struct ovs_bridge *ob)
 {
     return &ob->iface_ofports;
+}
+
+const struct smap *
+ovs_bridge_iface_names(const struct ovs_bridge *ob)
+{
+    return &ob->iface_names;
 }
 
 const struct simap *

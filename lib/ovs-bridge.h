@@ -52,6 +52,9 @@ void ovs_bridge_wait(struct ovs_bridge *);
 /* Incremented whenever the maps below change. */
 uint64_t ovs_bridge_seqno(const struct ovs_bridge *);
 const struct simap *ovs_bridge_iface_ofports(const struct ovs_bridge *);
+/* iface-id -> the interface's name, for the ports of
+ * ovs_bridge_iface_ofports(). */
+const struct smap *ovs_bridge_iface_names(const struct ovs_bridge *);
 const struct simap *ovs_bridge_tunnel_ofports(const struct ovs_bridge *);
 const struct simap *ovs_bridge_physnet_ofports(const struct ovs_bridge *);
 bool ovs_bridge_is_connected(const struct ovs_bridge *);

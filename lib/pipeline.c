@@ -94,6 +94,23 @@ policed(const struct lb_pipeline_ctx *ctx, const struct lb_port *port)
     return ctx->policy && lb_policy_port_isolated(ctx->policy, port->name);
 }
 
+bool
+lb_pipeline_port_wants_gate(const struct lb_pipeline_ctx *ctx,
+                            const struct lb_port *port)
+{
+    return (blocked_here(ctx, port) && !policed(ctx, port)
+            && local_ofport(ctx, port));
+}
+
+/* Whether the blocked copy of 'port' here is behind its closed gate
+ * (port-gate.h), so that the flow table may deliver to it. */
+static bool
+gated(const struct lb_pipeline_ctx *ctx, const struct lb_port *port)
+{
+    return (ctx->gated_ports && sset_contains(ctx->gated_ports, port->name)
+            && lb_pipeline_port_wants_gate(ctx, port));
+}
+
 /* Whether 'port' has migration flows: while bound to two chassis. */
 static bool
 migrating(const struct lb_port *port)
@@ -622,7 +639,10 @@ add_port_flows(const struct lb_pipeline_ctx *ctx, const struct lb_port *port,
     bool any_tunnel = false;
     for (size_t i = 0; i < n_dsts; i++) {
         if (!strcmp(dsts[i], ctx->chassis)) {
-            if (ofport && !blocked_here(ctx, port)) {
+            if (ofport && (!blocked_here(ctx, port) || gated(ctx, port))) {
+                /* A blocked copy behind its closed gate gets what an
+                 * active one gets, so that what the datapath caches for it
+                 * is already right when the gate opens. */
                 if (policed(ctx, port)) {
                     ds_put_format(&local, "resubmit(,%d),",
                                   OFTABLE_POLICY_INGRESS_CT);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "openvswitch/types.h"
+#include "sset.h"
 
 struct ds;
 struct lb_flow_table;
@@ -33,7 +34,18 @@ struct lb_pipeline_ctx {
                                             * NULL: none. */
     bool ct_handover;                   /* Hand a migrating policed VM's
                                          * conntrack over to the target. */
+    const struct sset *gated_ports;     /* Ports whose blocked copy here is
+                                         * behind its closed gate
+                                         * (port-gate.h); NULL: none. */
 };
+
+/* Whether this chassis holds the blocked copy of 'port' and would gate it
+ * (port-gate.h): an unpoliced port's copy with its interface here.  (A
+ * policed copy's delivery tracks the mirrored traffic for the conntrack
+ * handover, policy-handover.c, and is left as it is.) */
+struct lb_port;
+bool lb_pipeline_port_wants_gate(const struct lb_pipeline_ctx *,
+                                 const struct lb_port *);
 
 /* The meter that rate-limits a local port's packet-ins in the switch: a
  * blocked port's announcements, an unblocked one's router solicitations.

@@ -56,6 +56,8 @@ usage(void)
            "                        copy only, re-pointed on activation\n"
            "  --no-ct-handover      do not hand a migrating VM's conntrack\n"
            "                        entries over to the target (policy)\n"
+           "  --no-port-gate        hold a migration target's blocked copy\n"
+           "                        in the flow table only (no tc gate)\n"
            "  --cni-socket=PATH     listen for the CNI plugin there\n"
            "                        (default: %s/cni.sock)\n"
            "  --metrics-address=IP:PORT  serve Prometheus metrics at\n"
@@ -170,6 +172,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         OPT_K8S_SERVER,
         OPT_NO_MIRROR,
         OPT_NO_CT_HANDOVER,
+        OPT_NO_PORT_GATE,
         OPT_CNI_SOCKET,
         OPT_METRICS_ADDRESS,
         OPT_UNIXCTL,
@@ -189,6 +192,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         {"k8s-server", required_argument, NULL, OPT_K8S_SERVER},
         {"no-mirror", no_argument, NULL, OPT_NO_MIRROR},
         {"no-ct-handover", no_argument, NULL, OPT_NO_CT_HANDOVER},
+        {"no-port-gate", no_argument, NULL, OPT_NO_PORT_GATE},
         {"cni-socket", required_argument, NULL, OPT_CNI_SOCKET},
         {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
@@ -251,6 +255,9 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
             break;
         case OPT_NO_CT_HANDOVER:
             cfg->no_ct_handover = true;
+            break;
+        case OPT_NO_PORT_GATE:
+            cfg->no_port_gate = true;
             break;
         case OPT_CNI_SOCKET:
             cfg->cni_socket = optarg;

@@ -6,6 +6,8 @@
 # in each mode:
 #
 #   mirror     livebind as deployed: every sender mirrors to both copies
+#   no-gate    mirror, the agents run with --no-port-gate: the blocked
+#              copy is held in the flow table alone (as before the gate)
 #   no-mirror  agents run with --no-mirror: traffic is re-pointed when the
 #              activation reaches each node through the API
 #   floor      no migration at all: the VM's two uplinks are bridged into
@@ -28,7 +30,8 @@
 # See tests/bench/README.md.
 #
 #   sudo make bench-migration [BENCH_MIGRATIONS=N]
-#   BENCH_MODES="mirror no-mirror floor ovn" (the default) picks the modes;
+#   BENCH_MODES="mirror no-gate no-mirror floor ovn" (the default) picks
+#   the modes;
 #   BENCH_AGENT_VLOG=dbg logs the agents at debug level; LB_BED_KEEP=1
 #   keeps the logs and the raw figures (in $LB_BED_DIR/bench).
 set -eu
@@ -476,7 +479,7 @@ ovn_migrate() {
 # ---------------------------------------------------------------- modes
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)" \
     >> "$out/notes"
-modes=${BENCH_MODES:-mirror no-mirror floor ovn}
+modes=${BENCH_MODES:-mirror no-gate no-mirror floor ovn}
 client=client
 livebind_ready=""
 livebind_setup() {  # MIRROR_OPTION : agents (again), the client pod once
@@ -505,6 +508,14 @@ for mode in $modes; do
         echo $(( $(agents_cpu_ms node1 node2 node3) - cpu_start )) \
             > "$out/mirror.cpu"
         vm_stop mirror ;;
+    no-gate)    # mirror, the blocked copy held in the flow table alone
+        livebind_setup --no-port-gate
+        vm_start no-gate vm4 g4 node1 uvm4-0
+        cpu_start=$(agents_cpu_ms node1 node2 node3)
+        pingpong migrate no-gate
+        echo $(( $(agents_cpu_ms node1 node2 node3) - cpu_start )) \
+            > "$out/no-gate.cpu"
+        vm_stop no-gate ;;
     no-mirror)  # the agents re-point traffic on activation only
         livebind_setup --no-mirror
         vm_start no-mirror vm2 g2 node1 uvm2-0
@@ -567,7 +578,7 @@ python3 - "$out" "$N" <<'EOF'
 import datetime, json, os, re, statistics, sys
 
 out, n_mig = sys.argv[1], int(sys.argv[2])
-MODES = ["mirror", "no-mirror", "floor", "OVN"]
+MODES = ["mirror", "no-gate", "no-mirror", "floor", "OVN"]
 
 def iso_us(s):
     return int(datetime.datetime.strptime(
@@ -855,10 +866,10 @@ rows = [
 ]
 print()
 print("Summary, %d migrations per mode (ping-pong node1 <-> node2):" % n_mig)
-print("%-42s %11s %11s %11s %11s   %s" % ("", *MODES, "goal"))
+ROW = "%-42s" + " %11s" * len(MODES) + "   %s"
+print(ROW % ("", *MODES, "goal"))
 for name, f, goal in rows:
-    print("%-42s %11s %11s %11s %11s   %s" % (
-        name, *(cell(m, f) for m in MODES), goal))
+    print(ROW % (name, *(cell(m, f) for m in MODES), goal))
 print()
 print("OVN multichassis: " + ovn_status)
 print("  (OVN's RARP -> unblocked: from the target switch's packet-in to its"

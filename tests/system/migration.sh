@@ -172,6 +172,20 @@ port_blocked() {
     bed_dump_flows "$1" | grep -q "priority=150,reg14=$(printf '%#x' "$2") actions=drop"
 }
 port_not_blocked() { ! port_blocked "$@"; }
+# node_gates NODE : the interfaces of NODE's br-int that carry the agent's
+# gate (lib/port-gate.h), the tc filter that drops what the switch sends a
+# blocked copy.
+node_gates() {
+    local ifname
+    for ifname in $(bed_ovs "$1" ovs-vsctl --bare --columns=name list \
+                    Interface); do
+        bed_exec "$1" tc filter show dev "$ifname" egress 2>/dev/null |
+            grep -q 'livebind-gate' && echo "$ifname"
+    done
+    return 0
+}
+has_gate() { [ -n "$(node_gates "$1")" ]; }
+has_no_gate() { [ -z "$(node_gates "$1")" ]; }
 
 # ---- The TCP canary and VMI migration states, shared by the migration
 # tests.  The canary's server writes $LB_BED_DIR/canary.json(.live).

@@ -58,6 +58,8 @@ vmi_migration_state vm1 "$(mig_state "$uid1" node1 node2 launcher-1 launcher-2)"
 check "mirror flows on every node" \
     bed_wait_until 5 on_all_nodes has_migration_flows "$key"
 check "the target copy on node2 is blocked" port_blocked node2 "$key"
+check "... and behind its gate (tc), the flows delivering to it" \
+    bed_wait_until 5 has_gate node2
 check "node3 mirrors to node1 and node2" \
     grep -q 'output:[0-9]*,output:[0-9]*' <<<"$(migration_flows node3 "$key")"
 
@@ -103,6 +105,7 @@ vmim_phase mig1 Running
 # Cutover: the VM resumes on node2 and QEMU announces it.
 cutover_and_announce guest "$vm_mac" up-1 up-2
 check "the VM's RARP unblocked the port on node2" port_not_blocked node2 "$key"
+check "... and opened its gate" bed_wait_until 5 has_no_gate node2
 agent_ctl node2 migrations | sed 's/^/    /'
 port_status_has() {  # PATTERN (in the compacted JSON)
     kapi GET /apis/livebind.io/v1alpha1/namespaces/default/logicalports/vm1 |
@@ -169,6 +172,7 @@ check "cancelled migration: mirror flows gone everywhere" \
     bed_wait_until 5 on_no_node has_migration_flows "$key"
 check "cancelled migration: node3 delivers nothing to its copy" \
     port_not_blocked node3 "$key"
+check "cancelled migration: no gate left on node3" has_no_gate node3
 check "canary flows after the cancelled migration" \
     bed_wait_until 5 canary_flowing
 

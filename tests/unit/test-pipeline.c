@@ -435,6 +435,56 @@ test_activation_changes_little(void **state)
     lb_flow_table_clear_tracked(&f->flows);
 }
 
+/* Behind its closed gate (port-gate.h), the blocked copy gets what an
+ * active one gets, so that activating it leaves table 40 as it is: the
+ * datapath's cached actions already deliver.  Everything it sends is still
+ * dropped but its announcements; a copy not
+ * (or no longer) blocked here ignores the gate. */
+static void
+test_gated_blocked_copy(void **state)
+{
+    struct fixture *f = *state;
+    struct lb_port *p1 = lb_model_find_port(&f->model, "p1");
+    struct sset gated = SSET_INITIALIZER(&gated);
+    lb_port_set_chassis(p1, "n2", "n1");
+    p1->additional_blocked = true;
+    p1->mirror = true;
+
+    assert_true(lb_pipeline_port_wants_gate(&f->ctx, p1));
+    sset_add(&gated, "p1");
+    f->ctx.gated_ports = &gated;
+    lb_pipeline_compute(&f->ctx, &f->flows);
+    char *got = format_flows(&f->flows);
+    assert_non_null(strstr(got,
+        "cookie=0x4800000000000005, table=40, priority=150,metadata=0x1,"
+        "reg15=0x5 actions=output:1,set_field:0x1->tun_id,output:10\n"));
+    assert_non_null(strstr(got,
+        "cookie=0x4800000000000005, table=10, priority=150,reg14=0x5 "
+        "actions=drop\n"));
+    free(got);
+
+    /* Activation: no output flow changes. */
+    lb_flow_table_set_tracking(&f->flows, true);
+    lb_flow_table_clear_tracked(&f->flows);
+    p1->additional_blocked = false;
+    assert_false(lb_pipeline_port_wants_gate(&f->ctx, p1));
+    lb_pipeline_update_port(&f->ctx, "p1", p1->key, "pods", &f->flows);
+    const struct lb_flow *flow;
+    size_t n = 0;
+    LB_FLOW_TABLE_FOR_EACH_TRACKED (flow, &f->flows) {
+        assert_true(flow->table_id != 40);
+        n++;
+    }
+    assert_true(n >= 2);
+    lb_flow_table_clear_tracked(&f->flows);
+
+    /* The source's copy (blocked elsewhere) wants no gate here. */
+    lb_port_set_chassis(p1, "n1", "n2");
+    p1->additional_blocked = true;
+    assert_false(lb_pipeline_port_wants_gate(&f->ctx, p1));
+    sset_destroy(&gated);
+}
+
 static void
 assert_has_flow(const char *flows, const char *flow)
 {
@@ -658,6 +708,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_exact_flows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gated_blocked_copy, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_migration_target_blocked,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_meters, setup, teardown),

@@ -1,0 +1,50 @@
+/*
+ * Copyright (c) 2026 The livebind authors.
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+#ifndef LIVEBIND_PORT_GATE_H
+#define LIVEBIND_PORT_GATE_H 1
+
+/* The gate of a migration target's blocked copy (docs/pipeline.md,
+ * "The gate"): a traffic-control filter on the egress of the copy's
+ * host-side interface that drops every frame the switch sends it.
+ *
+ * While the gate is in place, the flow table may deliver to the blocked
+ * copy as if it were active, so that what the datapath caches for the
+ * mirrored traffic already outputs to it; activating the port is then one
+ * netlink message that removes the filter, effective for the very next
+ * frame, instead of a wait for the switch to revalidate its cached drop
+ * flows.  The filter is a two-instruction BPF program ("drop") attached
+ * with cls_bpf in direct-action mode to the interface's clsact egress
+ * hook, named so that a restarted agent finds the ones it made.
+ *
+ * Only for interfaces the switch sends to through the kernel's egress path
+ * (veth and other netdevs, AF_PACKET): where the gate cannot be made, the
+ * flow table keeps the blocked copy's drop. */
+
+#include <stdbool.h>
+#include "openvswitch/dynamic-string.h"
+#include "sset.h"
+
+struct port_gates;
+
+struct port_gates *port_gates_create(void);
+void port_gates_destroy(struct port_gates *);
+
+/* Finds the gates already on the interfaces named in 'ifnames' (a
+ * restarted agent's). */
+void port_gates_scan(struct port_gates *, const struct sset *ifnames);
+
+/* Puts a gate on each interface of 'want' that has none; if 'may_open',
+ * also removes the gates of interfaces not in 'want'.  Returns true if the
+ * set of gated interfaces changed. */
+bool port_gates_sync(struct port_gates *, const struct sset *want,
+                     bool may_open);
+
+/* The interfaces gated now. */
+const struct sset *port_gates_closed(const struct port_gates *);
+
+void port_gates_format(const struct port_gates *, struct ds *);
+
+#endif /* lib/port-gate.h */
