@@ -270,7 +270,7 @@ port_gates_sync(struct port_gates *pg, const struct sset *want,
                              ifname, ovs_strerror(error));
                 continue;
             }
-            VLOG_DBG("%s: gate open", ifname);
+            VLOG_INFO("%s: gate opened", ifname);
             sset_delete(&pg->closed, SSET_NODE_FROM_NAME(ifname));
             changed = true;
         }
@@ -296,7 +296,7 @@ port_gates_sync(struct port_gates *pg, const struct sset *want,
                          ifname, ovs_strerror(error));
             continue;
         }
-        VLOG_DBG("%s: gate closed", ifname);
+        VLOG_INFO("%s: gate closed", ifname);
         sset_add(&pg->closed, ifname);
         changed = true;
     }

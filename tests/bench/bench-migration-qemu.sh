@@ -8,6 +8,8 @@
 # BENCH_MIGRATIONS times (default 5) in each mode, side by side:
 #
 #   mirror     livebind as deployed: every sender mirrors to both copies
+#   no-gate    mirror, agents run with --no-port-gate (the blocked copy
+#              held in the flow table alone)
 #   no-mirror  agents run with --no-mirror
 #   OVN        OVN's multichassis binding, activation-strategy=rarp (if
 #              ovn-central and ovn-host are installed)
@@ -23,7 +25,7 @@
 # the figures were printed, 1 when the bench could not run, 77 without
 # QEMU.  See tests/bench/README.md.
 #
-#   BENCH_MODES="mirror no-mirror ovn" (the default); LB_BED_KEEP=1 keeps
+#   BENCH_MODES="mirror no-gate no-mirror ovn" (the default); LB_BED_KEEP=1 keeps
 #   the raw figures in $LB_BED_DIR/bench.
 set -eu
 
@@ -234,17 +236,17 @@ pingpong() {  # FUNCTION MODE
         else "$1" "$2" "$i" "$cur_node" node1; fi
     done
 }
-modes=${BENCH_MODES:-mirror no-mirror ovn}
+modes=${BENCH_MODES:-mirror no-gate no-mirror ovn}
 client=client client_ready=""
 echo "not measured: not in BENCH_MODES" > "$out/ovn.status"
 for mode in $modes; do
     case $mode in
-    mirror|no-mirror)
-        if [ "$mode" = mirror ]; then
-            start_agents
-        else
-            start_agents --no-mirror
-        fi
+    mirror|no-gate|no-mirror)
+        case $mode in
+            mirror) start_agents ;;
+            no-gate) start_agents --no-port-gate ;;
+            no-mirror) start_agents --no-mirror ;;
+        esac
         if [ -z "$client_ready" ]; then
             add_pod node3 client || die "client pod"
             client_ip=$(ip_of client) client_ready=1
@@ -284,7 +286,7 @@ python3 - "$out" "$N" <<'PY'
 import json, os, statistics, sys
 
 out, n_mig = sys.argv[1], int(sys.argv[2])
-MODES = ["mirror", "no-mirror", "OVN"]
+MODES = ["mirror", "no-gate", "no-mirror", "OVN"]
 recs = [json.loads(l) for l in open(os.path.join(out, "records"))] \
     if os.path.exists(os.path.join(out, "records")) else []
 
@@ -378,9 +380,10 @@ rows = [
 print()
 print("Summary, %d migrations per mode (ping-pong node1 <-> node2), real QEMU:"
       % n_mig)
-print("%-44s %12s %12s %12s   %s" % ("", *MODES, "goal (mirror)"))
+ROW = "%-44s" + " %12s" * len(MODES) + "   %s"
+print(ROW % ("", *MODES, "goal (mirror)"))
 for name, f, *goal in rows:
-    print("%-44s %12s %12s %12s   %s" % (name, *(
+    print(ROW % (name, *(
         f(per[m]) if per[m]["down"] else "n/m" for m in MODES),
         goal[0] if goal else ""))
 print()

@@ -25,7 +25,8 @@
 # root.
 #
 #   sudo make bench-provider [BENCH_MIGRATIONS=N] [BENCH_MODES="livebind ovn"]
-#       [BENCH_MEASURE="udp bulk"]
+#       [BENCH_MEASURE="udp bulk"] [BENCH_CAPTURE=1 (tcpdump of the probes in
+#       the guest and at the external host, kept with LB_BED_KEEP=1)]
 set -eu
 
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -133,6 +134,14 @@ livebind_run() {
         add_pod "$dst" "$dpod" "$(vm_meta vm1 "$uid" "$muid" "$mig")" ||
             die "$mig: target pod"
         vm_pod_bridge "$dpod" guest "up$i"
+        if [ -n "${BENCH_CAPTURE:-}" ]; then
+            # Where a lost probe was lost: every probe and echo as the
+            # guest's bridge and the external host see them.
+            bed_bg guest "$out/livebind.$i.cap-guest" tcpdump -i any -n -tt \
+                -l --immediate-mode 'udp port 7100 or ether proto 0x8035'
+            bed_bg ext "$out/livebind.$i.cap-ext" tcpdump -i eth0 -n -tt -e \
+                -l --immediate-mode 'udp port 7100 or ether proto 0x8035 or arp'
+        fi
         vmim_phase "$mig" PreparingTarget
         vmi_migration_state vm1 "$(mig_state "$muid" "$src" "$dst" "$spod" \
             "$dpod" "$fresh")"

@@ -60,6 +60,10 @@ check "mirror flows on every node" \
 check "the target copy on node2 is blocked" port_blocked node2 "$key"
 check "... and behind its gate (tc), the flows delivering to it" \
     bed_wait_until 5 has_gate node2
+for i in $(node_gates node2); do
+    echo "node2's gate: tc filter show dev $i egress"
+    bed_exec node2 tc filter show dev "$i" egress | sed 's/^/    /'
+done
 check "node3 mirrors to node1 and node2" \
     grep -q 'output:[0-9]*,output:[0-9]*' <<<"$(migration_flows node3 "$key")"
 
