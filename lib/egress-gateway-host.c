@@ -133,6 +133,7 @@ wanted_rules(const struct lb_egress_plan *plan, struct rule_want **wantp)
 
 struct rules_ctx {
     struct nl_sock *sk;
+    int family;                 /* A dump may hold the other family's. */
     struct rule_want *want;
     size_t n_want;
     unsigned int n_changes;
@@ -153,7 +154,7 @@ visit_rule(struct nl_object *obj, void *ctx_)
 {
     struct rules_ctx *ctx = ctx_;
     struct rtnl_rule *rule = (struct rtnl_rule *) obj;
-    if (!rule_is_ours(rule)) {
+    if (rtnl_rule_get_family(rule) != ctx->family || !rule_is_ours(rule)) {
         return;
     }
     struct nl_addr *src = rtnl_rule_get_src(rule);
@@ -208,8 +209,7 @@ add_rule(struct nl_sock *sk, const struct rule_want *w)
         nlmsg_free(msg);
         return -NLE_NOMEM;
     }
-    err = nl_send_sync(sk, msg);    /* Frees 'msg'. */
-    return err == -NLE_EXIST ? 0 : err;
+    return nl_send_sync(sk, msg);   /* Frees 'msg'. */
 }
 
 static int
@@ -227,7 +227,10 @@ sync_rules(struct nl_sock *sk, const struct lb_egress_plan *plan,
             error = nl_fail(errorp, err, "cannot list policy rules");
             break;
         }
-        struct rules_ctx ctx = { .sk = sk, .want = want, .n_want = n };
+        struct rules_ctx ctx = {
+            .sk = sk, .family = v6 ? AF_INET6 : AF_INET,
+            .want = want, .n_want = n,
+        };
         nl_cache_foreach(cache, visit_rule, &ctx);
         nl_cache_free(cache);
         *n_changes += ctx.n_changes;
@@ -296,6 +299,7 @@ wanted_routes(const struct lb_egress_plan *plan, struct route_want **wantp)
 
 struct routes_ctx {
     struct nl_sock *sk;
+    int family;
     struct route_want *want;
     size_t n_want;
     unsigned int n_changes;
@@ -327,7 +331,8 @@ visit_route(struct nl_object *obj, void *ctx_)
     struct routes_ctx *ctx = ctx_;
     struct rtnl_route *route = (struct rtnl_route *) obj;
     uint32_t table = rtnl_route_get_table(route);
-    if (rtnl_route_get_protocol(route) != LB_EGRESS_RTPROT
+    if (rtnl_route_get_family(route) != ctx->family
+        || rtnl_route_get_protocol(route) != LB_EGRESS_RTPROT
         || table <= LB_EGRESS_TABLE_BASE
         || table > LB_EGRESS_TABLE_BASE + LB_SWITCH_KEY_MAX) {
         return;
@@ -401,7 +406,10 @@ sync_routes(struct nl_sock *sk, const struct lb_egress_plan *plan,
             error = nl_fail(errorp, err, "cannot list routes");
             break;
         }
-        struct routes_ctx ctx = { .sk = sk, .want = want, .n_want = n };
+        struct routes_ctx ctx = {
+            .sk = sk, .family = v6 ? AF_INET6 : AF_INET,
+            .want = want, .n_want = n,
+        };
         nl_cache_foreach(cache, visit_route, &ctx);
         nl_cache_free(cache);
         *n_changes += ctx.n_changes;
