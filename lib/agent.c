@@ -680,10 +680,15 @@ agent_egress_run(struct lb_agent *agent)
     lb_egress_derive(agent->view.cluster, &agent->model, agent->chassis,
                      &plan);
     if (!lb_egress_plan_equal(&plan, &agent->egress)) {
+        /* A bad field is the administrator's to fix: said once, loudly. */
+        bool invalid = false;
+        for (size_t i = 0; i < plan.n; i++) {
+            invalid |= plan.switches[i].mode == LB_EGRESS_INVALID;
+        }
         struct ds s = DS_EMPTY_INITIALIZER;
         lb_egress_plan_format(&plan, &s);
-        VLOG_INFO("egress gateway: %s", s.length ? ds_cstr(&s)
-                  : "no switch has spec.egressGateway\n");
+        VLOG(invalid ? VLL_WARN : VLL_INFO, "egress gateway: %s",
+             s.length ? ds_cstr(&s) : "no switch has spec.egressGateway\n");
         ds_destroy(&s);
     }
     lb_egress_plan_destroy(&agent->egress);
@@ -721,7 +726,7 @@ agent_gateway_run(struct lb_agent *agent)
         VLOG_WARN_RL(&rl, "%s", error);
     }
     free(error);
-    retval = agent_egress_run(agent) ? EAGAIN : retval;
+    retval = agent_egress_run(agent) ? retval : EAGAIN;
     agent->gateway_next_sync = time_msec() + (retval ? 1000 : 5000);
 }
 

@@ -17,35 +17,13 @@
 #include <string.h>
 #include "egress-gateway.h"
 #include "model.h"
+#include "nl-prefix.h"
 #include "openvswitch/dynamic-string.h"
 #include "packets.h"
 #include "util.h"
 
-/* One address prefix of either family. */
-struct prefix {
-    int family;
-    union {
-        ovs_be32 ip4;
-        struct in6_addr ip6;
-    };
-    int plen;
-};
-
-static struct nl_addr *
-prefix_to_nl(const struct prefix *p)
-{
-    struct nl_addr *a = (p->family == AF_INET
-                         ? nl_addr_build(AF_INET, &p->ip4, sizeof p->ip4)
-                         : nl_addr_build(AF_INET6, &p->ip6, sizeof p->ip6));
-    if (!a) {
-        out_of_memory();
-    }
-    nl_addr_set_prefixlen(a, p->plen);
-    return a;
-}
-
 static void
-prefix_format(const struct prefix *p, struct ds *s)
+prefix_format(const struct lb_prefix *p, struct ds *s)
 {
     if (p->family == AF_INET) {
         ds_put_format(s, IP_FMT, IP_ARGS(p->ip4));
@@ -57,7 +35,7 @@ prefix_format(const struct prefix *p, struct ds *s)
 
 /* The switch's sources of family 'v6'; false if it has none. */
 static bool
-sources(const struct lb_egress_switch *es, bool v6, struct prefix *p)
+sources(const struct lb_egress_switch *es, bool v6, struct lb_prefix *p)
 {
     memset(p, 0, sizeof *p);
     if (v6) {
@@ -72,12 +50,6 @@ sources(const struct lb_egress_switch *es, bool v6, struct prefix *p)
     return es->prefix_len > 0;
 }
 
-static bool
-wants_routing(const struct lb_egress_switch *es)
-{
-    return es->mode == LB_EGRESS_GATEWAY && !es->snat;
-}
-
 static int
 nl_fail(char **errorp, int nlerr, const char *what)
 {
@@ -90,55 +62,142 @@ nl_fail(char **errorp, int nlerr, const char *what)
 
 /* ---- Policy rules. */
 
-struct rule_want {
-    int family;
-    struct prefix src;
-    uint32_t pref;
-    uint32_t table;             /* RT_TABLE_MAIN: without its default. */
-    bool found;
+/* A family of a switch whose sources this node routes to the active
+ * egress node. */
+struct routed_source {
+    const struct lb_egress_switch *es;
+    struct lb_prefix src;
 };
 
 static size_t
-wanted_rules(const struct lb_egress_plan *plan, struct rule_want **wantp)
+routed_sources(const struct lb_egress_plan *plan,
+               struct routed_source **rsp)
 {
     size_t n = 0, allocated = 0;
-    struct rule_want *want = NULL;
+    struct routed_source *rs = NULL;
     for (size_t i = 0; i < plan->n; i++) {
         const struct lb_egress_switch *es = &plan->switches[i];
-        if (!wants_routing(es)) {
-            continue;
-        }
         for (int v6 = 0; v6 < 2; v6++) {
-            struct prefix src;
-            if (!sources(es, v6, &src)) {
+            struct lb_prefix src;
+            if (es->mode != LB_EGRESS_GATEWAY || es->snat
+                || !sources(es, v6, &src)) {
                 continue;
             }
-            for (int k = 0; k < 2; k++) {
-                if (n >= allocated) {
-                    want = x2nrealloc(want, &allocated, sizeof *want);
-                }
-                want[n++] = (struct rule_want) {
-                    .family = src.family,
-                    .src = src,
-                    .pref = k ? LB_EGRESS_RULE_PREF_TABLE
-                              : LB_EGRESS_RULE_PREF_MAIN,
-                    .table = k ? lb_egress_table(es->key) : RT_TABLE_MAIN,
-                };
+            if (n >= allocated) {
+                rs = x2nrealloc(rs, &allocated, sizeof *rs);
             }
+            rs[n++] = (struct routed_source) { .es = es, .src = src };
         }
     }
-    *wantp = want;
+    *rsp = rs;
     return n;
 }
 
-struct rules_ctx {
+struct rule_want {
+    int family;
+    struct lb_prefix src;
+    uint32_t pref;
+    uint32_t table;             /* RT_TABLE_MAIN: without its default. */
+};
+
+static size_t
+wanted_rules(const struct lb_egress_plan *plan, void **wantp)
+{
+    struct routed_source *rs;
+    size_t n = routed_sources(plan, &rs);
+    struct rule_want *want = xcalloc(2 * n + 1, sizeof *want);
+    for (size_t i = 0; i < 2 * n; i++) {
+        bool k = i % 2;
+        want[i] = (struct rule_want) {
+            .family = rs[i / 2].src.family,
+            .src = rs[i / 2].src,
+            .pref = k ? LB_EGRESS_RULE_PREF_TABLE : LB_EGRESS_RULE_PREF_MAIN,
+            .table = k ? lb_egress_table(rs[i / 2].es->key) : RT_TABLE_MAIN,
+        };
+    }
+    free(rs);
+    *wantp = want;
+    return 2 * n;
+}
+
+/* Reconciling one kind of kernel object (rules, routes) of one family
+ * against the wanted ones: those found are marked, ours that nobody wants
+ * are deleted. */
+struct sync_ctx {
     struct nl_sock *sk;
     int family;                 /* A dump may hold the other family's. */
-    struct rule_want *want;
+    const void *want;           /* The kind's array... */
     size_t n_want;
+    bool *found;                /* ...and which of it is there. */
     unsigned int n_changes;
     int err;
 };
+
+struct nl_kind {
+    const char *name;
+    size_t (*wanted)(const struct lb_egress_plan *, void **wantp);
+    int (*alloc_cache)(struct nl_sock *, int family, struct nl_cache **);
+    void (*visit)(struct nl_object *, void *sync_ctx);
+    int (*add)(struct nl_sock *, const void *want, size_t i);
+};
+
+static void
+delete_unwanted(struct sync_ctx *ctx, int err)
+{
+    if (err < 0 && !ctx->err) {
+        ctx->err = err;
+    }
+    ctx->n_changes++;
+}
+
+static int
+sync_kind(struct nl_sock *sk, const struct nl_kind *kind,
+          const struct lb_egress_plan *plan, unsigned int *n_changes,
+          char **errorp)
+{
+    void *want;
+    size_t n = kind->wanted(plan, &want);
+    bool *found = xcalloc(n ? n : 1, sizeof *found);
+    int error = 0;
+    char *what;
+
+    for (int v6 = 0; v6 < 2 && !error; v6++) {
+        struct nl_cache *cache;
+        int err = kind->alloc_cache(sk, v6 ? AF_INET6 : AF_INET, &cache);
+        if (err < 0) {
+            what = xasprintf("cannot list %ss", kind->name);
+            error = nl_fail(errorp, err, what);
+            free(what);
+            break;
+        }
+        struct sync_ctx ctx = {
+            .sk = sk, .family = v6 ? AF_INET6 : AF_INET,
+            .want = want, .n_want = n, .found = found,
+        };
+        nl_cache_foreach(cache, kind->visit, &ctx);
+        nl_cache_free(cache);
+        *n_changes += ctx.n_changes;
+        if (ctx.err < 0) {
+            what = xasprintf("cannot delete a %s", kind->name);
+            error = nl_fail(errorp, ctx.err, what);
+            free(what);
+        }
+    }
+    for (size_t i = 0; i < n && !error; i++) {
+        if (!found[i]) {
+            int err = kind->add(sk, want, i);
+            if (err < 0) {
+                what = xasprintf("cannot add a %s", kind->name);
+                error = nl_fail(errorp, err, what);
+                free(what);
+            }
+            ++*n_changes;
+        }
+    }
+    free(found);
+    free(want);
+    return error;
+}
 
 static bool
 rule_is_ours(struct rtnl_rule *rule)
@@ -152,42 +211,40 @@ rule_is_ours(struct rtnl_rule *rule)
 static void
 visit_rule(struct nl_object *obj, void *ctx_)
 {
-    struct rules_ctx *ctx = ctx_;
+    struct sync_ctx *ctx = ctx_;
+    const struct rule_want *want = ctx->want;
     struct rtnl_rule *rule = (struct rtnl_rule *) obj;
     if (rtnl_rule_get_family(rule) != ctx->family || !rule_is_ours(rule)) {
         return;
     }
     struct nl_addr *src = rtnl_rule_get_src(rule);
     for (size_t i = 0; i < ctx->n_want; i++) {
-        struct rule_want *w = &ctx->want[i];
-        if (w->found || w->family != rtnl_rule_get_family(rule)
+        const struct rule_want *w = &want[i];
+        if (ctx->found[i] || w->family != rtnl_rule_get_family(rule)
             || w->pref != rtnl_rule_get_prio(rule)
             || w->table != rtnl_rule_get_table(rule) || !src) {
             continue;
         }
-        struct nl_addr *a = prefix_to_nl(&w->src);
+        struct nl_addr *a = lb_prefix_to_nl(&w->src);
         bool same = !nl_addr_cmp(a, src);
         nl_addr_put(a);
         if (same) {
-            w->found = true;
+            ctx->found[i] = true;
             return;
         }
     }
-    int err = rtnl_rule_delete(ctx->sk, rule, 0);
-    if (err < 0 && !ctx->err) {
-        ctx->err = err;
-    }
-    ctx->n_changes++;
+    delete_unwanted(ctx, rtnl_rule_delete(ctx->sk, rule, 0));
 }
 
 static int
-add_rule(struct nl_sock *sk, const struct rule_want *w)
+add_rule(struct nl_sock *sk, const void *want, size_t i)
 {
+    const struct rule_want *w = &((const struct rule_want *) want)[i];
     struct rtnl_rule *rule = rtnl_rule_alloc();
     if (!rule) {
         out_of_memory();
     }
-    struct nl_addr *src = prefix_to_nl(&w->src);
+    struct nl_addr *src = lb_prefix_to_nl(&w->src);
     rtnl_rule_set_family(rule, w->family);
     rtnl_rule_set_src(rule, src);
     nl_addr_put(src);
@@ -212,44 +269,9 @@ add_rule(struct nl_sock *sk, const struct rule_want *w)
     return nl_send_sync(sk, msg);   /* Frees 'msg'. */
 }
 
-static int
-sync_rules(struct nl_sock *sk, const struct lb_egress_plan *plan,
-           unsigned int *n_changes, char **errorp)
-{
-    struct rule_want *want;
-    size_t n = wanted_rules(plan, &want);
-    int error = 0;
-
-    for (int v6 = 0; v6 < 2 && !error; v6++) {
-        struct nl_cache *cache;
-        int err = rtnl_rule_alloc_cache(sk, v6 ? AF_INET6 : AF_INET, &cache);
-        if (err < 0) {
-            error = nl_fail(errorp, err, "cannot list policy rules");
-            break;
-        }
-        struct rules_ctx ctx = {
-            .sk = sk, .family = v6 ? AF_INET6 : AF_INET,
-            .want = want, .n_want = n,
-        };
-        nl_cache_foreach(cache, visit_rule, &ctx);
-        nl_cache_free(cache);
-        *n_changes += ctx.n_changes;
-        if (ctx.err < 0) {
-            error = nl_fail(errorp, ctx.err, "cannot delete a policy rule");
-        }
-    }
-    for (size_t i = 0; i < n && !error; i++) {
-        if (!want[i].found) {
-            int err = add_rule(sk, &want[i]);
-            if (err < 0) {
-                error = nl_fail(errorp, err, "cannot add a policy rule");
-            }
-            ++*n_changes;
-        }
-    }
-    free(want);
-    return error;
-}
+static const struct nl_kind rule_kind = {
+    "policy rule", wanted_rules, rtnl_rule_alloc_cache, visit_rule, add_rule,
+};
 
 /* ---- The egress tables' default routes. */
 
@@ -257,54 +279,34 @@ struct route_want {
     int family;
     uint32_t table;
     bool unreachable;           /* No active node of this family. */
-    struct prefix via;          /* Otherwise, the active node (plen 0). */
-    bool found;
+    struct lb_prefix via;       /* Otherwise, the active node (plen 0). */
 };
 
 static size_t
-wanted_routes(const struct lb_egress_plan *plan, struct route_want **wantp)
+wanted_routes(const struct lb_egress_plan *plan, void **wantp)
 {
-    size_t n = 0, allocated = 0;
-    struct route_want *want = NULL;
-    for (size_t i = 0; i < plan->n; i++) {
-        const struct lb_egress_switch *es = &plan->switches[i];
-        if (!wants_routing(es)) {
-            continue;
-        }
-        for (int v6 = 0; v6 < 2; v6++) {
-            struct prefix src;
-            if (!sources(es, v6, &src)) {
-                continue;
-            }
-            if (n >= allocated) {
-                want = x2nrealloc(want, &allocated, sizeof *want);
-            }
-            struct route_want *w = &want[n++];
-            memset(w, 0, sizeof *w);
-            w->family = src.family;
-            w->table = lb_egress_table(es->key);
-            w->via.family = src.family;
-            if (!es->active || (v6 ? !es->has_via6 : !es->via4)) {
-                w->unreachable = true;
-            } else if (v6) {
-                w->via.ip6 = es->via6;
-            } else {
-                w->via.ip4 = es->via4;
-            }
+    struct routed_source *rs;
+    size_t n = routed_sources(plan, &rs);
+    struct route_want *want = xcalloc(n + 1, sizeof *want);
+    for (size_t i = 0; i < n; i++) {
+        const struct lb_egress_switch *es = rs[i].es;
+        bool v6 = rs[i].src.family == AF_INET6;
+        struct route_want *w = &want[i];
+        w->family = rs[i].src.family;
+        w->table = lb_egress_table(es->key);
+        w->via.family = w->family;
+        if (!es->active || (v6 ? !es->has_via6 : !es->via4)) {
+            w->unreachable = true;
+        } else if (v6) {
+            w->via.ip6 = es->via6;
+        } else {
+            w->via.ip4 = es->via4;
         }
     }
+    free(rs);
     *wantp = want;
     return n;
 }
-
-struct routes_ctx {
-    struct nl_sock *sk;
-    int family;
-    struct route_want *want;
-    size_t n_want;
-    unsigned int n_changes;
-    int err;
-};
 
 static bool
 route_matches(struct rtnl_route *route, const struct route_want *w)
@@ -318,7 +320,7 @@ route_matches(struct rtnl_route *route, const struct route_want *w)
     }
     struct nl_addr *gw = rtnl_route_nh_get_gateway(
         rtnl_route_nexthop_n(route, 0));
-    struct nl_addr *a = prefix_to_nl(&w->via);
+    struct nl_addr *a = lb_prefix_to_nl(&w->via);
     nl_addr_set_prefixlen(a, gw ? nl_addr_get_prefixlen(gw) : 0);
     bool same = gw && !nl_addr_cmp(a, gw);
     nl_addr_put(a);
@@ -328,7 +330,8 @@ route_matches(struct rtnl_route *route, const struct route_want *w)
 static void
 visit_route(struct nl_object *obj, void *ctx_)
 {
-    struct routes_ctx *ctx = ctx_;
+    struct sync_ctx *ctx = ctx_;
+    const struct route_want *want = ctx->want;
     struct rtnl_route *route = (struct rtnl_route *) obj;
     uint32_t table = rtnl_route_get_table(route);
     if (rtnl_route_get_family(route) != ctx->family
@@ -340,30 +343,27 @@ visit_route(struct nl_object *obj, void *ctx_)
     struct nl_addr *dst = rtnl_route_get_dst(route);
     bool is_default = !dst || !nl_addr_get_prefixlen(dst);
     for (size_t i = 0; is_default && i < ctx->n_want; i++) {
-        struct route_want *w = &ctx->want[i];
-        if (!w->found && w->table == table
+        const struct route_want *w = &want[i];
+        if (!ctx->found[i] && w->table == table
             && w->family == rtnl_route_get_family(route)
             && route_matches(route, w)) {
-            w->found = true;
+            ctx->found[i] = true;
             return;
         }
     }
-    int err = rtnl_route_delete(ctx->sk, route, 0);
-    if (err < 0 && !ctx->err) {
-        ctx->err = err;
-    }
-    ctx->n_changes++;
+    delete_unwanted(ctx, rtnl_route_delete(ctx->sk, route, 0));
 }
 
 static int
-add_route(struct nl_sock *sk, const struct route_want *w)
+add_route(struct nl_sock *sk, const void *want, size_t i)
 {
+    const struct route_want *w = &((const struct route_want *) want)[i];
     struct rtnl_route *route = rtnl_route_alloc();
     if (!route) {
         out_of_memory();
     }
-    struct prefix any = { .family = w->family, .plen = 0 };
-    struct nl_addr *dst = prefix_to_nl(&any);
+    struct lb_prefix any = { .family = w->family, .plen = 0 };
+    struct nl_addr *dst = lb_prefix_to_nl(&any);
     rtnl_route_set_family(route, w->family);
     rtnl_route_set_dst(route, dst);
     nl_addr_put(dst);
@@ -376,9 +376,9 @@ add_route(struct nl_sock *sk, const struct route_want *w)
         if (!nh) {
             out_of_memory();
         }
-        struct prefix via = w->via;
+        struct lb_prefix via = w->via;
         via.plen = w->family == AF_INET ? 32 : 128;
-        struct nl_addr *gw = prefix_to_nl(&via);
+        struct nl_addr *gw = lb_prefix_to_nl(&via);
         rtnl_route_nh_set_gateway(nh, gw);
         nl_addr_put(gw);
         rtnl_route_set_type(route, RTN_UNICAST);
@@ -391,50 +391,19 @@ add_route(struct nl_sock *sk, const struct route_want *w)
 }
 
 static int
-sync_routes(struct nl_sock *sk, const struct lb_egress_plan *plan,
-            unsigned int *n_changes, char **errorp)
+route_alloc_cache(struct nl_sock *sk, int family, struct nl_cache **cache)
 {
-    struct route_want *want;
-    size_t n = wanted_routes(plan, &want);
-    int error = 0;
-
-    for (int v6 = 0; v6 < 2 && !error; v6++) {
-        struct nl_cache *cache;
-        int err = rtnl_route_alloc_cache(sk, v6 ? AF_INET6 : AF_INET, 0,
-                                         &cache);
-        if (err < 0) {
-            error = nl_fail(errorp, err, "cannot list routes");
-            break;
-        }
-        struct routes_ctx ctx = {
-            .sk = sk, .family = v6 ? AF_INET6 : AF_INET,
-            .want = want, .n_want = n,
-        };
-        nl_cache_foreach(cache, visit_route, &ctx);
-        nl_cache_free(cache);
-        *n_changes += ctx.n_changes;
-        if (ctx.err < 0) {
-            error = nl_fail(errorp, ctx.err, "cannot delete a route");
-        }
-    }
-    for (size_t i = 0; i < n && !error; i++) {
-        if (!want[i].found) {
-            int err = add_route(sk, &want[i]);
-            if (err < 0) {
-                error = nl_fail(errorp, err,
-                                "cannot add an egress table's route");
-            }
-            ++*n_changes;
-        }
-    }
-    free(want);
-    return error;
+    return rtnl_route_alloc_cache(sk, family, 0, cache);
 }
+
+static const struct nl_kind route_kind = {
+    "route", wanted_routes, route_alloc_cache, visit_route, add_route,
+};
 
 /* ---- SNAT on the active egress node. */
 
 struct uplink_ctx {
-    struct prefix addr;         /* The node's own address... */
+    struct lb_prefix addr;      /* The node's own address... */
     int ifindex;                /* ...found on this interface... */
     int plen;                   /* ...with this prefix length. */
 };
@@ -449,9 +418,9 @@ visit_addr(struct nl_object *obj, void *ctx_)
         || nl_addr_get_family(local) != ctx->addr.family) {
         return;
     }
-    struct prefix host = ctx->addr;
+    struct lb_prefix host = ctx->addr;
     host.plen = host.family == AF_INET ? 32 : 128;
-    struct nl_addr *a = prefix_to_nl(&host);
+    struct nl_addr *a = lb_prefix_to_nl(&host);
     bool same = !memcmp(nl_addr_get_binary_addr(a),
                         nl_addr_get_binary_addr(local),
                         nl_addr_get_len(a))
@@ -465,7 +434,7 @@ visit_addr(struct nl_object *obj, void *ctx_)
 
 /* The network of 'p' (host bits cleared). */
 static void
-prefix_mask(struct prefix *p)
+prefix_mask(struct lb_prefix *p)
 {
     if (p->family == AF_INET) {
         p->ip4 &= be32_prefix_mask(p->plen);
@@ -492,7 +461,7 @@ wanted_nft(struct nl_sock *sk, const struct lb_egress_plan *plan,
             continue;
         }
         for (int v6 = 0; v6 < 2; v6++) {
-            struct prefix src;
+            struct lb_prefix src;
             if (!sources(es, v6, &src)
                 || (v6 ? !es->has_via6 : !es->via4)) {
                 continue;
@@ -527,7 +496,7 @@ wanted_nft(struct nl_sock *sk, const struct lb_egress_plan *plan,
                 error = ENOENT;
                 continue;
             }
-            struct prefix net = ctx.addr;
+            struct lb_prefix net = ctx.addr;
             net.plen = ctx.plen;
             prefix_mask(&net);
             const char *ip = v6 ? "ip6" : "ip";
@@ -626,9 +595,9 @@ lb_egress_host_sync(const struct lb_egress_plan *plan,
 
     /* Each part whatever the others did: a switch whose node address is
      * missing must not keep another switch's routes from being right. */
-    int e = sync_rules(sk, plan, n_changes, errorp);
+    int e = sync_kind(sk, &rule_kind, plan, n_changes, errorp);
     error = error ? error : e;
-    e = sync_routes(sk, plan, n_changes, errorp);
+    e = sync_kind(sk, &route_kind, plan, n_changes, errorp);
     error = error ? error : e;
 
     struct ds want = DS_EMPTY_INITIALIZER;

@@ -24,7 +24,8 @@
 # longest silence (ms) across each migration, beside that of a pod -> VM
 # stream over the overlay alone (a client pod on node3).
 #
-# Then: no agent rewrites an egress rule while nothing changes; node3
+# Then: no agent rewrites an egress rule while nothing changes, nor once
+# restarted; node3
 # NotReady makes every node re-point to node2 (new connections leave as
 # node2), Ready again brings them back; the field removed leaves nothing.
 #
@@ -187,6 +188,20 @@ writes=$(for n in 1 2 3; do gw_egress_writes "node$n"; done)
 sleep 6
 check "no agent rewrote an egress rule while nothing changed" \
     test "$(for n in 1 2 3; do gw_egress_writes "node$n"; done)" = "$writes"
+
+# A restarted agent recomputes the same rules from the objects and writes
+# nothing: node1's (routing to node3) and node3's (SNAT).
+egress_synced() {
+    agent_ctl "$1" egress 2>/dev/null | grep -q "^switch pods: .*active node3"
+}
+for n in node1 node3; do
+    check "$n's agent restarted" agent_stop "$n"
+    check "$n's agent is back" agent_k8s_start "$n" --gateway-port="$GW_PORT"
+    check "$n's agent derived the egress gateway" \
+        bed_wait_until 20 egress_synced "$n"
+    check "$n's restarted agent wrote nothing" \
+        test "$(gw_egress_writes "$n")" = 0
+done
 
 # Failover: node3 NotReady, every node re-points to node2 (the streams
 # through node3 break, as documented); new connections go through node2.
