@@ -52,6 +52,8 @@
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/vlog.h"
 #include "gateway-host.h"
+#include "egress-gateway.h"
+#include "egress-gateway-host.h"
 #include "ovs-bridge.h"
 #include "pipeline.h"
 #include "port-gate.h"
@@ -117,6 +119,12 @@ struct lb_agent {
                                  * flows were last computed with. */
     uint64_t gates_flows_seqno; /* 'flows_seqno' and the installed seqno */
     uint64_t gates_installed;   /* the gates were last synced at. */
+
+    /* The egress gateway (egress-gateway.c), with the gateway port: the
+     * plan last derived (for status and to log a change once; never an
+     * input to the next one) and how many writes the host needed. */
+    struct lb_egress_plan egress;
+    unsigned int egress_writes;
 };
 
 static lb_metrics_render_cb agent_put_metrics;
@@ -256,6 +264,7 @@ lb_agent_destroy(struct lb_agent *agent)
         sset_destroy(&agent->gated_ports);
         shash_destroy_free_data(&agent->handovers);
         lb_model_destroy(&agent->model);
+        lb_egress_plan_destroy(&agent->egress);
         free(agent->chassis);
         free(agent->gateway_port);
         free(agent->model_file);
@@ -658,6 +667,47 @@ agent_writes_run(struct lb_agent *agent)
     lb_agent_writes_submit(agent->writes, &agent->outbox);
 }
 
+/* The egress gateway's rules on this node, derived afresh from the
+ * objects and written where they differ.  Returns false on an error. */
+static bool
+agent_egress_run(struct lb_agent *agent)
+{
+    if (!agent->view.cluster) {
+        return true;
+    }
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 30);
+    struct lb_egress_plan plan;
+    lb_egress_derive(agent->view.cluster, &agent->model, agent->chassis,
+                     &plan);
+    if (!lb_egress_plan_equal(&plan, &agent->egress)) {
+        /* A bad field is the administrator's to fix: said once, loudly. */
+        bool invalid = false;
+        for (size_t i = 0; i < plan.n; i++) {
+            invalid |= plan.switches[i].mode == LB_EGRESS_INVALID;
+        }
+        struct ds s = DS_EMPTY_INITIALIZER;
+        lb_egress_plan_format(&plan, &s);
+        VLOG(invalid ? VLL_WARN : VLL_INFO, "egress gateway: %s",
+             s.length ? ds_cstr(&s) : "no switch has spec.egressGateway\n");
+        ds_destroy(&s);
+    }
+    lb_egress_plan_destroy(&agent->egress);
+    agent->egress = plan;
+
+    char *error = NULL;
+    unsigned int n = 0;
+    int retval = lb_egress_host_sync(&agent->egress, &n, &error);
+    if (retval) {
+        VLOG_WARN_RL(&rl, "%s", error);
+    }
+    if (n) {
+        VLOG_INFO("egress gateway: %u change(s) written", n);
+    }
+    agent->egress_writes += n;
+    free(error);
+    return !retval;
+}
+
 /* The gateway port's host end, brought to what the model asks for. */
 static void
 agent_gateway_run(struct lb_agent *agent)
@@ -676,6 +726,7 @@ agent_gateway_run(struct lb_agent *agent)
         VLOG_WARN_RL(&rl, "%s", error);
     }
     free(error);
+    retval = agent_egress_run(agent) ? retval : EAGAIN;
     agent->gateway_next_sync = time_msec() + (retval ? 1000 : 5000);
 }
 
@@ -1008,6 +1059,7 @@ lb_agent_format_status(const struct lb_agent *agent, struct ds *s)
         }
     }
     ofctrl_format_status(agent->ofctrl, s);
+    lb_egress_plan_format(&agent->egress, s);
 }
 
 /* unixctl commands: "ovs-appctl -t livebind-agent CMD" or livebind-ctl. */
@@ -1054,6 +1106,18 @@ cmd_chassis(struct unixctl_conn *conn, int argc OVS_UNUSED,
         }
         ds_put_char(&s, '\n');
     }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+cmd_egress(struct unixctl_conn *conn, int argc OVS_UNUSED,
+           const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct lb_agent *agent = agent_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    lb_egress_plan_format(&agent->egress, &s);
+    ds_put_format(&s, "egress writes: %u\n", agent->egress_writes);
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }
@@ -1208,6 +1272,7 @@ lb_agent_register_commands(struct lb_agent *agent)
         unixctl_command_register("migrations", "[-v]", 0, 1, cmd_migrations,
                                  agent);
         unixctl_command_register("explain", "", 0, 0, cmd_explain, agent);
+        unixctl_command_register("egress", "", 0, 0, cmd_egress, agent);
         unixctl_command_register("policies", "[PORT]", 0, 1, cmd_policies,
                                  agent);
     }

@@ -40,6 +40,8 @@ lib_liblivebind_la_SOURCES = \
 lib_liblivebind_la_SOURCES += lib/pod-plumb.c lib/pod-plumb.h
 lib_liblivebind_la_SOURCES += lib/gateway-host.c lib/gateway-host.h
 lib_liblivebind_la_SOURCES += lib/port-gate.c lib/port-gate.h
+lib_liblivebind_la_SOURCES += lib/egress-gateway.c lib/egress-gateway.h \
+	lib/egress-gateway-host.c lib/egress-gateway-host.h lib/nl-prefix.h
 lib_liblivebind_la_SOURCES += lib/k8s-client.c lib/k8s-client.h \
 	lib/k8s-config.c lib/k8s-config.h lib/k8s-stream.c lib/k8s-stream.h
 lib_liblivebind_la_SOURCES += lib/cni.c lib/cni.h lib/cni-server.c \

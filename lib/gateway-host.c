@@ -13,39 +13,17 @@
 #include <netlink/route/route.h>
 #include <string.h>
 #include "model.h"
+#include "nl-prefix.h"
 #include "pipeline-gateway.h"
 #include "util.h"
 
-/* One route the gateway port should carry. */
-struct gw_route {
-    int family;
-    union {
-        ovs_be32 ip4;
-        struct in6_addr ip6;
-    };
-    int plen;
-};
-
-static struct nl_addr *
-route_dst(const struct gw_route *r)
-{
-    struct nl_addr *a = (r->family == AF_INET
-                         ? nl_addr_build(AF_INET, &r->ip4, sizeof r->ip4)
-                         : nl_addr_build(AF_INET6, &r->ip6, sizeof r->ip6));
-    if (!a) {
-        out_of_memory();
-    }
-    nl_addr_set_prefixlen(a, r->plen);
-    return a;
-}
-
 /* The routes and MTU 'model' asks for.  Returns how many routes. */
 static size_t
-wanted_routes(const struct lb_model *model, struct gw_route **routesp,
+wanted_routes(const struct lb_model *model, struct lb_prefix **routesp,
               int *mtup)
 {
     size_t n = 0, allocated = 0;
-    struct gw_route *routes = NULL;
+    struct lb_prefix *routes = NULL;
     int mtu = 0;
 
     const struct lb_switch *sw;
@@ -63,7 +41,7 @@ wanted_routes(const struct lb_model *model, struct gw_route **routesp,
             if (n >= allocated) {
                 routes = x2nrealloc(routes, &allocated, sizeof *routes);
             }
-            struct gw_route *r = &routes[n++];
+            struct lb_prefix *r = &routes[n++];
             memset(r, 0, sizeof *r);
             if (v6) {
                 r->family = AF_INET6;
@@ -92,14 +70,14 @@ fail(int nlerr, char **errorp, const char *what, const char *ifname)
 }
 
 static struct rtnl_route *
-make_route(const struct gw_route *r, int ifindex)
+make_route(const struct lb_prefix *r, int ifindex)
 {
     struct rtnl_route *route = rtnl_route_alloc();
     struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
     if (!route || !nh) {
         out_of_memory();
     }
-    struct nl_addr *dst = route_dst(r);
+    struct nl_addr *dst = lb_prefix_to_nl(r);
     rtnl_route_set_family(route, r->family);
     rtnl_route_set_dst(route, dst);
     nl_addr_put(dst);
@@ -115,7 +93,7 @@ make_route(const struct gw_route *r, int ifindex)
 struct stale_ctx {
     struct nl_sock *sk;
     int ifindex;
-    const struct gw_route *wanted;
+    const struct lb_prefix *wanted;
     size_t n_wanted;
     int err;
 };
@@ -124,7 +102,7 @@ static bool
 is_wanted(const struct stale_ctx *ctx, struct nl_addr *dst, int family)
 {
     for (size_t i = 0; i < ctx->n_wanted; i++) {
-        struct nl_addr *w = route_dst(&ctx->wanted[i]);
+        struct nl_addr *w = lb_prefix_to_nl(&ctx->wanted[i]);
         bool same = (family == ctx->wanted[i].family
                      && !nl_addr_cmp(w, dst));
         nl_addr_put(w);
@@ -160,7 +138,7 @@ int
 lb_gateway_host_sync(const char *ifname, const struct lb_model *model,
                      char **errorp)
 {
-    struct gw_route *routes;
+    struct lb_prefix *routes;
     int mtu;
     size_t n = wanted_routes(model, &routes, &mtu);
     struct rtnl_link *link = NULL, *change = NULL;

@@ -745,8 +745,11 @@ lb_pod_is_finished(const struct lb_pod *pod)
 
 /* Node. */
 
+/* The first IPv4 InternalIP in '*ip' (if '*ip' is 0), and in 'node' (if
+ * nonnull) the first of each family. */
 static char *
-parse_internal_ip(const json_t *root, const char *what, ovs_be32 *ip)
+parse_internal_ip(const json_t *root, const char *what, ovs_be32 *ip,
+                  struct lb_node *node)
 {
     static const char *const path[] = { "status", "addresses", NULL };
     char *error = NULL;
@@ -775,12 +778,43 @@ parse_internal_ip(const json_t *root, const char *what, ovs_be32 *ip)
         }
         /* Dual-stack nodes list an IPv6 InternalIP too: skip it. */
         ovs_be32 candidate;
-        if (!*ip && !strcmp(json_string_value(type), "InternalIP")
-            && ip_parse(json_string_value(address), &candidate)) {
-            *ip = candidate;
+        struct in6_addr candidate6;
+        if (strcmp(json_string_value(type), "InternalIP")) {
+            continue;
+        }
+        if (ip_parse(json_string_value(address), &candidate)) {
+            if (!*ip) {
+                *ip = candidate;
+            }
+            if (node && !node->ip4) {
+                node->ip4 = candidate;
+            }
+        } else if (node && !node->has_ip6
+                   && ipv6_parse(json_string_value(address), &candidate6)) {
+            node->has_ip6 = true;
+            node->ip6 = candidate6;
         }
     }
     return NULL;
+}
+
+/* The Ready condition is "True" (Kubernetes: absent or "Unknown" is not
+ * ready). */
+static bool
+node_is_ready(const json_t *root)
+{
+    const json_t *conds = json_object_get(json_object_get(root, "status"),
+                                          "conditions");
+    size_t i;
+    const json_t *c;
+    json_array_foreach (conds, i, c) {
+        const char *type = json_string_value(json_object_get(c, "type"));
+        if (type && !strcmp(type, "Ready")) {
+            const char *st = json_string_value(json_object_get(c, "status"));
+            return st && !strcmp(st, "True");
+        }
+    }
+    return false;
 }
 
 char *
@@ -798,6 +832,7 @@ lb_node_from_json(const json_t *root, struct lb_node **objp)
 
     ovs_be32 ip = 0;
     const char *tunnel_ip;
+    struct lb_node *node = xzalloc(sizeof *node);
     error = get_string(root, tunnel_path, LB_K8S_SHORT_MAX, false, what,
                        &tunnel_ip);
     if (!error && tunnel_ip && *tunnel_ip) {
@@ -805,17 +840,20 @@ lb_node_from_json(const json_t *root, struct lb_node **objp)
             error = field_error(what, tunnel_path, 3,
                                 "\"%s\" is not an IPv4 address", tunnel_ip);
         }
-    } else if (!error) {
-        error = parse_internal_ip(root, what, &ip);
+    }
+    if (!error) {
+        ovs_be32 internal = 0;
+        error = parse_internal_ip(root, what, ip ? &internal : &ip, node);
     }
     free(what);
     if (error) {
+        free(node);
         return error;
     }
 
-    struct lb_node *node = xzalloc(sizeof *node);
     node->name = xstrdup(name);
     node->tunnel_ip = ip;
+    node->ready = node_is_ready(root);
     *objp = node;
     return NULL;
 }
@@ -832,7 +870,10 @@ lb_node_destroy(struct lb_node *node)
 bool
 lb_node_equal(const struct lb_node *a, const struct lb_node *b)
 {
-    return !strcmp(a->name, b->name) && a->tunnel_ip == b->tunnel_ip;
+    return (!strcmp(a->name, b->name) && a->tunnel_ip == b->tunnel_ip
+            && a->ready == b->ready && a->ip4 == b->ip4
+            && a->has_ip6 == b->has_ip6
+            && ipv6_addr_equals(&a->ip6, &b->ip6));
 }
 
 /* VirtualMachineInstance. */
@@ -1214,6 +1255,8 @@ lb_logical_switch_from_json(const json_t *root,
     sw->vlan = vlan;
     sw->exclude = exclude;
     sw->n_exclude = n_exclude;
+    lb_egress_spec_parse(json_object_get(json_object_get(root, "spec"),
+                                         "egressGateway"), &sw->egress);
     *objp = sw;
     return NULL;
 }
@@ -1225,6 +1268,7 @@ lb_logical_switch_destroy(struct lb_logical_switch *sw)
         free(sw->name);
         free(sw->physnet);
         free(sw->exclude);
+        lb_egress_spec_destroy(&sw->egress);
         free(sw);
     }
 }
@@ -1247,7 +1291,8 @@ lb_logical_switch_equal(const struct lb_logical_switch *a,
             && a->n_exclude == b->n_exclude
             && (!a->n_exclude
                 || !memcmp(a->exclude, b->exclude,
-                           a->n_exclude * sizeof *a->exclude)));
+                           a->n_exclude * sizeof *a->exclude))
+            && lb_egress_spec_equal(&a->egress, &b->egress));
 }
 
 /* LogicalPort. */

@@ -26,6 +26,7 @@
 #include "model.h"
 #include "smap.h"
 #include "multinic.h"
+#include "egress-gateway.h"
 
 struct lb_ip_range;
 
@@ -130,6 +131,13 @@ const char *lb_pod_port_name_at(const struct lb_pod *, size_t);
 struct lb_node {
     char *name;
     ovs_be32 tunnel_ip;         /* 0 if the node has none. */
+    /* For the egress gateway (egress-gateway.h): the Ready condition is
+     * "True", and the first InternalIP of each family (0 or !has_ip6 if
+     * none). */
+    bool ready;
+    ovs_be32 ip4;
+    bool has_ip6;
+    struct in6_addr ip6;
 };
 
 char *lb_node_from_json(const json_t *, struct lb_node **objp)
@@ -236,6 +244,9 @@ struct lb_logical_switch {
     /* spec.excludeIPs: never allocated (the router, outside hosts). */
     struct lb_ip_range *exclude;
     size_t n_exclude;
+    /* spec.egressGateway (egress-gateway.h); a bad one is kept with its
+     * error, never rejects the switch. */
+    struct lb_egress_spec egress;
 };
 
 char *lb_logical_switch_from_json(const json_t *,

@@ -13,6 +13,7 @@ shift
 
 packages="build-essential autoconf automake libtool pkg-config python3
     libcurl4-openssl-dev libjansson-dev libnl-3-dev libnl-route-3-dev
+    libnftables-dev nftables
     libcmocka-dev libyaml-dev libcap-ng-dev openvswitch-source
     openvswitch-switch openvswitch-common iproute2 ethtool iputils-ping
     netcat-openbsd procps valgrind curl python3-yaml openssl

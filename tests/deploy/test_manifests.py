@@ -656,6 +656,12 @@ class SchemaValidationTest(unittest.TestCase):
             "IPv6 /48": {"ipv6Prefix": "fd00:10:16::/48"},
             "IPv6 garbage": {"ipv6Prefix": "x/64"},
             "bad gateway6": {"ipv6Prefix": "fd00::/64", "gateway6": "fd00::/64"},
+            "egress without nodes": {"egressGateway": {}},
+            "egress, no node": {"egressGateway": {"nodes": []}},
+            "egress, 17 nodes": {"egressGateway": {
+                "nodes": ["n%d" % i for i in range(17)]}},
+            "egress, bad name": {"egressGateway": {"nodes": ["Node3"]}},
+            "egress, not a list": {"egressGateway": {"nodes": "node3"}},
         }
         for name, change in cases.items():
             with self.subTest(case=name):
@@ -673,6 +679,8 @@ class SchemaValidationTest(unittest.TestCase):
         self.assert_valid(obj)
         del obj["spec"]["subnet"]
         del obj["spec"]["gateway"]
+        self.assert_valid(obj)
+        obj["spec"]["egressGateway"] = {"nodes": ["node3", "node2"]}
         self.assert_valid(obj)
         port = self.fixture("logicalport-testvm-new.json")
         port["spec"]["ips"] = ["10.16.0.10", "fd00:10:16::858:aff:fe10:a"]

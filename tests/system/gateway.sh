@@ -228,45 +228,86 @@ service_programmed() {
 # ---- An egress gateway that does not move with the VM: the switch's
 # traffic to the world leaves through one chosen node, which SNATs it to
 # its own address, so the SNAT state stays there whichever node the VM
-# runs on.  Node configuration only (policy routing and one MASQUERADE
-# rule), as docs/pipeline.md describes: the pipeline already hands the
-# traffic to the node's host.
+# runs on.  The LogicalSwitch names the nodes (spec.egressGateway.nodes);
+# the agents write the policy routing and the NAT rule (docs/pipeline.md).
 
 GW_WORLD4=198.51.100.1          # Beyond the external host: "the world".
 GW_WORLD6=2001:db8:100::1
+GW_EGRESS_TABLE=10801           # lb_egress_table(1): switch key 1's.
 
-# gw_egress_node_setup NODE : the world behind the external host; NODE is
-# the egress gateway, every other node sends the switch's traffic for
-# anything its main table has no route for (the world) to NODE.
-gw_egress_node_setup() {
-    local eg=$1 n egn=${1#node}
+# gw_world_up : the world behind the external host, which is every node's
+# default route (as a real network's router is).
+gw_world_up() {
+    local n
     bed_exec ext ip addr add "$GW_WORLD4/32" dev lo || return 1
     bed_exec ext ip -6 addr add "$GW_WORLD6/128" dev lo || return 1
-    bed_exec "$eg" ip route add 198.51.100.0/24 via "$GW_EXT4" || return 1
-    bed_exec "$eg" ip -6 route add 2001:db8:100::/64 via "$GW_EXT6" ||
-        return 1
-    # SNAT what the switch sends out of the uplink beyond the nodes' own
-    # network: to the world.
-    bed_exec "$eg" iptables -t nat -A POSTROUTING -s "$GW_SUBNET" \
-        -o br-phy ! -d "${LB_UL_NET:-172.31.0}.0/${LB_UL_PLEN:-24}" \
-        -j MASQUERADE || return 1
-    bed_exec "$eg" ip6tables -t nat -A POSTROUTING -s "$GW_PREFIX6" \
-        -o br-phy ! -d fd31::/64 -j MASQUERADE || return 1
     for n in 1 2 3; do
-        [ "node$n" = "$eg" ] && continue
-        # The main table first, without its default route; then the
-        # egress gateway.
-        bed_exec "node$n" ip rule add from "$GW_SUBNET" lookup main \
-            suppress_prefixlength 0 pref 100 || return 1
-        bed_exec "node$n" ip rule add from "$GW_SUBNET" lookup 108 \
-            pref 101 || return 1
-        bed_exec "node$n" ip route add default via "$(bed_node_ip "$egn")" \
-            table 108 || return 1
-        bed_exec "node$n" ip -6 rule add from "$GW_PREFIX6" lookup main \
-            suppress_prefixlength 0 pref 100 || return 1
-        bed_exec "node$n" ip -6 rule add from "$GW_PREFIX6" lookup 108 \
-            pref 101 || return 1
-        bed_exec "node$n" ip -6 route add default via "$(gw_node_ip6 "$egn")" \
-            table 108 || return 1
+        bed_exec "node$n" ip route replace default via "$GW_EXT4" || return 1
+        bed_exec "node$n" ip -6 route replace default via "$GW_EXT6" ||
+            return 1
     done
+}
+
+# gw_node_status N READY : node N's status as its kubelet reports it: both
+# InternalIPs and the Ready condition ("True" or "False").
+gw_node_status() {
+    kapi_status "/api/v1/nodes/node$1"       "{\"status\":{\"addresses\":[
+          {\"type\":\"InternalIP\",\"address\":\"$(bed_node_ip "$1")\"},
+          {\"type\":\"InternalIP\",\"address\":\"$(gw_node_ip6 "$1")\"}],
+        \"conditions\":[{\"type\":\"Ready\",\"status\":\"$2\",
+          \"reason\":\"KubeletReady\"}]}}" >/dev/null
+}
+
+# gw_egress_nodes NODE... : the switch's egress gateway, in preference
+# order (none: routed again).
+gw_egress_nodes() {
+    local list="" n v=null
+    for n in "$@"; do list="$list${list:+,}\"$n\""; done
+    [ -z "$list" ] || v="{\"nodes\":[$list]}"
+    kapi_ok PATCH /apis/livebind.io/v1alpha1/logicalswitches/pods \
+        "{\"spec\":{\"egressGateway\":$v}}" \
+        application/merge-patch+json >/dev/null
+}
+
+# gw_egress_via NODE EGRESS : NODE routes the switch's sources (both
+# families) to EGRESS, and has no NAT rule of livebind's.
+gw_egress_via() {
+    local eg=${2#node}
+    bed_exec "$1" ip rule show | grep -q \
+        "from $GW_SUBNET lookup main suppress_prefixlength 0 proto 108" &&
+    bed_exec "$1" ip -6 rule show | grep -q \
+        "from $GW_PREFIX6 lookup $GW_EGRESS_TABLE proto 108" &&
+    bed_exec "$1" ip route show table "$GW_EGRESS_TABLE" |
+        grep -q "^default via $(bed_node_ip "$eg") " &&
+    bed_exec "$1" ip -6 route show table "$GW_EGRESS_TABLE" |
+        grep -q "^default via $(gw_node_ip6 "$eg") " &&
+    ! bed_exec "$1" nft list table inet livebind >/dev/null 2>&1
+}
+
+# gw_egress_snat NODE : NODE is the active egress node: it masquerades
+# both families and has no egress rule of livebind's.
+gw_egress_snat() {
+    local t
+    t=$(bed_exec "$1" nft list table inet livebind 2>/dev/null) || return 1
+    echo "$t" | grep -q "ip saddr $GW_SUBNET .*masquerade" &&
+    echo "$t" | grep -q "ip6 saddr $GW_PREFIX6 .*masquerade" &&
+    ! bed_exec "$1" ip rule show | grep -q "proto 108" &&
+    ! bed_exec "$1" ip -6 rule show | grep -q "proto 108"
+}
+
+# gw_egress_active EGRESS : every node agrees that EGRESS is active.
+gw_egress_active() {
+    local n
+    for n in 1 2 3; do
+        if [ "node$n" = "$1" ]; then
+            gw_egress_snat "node$n" || return 1
+        else
+            gw_egress_via "node$n" "$1" || return 1
+        fi
+    done
+}
+
+# gw_egress_writes NODE : how many changes NODE's agent has written.
+gw_egress_writes() {
+    agent_ctl "$1" egress | sed -n 's/^egress writes: //p'
 }

@@ -9,7 +9,9 @@
 #   - node1's host stack -> VM, IPv4 and IPv6 (sourced from node1's own
 #     address, as a kubelet probe or a host-network client);
 #   - VM -> the world (behind the external host) through an egress
-#     gateway that does not move with it: node3 SNATs it, IPv4 and IPv6;
+#     gateway that does not move with it: node3 SNATs it, IPv4 and IPv6
+#     (the LogicalSwitch's spec.egressGateway.nodes: [node3, node2]; the
+#     agents write the rules);
 #   - VM -> a ClusterIP Service whose one backend is a pod on node3,
 #     through the real kube-proxy on every node (after each move the new
 #     node's kube-proxy takes the connection up and picks the same, only,
@@ -21,6 +23,11 @@
 # throughout: always the gateway MAC, never failed.  Prints each stream's
 # longest silence (ms) across each migration, beside that of a pod -> VM
 # stream over the overlay alone (a client pod on node3).
+#
+# Then: no agent rewrites an egress rule while nothing changes, nor once
+# restarted; node3
+# NotReady makes every node re-point to node2 (new connections leave as
+# node2), Ready again brings them back; the field removed leaves nothing.
 #
 # Exit: 0 pass, 1 fail, 77 skip.
 set -eu
@@ -78,10 +85,26 @@ check "Service echo (10.96.0.101:80 -> backend:7005)" \
 check "kube-proxy programmed it on every node" \
     bed_wait_until 30 on_all_nodes service_programmed 10.96.0.101
 
-# An egress gateway on node3: the world (behind the external host) sees
+# An egress gateway on node3 (node2 next), named in the LogicalSwitch;
+# the agents write the rules.  The world (behind the external host) sees
 # the VM as node3's address wherever the VM runs.
-check "node3 is the switch's egress gateway to the world" \
-    gw_egress_node_setup node3
+check "the world is beyond every node's default route" gw_world_up
+for n in 1 2 3; do
+    check "node$n is Ready, with both InternalIPs" gw_node_status "$n" True
+done
+check "the switch's egress gateway: node3, then node2" \
+    gw_egress_nodes node3 node2
+check "the agents made node3 the active egress node" \
+    bed_wait_until 20 gw_egress_active node3
+# What the agents wrote (docs/pipeline.md's dumps).
+for c in "ip rule show" "ip -6 rule show" \
+         "ip route show table $GW_EGRESS_TABLE" \
+         "ip -6 route show table $GW_EGRESS_TABLE"; do
+    echo "node1: $c"; bed_exec node1 $c | grep -v "lookup local\|lookup default\|from all lookup main"
+done
+echo "node3: nft list table inet livebind"
+bed_exec node3 nft list table inet livebind
+agent_ctl node1 egress
 check "the world sees the VM as node3 (IPv4)" \
     expect_peer g-vm1 "$GW_WORLD4" 8080 "$(bed_node_ip 3)"
 check "the world sees the VM as node3 (IPv6)" \
@@ -158,5 +181,57 @@ for s in $streams; do
     fi
     check "stream $s: one connection, nothing lost" canary_verdict "$s"
 done
+
+# Derived, compared, never rewritten: the agents check the host every few
+# seconds and, with nothing changed, write nothing.
+writes=$(for n in 1 2 3; do gw_egress_writes "node$n"; done)
+sleep 6
+check "no agent rewrote an egress rule while nothing changed" \
+    test "$(for n in 1 2 3; do gw_egress_writes "node$n"; done)" = "$writes"
+
+# A restarted agent recomputes the same rules from the objects and writes
+# nothing: node1's (routing to node3) and node3's (SNAT).
+egress_synced() {
+    agent_ctl "$1" egress 2>/dev/null | grep -q "^switch pods: .*active node3"
+}
+for n in node1 node3; do
+    check "$n's agent restarted" agent_stop "$n"
+    check "$n's agent is back" agent_k8s_start "$n" --gateway-port="$GW_PORT"
+    check "$n's agent derived the egress gateway" \
+        bed_wait_until 20 egress_synced "$n"
+    check "$n's restarted agent wrote nothing" \
+        test "$(gw_egress_writes "$n")" = 0
+done
+
+# Failover: node3 NotReady, every node re-points to node2 (the streams
+# through node3 break, as documented); new connections go through node2.
+# node3 Ready again: back to it, the first in the list.
+check "node3 goes NotReady" gw_node_status 3 False
+check "every node re-pointed to node2" bed_wait_until 20 gw_egress_active node2
+check "the world sees the VM as node2 (IPv4)" \
+    expect_peer g-vm1 "$GW_WORLD4" 8080 "$(bed_node_ip 2)"
+check "the world sees the VM as node2 (IPv6)" \
+    expect_peer g-vm1 "$GW_WORLD6" 8080 "$(gw_node_ip6 2)"
+check "node3 is Ready again" gw_node_status 3 True
+check "every node went back to node3" bed_wait_until 20 gw_egress_active node3
+check "the world sees the VM as node3 again" \
+    expect_peer g-vm1 "$GW_WORLD4" 8080 "$(bed_node_ip 3)"
+
+# The field removed: routed again, nothing of livebind's left.
+egress_gone() {
+    local n
+    for n in 1 2 3; do
+        ! bed_exec "node$n" ip rule show | grep -q "proto 108" &&
+        ! bed_exec "node$n" ip -6 rule show | grep -q "proto 108" &&
+        [ -z "$(bed_exec "node$n" ip route show table "$GW_EGRESS_TABLE")" ] &&
+        [ -z "$(bed_exec "node$n" ip -6 route show table \
+                "$GW_EGRESS_TABLE")" ] &&
+        ! bed_exec "node$n" nft list table inet livebind >/dev/null 2>&1 ||
+            return 1
+    done
+}
+check "the switch's egress gateway removed" gw_egress_nodes
+check "no egress rule, route or NAT rule is left on any node" \
+    bed_wait_until 20 egress_gone
 
 report

@@ -36,6 +36,11 @@ tests_unit_test_derive_CPPFLAGS = $(AM_CPPFLAGS) \
 tests_unit_test_derive_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_derive_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
 
+UNIT_TESTS += tests/unit/test-egress-gateway
+tests_unit_test_egress_gateway_SOURCES = tests/unit/test-egress-gateway.c
+tests_unit_test_egress_gateway_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_egress_gateway_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
 UNIT_TESTS += tests/unit/test-ipam
 tests_unit_test_ipam_SOURCES = tests/unit/test-ipam.c
 tests_unit_test_ipam_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

@@ -435,7 +435,12 @@ test_node(void **state OVS_UNUSED)
                       "IPv4 address");
     json_decref(j2);
 
-    /* IPv6 InternalIPs are skipped; no address means no tunnel IP. */
+    /* IPv6 InternalIPs are no tunnel IP, but the egress gateway's next
+     * hop (egress-gateway.h), so a change; no address means no tunnel
+     * IP. */
+    assert_int_equal(node->ip4, ip("192.168.50.12"));
+    assert_false(node->has_ip6);
+    assert_true(node->ready);
     j2 = json_deep_copy(j);
     json_t *addrs = json_object_get(json_object_get(j2, "status"),
                                     "addresses");
@@ -444,7 +449,9 @@ test_node(void **state OVS_UNUSED)
     json_array_insert_new(addrs, 0, v6);
     assert_null(lb_node_from_json(j2, &node2));
     assert_int_equal(node2->tunnel_ip, ip("192.168.50.12"));
-    assert_true(lb_node_equal(node, node2));
+    assert_int_equal(node2->ip4, ip("192.168.50.12"));
+    assert_true(node2->has_ip6);
+    assert_false(lb_node_equal(node, node2));
     lb_node_destroy(node2);
     del_path(j2, "status>addresses");
     assert_null(lb_node_from_json(j2, &node2));
