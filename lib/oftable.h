@@ -80,6 +80,11 @@
  * at most 7), so that no switch's traffic carries it. */
 #define LB_TUN_CT_SYNC 0x800000u
 
+/* The Geneve VNI bit of a gateway handover copy (pipeline-gateway.c): a
+ * migrating VM's packet that the source's host DNATed into the overlay,
+ * committed by the target into its gateway zone. */
+#define LB_TUN_GW_SYNC 0x200000u
+
 /* Packet-in reasons, carried in the controller action's userdata as 4
  * bytes, big-endian. */
 #define LB_PIN_ANNOUNCE 1     /* RARP/GARP/NA from a blocked port. */

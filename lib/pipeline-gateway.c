@@ -74,6 +74,24 @@ static const struct eth_addr host_mac = LB_GATEWAY_HOST_MAC_INIT;
 /* ct_mark bit of a connection the host started through the gateway. */
 #define GATEWAY_CT_MARK "0x1/0x1"
 
+/* ct_mark of a connection a migrating VM's source host started, committed
+ * on the target from the source's copies (bit 1) and not yet seen from
+ * this node's own host: its replies wait, dropped, until the VM's next
+ * packet has gone through this host and set up its DNAT (committed by
+ * OFTABLE_GATEWAY_IN with bit 1 cleared). */
+#define GATEWAY_CT_MARK_SYNCED "0x3"
+#define GATEWAY_CT_SYNCED_BIT "0x2/0x2"
+#define GATEWAY_CT_MARK_OWN "0x1/0x3"
+
+/* In OFTABLE_GATEWAY_REPLY: a reply of a synced connection, between the
+ * replies to the host (PRIO_PORT) and what the host sent
+ * (PRIO_PORT_EXCEPTION). */
+#define PRIO_GATEWAY_SYNCED 105
+
+/* reg12 bit of a packet from the host already copied to a migration's
+ * target (OFTABLE_GATEWAY_IN looks it up again). */
+#define GATEWAY_REG_COPIED "0x2"
+
 static const char *const families[] = { "ip", "ipv6" };
 
 /* The gateway port's ofport on this chassis, 0 if it has none. */
@@ -173,6 +191,19 @@ lb_gateway_default_flows(const struct lb_pipeline_ctx *ctx,
                                  &match, &actions);
         }
     }
+    /* A migrated VM's connection its source's host started: its
+     * backend's replies reach this node raw (the backend's address) until
+     * the VM's own next packet has gone through this node's host; raw,
+     * the VM would answer them with a reset.  Dropped, they are sent
+     * again (and while the migration lasts the source still sends the
+     * VM the replies its host turned back). */
+    for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
+        ds_put_format(&match, "ct_state=+trk,ct_mark="GATEWAY_CT_SYNCED_BIT
+                      ",%s", families[i]);
+        ds_put_cstr(&actions, "drop");
+        lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY, PRIO_GATEWAY_SYNCED,
+                             cookie, &match, &actions);
+    }
     ds_put_format(&actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
     lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY, PRIO_TABLE_MISS, cookie,
                          &match, &actions);
@@ -253,11 +284,81 @@ put_gateway_in_actions(struct ds *actions, const struct lb_switch *sw,
                   "set_field:"ETH_ADDR_FMT"->eth_dst,"
                   "set_field:0x1/0x1->"LB_REG_GATEWAY","
                   "ct(commit,table=%d,zone=%u,"
-                  "exec(set_field:"GATEWAY_CT_MARK"->ct_mark))",
+                  "exec(set_field:"GATEWAY_CT_MARK_OWN"->ct_mark))",
                   sw->tunnel_key, LB_INPORT_GATEWAY,
                   ETH_ADDR_ARGS(lb_gateway_mac(sw)),
                   ETH_ADDR_ARGS(port->mac), OFTABLE_GATEWAY_REPLY,
                   LB_GATEWAY_CT_ZONE(sw->tunnel_key));
+}
+
+/* A migrating port's connections through its source's host (a Service's
+ * DNAT by the source's kube-proxy), made known to the target's gateway
+ * zone while the VM still runs on the source: the source copies what its
+ * host sends from the VM's addresses into the overlay to the target
+ * (LB_TUN_GW_SYNC), which commits it with GATEWAY_CT_MARK_SYNCED.  On the
+ * target, the backends' raw replies of those connections are then dropped
+ * (OFTABLE_GATEWAY_REPLY) instead of reaching the VM with the backend's
+ * address, until the VM's next packet has gone through the target's own
+ * host, whose kube-proxy takes the connection up; its commit clears the
+ * bit, and the replies go to that host like any other. */
+static void
+add_gateway_handover_flows(const struct lb_pipeline_ctx *ctx,
+                           const struct lb_port *port,
+                           const struct lb_switch *sw,
+                           struct lb_flow_table *ft)
+{
+    if (!lb_port_is_migrating(port) || !port->mirror
+        || !port->additional_chassis) {
+        return;
+    }
+    uint64_t cookie = lb_cookie(LB_COOKIE_PORT, port->key, true);
+    uint32_t sync_key = sw->tunnel_key | LB_TUN_GW_SYNC;
+    bool source = !strcmp(port->chassis, ctx->chassis);
+    bool target = !strcmp(port->additional_chassis, ctx->chassis);
+    unsigned int tun = (source ? simap_get(ctx->tunnel_ofports,
+                                           port->additional_chassis)
+                        : target ? simap_get(ctx->tunnel_ofports,
+                                             port->chassis)
+                        : 0);
+    if (!tun) {
+        return;
+    }
+    struct ds match = DS_EMPTY_INITIALIZER;
+    struct ds actions = DS_EMPTY_INITIALIZER;
+    size_t n = port->n_ipv4 + port->n_ipv6;
+    for (size_t i = 0; i < n; i++) {
+        bool v6 = i >= port->n_ipv4;
+        ds_put_cstr(&match, v6 ? "ipv6," : "ip,");
+        if (source) {
+            ds_put_format(&match, LB_REG_GATEWAY"=0/"GATEWAY_REG_COPIED",");
+        } else {
+            ds_put_format(&match, "in_port=%u,tun_id=%#"PRIx32",", tun,
+                          sync_key);
+        }
+        if (v6) {
+            ds_put_cstr(&match, "ipv6_src=");
+            ipv6_format_addr(&port->ipv6[i - port->n_ipv4], &match);
+        } else {
+            ds_put_format(&match, "nw_src="IP_FMT, IP_ARGS(port->ipv4[i]));
+        }
+        if (source) {
+            ds_put_format(&actions, "set_field:"GATEWAY_REG_COPIED"/"
+                          GATEWAY_REG_COPIED"->"LB_REG_GATEWAY","
+                          "clone(set_field:%#"PRIx32"->tun_id,output:%u),"
+                          "resubmit(,%d)", sync_key, tun,
+                          OFTABLE_GATEWAY_IN);
+            lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_IN, PRIO_MIGRATION,
+                                 cookie, &match, &actions);
+        } else {
+            ds_put_format(&actions, "ct(commit,zone=%u,exec(set_field:"
+                          GATEWAY_CT_MARK_SYNCED"->ct_mark))",
+                          LB_GATEWAY_CT_ZONE(sw->tunnel_key));
+            lb_flow_table_add_ds(ft, OFTABLE_CLASSIFY, PRIO_MIGRATION,
+                                 cookie, &match, &actions);
+        }
+    }
+    ds_destroy(&match);
+    ds_destroy(&actions);
 }
 
 /* Per port of an overlay switch with a gateway, on every chassis with a
@@ -291,4 +392,5 @@ lb_gateway_port_flows(const struct lb_pipeline_ctx *ctx,
 
     ds_destroy(&match);
     ds_destroy(&actions);
+    add_gateway_handover_flows(ctx, port, sw, ft);
 }

@@ -199,7 +199,7 @@ test_flows(void **state)
                                "set_field:%s->eth_dst,"
                                "set_field:0x1/0x1->reg12,"
                                "ct(commit,table=33,zone=65281,"
-                               "exec(set_field:0x1/0x1->ct_mark))",
+                               "exec(set_field:0x1/0x3->ct_mark))",
                                addrs[i][1]);
         assert_actions(&f->flows, OFTABLE_GATEWAY_IN, 100, addrs[i][0], want);
         free(want);
@@ -254,10 +254,10 @@ test_provider_switch_has_none(void **state)
                      && strstr(flow->match, "192.0.2."));
         assert_null(strstr(flow->actions, "0a:59:00:00:00:02"));
     }
-    /* Defaults: in_port, two misses, table 33's six; switch "pods": ARP,
+    /* Defaults: in_port, two misses, table 33's eight; switch "pods": ARP,
      * two in table 30, two to the host, two conntrack lookups; p1's and
      * p2's addresses. */
-    assert_int_equal(count_gateway_flows(&f->flows), 9 + 7 + 4);
+    assert_int_equal(count_gateway_flows(&f->flows), 11 + 7 + 4);
 }
 
 /* A port's updates (a migration there and back) give the same flows as a
@@ -312,6 +312,56 @@ test_incremental_equals_full(void **state)
         }
         lb_flow_table_destroy(&full);
     }
+}
+
+/* p1 migrates n1 -> n2: the source copies what its host sends from p1's
+ * addresses to the target, which commits it as synced; every node drops
+ * the replies of synced connections; the host's own commit clears the
+ * bit.  Nothing of it once the migration is over, or on a third node. */
+static void
+test_migration_handover(void **state)
+{
+    struct fixture *f = *state;
+    struct lb_port *p1 = lb_model_find_port(&f->model, "p1");
+    lb_port_set_chassis(p1, "n1", "n2");
+    p1->additional_blocked = true;
+    p1->mirror = true;
+
+    set_chassis(f, "n1", true);
+    lb_pipeline_compute(&f->ctx, &f->flows);
+    char *got = format_flows(&f->flows);
+    assert_non_null(strstr(got,
+        "table=32, priority=150,ip,reg12=0/0x2,nw_src=10.0.0.10 "
+        "actions=set_field:0x2/0x2->reg12,clone(set_field:0x200001->tun_id,"
+        "output:10),resubmit(,32)\n"));
+    assert_non_null(strstr(got,
+        "table=32, priority=150,ipv6,reg12=0/0x2,"
+        "ipv6_src=fd00::858:aff:fe00:a actions="));
+    assert_non_null(strstr(got, "table=33, priority=105,ct_state=+trk,"
+                           "ct_mark=0x2/0x2,ip actions=drop\n"));
+    assert_non_null(strstr(got, "exec(set_field:0x1/0x3->ct_mark)"));
+    assert_null(strstr(got, "tun_id=0x200001,"));
+    free(got);
+
+    set_chassis(f, "n2", true);
+    lb_pipeline_compute(&f->ctx, &f->flows);
+    got = format_flows(&f->flows);
+    assert_non_null(strstr(got,
+        "table=0, priority=150,ip,in_port=10,tun_id=0x200001,"
+        "nw_src=10.0.0.10 actions=ct(commit,zone=65281,"
+        "exec(set_field:0x3->ct_mark))\n"));
+    assert_non_null(strstr(got,
+        "table=0, priority=150,ipv6,in_port=10,tun_id=0x200001,"
+        "ipv6_src=fd00::858:aff:fe00:a actions=ct(commit,"));
+    assert_null(strstr(got, "clone(set_field:0x200001"));
+    free(got);
+
+    /* Over: none of it. */
+    lb_port_set_chassis(p1, "n2", NULL);
+    lb_pipeline_compute(&f->ctx, &f->flows);
+    got = format_flows(&f->flows);
+    assert_null(strstr(got, "0x200001"));
+    free(got);
 }
 
 static void
@@ -398,6 +448,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_provider_switch_has_none, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_incremental_equals_full, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_migration_handover, setup,
                                         teardown),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_switch_defaults),
