@@ -496,34 +496,29 @@ pingpong() {  # FUNCTION MODE : N migrations node1 -> node2 -> node1 ...
     done
 }
 
+# livebind_mode MODE VM GUEST UPLINK [AGENT-ARGS...] : the agents with
+# AGENT-ARGS, a VM on node1, its migrations and the agents' CPU.
+livebind_mode() {
+    local mode=$1 cpu_start
+    livebind_setup "${@:5}"
+    vm_start "$mode" "$2" "$3" node1 "$4"
+    cpu_start=$(agents_cpu_ms node1 node2 node3)
+    pingpong migrate "$mode"
+    echo $(( $(agents_cpu_ms node1 node2 node3) - cpu_start )) \
+        > "$out/$mode.cpu"
+    vm_stop "$mode"
+}
+
 monitors_start 1 "watch:!initial"
 echo "not measured: not in BENCH_MODES" > "$out/ovn.status"
 for mode in $modes; do
     case $mode in
     mirror)     # livebind with mirroring, the agents as deployed
-        livebind_setup
-        vm_start mirror vm1 g1 node1 uvm1-0
-        cpu_start=$(agents_cpu_ms node1 node2 node3)
-        pingpong migrate mirror
-        echo $(( $(agents_cpu_ms node1 node2 node3) - cpu_start )) \
-            > "$out/mirror.cpu"
-        vm_stop mirror ;;
+        livebind_mode mirror vm1 g1 uvm1-0 ;;
     no-gate)    # mirror, the blocked copy held in the flow table alone
-        livebind_setup --no-port-gate
-        vm_start no-gate vm4 g4 node1 uvm4-0
-        cpu_start=$(agents_cpu_ms node1 node2 node3)
-        pingpong migrate no-gate
-        echo $(( $(agents_cpu_ms node1 node2 node3) - cpu_start )) \
-            > "$out/no-gate.cpu"
-        vm_stop no-gate ;;
+        livebind_mode no-gate vm4 g4 uvm4-0 --no-port-gate ;;
     no-mirror)  # the agents re-point traffic on activation only
-        livebind_setup --no-mirror
-        vm_start no-mirror vm2 g2 node1 uvm2-0
-        cpu_start=$(agents_cpu_ms node1 node2 node3)
-        pingpong migrate no-mirror
-        echo $(( $(agents_cpu_ms node1 node2 node3) - cpu_start )) \
-            > "$out/no-mirror.cpu"
-        vm_stop no-mirror ;;
+        livebind_mode no-mirror vm2 g2 uvm2-0 --no-mirror ;;
     floor)      # two uplinks into the same pod: the network never changes
         livebind_setup
         vm_start floor vm3 g3 node1 vm3a
