@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include "agent-admit.h"
 #include "agent-cni.h"
 #include "agent-k8s.h"
 #include "agent-migration.h"
@@ -59,6 +60,7 @@
 #include "port-gate.h"
 #include "openvswitch/poll-loop.h"
 #include "policy.h"
+#include "policy-admit.h"
 #include "sset.h"
 #include "svec.h"
 #include "timeval.h"
@@ -102,6 +104,7 @@ struct lb_agent {
     uint64_t zones_seqno;       /* 'flows_seqno' 'ct_zones' is of. */
     uint64_t n_zone_flushes;
     struct shash handovers;     /* Port name -> struct handover. */
+    struct lb_agent_admit *admit;   /* Idle connections (agent-admit.c). */
     long long int next_handover_poll;
     bool handover_polling;      /* A port is a migration target here. */
     long long int last_compute_wall;    /* Time of the last full compute. */
@@ -217,6 +220,7 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
     if (!cfg->no_port_gate) {
         agent->gates = port_gates_create();
     }
+    agent->admit = lb_agent_admit_create(&agent->view, NULL);
 
     char *error = (agent->model_file
                    ? lb_agent_reload_model(agent)
@@ -247,6 +251,7 @@ lb_agent_destroy(struct lb_agent *agent)
         lb_agent_cni_destroy(agent->cni);
         lb_agent_migration_destroy(agent->migration);
         lb_agent_ra_destroy(agent->ra);
+        lb_agent_admit_destroy(agent->admit);
         /* The client goes, with every request in flight: what the parts
          * still asked for, cancellations included, is moot. */
         struct lb_write *w;
@@ -573,6 +578,7 @@ agent_flush_zones(struct lb_agent *agent)
         const struct simap_node *still = simap_find(&now, sn->name);
         if ((!still || still->data != sn->data)
             && ofctrl_ct_flush_zone(agent->ofctrl, sn->data)) {
+            lb_agent_admit_port_gone(agent->admit, sn->name);
             agent->n_zone_flushes++;
             VLOG_INFO("%s: flushed conntrack zone %u", sn->name, sn->data);
         }
@@ -592,9 +598,14 @@ struct handover {
 };
 
 static void
-agent_handover_count(void *agent_, uint64_t cookie, uint64_t n_packets)
+agent_handover_count(void *agent_, uint64_t cookie, uint64_t n_packets,
+                     uint64_t n_flows)
 {
     struct lb_agent *agent = agent_;
+    if (lb_cookie_kind(cookie) == LB_COOKIE_ADMIT) {
+        lb_agent_admit_count(agent->admit, cookie, n_flows);
+        return;
+    }
     const struct lb_port *port = lb_model_find_port_by_key(
         &agent->model, lb_cookie_key(cookie));
     if (!port || !n_packets || n_packets == UINT64_MAX) {
@@ -640,6 +651,9 @@ agent_poll_handover(struct lb_agent *agent)
             ofctrl_request_aggregate(agent->ofctrl, OFTABLE_CLASSIFY,
                                      lb_cookie(LB_COOKIE_PORT, port->key,
                                                true));
+            ofctrl_request_aggregate(agent->ofctrl,
+                                     OFTABLE_POLICY_INGRESS_ADMIT,
+                                     lb_admit_cookie(port->key));
         }
     }
 }
@@ -865,6 +879,10 @@ lb_agent_run(struct lb_agent *agent)
         ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
         agent_flush_zones(agent);
         agent_poll_handover(agent);
+        if (agent->objects && agent->ct_handover) {
+            lb_agent_admit_run(agent->admit,
+                               lb_agent_k8s_policy(agent->objects));
+        }
         lb_agent_migration_run(agent->migration);
         lb_agent_ra_run(agent->ra);
     }
@@ -900,6 +918,7 @@ lb_agent_wait(struct lb_agent *agent)
         poll_timer_wait_until(agent->next_handover_poll);
     }
     lb_agent_ra_wait(agent->ra);
+    lb_agent_admit_wait(agent->admit);
     if (agent->gateway_port && agent->view.ready) {
         poll_timer_wait_until(agent->gateway_next_sync);
     }
@@ -1245,6 +1264,7 @@ cmd_policies(struct unixctl_conn *conn, int argc, const char *argv[],
                               "committed, over %lld ms\n", h->packets,
                               h->last_msec - h->first_msec);
             }
+            lb_agent_admit_format_port(agent->admit, sorted[i], &s);
         }
         ds_destroy(&sel);
     }

@@ -38,6 +38,9 @@ lib_liblivebind_la_SOURCES = \
 	lib/policy-derive.c \
 	lib/policy-handover.c
 lib_liblivebind_la_SOURCES += lib/pod-plumb.c lib/pod-plumb.h
+lib_liblivebind_la_SOURCES += lib/policy-admit.c lib/policy-admit.h \
+	lib/ct-dump.c lib/ct-dump.h lib/ct-dump-client.c lib/ct-dump-client.h \
+	lib/agent-admit.c lib/agent-admit.h
 lib_liblivebind_la_SOURCES += lib/gateway-host.c lib/gateway-host.h
 lib_liblivebind_la_SOURCES += lib/port-gate.c lib/port-gate.h
 lib_liblivebind_la_SOURCES += lib/egress-gateway.c lib/egress-gateway.h \

@@ -15,7 +15,7 @@
  *     ovs-ofctl dump-flows br-int cookie=0x1000000000000005/0xf0000000ffffffff
  *
  *   bits 63..60  kind: LB_COOKIE_PORT, _SWITCH, _CHASSIS, _GLOBAL,
- *                _POLICY or _GATEWAY.
+ *                _POLICY, _GATEWAY or _ADMIT.
  *   bit  59      set on a port's migration flows (the priority override).
  *   bits 58..32  zero.
  *   bits 31..0   the object's key: port key, switch tunnel key, or a hash of
@@ -30,6 +30,10 @@ enum lb_cookie_kind {
                                  * key is the rule's conjunction id. */
     LB_COOKIE_GATEWAY = 0x6,    /* Distributed gateway: per overlay switch
                                  * (its key), 0 for the gateway port's. */
+    LB_COOKIE_ADMIT = 0x8,      /* Learned in the switch (policy-admit.c):
+                                 * a migrated port's admitted tuples, the
+                                 * key its port key.  ofctrl neither
+                                 * compares nor deletes them. */
 };
 
 #define LB_COOKIE_KIND_SHIFT 60

@@ -30,6 +30,7 @@
 #include "openvswitch/rconn.h"
 #include "openvswitch/vlog.h"
 #include "byte-order.h"
+#include "cookie.h"
 #include "socket-util.h"
 #include "util.h"
 
@@ -431,6 +432,12 @@ ofctrl_handle_flow_stats(struct ofctrl *ofctrl, const struct ofp_header *oh)
             }
             break;
         }
+        /* Flows the switch learned (learn()) are its own: never
+         * compared with the desired ones, never deleted by a diff, so a
+         * restarted agent leaves them be. */
+        if (lb_cookie_kind(ntohll(fs.cookie)) == LB_COOKIE_ADMIT) {
+            continue;
+        }
         struct minimatch mm;
         minimatch_init(&mm, &fs.match);
         installed_add(ofctrl, fs.table_id, fs.priority, &mm,
@@ -543,7 +550,8 @@ ofctrl_recv(struct ofctrl *ofctrl, const struct ofp_header *oh)
                     = ofctrl->agg_pending[--ofctrl->n_agg_pending];
                 if (!ofputil_decode_aggregate_stats_reply(&as, oh)
                     && ofctrl->agg_cb) {
-                    ofctrl->agg_cb(ofctrl->agg_aux, cookie, as.packet_count);
+                    ofctrl->agg_cb(ofctrl->agg_aux, cookie, as.packet_count,
+                                   as.flow_count);
                 }
                 break;
             }
@@ -1055,6 +1063,33 @@ ofctrl_ct_flush_zone(struct ofctrl *ofctrl, uint16_t zone)
     struct nx_zone_id *nzi = ofpbuf_put_zeros(msg, sizeof *nzi);
     nzi->zone_id = htons(zone);
     ofctrl_send(ofctrl, msg);
+    return true;
+}
+
+/* Deletes the flows the switch learned with cookie 'cookie' (of kind
+ * LB_COOKIE_ADMIT, which ofctrl does not track), in every table, after
+ * everything sent before.  Returns false if not connected. */
+bool
+ofctrl_delete_learned(struct ofctrl *ofctrl, uint64_t cookie)
+{
+    if (!ofctrl_is_connected(ofctrl)
+        || lb_cookie_kind(cookie) != LB_COOKIE_ADMIT) {
+        return false;
+    }
+    struct ofputil_flow_mod fm = {
+        .cookie = htonll(cookie),
+        .cookie_mask = OVS_BE64_MAX,
+        .new_cookie = OVS_BE64_MAX,
+        .table_id = OFPTT_ALL,
+        .command = OFPFC_DELETE,
+        .buffer_id = UINT32_MAX,
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+    };
+    minimatch_init_catchall(&fm.match);
+    ofctrl_send(ofctrl, ofputil_encode_flow_mod(&fm,
+                                                ofctrl_protocol(ofctrl)));
+    minimatch_destroy(&fm.match);
     return true;
 }
 

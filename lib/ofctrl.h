@@ -47,9 +47,10 @@ void ofctrl_put(struct ofctrl *, struct lb_flow_table *desired,
 uint64_t ofctrl_get_installed_seqno(const struct ofctrl *);
 bool ofctrl_is_connected(const struct ofctrl *);
 bool ofctrl_ct_flush_zone(struct ofctrl *, uint16_t zone);
+bool ofctrl_delete_learned(struct ofctrl *, uint64_t cookie);
 
 typedef void ofctrl_aggregate_cb(void *aux, uint64_t cookie,
-                                 uint64_t n_packets);
+                                 uint64_t n_packets, uint64_t n_flows);
 void ofctrl_set_aggregate_cb(struct ofctrl *, ofctrl_aggregate_cb *,
                              void *aux);
 bool ofctrl_request_aggregate(struct ofctrl *, uint8_t table_id,

@@ -18,6 +18,9 @@
 #define OFTABLE_POLICY_EGRESS_COMMIT  13  /* Commit what they admit. */
 #define OFTABLE_POLICY_SYNC_TRACK     16  /* Conntrack handover: a blocked
                                            * copy's mirrored traffic. */
+#define OFTABLE_POLICY_EGRESS_ADMIT   17  /* Conntrack handover: the idle
+                                           * connections' tuples admitted
+                                           * (learned, policy-admit.c). */
 #define OFTABLE_ARP_RESPONDER 20  /* Answer ARP for known IPs locally. */
 #define OFTABLE_ND_RESPONDER  25  /* Answer IPv6 NS locally, RS to agent. */
 #define OFTABLE_ND_REPLY      26  /* Finish an NS turned into an NA. */
@@ -31,6 +34,7 @@
 #define OFTABLE_POLICY_INGRESS        42  /* Ingress rules. */
 #define OFTABLE_POLICY_INGRESS_COMMIT 43  /* Commit what they admit. */
 #define OFTABLE_POLICY_INGRESS_OUT    44  /* To the local port. */
+#define OFTABLE_POLICY_INGRESS_ADMIT  46  /* As 17, the other way. */
 #define OFTABLE_PROVIDER_OUT  45  /* To a provider network's uplink. */
 #define OFTABLE_FLOOD         50  /* Broadcast and multicast. */
 #define OFTABLE_MAX           OFTABLE_FLOOD
@@ -55,9 +59,13 @@
 #define PRIO_POLICY_OPEN        50  /* Not isolated this way: admit. */
 #define PRIO_POLICY_NOT_IP      90  /* ARP to a policed port. */
 #define PRIO_POLICY_RULE       100  /* Conjunctive rule flows. */
+#define PRIO_POLICY_ADMIT_LOOKUP 105 /* A policed port's way into its
+                                     * zone past the admitted tuples
+                                     * (policy-admit.c), below ND's. */
 #define PRIO_POLICY_ALLOW_ALL  110  /* A rule of one dimension. */
 #define PRIO_POLICY_EXEMPT     110  /* ND and MLD: never policed. */
 #define PRIO_POLICY_ESTABLISHED 190 /* Replies, related: pass. */
+#define PRIO_POLICY_ADMIT      185  /* New, but an admitted tuple. */
 #define PRIO_POLICY_SYNC       195  /* Conntrack handover of a migrating
                                      * port (policy-handover.c). */
 #define PRIO_POLICY_INVALID    200  /* Invalid per conntrack: drop. */
@@ -70,6 +78,10 @@
 /* A policed local port's conntrack zone, which is its ofport, set before
  * conntrack and kept across it (lib/policy.c). */
 #define LB_REG_ZONE "reg13"
+/* Bit 0: the egress lookup of the admitted tuples matched; bit 1: the
+ * ingress one (policy-admit.c).  Each lookup clears its bit first. */
+#define LB_REG_ADMIT "reg11"
+#define LB_REG_ADMIT_NXM "NXM_NX_REG11"
 
 /* reg14 of a packet that came in from a provider network's uplink: above
  * every port key (LB_PORT_KEY_MAX), so that it names no port. */
@@ -79,6 +91,10 @@
  * above every switch key (LB_SWITCH_KEY_MAX is 24 bits, but switches have
  * at most 7), so that no switch's traffic carries it. */
 #define LB_TUN_CT_SYNC 0x800000u
+/* The Geneve VNI bit of a tuple the source sends its migration's target
+ * at the cutover, for the target to admit that connection's first packet
+ * (policy-admit.c). */
+#define LB_TUN_CT_ADMIT 0x400000u
 
 /* The Geneve VNI bit of a gateway handover copy (pipeline-gateway.c): a
  * migrating VM's packet that the source's host DNATed into the overlay,

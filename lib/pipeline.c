@@ -17,6 +17,7 @@
 #include "pipeline-gateway.h"
 #include "pipeline-provider.h"
 #include "policy.h"
+#include "policy-admit.h"
 #include "openvswitch/util.h"
 #include "simap.h"
 #include "util.h"
@@ -598,6 +599,9 @@ add_port_flows(const struct lb_pipeline_ctx *ctx, const struct lb_port *port,
                 lb_policy_handover_flows(ctx->policy, port, sw->tunnel_key,
                                          ofport, ctx->chassis,
                                          ctx->tunnel_ofports, ft);
+                lb_policy_admit_port_flows(ctx->policy, port, sw->tunnel_key,
+                                           ofport, ctx->chassis,
+                                           ctx->tunnel_ofports, ft);
             }
         }
         if (sw->physnet) {
@@ -871,6 +875,9 @@ lb_pipeline_compute(const struct lb_pipeline_ctx *ctx,
     lb_provider_default_flows(ctx, ft);
     if (ctx->policy) {
         lb_policy_put_flows(ctx->policy, ft);
+        if (ctx->ct_handover) {
+            lb_policy_admit_default_flows(ft);
+        }
     }
     lb_gateway_default_flows(ctx, ft);
     add_chassis_flows(ctx, &fb, ft);

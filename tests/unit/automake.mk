@@ -93,6 +93,11 @@ tests_unit_test_policy_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DLB_FIXTURES_DEFAULT='"$(abs_top_srcdir)/tests/fixtures"'
 tests_unit_test_policy_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_policy_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+UNIT_TESTS += tests/unit/test-policy-admit
+tests_unit_test_policy_admit_SOURCES = tests/unit/test-policy-admit.c \
+	tests/unit/test-flows.h
+tests_unit_test_policy_admit_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_policy_admit_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
 UNIT_TESTS += tests/unit/test-multinic
 tests_unit_test_multinic_SOURCES = tests/unit/test-multinic.c \
 	tests/unit/test-fixtures.h

@@ -2,7 +2,8 @@
 # The agent's parts in one direction (lib/agent-view.h): agent.c owns the
 # loop and the state and is the only file that calls the parts; the parts
 # never call one another nor back up.  Fails, naming each call, if
-# agent-k8s.c, agent-cni.c, agent-migration.c or agent-ra.c calls a
+# agent-k8s.c, agent-cni.c, agent-migration.c, agent-ra.c or agent-admit.c
+# calls a
 # function defined in another of those, in agent.c or in agent-writes.c,
 # or includes
 # another part's header (agent-view.h, for the core's state, and
@@ -12,7 +13,7 @@
 # the OVS coding style puts it; calls are searched with comments removed.
 set -eu
 lib=${srcdir:-$(dirname "$0")/../..}/lib
-parts="agent-k8s.c agent-cni.c agent-migration.c agent-ra.c"
+parts="agent-k8s.c agent-cni.c agent-migration.c agent-ra.c agent-admit.c"
 all="$parts agent.c agent-writes.c"
 
 strip_comments() {
