@@ -31,6 +31,15 @@ VLOG_DEFINE_THIS_MODULE(agent_admit);
 /* How long a dump may take before it is given up. */
 #define DUMP_TIMEOUT_MS 5000
 
+/* The tuples go out paced, ADMIT_BATCH every ADMIT_BATCH_MS (6,400 a
+ * second), and each twice (ADMIT_PASSES): a burst of thousands of small
+ * packets into a tunnel loses some on a loaded node (the bed lost a fifth
+ * of 400 sent at once), and a lost tuple is a connection that breaks.
+ * Learning a tuple twice only refreshes its flow. */
+#define ADMIT_BATCH 64
+#define ADMIT_BATCH_MS 10
+#define ADMIT_PASSES 2
+
 /* One port, as a migration's source or target here. */
 struct admit_port {
     char *name;
@@ -60,6 +69,14 @@ struct lb_agent_admit {
     struct shash ports;         /* Contains "struct admit_port". */
     struct lb_ct_dumper *dumper;
     char *dumping;              /* The port whose zone is being read. */
+
+    /* The tuples being sent, of one port at a time. */
+    char *sending;              /* Its port. */
+    struct lb_admit_tuple *tuples;
+    size_t n_tuples, next, pass;
+    struct eth_addr mac;
+    char *actions;              /* The packet-out's. */
+    long long int next_batch;
 };
 
 struct lb_agent_admit *
@@ -90,6 +107,9 @@ lb_agent_admit_destroy(struct lb_agent_admit *a)
     if (a) {
         lb_ct_dumper_destroy(a->dumper);
         free(a->dumping);
+        free(a->sending);
+        free(a->tuples);
+        free(a->actions);
         struct shash_node *node;
         SHASH_FOR_EACH_SAFE (node, &a->ports) {
             admit_port_destroy(node->data);
@@ -123,9 +143,11 @@ admit_fail(struct admit_port *ap, char *error)
     ap->last_error = error;
 }
 
-/* The dump of 'ap's zone is 'text': sends the target its tuples. */
+/* The dump of 'ap's zone is 'text': its tuples, to be sent to the
+ * target. */
 static void
-admit_send(struct lb_agent_admit *a, struct admit_port *ap, const char *text)
+admit_queue_tuples(struct lb_agent_admit *a, struct admit_port *ap,
+                   const char *text)
 {
     const struct lb_agent_view *v = a->view;
     const struct lb_port *port = lb_model_find_port(v->model, ap->name);
@@ -145,31 +167,72 @@ admit_send(struct lb_agent_admit *a, struct admit_port *ap, const char *text)
         free(entries);
         return;
     }
+    free(a->tuples);
+    a->tuples = xmalloc(MAX(n, 1) * sizeof *a->tuples);
+    a->n_tuples = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (lb_admit_tuple_from_entry(port, &entries[i],
+                                      &a->tuples[a->n_tuples])) {
+            a->n_tuples++;
+        }
+    }
+    free(entries);
+
     struct ds actions = DS_EMPTY_INITIALIZER;
     lb_admit_packet_out_actions(port->sw->tunnel_key, tun, &actions);
+    free(a->actions);
+    a->actions = ds_steal_cstr(&actions);
+    a->mac = port->mac;
+    a->next = a->pass = 0;
+    a->next_batch = 0;
+    free(a->sending);
+    a->sending = xstrdup(ap->name);
+}
+
+/* The next batch of the tuples being sent. */
+static void
+admit_send_batch(struct lb_agent_admit *a)
+{
+    if (time_msec() < a->next_batch) {
+        return;
+    }
+    struct admit_port *ap = shash_find_data(&a->ports, a->sending);
     struct ofpbuf packet;
     ofpbuf_init(&packet, 128);
-    for (size_t i = 0; i < n; i++) {
-        struct lb_admit_tuple t;
-        if (lb_admit_tuple_from_entry(port, &entries[i], &t)) {
-            lb_admit_packet(&t, port->mac, &packet);
-            if (!ofctrl_packet_out(v->ofctrl, packet.data, packet.size,
-                                   OFPP_CONTROLLER, ds_cstr(&actions))) {
-                ap->n_sent++;
-            }
+    for (size_t i = 0; i < ADMIT_BATCH && a->next < a->n_tuples; i++) {
+        lb_admit_packet(&a->tuples[a->next++], a->mac, &packet);
+        if (!ofctrl_packet_out(a->view->ofctrl, packet.data, packet.size,
+                               OFPP_CONTROLLER, a->actions)
+            && ap && !a->pass) {
+            ap->n_sent++;
         }
     }
     ofpbuf_uninit(&packet);
-    ds_destroy(&actions);
-    free(entries);
-    ap->sent_msec = time_msec();
-    free(ap->last_error);
-    ap->last_error = NULL;
-    VLOG_INFO("%s: sent %s %"PRIuSIZE" conntrack tuples (of %"PRIuSIZE
-              " entries in zone %"PRIu16"%s) %lld ms after its activation",
-              ap->name, ap->target, ap->n_sent, n, ap->zone,
-              ap->n_errors ? ", some unreadable" : "",
-              ap->sent_msec - ap->activated_msec);
+    a->next_batch = time_msec() + ADMIT_BATCH_MS;
+    if (a->next < a->n_tuples) {
+        return;
+    }
+    if (ap && !a->pass) {
+        ap->sent_msec = time_msec();
+        free(ap->last_error);
+        ap->last_error = NULL;
+        VLOG_INFO("%s: sent %s %"PRIuSIZE" conntrack tuples (of %"PRIuSIZE
+                  " entries in zone %"PRIu16"%s) %lld ms after its "
+                  "activation (dump %lld ms)", ap->name, ap->target,
+                  ap->n_sent, ap->n_entries, ap->zone,
+                  ap->n_errors ? ", some unreadable" : "",
+                  ap->sent_msec - ap->activated_msec,
+                  ap->dumped_msec - ap->activated_msec);
+    }
+    if (++a->pass < ADMIT_PASSES) {
+        a->next = 0;
+        return;
+    }
+    free(a->sending);
+    a->sending = NULL;
+    free(a->tuples);
+    a->tuples = NULL;
+    a->n_tuples = 0;
 }
 
 /* The dump under way: its reply, its failure or its timeout. */
@@ -183,7 +246,7 @@ admit_poll_dump(struct lb_agent_admit *a)
     }
     struct admit_port *ap = shash_find_data(&a->ports, a->dumping);
     if (ap && !retval) {
-        admit_send(a, ap, text);
+        admit_queue_tuples(a, ap, text);
     } else if (ap) {
         admit_fail(ap, error);
         error = NULL;
@@ -238,10 +301,13 @@ lb_agent_admit_run(struct lb_agent_admit *a,
                    const struct lb_policy_engine *pe)
 {
     admit_watch_sources(a, pe);
+    if (a->sending) {
+        admit_send_batch(a);
+    }
     if (lb_ct_dumper_busy(a->dumper)) {
         admit_poll_dump(a);
     }
-    if (lb_ct_dumper_busy(a->dumper)) {
+    if (lb_ct_dumper_busy(a->dumper) || a->sending) {
         return;
     }
     struct shash_node *node;
@@ -256,6 +322,9 @@ lb_agent_admit_run(struct lb_agent_admit *a,
             }
             a->dumping = xstrdup(ap->name);
             admit_poll_dump(a);
+            if (a->sending) {
+                admit_send_batch(a);
+            }
             break;
         }
     }
@@ -265,6 +334,13 @@ void
 lb_agent_admit_wait(struct lb_agent_admit *a)
 {
     lb_ct_dumper_wait(a->dumper);
+    if (a->sending) {
+        poll_timer_wait_until(a->next_batch);
+        return;
+    }
+    if (lb_ct_dumper_busy(a->dumper)) {
+        return;
+    }
     struct shash_node *node;
     SHASH_FOR_EACH (node, &a->ports) {
         const struct admit_port *ap = node->data;

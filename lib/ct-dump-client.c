@@ -118,6 +118,7 @@ int
 lb_ct_dumper_poll(struct lb_ct_dumper *d, char **textp, char **errorp)
 {
     *textp = NULL;
+    *errorp = NULL;
     if (!d->rpc) {
         *errorp = xstrdup("no dump under way");
         return EINVAL;

@@ -29,6 +29,7 @@ tests_k8s_watch_tool_SOURCES = tests/k8s-watch-tool.c
 tests_k8s_watch_tool_LDADD = $(LIVEBIND_LIBS)
 SYSTEM_TESTS += tests/system/test-migration.sh
 SYSTEM_TESTS += tests/system/test-policy-migration.sh
+SYSTEM_TESTS += tests/system/test-policy-idle-handover.sh
 EXTRA_DIST += tests/system/policy-probe.py
 EXTRA_DIST += tests/system/migration.sh tests/system/canary.py tests/system/announce.py
 SYSTEM_TESTS += tests/system/test-migration-many.sh
