@@ -5,6 +5,7 @@
 # each briefly.
 FUZZERS = \
 	tests/fuzz/fuzz-cni \
+	tests/fuzz/fuzz-ct-dump \
 	tests/fuzz/fuzz-derive \
 	tests/fuzz/fuzz-k8s-config \
 	tests/fuzz/fuzz-k8s-objects \
@@ -17,6 +18,9 @@ FUZZ_LINK_FLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_cni_SOURCES = tests/fuzz/fuzz-cni.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_cni_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_cni_LDADD = $(LIVEBIND_LIBS)
+tests_fuzz_fuzz_ct_dump_SOURCES = tests/fuzz/fuzz-ct-dump.c tests/fuzz/fuzz.h
+tests_fuzz_fuzz_ct_dump_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_ct_dump_LDADD = $(LIVEBIND_LIBS)
 tests_fuzz_fuzz_derive_SOURCES = tests/fuzz/fuzz-derive.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_derive_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_derive_LDADD = $(LIVEBIND_LIBS)

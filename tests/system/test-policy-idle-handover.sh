@@ -148,6 +148,12 @@ check "migration 1: cutover" vm_migrate_cutover vm1
 check "node2 learned the source's tuples before completion" \
     bed_wait_until 10 eval '[ "$(learned node2)" -ge $((2 * n_fan)) ]'
 echo "    node2 learned $(learned node2) tuples"
+# With $LB_POLICY_DUMP_DIR, node2's flows now (docs/pipeline.md quotes
+# them).
+if [ -n "${LB_POLICY_DUMP_DIR-}" ]; then
+    mkdir -p "$LB_POLICY_DUMP_DIR"
+    bed_ofctl node2 dump-flows > "$LB_POLICY_DUMP_DIR/admit-node2.txt"
+fi
 agent_ctl node1 policies default_vm1 | sed 's/^/    /'
 check "node1 says how many tuples it sent" \
     eval 'agent_ctl node1 policies default_vm1 |
@@ -190,9 +196,19 @@ check "... nothing of B's reached the VM" eval 'python3 -c "import json, sys
 s = json.load(open(sys.argv[1]))
 assert not s[\"udp\"] and not s[\"tcp\"], s" "$dir/sink.json"'
 
-# ---- Restarted agents (without the handover from now on): the learned
-# flows stay; they go when the port leaves node2.
+# ---- Restarted agents: the learned flows stay, and the restarted agent
+# sends no flow-mod for them (ofctrl neither compares nor deletes them);
+# they go when the port leaves node2.
 n_learned=$(learned node2)
+agent_stop node2
+agent_k8s_start node2
+agent_wait_synced node2
+sleep 1
+check "node2's restarted agent sent zero flow-mods" \
+    agent_flow_mods_equal node2 0
+check "... and left the $n_learned learned tuples be" \
+    eval '[ "$(learned node2)" = "$n_learned" ]'
+# From now on, without the handover.
 for n in node1 node2 node3; do
     agent_stop "$n"
     agent_k8s_start "$n" --no-ct-handover
@@ -201,7 +217,7 @@ for n in node1 node2 node3; do
     agent_wait_synced "$n"
 done
 sleep 1
-check "a restarted agent leaves the learned tuples be ($n_learned)" \
+check "agents restarted with --no-ct-handover leave them be too" \
     eval '[ "$(learned node2)" = "$n_learned" ]'
 
 # ---- Migration 2, node2 -> node1, without the handover: new idle
