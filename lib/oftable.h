@@ -21,6 +21,8 @@
 #define OFTABLE_POLICY_EGRESS_ADMIT   17  /* Conntrack handover: the idle
                                            * connections' tuples admitted
                                            * (learned, policy-admit.c). */
+#define OFTABLE_POLICY_ADMIT_LEARN    18  /* ...learned from the source's
+                                           * tuples, here. */
 #define OFTABLE_ARP_RESPONDER 20  /* Answer ARP for known IPs locally. */
 #define OFTABLE_ND_RESPONDER  25  /* Answer IPv6 NS locally, RS to agent. */
 #define OFTABLE_ND_REPLY      26  /* Finish an NS turned into an NA. */

@@ -198,7 +198,8 @@ put_learn(struct ds *a, bool egress, bool v6, uint8_t proto, uint32_t key,
 /* The target: the tuples the port's main chassis sends are learned, one
  * flow per family, protocol, address of the port and timeout bucket (the
  * learned flows' hard timeout cannot come from the packet, so the TTL
- * picks the flow that has it). */
+ * picks the flow that has it).  In a table of their own, so that table
+ * 0's counts are those of the mirroring window's copies alone. */
 static void
 add_learn_flows(const struct lb_port *port, uint32_t switch_key,
                 unsigned int tun, uint64_t cookie, struct lb_flow_table *ft)
@@ -230,7 +231,7 @@ add_learn_flows(const struct lb_port *port, uint32_t switch_key,
                           seconds);
                 ds_put_char(&actions, ',');
                 put_learn(&actions, true, v6, protos[p], port->key, seconds);
-                lb_flow_table_add_ds(ft, OFTABLE_CLASSIFY, PRIO_POLICY_SYNC,
+                lb_flow_table_add_ds(ft, OFTABLE_POLICY_ADMIT_LEARN, PRIO_PORT,
                                      cookie, &match, &actions);
             }
         }
@@ -273,9 +274,9 @@ lb_policy_admit_port_flows(const struct lb_policy_engine *e,
                       w->reg, port->key);
         /* The bit cleared first: a flood's copies for several ports, or
          * a packet from one policed port to another, look up again. */
-        ds_put_format(&actions, "load:0->"LB_REG_ADMIT_NXM"[%d],"
+        ds_put_format(&actions, "set_field:0/%#x->"LB_REG_ADMIT","
                       "resubmit(,%d),set_field:%u->"LB_REG_ZONE","
-                      "ct(table=%d,zone=NXM_NX_REG13[0..15])", w->bit,
+                      "ct(table=%d,zone=NXM_NX_REG13[0..15])", 1u << w->bit,
                       w->admit, ofport, w->next);
         lb_flow_table_add_ds(ft, w->table, PRIO_POLICY_ADMIT_LOOKUP, cookie,
                              &match, &actions);
@@ -300,6 +301,17 @@ lb_policy_admit_default_flows(struct lb_flow_table *ft)
 {
     uint64_t cookie = lb_cookie(LB_COOKIE_GLOBAL, 0, false);
     char *a;
+
+    /* A tuple, from whichever tunnel: table 18 learns it if it is from
+     * the main chassis of a port migrating here, for that port, and drops
+     * it in any case. */
+    char *m = xasprintf("tun_id=%#x/%#x", LB_TUN_CT_ADMIT, LB_TUN_CT_ADMIT);
+    a = xasprintf("resubmit(,%d)", OFTABLE_POLICY_ADMIT_LEARN);
+    lb_flow_table_add(ft, OFTABLE_CLASSIFY, PRIO_POLICY_SYNC, cookie, m, a);
+    free(m);
+    free(a);
+    lb_flow_table_add(ft, OFTABLE_POLICY_ADMIT_LEARN, PRIO_TABLE_MISS,
+                      cookie, "", "drop");
 
     a = xasprintf("resubmit(,%d)", OFTABLE_POLICY_EGRESS_COMMIT);
     lb_flow_table_add(ft, OFTABLE_POLICY_EGRESS, PRIO_POLICY_ADMIT, cookie,

@@ -316,12 +316,17 @@ test_flows(void **state OVS_UNUSED)
     lb_pipeline_compute(&ctx, &ft);
     assert_all_parse(&ft);
     size_t n_buckets = LB_ADMIT_BUCKET_MAX - LB_ADMIT_BUCKET_MIN + 1;
-    assert_int_equal(count_flows(&ft, OFTABLE_CLASSIFY,
+    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN,
                                  "tun_id=0x400001", "learn("),
                      2 * 2 * n_buckets);
-    assert_int_equal(count_flows(&ft, OFTABLE_CLASSIFY, "in_port=1,", "learn("),
-                     2 * 2 * n_buckets);
+    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN,
+                                 "in_port=1,", "learn("), 2 * 2 * n_buckets);
+    /* Table 0 sends every tuple there, where the others drop. */
     assert_actions(&ft, OFTABLE_CLASSIFY, PRIO_POLICY_SYNC,
+                   "tun_id=0x400000/0x400000", "resubmit(,18)");
+    assert_actions(&ft, OFTABLE_POLICY_ADMIT_LEARN, PRIO_TABLE_MISS, "",
+                   "drop");
+    assert_actions(&ft, OFTABLE_POLICY_ADMIT_LEARN, PRIO_PORT,
                    "in_port=1,tun_id=0x400001,tcp,nw_dst=10.0.0.11,nw_ttl=16",
                    "learn(table=46,priority=100,hard_timeout=65535,"
                    "fin_hard_timeout=1,cookie=0x800000000100000b,"
@@ -336,17 +341,17 @@ test_flows(void **state OVS_UNUSED)
                    "NXM_OF_TCP_SRC[]=NXM_OF_TCP_DST[],"
                    "NXM_OF_TCP_DST[]=NXM_OF_TCP_SRC[],"
                    "load:1->NXM_NX_REG11[0])");
-    assert_int_equal(count_flows(&ft, OFTABLE_CLASSIFY,
+    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN,
                                  "udp6,ipv6_dst=fd00::b,nw_ttl=5",
                                  "hard_timeout=32,"), 1);
     /* Into the zone past the lookup, both ways, both families. */
     assert_actions(&ft, OFTABLE_POLICY_INGRESS_CT, PRIO_POLICY_ADMIT_LOOKUP,
                    "ipv6,reg15=0x100000b",
-                   "load:0->NXM_NX_REG11[1],resubmit(,46),"
+                   "set_field:0/0x2->reg11,resubmit(,46),"
                    "set_field:7->reg13,ct(table=42,zone=NXM_NX_REG13[0..15])");
     assert_actions(&ft, OFTABLE_POLICY_EGRESS_CT, PRIO_POLICY_ADMIT_LOOKUP,
                    "ip,reg14=0x100000b",
-                   "load:0->NXM_NX_REG11[0],resubmit(,17),"
+                   "set_field:0/0x1->reg11,resubmit(,17),"
                    "set_field:7->reg13,ct(table=12,zone=NXM_NX_REG13[0..15])");
     /* A marked new connection: committed and delivered. */
     assert_actions(&ft, OFTABLE_POLICY_INGRESS, PRIO_POLICY_ADMIT,
@@ -357,13 +362,14 @@ test_flows(void **state OVS_UNUSED)
     /* The tunnel from another chassis learns nothing. */
     simap_put(&tunnels, "n4", 5);
     lb_pipeline_compute(&ctx, &ft);
-    assert_int_equal(count_flows(&ft, OFTABLE_CLASSIFY, "in_port=5,", ""), 0);
+    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN,
+                                 "in_port=5,", ""), 0);
 
     /* The source learns nothing; it keeps its lookups. */
     ctx.chassis = "n2";
     simap_put(&tunnels, "n3", 2);
     lb_pipeline_compute(&ctx, &ft);
-    assert_int_equal(count_flows(&ft, OFTABLE_CLASSIFY, "", "learn("), 0);
+    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN, "", "learn("), 0);
     assert_int_equal(count_flows(&ft, OFTABLE_POLICY_INGRESS_CT, "",
                                  "resubmit(,46)"), 2);
 
@@ -372,7 +378,7 @@ test_flows(void **state OVS_UNUSED)
     lb_port_set_chassis(vm, "n3", NULL);
     ctx.chassis = "n3";
     lb_pipeline_compute(&ctx, &ft);
-    assert_int_equal(count_flows(&ft, OFTABLE_CLASSIFY, "", "learn("), 0);
+    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN, "", "learn("), 0);
     assert_int_equal(count_flows(&ft, OFTABLE_POLICY_EGRESS_CT, "",
                                  "resubmit(,17)"), 2);
 
@@ -380,7 +386,7 @@ test_flows(void **state OVS_UNUSED)
     lb_port_set_chassis(vm, "n2", "n3");
     ctx.ct_handover = false;
     lb_pipeline_compute(&ctx, &ft);
-    assert_int_equal(count_flows(&ft, OFTABLE_CLASSIFY, "", "learn("), 0);
+    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN, "", "learn("), 0);
     assert_int_equal(count_flows(&ft, OFTABLE_POLICY_INGRESS_CT, "",
                                  "resubmit(,46)"), 0);
     assert_int_equal(count_flows(&ft, OFTABLE_POLICY_INGRESS,
@@ -391,7 +397,7 @@ test_flows(void **state OVS_UNUSED)
     lb_policy_remove_policy(e, "default", "deny");
     lb_policy_engine_run(e, NULL, NULL);
     lb_pipeline_compute(&ctx, &ft);
-    assert_int_equal(count_flows(&ft, OFTABLE_CLASSIFY, "", "learn("), 0);
+    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN, "", "learn("), 0);
     assert_int_equal(count_flows(&ft, OFTABLE_POLICY_INGRESS_CT, "",
                                  "resubmit(,46)"), 0);
 
