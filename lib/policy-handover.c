@@ -26,7 +26,9 @@
  * over by its first packet after the cutover: mirroring goes on until the
  * migration completes, so the source still sees it, judges it by its
  * conntrack, and sends the target the copy that admits its
- * retransmission.  Only the migrating port's zone is written, only with
+ * retransmission.  One still idle when the migration completes is
+ * admitted by its exact tuple instead (policy-admit.c).  Only the
+ * migrating port's zone is written, only with
  * packets from its own MAC that came through the tunnel from its main
  * chassis; the entries are the VM's own connections, and age out with
  * them.  Pure, like pipeline.c. */
