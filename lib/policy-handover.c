@@ -28,10 +28,9 @@
  * conntrack, and sends the target the copy that admits its
  * retransmission.  One still idle when the migration completes is
  * admitted by its exact tuple instead (policy-admit.c).  Only the
- * migrating port's zone is written, only with
- * packets from its own MAC that came through the tunnel from its main
- * chassis; the entries are the VM's own connections, and age out with
- * them.  Pure, like pipeline.c. */
+ * migrating port's zone is written, only with packets from its own MAC
+ * that came through the tunnel from its main chassis; the entries are the
+ * VM's own connections, and age out with them.  Pure, like pipeline.c. */
 
 #include <config.h>
 #include "policy.h"
