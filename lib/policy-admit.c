@@ -258,7 +258,7 @@ lb_policy_admit_port_flows(const struct lb_policy_engine *e,
      * lb_policy_local_port_flows()'s way in, one priority up, with the
      * lookup first.  Every policed port has it, not only one migrating:
      * a migrated port's learned flows outlive its migration. */
-    static const struct {
+    static const struct admit_way {
         const char *reg;
         uint8_t table, admit, next;
         int bit;
@@ -269,15 +269,14 @@ lb_policy_admit_port_flows(const struct lb_policy_engine *e,
           OFTABLE_POLICY_INGRESS_ADMIT, OFTABLE_POLICY_INGRESS, 1 },
     };
     for (size_t i = 0; i < 2 * ARRAY_SIZE(ways); i++) {
-        const typeof(ways[0]) *w = &ways[i / 2];
+        const struct admit_way *w = &ways[i / 2];
         ds_put_format(&match, "%s,%s=%#"PRIx32, i & 1 ? "ipv6" : "ip",
                       w->reg, port->key);
         /* The bit cleared first: a flood's copies for several ports, or
          * a packet from one policed port to another, look up again. */
         ds_put_format(&actions, "set_field:0/%#x->"LB_REG_ADMIT","
-                      "resubmit(,%d),set_field:%u->"LB_REG_ZONE","
-                      "ct(table=%d,zone=NXM_NX_REG13[0..15])", 1u << w->bit,
-                      w->admit, ofport, w->next);
+                      "resubmit(,%d),", 1u << w->bit, w->admit);
+        lb_policy_put_into_zone(&actions, ofport, w->next);
         lb_flow_table_add_ds(ft, w->table, PRIO_POLICY_ADMIT_LOOKUP, cookie,
                              &match, &actions);
     }

@@ -1602,6 +1602,16 @@ lb_policy_port_isolated(const struct lb_policy_engine *e,
     return in || out;
 }
 
+/* The actions that take a packet into the conntrack zone of the local
+ * port with ofport 'ofport', on to table 'next' after conntrack. */
+void
+lb_policy_put_into_zone(struct ds *actions, unsigned int ofport,
+                        uint8_t next)
+{
+    ds_put_format(actions, "set_field:%u->"LB_REG_ZONE","
+                  "ct(table=%d,zone=NXM_NX_REG13[0..15])", ofport, next);
+}
+
 /* A port that some policy isolates, in either direction, has all its IP
  * traffic tracked in its own conntrack zone, the same zone both ways, so
  * that the replies to what it sent are "established" when they come in,
@@ -1635,9 +1645,7 @@ lb_policy_local_port_flows(const struct lb_policy_engine *e,
         ds_clear(&actions);
         ds_put_format(&match, "%s,%s=%#"PRIx32, i & 1 ? "ipv6" : "ip",
                       ways[i / 2].reg, port->key);
-        ds_put_format(&actions, "set_field:%u->"LB_REG_ZONE","
-                      "ct(table=%d,zone=NXM_NX_REG13[0..15])", ofport,
-                      ways[i / 2].next);
+        lb_policy_put_into_zone(&actions, ofport, ways[i / 2].next);
         lb_flow_table_add(ft, ways[i / 2].table, PRIO_PORT, cookie,
                           ds_cstr(&match), ds_cstr(&actions));
     }

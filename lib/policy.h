@@ -234,6 +234,9 @@ void lb_policy_local_port_flows(const struct lb_policy_engine *,
                                 const struct lb_port *, unsigned int ofport,
                                 struct lb_flow_table *);
 
+void lb_policy_put_into_zone(struct ds *actions, unsigned int ofport,
+                             uint8_t next_table);
+
 /* The endpoints of the model's ports, from the cluster's objects
  * (policy-derive.c): for 'ports' only, or (NULL) all of them, removing
  * those of ports gone from the model. */

@@ -16,6 +16,8 @@
 #     target's conntrack holding all N connections (ovs-appctl
 #     dpctl/dump-conntrack, polled);
 #   - livebind-ctl's count on the target (packets committed, over how long);
+#   - admission: from the target's unblocking to its switch having learned
+#     the tuples of all N (lib/policy-admit.c), and the source's figure;
 #   - after the cutover: from the target's unblocking to every one of the
 #     N having received a line through the target (S's period included).
 # The VM migrates node1 -> node2 for the first N, back for the second.
@@ -56,6 +58,11 @@ print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2" 2>/dev/null ||
 held() {
     bed_ovs "$1" ovs-appctl dpctl/dump-conntrack | grep -c "port=$2[,)]" ||
         true
+}
+
+# learned NODE : the tuples of idle connections NODE's switch learned.
+learned() {
+    bed_ofctl "$1" dump-flows table=46 | grep -c 'cookie=0x8' || true
 }
 
 conns=${BENCH_HANDOVER_CONNS:-1000 10000}
@@ -106,6 +113,15 @@ for n in $conns; do
     # the target.  (The summary is rewritten every 0.5 s.)
     start=${EPOCHREALTIME/./}
     kill -USR1 "$cli"
+    # The admission of idle connections (lib/policy-admit.c): the source
+    # sends every connection's tuple at the cutover, the target learns
+    # them; all N learned, from the target's unblocking.
+    bed_wait_until $((30 + n / 200)) \
+        eval '[ "$(learned "$target")" -ge "$n" ]' || true
+    echo "  admission: the target learned $(learned "$target") tuples" \
+         "within $(ms "$start") ms of its unblocking"
+    agent_ctl "${VM_NODE[vm1]}" policies default_vm1 | grep 'tuples sent' |
+        sed 's/^ */  livebind-ctl on the source: /'
     sleep 0.6
     bed_wait_until $((30 + n / 200)) \
         eval '[ "$(field "$json" fresh)" -ge "$n" ]' || true
