@@ -69,6 +69,8 @@ struct lb_agent_admit {
     struct shash ports;         /* Contains "struct admit_port". */
     struct lb_ct_dumper *dumper;
     char *dumping;              /* The port whose zone is being read. */
+    uint64_t watched_seqno;     /* The flows' seqno the sources were last
+                                 * looked for at. */
 
     /* The tuples being sent, of one port at a time. */
     char *sending;              /* Its port. */
@@ -264,6 +266,12 @@ admit_watch_sources(struct lb_agent_admit *a,
                     const struct lb_policy_engine *pe)
 {
     const struct lb_agent_view *v = a->view;
+    /* An activation, like any change of the model or the interfaces,
+     * makes new flows. */
+    if (*v->flows_seqno == a->watched_seqno) {
+        return;
+    }
+    a->watched_seqno = *v->flows_seqno;
     const struct simap_node *sn;
     SIMAP_FOR_EACH (sn, ovs_bridge_iface_ofports(v->bridge)) {
         const struct lb_port *port = lb_model_find_port(v->model, sn->name);

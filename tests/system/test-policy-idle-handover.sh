@@ -29,6 +29,7 @@ LB_PREFIX=${LB_PREFIX:-lbi$$-}
 export LB_IPV6=1                # bed.sh: keep IPv6 on in the namespaces.
 . "$srcdir/tests/system/cluster.sh"
 . "$srcdir/tests/system/vms.sh"
+. "$srcdir/tests/system/policy.sh"
 
 LB_SWITCH_PREFIX6=fd00:33::/64
 LB_SWITCH_GATEWAY6=fd00:33::1
@@ -37,32 +38,9 @@ dir=$LB_BED_DIR
 probe=$srcdir/tests/system/policy-probe.py
 n_fan=${LB_IDLE_FAN:-200}
 
-check "client A on node3" add_pod node3 client '"labels":{"role":"client-a"}'
-check "client B on node1" add_pod node1 client-b '"labels":{"role":"client-b"}'
-check "server S on node3" add_pod node3 server '"labels":{"role":"server"}'
-check "VM vm1 on node1" vm_new vm1
-vm_ip=$(vm_ip vm1)
-key=${VM_KEY[vm1]}
-keyhex=$(printf '%#x' "$key")
-s_ip=$(ip_of server)
-b_ip=$(ip_of client-b)
-vm_ip6=$(ip6_of vm1-l0)
-s_ip6=$(ip6_of server)
-ip -n "${LB_PREFIX}g-vm1" -6 addr replace "$vm_ip6/64" dev br0 nodad
-echo "VM vm1: $vm_ip $vm_ip6, port key $keyhex; B $b_ip; S $s_ip $s_ip6"
+policy_vm_up
 
-kapi_ok POST /apis/networking.k8s.io/v1/namespaces/default/networkpolicies \
-  '{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",
-    "metadata":{"name":"vm1","namespace":"default"},
-    "spec":{"podSelector":{"matchLabels":{"vm.kubevirt.io/name":"vm1"}},
-            "policyTypes":["Ingress","Egress"],
-            "ingress":[{"from":[{"podSelector":{"matchLabels":
-                                 {"role":"client-a"}}}]}],
-            "egress":[{"to":[{"podSelector":{"matchLabels":
-                                {"role":"server"}}}]}]}}' >/dev/null
-policed_on() {
-    bed_dump_flows "$1" table=44 | grep -q "reg15=$keyhex "
-}
+policy_vm1
 check "the policy reaches node1's flows" bed_wait_until 10 policed_on node1
 check "B no longer reaches the VM" \
     bed_wait_until 5 eval '! bed_exec client-b ping -c 1 -W 1 "$vm_ip"'

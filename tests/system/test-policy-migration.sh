@@ -38,6 +38,7 @@ LB_PREFIX=${LB_PREFIX:-lbp$$-}
 export LB_IPV6=1                # bed.sh: keep IPv6 on in the namespaces.
 . "$srcdir/tests/system/cluster.sh"
 . "$srcdir/tests/system/vms.sh"
+. "$srcdir/tests/system/policy.sh"
 
 LB_SWITCH_PREFIX6=fd00:32::/64
 LB_SWITCH_GATEWAY6=fd00:32::1
@@ -45,26 +46,7 @@ cluster_up 10.32.0.0/16 10.32.0.1
 dir=$LB_BED_DIR
 probe=$srcdir/tests/system/policy-probe.py
 
-# A (the canary's client) and S on node3, B on node1.
-check "client A on node3" add_pod node3 client '"labels":{"role":"client-a"}'
-check "client B on node1" add_pod node1 client-b '"labels":{"role":"client-b"}'
-check "server S on node3" add_pod node3 server '"labels":{"role":"server"}'
-check "VM vm1 on node1" vm_new vm1
-vm_ip=$(vm_ip vm1)
-key=${VM_KEY[vm1]}
-keyhex=$(printf '%#x' "$key")
-s_ip=$(ip_of server)
-b_ip=$(ip_of client-b)
-a_ip=$(ip_of client)
-vm_ip6=$(ip6_of vm1-l0)
-s_ip6=$(ip6_of server)
-b_ip6=$(ip6_of client-b)
-a_ip6=$(ip6_of client)
-# The guest's IPv6 address, as SLAAC would make it (the prefix and the
-# EUI-64 of its MAC, which the CNI result carries).
-ip -n "${LB_PREFIX}g-vm1" -6 addr replace "$vm_ip6/64" dev br0 nodad
-echo "VM vm1: $vm_ip $vm_ip6, port key $keyhex; A $a_ip $a_ip6," \
-    "B $b_ip $b_ip6, S $s_ip $s_ip6"
+policy_vm_up
 
 bed_bg g-vm1 "$dir/sink.log" python3 "$probe" sink 9000 "$dir/sink.json"
 bed_bg g-vm1 "$dir/bsink.log" python3 "$probe" sink 9002 "$dir/bsink.json"
@@ -78,19 +60,8 @@ check "without a policy, B reaches the VM" \
 check "... over IPv6 too" \
     bed_wait_until 10 bed_exec client-b ping -6 -c 1 -W 1 "$vm_ip6"
 
-kapi_ok POST /apis/networking.k8s.io/v1/namespaces/default/networkpolicies \
-  '{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",
-    "metadata":{"name":"vm1","namespace":"default"},
-    "spec":{"podSelector":{"matchLabels":{"vm.kubevirt.io/name":"vm1"}},
-            "policyTypes":["Ingress","Egress"],
-            "ingress":[{"from":[{"podSelector":{"matchLabels":
-                                 {"role":"client-a"}}}]}],
-            "egress":[{"to":[{"podSelector":{"matchLabels":
-                                {"role":"server"}}}]}]}}' >/dev/null
+policy_vm1
 
-policed_on() {  # NODE : the port's ingress policy flows are on NODE
-    bed_dump_flows "$1" table=44 | grep -q "reg15=$keyhex "
-}
 b_blocked() {
     ! bed_exec client-b ping -c 1 -W 1 "$vm_ip" >/dev/null &&
         ! bed_exec client-b ping -6 -c 1 -W 1 "$vm_ip6" >/dev/null
