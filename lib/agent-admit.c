@@ -392,6 +392,13 @@ lb_agent_admit_port_gone(struct lb_agent_admit *a, const char *name)
             ap->n_admitted = 0;
         }
     }
+    /* A port gone from the model keeps no figures here: there are never
+     * more than the model's ports. */
+    if (ap && !port && (!a->dumping || strcmp(a->dumping, name))
+        && (!a->sending || strcmp(a->sending, name))) {
+        shash_find_and_delete(&a->ports, name);
+        admit_port_destroy(ap);
+    }
 }
 
 void

@@ -65,7 +65,8 @@ idle_fan() {
                             [ "$(idle opened "$tag-6")" = "$n_fan" ]'
 }
 idle() {  # FIELD TAG
-    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+    python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
         "$dir/idle$2.json" "$1" 2>/dev/null || echo 0
 }
 # learned NODE : the number of tuples NODE's switch learned (table 46).
@@ -74,7 +75,8 @@ learned() {
 }
 learned_packets() {  # NODE : packets that met them
     bed_ofctl "$1" dump-flows table=46 | grep 'cookie=0x8' |
-        sed 's/.*n_packets=\([0-9]*\).*/\1/' | awk '{s += $1} END {print s + 0}'
+        sed 's/.*n_packets=\([0-9]*\).*/\1/' |
+        awk '{s += $1} END {print s + 0}'
 }
 
 check "the VM's $n_fan + $n_fan idle connections to S are open" \
@@ -100,9 +102,10 @@ eth = bytes.fromhex("0a580a00000b" "0a580a00000b" "0800")
 print((eth + ip + tcp).hex())
 EOF
 )
+into_tunnel="set_field:0x400001->tun_id,output:$tun3"   # switch key 1
 check "node3 sends a forged tuple to node2 (tunnel ofport $tun3)" \
     bed_ofctl node3 packet-out \
-    "in_port=controller,packet=$forged,actions=set_field:0x400001->tun_id,output:$tun3"
+    "in_port=controller,packet=$forged,actions=$into_tunnel"
 # From pod B: datagrams and a SYN to the VM, TTL 16 as the tuples have.
 check "B sends tuple-shaped packets to the VM" \
     bed_exec client-b python3 -c 'import socket, sys
@@ -138,7 +141,8 @@ check "node1 says how many tuples it sent" \
           grep -q "tuples sent to node2: [1-9]"'
 check "nothing learned for the forged tuple, nor for B" \
     eval '! bed_ofctl node2 dump-flows table=46 |
-          grep -e "tp_src=7777" -e "tp_dst=7777" -e "nw_src=$b_ip," -e "nw_dst=$b_ip,"'
+          grep -e "tp_src=7777" -e "tp_dst=7777" -e "nw_src=$b_ip," \
+               -e "nw_dst=$b_ip,"'
 check "no tuple learned on node1 or node3" \
     eval '[ "$(learned node1)" = 0 ] && [ "$(learned node3)" = 0 ]'
 check "migration 1: complete (VMIM Succeeded, source pod deleted)" \

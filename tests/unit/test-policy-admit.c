@@ -369,7 +369,8 @@ test_flows(void **state OVS_UNUSED)
     ctx.chassis = "n2";
     simap_put(&tunnels, "n3", 2);
     lb_pipeline_compute(&ctx, &ft);
-    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN, "", "learn("), 0);
+    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN, "",
+                                 "learn("), 0);
     assert_int_equal(count_flows(&ft, OFTABLE_POLICY_INGRESS_CT, "",
                                  "resubmit(,46)"), 2);
 
@@ -378,7 +379,8 @@ test_flows(void **state OVS_UNUSED)
     lb_port_set_chassis(vm, "n3", NULL);
     ctx.chassis = "n3";
     lb_pipeline_compute(&ctx, &ft);
-    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN, "", "learn("), 0);
+    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN, "",
+                                 "learn("), 0);
     assert_int_equal(count_flows(&ft, OFTABLE_POLICY_EGRESS_CT, "",
                                  "resubmit(,17)"), 2);
 
@@ -386,7 +388,8 @@ test_flows(void **state OVS_UNUSED)
     lb_port_set_chassis(vm, "n2", "n3");
     ctx.ct_handover = false;
     lb_pipeline_compute(&ctx, &ft);
-    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN, "", "learn("), 0);
+    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN, "",
+                                 "learn("), 0);
     assert_int_equal(count_flows(&ft, OFTABLE_POLICY_INGRESS_CT, "",
                                  "resubmit(,46)"), 0);
     assert_int_equal(count_flows(&ft, OFTABLE_POLICY_INGRESS,
@@ -397,7 +400,8 @@ test_flows(void **state OVS_UNUSED)
     lb_policy_remove_policy(e, "default", "deny");
     lb_policy_engine_run(e, NULL, NULL);
     lb_pipeline_compute(&ctx, &ft);
-    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN, "", "learn("), 0);
+    assert_int_equal(count_flows(&ft, OFTABLE_POLICY_ADMIT_LEARN, "",
+                                 "learn("), 0);
     assert_int_equal(count_flows(&ft, OFTABLE_POLICY_INGRESS_CT, "",
                                  "resubmit(,46)"), 0);
 
