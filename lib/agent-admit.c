@@ -15,6 +15,7 @@
 #include "model.h"
 #include "ofctrl.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/shash.h"
@@ -31,12 +32,12 @@ VLOG_DEFINE_THIS_MODULE(agent_admit);
 /* How long a dump may take before it is given up. */
 #define DUMP_TIMEOUT_MS 5000
 
-/* The tuples go out paced, ADMIT_BATCH every ADMIT_BATCH_MS (6,400 a
+/* The tuples go out paced, ADMIT_BATCH every ADMIT_BATCH_MS (3,200 a
  * second), and each twice (ADMIT_PASSES): a burst of thousands of small
  * packets into a tunnel loses some on a loaded node (the bed lost a fifth
  * of 400 sent at once), and a lost tuple is a connection that breaks.
  * Learning a tuple twice only refreshes its flow. */
-#define ADMIT_BATCH 64
+#define ADMIT_BATCH 32
 #define ADMIT_BATCH_MS 10
 #define ADMIT_PASSES 2
 
@@ -50,6 +51,18 @@ struct admit_port {
                                  * NULL when not migrating. */
     bool queued;                /* Waiting for the unixctl connection. */
     uint16_t zone;
+
+    /* The zone as the mirroring started (the baseline): a connection
+     * whose entry was refreshed since, or that was opened since, had
+     * traffic in the mirroring window, which handed it over; only the
+     * others need their tuples sent. */
+    char *baseline_target;      /* The migration's target it is for. */
+    bool want_baseline;         /* Waiting for the unixctl connection. */
+    bool have_baseline;
+    struct lb_ct_entry *baseline;
+    size_t n_baseline;
+    long long int baseline_msec;
+    size_t n_active;            /* Entries with traffic in the window. */
     long long int activated_msec;   /* When the target was seen active. */
     long long int dumped_msec;      /* When the dump's reply came. */
     long long int sent_msec;        /* When the last tuple was sent. */
@@ -69,6 +82,7 @@ struct lb_agent_admit {
     struct shash ports;         /* Contains "struct admit_port". */
     struct lb_ct_dumper *dumper;
     char *dumping;              /* The port whose zone is being read. */
+    bool dumping_baseline;      /* ...for its baseline. */
     uint64_t watched_seqno;     /* The flows' seqno the sources were last
                                  * looked for at. */
 
@@ -98,6 +112,8 @@ admit_port_destroy(struct admit_port *ap)
     if (ap) {
         free(ap->name);
         free(ap->target);
+        free(ap->baseline_target);
+        free(ap->baseline);
         free(ap->last_error);
         free(ap);
     }
@@ -145,6 +161,26 @@ admit_fail(struct admit_port *ap, char *error)
     ap->last_error = error;
 }
 
+struct base_node {
+    struct hmap_node node;
+    const struct lb_ct_entry *e;
+};
+
+/* Whether 'e' was in the baseline 'base', dumped 'elapsed_ms' before it,
+ * and idle since. */
+static bool
+baseline_idle(const struct hmap *base, const struct lb_ct_entry *e,
+              long long int elapsed_ms)
+{
+    const struct base_node *b;
+    HMAP_FOR_EACH_WITH_HASH (b, node, lb_ct_entry_hash(e), base) {
+        if (lb_ct_entry_same_conn(b->e, e)) {
+            return lb_admit_entry_idle(b->e, e, elapsed_ms);
+        }
+    }
+    return false;               /* Opened in the window. */
+}
+
 /* The dump of 'ap's zone is 'text': its tuples, to be sent to the
  * target. */
 static void
@@ -169,15 +205,35 @@ admit_queue_tuples(struct lb_agent_admit *a, struct admit_port *ap,
         free(entries);
         return;
     }
+    struct hmap base = HMAP_INITIALIZER(&base);
+    struct base_node *nodes = NULL;
+    bool baseline = (ap->have_baseline && ap->baseline_target
+                     && !strcmp(ap->baseline_target, ap->target));
+    if (baseline) {
+        nodes = xmalloc(MAX(ap->n_baseline, 1) * sizeof *nodes);
+        for (size_t i = 0; i < ap->n_baseline; i++) {
+            nodes[i].e = &ap->baseline[i];
+            hmap_insert(&base, &nodes[i].node,
+                        lb_ct_entry_hash(&ap->baseline[i]));
+        }
+    }
     free(a->tuples);
     a->tuples = xmalloc(MAX(n, 1) * sizeof *a->tuples);
     a->n_tuples = 0;
+    ap->n_active = 0;
     for (size_t i = 0; i < n; i++) {
+        if (baseline && !baseline_idle(&base, &entries[i],
+                                       ap->dumped_msec - ap->baseline_msec)) {
+            ap->n_active++;
+            continue;
+        }
         if (lb_admit_tuple_from_entry(port, &entries[i],
                                       &a->tuples[a->n_tuples])) {
             a->n_tuples++;
         }
     }
+    hmap_destroy(&base);
+    free(nodes);
     free(entries);
 
     struct ds actions = DS_EMPTY_INITIALIZER;
@@ -219,9 +275,10 @@ admit_send_batch(struct lb_agent_admit *a)
         free(ap->last_error);
         ap->last_error = NULL;
         VLOG_INFO("%s: sent %s %"PRIuSIZE" conntrack tuples (of %"PRIuSIZE
-                  " entries in zone %"PRIu16"%s) %lld ms after its "
-                  "activation (dump %lld ms)", ap->name, ap->target,
-                  ap->n_sent, ap->n_entries, ap->zone,
+                  " entries in zone %"PRIu16", %"PRIuSIZE" with traffic in "
+                  "the mirroring window%s) %lld ms after its activation "
+                  "(dump %lld ms)", ap->name, ap->target, ap->n_sent,
+                  ap->n_entries, ap->zone, ap->n_active,
                   ap->n_errors ? ", some unreadable" : "",
                   ap->sent_msec - ap->activated_msec,
                   ap->dumped_msec - ap->activated_msec);
@@ -247,7 +304,13 @@ admit_poll_dump(struct lb_agent_admit *a)
         return;
     }
     struct admit_port *ap = shash_find_data(&a->ports, a->dumping);
-    if (ap && !retval) {
+    if (ap && !retval && a->dumping_baseline) {
+        size_t n_errors;
+        free(ap->baseline);
+        ap->baseline = lb_ct_dump_parse(text, &ap->n_baseline, &n_errors);
+        ap->baseline_msec = time_msec();
+        ap->have_baseline = true;
+    } else if (ap && !retval) {
         admit_queue_tuples(a, ap, text);
     } else if (ap) {
         admit_fail(ap, error);
@@ -280,11 +343,31 @@ admit_watch_sources(struct lb_agent_admit *a,
         }
         struct admit_port *ap = shash_find_data(&a->ports, port->name);
         if (!port->additional_chassis) {
-            if (ap && ap->target) {
-                free(ap->target);       /* The migration is over. */
+            if (ap && (ap->target || ap->baseline_target)) {
+                /* The migration is over. */
+                free(ap->target);
                 ap->target = NULL;
                 ap->queued = false;
+                free(ap->baseline_target);
+                ap->baseline_target = NULL;
+                ap->want_baseline = ap->have_baseline = false;
+                free(ap->baseline);
+                ap->baseline = NULL;
+                ap->n_baseline = 0;
             }
+            continue;
+        }
+        if (port->additional_blocked && port->mirror
+            && lb_policy_port_isolated(pe, port->name)
+            && (!ap || !ap->baseline_target
+                || strcmp(ap->baseline_target, port->additional_chassis))) {
+            /* Mirroring to a new target: the baseline. */
+            ap = admit_port_get(a, port);
+            free(ap->baseline_target);
+            ap->baseline_target = xstrdup(port->additional_chassis);
+            ap->have_baseline = false;
+            ap->want_baseline = true;
+            ap->zone = sn->data;
             continue;
         }
         if (port->additional_blocked
@@ -318,22 +401,28 @@ lb_agent_admit_run(struct lb_agent_admit *a,
     if (lb_ct_dumper_busy(a->dumper) || a->sending) {
         return;
     }
-    struct shash_node *node;
-    SHASH_FOR_EACH (node, &a->ports) {
-        struct admit_port *ap = node->data;
-        if (ap->queued) {
+    /* The cutovers' dumps before the baselines. */
+    for (int baseline = 0; baseline < 2; baseline++) {
+        struct shash_node *node;
+        SHASH_FOR_EACH (node, &a->ports) {
+            struct admit_port *ap = node->data;
+            bool *want = baseline ? &ap->want_baseline : &ap->queued;
+            if (!*want) {
+                continue;
+            }
             char *error;
-            ap->queued = false;
+            *want = false;
             if (lb_ct_dumper_start(a->dumper, ap->zone, &error)) {
                 admit_fail(ap, error);
                 continue;
             }
             a->dumping = xstrdup(ap->name);
+            a->dumping_baseline = baseline;
             admit_poll_dump(a);
             if (a->sending) {
                 admit_send_batch(a);
             }
-            break;
+            return;
         }
     }
 }
@@ -352,7 +441,7 @@ lb_agent_admit_wait(struct lb_agent_admit *a)
     struct shash_node *node;
     SHASH_FOR_EACH (node, &a->ports) {
         const struct admit_port *ap = node->data;
-        if (ap->queued) {
+        if (ap->queued || ap->want_baseline) {
             poll_immediate_wake();
             break;
         }
@@ -411,9 +500,10 @@ lb_agent_admit_format_port(const struct lb_agent_admit *a, const char *name,
     }
     if (ap->activated_msec) {
         ds_put_format(s, "  idle connections' tuples sent to %s: %"PRIuSIZE
-                      " (of %"PRIuSIZE" conntrack entries)", ap->target
+                      " (of %"PRIuSIZE" conntrack entries, %"PRIuSIZE
+                      " with traffic in the mirroring window)", ap->target
                       ? ap->target : "the last target", ap->n_sent,
-                      ap->n_entries);
+                      ap->n_entries, ap->n_active);
         if (ap->sent_msec) {
             ds_put_format(s, ", %lld ms after the activation",
                           ap->sent_msec - ap->activated_msec);

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hash.h"
 #include "openvswitch/dynamic-string.h"
 #include "packets.h"
 #include "util.h"
@@ -338,4 +339,22 @@ lb_ct_entry_format(const struct lb_ct_entry *e, struct ds *s)
     ds_put_format(s, ",sport=%"PRIu16",dport=%"PRIu16",zone=%"PRIu16
                   ",timeout=%"PRIu32"%s", e->sport, e->dport, e->zone,
                   e->timeout, e->closing ? ",closing" : "");
+}
+
+uint32_t
+lb_ct_entry_hash(const struct lb_ct_entry *e)
+{
+    uint32_t hash = hash_bytes(&e->src, sizeof e->src, e->proto);
+    hash = hash_bytes(&e->dst, sizeof e->dst, hash);
+    return hash_2words(hash, ((uint32_t) e->sport << 16) | e->dport);
+}
+
+bool
+lb_ct_entry_same_conn(const struct lb_ct_entry *a,
+                      const struct lb_ct_entry *b)
+{
+    return (a->proto == b->proto && a->v6 == b->v6
+            && a->sport == b->sport && a->dport == b->dport
+            && ipv6_addr_equals(&a->src, &b->src)
+            && ipv6_addr_equals(&a->dst, &b->dst));
 }

@@ -55,4 +55,9 @@ struct lb_ct_entry *lb_ct_dump_parse(const char *text, size_t *n,
 
 void lb_ct_entry_format(const struct lb_ct_entry *, struct ds *);
 
+/* The same connection: protocol, addresses and ports. */
+uint32_t lb_ct_entry_hash(const struct lb_ct_entry *);
+bool lb_ct_entry_same_conn(const struct lb_ct_entry *,
+                           const struct lb_ct_entry *);
+
 #endif /* lib/ct-dump.h */

@@ -86,6 +86,18 @@ lb_admit_tuple_from_entry(const struct lb_port *port,
     return true;
 }
 
+bool
+lb_admit_entry_idle(const struct lb_ct_entry *earlier,
+                    const struct lb_ct_entry *later, long long int elapsed_ms)
+{
+    /* A packet at 't' after 'earlier' leaves 'later' with a timeout of
+     * earlier->timeout - elapsed + t at least (the timeouts are whole
+     * seconds, rounded down). */
+    long long int elapsed = elapsed_ms / 1000;
+    return (long long int) later->timeout + elapsed
+           < (long long int) earlier->timeout + 2;
+}
+
 unsigned int
 lb_admit_bucket(uint32_t timeout)
 {

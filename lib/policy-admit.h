@@ -48,6 +48,15 @@ bool lb_admit_tuple_from_entry(const struct lb_port *port,
                                const struct lb_ct_entry *entry,
                                struct lb_admit_tuple *t);
 
+/* Whether the connection of 'later', dumped 'elapsed_ms' after 'earlier'
+ * (the same connection), may have seen no packet in between: its
+ * remaining timeout went down with the time, not up to its full length
+ * again (conntrack has no counters to tell).  True when it cannot tell
+ * (less than 2 s apart, or a refresh within 2 s of 'earlier'). */
+bool lb_admit_entry_idle(const struct lb_ct_entry *earlier,
+                         const struct lb_ct_entry *later,
+                         long long int elapsed_ms);
+
 /* Timeout buckets: bucket k lives 2**k seconds (65535, OpenFlow's
  * longest, for the last). */
 #define LB_ADMIT_BUCKET_MIN 5

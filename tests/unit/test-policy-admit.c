@@ -168,6 +168,39 @@ test_tuples(void **state OVS_UNUSED)
     lb_model_destroy(&model);
 }
 
+/* Idle in the mirroring window, as two dumps' timeouts tell. */
+static void
+test_idle(void **state OVS_UNUSED)
+{
+    size_t n, n_errors;
+    struct lb_ct_entry *e = lb_ct_dump_parse(dump, &n, &n_errors);
+    struct lb_ct_entry later = e[0];
+
+    assert_true(lb_ct_entry_same_conn(&e[0], &later));
+    assert_int_equal(lb_ct_entry_hash(&e[0]), lb_ct_entry_hash(&later));
+    later.sport++;
+    assert_false(lb_ct_entry_same_conn(&e[0], &later));
+    later.sport--;
+
+    /* 86395 s left, then 10 s later: 86385 (idle), 86386 (rounding), or
+     * 86399 (refreshed 14 s after). */
+    later.timeout = 86385;
+    assert_true(lb_admit_entry_idle(&e[0], &later, 10000));
+    later.timeout = 86386;
+    assert_true(lb_admit_entry_idle(&e[0], &later, 10500));
+    later.timeout = 86399;
+    assert_false(lb_admit_entry_idle(&e[0], &later, 10000));
+    /* A long-idle entry refreshed: its timeout back to its full length. */
+    struct lb_ct_entry earlier = e[0];
+    earlier.timeout = 3600;
+    later.timeout = 86390;
+    assert_false(lb_admit_entry_idle(&earlier, &later, 10000));
+    /* Too close to tell: idle. */
+    later.timeout = 86395;
+    assert_true(lb_admit_entry_idle(&e[0], &later, 500));
+    free(e);
+}
+
 static void
 test_buckets(void **state OVS_UNUSED)
 {
@@ -418,6 +451,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_dump),
         cmocka_unit_test(test_tuples),
+        cmocka_unit_test(test_idle),
         cmocka_unit_test(test_buckets),
         cmocka_unit_test(test_packets),
         cmocka_unit_test(test_flows),
