@@ -9,10 +9,12 @@
 /* The agent's part of the admission of idle connections at a migration's
  * cutover (policy-admit.h, docs/policy.md):
  *
- *   - as the source, when it sees the target activated, it reads the VM's
- *     conntrack zone from ovs-vswitchd (its unixctl "dpctl/dump-conntrack",
- *     over a non-blocking connection, one zone at a time) and sends the
- *     target one packet per connection through the tunnel;
+ *   - as the source, it reads the VM's conntrack zone from ovs-vswitchd
+ *     (its unixctl "dpctl/dump-conntrack", over a non-blocking connection,
+ *     one zone at a time) as the port starts mirroring to the target, and
+ *     again when it sees the target activated, and sends the target one
+ *     packet per connection idle in between (the others had traffic that
+ *     the mirroring handed over) through the tunnel;
  *   - as the target, it counts the tuples the switch learned (aggregate
  *     flow statistics, asked for by agent.c's handover poll), and deletes
  *     them when the port's interface leaves the node.
