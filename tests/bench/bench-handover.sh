@@ -22,6 +22,8 @@
 #     (lib/policy-admit.c), and how soon after the activation the source
 #     had sent them.
 # The VM migrates node1 -> node2 for the first N, back for the second.
+# Then the same for connections idle until the migration completes (the
+# admission of their tuples, below).
 set -eu
 
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -121,14 +123,58 @@ for n in $conns; do
          "within $(ms "$start") ms of the target's unblocking" \
          "($(ms "$cut") ms from the cutover's start)," \
          "$(field "$json" broken) broken"
-    # The admission of idle connections (lib/policy-admit.c): the source
-    # sent every connection's tuple at the cutover, the target learned
-    # them (here all N are active, and handed over already).
-    echo "  admission: the target learned $(learned "$target") tuples of $n" \
-         "(read $(ms "$start") ms after its unblocking)"
+    # The admission of idle connections (lib/policy-admit.c): all N had
+    # traffic in the mirroring window, so none needs its tuple sent.
     agent_ctl "${VM_NODE[vm1]}" policies default_vm1 | grep 'tuples sent' |
         sed 's/^ */  livebind-ctl on the source: /'
     vm_migrate_complete vm1
+    kill "$cli" "$srv" 2>/dev/null || true
+    sleep 1
+done
+
+# The admission of connections idle from before the migration until after
+# it completes (lib/policy-admit.c): for each N ($BENCH_ADMIT_CONNS), the
+# VM opens N connections to S, which stays quiet; the migration mirrors
+# for 2 s, cuts over, and the figures are the time from the target's
+# unblocking until its switch has learned all N tuples, the source's
+# figure, and, once the migration has completed and S speaks on each
+# (spread over one period), the time until every one has had a line.
+for n in ${BENCH_ADMIT_CONNS:-1000 10000}; do
+    round=$((round + 1))
+    port=$((9200 + round))
+    json=$dir/idle-$n.json
+    echo "bench-handover: $n idle connections, VM ${VM_NODE[vm1]} ->" \
+         "$(_other_node "${VM_NODE[vm1]}")"
+    period=$(( n > 2000 ? n / 2000 : 1 ))
+    bed_bg server "$dir/idle-server-$n.log" python3 "$probe" fan-server \
+        "$port" --quiet-until "$dir/speak-idle-$n" --period "$period"
+    srv=$BED_BG_PID
+    bed_wait_until 5 bed_exec server sh -c "ss -ltn | grep -q ':$port '"
+    bed_bg g-vm1 "$dir/idle-$n.log" python3 "$probe" fan-client "$s_ip" \
+        "$port" "$n" "$json"
+    cli=$BED_BG_PID
+    bed_wait_until $((30 + n / 50)) \
+        eval '[ "$(field "$json" opened)" -ge "$n" ]' || true
+    vm_migrate_prepare vm1
+    target=${VM_TNODE[vm1]}
+    before=$(learned "$target")
+    sleep 2
+    vm_migrate_cutover vm1
+    start=${EPOCHREALTIME/./}
+    bed_wait_until $((30 + n / 200)) \
+        eval '[ "$(learned "$target")" -ge $((before + n)) ]' || true
+    echo "  admission: the target learned $(( $(learned "$target") - before ))" \
+         "of $n tuples within $(ms "$start") ms of its unblocking"
+    agent_ctl "${VM_NODE[vm1]}" policies default_vm1 | grep 'tuples sent' |
+        sed 's/^ */  livebind-ctl on the source: /'
+    vm_migrate_complete vm1
+    touch "$dir/speak-idle-$n"
+    start=${EPOCHREALTIME/./}
+    bed_wait_until $((30 + n / 200)) \
+        eval '[ "$(field "$json" fresh)" -ge "$n" ]' || true
+    echo "  after the completion: $(field "$json" fresh) of $n got a line" \
+         "within $(ms "$start") ms of S speaking (period $period s)," \
+         "$(field "$json" broken) broken"
     kill "$cli" "$srv" 2>/dev/null || true
     sleep 1
 done
