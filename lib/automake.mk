@@ -37,7 +37,8 @@ lib_liblivebind_la_SOURCES = \
 	lib/policy-k8s.c \
 	lib/policy-derive.c \
 	lib/policy-handover.c
-lib_liblivebind_la_SOURCES += lib/pod-plumb.c lib/pod-plumb.h
+lib_liblivebind_la_SOURCES += lib/pod-plumb.c lib/pod-plumb.h \
+	lib/netns-fd.c lib/netns-fd.h
 lib_liblivebind_la_SOURCES += lib/gateway-host.c lib/gateway-host.h
 lib_liblivebind_la_SOURCES += lib/k8s-client.c lib/k8s-client.h \
 	lib/k8s-config.c lib/k8s-config.h lib/k8s-stream.c lib/k8s-stream.h
