@@ -1128,33 +1128,11 @@ server_teardown(void **state)
     return 0;
 }
 
-/* Runs cni_client_transact('request') in a child process while serving it
- * here; returns what the child got: the reply, or "error CODE: MSG". */
+/* Serves 'f' until child 'pid' has closed the write end of 'pipefd' (which
+ * it must have after at most 10 s) and exited 0; returns what it wrote. */
 static char *
-transact_in_child(struct server_fixture *f, const char *request,
-                  int timeout_ms)
+serve_child(struct server_fixture *f, int pipefd[2], pid_t pid)
 {
-    int pipefd[2];
-    assert_int_equal(pipe(pipefd), 0);
-
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (!pid) {
-        char *reply;
-        size_t len;
-        close(pipefd[0]);
-        /* The server carries the descriptor to the handler without
-         * looking at it: any file will do. */
-        int netns_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        struct cni_error *error = cni_client_transact(f->path, request,
-                                                      netns_fd, timeout_ms,
-                                                      &reply, &len);
-        char *s = (error ? xasprintf("error %d: %s", error->code, error->msg)
-                   : reply);
-        ignore(write(pipefd[1], s, strlen(s)));
-        _exit(0);
-    }
-
     close(pipefd[1]);
     fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
     struct ds out = DS_EMPTY_INITIALIZER;
@@ -1182,6 +1160,36 @@ transact_in_child(struct server_fixture *f, const char *request,
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && !WEXITSTATUS(status));
     return ds_steal_cstr(&out);
+}
+
+/* Runs cni_client_transact('request') in a child process while serving it
+ * here; returns what the child got: the reply, or "error CODE: MSG". */
+static char *
+transact_in_child(struct server_fixture *f, const char *request,
+                  int timeout_ms)
+{
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (!pid) {
+        char *reply;
+        size_t len;
+        close(pipefd[0]);
+        /* The server carries the descriptor to the handler without
+         * looking at it: any file will do. */
+        int netns_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        struct cni_error *error = cni_client_transact(f->path, request,
+                                                      netns_fd, timeout_ms,
+                                                      &reply, &len);
+        char *s = (error ? xasprintf("error %d: %s", error->code, error->msg)
+                   : reply);
+        ignore(write(pipefd[1], s, strlen(s)));
+        _exit(0);
+    }
+
+    return serve_child(f, pipefd, pid);
 }
 
 /* Serves until 'cond' holds or 2 s have passed. */
@@ -1372,31 +1380,7 @@ raw_transact_in_child(struct server_fixture *f, const char *request,
         _exit(0);
     }
 
-    close(pipefd[1]);
-    struct ds out = DS_EMPTY_INITIALIZER;
-    long long int deadline = time_msec() + 10000;
-    fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-    for (;;) {
-        cni_server_run(f->server);
-        char buf[4096];
-        ssize_t n = read(pipefd[0], buf, sizeof buf);
-        if (n > 0) {
-            ds_put_buffer(&out, buf, n);
-            continue;
-        } else if (!n) {
-            break;
-        }
-        assert_true(time_msec() < deadline);
-        cni_server_wait(f->server);
-        poll_fd_wait(pipefd[0], POLLIN);
-        poll_timer_wait_until(deadline);
-        poll_block();
-    }
-    close(pipefd[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && !WEXITSTATUS(status));
-    return ds_steal_cstr(&out);
+    return serve_child(f, pipefd, pid);
 }
 
 static void
