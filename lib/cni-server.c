@@ -932,8 +932,9 @@ send_with_fd(int fd, const char *data, size_t len, int pass_fd)
 
 /* Sends 'request' to the agent listening on 'socket_path', with 'netns_fd'
  * (the request's network namespace, -1 for none) beside its first byte, and
- * waits up to 'timeout_ms' for the reply, which it stores in '*replyp' (without the
- * newline, NUL-terminated, 'reply_lenp' bytes; the caller frees it).
+ * waits up to 'timeout_ms' for the reply, which it stores in '*replyp'
+ * (without the newline, NUL-terminated, 'reply_lenp' bytes; the caller
+ * frees it).
  * Returns NULL on success, otherwise a CNI error: CNI_ERR_NOT_AVAILABLE if
  * nobody listens, CNI_ERR_TRY_AGAIN on timeout or if the agent hung up. */
 struct cni_error *

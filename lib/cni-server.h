@@ -11,8 +11,8 @@
  * Agent side: a Unix socket server run from the agent's poll loop.  Each
  * connection carries one request, a line of JSON that lib/cni.c validates,
  * with the descriptor of its network namespace beside it (SCM_RIGHTS; see
- * netns-fd.h), and gets one reply line.  Valid requests go to a handler, which may reply
- * at once or later (once flows are installed, say):
+ * netns-fd.h), and gets one reply line.  Valid requests go to a handler,
+ * which may reply at once or later (once flows are installed, say):
  *
  *     static void
  *     handle(void *aux, struct cni_request *req, struct cni_reply_ctx *ctx)

@@ -190,7 +190,8 @@ run ADD "$(conf)" CNI_NETNS="$tmp/fifo"
 check "ADD in a FIFO: code 4, at once ($SECONDS s), not sent" \
     refused_here "not a network namespace"
 run CHECK "$(conf)" CNI_NETNS="$tmp/fifo"
-check "CHECK in a FIFO: code 4, not sent" refused_here "not a network namespace"
+check "CHECK in a FIFO: code 4, not sent" \
+    refused_here "not a network namespace"
 run ADD "$(conf)" CNI_NETNS="$tmp/file"
 check "ADD in a regular file: code 4, not sent" \
     refused_here "not a network namespace"
