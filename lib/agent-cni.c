@@ -88,6 +88,7 @@ struct cni_add {
     char *host_ifname;
     bool target;                /* Migration target pod. */
     bool plumbed;
+    bool saw_port;              /* Its port has been in the cache. */
 
     ovs_be32 ip;                /* Being allocated: an IPv4 address or,
                                  * on an IPv6-only switch, a host number
@@ -855,6 +856,7 @@ add_step(struct cni_add *add)
                      "logical port it names", details);
             free(details);
         } else if (lp) {
+            add->saw_port = true;
             plumb(add, lp);
         } else if (add->target) {
             /* The source's port must exist; the cache may lag. */
@@ -867,9 +869,25 @@ add_step(struct cni_add *add)
         return;
 
     case ADD_WAIT_FLOWS: {
-        if (!lp) {
+        if (!lp && add->saw_port) {
+            /* The port went away: the DEL of this pod's previous sandbox
+             * released it, its deletion still on the way when this ADD
+             * found it (or someone deleted it).  It will not come back:
+             * start over as for a pod without a port, rather than wait
+             * for it until the deadline. */
+            VLOG_INFO("ADD %s/%s: port %s deleted during ADD: starting "
+                      "over", req->pod_namespace, req->pod_name,
+                      add->port_name);
+            undo_plumbing(add);
+            add->state = ADD_FIND;
+            add->saw_port = false;
+            add->target_seqno = 0;
+            add_step(add);
             return;
+        } else if (!lp) {
+            return;         /* Created, not yet in the cache. */
         }
+        add->saw_port = true;
         const struct lb_port *port = lb_model_find_port(view->model,
                                                         add->port_name);
         if (!port || !lb_port_bound_to(port, view->chassis)
