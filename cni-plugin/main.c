@@ -4,9 +4,10 @@
  */
 
 /* livebind: the CNI plugin.  It creates nothing itself: it validates what
- * the runtime passed, forwards it to the node's livebind-agent over a Unix
- * socket and prints the agent's answer.  The agent does the plumbing and
- * undoes it on failure.  docs/cni.md has the details. */
+ * the runtime passed, opens the pod's network namespace, forwards both to
+ * the node's livebind-agent over a Unix socket and prints the agent's
+ * answer.  The agent does the plumbing and undoes it on failure.
+ * docs/cni.md has the details. */
 
 #include <config.h>
 
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include "cni.h"
 #include "cni-server.h"
+#include "netns-fd.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/vlog.h"
 #include "smap.h"
@@ -77,19 +79,58 @@ set_log_level(enum cni_log_level level)
     vlog_set_levels(NULL, VLF_CONSOLE, levels[level]);
 }
 
+/* Opens CNI_NETNS of 'req', for the agent, which never opens a path a
+ * request names (netns-fd.h says why): stores the descriptor in '*fdp', or
+ * -1 if there is none to send.  A DEL whose namespace is gone says so in
+ * 'req' and succeeds, as CNI wants: the namespace took its interfaces with
+ * it, and the agent deletes the host end by its name. */
+static struct cni_error *
+open_netns(struct cni_request *req, int *fdp)
+{
+    enum cni_command cmd = req->command;
+    char *msg = NULL;
+
+    *fdp = -1;
+    if (!req->netns || (cmd != CNI_CMD_ADD && cmd != CNI_CMD_CHECK
+                        && cmd != CNI_CMD_DEL)) {
+        return NULL;
+    }
+    int error = netns_fd_open(req->netns, fdp, &msg);
+    struct cni_error *cni_error = NULL;
+    if (!error) {
+        /* Sent as it is. */
+    } else if (cmd != CNI_CMD_DEL) {
+        cni_error = cni_error_createf(CNI_ERR_INVALID_ENV, "CNI_NETNS: %s",
+                                      msg);
+    } else if (error == ENOENT) {
+        req->netns_gone = true;
+    } else {
+        VLOG_WARN("DEL without the pod's namespace: %s", msg);
+    }
+    free(msg);
+    return cni_error;
+}
+
 /* Sends 'req' to the agent; for ADD, stores the result in '*resultp'. */
 static struct cni_error *
-forward(const struct cni_request *req, struct cni_result **resultp)
+forward(struct cni_request *req, struct cni_result **resultp)
 {
+    int netns_fd;
+    struct cni_error *error = open_netns(req, &netns_fd);
+    if (error) {
+        return error;
+    }
+
     char *request = cni_request_to_json(req);
     char *reply;
     size_t reply_len;
 
     VLOG_DBG("request: %s", request);
-    struct cni_error *error = cni_client_transact(req->config.agent_socket,
-                                                  request,
-                                                  req->config.timeout_ms,
-                                                  &reply, &reply_len);
+    error = cni_client_transact(req->config.agent_socket, request, netns_fd,
+                                req->config.timeout_ms, &reply, &reply_len);
+    if (netns_fd >= 0) {
+        close(netns_fd);
+    }
     free(request);
     if (error) {
         return error;

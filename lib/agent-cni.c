@@ -41,6 +41,7 @@
 #include "metrics.h"
 #include "model.h"
 #include "multinic.h"
+#include "netns-fd.h"
 #include "ofctrl.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
@@ -76,6 +77,7 @@ struct cni_add {
     struct lb_agent_cni *cni;
     struct cni_reply_ctx *ctx;
     const struct cni_request *req;
+    int netns_fd;               /* The pod's namespace, 'ctx''s. */
     enum add_state state;
     long long int deadline;
 
@@ -86,6 +88,7 @@ struct cni_add {
     char *host_ifname;
     bool target;                /* Migration target pod. */
     bool plumbed;
+    bool saw_port;              /* Its port has been in the cache. */
 
     ovs_be32 ip;                /* Being allocated: an IPv4 address or,
                                  * on an IPv6-only switch, a host number
@@ -120,7 +123,7 @@ static void add_step(struct cni_add *);
 static bool plumb_attachment(struct cni_add *,
                              const struct pod_attachment *);
 static struct pod_attachment make_attachment(
-    const struct cni_request *, const char *host_ifname,
+    const struct cni_request *, int netns_fd, const char *host_ifname,
     const struct lb_logical_switch *, ovs_be32 ip,
     const struct in6_addr *ip6, struct eth_addr mac);
 
@@ -316,7 +319,7 @@ undo_plumbing(struct cni_add *add)
     if (add->plumbed) {
         char *error = NULL;
         ovs_bridge_del_iface(add->cni->view->bridge, add->host_ifname);
-        if (pod_plumb_del(add->req->netns, add->req->ifname,
+        if (pod_plumb_del(add->netns_fd, add->req->netns, add->req->ifname,
                           add->host_ifname, &error)) {
             VLOG_WARN("%s/%s: undoing plumbing: %s", add->req->pod_namespace,
                       add->req->pod_name, error);
@@ -467,7 +470,8 @@ allocation_created(struct cni_add *add, const struct lb_write_result *result)
     struct in6_addr ip6;
     bool has_ip6 = host_ip6(sw, add->ip, &ip6);
     struct pod_attachment att = make_attachment(
-        add->req, add->host_ifname, sw, sw->prefix_len ? add->ip : 0,
+        add->req, add->netns_fd, add->host_ifname, sw,
+        sw->prefix_len ? add->ip : 0,
         has_ip6 ? &ip6 : NULL, lb_ipam_mac(add->ip));
     plumb_attachment(add, &att);
 }
@@ -590,12 +594,14 @@ annotate_pod(struct lb_agent_cni *cni, const char *ns, const char *name,
  * network's interface gets the default routes: a secondary NIC (Multus's
  * net1, ...) must not take them over. */
 static struct pod_attachment
-make_attachment(const struct cni_request *req, const char *host_ifname,
+make_attachment(const struct cni_request *req, int netns_fd,
+                const char *host_ifname,
                 const struct lb_logical_switch *sw, ovs_be32 ip,
                 const struct in6_addr *ip6, struct eth_addr mac)
 {
     bool primary = lb_ifname_is_primary(req->ifname);
     struct pod_attachment att = {
+        .netns_fd = netns_fd,
         .netns_path = CONST_CAST(char *, req->netns),
         .ifname = CONST_CAST(char *, req->ifname),
         .host_ifname = CONST_CAST(char *, host_ifname),
@@ -631,7 +637,7 @@ fill_attachment(const struct cni_add *add, const struct lb_logical_port *lp,
     if (!lp->n_ips && !n_ip6) {
         return false;
     }
-    *att = make_attachment(add->req, add->host_ifname, sw,
+    *att = make_attachment(add->req, add->netns_fd, add->host_ifname, sw,
                            lp->n_ips ? lp->ips[0] : 0, n_ip6 ? &ip6[0] : NULL,
                            mac);
     return true;
@@ -850,6 +856,7 @@ add_step(struct cni_add *add)
                      "logical port it names", details);
             free(details);
         } else if (lp) {
+            add->saw_port = true;
             plumb(add, lp);
         } else if (add->target) {
             /* The source's port must exist; the cache may lag. */
@@ -862,9 +869,25 @@ add_step(struct cni_add *add)
         return;
 
     case ADD_WAIT_FLOWS: {
-        if (!lp) {
+        if (!lp && add->saw_port) {
+            /* The port went away: the DEL of this pod's previous sandbox
+             * released it, its deletion still on the way when this ADD
+             * found it (or someone deleted it).  It will not come back:
+             * start over as for a pod without a port, rather than wait
+             * for it until the deadline. */
+            VLOG_INFO("ADD %s/%s: port %s deleted during ADD: starting "
+                      "over", req->pod_namespace, req->pod_name,
+                      add->port_name);
+            undo_plumbing(add);
+            add->state = ADD_FIND;
+            add->saw_port = false;
+            add->target_seqno = 0;
+            add_step(add);
             return;
+        } else if (!lp) {
+            return;         /* Created, not yet in the cache. */
         }
+        add->saw_port = true;
         const struct lb_port *port = lb_model_find_port(view->model,
                                                         add->port_name);
         if (!port || !lb_port_bound_to(port, view->chassis)
@@ -972,7 +995,8 @@ handle_del(struct lb_agent_cni *cni, const struct cni_request *req,
     if (host_ifname) {
         ovs_bridge_del_iface(cni->view->bridge, host_ifname);
     }
-    int err = pod_plumb_del(req->netns, req->ifname, host_ifname, &error);
+    int err = pod_plumb_del(cni_reply_ctx_netns_fd(ctx), req->netns,
+                            req->ifname, host_ifname, &error);
     if (err) {
         /* The kernel refused to delete something that exists. */
         cni_server_reply_error(ctx, CNI_ERR_PLUMBING, "unplumbing failed",
@@ -1010,6 +1034,7 @@ handle_check(struct lb_agent_cni *cni, const struct cni_request *req,
         cluster, lp->switch_name) : NULL;
     struct cni_add probe = {
         .req = req,
+        .netns_fd = cni_reply_ctx_netns_fd(ctx),
         .host_ifname = nic_host_ifname(req->container_id, req->ifname),
     };
     struct pod_attachment att;
@@ -1058,7 +1083,7 @@ handle_gc(struct lb_agent_cni *cni, const struct cni_request *req,
             VLOG_INFO("GC: removing stale attachment %s (%s)", node->key,
                       node->value);
             ovs_bridge_del_iface(cni->view->bridge, node->key);
-            pod_plumb_del(NULL, NULL, node->key, &error);
+            pod_plumb_del(-1, NULL, NULL, node->key, &error);
             free(error);
         }
     }
@@ -1094,6 +1119,18 @@ handle_request(void *cni_, struct cni_request *req,
         }
         return;
     }
+    if (req->command == CNI_CMD_ADD || req->command == CNI_CMD_CHECK) {
+        /* The descriptor came from a client: before any work for the pod,
+         * make sure it is a pod's network namespace.  The path is never
+         * looked at (netns-fd.h). */
+        char *msg = NULL;
+        if (netns_fd_check(cni_reply_ctx_netns_fd(ctx), req->netns, &msg)) {
+            cni_server_reply_error(ctx, CNI_ERR_INVALID_ENV, "CNI_NETNS is "
+                                   "not a pod's network namespace", msg);
+            free(msg);
+            return;
+        }
+    }
     switch (req->command) {
     case CNI_CMD_ADD: {
         if (!req->netns || !req->ifname || !req->container_id
@@ -1107,6 +1144,7 @@ handle_request(void *cni_, struct cni_request *req,
         add->cni = cni;
         add->ctx = ctx;
         add->req = req;
+        add->netns_fd = cni_reply_ctx_netns_fd(ctx);
         add->state = ADD_FIND;
         add->host_ifname = nic_host_ifname(req->container_id, req->ifname);
         int timeout = req->config.timeout_ms > 0 ? req->config.timeout_ms

@@ -43,6 +43,7 @@ struct cni_conn {
     bool in_slot;               /* Counted in cni_server's 'n_slots'. */
     long long int accepted;     /* time_msec() at accept. */
     struct ds buf;              /* Request bytes, then reply bytes. */
+    int netns_fd;               /* Descriptor sent with the request, or -1. */
     size_t tx_ofs;              /* Reply bytes sent. */
     long long int deadline;     /* For CONN_READING and CONN_WRITING. */
     struct cni_reply_ctx *ctx;  /* In CONN_HANDLING. */
@@ -54,6 +55,7 @@ struct cni_reply_ctx {
     struct cni_server *server;  /* NULL after cni_server_destroy(). */
     struct cni_conn *conn;      /* NULL once the client is gone. */
     struct cni_request request;
+    int netns_fd;               /* Of 'request''s CNI_NETNS, or -1. */
     long long int received;     /* time_msec() when it arrived. */
 };
 
@@ -330,6 +332,7 @@ conn_accept(struct cni_server *server, int fd)
 {
     struct cni_conn *conn = xzalloc(sizeof *conn);
     conn->fd = fd;
+    conn->netns_fd = -1;
     conn->state = CONN_READING;
     ds_init(&conn->buf);
     conn->accepted = time_msec();
@@ -369,6 +372,9 @@ conn_close(struct cni_server *server, struct cni_conn *conn)
     ovs_list_remove(&conn->node);
     conn_set_slot(server, conn, false);
     close(conn->fd);
+    if (conn->netns_fd >= 0) {
+        close(conn->netns_fd);
+    }
     ds_destroy(&conn->buf);
     free(conn->peer);
     free(conn);
@@ -413,7 +419,13 @@ conn_dispatch(struct cni_server *server, struct cni_conn *conn, size_t len)
     struct cni_reply_ctx *ctx = xzalloc(sizeof *ctx);
     struct cni_error *error = cni_request_from_json(conn->buf.string, len,
                                                     &ctx->request);
+    bool keep_fd = false;
+    if (!error) {
+        error = cni_request_check_netns_fd(&ctx->request,
+                                           conn->netns_fd >= 0, &keep_fd);
+    }
     if (error) {
+        /* conn_close() closes any descriptor that came along. */
         VLOG_WARN_RL(&rl, "invalid request from %s: %s", conn->peer,
                      error->msg);
         conn_send_error(server, conn, error);
@@ -421,6 +433,13 @@ conn_dispatch(struct cni_server *server, struct cni_conn *conn, size_t len)
         cni_request_destroy(&ctx->request);
         free(ctx);
         return;
+    }
+    if (!keep_fd && conn->netns_fd >= 0) {
+        VLOG_INFO_RL(&rl, "%s: closing the descriptor sent with a %s "
+                     "request, which uses none", conn->peer,
+                     cni_command_to_string(ctx->request.command));
+        close(conn->netns_fd);
+        conn->netns_fd = -1;
     }
     log_request(conn, &ctx->request);
 
@@ -439,6 +458,8 @@ conn_dispatch(struct cni_server *server, struct cni_conn *conn, size_t len)
 
     ctx->server = server;
     ctx->conn = conn;
+    ctx->netns_fd = conn->netns_fd;
+    conn->netns_fd = -1;
     ctx->received = time_msec();
     ovs_list_push_back(&server->pending, &ctx->node);
     server->n_pending++;
@@ -449,12 +470,58 @@ conn_dispatch(struct cni_server *server, struct cni_conn *conn, size_t len)
     server->handle(server->aux, &ctx->request, ctx);
 }
 
+/* Takes the descriptors that came with a message received on 'conn': the
+ * first one is the request's (of its CNI_NETNS), any more are closed.  The
+ * kernel already closed those that did not fit in the buffer. */
+static void
+conn_take_fds(struct cni_conn *conn, struct msghdr *msg)
+{
+    size_t extra = 0;
+
+    for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg); cmsg;
+         cmsg = CMSG_NXTHDR(msg, cmsg)) {
+        if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        size_t n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const unsigned char *data = CMSG_DATA(cmsg);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, data + i * sizeof fd, sizeof fd);
+            if (conn->netns_fd < 0) {
+                conn->netns_fd = fd;
+            } else {
+                close(fd);
+                extra++;
+            }
+        }
+    }
+    if (extra || msg->msg_flags & MSG_CTRUNC) {
+        VLOG_WARN_RL(&rl, "%s: closed the descriptors beyond the first one "
+                     "sent with the request", conn->peer);
+    }
+}
+
 static void
 conn_read(struct cni_server *server, struct cni_conn *conn)
 {
     for (;;) {
         char chunk[4096];
-        ssize_t n = recv(conn->fd, chunk, sizeof chunk, MSG_DONTWAIT);
+        union {
+            char buf[CMSG_SPACE(4 * sizeof(int))];
+            struct cmsghdr align;
+        } control;
+        struct iovec iov = { .iov_base = chunk, .iov_len = sizeof chunk };
+        struct msghdr msg = {
+            .msg_iov = &iov,
+            .msg_iovlen = 1,
+            .msg_control = control.buf,
+            .msg_controllen = sizeof control.buf,
+        };
+        ssize_t n = recvmsg(conn->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n >= 0) {
+            conn_take_fds(conn, &msg);
+        }
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -685,6 +752,16 @@ cni_reply_ctx_request(const struct cni_reply_ctx *ctx)
     return CONST_CAST(struct cni_request *, &ctx->request);
 }
 
+/* The descriptor of the network namespace that came with the request of
+ * 'ctx', or -1 if none did (a DEL whose namespace is gone, a STATUS, a GC).
+ * It is valid until 'ctx' is answered; the handler must not close it, and
+ * must check it (netns_fd_check()) before use: a client sent it. */
+int
+cni_reply_ctx_netns_fd(const struct cni_reply_ctx *ctx)
+{
+    return ctx->netns_fd;
+}
+
 /* Whether the client of 'ctx' has gone: the reply will be discarded. */
 bool
 cni_reply_ctx_is_closed(const struct cni_reply_ctx *ctx)
@@ -715,6 +792,9 @@ reply_ctx_finish(struct cni_reply_ctx *ctx, const char *reply, int code)
             conn->ctx = NULL;
             conn_send(server, conn, reply);
         }
+    }
+    if (ctx->netns_fd >= 0) {
+        close(ctx->netns_fd);
     }
     cni_request_destroy(&ctx->request);
     free(ctx);
@@ -819,14 +899,48 @@ agent_timeout(const char *path, int timeout_ms)
                              "agent at %s within %d ms", path, timeout_ms);
 }
 
-/* Sends 'request' to the agent listening on 'socket_path' and waits up to
- * 'timeout_ms' for the reply, which it stores in '*replyp' (without the
- * newline, NUL-terminated, 'reply_lenp' bytes; the caller frees it).
+/* Sends 'data' on 'fd' with the descriptor 'pass_fd' beside it
+ * (SCM_RIGHTS), or without one if 'pass_fd' is -1.  Returns what send()
+ * does. */
+static ssize_t
+send_with_fd(int fd, const char *data, size_t len, int pass_fd)
+{
+    if (pass_fd < 0) {
+        return send(fd, data, len, MSG_NOSIGNAL);
+    }
+
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct iovec iov = { .iov_base = CONST_CAST(char *, data),
+                         .iov_len = len };
+    struct msghdr msg = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = control.buf,
+        .msg_controllen = sizeof control.buf,
+    };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &pass_fd, sizeof pass_fd);
+    return sendmsg(fd, &msg, MSG_NOSIGNAL);
+}
+
+/* Sends 'request' to the agent listening on 'socket_path', with 'netns_fd'
+ * (the request's network namespace, -1 for none) beside its first byte, and
+ * waits up to 'timeout_ms' for the reply, which it stores in '*replyp'
+ * (without the newline, NUL-terminated, 'reply_lenp' bytes; the caller
+ * frees it).
  * Returns NULL on success, otherwise a CNI error: CNI_ERR_NOT_AVAILABLE if
  * nobody listens, CNI_ERR_TRY_AGAIN on timeout or if the agent hung up. */
 struct cni_error *
 cni_client_transact(const char *socket_path, const char *request,
-                    int timeout_ms, char **replyp, size_t *reply_lenp)
+                    int netns_fd, int timeout_ms, char **replyp,
+                    size_t *reply_lenp)
 {
     long long int deadline = time_msec() + timeout_ms;
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -865,8 +979,9 @@ cni_client_transact(const char *socket_path, const char *request,
     ds_put_cstr(&buf, request);
     ds_put_char(&buf, '\n');
     for (size_t ofs = 0; ofs < buf.length;) {
-        ssize_t n = send(fd, buf.string + ofs, buf.length - ofs,
-                         MSG_NOSIGNAL);
+        /* The descriptor goes with the first bytes sent, only once. */
+        ssize_t n = send_with_fd(fd, buf.string + ofs, buf.length - ofs,
+                                 ofs ? -1 : netns_fd);
         if (n >= 0) {
             ofs += n;
             continue;

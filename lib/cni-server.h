@@ -10,8 +10,9 @@
  *
  * Agent side: a Unix socket server run from the agent's poll loop.  Each
  * connection carries one request, a line of JSON that lib/cni.c validates,
- * and gets one reply line.  Valid requests go to a handler, which may reply
- * at once or later (once flows are installed, say):
+ * with the descriptor of its network namespace beside it (SCM_RIGHTS; see
+ * netns-fd.h), and gets one reply line.  Valid requests go to a handler,
+ * which may reply at once or later (once flows are installed, say):
  *
  *     static void
  *     handle(void *aux, struct cni_request *req, struct cni_reply_ctx *ctx)
@@ -81,6 +82,7 @@ const struct cni_server_stats *cni_server_get_stats(
 size_t cni_server_n_pending(const struct cni_server *);
 
 struct cni_request *cni_reply_ctx_request(const struct cni_reply_ctx *);
+int cni_reply_ctx_netns_fd(const struct cni_reply_ctx *);
 bool cni_reply_ctx_is_closed(const struct cni_reply_ctx *);
 void cni_server_reply_result(struct cni_reply_ctx *,
                              const struct cni_result *);
@@ -88,7 +90,8 @@ void cni_server_reply_error(struct cni_reply_ctx *, int code,
                             const char *msg, const char *details);
 
 struct cni_error *cni_client_transact(const char *socket_path,
-                                      const char *request, int timeout_ms,
+                                      const char *request, int netns_fd,
+                                      int timeout_ms,
                                       char **replyp, size_t *reply_lenp)
     OVS_WARN_UNUSED_RESULT;
 

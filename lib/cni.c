@@ -1351,6 +1351,7 @@ void
 cni_request_init(struct cni_request *req)
 {
     memset(req, 0, sizeof *req);
+    req->protocol = CNI_AGENT_PROTOCOL;
     smap_init(&req->args);
     config_init(&req->config);
 }
@@ -1584,6 +1585,7 @@ char *
 cni_request_to_json(const struct cni_request *req)
 {
     json_t *j = lb_json_obj();
+    json_object_set_new(j, "protocol", lb_json_int(req->protocol));
     json_object_set_new(j, "command",
                         lb_json_str(cni_command_to_string(req->command)));
     if (req->container_id) {
@@ -1591,6 +1593,9 @@ cni_request_to_json(const struct cni_request *req)
     }
     if (req->netns) {
         json_object_set_new(j, "netns", lb_json_str(req->netns));
+    }
+    if (req->netns_gone) {
+        json_object_set_new(j, "netnsGone", json_true());
     }
     if (req->ifname) {
         json_object_set_new(j, "ifName", lb_json_str(req->ifname));
@@ -1639,6 +1644,30 @@ cni_request_from_json(const char *text, size_t len, struct cni_request *req)
 
     const json_t *config = json_object_get(root, "config");
     peek_version(config, &req->config.version);
+
+    /* Before anything else: a request of another version may mean
+     * something else by its members. */
+    json_int_t protocol;
+    bool present;
+    if (!get_uint(root, "protocol", "request: ", INT_MAX, &protocol,
+                  &present, &ds)) {
+        goto decode_error;
+    }
+    req->protocol = present ? protocol : 1;
+    if (req->protocol < 1 || req->protocol > CNI_AGENT_PROTOCOL) {
+        error = cni_error_createf(CNI_ERR_AGENT, "request of agent protocol "
+                                  "%d, but this agent speaks 1 to %d: the "
+                                  "livebind plugin and agent must come from "
+                                  "one release", req->protocol,
+                                  CNI_AGENT_PROTOCOL);
+        goto out;
+    }
+    const json_t *gone = json_object_get(root, "netnsGone");
+    if (gone && !json_is_boolean(gone)) {
+        ds_put_cstr(&ds, "request: netnsGone must be a boolean");
+        goto decode_error;
+    }
+    req->netns_gone = gone && json_is_true(gone);
 
     if (!get_string(root, "command", "request: ", &s, &ds)) {
         goto decode_error;
@@ -1698,6 +1727,47 @@ out:
     ds_destroy(&ds);
     json_decref(root);
     return error;
+}
+
+/* Decides what the agent does with the descriptor that came with 'req'
+ * ('has_fd'): returns an error if 'req' needed one and has none, otherwise
+ * NULL, with '*keep_fdp' telling whether to keep the descriptor (false:
+ * close it, the request should carry none).
+ *
+ * ADD and CHECK need their namespace, so they need its descriptor: the
+ * agent never opens CNI_NETNS itself (netns-fd.h says why).  DEL uses one if
+ * it came (the plugin sends none when the namespace is gone, which DEL
+ * takes as success, as CNI wants); STATUS and GC have no namespace. */
+struct cni_error *
+cni_request_check_netns_fd(const struct cni_request *req, bool has_fd,
+                           bool *keep_fdp)
+{
+    enum cni_command cmd = req->command;
+
+    *keep_fdp = false;
+    if (cmd == CNI_CMD_ADD || cmd == CNI_CMD_CHECK) {
+        if (req->netns_gone) {
+            return cni_error_createf(CNI_ERR_INVALID_ENV, "CNI_NETNS %s does "
+                                     "not exist", req->netns ? req->netns
+                                                             : "");
+        } else if (!has_fd && req->protocol < CNI_AGENT_PROTOCOL) {
+            return cni_error_createf(CNI_ERR_AGENT, "the livebind plugin is "
+                                     "older than the agent (agent protocol "
+                                     "%d, not %d): it passed no descriptor "
+                                     "of CNI_NETNS; install the plugin of "
+                                     "the agent's release", req->protocol,
+                                     CNI_AGENT_PROTOCOL);
+        } else if (!has_fd) {
+            return cni_error_createf(CNI_ERR_INVALID_ENV, "the %s request "
+                                     "carries no descriptor of CNI_NETNS %s",
+                                     cni_command_to_string(cmd),
+                                     req->netns ? req->netns : "");
+        }
+        *keep_fdp = true;
+    } else if (cmd == CNI_CMD_DEL) {
+        *keep_fdp = has_fd && req->netns && !req->netns_gone;
+    }
+    return NULL;
 }
 
 /* ------------------------------------------------------------- responses */

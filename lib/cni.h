@@ -186,11 +186,19 @@ struct cni_config {
 
 /* ---------------------------------------------------------------- requests */
 
+/* The version of the request the plugin sends the agent.  2: the plugin
+ * opens CNI_NETNS itself and passes the descriptor beside the request (see
+ * netns-fd.h); requests of version 1 had none. */
+#define CNI_AGENT_PROTOCOL 2
+
 /* One CNI invocation: what the plugin forwards to the agent. */
 struct cni_request {
     enum cni_command command;
+    int protocol;               /* CNI_AGENT_PROTOCOL, or the request's. */
     char *container_id;         /* CNI_CONTAINERID, NULL if not given. */
-    char *netns;                /* CNI_NETNS, NULL if not given. */
+    char *netns;                /* CNI_NETNS, NULL if not given.  The agent
+                                 * only names it in messages. */
+    bool netns_gone;            /* The plugin found nothing at 'netns'. */
     char *ifname;               /* CNI_IFNAME, NULL if not given. */
     char *path;                 /* CNI_PATH, NULL if not given. */
     struct smap args;           /* CNI_ARGS. */
@@ -214,6 +222,9 @@ struct cni_error *cni_request_from_env(const struct smap *env,
 char *cni_request_to_json(const struct cni_request *);
 struct cni_error *cni_request_from_json(const char *, size_t len,
                                         struct cni_request *)
+    OVS_WARN_UNUSED_RESULT;
+struct cni_error *cni_request_check_netns_fd(const struct cni_request *,
+                                             bool has_fd, bool *keep_fdp)
     OVS_WARN_UNUSED_RESULT;
 
 /* --------------------------------------------------------------- responses */

@@ -10,23 +10,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
+#include "netns-fd.h"
 #include "openvswitch/vlog.h"
 #include "packets.h"
 #include "sha1.h"
 #include "util.h"
 
 #include <linux/ethtool.h>
-#include <linux/magic.h>
 #include <linux/sockios.h>
 #include <netlink/netlink.h>
 #include <netlink/attr.h>
@@ -127,6 +125,9 @@ pod_attachment_validate(const struct pod_attachment *a)
 {
     if (!a->netns_path || !a->netns_path[0]) {
         return xstrdup("no network namespace path");
+    } else if (a->netns_fd < 0) {
+        return xasprintf("%s: no descriptor of the network namespace",
+                         a->netns_path);
     } else if (!pod_plumb_ifname_is_valid(a->ifname)) {
         return xasprintf("invalid pod interface name \"%s\"",
                          a->ifname ? a->ifname : "");
@@ -160,112 +161,6 @@ pod_attachment_validate(const struct pod_attachment *a)
                          ipv6_string_mapped(buf, &a->gateway6));
     }
     return NULL;
-}
-
-/* Network namespaces. */
-
-/* Opens 'path' as a network namespace other than the calling thread's and
- * stores its file descriptor in '*fdp'.
- *
- * 'path' comes from a CNI request, and nothing a request names may block the
- * agent's only thread: open() of a FIFO waits for a writer, and of a device
- * for whatever the driver waits for.  So the file is looked at before it is
- * opened: a namespace is a regular file on nsfs, the file system of our own
- * namespace's file, and nothing else is ever opened.  The open itself is
- * non-blocking in case the file is replaced in between, and the opened file
- * must be the one looked at.  (stat() of a path on a hung network file system
- * still waits: there is no non-blocking stat().) */
-static int
-netns_open(const char *path, int *fdp, char **errorp)
-{
-    struct stat ours, theirs, opened;
-    struct statfs fs;
-    int fd, error;
-
-    *fdp = -1;
-    if (stat("/proc/thread-self/ns/net", &ours)) {
-        error = errno;
-        set_error(errorp, "cannot stat own network namespace (%s)",
-                  ovs_strerror(error));
-        return error;
-    }
-    if (stat(path, &theirs)) {
-        error = errno;
-        set_error(errorp, "%s: cannot open network namespace (%s)",
-                  path, ovs_strerror(error));
-        return error;
-    }
-    if (!S_ISREG(theirs.st_mode) || theirs.st_dev != ours.st_dev) {
-        set_error(errorp, "%s: not a network namespace (not a file on "
-                  "nsfs)", path);
-        return EINVAL;
-    }
-
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) {
-        error = errno;
-        set_error(errorp, "%s: cannot open network namespace (%s)",
-                  path, ovs_strerror(error));
-        return error;
-    }
-
-    /* Only nsfs files can be namespaces (setns() tells a network namespace
-     * from other kinds).  No NS_GET_NSTYPE: valgrind does not know it. */
-    if (fstatfs(fd, &fs) || fs.f_type != NSFS_MAGIC
-        || fstat(fd, &opened) || opened.st_dev != theirs.st_dev
-        || opened.st_ino != theirs.st_ino) {
-        set_error(errorp, "%s: not a network namespace", path);
-        close(fd);
-        return EINVAL;
-    }
-
-    /* Plumbing "into" our own namespace would put both ends side by side
-     * on the host, which is never what a pod wants. */
-    if (opened.st_dev == ours.st_dev && opened.st_ino == ours.st_ino) {
-        set_error(errorp, "%s: is the host's own network namespace", path);
-        close(fd);
-        return EINVAL;
-    }
-
-    *fdp = fd;
-    return 0;
-}
-
-/* Calls 'func(aux, errorp)' with the calling thread in the network namespace
- * 'netns_fd' and returns what it returns.  The thread is back in its own
- * namespace when this returns, whatever 'func' did. */
-static int
-netns_run(int netns_fd, int (*func)(void *aux, char **errorp), void *aux,
-          char **errorp)
-{
-    int own_fd, error;
-
-    /* "thread-self", not "self": setns() moves only the calling thread. */
-    own_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (own_fd < 0) {
-        error = errno;
-        set_error(errorp, "cannot open own network namespace (%s)",
-                  ovs_strerror(error));
-        return error;
-    }
-    if (setns(netns_fd, CLONE_NEWNET)) {
-        error = errno;
-        set_error(errorp, "cannot enter network namespace (%s)",
-                  error == EINVAL ? "not a network namespace"
-                                  : ovs_strerror(error));
-        close(own_fd);
-        return error;
-    }
-
-    error = func(aux, errorp);
-
-    if (setns(own_fd, CLONE_NEWNET)) {
-        /* Carrying on in the pod's namespace would make every later socket
-         * and interface lookup silently wrong. */
-        ovs_abort(errno, "cannot return to own network namespace");
-    }
-    close(own_fd);
-    return error;
 }
 
 /* Rtnetlink.
@@ -656,7 +551,8 @@ sysctl_access(void *ctx_, char **errorp)
 /* Sockets in both namespaces for one operation. */
 
 struct plumb {
-    int netns_fd;               /* The pod's namespace, or -1. */
+    int netns_fd;               /* The pod's namespace, or -1 (the
+                                 * caller's: never closed here). */
     struct rtnl host;           /* In our own namespace. */
     struct rtnl pod;            /* In the pod's namespace. */
     int host_sock;              /* For ioctls in our own namespace. */
@@ -698,10 +594,11 @@ plumb_init(struct plumb *p)
     p->netns_fd = p->host_sock = p->pod_sock = -1;
 }
 
-/* Opens 'p''s sockets in our own namespace and, if 'netns_path' is nonnull,
- * in that namespace. */
+/* Opens 'p''s sockets in our own namespace and, if 'netns_fd' is not -1,
+ * in that namespace ('netns_path' names it in messages). */
 static int
-plumb_open(struct plumb *p, const char *netns_path, char **errorp)
+plumb_open(struct plumb *p, int netns_fd, const char *netns_path,
+           char **errorp)
 {
     int error;
 
@@ -709,10 +606,12 @@ plumb_open(struct plumb *p, const char *netns_path, char **errorp)
     if (!error) {
         error = ioctl_sock_open(&p->host_sock, errorp);
     }
-    if (!error && netns_path) {
-        error = netns_open(netns_path, &p->netns_fd, errorp);
+    if (!error && netns_fd >= 0) {
+        error = netns_fd_check(netns_fd, netns_path, errorp);
         if (!error) {
-            error = netns_run(p->netns_fd, plumb_open_pod_sockets, p, errorp);
+            p->netns_fd = netns_fd;
+            error = netns_fd_run(netns_fd, plumb_open_pod_sockets, p,
+                                 errorp);
         }
     }
     return error;
@@ -728,9 +627,6 @@ plumb_close(struct plumb *p)
     }
     if (p->pod_sock >= 0) {
         close(p->pod_sock);
-    }
-    if (p->netns_fd >= 0) {
-        close(p->netns_fd);
     }
     plumb_init(p);
 }
@@ -975,7 +871,7 @@ check_attachment(struct plumb *p, const struct pod_attachment *a,
         error = check_routes(p, a, rtnl_link_get_ifindex(pod), errorp);
     }
     if (!error) {
-        error = netns_run(p->netns_fd, sysctl_access, &sysctl, errorp);
+        error = netns_fd_run(p->netns_fd, sysctl_access, &sysctl, errorp);
     }
     if (!error) {
         error = sysctl_access(&host_sysctl, errorp);
@@ -1031,7 +927,7 @@ pod_plumb_check(const struct pod_attachment *a, char **errorp)
     }
 
     plumb_init(&p);
-    error = plumb_open(&p, a->netns_path, errorp);
+    error = plumb_open(&p, a->netns_fd, a->netns_path, errorp);
     if (!error) {
         error = check_attachment(&p, a, errorp);
     }
@@ -1255,7 +1151,7 @@ configure_veth(struct plumb *p, const struct pod_attachment *a,
 
     /* The sysctls must be in place before the link comes up: that is when
      * IPv6 DAD and the gratuitous ARP of arp_notify would start. */
-    error = netns_run(p->netns_fd, sysctl_access, &sysctl, errorp);
+    error = netns_fd_run(p->netns_fd, sysctl_access, &sysctl, errorp);
     if (!error) {
         error = sysctl_access(&host_sysctl, errorp);   /* Our namespace. */
     }
@@ -1318,7 +1214,7 @@ pod_plumb_add(const struct pod_attachment *a, char **errorp)
     }
 
     plumb_init(&p);
-    error = plumb_open(&p, a->netns_path, errorp);
+    error = plumb_open(&p, a->netns_fd, a->netns_path, errorp);
     if (error) {
         goto out;
     }
@@ -1417,11 +1313,14 @@ delete_veth(struct rtnl *rtnl, const char *name, const char *where,
 }
 
 /* Removes a pod attachment: deletes 'host_ifname' if it is nonnull,
- * otherwise 'ifname' in 'netns_path' (either takes its veth peer with it).
- * Succeeds if the interface, or the namespace, is already gone.  Refuses to
- * delete an interface that is not a veth. */
+ * otherwise 'ifname' in the network namespace 'netns_fd' (either takes its
+ * veth peer with it); 'netns_path' names that namespace in messages.
+ * 'netns_fd' is -1 if the namespace is gone (the plugin found no file at
+ * its path): its interfaces went with it.  Succeeds if the interface, or the
+ * namespace, is already gone.  Refuses to delete an interface that is not a
+ * veth. */
 int
-pod_plumb_del(const char *netns_path, const char *ifname,
+pod_plumb_del(int netns_fd, const char *netns_path, const char *ifname,
               const char *host_ifname, char **errorp)
 {
     bool deleted = false;
@@ -1432,25 +1331,26 @@ pod_plumb_del(const char *netns_path, const char *ifname,
         *errorp = NULL;
     }
     if (host_ifname ? !pod_plumb_ifname_is_valid(host_ifname)
-        : !netns_path || !pod_plumb_ifname_is_valid(ifname)) {
+        : !pod_plumb_ifname_is_valid(ifname)) {
         set_error(errorp, "pod_plumb_del needs a valid host interface name, "
-                  "or a network namespace and a valid interface name");
+                  "or a valid interface name in the pod");
         return EINVAL;
     }
 
     plumb_init(&p);
     if (host_ifname) {
-        error = plumb_open(&p, NULL, errorp);
+        error = plumb_open(&p, -1, NULL, errorp);
         if (!error) {
             error = delete_veth(&p.host, host_ifname, "", &deleted, errorp);
         }
-    } else if (access(netns_path, F_OK) && errno == ENOENT) {
+    } else if (netns_fd < 0) {
         /* The namespace is gone and its interfaces with it. */
         error = 0;
     } else {
-        char *where = xasprintf("%s: ", netns_path);
+        const char *name = netns_path ? netns_path : "pod";
+        char *where = xasprintf("%s: ", name);
 
-        error = plumb_open(&p, netns_path, errorp);
+        error = plumb_open(&p, netns_fd, name, errorp);
         if (!error) {
             error = delete_veth(&p.pod, ifname, where, &deleted, errorp);
         }
@@ -1458,7 +1358,8 @@ pod_plumb_del(const char *netns_path, const char *ifname,
     }
     if (deleted) {
         VLOG_INFO("deleted %s%s%s", host_ifname ? host_ifname : ifname,
-                  host_ifname ? "" : " in ", host_ifname ? "" : netns_path);
+                  host_ifname ? "" : " in ",
+                  host_ifname || !netns_path ? "" : netns_path);
     }
     plumb_close(&p);
     return error;

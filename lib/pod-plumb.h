@@ -37,8 +37,10 @@
 #define POD_PLUMB_IFNAME_MAX 15
 
 struct pod_attachment {
-    char *netns_path;      /* e.g. "/var/run/netns/cni-1234" or
-                            * "/proc/<pid>/ns/net". */
+    int netns_fd;          /* The pod's network namespace, open (see
+                            * netns-fd.h); the caller's to close. */
+    char *netns_path;      /* Its path, for messages only: never opened.
+                            * e.g. "/var/run/netns/cni-1234". */
     char *ifname;          /* Name inside the pod, e.g. "eth0". */
     char *host_ifname;     /* Name of the host end, see
                             * pod_plumb_host_ifname(). */
@@ -62,7 +64,7 @@ char *pod_plumb_host_ifname(const char *container_id);
 bool pod_plumb_ifname_is_valid(const char *);
 
 int pod_plumb_add(const struct pod_attachment *, char **errorp);
-int pod_plumb_del(const char *netns_path, const char *ifname,
+int pod_plumb_del(int netns_fd, const char *netns_path, const char *ifname,
                   const char *host_ifname, char **errorp);
 int pod_plumb_check(const struct pod_attachment *, char **errorp);
 

@@ -5,6 +5,8 @@
 
 /* Test driver for lib/pod-plumb: adds, checks or deletes one pod attachment
  * as given on the command line.  Used by tests/system/test-pod-plumb.sh.
+ * It opens NETNS as the CNI plugin does (netns_fd_open()) and hands
+ * pod-plumb the descriptor, as the agent gets it.
  *
  * Exit status: 0 success, 1 the operation failed (message on stderr),
  * 2 usage error. */
@@ -12,10 +14,14 @@
 #include <config.h>
 #include "pod-plumb.h"
 
+#include <errno.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include "netns-fd.h"
 #include "openvswitch/vlog.h"
 #include "packets.h"
 #include "util.h"
@@ -102,15 +108,36 @@ main(int argc, char *argv[])
         struct pod_attachment a;
 
         parse_attachment(argc - 2, argv + 2, &a);
-        error = (!strcmp(cmd, "add")
-                 ? pod_plumb_add(&a, &msg) : pod_plumb_check(&a, &msg));
+        error = netns_fd_open(a.netns_path, &a.netns_fd, &msg);
+        if (!error) {
+            error = (!strcmp(cmd, "add")
+                     ? pod_plumb_add(&a, &msg) : pod_plumb_check(&a, &msg));
+            close(a.netns_fd);
+        }
         pod_attachment_destroy(&a);
     } else if (!strcmp(cmd, "del")) {
+        const char *netns = argc == 5 ? dash_is_null(argv[2]) : NULL;
+        const char *host_ifname = argc == 5 ? dash_is_null(argv[4]) : NULL;
+        int fd = -1;
+
         if (argc != 5) {
             usage_error("del takes 3 arguments");
         }
-        error = pod_plumb_del(dash_is_null(argv[2]), argv[3],
-                              dash_is_null(argv[4]), &msg);
+        /* As the plugin does: a namespace that is gone is no error. */
+        error = netns && !host_ifname ? netns_fd_open(netns, &fd, &msg) : 0;
+        if (error == ENOENT) {
+            free(msg);
+            msg = NULL;
+            error = 0;
+        } else if (!error && !netns && !host_ifname) {
+            usage_error("del needs NETNS or HOST_IFNAME");
+        }
+        if (!error) {
+            error = pod_plumb_del(fd, netns, argv[3], host_ifname, &msg);
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
     } else if (!strcmp(cmd, "host-ifname")) {
         char *name;
 

@@ -12,7 +12,10 @@
  *
  * Invariants: what parses formats, and what it formats parses again to the
  * same text (request, result in every version, response); a result that
- * parses validates; errors have a code and a message; nothing leaks. */
+ * parses validates; errors have a code and a message; nothing leaks.  For
+ * a request, with and without a namespace descriptor beside it: ADD and
+ * CHECK are refused without one, and one is kept only if it came and the
+ * request is not refused. */
 
 #include <config.h>
 #include <string.h>
@@ -54,6 +57,25 @@ check_request_round_trip(const struct cni_request *req)
     free(json2);
     cni_request_destroy(&again);
     free(json);
+}
+
+static void
+check_netns_fd_rule(const struct cni_request *req)
+{
+    for (int has_fd = 0; has_fd < 2; has_fd++) {
+        bool keep;
+        struct cni_error *error = cni_request_check_netns_fd(req, has_fd,
+                                                             &keep);
+        bool needs = (req->command == CNI_CMD_ADD
+                      || req->command == CNI_CMD_CHECK);
+        FUZZ_ASSERT(!keep || (has_fd && !error), "keeps a descriptor that "
+                    "%s", has_fd ? "goes with an error" : "did not come");
+        FUZZ_ASSERT(has_fd || !needs || error, "%s without a descriptor "
+                    "accepted", cni_command_to_string(req->command));
+        if (error) {
+            check_error(error);
+        }
+    }
 }
 
 static void
@@ -166,6 +188,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data_, size_t size)
         check_error(error);
     } else {
         check_request_round_trip(&req);
+        check_netns_fd_rule(&req);
     }
     cni_request_destroy(&req);
 

@@ -12,7 +12,10 @@
  * ADD gets a fixed result (10.244.0.5/16 on the requested interface),
  * other commands succeed; --error=CODE fails every request with CODE;
  * --delay-ms answers only after N ms (asynchronously).  --record appends a
- * line per request and per client that went away before its answer. */
+ * line per request and per client that went away before its answer; its
+ * "fd=" is what the descriptor that came with the request is ("net:[...]"
+ * for a network namespace, as /proc/self/fd shows it), "-" for none, and
+ * "gone" marks a DEL whose namespace the plugin found gone. */
 
 #include <config.h>
 
@@ -76,18 +79,36 @@ answer(struct cni_reply_ctx *ctx)
     cni_result_destroy(result);
 }
 
+/* What descriptor 'fd' is, as /proc/self/fd shows it; "-" for -1. */
+static char *
+describe_fd(int fd)
+{
+    if (fd < 0) {
+        return xstrdup("-");
+    }
+    char *link = xasprintf("/proc/self/fd/%d", fd);
+    char target[256];
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    free(link);
+    target[MAX(n, 0)] = '\0';
+    return xstrdup(n > 0 ? target : "?");
+}
+
 static void
 handle(void *aux OVS_UNUSED, struct cni_request *req,
        struct cni_reply_ctx *ctx)
 {
     struct ds ds = DS_EMPTY_INITIALIZER;
+    char *fd = describe_fd(cni_reply_ctx_netns_fd(ctx));
 
-    ds_put_format(&ds, "%s id=%s netns=%s ifname=%s ns=%s pod=%s uid=%s "
+    ds_put_format(&ds, "%s id=%s netns=%s%s fd=%s ifname=%s ns=%s pod=%s "
+                  "uid=%s "
                   "infra=%s path=%s net=%s version=%s socket=%s timeout=%d "
                   "prev=%s",
                   cni_command_to_string(req->command),
                   req->container_id ? req->container_id : "-",
                   req->netns ? req->netns : "-",
+                  req->netns_gone ? " gone" : "", fd,
                   req->ifname ? req->ifname : "-",
                   req->pod_namespace ? req->pod_namespace : "-",
                   req->pod_name ? req->pod_name : "-",
@@ -105,6 +126,7 @@ handle(void *aux OVS_UNUSED, struct cni_request *req,
     }
     record_line(ds_cstr(&ds));
     ds_destroy(&ds);
+    free(fd);
 
     if (delay_ms) {
         struct pending *p = xmalloc(sizeof *p);

@@ -165,7 +165,8 @@ cni_conf_dir() {
 }
 
 # cni NODE COMMAND POD [NS] : a CNI command (ADD, CHECK, DEL; STATUS and GC
-# take no pod) for pod NS/POD on NODE, whose netns is $LB_PREFIX$POD, run
+# take no pod) for pod NS/POD on NODE, whose netns is $LB_PREFIX$POD (or
+# the path $CNI_NETNS_PATH, which need not be a namespace at all), run
 # the way a container runtime runs it: through libcni (cni-runtime, built
 # by utilities/build-k8s.sh) in the node's network namespace, from the
 # node's conflist ($CNI_NET, default "livebind"), with the node's result
@@ -180,7 +181,8 @@ cni() {
         local uid=${CNI_POD_UID:-}
         [ -n "$uid" ] || uid=$(pod_uid "$ns" "$pod")
         args=(-container-id "cid-$pod"
-              -netns "/var/run/netns/${LB_PREFIX}$pod" -ifname eth0
+              -netns "${CNI_NETNS_PATH:-/var/run/netns/${LB_PREFIX}$pod}"
+              -ifname eth0
               -args "IgnoreUnknown=1;K8S_POD_NAMESPACE=$ns;K8S_POD_NAME=$pod;K8S_POD_UID=$uid;K8S_POD_INFRA_CONTAINER_ID=cid-$pod")
     fi
     bed_exec "$node" "$LB_K8S_BIN/cni-runtime" \

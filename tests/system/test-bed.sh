@@ -185,9 +185,12 @@ check "node1 learned its tunnel neighbours by ARP" eval \
 arp_answers() {
     local cap=$LB_BED_DIR/arp-$1-$2.txt pid macs
     bed_exec "$1" ip neigh flush dev br-phy
-    bed_exec "$1" timeout 5 tcpdump -l -enni br-phy arp > "$cap" 2>/dev/null &
+    bed_exec "$1" timeout 20 tcpdump -l -enni br-phy arp > "$cap" \
+        2> "$cap.err" &
     pid=$!
-    sleep 1
+    # Not before it listens: on a loaded machine that took over 1 s, and
+    # the ARP exchange went uncaptured.
+    bed_wait_until 15 grep -q "listening on" "$cap.err"
     bed_exec "$1" ping -q -c 1 -W 2 "$(bed_node_ip "$2")" >/dev/null
     sleep 0.5
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null

@@ -20,6 +20,11 @@ for f in "$plugin" "$server"; do
     [ -x "$f" ] || { echo "ERROR: $f not built" >&2; exit 99; }
 done
 
+# The pod's network namespace: the plugin opens it and passes the
+# descriptor to the agent, so it must be one.  Our own serves (only the
+# real agent refuses the host's); creating one would need root.
+netns=/proc/$$/ns/net
+
 # Short: the socket path must fit in sun_path.
 tmp=$(mktemp -d /tmp/lb-cni.XXXXXX) || exit 99
 pids=()
@@ -85,7 +90,7 @@ run() {
     local -A vars=(
         [CNI_COMMAND]=$cmd
         [CNI_CONTAINERID]=c0ffee01
-        [CNI_NETNS]=/var/run/netns/pod1
+        [CNI_NETNS]=$netns
         [CNI_IFNAME]=eth0
         [CNI_PATH]=/opt/cni/bin
         [CNI_ARGS]="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=pod1;K8S_POD_UID=0b9a5e46-6c5e-4a4e-9b2f-3f1c6c1d2e3f;K8S_POD_INFRA_CONTAINER_ID=c0ffee01"
@@ -131,12 +136,12 @@ check "socket is 0600 in a 0700 directory" eval \
 run ADD "$(conf 1.1.0)"
 check "ADD 1.1.0: result with mtu, no ips[].version" eval '[ "$rc" = 0 ] &&
     jq_true "j[\"cniVersion\"] == \"1.1.0\"
-        and j[\"interfaces\"] == [{\"name\": \"eth0\", \"mac\": \"0a:58:0a:f4:00:05\", \"mtu\": 1400, \"sandbox\": \"/var/run/netns/pod1\"}]
+        and j[\"interfaces\"] == [{\"name\": \"eth0\", \"mac\": \"0a:58:0a:f4:00:05\", \"mtu\": 1400, \"sandbox\": \"$netns\"}]
         and j[\"ips\"] == [{\"interface\": 0, \"address\": \"10.244.0.5/16\", \"gateway\": \"10.244.0.1\"}]
         and j[\"routes\"] == [{\"dst\": \"0.0.0.0/0\", \"gw\": \"10.244.0.1\"}]
         and j[\"dns\"] == {\"nameservers\": [\"10.96.0.10\"]}"'
 check "the agent got the request's parameters and configuration" recorded \
-    "^ADD id=c0ffee01 netns=/var/run/netns/pod1 ifname=eth0 ns=default pod=pod1 uid=0b9a5e46-6c5e-4a4e-9b2f-3f1c6c1d2e3f infra=c0ffee01 path=/opt/cni/bin net=pods version=1.1.0 socket=$sock timeout=3000 prev=no$"
+    "^ADD id=c0ffee01 netns=$netns fd=net:\[[0-9]*\] ifname=eth0 ns=default pod=pod1 uid=0b9a5e46-6c5e-4a4e-9b2f-3f1c6c1d2e3f infra=c0ffee01 path=/opt/cni/bin net=pods version=1.1.0 socket=$sock timeout=3000 prev=no$"
 
 run ADD "$(conf 1.0.0)"
 check "ADD 1.0.0: no mtu, no ips[].version" eval '[ "$rc" = 0 ] &&
@@ -155,7 +160,7 @@ check "CHECK forwarded prevResult" recorded "^CHECK id=c0ffee01 .* prev=yes$"
 
 run DEL "$(conf 1.1.0 "$prev")" CNI_NETNS= CNI_ARGS=
 check "DEL without netns and CNI_ARGS: exit 0, no output" succeeds_silently
-check "DEL reached the agent" recorded "^DEL id=c0ffee01 netns=- ifname=eth0 ns=- "
+check "DEL reached the agent" recorded "^DEL id=c0ffee01 netns=- fd=- ifname=eth0 ns=- "
 
 run STATUS "$(conf 1.1.0)" CNI_CONTAINERID= CNI_NETNS= CNI_IFNAME= CNI_ARGS=
 check "STATUS: exit 0, no output" succeeds_silently
@@ -167,6 +172,44 @@ check "GC forwards the valid attachments" eval \
 
 run STATUS "$(conf 1.0.0)" CNI_CONTAINERID= CNI_NETNS= CNI_IFNAME= CNI_ARGS=
 check "STATUS with cniVersion 1.0.0: code 1" fails_with 1
+
+# ------------------------------------------------ the network namespace
+# The plugin opens CNI_NETNS, the agent never does: what is not a namespace
+# is refused here, at once and without opening it (a FIFO's open() waits
+# for a writer), and never reaches the agent.  A DEL whose namespace is
+# gone succeeds (CNI wants it to) and tells the agent so.
+mkfifo "$tmp/fifo"
+touch "$tmp/file"
+nrec() { wc -l < "$tmp/record"; }
+refused_here() {  # PATTERN : code 4 naming PATTERN, nothing sent
+    fails_with 4 && jq_true "'$1' in j['msg']" && [ "$(nrec)" = "$before" ]
+}
+before=$(nrec)
+SECONDS=0
+run ADD "$(conf)" CNI_NETNS="$tmp/fifo"
+check "ADD in a FIFO: code 4, at once ($SECONDS s), not sent" \
+    refused_here "not a network namespace"
+run CHECK "$(conf)" CNI_NETNS="$tmp/fifo"
+check "CHECK in a FIFO: code 4, not sent" \
+    refused_here "not a network namespace"
+run ADD "$(conf)" CNI_NETNS="$tmp/file"
+check "ADD in a regular file: code 4, not sent" \
+    refused_here "not a network namespace"
+run ADD "$(conf)" CNI_NETNS="$tmp/missing"
+check "ADD in a missing namespace: code 4, not sent" \
+    refused_here "No such file or directory"
+run ADD "$(conf)" CNI_NETNS=/proc/self/ns/mnt
+check "ADD in a mount namespace: passed on as such (the agent refuses it)" \
+    eval '[ "$rc" = 0 ] && recorded "^ADD id=c0ffee01 netns=/proc/self/ns/mnt fd=mnt:\["'
+run DEL "$(conf)" CNI_NETNS="$tmp/missing"
+check "DEL with the namespace gone: exit 0, the agent told so" eval \
+    'succeeds_silently && recorded "^DEL id=c0ffee01 netns=$tmp/missing gone fd=- "'
+run DEL "$(conf)" CNI_NETNS="$tmp/fifo"
+check "DEL in a FIFO: sent without a descriptor (host end by name)" eval \
+    'succeeds_silently && recorded "^DEL id=c0ffee01 netns=$tmp/fifo fd=- "'
+run DEL "$(conf)"
+check "DEL in a namespace: with its descriptor" eval \
+    'succeeds_silently && recorded "^DEL id=c0ffee01 netns=$netns fd=net:\["'
 
 # ----------------------------------------------- errors found by the plugin
 run ADD '{"cniVersion":"1.1.0","name":"pods","type":"bridge"}'
@@ -290,12 +333,12 @@ tool() {
           -path "$(dirname "$plugin")" "$@" "$cmd" 2>>"$tmp/plugin.log")
     rc=$?
 }
-pod2=(-netns /var/run/netns/pod2 -container-id c2
+pod2=(-netns "$netns" -container-id c2
       -args "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=pod2")
 tool add "${pod2[@]}"
 check "libcni ADD from a conflist" eval '[ "$rc" = 0 ] &&
     jq_true "j[\"cniVersion\"] == \"1.0.0\"" &&
-    recorded "^ADD id=c2 netns=/var/run/netns/pod2 ifname=eth0 ns=default pod=pod2 .* net=pods version=1.0.0 "'
+    recorded "^ADD id=c2 netns=$netns fd=net:\\[[0-9]*\\] ifname=eth0 ns=default pod=pod2 .* net=pods version=1.0.0 "'
 tool check "${pod2[@]}"
 check "libcni CHECK passes the cached result" eval \
     'succeeds_silently && recorded "^CHECK id=c2 .* prev=yes$"'

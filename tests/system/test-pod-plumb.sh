@@ -10,9 +10,11 @@
 #   - failures leave nothing behind: missing namespace, a file that is not a
 #     namespace, the host's own namespace, bad parameters, a pod interface
 #     name already taken, a FIFO, a directory or a device (refused at
-#     once, never opened: opening a FIFO would wait), and a failure after
-#     the veth was made (the pod already has a default route), which must
-#     be rolled back;
+#     once by netns_fd_open(), which the tool calls as the plugin does:
+#     never opened, opening a FIFO would wait; the host's own namespace
+#     and other kinds by the agent's netns_fd_check()), and a failure
+#     after the veth was made (the pod already has a default route), which
+#     must be rolled back;
 #   - two pods with the same MAC and IP on one bridge (a migration source
 #     and target) both keep their IPv6 link-local address: no DAD tripped,
 #     while a pod plumbed without pod-plumb's sysctls does trip (control);

@@ -19,6 +19,11 @@
 # Agents under valgrind (LB_VALGRIND) take seconds to start and sync.
 _vms_slow=1
 [ -z "${LB_VALGRIND-}" ] || _vms_slow=6
+# Tries of a CNI command that failed, 0.5 s apart, as a runtime retries
+# it: an agent SIGKILLed by a test is back within them; under valgrind, on
+# the loaded machine, that took more than the 15 s of 30 tries.
+_vms_tries=5
+[ -z "${LB_VALGRIND-}" ] || _vms_tries=120
 
 declare -A VM_UID VM_NODE VM_POD VM_UP VM_SEQ VM_MIG VM_MIGUID VM_TPOD \
     VM_TNODE VM_TUP VM_SERVER VM_CLIENT VM_KEY
@@ -130,12 +135,11 @@ vm_migrate_prepare() {
     bed_wait_until $((10 * _vms_slow)) _vm_mirrored "$vm"
 }
 
-# vm_target_add VM : the target pod object and its CNI ADD, retried (up to
-# 5 times; 30 under valgrind, where an agent SIGKILLed by a test takes
-# several seconds to come back) as a runtime retries a failed sandbox; or
+# vm_target_add VM : the target pod object and its CNI ADD, retried
+# ($_vms_tries times) as a runtime retries a failed sandbox; or
 # $VM_TARGET_ADD VM when set (a test's own way).
 vm_target_add() {
-    local vm=$1 try
+    local vm=$1
     if [ -n "${VM_TARGET_ADD-}" ]; then
         "$VM_TARGET_ADD" "$vm"
         return
@@ -143,9 +147,15 @@ vm_target_add() {
     add_pod "${VM_TNODE[$vm]}" "${VM_TPOD[$vm]}" \
         "$(launcher_meta "$vm" "${VM_UID[$vm]}" "${VM_MIGUID[$vm]}" \
            "${VM_MIG[$vm]}")" && return 0
-    for try in $(seq $((5 * _vms_slow))); do
+    _vms_retry "${VM_TNODE[$vm]}" ADD "${VM_TPOD[$vm]}"
+}
+
+# _vms_retry NODE COMMAND POD : cni_retry, up to $_vms_tries times.
+_vms_retry() {
+    local try
+    for try in $(seq "$_vms_tries"); do
         sleep 0.5
-        cni_retry "${VM_TNODE[$vm]}" ADD "${VM_TPOD[$vm]}" && return 0
+        cni_retry "$@" && return 0
     done
     return 1
 }
@@ -187,8 +197,7 @@ vm_migrate_complete() {
     vmim_phase "${VM_MIG[$vm]}" Succeeded
     pod_phase "${VM_POD[$vm]}" Succeeded
     cni "${VM_NODE[$vm]}" DEL "${VM_POD[$vm]}" >/dev/null ||
-        { sleep 1; cni_retry "${VM_NODE[$vm]}" DEL "${VM_POD[$vm]}"; } ||
-        return 1
+        _vms_retry "${VM_NODE[$vm]}" DEL "${VM_POD[$vm]}" || return 1
     k8s_delete "/api/v1/namespaces/default/pods/${VM_POD[$vm]}" || return 1
     # The source's tap and uplink go with its QEMU.
     ip -n "${LB_PREFIX}g-$vm" link del "${VM_UP[$vm]}" 2>/dev/null || true

@@ -7,6 +7,7 @@
 #include "cni.h"
 #include "cni-server.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -799,7 +800,8 @@ test_request_round_trip(void **state OVS_UNUSED)
     char *json = cni_request_to_json(&req);
     assert_string_equal(
         json,
-        "{\"command\":\"ADD\",\"containerID\":\"c0ffee01\",\"netns\":"
+        "{\"protocol\":2,\"command\":\"ADD\",\"containerID\":\"c0ffee01\","
+        "\"netns\":"
         "\"/var/run/netns/pod1\",\"ifName\":\"eth0\",\"args\":{"
         "\"IgnoreUnknown\":\"1\",\"K8S_POD_INFRA_CONTAINER_ID\":\"c0ffee01\","
         "\"K8S_POD_NAME\":\"pod1\",\"K8S_POD_NAMESPACE\":\"default\","
@@ -810,6 +812,8 @@ test_request_round_trip(void **state OVS_UNUSED)
 
     assert_null(cni_request_from_json(json, strlen(json), &req2));
     assert_int_equal(req2.command, CNI_CMD_ADD);
+    assert_int_equal(req2.protocol, CNI_AGENT_PROTOCOL);
+    assert_false(req2.netns_gone);
     assert_string_equal(req2.container_id, req.container_id);
     assert_string_equal(req2.netns, req.netns);
     assert_string_equal(req2.ifname, req.ifname);
@@ -827,6 +831,69 @@ test_request_round_trip(void **state OVS_UNUSED)
     free(json);
     free(conf);
     smap_destroy(&env);
+}
+
+/* Parses 'json' (which must be valid) and checks what the agent does with
+ * a descriptor beside it ('has_fd'): error 'code' (0: none) and whether it
+ * keeps the descriptor. */
+static void
+expect_fd_rule(const char *json, bool has_fd, int code, bool keep)
+{
+    struct cni_request req;
+    bool keep_fd = !keep;
+    assert_null(cni_request_from_json(json, strlen(json), &req));
+    struct cni_error *error = cni_request_check_netns_fd(&req, has_fd,
+                                                         &keep_fd);
+    if (code ? !error || error->code != code : error != NULL) {
+        fail_msg("%s (fd: %d): got %d %s", json, has_fd,
+                 error ? error->code : 0, error ? error->msg : "");
+    }
+    assert_int_equal(keep_fd, keep);
+    cni_error_destroy(error);
+    cni_request_destroy(&req);
+}
+
+#define REQ(CMD, MEMBERS)                                               \
+    "{\"command\":\"" CMD "\",\"containerID\":\"c\",\"ifName\":\"eth0\","    \
+    "\"args\":{\"K8S_POD_NAMESPACE\":\"default\",\"K8S_POD_NAME\":\"p\"},"  \
+    MEMBERS "\"config\":" CONF_ADD "}"
+
+static void
+test_request_netns_fd(void **state OVS_UNUSED)
+{
+    /* ADD and CHECK need the descriptor of their namespace. */
+    expect_fd_rule(REQ("ADD", "\"protocol\":2,\"netns\":\"/n\","), true, 0,
+                   true);
+    expect_fd_rule(REQ("CHECK", "\"protocol\":2,\"netns\":\"/n\","), true,
+                   0, true);
+    expect_fd_rule(REQ("ADD", "\"protocol\":2,\"netns\":\"/n\","), false,
+                   CNI_ERR_INVALID_ENV, false);
+    expect_fd_rule(REQ("CHECK", "\"protocol\":2,\"netns\":\"/n\","), false,
+                   CNI_ERR_INVALID_ENV, false);
+    expect_fd_rule(REQ("ADD", "\"protocol\":2,\"netns\":\"/n\","
+                       "\"netnsGone\":true,"), true, CNI_ERR_INVALID_ENV,
+                   false);
+    /* A plugin of protocol 1 (no "protocol") sent none: said so. */
+    expect_fd_rule(REQ("ADD", "\"netns\":\"/n\","), false, CNI_ERR_AGENT,
+                   false);
+
+    /* DEL uses one if it came; none if the namespace is gone. */
+    expect_fd_rule(REQ("DEL", "\"protocol\":2,\"netns\":\"/n\","), true, 0,
+                   true);
+    expect_fd_rule(REQ("DEL", "\"protocol\":2,\"netns\":\"/n\","), false,
+                   0, false);
+    expect_fd_rule(REQ("DEL", "\"protocol\":2,\"netns\":\"/n\","
+                       "\"netnsGone\":true,"), false, 0, false);
+    expect_fd_rule(REQ("DEL", "\"protocol\":2,\"netns\":\"/n\","
+                       "\"netnsGone\":true,"), true, 0, false);
+    expect_fd_rule(REQ("DEL", "\"protocol\":2,"), true, 0, false);
+    expect_fd_rule(REQ("DEL", ""), false, 0, false);
+
+    /* STATUS and GC never keep one. */
+    expect_fd_rule("{\"protocol\":2,\"command\":\"STATUS\",\"config\":"
+                   CONF_ADD "}", true, 0, false);
+    expect_fd_rule("{\"command\":\"STATUS\",\"config\":" CONF_ADD "}",
+                   false, 0, false);
 }
 
 static void
@@ -867,6 +934,14 @@ test_request_from_json_errors(void **state OVS_UNUSED)
     expect_bad_request("{\"command\":\"DEL\",\"containerID\":\"c\","
                        "\"ifName\":\"eth0\",\"config\":{\"cniVersion\":"
                        "\"1.1.0\"}}", CNI_ERR_INVALID_CONFIG, "name");
+    expect_bad_request(REQ("DEL", "\"protocol\":3,"), CNI_ERR_AGENT,
+                       "one release");
+    expect_bad_request(REQ("DEL", "\"protocol\":0,"), CNI_ERR_AGENT,
+                       "protocol 0");
+    expect_bad_request(REQ("DEL", "\"protocol\":\"2\","), CNI_ERR_DECODE,
+                       "protocol");
+    expect_bad_request(REQ("DEL", "\"netnsGone\":1,"), CNI_ERR_DECODE,
+                       "netnsGone");
 
     /* Unknown members are ignored, for newer plugins. */
     struct cni_request req;
@@ -954,6 +1029,7 @@ struct handler_state {
     struct cni_reply_ctx *kept_all[MAX_KEPT];
     size_t n_kept_all;
     char *last_pod;
+    bool last_had_fd;           /* Whether the last request had one. */
 };
 
 static void
@@ -967,6 +1043,7 @@ test_handle(void *aux, struct cni_request *req, struct cni_reply_ctx *ctx)
                              : "-", req->pod_name ? req->pod_name : "-");
     assert_ptr_equal(cni_reply_ctx_request(ctx), req);
     assert_false(cni_reply_ctx_is_closed(ctx));
+    hs->last_had_fd = cni_reply_ctx_netns_fd(ctx) >= 0;
 
     switch (hs->mode) {
     case REPLY_RESULT: {
@@ -1051,30 +1128,11 @@ server_teardown(void **state)
     return 0;
 }
 
-/* Runs cni_client_transact('request') in a child process while serving it
- * here; returns what the child got: the reply, or "error CODE: MSG". */
+/* Serves 'f' until child 'pid' has closed the write end of 'pipefd' (which
+ * it must have after at most 10 s) and exited 0; returns what it wrote. */
 static char *
-transact_in_child(struct server_fixture *f, const char *request,
-                  int timeout_ms)
+serve_child(struct server_fixture *f, int pipefd[2], pid_t pid)
 {
-    int pipefd[2];
-    assert_int_equal(pipe(pipefd), 0);
-
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (!pid) {
-        char *reply;
-        size_t len;
-        close(pipefd[0]);
-        struct cni_error *error = cni_client_transact(f->path, request,
-                                                      timeout_ms, &reply,
-                                                      &len);
-        char *s = (error ? xasprintf("error %d: %s", error->code, error->msg)
-                   : reply);
-        ignore(write(pipefd[1], s, strlen(s)));
-        _exit(0);
-    }
-
     close(pipefd[1]);
     fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
     struct ds out = DS_EMPTY_INITIALIZER;
@@ -1102,6 +1160,36 @@ transact_in_child(struct server_fixture *f, const char *request,
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && !WEXITSTATUS(status));
     return ds_steal_cstr(&out);
+}
+
+/* Runs cni_client_transact('request') in a child process while serving it
+ * here; returns what the child got: the reply, or "error CODE: MSG". */
+static char *
+transact_in_child(struct server_fixture *f, const char *request,
+                  int timeout_ms)
+{
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (!pid) {
+        char *reply;
+        size_t len;
+        close(pipefd[0]);
+        /* The server carries the descriptor to the handler without
+         * looking at it: any file will do. */
+        int netns_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        struct cni_error *error = cni_client_transact(f->path, request,
+                                                      netns_fd, timeout_ms,
+                                                      &reply, &len);
+        char *s = (error ? xasprintf("error %d: %s", error->code, error->msg)
+                   : reply);
+        ignore(write(pipefd[1], s, strlen(s)));
+        _exit(0);
+    }
+
+    return serve_child(f, pipefd, pid);
 }
 
 /* Serves until 'cond' holds or 2 s have passed. */
@@ -1199,6 +1287,7 @@ test_server_reply(void **state)
     assert_string_equal(json, result_110);
     assert_int_equal(f->hs.n_handled, 1);
     assert_string_equal(f->hs.last_pod, "default/pod1");
+    assert_true(f->hs.last_had_fd);
     assert_int_equal(cni_server_n_pending(f->server), 0);
     free(json);
     cni_result_destroy(r);
@@ -1222,6 +1311,126 @@ test_server_reply(void **state)
     free(request);
 }
 
+/* Number of descriptors this process has open. */
+static int
+count_fds(void)
+{
+    int n = 0;
+    DIR *dir = opendir("/proc/self/fd");
+    assert_non_null(dir);
+    while (readdir(dir)) {
+        n++;
+    }
+    closedir(dir);
+    return n;
+}
+
+/* A client that is not the plugin, in a child process: sends 'request'
+ * with 'n_fds' descriptors (of /dev/null) beside it, in one message, then,
+ * unless 'hang_up', waits for the reply.  Serves meanwhile; returns the
+ * reply ("" if none). */
+static char *
+raw_transact_in_child(struct server_fixture *f, const char *request,
+                      int n_fds, bool hang_up)
+{
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (!pid) {
+        close(pipefd[0]);
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un sun = { .sun_family = AF_UNIX };
+        ovs_strlcpy(sun.sun_path, f->path, sizeof sun.sun_path);
+        if (connect(s, (struct sockaddr *) &sun, sizeof sun)) {
+            _exit(1);
+        }
+        int fds[8];
+        union {
+            char buf[CMSG_SPACE(sizeof fds)];
+            struct cmsghdr align;
+        } control;
+        /* A complete request ends in a newline; a client hanging up
+         * ends it by EOF. */
+        char *line = xasprintf("%s%s", request, hang_up ? "" : "\n");
+        struct iovec iov = { .iov_base = line, .iov_len = strlen(line) };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        if (n_fds) {
+            for (int i = 0; i < n_fds; i++) {
+                fds[i] = open("/dev/null", O_RDONLY);
+            }
+            msg.msg_control = control.buf;
+            msg.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
+            struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+            cmsg->cmsg_level = SOL_SOCKET;
+            cmsg->cmsg_type = SCM_RIGHTS;
+            cmsg->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+            memcpy(CMSG_DATA(cmsg), fds, n_fds * sizeof(int));
+        }
+        if (sendmsg(s, &msg, 0) != iov.iov_len) {
+            _exit(1);
+        }
+        if (!hang_up) {
+            char buf[4096];
+            ssize_t n;
+            while ((n = read(s, buf, sizeof buf)) > 0) {
+                ignore(write(pipefd[1], buf, n));
+            }
+        }
+        _exit(0);
+    }
+
+    return serve_child(f, pipefd, pid);
+}
+
+static void
+test_server_netns_fd(void **state)
+{
+    struct server_fixture *f = *state;
+    char *add = add_request_json();
+    char *reply;
+
+    /* Settle the descriptors the server and libc open on first use. */
+    f->hs.mode = REPLY_RESULT;
+    free(raw_transact_in_child(f, add, 1, false));
+    int before = count_fds();
+
+    /* ADD without a descriptor: refused, never handled. */
+    reply = raw_transact_in_child(f, add, 0, false);
+    assert_non_null(strstr(reply, "\"code\":4"));
+    assert_non_null(strstr(reply, "carries no descriptor of CNI_NETNS"));
+    free(reply);
+    assert_int_equal(f->hs.n_handled, 1);
+
+    /* Three descriptors: the handler gets one, the others are closed. */
+    reply = raw_transact_in_child(f, add, 3, false);
+    assert_non_null(strstr(reply, "10.244.0.5"));
+    assert_true(f->hs.last_had_fd);
+    free(reply);
+
+    /* A STATUS uses none: the one that came is closed. */
+    static const char status[] = "{\"protocol\":2,\"command\":\"STATUS\","
+                                 "\"config\":" CONF_ADD "}";
+    reply = raw_transact_in_child(f, status, 1, false);
+    assert_false(f->hs.last_had_fd);
+    free(reply);
+
+    /* Invalid requests with descriptors; a client that hangs up halfway
+     * through its request, and one that hangs up once it is sent. */
+    reply = raw_transact_in_child(f, "not json", 2, false);
+    assert_non_null(strstr(reply, "\"code\":6"));
+    free(reply);
+    free(raw_transact_in_child(f, "{\"command\":", 2, true));
+    f->hs.mode = KEEP;
+    free(raw_transact_in_child(f, add, 1, true));
+    SERVE_UNTIL(f, f->hs.n_closed == 1);
+    cni_server_reply_error(f->hs.kept, CNI_ERR_AGENT, "gone", NULL);
+    f->hs.kept = NULL;
+    SERVE_UNTIL(f, count_fds() == before);
+    assert_int_equal(count_fds(), before);
+    free(add);
+}
+
 static void
 test_server_async(void **state)
 {
@@ -1238,8 +1447,10 @@ test_server_async(void **state)
         char *reply;
         size_t len;
         close(pipefd[0]);
-        struct cni_error *error = cni_client_transact(f->path, request, 5000,
-                                                      &reply, &len);
+        int netns_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        struct cni_error *error = cni_client_transact(f->path, request,
+                                                      netns_fd, 5000, &reply,
+                                                      &len);
         ignore(write(pipefd[1], error ? "error" : reply,
                      strlen(error ? "error" : reply)));
         _exit(0);
@@ -1321,8 +1532,10 @@ test_server_destroy_pending(void **state)
         char *reply;
         size_t len;
         close(pipefd[0]);
-        struct cni_error *error = cni_client_transact(f->path, request, 5000,
-                                                      &reply, &len);
+        int netns_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        struct cni_error *error = cni_client_transact(f->path, request,
+                                                      netns_fd, 5000, &reply,
+                                                      &len);
         char *s = (error ? xasprintf("error %d", error->code) : reply);
         ignore(write(pipefd[1], s, strlen(s)));
         _exit(0);
@@ -1466,8 +1679,12 @@ test_server_pending_hold_no_slot(void **state)
     char *request = add_request_json();
     enum { N_PENDING = 100 };
 
+    /* Requests that need no namespace descriptor, which these clients
+     * do not send. */
+    static const char status[] = "{\"protocol\":2,\"command\":\"STATUS\","
+                                 "\"config\":" CONF_ADD "}";
     f->hs.mode = KEEP_ALL;
-    int *clients = connect_clients(f, N_PENDING, request);
+    int *clients = connect_clients(f, N_PENDING, status);
     SERVE_UNTIL(f, f->hs.n_handled == N_PENDING);
     assert_int_equal(cni_server_n_pending(f->server), N_PENDING);
 
@@ -1507,7 +1724,7 @@ test_client_no_agent(void **state OVS_UNUSED)
     char *reply;
     size_t len;
     struct cni_error *error = cni_client_transact(
-        "/nonexistent/livebind/cni.sock", "{}", 1000, &reply, &len);
+        "/nonexistent/livebind/cni.sock", "{}", -1, 1000, &reply, &len);
     assert_non_null(error);
     assert_int_equal(error->code, CNI_ERR_NOT_AVAILABLE);
     assert_non_null(strstr(error->msg, "/nonexistent/livebind/cni.sock"));
@@ -1540,9 +1757,12 @@ main(void)
         cmocka_unit_test(test_result_append),
         cmocka_unit_test(test_error_json),
         cmocka_unit_test(test_request_round_trip),
+        cmocka_unit_test(test_request_netns_fd),
         cmocka_unit_test(test_request_from_json_errors),
         cmocka_unit_test(test_response),
         cmocka_unit_test_setup_teardown(test_server_permissions,
+                                        server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_server_netns_fd,
                                         server_setup, server_teardown),
         cmocka_unit_test_setup_teardown(test_server_reply,
                                         server_setup, server_teardown),

@@ -22,6 +22,7 @@ static struct pod_attachment
 base(void)
 {
     struct pod_attachment a = {
+        .netns_fd = 3,          /* Never used: validation is pure. */
         .netns_path = "/var/run/netns/x",
         .ifname = "eth0",
         .host_ifname = "lb-0123456789a",
@@ -110,6 +111,15 @@ test_errors(void **state OVS_UNUSED)
     a.prefix_len = 16;
     set_ip6(&a.gateway6, "fd00::1");
     assert_invalid(&a, "no IPv6 address");
+
+    /* The namespace travels as a descriptor; its path is only a name. */
+    a = base();
+    assert_true(ip_parse("10.244.0.5", &a.ip));
+    a.prefix_len = 16;
+    assert_valid(&a);
+    a.netns_fd = -1;
+    assert_invalid(&a, "/var/run/netns/x: no descriptor of the network "
+                   "namespace");
 }
 
 int
