@@ -81,17 +81,19 @@ soak-kills: all $(noinst_PROGRAMS)
 
 # The system tests with every agent under valgrind's memcheck: each agent
 # writes valgrind-logs/agent.PID.log, which stays empty unless valgrind
-# found an error (or a definite leak, for an agent stopped by a test).
+# found an error (or a definite leak, for an agent stopped by a test).  It
+# fails if a system test fails or any agent log is not empty.
 check-valgrind: all $(noinst_PROGRAMS)
 	rm -rf $(abs_top_builddir)/valgrind-logs
-	-$(MAKE) $(AM_MAKEFLAGS) check-system \
-	    LB_VALGRIND=$(abs_top_builddir)/valgrind-logs
-	@n=$$(ls $(abs_top_builddir)/valgrind-logs | wc -l); \
+	@rc=0; $(MAKE) $(AM_MAKEFLAGS) check-system \
+	    LB_VALGRIND=$(abs_top_builddir)/valgrind-logs || rc=$$?; \
+	n=$$(ls $(abs_top_builddir)/valgrind-logs | wc -l); \
 	bad=$$(find $(abs_top_builddir)/valgrind-logs -name 'agent.*.log' \
 	       -size +0 | sort); \
 	echo "valgrind: $$n agent processes, $$(echo $$bad | wc -w) with errors"; \
 	for f in $$bad; do echo "=== $$f"; head -60 $$f; done; \
-	test -n "$$n" && test "$$n" -gt 0 && test -z "$$bad"
+	test "$$rc" = 0 || echo "check-valgrind: a system test failed"; \
+	test "$$rc" = 0 && test -n "$$n" && test "$$n" -gt 0 && test -z "$$bad"
 .PHONY: check-valgrind
 SYSTEM_TESTS += tests/system/test-migration-faults.sh
 # The distributed gateway: node and host reachability, routed egress, both
