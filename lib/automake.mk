@@ -38,6 +38,7 @@ lib_liblivebind_la_SOURCES = \
 	lib/policy-derive.c \
 	lib/policy-handover.c
 lib_liblivebind_la_SOURCES += lib/pod-plumb.c lib/pod-plumb.h
+lib_liblivebind_la_SOURCES += lib/error-msg.c lib/error-msg.h
 lib_liblivebind_la_SOURCES += lib/policy-admit.c lib/policy-admit.h \
 	lib/ct-dump.c lib/ct-dump.h lib/ct-dump-client.c lib/ct-dump-client.h \
 	lib/agent-admit.c lib/agent-admit.h

@@ -9,30 +9,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <linux/magic.h>
 
+#include "error-msg.h"
 #include "util.h"
 
 /* Where our own thread's network namespace is: only ever a path of our own
  * (procfs), never one a request named. */
 #define OWN_NETNS "/proc/thread-self/ns/net"
-
-static void OVS_PRINTF_FORMAT(2, 3)
-set_error(char **errorp, const char *format, ...)
-{
-    if (errorp && !*errorp) {
-        va_list args;
-
-        va_start(args, format);
-        *errorp = xvasprintf(format, args);
-        va_end(args);
-    }
-}
 
 /* Opens the network namespace 'path' for passing to the agent: the plugin's
  * side, where waiting is allowed (the runtime times the plugin out).  Even
@@ -55,18 +43,18 @@ netns_fd_open(const char *path, int *fdp, char **errorp)
     *fdp = -1;
     if (stat(OWN_NETNS, &ours)) {
         error = errno;
-        set_error(errorp, "cannot stat own network namespace (%s)",
+        lb_set_error(errorp, "cannot stat own network namespace (%s)",
                   ovs_strerror(error));
         return error;
     }
     if (stat(path, &theirs)) {
         error = errno;
-        set_error(errorp, "%s: cannot open network namespace (%s)",
+        lb_set_error(errorp, "%s: cannot open network namespace (%s)",
                   path, ovs_strerror(error));
         return error;
     }
     if (!S_ISREG(theirs.st_mode) || theirs.st_dev != ours.st_dev) {
-        set_error(errorp, "%s: not a network namespace (not a file on "
+        lb_set_error(errorp, "%s: not a network namespace (not a file on "
                   "nsfs)", path);
         return EINVAL;
     }
@@ -74,14 +62,14 @@ netns_fd_open(const char *path, int *fdp, char **errorp)
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         error = errno;
-        set_error(errorp, "%s: cannot open network namespace (%s)",
+        lb_set_error(errorp, "%s: cannot open network namespace (%s)",
                   path, ovs_strerror(error));
         return error;
     }
     if (fstatfs(fd, &fs) || fs.f_type != NSFS_MAGIC
         || fstat(fd, &opened) || opened.st_dev != theirs.st_dev
         || opened.st_ino != theirs.st_ino) {
-        set_error(errorp, "%s: not a network namespace", path);
+        lb_set_error(errorp, "%s: not a network namespace", path);
         close(fd);
         return EINVAL;
     }
@@ -114,27 +102,27 @@ netns_fd_check(int fd, const char *path, char **errorp)
     int error;
 
     if (fd < 0) {
-        set_error(errorp, "%s: no descriptor of the network namespace",
+        lb_set_error(errorp, "%s: no descriptor of the network namespace",
                   path);
         return EBADF;
     }
     if (stat(OWN_NETNS, &ours)) {
         error = errno;
-        set_error(errorp, "cannot stat own network namespace (%s)",
+        lb_set_error(errorp, "cannot stat own network namespace (%s)",
                   ovs_strerror(error));
         return error;
     }
     if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
               STATX_TYPE | STATX_INO, &stx)) {
         error = errno;
-        set_error(errorp, "%s: cannot examine the network namespace's "
+        lb_set_error(errorp, "%s: cannot examine the network namespace's "
                   "descriptor (%s)", path, ovs_strerror(error));
         return error;
     }
     if (!S_ISREG(stx.stx_mode)
         || makedev(stx.stx_dev_major, stx.stx_dev_minor) != ours.st_dev
         || fstatfs(fd, &fs) || fs.f_type != NSFS_MAGIC) {
-        set_error(errorp, "%s: not a network namespace (not a file on "
+        lb_set_error(errorp, "%s: not a network namespace (not a file on "
                   "nsfs)", path);
         return EINVAL;
     }
@@ -142,13 +130,13 @@ netns_fd_check(int fd, const char *path, char **errorp)
     /* Plumbing "into" our own namespace would put both ends side by side
      * on the host, which is never what a pod wants. */
     if (stx.stx_ino == ours.st_ino) {
-        set_error(errorp, "%s: is the host's own network namespace", path);
+        lb_set_error(errorp, "%s: is the host's own network namespace", path);
         return EINVAL;
     }
 
     error = netns_fd_run(fd, nothing, NULL, NULL);
     if (error) {
-        set_error(errorp, "%s: not a network namespace%s%s", path,
+        lb_set_error(errorp, "%s: not a network namespace%s%s", path,
                   error == EINVAL ? "" : ": ",
                   error == EINVAL ? "" : ovs_strerror(error));
     }
@@ -168,13 +156,13 @@ netns_fd_run(int fd, int (*func)(void *aux, char **errorp), void *aux,
     own_fd = open(OWN_NETNS, O_RDONLY | O_CLOEXEC);
     if (own_fd < 0) {
         error = errno;
-        set_error(errorp, "cannot open own network namespace (%s)",
+        lb_set_error(errorp, "cannot open own network namespace (%s)",
                   ovs_strerror(error));
         return error;
     }
     if (setns(fd, CLONE_NEWNET)) {
         error = errno;
-        set_error(errorp, "cannot enter network namespace (%s)",
+        lb_set_error(errorp, "cannot enter network namespace (%s)",
                   error == EINVAL ? "not a network namespace"
                                   : ovs_strerror(error));
         close(own_fd);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error-msg.h"
 #include "netns-fd.h"
 #include "openvswitch/vlog.h"
 #include "packets.h"
@@ -37,23 +38,6 @@
 VLOG_DEFINE_THIS_MODULE(pod_plumb);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
-
-/* Error messages.
- *
- * Every failing step stores a message in '*errorp' unless one is already
- * there: the first failure is the one worth reporting. */
-
-static void OVS_PRINTF_FORMAT(2, 3)
-set_error(char **errorp, const char *format, ...)
-{
-    if (errorp && !*errorp) {
-        va_list args;
-
-        va_start(args, format);
-        *errorp = xvasprintf(format, args);
-        va_end(args);
-    }
-}
 
 /* libnl's allocators return NULL when out of memory; treat that as
  * xmalloc() does. */
@@ -217,7 +201,7 @@ rtnl_open(struct rtnl *rtnl, char **errorp)
     rtnl->sk = nonnull(nl_socket_alloc());
     err = nl_connect(rtnl->sk, NETLINK_ROUTE);
     if (err < 0) {
-        set_error(errorp, "cannot open rtnetlink socket (%s)",
+        lb_set_error(errorp, "cannot open rtnetlink socket (%s)",
                   nl_geterror(err));
         nl_socket_free(rtnl->sk);
         rtnl->sk = NULL;
@@ -337,7 +321,7 @@ link_set_up(struct rtnl *rtnl, const char *name, char **errorp)
     error = link_get(rtnl, name, &link, errorp);
     if (error) {
         if (error == ENODEV) {
-            set_error(errorp, "%s: no such interface", name);
+            lb_set_error(errorp, "%s: no such interface", name);
         }
         return error;
     }
@@ -402,7 +386,7 @@ txcsum_ioctl(int sock, const char *name, struct ethtool_value *ev,
     if (ioctl(sock, SIOCETHTOOL, &ifr)) {
         int error = errno;
 
-        set_error(errorp, "%s: cannot %s TX checksum offload (%s)", name,
+        lb_set_error(errorp, "%s: cannot %s TX checksum offload (%s)", name,
                   ev->cmd == ETHTOOL_STXCSUM ? "turn off" : "read",
                   ovs_strerror(error));
         return error;
@@ -505,7 +489,7 @@ sysctl_access(void *ctx_, char **errorp)
         if (fd < 0) {
             int error = errno;
 
-            set_error(errorp, "%s: cannot open (%s)", path,
+            lb_set_error(errorp, "%s: cannot open (%s)", path,
                       ovs_strerror(error));
             free(path);
             return error;
@@ -515,7 +499,7 @@ sysctl_access(void *ctx_, char **errorp)
             if (n != strlen(s->value)) {
                 int error = n < 0 ? errno : EIO;
 
-                set_error(errorp, "%s: cannot write (%s)", path,
+                lb_set_error(errorp, "%s: cannot write (%s)", path,
                           ovs_strerror(error));
                 close(fd);
                 free(path);
@@ -526,7 +510,7 @@ sysctl_access(void *ctx_, char **errorp)
             if (n < 0) {
                 int error = errno;
 
-                set_error(errorp, "%s: cannot read (%s)", path,
+                lb_set_error(errorp, "%s: cannot read (%s)", path,
                           ovs_strerror(error));
                 close(fd);
                 free(path);
@@ -535,7 +519,7 @@ sysctl_access(void *ctx_, char **errorp)
             buf[n] = '\0';
             buf[strcspn(buf, "\n")] = '\0';
             if (strcmp(buf, s->value)) {
-                set_error(errorp, "net.%s.conf.%s.%s is %s, not %s",
+                lb_set_error(errorp, "net.%s.conf.%s.%s is %s, not %s",
                           s->family, ctx->ifname, s->name, buf, s->value);
                 close(fd);
                 free(path);
@@ -566,7 +550,7 @@ ioctl_sock_open(int *sockp, char **errorp)
     if (*sockp < 0) {
         int error = errno;
 
-        set_error(errorp, "cannot open socket (%s)", ovs_strerror(error));
+        lb_set_error(errorp, "cannot open socket (%s)", ovs_strerror(error));
         return error;
     }
     return 0;
@@ -698,12 +682,12 @@ check_address(struct plumb *p, const struct pod_attachment *a, int ifindex,
     nl_cache_free(cache);
 
     if (!found) {
-        set_error(errorp, "%s has no address "IP_FMT"/%d", a->ifname,
+        lb_set_error(errorp, "%s has no address "IP_FMT"/%d", a->ifname,
                   IP_ARGS(a->ip), a->prefix_len);
         return ESTALE;
     } else if (!found6) {
         char buf[INET6_ADDRSTRLEN];
-        set_error(errorp, "%s has no address %s/64", a->ifname,
+        lb_set_error(errorp, "%s has no address %s/64", a->ifname,
                   ipv6_string_mapped(buf, &a->ip6));
         return ESTALE;
     }
@@ -764,11 +748,11 @@ check_routes(struct plumb *p, const struct pod_attachment *a, int ifindex,
     }
     if (!gateway_is_on_link(a)
         && !has_route(cache, a->gateway, 32, 0, ifindex)) {
-        set_error(errorp, "no on-link route to gateway "IP_FMT" via %s",
+        lb_set_error(errorp, "no on-link route to gateway "IP_FMT" via %s",
                   IP_ARGS(a->gateway), a->ifname);
         error = ESTALE;
     } else if (!has_route(cache, 0, 0, a->gateway, ifindex)) {
-        set_error(errorp, "no default route via "IP_FMT" dev %s",
+        lb_set_error(errorp, "no default route via "IP_FMT" dev %s",
                   IP_ARGS(a->gateway), a->ifname);
         error = ESTALE;
     }
@@ -785,12 +769,12 @@ check_end(struct rtnl_link *link, const char *name, int sock, int mtu,
     int error;
 
     if (rtnl_link_get_mtu(link) != mtu) {
-        set_error(errorp, "%s has MTU %u, not %d", name,
+        lb_set_error(errorp, "%s has MTU %u, not %d", name,
                   rtnl_link_get_mtu(link), mtu);
         return ESTALE;
     }
     if (!(rtnl_link_get_flags(link) & IFF_UP)) {
-        set_error(errorp, "%s is down", name);
+        lb_set_error(errorp, "%s is down", name);
         return ESTALE;
     }
     error = txcsum_get(sock, name, &txcsum, errorp);
@@ -798,7 +782,7 @@ check_end(struct rtnl_link *link, const char *name, int sock, int mtu,
         return error;
     }
     if (txcsum) {
-        set_error(errorp, "%s has TX checksum offload on", name);
+        lb_set_error(errorp, "%s has TX checksum offload on", name);
         return ESTALE;
     }
     return 0;
@@ -816,7 +800,7 @@ check_attachment(struct plumb *p, const struct pod_attachment *a,
 
     error = link_get(&p->host, a->host_ifname, &host, errorp);
     if (error == ENODEV) {
-        set_error(errorp, "host interface %s does not exist",
+        lb_set_error(errorp, "host interface %s does not exist",
                   a->host_ifname);
         error = ENOENT;
     }
@@ -825,7 +809,7 @@ check_attachment(struct plumb *p, const struct pod_attachment *a,
     }
     error = link_get(&p->pod, a->ifname, &pod, errorp);
     if (error == ENODEV) {
-        set_error(errorp, "%s: interface %s does not exist", a->netns_path,
+        lb_set_error(errorp, "%s: interface %s does not exist", a->netns_path,
                   a->ifname);
         error = ENOENT;
     }
@@ -838,13 +822,13 @@ check_attachment(struct plumb *p, const struct pod_attachment *a,
     if (!link_is_veth(host) || !link_is_veth(pod)
         || rtnl_link_get_link(host) != rtnl_link_get_ifindex(pod)
         || rtnl_link_get_link(pod) != rtnl_link_get_ifindex(host)) {
-        set_error(errorp, "%s in %s is not the veth peer of %s", a->ifname,
+        lb_set_error(errorp, "%s in %s is not the veth peer of %s", a->ifname,
                   a->netns_path, a->host_ifname);
         error = ESTALE;
         goto out;
     }
     if (!link_has_mac(pod, a->mac)) {
-        set_error(errorp, "%s has MAC "ETH_ADDR_FMT", not "ETH_ADDR_FMT,
+        lb_set_error(errorp, "%s has MAC "ETH_ADDR_FMT", not "ETH_ADDR_FMT,
                   a->ifname, ETH_ADDR_ARGS(link_get_mac(pod)),
                   ETH_ADDR_ARGS(a->mac));
         error = ESTALE;
@@ -861,7 +845,7 @@ check_attachment(struct plumb *p, const struct pod_attachment *a,
 
     error = link_get(&p->pod, "lo", &lo, errorp);
     if (!error && !(rtnl_link_get_flags(lo) & IFF_UP)) {
-        set_error(errorp, "%s: lo is down", a->netns_path);
+        lb_set_error(errorp, "%s: lo is down", a->netns_path);
         error = ESTALE;
     }
     if (!error) {
@@ -900,7 +884,7 @@ validate_attachment(const struct pod_attachment *a, char **errorp)
     }
     char *msg = pod_attachment_validate(a);
     if (msg) {
-        set_error(errorp, "%s", msg);
+        lb_set_error(errorp, "%s", msg);
         free(msg);
         return EINVAL;
     }
@@ -1141,7 +1125,7 @@ configure_veth(struct plumb *p, const struct pod_attachment *a,
     error = link_get(&p->pod, a->ifname, &pod, errorp);
     if (error) {
         if (error == ENODEV) {
-            set_error(errorp, "%s vanished from %s", a->ifname,
+            lb_set_error(errorp, "%s vanished from %s", a->ifname,
                       a->netns_path);
         }
         return error;
@@ -1228,11 +1212,11 @@ pod_plumb_add(const struct pod_attachment *a, char **errorp)
         if (!error) {
             VLOG_DBG("%s: %s already plumbed", a->netns_path, a->ifname);
         } else if (error == ENOENT || error == ESTALE) {
-            set_error(errorp, "%s already exists and differs: %s",
+            lb_set_error(errorp, "%s already exists and differs: %s",
                       a->host_ifname, why);
             error = EEXIST;
         } else {
-            set_error(errorp, "%s already exists, cannot check it: %s",
+            lb_set_error(errorp, "%s already exists, cannot check it: %s",
                       a->host_ifname, why);
         }
         free(why);
@@ -1243,7 +1227,7 @@ pod_plumb_add(const struct pod_attachment *a, char **errorp)
 
     error = link_get(&p.pod, a->ifname, &link, errorp);
     if (!error) {
-        set_error(errorp, "%s: interface %s (MAC "ETH_ADDR_FMT") already "
+        lb_set_error(errorp, "%s: interface %s (MAC "ETH_ADDR_FMT") already "
                   "exists", a->netns_path, a->ifname,
                   ETH_ADDR_ARGS(link_get_mac(link)));
         rtnl_link_put(link);
@@ -1303,7 +1287,7 @@ delete_veth(struct rtnl *rtnl, const char *name, const char *where,
     is_veth = link_is_veth(link);
     rtnl_link_put(link);
     if (!is_veth) {
-        set_error(errorp, "%s%s is not a veth, not deleting it", where, name);
+        lb_set_error(errorp, "%s%s is not a veth, not deleting it", where, name);
         return EINVAL;
     }
 
@@ -1332,7 +1316,7 @@ pod_plumb_del(int netns_fd, const char *netns_path, const char *ifname,
     }
     if (host_ifname ? !pod_plumb_ifname_is_valid(host_ifname)
         : !pod_plumb_ifname_is_valid(ifname)) {
-        set_error(errorp, "pod_plumb_del needs a valid host interface name, "
+        lb_set_error(errorp, "pod_plumb_del needs a valid host interface name, "
                   "or a valid interface name in the pod");
         return EINVAL;
     }
