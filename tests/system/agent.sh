@@ -41,6 +41,7 @@ agent_start() {
         mkdir -p "$LB_VALGRIND"
         vg=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite
             --show-leak-kinds=definite --track-origins=yes
+            --suppressions="$srcdir/tests/system/valgrind.supp"
             --log-file="$LB_VALGRIND/agent.%p.log")
     fi
     rm -f "$d/agent.ctl"

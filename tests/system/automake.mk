@@ -100,4 +100,5 @@ SYSTEM_TESTS += tests/system/test-migration-faults.sh
 # families.
 SYSTEM_TESTS += tests/system/test-gateway.sh
 EXTRA_DIST += tests/system/gateway.sh
+EXTRA_DIST += tests/system/valgrind.supp
 SYSTEM_TESTS += tests/system/test-gateway-migration.sh
