@@ -812,7 +812,7 @@ agent_gates_run(struct lb_agent *agent)
     sset_swap(&now, &agent->gated_ports);
     sset_destroy(&now);
 
-    agent_pipeline_ctx(agent, &ctx);
+    /* 'ctx' points at 'gated_ports', which now says what changed. */
     bool flows_changed = false;
     for (size_t i = 0; i < changed.n; i++) {
         const struct lb_port *port = lb_model_find_port(&agent->model,

@@ -44,18 +44,18 @@ netns_fd_open(const char *path, int *fdp, char **errorp)
     if (stat(OWN_NETNS, &ours)) {
         error = errno;
         lb_set_error(errorp, "cannot stat own network namespace (%s)",
-                  ovs_strerror(error));
+                     ovs_strerror(error));
         return error;
     }
     if (stat(path, &theirs)) {
         error = errno;
         lb_set_error(errorp, "%s: cannot open network namespace (%s)",
-                  path, ovs_strerror(error));
+                     path, ovs_strerror(error));
         return error;
     }
     if (!S_ISREG(theirs.st_mode) || theirs.st_dev != ours.st_dev) {
         lb_set_error(errorp, "%s: not a network namespace (not a file on "
-                  "nsfs)", path);
+                     "nsfs)", path);
         return EINVAL;
     }
 
@@ -63,7 +63,7 @@ netns_fd_open(const char *path, int *fdp, char **errorp)
     if (fd < 0) {
         error = errno;
         lb_set_error(errorp, "%s: cannot open network namespace (%s)",
-                  path, ovs_strerror(error));
+                     path, ovs_strerror(error));
         return error;
     }
     if (fstatfs(fd, &fs) || fs.f_type != NSFS_MAGIC
@@ -103,27 +103,27 @@ netns_fd_check(int fd, const char *path, char **errorp)
 
     if (fd < 0) {
         lb_set_error(errorp, "%s: no descriptor of the network namespace",
-                  path);
+                     path);
         return EBADF;
     }
     if (stat(OWN_NETNS, &ours)) {
         error = errno;
         lb_set_error(errorp, "cannot stat own network namespace (%s)",
-                  ovs_strerror(error));
+                     ovs_strerror(error));
         return error;
     }
     if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
               STATX_TYPE | STATX_INO, &stx)) {
         error = errno;
         lb_set_error(errorp, "%s: cannot examine the network namespace's "
-                  "descriptor (%s)", path, ovs_strerror(error));
+                     "descriptor (%s)", path, ovs_strerror(error));
         return error;
     }
     if (!S_ISREG(stx.stx_mode)
         || makedev(stx.stx_dev_major, stx.stx_dev_minor) != ours.st_dev
         || fstatfs(fd, &fs) || fs.f_type != NSFS_MAGIC) {
         lb_set_error(errorp, "%s: not a network namespace (not a file on "
-                  "nsfs)", path);
+                     "nsfs)", path);
         return EINVAL;
     }
 
@@ -137,8 +137,8 @@ netns_fd_check(int fd, const char *path, char **errorp)
     error = netns_fd_run(fd, nothing, NULL, NULL);
     if (error) {
         lb_set_error(errorp, "%s: not a network namespace%s%s", path,
-                  error == EINVAL ? "" : ": ",
-                  error == EINVAL ? "" : ovs_strerror(error));
+                     error == EINVAL ? "" : ": ",
+                     error == EINVAL ? "" : ovs_strerror(error));
     }
     return error;
 }
@@ -157,14 +157,14 @@ netns_fd_run(int fd, int (*func)(void *aux, char **errorp), void *aux,
     if (own_fd < 0) {
         error = errno;
         lb_set_error(errorp, "cannot open own network namespace (%s)",
-                  ovs_strerror(error));
+                     ovs_strerror(error));
         return error;
     }
     if (setns(fd, CLONE_NEWNET)) {
         error = errno;
         lb_set_error(errorp, "cannot enter network namespace (%s)",
-                  error == EINVAL ? "not a network namespace"
-                                  : ovs_strerror(error));
+                     error == EINVAL ? "not a network namespace"
+                                     : ovs_strerror(error));
         close(own_fd);
         return error;
     }

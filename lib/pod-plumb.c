@@ -202,7 +202,7 @@ rtnl_open(struct rtnl *rtnl, char **errorp)
     err = nl_connect(rtnl->sk, NETLINK_ROUTE);
     if (err < 0) {
         lb_set_error(errorp, "cannot open rtnetlink socket (%s)",
-                  nl_geterror(err));
+                     nl_geterror(err));
         nl_socket_free(rtnl->sk);
         rtnl->sk = NULL;
         return EPROTO;
@@ -387,8 +387,8 @@ txcsum_ioctl(int sock, const char *name, struct ethtool_value *ev,
         int error = errno;
 
         lb_set_error(errorp, "%s: cannot %s TX checksum offload (%s)", name,
-                  ev->cmd == ETHTOOL_STXCSUM ? "turn off" : "read",
-                  ovs_strerror(error));
+                     ev->cmd == ETHTOOL_STXCSUM ? "turn off" : "read",
+                     ovs_strerror(error));
         return error;
     }
     return 0;
@@ -490,7 +490,7 @@ sysctl_access(void *ctx_, char **errorp)
             int error = errno;
 
             lb_set_error(errorp, "%s: cannot open (%s)", path,
-                      ovs_strerror(error));
+                         ovs_strerror(error));
             free(path);
             return error;
         }
@@ -500,7 +500,7 @@ sysctl_access(void *ctx_, char **errorp)
                 int error = n < 0 ? errno : EIO;
 
                 lb_set_error(errorp, "%s: cannot write (%s)", path,
-                          ovs_strerror(error));
+                             ovs_strerror(error));
                 close(fd);
                 free(path);
                 return error;
@@ -511,7 +511,7 @@ sysctl_access(void *ctx_, char **errorp)
                 int error = errno;
 
                 lb_set_error(errorp, "%s: cannot read (%s)", path,
-                          ovs_strerror(error));
+                             ovs_strerror(error));
                 close(fd);
                 free(path);
                 return error;
@@ -520,7 +520,7 @@ sysctl_access(void *ctx_, char **errorp)
             buf[strcspn(buf, "\n")] = '\0';
             if (strcmp(buf, s->value)) {
                 lb_set_error(errorp, "net.%s.conf.%s.%s is %s, not %s",
-                          s->family, ctx->ifname, s->name, buf, s->value);
+                             s->family, ctx->ifname, s->name, buf, s->value);
                 close(fd);
                 free(path);
                 return ESTALE;
@@ -683,12 +683,12 @@ check_address(struct plumb *p, const struct pod_attachment *a, int ifindex,
 
     if (!found) {
         lb_set_error(errorp, "%s has no address "IP_FMT"/%d", a->ifname,
-                  IP_ARGS(a->ip), a->prefix_len);
+                     IP_ARGS(a->ip), a->prefix_len);
         return ESTALE;
     } else if (!found6) {
         char buf[INET6_ADDRSTRLEN];
         lb_set_error(errorp, "%s has no address %s/64", a->ifname,
-                  ipv6_string_mapped(buf, &a->ip6));
+                     ipv6_string_mapped(buf, &a->ip6));
         return ESTALE;
     }
     return 0;
@@ -749,11 +749,11 @@ check_routes(struct plumb *p, const struct pod_attachment *a, int ifindex,
     if (!gateway_is_on_link(a)
         && !has_route(cache, a->gateway, 32, 0, ifindex)) {
         lb_set_error(errorp, "no on-link route to gateway "IP_FMT" via %s",
-                  IP_ARGS(a->gateway), a->ifname);
+                     IP_ARGS(a->gateway), a->ifname);
         error = ESTALE;
     } else if (!has_route(cache, 0, 0, a->gateway, ifindex)) {
         lb_set_error(errorp, "no default route via "IP_FMT" dev %s",
-                  IP_ARGS(a->gateway), a->ifname);
+                     IP_ARGS(a->gateway), a->ifname);
         error = ESTALE;
     }
     nl_cache_free(cache);
@@ -770,7 +770,7 @@ check_end(struct rtnl_link *link, const char *name, int sock, int mtu,
 
     if (rtnl_link_get_mtu(link) != mtu) {
         lb_set_error(errorp, "%s has MTU %u, not %d", name,
-                  rtnl_link_get_mtu(link), mtu);
+                     rtnl_link_get_mtu(link), mtu);
         return ESTALE;
     }
     if (!(rtnl_link_get_flags(link) & IFF_UP)) {
@@ -801,7 +801,7 @@ check_attachment(struct plumb *p, const struct pod_attachment *a,
     error = link_get(&p->host, a->host_ifname, &host, errorp);
     if (error == ENODEV) {
         lb_set_error(errorp, "host interface %s does not exist",
-                  a->host_ifname);
+                     a->host_ifname);
         error = ENOENT;
     }
     if (error) {
@@ -810,7 +810,7 @@ check_attachment(struct plumb *p, const struct pod_attachment *a,
     error = link_get(&p->pod, a->ifname, &pod, errorp);
     if (error == ENODEV) {
         lb_set_error(errorp, "%s: interface %s does not exist", a->netns_path,
-                  a->ifname);
+                     a->ifname);
         error = ENOENT;
     }
     if (error) {
@@ -823,14 +823,14 @@ check_attachment(struct plumb *p, const struct pod_attachment *a,
         || rtnl_link_get_link(host) != rtnl_link_get_ifindex(pod)
         || rtnl_link_get_link(pod) != rtnl_link_get_ifindex(host)) {
         lb_set_error(errorp, "%s in %s is not the veth peer of %s", a->ifname,
-                  a->netns_path, a->host_ifname);
+                     a->netns_path, a->host_ifname);
         error = ESTALE;
         goto out;
     }
     if (!link_has_mac(pod, a->mac)) {
         lb_set_error(errorp, "%s has MAC "ETH_ADDR_FMT", not "ETH_ADDR_FMT,
-                  a->ifname, ETH_ADDR_ARGS(link_get_mac(pod)),
-                  ETH_ADDR_ARGS(a->mac));
+                     a->ifname, ETH_ADDR_ARGS(link_get_mac(pod)),
+                     ETH_ADDR_ARGS(a->mac));
         error = ESTALE;
         goto out;
     }
@@ -1126,7 +1126,7 @@ configure_veth(struct plumb *p, const struct pod_attachment *a,
     if (error) {
         if (error == ENODEV) {
             lb_set_error(errorp, "%s vanished from %s", a->ifname,
-                      a->netns_path);
+                         a->netns_path);
         }
         return error;
     }
@@ -1213,11 +1213,11 @@ pod_plumb_add(const struct pod_attachment *a, char **errorp)
             VLOG_DBG("%s: %s already plumbed", a->netns_path, a->ifname);
         } else if (error == ENOENT || error == ESTALE) {
             lb_set_error(errorp, "%s already exists and differs: %s",
-                      a->host_ifname, why);
+                         a->host_ifname, why);
             error = EEXIST;
         } else {
             lb_set_error(errorp, "%s already exists, cannot check it: %s",
-                      a->host_ifname, why);
+                         a->host_ifname, why);
         }
         free(why);
         goto out;
@@ -1228,8 +1228,8 @@ pod_plumb_add(const struct pod_attachment *a, char **errorp)
     error = link_get(&p.pod, a->ifname, &link, errorp);
     if (!error) {
         lb_set_error(errorp, "%s: interface %s (MAC "ETH_ADDR_FMT") already "
-                  "exists", a->netns_path, a->ifname,
-                  ETH_ADDR_ARGS(link_get_mac(link)));
+                     "exists", a->netns_path, a->ifname,
+                     ETH_ADDR_ARGS(link_get_mac(link)));
         rtnl_link_put(link);
         error = EEXIST;
         goto out;
@@ -1287,7 +1287,8 @@ delete_veth(struct rtnl *rtnl, const char *name, const char *where,
     is_veth = link_is_veth(link);
     rtnl_link_put(link);
     if (!is_veth) {
-        lb_set_error(errorp, "%s%s is not a veth, not deleting it", where, name);
+        lb_set_error(errorp, "%s%s is not a veth, not deleting it", where,
+                     name);
         return EINVAL;
     }
 
@@ -1316,8 +1317,8 @@ pod_plumb_del(int netns_fd, const char *netns_path, const char *ifname,
     }
     if (host_ifname ? !pod_plumb_ifname_is_valid(host_ifname)
         : !pod_plumb_ifname_is_valid(ifname)) {
-        lb_set_error(errorp, "pod_plumb_del needs a valid host interface name, "
-                  "or a valid interface name in the pod");
+        lb_set_error(errorp, "pod_plumb_del needs a valid host interface "
+                     "name, or a valid interface name in the pod");
         return EINVAL;
     }
 
