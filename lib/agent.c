@@ -99,6 +99,7 @@ struct lb_agent {
 
     struct lb_metrics_server *metrics;  /* NULL: not configured. */
     bool ct_handover;           /* Conntrack handover (policy-handover.c). */
+    bool no_self_activation;    /* Gates and flows wait for the agent. */
     struct simap ct_zones;      /* Policed local port -> its conntrack zone
                                  * (ofport), as of 'zones_seqno'. */
     uint64_t zones_seqno;       /* 'flows_seqno' 'ct_zones' is of. */
@@ -150,6 +151,7 @@ agent_k8s_start(struct lb_agent *agent, const struct lb_agent_config *cfg)
 
     agent->objects = lb_agent_k8s_create(agent->k8s, !cfg->no_mirror);
     agent->ct_handover = !cfg->no_ct_handover;
+    agent->no_self_activation = cfg->no_self_activation;
     agent->writes = lb_agent_writes_create(agent->k8s, agent->chassis);
     agent->view.cluster = lb_agent_k8s_cluster(agent->objects);
     return (cfg->cni_socket
@@ -218,7 +220,7 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
     agent->ra = lb_agent_ra_create(&agent->view);
     sset_init(&agent->gated_ports);
     if (!cfg->no_port_gate) {
-        agent->gates = port_gates_create();
+        agent->gates = port_gates_create(!cfg->no_self_activation);
     }
     agent->admit = lb_agent_admit_create(&agent->view, NULL);
 
@@ -423,6 +425,7 @@ agent_pipeline_ctx(const struct lb_agent *agent, struct lb_pipeline_ctx *ctx)
         .policy = agent->objects ? lb_agent_k8s_policy(agent->objects) : NULL,
         .ct_handover = agent->ct_handover,
         .gated_ports = agent->gates ? &agent->gated_ports : NULL,
+        .self_activation = agent->gates && !agent->no_self_activation,
     };
 }
 
@@ -779,16 +782,16 @@ agent_gates_run(struct lb_agent *agent)
 
     struct lb_pipeline_ctx ctx;
     agent_pipeline_ctx(agent, &ctx);
-    struct sset want = SSET_INITIALIZER(&want);
+    struct shash want = SHASH_INITIALIZER(&want);
     SMAP_FOR_EACH (node, names) {
         const struct lb_port *port = lb_model_find_port(&agent->model,
                                                         node->key);
         if (port && lb_pipeline_port_wants_gate(&ctx, port)) {
-            sset_add(&want, node->value);
+            shash_add_once(&want, node->value, &port->mac);
         }
     }
     port_gates_sync(agent->gates, &want, installed >= agent->flows_seqno);
-    sset_destroy(&want);
+    shash_destroy(&want);
 
     const struct sset *closed = port_gates_closed(agent->gates);
     struct sset now = SSET_INITIALIZER(&now);

@@ -36,6 +36,9 @@ struct lb_agent_config {
     bool no_mirror;               /* Only re-point traffic on activation. */
     bool no_ct_handover;          /* No conntrack handover (policy). */
     bool no_port_gate;            /* No tc gate on blocked copies. */
+    bool no_self_activation;      /* Blocked copies wait for the agent to
+                                   * unblock them (no self-opening gate,
+                                   * no learned activation). */
     const char *cni_socket;       /* Where the CNI plugin reaches us. */
 
     const char *metrics_address;  /* "IP:PORT" for Prometheus; NULL: off. */

@@ -15,7 +15,7 @@
  *     ovs-ofctl dump-flows br-int cookie=0x1000000000000005/0xf0000000ffffffff
  *
  *   bits 63..60  kind: LB_COOKIE_PORT, _SWITCH, _CHASSIS, _GLOBAL,
- *                _POLICY, _GATEWAY or _ADMIT.
+ *                _POLICY, _GATEWAY, _ADMIT or _ACTIVATED.
  *   bit  59      set on a port's migration flows (the priority override).
  *   bits 58..32  zero.
  *   bits 31..0   the object's key: port key, switch tunnel key, or a hash of
@@ -34,6 +34,11 @@ enum lb_cookie_kind {
                                  * a migrated port's admitted tuples, the
                                  * key its port key.  ofctrl neither
                                  * compares nor deletes them. */
+    LB_COOKIE_ACTIVATED = 0x9,  /* Learned in the switch (pipeline.c): a
+                                 * blocked copy activated by its VM's
+                                 * announcement, the key its port key.
+                                 * Deleted by the switch with the flows
+                                 * that learned it (delete_learned). */
 };
 
 #define LB_COOKIE_KIND_SHIFT 60
@@ -54,6 +59,15 @@ static inline enum lb_cookie_kind
 lb_cookie_kind(uint64_t cookie)
 {
     return cookie >> LB_COOKIE_KIND_SHIFT;
+}
+
+/* Whether a flow with 'cookie' is one the switch learned: ofctrl neither
+ * compares nor deletes these. */
+static inline bool
+lb_cookie_is_learned(uint64_t cookie)
+{
+    enum lb_cookie_kind kind = lb_cookie_kind(cookie);
+    return kind == LB_COOKIE_ADMIT || kind == LB_COOKIE_ACTIVATED;
 }
 
 static inline uint32_t

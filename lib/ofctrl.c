@@ -435,7 +435,7 @@ ofctrl_handle_flow_stats(struct ofctrl *ofctrl, const struct ofp_header *oh)
         /* Flows the switch learned (learn()) are its own: never
          * compared with the desired ones, never deleted by a diff, so a
          * restarted agent leaves them be. */
-        if (lb_cookie_kind(ntohll(fs.cookie)) == LB_COOKIE_ADMIT) {
+        if (lb_cookie_is_learned(ntohll(fs.cookie))) {
             continue;
         }
         struct minimatch mm;

@@ -16,6 +16,9 @@
 #define OFTABLE_POLICY_EGRESS_CT      11  /* Into the port's ct zone. */
 #define OFTABLE_POLICY_EGRESS         12  /* Egress rules. */
 #define OFTABLE_POLICY_EGRESS_COMMIT  13  /* Commit what they admit. */
+#define OFTABLE_ACTIVATED     15  /* A self-activated blocked copy: learned
+                                   * in the switch from its VM's first
+                                   * announcement (pipeline.c). */
 #define OFTABLE_POLICY_SYNC_TRACK     16  /* Conntrack handover: a blocked
                                            * copy's mirrored traffic. */
 #define OFTABLE_POLICY_EGRESS_ADMIT   17  /* Conntrack handover: the idle
@@ -53,6 +56,8 @@
 #define PRIO_PORT_ND         120  /* A port's own NAs and NSes, above its
                                    * exceptions (drops of other NAs). */
 #define PRIO_MIGRATION       150  /* A port's flows while it migrates. */
+#define PRIO_MIGRATION_HELD  155  /* A self-activating blocked copy that its
+                                   * VM has not activated: drop. */
 #define PRIO_MIGRATION_EXCEPTION 160 /* Narrower cases of migration flows. */
 
 /* Priorities of the policy tables (11-13, 41-44), and of the flow that
@@ -83,6 +88,11 @@
 /* Bit 0: the egress lookup of the admitted tuples matched; bit 1: the
  * ingress one (policy-admit.c).  Each lookup clears its bit first. */
 #define LB_REG_ADMIT "reg11"
+/* A self-activating blocked copy's packets in table 10 (pipeline.c): bit 0,
+ * its VM has activated it (table 15 said so, or this is the announcement
+ * that does); bit 1, table 15 has been asked. */
+#define LB_REG_ACTIVATION "reg10"
+#define LB_REG_ACTIVATION_NXM "NXM_NX_REG10"
 #define LB_REG_ADMIT_NXM "NXM_NX_REG11"
 
 /* reg14 of a packet that came in from a provider network's uplink: above

@@ -112,6 +112,76 @@ gated(const struct lb_pipeline_ctx *ctx, const struct lb_port *port)
             && lb_pipeline_port_wants_gate(ctx, port));
 }
 
+/* A controller action carrying packet-in reason 'reason' (oftable.h),
+ * through meter 'meter_id' unless it is 0. */
+static void
+put_to_agent(struct ds *actions, uint32_t reason, uint32_t meter_id)
+{
+    ds_put_format(actions, "controller(userdata=%02x.%02x.%02x.%02x",
+                  (reason >> 24) & 0xff, (reason >> 16) & 0xff,
+                  (reason >> 8) & 0xff, reason & 0xff);
+    if (meter_id) {
+        ds_put_format(actions, ",meter_id=%"PRIu32, meter_id);
+    }
+    ds_put_char(actions, ')');
+}
+
+/* Whether the blocked copy of 'port' here activates itself: behind its
+ * self-opening gate, its VM's first announcement also unblocks it in the
+ * flow table, by learn(), without waiting for the agent. */
+static bool
+self_activating(const struct lb_pipeline_ctx *ctx, const struct lb_port *port)
+{
+    return ctx->self_activation && gated(ctx, port);
+}
+
+/* The match of a blocked copy's announcement flows: the copy's
+ * announcements, on their first pass through the table when the copy
+ * activates itself (LB_REG_ACTIVATION bit 1 clear). */
+static void
+put_announcement_match(const struct lb_pipeline_ctx *ctx,
+                       const struct lb_port *port, struct ds *match)
+{
+    ds_put_format(match, LB_REG_INPORT"=%#"PRIx32",", port->key);
+    if (self_activating(ctx, port)) {
+        ds_put_cstr(match, LB_REG_ACTIVATION"=0/0x2,");
+    }
+}
+
+/* The actions of a blocked copy's announcement flows: to the agent, which
+ * checks the announcement fully and activates the copy.  A self-activating
+ * copy's RARP, which QEMU sends the moment the VM resumes, also activates
+ * it in the switch: it learns the activation (table OFTABLE_ACTIVATED) and
+ * goes on as the active copy's would, at once.  Its other announcements go
+ * on as the copy's other traffic does, if it is activated. */
+static void
+put_announcement_actions(const struct lb_pipeline_ctx *ctx,
+                         const struct lb_port *port, bool rarp,
+                         struct ds *actions)
+{
+    bool self = self_activating(ctx, port);
+    if (self && rarp) {
+        /* delete_learned: the learned flow goes with the last flow that
+         * learns it, when the agent unblocks the copy or the migration
+         * ends, so that no later migration to this node finds it. */
+        ds_put_format(actions, "learn(table=%d,priority=%d,cookie=%#"PRIx64
+                      ",delete_learned,NXM_NX_REG14[],load:0x1->"
+                      LB_REG_ACTIVATION_NXM"[0]),", OFTABLE_ACTIVATED,
+                      PRIO_PORT, lb_cookie(LB_COOKIE_ACTIVATED, port->key,
+                                           false));
+    }
+    put_to_agent(actions, LB_PIN_ANNOUNCE, port->key);
+    if (self && rarp) {
+        /* The flow just learned is not visible to this packet. */
+        ds_put_format(actions, ",set_field:0x3/0x3->"LB_REG_ACTIVATION
+                      ",resubmit(,%d)", OFTABLE_PORT_SECURITY);
+    } else if (self) {
+        ds_put_format(actions, ",set_field:0x2/0x2->"LB_REG_ACTIVATION
+                      ",resubmit(,%d),resubmit(,%d)", OFTABLE_ACTIVATED,
+                      OFTABLE_PORT_SECURITY);
+    }
+}
+
 /* Whether 'port' has migration flows: while bound to two chassis. */
 static bool
 migrating(const struct lb_port *port)
@@ -146,20 +216,6 @@ finish_actions(struct ds *actions)
     }
 }
 
-/* A controller action carrying packet-in reason 'reason' (oftable.h),
- * through meter 'meter_id' unless it is 0. */
-static void
-put_to_agent(struct ds *actions, uint32_t reason, uint32_t meter_id)
-{
-    ds_put_format(actions, "controller(userdata=%02x.%02x.%02x.%02x",
-                  (reason >> 24) & 0xff, (reason >> 16) & 0xff,
-                  (reason >> 8) & 0xff, reason & 0xff);
-    if (meter_id) {
-        ds_put_format(actions, ",meter_id=%"PRIu32, meter_id);
-    }
-    ds_put_char(actions, ')');
-}
-
 /* Whether 'port' has IPv6 flows: if it or its switch has IPv6 addresses.
  * A port of an IPv4-only switch sends no IPv6 at all. */
 static bool
@@ -188,17 +244,18 @@ put_ipv6(struct ds *s, const struct in6_addr *addr)
 /* The blocked copy of a migrating port: its unsolicited NAs for its own
  * addresses go to the agent (lib/announce.c checks them again). */
 static void
-add_blocked_port_flows6(const struct lb_port *port, uint64_t mcookie,
+add_blocked_port_flows6(const struct lb_pipeline_ctx *ctx,
+                        const struct lb_port *port, uint64_t mcookie,
                         struct flow_buf *fb, struct lb_flow_table *ft)
 {
     struct in6_addr addrs[LB_MAX_IPS + 1];
     size_t n = port_ipv6_addrs(port, addrs);
     for (size_t i = 0; i < n; i++) {
-        ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32",icmp6,dl_src="
-                      ETH_ADDR_FMT",icmp_type=136,icmp_code=0,nd_target=",
-                      port->key, ETH_ADDR_ARGS(port->mac));
+        put_announcement_match(ctx, port, &fb->match);
+        ds_put_format(&fb->match, "icmp6,dl_src="ETH_ADDR_FMT",icmp_type=136,"
+                      "icmp_code=0,nd_target=", ETH_ADDR_ARGS(port->mac));
         put_ipv6(&fb->match, &addrs[i]);
-        put_to_agent(&fb->actions, LB_PIN_ANNOUNCE, port->key);
+        put_announcement_actions(ctx, port, false, &fb->actions);
         add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_MIGRATION_EXCEPTION,
                  mcookie, fb);
     }
@@ -485,28 +542,51 @@ add_local_port_flows(const struct lb_pipeline_ctx *ctx,
         lb_flow_table_add_meter(ft, port->key, mcookie,
                                 LB_ANNOUNCE_METER_SPEC);
 
-        ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32, port->key);
-        ds_put_cstr(&fb->actions, "drop");
-        add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_MIGRATION, mcookie, fb);
+        if (self_activating(ctx, port)) {
+            /* Behind its self-opening gate (port-gate.h), the copy's
+             * traffic passes once its VM has resumed here: the RARP flow
+             * below learns a flow in table 15 that sets bit 0 of
+             * LB_REG_ACTIVATION for the copy's packets.  Each packet asks
+             * table 15 once (bit 1), then comes back here: dropped below
+             * if not activated, past these flows to the port's own if
+             * activated. */
+            ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32","
+                          LB_REG_ACTIVATION"=0/0x2", port->key);
+            ds_put_format(&fb->actions, "set_field:0x2/0x2->"
+                          LB_REG_ACTIVATION",resubmit(,%d),resubmit(,%d)",
+                          OFTABLE_ACTIVATED, OFTABLE_PORT_SECURITY);
+            add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_MIGRATION, mcookie, fb);
 
-        ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32",rarp,dl_src="
-                      ETH_ADDR_FMT",arp_sha="ETH_ADDR_FMT, port->key,
-                      ETH_ADDR_ARGS(port->mac), ETH_ADDR_ARGS(port->mac));
-        put_to_agent(&fb->actions, LB_PIN_ANNOUNCE, port->key);
+            ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32","
+                          LB_REG_ACTIVATION"=0x2/0x3", port->key);
+            ds_put_cstr(&fb->actions, "drop");
+            add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_MIGRATION_HELD, mcookie,
+                     fb);
+        } else {
+            ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32, port->key);
+            ds_put_cstr(&fb->actions, "drop");
+            add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_MIGRATION, mcookie, fb);
+        }
+
+        put_announcement_match(ctx, port, &fb->match);
+        ds_put_format(&fb->match, "rarp,dl_src="ETH_ADDR_FMT",arp_op=3,"
+                      "arp_sha="ETH_ADDR_FMT, ETH_ADDR_ARGS(port->mac),
+                      ETH_ADDR_ARGS(port->mac));
+        put_announcement_actions(ctx, port, true, &fb->actions);
         add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_MIGRATION_EXCEPTION,
                  mcookie, fb);
 
         for (size_t i = 0; i < port->n_ipv4; i++) {
-            ds_put_format(&fb->match, LB_REG_INPORT"=%#"PRIx32",arp,dl_src="
-                          ETH_ADDR_FMT",arp_spa="IP_FMT",arp_tpa="IP_FMT
-                          ",arp_sha="ETH_ADDR_FMT, port->key,
+            put_announcement_match(ctx, port, &fb->match);
+            ds_put_format(&fb->match, "arp,dl_src="ETH_ADDR_FMT",arp_spa="
+                          IP_FMT",arp_tpa="IP_FMT",arp_sha="ETH_ADDR_FMT,
                           ETH_ADDR_ARGS(port->mac), IP_ARGS(port->ipv4[i]),
                           IP_ARGS(port->ipv4[i]), ETH_ADDR_ARGS(port->mac));
-            put_to_agent(&fb->actions, LB_PIN_ANNOUNCE, port->key);
+            put_announcement_actions(ctx, port, false, &fb->actions);
             add_flow(ft, OFTABLE_PORT_SECURITY, PRIO_MIGRATION_EXCEPTION,
                      mcookie, fb);
         }
-        add_blocked_port_flows6(port, mcookie, fb, ft);
+        add_blocked_port_flows6(ctx, port, mcookie, fb, ft);
     }
 
     /* Port security: the port's own MAC, and its own IPs for ARP and IP.

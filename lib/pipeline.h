@@ -37,6 +37,10 @@ struct lb_pipeline_ctx {
     const struct sset *gated_ports;     /* Ports whose blocked copy here is
                                          * behind its closed gate
                                          * (port-gate.h); NULL: none. */
+    bool self_activation;               /* The gates open themselves on the
+                                         * VM's announcement, and the
+                                         * copies' flows learn() their own
+                                         * unblocking. */
 };
 
 /* Whether this chassis holds the blocked copy of 'port' and would gate it

@@ -19,27 +19,40 @@
  * with cls_bpf in direct-action mode to the interface's clsact egress
  * hook, named so that a restarted agent finds the ones it made.
  *
+ * A self-opening gate (the default) goes further: the VM's own first
+ * announcement opens it, in the kernel, with no round trip through the
+ * switch or the agent.  Its program drops only while a flag (a BPF array
+ * of one element) is clear; a watcher program on the interface's ingress
+ * (from the VM) sets the flag when it sees the VM's RARP, which QEMU sends
+ * the moment the VM resumes.  The flow table does the same for the VM's
+ * traffic the other way: the blocked copy's RARP flow learn()s a flow that
+ * lets the copy's traffic through (pipeline.c, "self-activation").  The
+ * agent still unblocks the copy in the flow table on that announcement
+ * and removes the gate once the switch has it, as for a plain gate.
+ *
  * Only for interfaces the switch sends to through the kernel's egress path
  * (veth and other netdevs, AF_PACKET): where the gate cannot be made, the
  * flow table keeps the blocked copy's drop. */
 
 #include <stdbool.h>
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/shash.h"
 #include "sset.h"
 
 struct port_gates;
 
-struct port_gates *port_gates_create(void);
+struct port_gates *port_gates_create(bool self_open);
 void port_gates_destroy(struct port_gates *);
 
 /* Finds the gates already on the interfaces named in 'ifnames' (a
  * restarted agent's). */
 void port_gates_scan(struct port_gates *, const struct sset *ifnames);
 
-/* Puts a gate on each interface of 'want' that has none; if 'may_open',
- * also removes the gates of interfaces not in 'want'.  Returns true if the
- * set of gated interfaces changed. */
-bool port_gates_sync(struct port_gates *, const struct sset *want,
+/* Puts a gate on each interface of 'want' (interface name -> the MAC of
+ * the VM behind it, a const struct eth_addr *) that has none; if
+ * 'may_open', also removes the gates of interfaces not in 'want'.  Returns
+ * true if the set of gated interfaces changed. */
+bool port_gates_sync(struct port_gates *, const struct shash *want,
                      bool may_open);
 
 /* The interfaces gated now. */

@@ -58,6 +58,10 @@ usage(void)
            "                        entries over to the target (policy)\n"
            "  --no-port-gate        hold a migration target's blocked copy\n"
            "                        in the flow table only (no tc gate)\n"
+           "  --no-self-activation  a blocked copy waits for the agent to\n"
+           "                        unblock it on the VM's announcement\n"
+           "                        (the gate and the flows do not open\n"
+           "                        themselves)\n"
            "  --cni-socket=PATH     listen for the CNI plugin there\n"
            "                        (default: %s/cni.sock)\n"
            "  --metrics-address=IP:PORT  serve Prometheus metrics at\n"
@@ -173,6 +177,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         OPT_NO_MIRROR,
         OPT_NO_CT_HANDOVER,
         OPT_NO_PORT_GATE,
+        OPT_NO_SELF_ACTIVATION,
         OPT_CNI_SOCKET,
         OPT_METRICS_ADDRESS,
         OPT_UNIXCTL,
@@ -193,6 +198,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         {"no-mirror", no_argument, NULL, OPT_NO_MIRROR},
         {"no-ct-handover", no_argument, NULL, OPT_NO_CT_HANDOVER},
         {"no-port-gate", no_argument, NULL, OPT_NO_PORT_GATE},
+        {"no-self-activation", no_argument, NULL, OPT_NO_SELF_ACTIVATION},
         {"cni-socket", required_argument, NULL, OPT_CNI_SOCKET},
         {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
@@ -258,6 +264,9 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
             break;
         case OPT_NO_PORT_GATE:
             cfg->no_port_gate = true;
+            break;
+        case OPT_NO_SELF_ACTIVATION:
+            cfg->no_self_activation = true;
             break;
         case OPT_CNI_SOCKET:
             cfg->cni_socket = optarg;

@@ -168,8 +168,13 @@ migration_flows() {
 has_migration_flows() { [ -n "$(migration_flows "$2" "$1")" ]; }
 no_migration_flows() { [ -z "$(migration_flows "$2" "$1")" ]; }
 # blocked NODE KEY : NODE holds the copy of port KEY blocked.
+# port_blocked NODE KEY : NODE's copy of port KEY is blocked in the flow
+# table: dropped (priority 150), or, self-activating, dropped until its VM
+# announces itself (priority 155, pipeline.c).
 port_blocked() {
-    bed_dump_flows "$1" | grep -q "priority=150,reg14=$(printf '%#x' "$2") actions=drop"
+    local k
+    k=$(printf '%#x' "$2")
+    bed_dump_flows "$1" | grep -Eq "priority=150,reg14=$k actions=drop|priority=155,reg10=0x2/0x3,reg14=$k actions=drop"
 }
 port_not_blocked() { ! port_blocked "$@"; }
 # node_gates NODE : the interfaces of NODE's br-int that carry the agent's
@@ -185,6 +190,21 @@ node_gates() {
     return 0
 }
 has_gate() { [ -n "$(node_gates "$1")" ]; }
+# self_activated NODE KEY : NODE's switch learned that port KEY's copy was
+# activated by its VM's RARP (table 15, pipeline.c).
+self_activated() {
+    bed_dump_flows "$1" | grep -q "table=15, .*reg14=$(printf '%#x' "$2")"
+}
+# gate_opened_by_vm NODE : a gate on NODE opened itself on its VM's RARP,
+# in the kernel (port-gate.h), as NODE's agent reads the gate's flag.
+gate_opened_by_vm() {
+    ovs-appctl -t "$(bed_node_dir "$1")/agent.ctl" status |
+        grep -q '(opened by the VM)'
+}
+not_self_activated() { ! self_activated "$@"; }
+nothing_self_activated() {  # NODE KEY
+    ! self_activated "$1" "$2" && ! gate_opened_by_vm "$1"
+}
 has_no_gate() { [ -z "$(node_gates "$1")" ]; }
 
 # ---- The TCP canary and VMI migration states, shared by the migration

@@ -75,6 +75,8 @@ bed_exec launcher-2 python3 "$srcdir/tests/system/announce.py" eth0 \
 sleep 0.3
 check "a RARP from another pod, or with a foreign MAC, activates nothing" \
     port_blocked node2 "$key"
+check "... neither in the switch nor at the gate" \
+    nothing_self_activated node2 "$key"
 
 # Only an unsolicited neighbour advertisement for the VM's own address
 # activates: not one for another address, not a solicited one, though
@@ -90,6 +92,8 @@ bed_exec launcher-2 python3 "$srcdir/tests/system/announce.py" eth0 \
 sleep 0.3
 check "an NA from the VM's MAC, solicited or for another address, activates nothing" \
     port_blocked node2 "$key"
+check "... neither in the switch nor at the gate" \
+    nothing_self_activated node2 "$key"
 
 # The target's agent, killed while mirroring, comes back with the same
 # flows, sending no flow-mod.
@@ -106,9 +110,22 @@ check "node2's flows are unchanged by the restart" \
 vmim_phase mig1 TargetReady
 vmim_phase mig1 Running
 
-# Cutover: the VM resumes on node2 and QEMU announces it.
+# Cutover: the VM resumes on node2 and QEMU announces it.  node2's agent is
+# stopped meanwhile: the VM's RARP opens the gate in the kernel and
+# activates the copy in the switch by itself (port-gate.h, pipeline.c).
+kill -STOP "$(agent_pid node2)"
 cutover_and_announce guest "$vm_mac" up-1 up-2
-check "the VM's RARP unblocked the port on node2" port_not_blocked node2 "$key"
+check "with node2's agent stopped, the VM's RARP activated its copy in the switch" \
+    self_activated node2 "$key"
+check "... and the canary flows through node2" bed_wait_until 5 canary_flowing
+kill -CONT "$(agent_pid node2)"
+check "the agent then unblocked the port on node2" \
+    bed_wait_until 5 port_not_blocked node2 "$key"
+check "... and the switch forgot the learned activation with the flows" \
+    bed_wait_until 5 not_self_activated node2 "$key"
+check "... and removed the gate, which had opened on the VM's RARP" \
+    bed_wait_until 5 grep -q "gate removed (it had opened on the VM's announcement)" \
+    "$(bed_node_dir node2)/agent.log"
 check "... and opened its gate" bed_wait_until 5 has_no_gate node2
 agent_ctl node2 migrations | sed 's/^/    /'
 port_status_has() {  # PATTERN (in the compacted JSON)

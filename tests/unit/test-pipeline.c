@@ -219,7 +219,7 @@ test_migration_target_blocked(void **state)
     /* Blocked: announcements to the agent, everything else dropped. */
     assert_non_null(strstr(got,
         "cookie=0x4800000000000005, table=10, priority=160,reg14=0x5,rarp,"
-        "dl_src=0a:58:0a:00:00:05,arp_sha=0a:58:0a:00:00:05 "
+        "dl_src=0a:58:0a:00:00:05,arp_op=3,arp_sha=0a:58:0a:00:00:05 "
         "actions=controller(userdata=00.00.00.01,meter_id=5)\n"));
     assert_non_null(strstr(got,
         "cookie=0x4800000000000005, table=10, priority=150,reg14=0x5 "
@@ -435,6 +435,24 @@ test_activation_changes_little(void **state)
     lb_flow_table_clear_tracked(&f->flows);
 }
 
+static void
+assert_has_flow(const char *flows, const char *flow)
+{
+    if (!strstr(flows, flow)) {
+        fail_msg("missing flow: %s\n--- in\n%s", flow, flows);
+    }
+}
+
+static size_t
+count_substr(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p++) {
+        n++;
+    }
+    return n;
+}
+
 /* Behind its closed gate (port-gate.h), the blocked copy gets what an
  * active one gets, so that activating it leaves table 40 as it is: the
  * datapath's cached actions already deliver.  Everything it sends is still
@@ -461,7 +479,40 @@ test_gated_blocked_copy(void **state)
     assert_non_null(strstr(got,
         "cookie=0x4800000000000005, table=10, priority=150,reg14=0x5 "
         "actions=drop\n"));
+    assert_null(strstr(got, "learn("));
     free(got);
+
+    /* Self-activating (the default of a gated copy): the VM's RARP learns
+     * the copy's activation in table 15 and goes on at once; every other
+     * packet asks table 15 once, then is dropped unless activated. */
+    f->ctx.self_activation = true;
+    lb_pipeline_compute(&f->ctx, &f->flows);
+    got = format_flows(&f->flows);
+    assert_has_flow(got,
+        "cookie=0x4800000000000005, table=10, priority=150,reg14=0x5,"
+        "reg10=0/0x2 actions=set_field:0x2/0x2->reg10,resubmit(,15),"
+        "resubmit(,10)\n");
+    assert_has_flow(got,
+        "cookie=0x4800000000000005, table=10, priority=155,reg14=0x5,"
+        "reg10=0x2/0x3 actions=drop\n");
+    assert_has_flow(got,
+        "cookie=0x4800000000000005, table=10, priority=160,reg14=0x5,"
+        "reg10=0/0x2,rarp,dl_src=0a:58:0a:00:00:05,arp_op=3,"
+        "arp_sha=0a:58:0a:00:00:05 actions=learn(table=15,priority=100,"
+        "cookie=0x9000000000000005,delete_learned,NXM_NX_REG14[],"
+        "load:0x1->NXM_NX_REG10[0]),controller(userdata=00.00.00.01,"
+        "meter_id=5),set_field:0x3/0x3->reg10,resubmit(,10)\n");
+    /* A GARP activates nothing by itself: the agent checks it. */
+    assert_has_flow(got,
+        "cookie=0x4800000000000005, table=10, priority=160,reg14=0x5,"
+        "reg10=0/0x2,arp,dl_src=0a:58:0a:00:00:05,arp_spa=10.0.0.5,"
+        "arp_tpa=10.0.0.5,arp_sha=0a:58:0a:00:00:05 actions=controller("
+        "userdata=00.00.00.01,meter_id=5),set_field:0x2/0x2->reg10,"
+        "resubmit(,15),resubmit(,10)\n");
+    assert_int_equal(count_substr(got, "learn("), 1);
+    free(got);
+    f->ctx.self_activation = false;
+    lb_pipeline_compute(&f->ctx, &f->flows);
 
     /* Activation: no output flow changes. */
     lb_flow_table_set_tracking(&f->flows, true);
@@ -485,13 +536,6 @@ test_gated_blocked_copy(void **state)
     sset_destroy(&gated);
 }
 
-static void
-assert_has_flow(const char *flows, const char *flow)
-{
-    if (!strstr(flows, flow)) {
-        fail_msg("missing flow: %s\n--- in\n%s", flow, flows);
-    }
-}
 
 #define ND_REPLY(MAC, IP, FLAGS)                                        \
     "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:" MAC            \
