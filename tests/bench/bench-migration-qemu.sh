@@ -7,7 +7,10 @@
 # in step with KubeVirt's phases: node1 -> node2 -> node1 ...
 # BENCH_MIGRATIONS times (default 5) in each mode, side by side:
 #
-#   mirror     livebind as deployed: every sender mirrors to both copies
+#   mirror     livebind as deployed: every sender mirrors to both copies,
+#              the target copy activates itself on QEMU's RARP
+#   agent-gate mirror, agents run with --no-self-activation (the target
+#              copy waits for its agent to unblock it)
 #   no-gate    mirror, agents run with --no-port-gate (the blocked copy
 #              held in the flow table alone)
 #   no-mirror  agents run with --no-mirror
@@ -25,7 +28,8 @@
 # the figures were printed, 1 when the bench could not run, 77 without
 # QEMU.  See tests/bench/README.md.
 #
-#   BENCH_MODES="mirror no-gate no-mirror ovn" (the default); LB_BED_KEEP=1 keeps
+#   BENCH_MODES="mirror agent-gate no-gate no-mirror ovn" (the default);
+#   LB_BED_KEEP=1 keeps
 #   the raw figures in $LB_BED_DIR/bench.
 set -eu
 
@@ -236,14 +240,15 @@ pingpong() {  # FUNCTION MODE
         else "$1" "$2" "$i" "$cur_node" node1; fi
     done
 }
-modes=${BENCH_MODES:-mirror no-gate no-mirror ovn}
+modes=${BENCH_MODES:-mirror agent-gate no-gate no-mirror ovn}
 client=client client_ready=""
 echo "not measured: not in BENCH_MODES" > "$out/ovn.status"
 for mode in $modes; do
     case $mode in
-    mirror|no-gate|no-mirror)
+    mirror|agent-gate|no-gate|no-mirror)
         case $mode in
             mirror) start_agents ;;
+            agent-gate) start_agents --no-self-activation ;;
             no-gate) start_agents --no-port-gate ;;
             no-mirror) start_agents --no-mirror ;;
         esac
@@ -286,7 +291,7 @@ python3 - "$out" "$N" <<'PY'
 import json, os, statistics, sys
 
 out, n_mig = sys.argv[1], int(sys.argv[2])
-MODES = ["mirror", "no-gate", "no-mirror", "OVN"]
+MODES = ["mirror", "agent-gate", "no-gate", "no-mirror", "OVN"]
 recs = [json.loads(l) for l in open(os.path.join(out, "records"))] \
     if os.path.exists(os.path.join(out, "records")) else []
 

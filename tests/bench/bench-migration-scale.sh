@@ -138,7 +138,9 @@ blocked_count() {
     for n in node1 node2 node3; do
         for i in $(seq "$n_vms"); do
             [ "$(dst_node "$i")" != "$n" ] ||
-                echo "priority=150,reg14=${keys[$i]} actions=drop"
+                printf '%s\n' \
+                    "priority=150,reg14=${keys[$i]} actions=drop" \
+                    "priority=155,reg10=0x2/0x3,reg14=${keys[$i]} actions=drop"
         done > "$out/patterns"
         total=$((total + $(bed_dump_flows "$n" |
             grep -o -F -f "$out/patterns" | sort -u | wc -l)))

@@ -5,7 +5,10 @@
 # migrates node1 -> node2 -> node1 ... BENCH_MIGRATIONS times (default 5)
 # in each mode:
 #
-#   mirror     livebind as deployed: every sender mirrors to both copies
+#   mirror     livebind as deployed: every sender mirrors to both copies,
+#              the target copy activates itself on the VM's RARP
+#   agent-gate mirror, the agents run with --no-self-activation: the
+#              target copy's gate and flows wait for its agent to unblock it
 #   no-gate    mirror, the agents run with --no-port-gate: the blocked
 #              copy is held in the flow table alone (as before the gate)
 #   no-mirror  agents run with --no-mirror: traffic is re-pointed when the
@@ -30,7 +33,8 @@
 # See tests/bench/README.md.
 #
 #   sudo make bench-migration [BENCH_MIGRATIONS=N]
-#   BENCH_MODES="mirror no-gate no-mirror floor ovn" (the default) picks
+#   BENCH_MODES="mirror agent-gate no-gate no-mirror floor ovn" (the
+#   default) picks
 #   the modes;
 #   BENCH_AGENT_VLOG=dbg logs the agents at debug level; LB_BED_KEEP=1
 #   keeps the logs and the raw figures (in $LB_BED_DIR/bench).
@@ -479,7 +483,7 @@ ovn_migrate() {
 # ---------------------------------------------------------------- modes
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)" \
     >> "$out/notes"
-modes=${BENCH_MODES:-mirror no-gate no-mirror floor ovn}
+modes=${BENCH_MODES:-mirror agent-gate no-gate no-mirror floor ovn}
 client=client
 livebind_ready=""
 livebind_setup() {  # MIRROR_OPTION : agents (again), the client pod once
@@ -515,6 +519,8 @@ for mode in $modes; do
     case $mode in
     mirror)     # livebind with mirroring, the agents as deployed
         livebind_mode mirror vm1 g1 uvm1-0 ;;
+    agent-gate) # mirror, the copy waits for its agent to unblock it
+        livebind_mode agent-gate vm5 g5 uvm5-0 --no-self-activation ;;
     no-gate)    # mirror, the blocked copy held in the flow table alone
         livebind_mode no-gate vm4 g4 uvm4-0 --no-port-gate ;;
     no-mirror)  # the agents re-point traffic on activation only
@@ -573,7 +579,7 @@ python3 - "$out" "$N" <<'EOF'
 import datetime, json, os, re, statistics, sys
 
 out, n_mig = sys.argv[1], int(sys.argv[2])
-MODES = ["mirror", "no-gate", "no-mirror", "floor", "OVN"]
+MODES = ["mirror", "agent-gate", "no-gate", "no-mirror", "floor", "OVN"]
 
 def iso_us(s):
     return int(datetime.datetime.strptime(

@@ -306,9 +306,10 @@ check "the target pod has the VM's MAC" \
     test "$(mac_of launcher-t)" = "$(mac_of launcher-b)"
 key=$(printf '%#x' $(( (1 << 24) | $(ip_of launcher-b | awk -F. '{print $3 * 256 + $4}') )))
 blocked_on() {  # NODE KEY
-    bed_dump_flows "$1" | grep -q "priority=150,reg14=$2 actions=drop"
+    bed_dump_flows "$1" |
+        grep -Eq "priority=150,reg14=$2 actions=drop|priority=155,reg10=0x2/0x3,reg14=$2 actions=drop"
 }
-check "node2 holds the target copy blocked (priority-150 drop)" \
+check "node2 holds the target copy blocked (priority-150/155 drop)" \
     bed_wait_until 5 blocked_on node2 "$key"
 check "the source keeps serving (web -> VM on node1)" \
     bed_exec web ping -c 3 -i 0.2 -W 2 "$(ip_of launcher-b)"

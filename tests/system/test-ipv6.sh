@@ -212,7 +212,8 @@ for n in 1 2 3; do
     agent_wait_installed "node$n"
 done
 pm_blocked() {
-    bed_dump_flows node2 | grep -q 'priority=150,reg14=0x1000014 actions=drop'
+    bed_dump_flows node2 |
+        grep -Eq 'priority=150,reg14=0x1000014 actions=drop|priority=155,reg10=0x2/0x3,reg14=0x1000014 actions=drop'
 }
 pm_unblocked() { ! pm_blocked; }
 check "pm's target copy on node2 is blocked" pm_blocked

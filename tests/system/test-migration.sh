@@ -118,6 +118,15 @@ cutover_and_announce guest "$vm_mac" up-1 up-2
 check "with node2's agent stopped, the VM's RARP activated its copy in the switch" \
     self_activated node2 "$key"
 check "... and the canary flows through node2" bed_wait_until 5 canary_flowing
+echo "node2, its agent stopped, after the VM's RARP:"
+bed_dump_flows node2 | grep -E "table=1[05], .*reg14=$(printf '%#x' "$key")" |
+    sed 's/^/    /'
+for i in $(node_gates node2); do
+    for hook in egress ingress; do
+        echo "    tc filter show dev $i $hook"
+        bed_exec node2 tc filter show dev "$i" "$hook" | sed 's/^/    /'
+    done
+done
 kill -CONT "$(agent_pid node2)"
 check "the agent then unblocked the port on node2" \
     bed_wait_until 5 port_not_blocked node2 "$key"
