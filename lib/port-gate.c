@@ -73,6 +73,14 @@ struct port_gates {
     INSN(0, 0, 0, 0, 0)
 #define CALL(FUNC) INSN(BPF_JMP | BPF_CALL, 0, 0, 0, FUNC)
 #define EXIT() INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+/* r0 = the address of element 0 of map FD, or NULL (5 instructions, 6
+ * slots: the map's address takes two). */
+#define LOOKUP_FLAG(FD)                                                 \
+    LD_MAP_FD(BPF_REG_1, FD),                                           \
+    MOV_REG(BPF_REG_2, BPF_REG_10),                                     \
+    ADD_IMM(BPF_REG_2, -4),                                             \
+    ST_W(BPF_REG_10, -4, 0),                    /* key = 0 */           \
+    CALL(BPF_FUNC_map_lookup_elem)
 
 static int
 load_program(const struct bpf_insn *insns, size_t n, const char *name)
@@ -140,11 +148,7 @@ static int
 load_gate_program(int flag_fd)
 {
     const struct bpf_insn insns[] = {
-        LD_MAP_FD(BPF_REG_1, flag_fd),
-        MOV_REG(BPF_REG_2, BPF_REG_10),
-        ADD_IMM(BPF_REG_2, -4),
-        ST_W(BPF_REG_10, -4, 0),                /* key = 0 */
-        CALL(BPF_FUNC_map_lookup_elem),
+        LOOKUP_FLAG(flag_fd),
         JEQ_IMM(BPF_REG_0, 0, 2),               /* -> drop */
         LDX_W(BPF_REG_0, BPF_REG_0, 0),
         JNE_IMM(BPF_REG_0, 0, 2),               /* set -> pass */
@@ -193,11 +197,7 @@ load_watcher_program(int flag_fd, const struct eth_addr *mac)
         JNE32_IMM(BPF_REG_0, mac_hi, 10),
         LD_ABS(BPF_H, ETH_HLEN + 12),
         JNE_IMM(BPF_REG_0, mac_lo, 8),
-        LD_MAP_FD(BPF_REG_1, flag_fd),
-        MOV_REG(BPF_REG_2, BPF_REG_10),
-        ADD_IMM(BPF_REG_2, -4),
-        ST_W(BPF_REG_10, -4, 0),                /* key = 0 */
-        CALL(BPF_FUNC_map_lookup_elem),
+        LOOKUP_FLAG(flag_fd),
         JEQ_IMM(BPF_REG_0, 0, 1),               /* -> out */
         ST_W(BPF_REG_0, 0, 1),                  /* flag = 1 */
         MOV_IMM(BPF_REG_0, TC_ACT_OK),          /* out: */
@@ -297,6 +297,55 @@ static uint32_t
 gate_info(void)
 {
     return TC_H_MAKE((uint32_t) GATE_PRIO << 16, htons(ETH_P_ALL));
+}
+
+/* Runs 'prog_fd' on 'frame' in the kernel (BPF_PROG_TEST_RUN) and stores
+ * what it returned in '*verdict'. */
+static int
+test_run(int prog_fd, const void *frame, size_t len, int *verdict)
+{
+    union bpf_attr attr;
+
+    memset(&attr, 0, sizeof attr);
+    attr.test.prog_fd = prog_fd;
+    attr.test.data_in = (uintptr_t) frame;
+    attr.test.data_size_in = len;
+    attr.test.repeat = 1;
+    if (syscall(__NR_bpf, BPF_PROG_TEST_RUN, &attr, sizeof attr)) {
+        return errno;
+    }
+    *verdict = (int) attr.test.retval;
+    return 0;
+}
+
+int
+port_gate_test_run(const struct eth_addr *mac, const void *frame,
+                   size_t len, bool *opened, int *verdict)
+{
+    int flag = create_flag();
+    if (flag < 0) {
+        return -flag;
+    }
+    int gate = load_gate_program(flag);
+    int watcher = load_watcher_program(flag, mac);
+    int watcher_verdict;
+    int error = (gate < 0 ? -gate : watcher < 0 ? -watcher
+                 : test_run(watcher, frame, len, &watcher_verdict));
+    if (!error) {
+        *opened = flag_is_set(flag);
+        error = test_run(gate, frame, len, verdict);
+    }
+    if (!error && watcher_verdict != TC_ACT_OK) {
+        error = EPROTO;         /* The watcher must never hide a frame. */
+    }
+    if (gate >= 0) {
+        close(gate);
+    }
+    if (watcher >= 0) {
+        close(watcher);
+    }
+    close(flag);
+    return error;
 }
 
 /* Attaches program 'prog_fd' as our filter on 'ifindex''s clsact hook

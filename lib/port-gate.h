@@ -60,4 +60,14 @@ const struct sset *port_gates_closed(const struct port_gates *);
 
 void port_gates_format(const struct port_gates *, struct ds *);
 
+/* For tests: makes a self-opening gate's programs for the VM with 'mac'
+ * (attached nowhere), runs the watcher on the 'len' bytes of 'frame' in the
+ * kernel, then the gate on the same frame.  Stores in '*opened' whether the
+ * watcher opened the gate, in '*verdict' what the gate returned then
+ * (TC_ACT_OK or TC_ACT_SHOT).  Returns a positive errno (EPERM without
+ * the privilege to load BPF programs). */
+struct eth_addr;
+int port_gate_test_run(const struct eth_addr *mac, const void *frame,
+                       size_t len, bool *opened, int *verdict);
+
 #endif /* lib/port-gate.h */

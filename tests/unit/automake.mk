@@ -56,6 +56,11 @@ tests_unit_test_announce_SOURCES = tests/unit/test-announce.c
 tests_unit_test_announce_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_announce_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
 
+UNIT_TESTS += tests/unit/test-port-gate
+tests_unit_test_port_gate_SOURCES = tests/unit/test-port-gate.c
+tests_unit_test_port_gate_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_port_gate_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
 # The agent's parts call no one but the libraries: see the script.
 TESTS += tests/unit/check-agent-layering.sh
 EXTRA_DIST += tests/unit/check-agent-layering.sh
