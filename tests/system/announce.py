@@ -9,18 +9,69 @@ IPs 0.0.0.0, 60 bytes) in rounds at 0, 50, 200, 450 and 800 ms.
               [--cutover FILE] [--trigger FIFO] [--na TARGET --na-flags S|O|SO|-]
 
 --src sends with a different Ethernet source and sender MAC (to test that
-a foreign announcement changes nothing).  --cutover runs "bridge -batch FILE"
-first, then announces at once, as QEMU does when the VM resumes: the
-emulated cutover and the first RARP are microseconds apart.  --na sends an
+a foreign announcement changes nothing).  --cutover applies FILE's "link
+set dev IFACE state N" lines (bridge port states, the syntax of "bridge
+-batch") itself, over rtnetlink, then announces at once, as QEMU does when
+the VM resumes: the emulated cutover and the first RARP are microseconds
+apart, with no process started in between (100 VMs resuming together
+would otherwise wait for 100 "bridge" processes); any other line goes to
+"bridge -batch".  --na sends an
 IPv6 neighbour advertisement for TARGET instead (hop limit 255, with the
 given flags: S solicited, O override), to test that only an unsolicited one
 for the VM's own address activates anything.  --trigger waits, once ready,
 until something opens FIFO for writing: many VMs then resume at once."""
 
+import os
+import re
 import socket
+import struct
 import subprocess
 import sys
 import time
+
+RTM_SETLINK = 19
+NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
+NLMSG_ERROR = 2
+IFLA_PROTINFO, NLA_F_NESTED, IFLA_BRPORT_STATE = 12, 0x8000, 1
+
+
+def set_port_states(states):
+    """Sets each (ifname, state) bridge port state, as "bridge link set dev
+    IFNAME state STATE" does: RTM_SETLINK, AF_BRIDGE, IFLA_PROTINFO."""
+    nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    nl.bind((0, 0))
+    for seq, (ifname, state) in enumerate(states, 1):
+        brport = struct.pack("HHB3x", 5, IFLA_BRPORT_STATE, state)
+        protinfo = struct.pack("HH", 4 + len(brport),
+                               IFLA_PROTINFO | NLA_F_NESTED) + brport
+        ifinfo = struct.pack("BxHiII", socket.AF_BRIDGE, 0,
+                             socket.if_nametoindex(ifname), 0, 0)
+        body = ifinfo + protinfo
+        nl.send(struct.pack("IHHII", 16 + len(body), RTM_SETLINK,
+                            NLM_F_REQUEST | NLM_F_ACK, seq, 0) + body)
+    for _ in states:
+        reply = nl.recv(65536)
+        _, kind, _, _, _ = struct.unpack_from("IHHII", reply)
+        error = struct.unpack_from("i", reply, 16)[0] if kind == NLMSG_ERROR \
+            else 0
+        if error:
+            raise OSError(-error, os.strerror(-error))
+    nl.close()
+
+
+def cutover(path):
+    """Applies the batch file at 'path'."""
+    states, rest = [], []
+    for line in open(path):
+        m = re.fullmatch(r"link set dev (\S+) state (\d+)", line.strip())
+        if m:
+            states.append((m.group(1), int(m.group(2))))
+        elif line.strip():
+            rest.append(line)
+    if rest:
+        subprocess.run(["bridge", "-batch", "-"], input="".join(rest),
+                       text=True, check=True)
+    set_port_states(states)
 
 
 def mac_bytes(mac):
@@ -75,8 +126,7 @@ def main():
     if "--trigger" in args:
         open(args[args.index("--trigger") + 1], "rb").close()
     if "--cutover" in args:
-        subprocess.run(["bridge", "-batch",
-                        args[args.index("--cutover") + 1]], check=True)
+        cutover(args[args.index("--cutover") + 1])
     start = time.monotonic()
     for r in rounds:
         delay = start + r / 1000.0 - time.monotonic()
