@@ -64,6 +64,7 @@
 #include "openvswitch/dynamic-string.h"
 #include "pipeline.h"
 #include "simap.h"
+#include "svc-ct-handover.h"
 
 static const struct eth_addr host_mac = LB_GATEWAY_HOST_MAC_INIT;
 
@@ -359,6 +360,10 @@ add_gateway_handover_flows(const struct lb_pipeline_ctx *ctx,
     }
     ds_destroy(&match);
     ds_destroy(&actions);
+    if (target) {
+        /* Its connections' DNAT on the source's host (agent-svc-ct.c). */
+        lb_svc_ct_port_flows(port, sw->tunnel_key, tun, ft);
+    }
 }
 
 /* Per port of an overlay switch with a gateway, on every chassis with a
