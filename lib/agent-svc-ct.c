@@ -623,7 +623,7 @@ lb_agent_svc_ct_wait(struct lb_agent_svc_ct *s)
     struct shash_node *node;
     SHASH_FOR_EACH (node, &s->ports) {
         const struct svc_port *sp = node->data;
-        if (sp->target) {
+        if (sp->target && !s->dumping) {
             poll_timer_wait_until(s->next_dump);
             break;
         }

@@ -32,7 +32,7 @@ struct svc_ct_record {
     uint8_t proto;              /* IPPROTO_TCP or IPPROTO_UDP. */
     uint8_t tcp_state;          /* TCP: 1..6; UDP: 0. */
     uint8_t pad;
-    ovs_be32 timeout;           /* Seconds. */
+    ovs_16aligned_be32 timeout; /* Seconds. */
     ovs_be16 vm_port, service_port, backend_port, pad2;
     uint8_t backend[16];        /* IPv4 mapped for IPv4. */
 };
@@ -91,6 +91,7 @@ lb_svc_ct_put_dump_request(uint32_t seq, struct ofpbuf *b)
               AF_UNSPEC);
     nl_msg_put_be32(b, CTA_STATUS, htonl(IPS_DST_NAT));
     nl_msg_put_be32(b, CTA_STATUS_MASK, htonl(IPS_DST_NAT));
+    nl_msg_nlmsghdr(b)->nlmsg_len = b->size;
 }
 
 static const struct nl_policy ct_policy[] = {
@@ -305,7 +306,10 @@ lb_svc_ct_put_create(const struct lb_svc_ct *ct, uint32_t seq,
     nl_msg_end_nested(b, nat);
 
     nl_msg_put_be32(b, CTA_TIMEOUT, htonl(ct->timeout));
-    nl_msg_put_be32(b, CTA_STATUS, htonl(IPS_SEEN_REPLY | IPS_ASSURED));
+    /* CONFIRMED: the kernel sets it on what it creates, and refuses
+     * (EBUSY) a status that would clear it. */
+    nl_msg_put_be32(b, CTA_STATUS, htonl(IPS_CONFIRMED | IPS_SEEN_REPLY
+                                         | IPS_ASSURED));
     if (ct->proto == IPPROTO_TCP) {
         static const struct nf_ct_tcp_flags liberal = {
             .flags = IP_CT_TCP_FLAG_BE_LIBERAL,
@@ -369,7 +373,7 @@ lb_svc_ct_packet(const struct lb_svc_ct *ct, struct eth_addr mac,
     r->version = SVC_CT_VERSION;
     r->proto = ct->proto;
     r->tcp_state = ct->proto == IPPROTO_TCP ? ct->tcp_state : 0;
-    r->timeout = htonl(ct->timeout);
+    put_16aligned_be32(&r->timeout, htonl(ct->timeout));
     r->vm_port = htons(ct->vm_port);
     r->service_port = htons(ct->service_port);
     r->backend_port = htons(ct->backend_port);
@@ -489,7 +493,7 @@ lb_svc_ct_packet_parse(const void *packet, size_t len, struct lb_svc_ct *ct,
     }
     ct->proto = r.proto;
     ct->tcp_state = r.tcp_state;
-    ct->timeout = ntohl(r.timeout);
+    ct->timeout = ntohl(get_16aligned_be32(&r.timeout));
     ct->vm_port = ntohs(r.vm_port);
     ct->service_port = ntohs(r.service_port);
     ct->backend_port = ntohs(r.backend_port);
