@@ -534,7 +534,7 @@ lb_agent_svc_ct_packet_in(struct lb_agent_svc_ct *s,
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
     uint64_t cookie = ntohll(pin->cookie);
     const struct lb_port *port = (
-        lb_cookie_kind(cookie) == LB_COOKIE_SVC_CT
+        lb_cookie_kind(cookie) == LB_COOKIE_PORT
         ? lb_model_find_port_by_key(s->view->model, lb_cookie_key(cookie))
         : NULL);
     const char *error = check_origin(s, port, pin);

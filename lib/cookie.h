@@ -39,9 +39,6 @@ enum lb_cookie_kind {
                                  * announcement, the key its port key.
                                  * Deleted by the switch with the flows
                                  * that learned it (delete_learned). */
-    LB_COOKIE_SVC_CT = 0xa,     /* Service handover records to the agent,
-                                 * on a migration's target: the port's key
-                                 * (svc-ct-handover.c). */
 };
 
 #define LB_COOKIE_KIND_SHIFT 60

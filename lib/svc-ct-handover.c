@@ -171,8 +171,8 @@ parse_tuple(const struct nlattr *attr, struct nl_tuple *t)
     return true;
 }
 
-enum lb_svc_ct_parse_result
-lb_svc_ct_parse_nl(const void *msg, size_t len, struct lb_svc_ct *ct)
+static enum lb_svc_ct_parse_result
+parse_nl__(const void *msg, size_t len, struct lb_svc_ct *ct)
 {
     const struct nlmsghdr *nlh = msg;
     size_t hdr_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
@@ -247,6 +247,20 @@ lb_svc_ct_parse_nl(const void *msg, size_t len, struct lb_svc_ct *ct)
         return LB_SVC_CT_SKIP;  /* About to go. */
     }
     return LB_SVC_CT_OK;
+}
+
+enum lb_svc_ct_parse_result
+lb_svc_ct_parse_nl(const void *msg, size_t len, struct lb_svc_ct *ct)
+{
+    /* The kernel aligns its messages; bytes from elsewhere (a message
+     * length not a multiple of 4 before this one) may not be. */
+    if ((uintptr_t) msg % NLMSG_ALIGNTO) {
+        void *copy = xmemdup(msg, len);
+        enum lb_svc_ct_parse_result r = parse_nl__(copy, len, ct);
+        free(copy);
+        return r;
+    }
+    return parse_nl__(msg, len, ct);
 }
 
 static void
@@ -551,7 +565,9 @@ void
 lb_svc_ct_port_flows(const struct lb_port *port, uint32_t switch_key,
                      unsigned int tun, struct lb_flow_table *ft)
 {
-    uint64_t cookie = lb_cookie(LB_COOKIE_SVC_CT, port->key, true);
+    /* The port's migration cookie: the flows come and go with its other
+     * migration flows (lb_pipeline_update_port()). */
+    uint64_t cookie = lb_cookie(LB_COOKIE_PORT, port->key, true);
     uint32_t reason = LB_PIN_SVC_CT;
     struct ds match = DS_EMPTY_INITIALIZER;
     struct ds actions = DS_EMPTY_INITIALIZER;

@@ -104,7 +104,7 @@ bool lb_svc_ct_is_ports(const struct lb_port *, const struct lb_svc_ct *);
 /* On the target of 'port''s migration: its handover packets, from the
  * tunnel 'tun' of the port's main chassis in the VNI of switch
  * 'switch_key' and from the port's own addresses, go to the agent
- * (cookie kind LB_COOKIE_SVC_CT, the port's key). */
+ * (the port's migration cookie, packet-in reason LB_PIN_SVC_CT). */
 void lb_svc_ct_port_flows(const struct lb_port *, uint32_t switch_key,
                           unsigned int tun, struct lb_flow_table *);
 

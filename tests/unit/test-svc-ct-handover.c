@@ -247,6 +247,13 @@ test_parse_errors(void **state OVS_UNUSED)
                              LB_SVC_CT_OK);
         free(copy);
     }
+    /* At an odd address (after a message whose length is not a multiple
+     * of 4, from elsewhere than the kernel): read as well, copied. */
+    uint8_t *odd = xmalloc(b.size + 1);
+    memcpy(odd + 1, b.data, b.size);
+    assert_int_equal(lb_svc_ct_parse_nl(odd + 1, b.size, &ct), LB_SVC_CT_OK);
+    free(odd);
+
     /* A message that says it is longer than it is. */
     nl_msg_nlmsghdr(&b)->nlmsg_len = b.size + 4;
     assert_int_equal(lb_svc_ct_parse_nl(b.data, b.size, &ct),
@@ -469,10 +476,10 @@ test_port(void **state OVS_UNUSED)
     lb_flow_table_init(ft);
     lb_svc_ct_port_flows(&port, 1, 2, ft);
     static const char *const want[] = {
-        "cookie=0xa800000001006c89, table=0, priority=150,"
+        "cookie=0x4800000001006c89, table=0, priority=150,"
         "udp,in_port=2,tun_id=0x100001,nw_src=10.40.0.5 "
         "actions=controller(userdata=00.00.00.0a)",
-        "cookie=0xa800000001006c89, table=0, priority=150,"
+        "cookie=0x4800000001006c89, table=0, priority=150,"
         "udp6,in_port=2,tun_id=0x100001,ipv6_src=fd00:40::5 "
         "actions=controller(userdata=00.00.00.0a)",
         NULL,
