@@ -15,11 +15,13 @@
 #include "agent-view.h"
 #include "cookie.h"
 #include "flow.h"
+#include "hash.h"
 #include "model.h"
 #include "netlink.h"
 #include "ofctrl.h"
 #include "oftable.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
@@ -76,6 +78,14 @@ struct queued {
     uint32_t port_key;
 };
 
+/* An address of a port this chassis is the source of. */
+struct vm_addr {
+    struct hmap_node node;      /* In 'vm_addrs', by hash_bytes(addr). */
+    struct in6_addr addr;       /* IPv4 mapped. */
+    bool v6;
+    uint32_t port_key;
+};
+
 struct pending {
     bool used;
     uint32_t seq;
@@ -97,6 +107,8 @@ struct lb_agent_svc_ct {
     size_t n_queue, next_send;
     struct queued *round;       /* The round being read. */
     size_t n_round;
+    struct hmap vm_addrs;       /* "struct vm_addr"s of the source ports,
+                                 * as the round started. */
 
     /* Target. */
     int create_fd;
@@ -164,6 +176,7 @@ lb_agent_svc_ct_create(const struct lb_agent_view *view)
     shash_init(&s->ports);
     s->dump_fd = s->create_fd = -1;
     s->recv_buf = xmalloc(RECV_SIZE);
+    hmap_init(&s->vm_addrs);
     return s;
 }
 
@@ -183,6 +196,11 @@ lb_agent_svc_ct_destroy(struct lb_agent_svc_ct *s)
         if (s->create_fd >= 0) {
             close(s->create_fd);
         }
+        struct vm_addr *va;
+        HMAP_FOR_EACH_POP (va, node, &s->vm_addrs) {
+            free(va);
+        }
+        hmap_destroy(&s->vm_addrs);
         free(s->recv_buf);
         free(s->queue);
         free(s->round);
@@ -259,9 +277,50 @@ dump_stop(struct lb_agent_svc_ct *s, bool reopen)
 }
 
 static void
+add_vm_addr(struct lb_agent_svc_ct *s, const struct in6_addr *addr, bool v6,
+            uint32_t port_key)
+{
+    struct vm_addr *va = xmalloc(sizeof *va);
+    va->addr = *addr;
+    va->v6 = v6;
+    va->port_key = port_key;
+    hmap_insert(&s->vm_addrs, &va->node, hash_bytes(addr, sizeof *addr, 0));
+}
+
+/* The addresses of the ports this chassis is the source of, for the
+ * round that starts. */
+static void
+collect_vm_addrs(struct lb_agent_svc_ct *s)
+{
+    struct vm_addr *va;
+    HMAP_FOR_EACH_POP (va, node, &s->vm_addrs) {
+        free(va);
+    }
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &s->ports) {
+        const struct svc_port *sp = node->data;
+        const struct lb_port *port = (sp->target
+                                      ? lb_model_find_port(s->view->model,
+                                                           sp->name)
+                                      : NULL);
+        if (!port) {
+            continue;
+        }
+        for (size_t i = 0; i < port->n_ipv4; i++) {
+            struct in6_addr a = in6_addr_mapped_ipv4(port->ipv4[i]);
+            add_vm_addr(s, &a, false, port->key);
+        }
+        for (size_t i = 0; i < port->n_ipv6; i++) {
+            add_vm_addr(s, &port->ipv6[i], true, port->key);
+        }
+    }
+}
+
+static void
 dump_start(struct lb_agent_svc_ct *s)
 {
     s->next_dump = time_msec() + SVC_CT_INTERVAL_MS;
+    collect_vm_addrs(s);
     if (s->dump_fd < 0) {
         s->dump_fd = open_ctnetlink();
         if (s->dump_fd < 0) {
@@ -288,20 +347,16 @@ dump_start(struct lb_agent_svc_ct *s)
 static void
 round_add(struct lb_agent_svc_ct *s, const struct lb_svc_ct *ct)
 {
-    struct shash_node *node;
-    SHASH_FOR_EACH (node, &s->ports) {
-        struct svc_port *sp = node->data;
-        const struct lb_port *port = (sp->target
-                                      ? lb_model_find_port(s->view->model,
-                                                           sp->name)
-                                      : NULL);
-        if (port && lb_svc_ct_is_ports(port, ct)) {
+    const struct vm_addr *va;
+    HMAP_FOR_EACH_WITH_HASH (va, node, hash_bytes(&ct->vm, sizeof ct->vm, 0),
+                             &s->vm_addrs) {
+        if (va->v6 == ct->v6 && ipv6_addr_equals(&va->addr, &ct->vm)) {
             if (s->n_round < MAX_QUEUED) {
                 if (!s->round) {
                     s->round = xmalloc(MAX_QUEUED * sizeof *s->round);
                 }
                 s->round[s->n_round].ct = *ct;
-                s->round[s->n_round].port_key = port->key;
+                s->round[s->n_round].port_key = va->port_key;
                 s->n_round++;
             }
             return;

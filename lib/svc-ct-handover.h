@@ -54,8 +54,9 @@ struct lb_svc_ct {
 /* ---- ctnetlink. */
 
 /* A dump request for the host's conntrack table (both families), asking
- * the kernel (6.1 and later; older ones ignore it) for DNATed entries
- * only.  Sequence number 'seq'. */
+ * the kernel for DNATed entries only (CTA_STATUS and CTA_STATUS_MASK: a
+ * kernel that does not filter dumps by status ignores them, and the
+ * parser filters alone).  Sequence number 'seq'. */
 void lb_svc_ct_put_dump_request(uint32_t seq, struct ofpbuf *);
 
 enum lb_svc_ct_parse_result {
