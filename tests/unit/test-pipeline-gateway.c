@@ -354,6 +354,15 @@ test_migration_handover(void **state)
         "table=0, priority=150,ipv6,in_port=10,tun_id=0x200001,"
         "ipv6_src=fd00::858:aff:fe00:a actions=ct(commit,"));
     assert_null(strstr(got, "clone(set_field:0x200001"));
+    /* A local backend's replies of synced connections to the source; a
+     * tunnel's dropped. */
+    assert_non_null(strstr(got,
+        "table=33, priority=106,ct_state=+trk,ct_mark=0x2/0x2,ip,"
+        "metadata=0x1,dl_dst=0a:58:0a:00:00:0a "
+        "actions=set_field:0x1->tun_id,output:10\n"));
+    assert_non_null(strstr(got,
+        "table=33, priority=107,ct_state=+trk,ct_mark=0x2/0x2,ip,"
+        "metadata=0x1,reg14=0,dl_dst=0a:58:0a:00:00:0a actions=drop\n"));
     free(got);
 
     /* Over: none of it. */

@@ -485,21 +485,7 @@ test_port(void **state OVS_UNUSED)
         NULL,
     };
     assert_flows(ft, want);
-    const struct lb_flow *f;
-    LB_FLOW_TABLE_FOR_EACH (f, ft) {
-        char *s = xasprintf("table=%d,priority=%d,cookie=%#"PRIx64",%s,"
-                            "actions=%s", f->table_id, f->priority,
-                            f->cookie, f->match, f->actions);
-        struct ofputil_flow_mod fm;
-        enum ofputil_protocol usable;
-        char *error = parse_ofp_str(&fm, OFPFC_ADD, s, NULL, NULL, &usable);
-        if (error) {
-            fail_msg("%s: %s", s, error);
-        }
-        minimatch_destroy(&fm.match);
-        free(fm.ofpacts);
-        free(s);
-    }
+    assert_all_parse(ft);
     lb_flow_table_destroy(ft);
 }
 
