@@ -202,13 +202,20 @@ lb_gateway_default_flows(const struct lb_pipeline_ctx *ctx,
      * the VM's own next packet has gone through this node's host; raw,
      * the VM would answer them with a reset.  Dropped, they are sent
      * again (and while the migration lasts the source still sends the
-     * VM the replies its host turned back). */
+     * VM the replies its host turned back).  Replies only (and what
+     * conntrack calls invalid, which has no direction): the source's
+     * host's own packets of the connection, on their way to a backend on
+     * this node, go on. */
     for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
-        ds_put_format(&match, "ct_state=+trk,ct_mark="GATEWAY_CT_SYNCED_BIT
-                      ",%s", families[i]);
-        ds_put_cstr(&actions, "drop");
-        lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY, PRIO_GATEWAY_SYNCED,
-                             cookie, &match, &actions);
+        for (size_t j = 0; j < ARRAY_SIZE(states); j++) {
+            ds_put_format(&match, "ct_state=%s,ct_mark="
+                          GATEWAY_CT_SYNCED_BIT",%s", states[j],
+                          families[i]);
+            ds_put_cstr(&actions, "drop");
+            lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY,
+                                 PRIO_GATEWAY_SYNCED, cookie, &match,
+                                 &actions);
+        }
     }
     ds_put_format(&actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
     lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY, PRIO_TABLE_MISS, cookie,

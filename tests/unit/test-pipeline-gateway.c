@@ -254,10 +254,10 @@ test_provider_switch_has_none(void **state)
                      && strstr(flow->match, "192.0.2."));
         assert_null(strstr(flow->actions, "0a:59:00:00:00:02"));
     }
-    /* Defaults: in_port, two misses, table 33's eight; switch "pods": ARP,
+    /* Defaults: in_port, two misses, table 33's ten; switch "pods": ARP,
      * two in table 30, two to the host, two conntrack lookups; p1's and
      * p2's addresses. */
-    assert_int_equal(count_gateway_flows(&f->flows), 11 + 7 + 4);
+    assert_int_equal(count_gateway_flows(&f->flows), 13 + 7 + 4);
 }
 
 /* A port's updates (a migration there and back) give the same flows as a
@@ -337,8 +337,12 @@ test_migration_handover(void **state)
     assert_non_null(strstr(got,
         "table=32, priority=150,ipv6,reg12=0/0x2,"
         "ipv6_src=fd00::858:aff:fe00:a actions="));
-    assert_non_null(strstr(got, "table=33, priority=105,ct_state=+trk,"
+    assert_non_null(strstr(got, "table=33, priority=105,ct_state=+trk+rpl,"
                            "ct_mark=0x2/0x2,ip actions=drop\n"));
+    assert_non_null(strstr(got, "table=33, priority=105,ct_state=+trk+inv,"
+                           "ct_mark=0x2/0x2,ipv6 actions=drop\n"));
+    /* Not the source host's own packets to a backend on the target. */
+    assert_null(strstr(got, "priority=105,ct_state=+trk,"));
     assert_non_null(strstr(got, "exec(set_field:0x1/0x3->ct_mark)"));
     assert_null(strstr(got, "tun_id=0x200001,"));
     free(got);
