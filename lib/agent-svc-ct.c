@@ -96,6 +96,9 @@ struct pending {
 struct lb_agent_svc_ct {
     const struct lb_agent_view *view;
     struct shash ports;         /* Contains "struct svc_port". */
+    uint64_t watched_seqno;     /* The flows' seqno the sources were last
+                                 * looked for at. */
+    bool any_source;            /* A port here is a migration's source. */
 
     /* Source. */
     int dump_fd;                /* -1: none open. */
@@ -219,10 +222,16 @@ is_source(const struct lb_agent_svc_ct *s, const struct lb_port *port)
 }
 
 /* The ports this chassis is the source of: their entries, and whether
- * there is any.  The others' records are forgotten. */
+ * there is any.  The others' records are forgotten.  Looked for again
+ * only when the flows change (a migration's start or end, like any change
+ * of the model or the interfaces, makes new flows). */
 static bool
 watch_sources(struct lb_agent_svc_ct *s)
 {
+    if (*s->view->flows_seqno == s->watched_seqno) {
+        return s->any_source;
+    }
+    s->watched_seqno = *s->view->flows_seqno;
     bool any = false;
     struct shash_node *node;
     SHASH_FOR_EACH_SAFE (node, &s->ports) {
@@ -262,6 +271,7 @@ watch_sources(struct lb_agent_svc_ct *s)
         }
         any = true;
     }
+    s->any_source = any;
     return any;
 }
 
