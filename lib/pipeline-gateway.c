@@ -90,7 +90,8 @@ static const struct eth_addr host_mac = LB_GATEWAY_HOST_MAC_INIT;
 #define PRIO_GATEWAY_SYNCED 105
 /* On a migration's target, per migrating port: the replies of its synced
  * connections that a local port sent (a backend on this node) go to the
- * source (below); those from a tunnel stay dropped. */
+ * source (add_gateway_handover_flows()); those from a tunnel stay dropped,
+ * above them. */
 #define PRIO_GATEWAY_SYNCED_LOCAL 106
 #define PRIO_GATEWAY_SYNCED_TUNNEL 107
 
@@ -214,6 +215,15 @@ lb_gateway_default_flows(const struct lb_pipeline_ctx *ctx,
             ds_put_cstr(&actions, "drop");
             lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY,
                                  PRIO_GATEWAY_SYNCED, cookie, &match,
+                                 &actions);
+            /* The same from a tunnel, above a migrating port's own
+             * (PRIO_GATEWAY_SYNCED_LOCAL). */
+            ds_put_format(&match, "ct_state=%s,ct_mark="
+                          GATEWAY_CT_SYNCED_BIT",%s,"LB_REG_INPORT"=0",
+                          states[j], families[i]);
+            ds_put_cstr(&actions, "drop");
+            lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY,
+                                 PRIO_GATEWAY_SYNCED_TUNNEL, cookie, &match,
                                  &actions);
         }
     }
@@ -378,7 +388,8 @@ add_gateway_handover_flows(const struct lb_pipeline_ctx *ctx,
          * TCP backoff).  To the source instead, over the tunnel, where
          * its gateway zone sends it to the host that turns it back into
          * the Service's: as the mirror would, without the raw local copy
-         * the VM must not get. */
+         * the VM must not get.  (Those from a tunnel are dropped above,
+         * PRIO_GATEWAY_SYNCED_TUNNEL.) */
         for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
             ds_put_format(&match, "ct_state=+trk,ct_mark="
                           GATEWAY_CT_SYNCED_BIT",%s,metadata=%#"PRIx32","
@@ -388,14 +399,6 @@ add_gateway_handover_flows(const struct lb_pipeline_ctx *ctx,
                           "output:%u", sw->tunnel_key, tun);
             lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY,
                                  PRIO_GATEWAY_SYNCED_LOCAL, cookie, &match,
-                                 &actions);
-            ds_put_format(&match, "ct_state=+trk,ct_mark="
-                          GATEWAY_CT_SYNCED_BIT",%s,metadata=%#"PRIx32","
-                          LB_REG_INPORT"=0,dl_dst="ETH_ADDR_FMT, families[i],
-                          sw->tunnel_key, ETH_ADDR_ARGS(port->mac));
-            ds_put_cstr(&actions, "drop");
-            lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY,
-                                 PRIO_GATEWAY_SYNCED_TUNNEL, cookie, &match,
                                  &actions);
         }
         /* Its connections' DNAT on the source's host (agent-svc-ct.c). */

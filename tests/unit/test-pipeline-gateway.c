@@ -254,10 +254,10 @@ test_provider_switch_has_none(void **state)
                      && strstr(flow->match, "192.0.2."));
         assert_null(strstr(flow->actions, "0a:59:00:00:00:02"));
     }
-    /* Defaults: in_port, two misses, table 33's ten; switch "pods": ARP,
-     * two in table 30, two to the host, two conntrack lookups; p1's and
-     * p2's addresses. */
-    assert_int_equal(count_gateway_flows(&f->flows), 13 + 7 + 4);
+    /* Defaults: in_port, two misses, table 33's fourteen; switch "pods":
+     * ARP, two in table 30, two to the host, two conntrack lookups; p1's
+     * and p2's addresses. */
+    assert_int_equal(count_gateway_flows(&f->flows), 17 + 7 + 4);
 }
 
 /* A port's updates (a migration there and back) give the same flows as a
@@ -365,8 +365,8 @@ test_migration_handover(void **state)
         "metadata=0x1,dl_dst=0a:58:0a:00:00:0a "
         "actions=set_field:0x1->tun_id,output:10\n"));
     assert_non_null(strstr(got,
-        "table=33, priority=107,ct_state=+trk,ct_mark=0x2/0x2,ip,"
-        "metadata=0x1,reg14=0,dl_dst=0a:58:0a:00:00:0a actions=drop\n"));
+        "table=33, priority=107,ct_state=+trk+rpl,ct_mark=0x2/0x2,ip,"
+        "reg14=0 actions=drop\n"));
     free(got);
 
     /* Over: none of it. */
