@@ -30,16 +30,9 @@ export LB_IPV6=1
 . "$srcdir/tests/system/gateway.sh"
 . "$srcdir/tests/system/vms.sh"
 
-gw_cluster_up
+gw_vm_bed
 dir=$LB_BED_DIR
-for n in 1 2 3; do
-    kube_proxy_start "node$n"
-done
-
-check "client pod on node3" vms_client
-check "VM vm1 on node1" vm_new vm1
 vm4=$(vm_ip vm1)
-check "the guest's addresses and routes" gw_vm_guest vm1
 
 SVC4=10.96.0.111
 SVC6=fd00:96::111
