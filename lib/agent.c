@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <string.h>
 #include "agent-admit.h"
+#include "agent-svc-ct.h"
 #include "agent-cni.h"
 #include "agent-k8s.h"
 #include "agent-migration.h"
@@ -106,6 +107,8 @@ struct lb_agent {
     uint64_t n_zone_flushes;
     struct shash handovers;     /* Port name -> struct handover. */
     struct lb_agent_admit *admit;   /* Idle connections (agent-admit.c). */
+    struct lb_agent_svc_ct *svc_ct; /* Service handover (agent-svc-ct.c);
+                                     * NULL: off. */
     long long int next_handover_poll;
     bool handover_polling;      /* A port is a migration target here. */
     long long int last_compute_wall;    /* Time of the last full compute. */
@@ -223,6 +226,9 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
         agent->gates = port_gates_create(!cfg->no_self_activation);
     }
     agent->admit = lb_agent_admit_create(&agent->view, NULL);
+    if (cfg->gateway_port && !cfg->no_svc_ct_handover) {
+        agent->svc_ct = lb_agent_svc_ct_create(&agent->view);
+    }
 
     char *error = (agent->model_file
                    ? lb_agent_reload_model(agent)
@@ -254,6 +260,7 @@ lb_agent_destroy(struct lb_agent *agent)
         lb_agent_migration_destroy(agent->migration);
         lb_agent_ra_destroy(agent->ra);
         lb_agent_admit_destroy(agent->admit);
+        lb_agent_svc_ct_destroy(agent->svc_ct);
         /* The client goes, with every request in flight: what the parts
          * still asked for, cancellations included, is moot. */
         struct lb_write *w;
@@ -888,6 +895,9 @@ lb_agent_run(struct lb_agent *agent)
         }
         lb_agent_migration_run(agent->migration);
         lb_agent_ra_run(agent->ra);
+        if (agent->svc_ct) {
+            lb_agent_svc_ct_run(agent->svc_ct);
+        }
     }
     /* Served even when not ready: STATUS is how the runtime learns that,
      * and lb_agent_wait() waits on the CNI socket in any case. */
@@ -922,6 +932,9 @@ lb_agent_wait(struct lb_agent *agent)
     }
     lb_agent_ra_wait(agent->ra);
     lb_agent_admit_wait(agent->admit);
+    if (agent->svc_ct) {
+        lb_agent_svc_ct_wait(agent->svc_ct);
+    }
     if (agent->gateway_port && agent->view.ready) {
         poll_timer_wait_until(agent->gateway_next_sync);
     }
@@ -1025,7 +1038,9 @@ static bool
 agent_packet_in(void *agent_, const struct ofputil_packet_in *pin)
 {
     struct lb_agent *agent = agent_;
-    if (lb_agent_ra_packet_in(agent->ra, pin)) {
+    if (lb_agent_ra_packet_in(agent->ra, pin)
+        || (agent->svc_ct
+            && lb_agent_svc_ct_packet_in(agent->svc_ct, pin))) {
         return false;
     }
     struct svec unblock = SVEC_EMPTY_INITIALIZER;
@@ -1215,6 +1230,22 @@ cmd_migrations(struct unixctl_conn *conn, int argc, const char *argv[],
     ds_destroy(&s);
 }
 
+/* "svc-handover": the Service handover's figures (agent-svc-ct.c). */
+static void
+cmd_svc_handover(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                 const char *argv[] OVS_UNUSED, void *agent_)
+{
+    struct lb_agent *agent = agent_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    if (agent->svc_ct) {
+        lb_agent_svc_ct_format(agent->svc_ct, &s);
+    } else {
+        ds_put_cstr(&s, "off (no gateway port, or --no-svc-ct-handover)\n");
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
 static void
 cmd_explain(struct unixctl_conn *conn, int argc OVS_UNUSED,
             const char *argv[] OVS_UNUSED, void *agent_)
@@ -1283,6 +1314,8 @@ lb_agent_register_commands(struct lb_agent *agent)
     unixctl_command_register("status", "", 0, 0, cmd_status, agent);
     unixctl_command_register("ports", "", 0, 0, cmd_ports, agent);
     unixctl_command_register("chassis", "", 0, 0, cmd_chassis, agent);
+    unixctl_command_register("svc-handover", "", 0, 0, cmd_svc_handover,
+                             agent);
     unixctl_command_register("flows", "", 0, 0, cmd_flows, agent);
     unixctl_command_register("recompute", "", 0, 0, cmd_recompute, agent);
     if (agent->model_file) {

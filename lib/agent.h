@@ -39,6 +39,7 @@ struct lb_agent_config {
     bool no_self_activation;      /* Blocked copies wait for the agent to
                                    * unblock them (no self-opening gate,
                                    * no learned activation). */
+    bool no_svc_ct_handover;      /* No Service handover (agent-svc-ct.c). */
     const char *cni_socket;       /* Where the CNI plugin reaches us. */
 
     const char *metrics_address;  /* "IP:PORT" for Prometheus; NULL: off. */

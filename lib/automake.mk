@@ -43,6 +43,8 @@ lib_liblivebind_la_SOURCES += lib/policy-admit.c lib/policy-admit.h \
 	lib/ct-dump.c lib/ct-dump.h lib/ct-dump-client.c lib/ct-dump-client.h \
 	lib/agent-admit.c lib/agent-admit.h
 lib_liblivebind_la_SOURCES += lib/gateway-host.c lib/gateway-host.h
+lib_liblivebind_la_SOURCES += lib/svc-ct-handover.c lib/svc-ct-handover.h \
+	lib/agent-svc-ct.c lib/agent-svc-ct.h
 lib_liblivebind_la_SOURCES += lib/port-gate.c lib/port-gate.h
 lib_liblivebind_la_SOURCES += lib/egress-gateway.c lib/egress-gateway.h \
 	lib/egress-gateway-host.c lib/egress-gateway-host.h lib/nl-prefix.h

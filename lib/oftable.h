@@ -113,10 +113,17 @@
  * committed by the target into its gateway zone. */
 #define LB_TUN_GW_SYNC 0x200000u
 
+/* The Geneve VNI bit of a Service handover record (svc-ct-handover.c): a
+ * migrating VM's connection through a Service's DNAT on the source's
+ * host, for the target's agent to create in its host's conntrack. */
+#define LB_TUN_SVC_CT 0x100000u
+
 /* Packet-in reasons, carried in the controller action's userdata as 4
  * bytes, big-endian. */
 #define LB_PIN_ANNOUNCE 1     /* RARP/GARP/NA from a blocked port. */
 #define LB_PIN_RS       2     /* IPv6 router solicitation: the agent
                                * answers with the switch's RA. */
+#define LB_PIN_SVC_CT   10    /* A Service handover record from a
+                               * migration's source (svc-ct-handover.c). */
 
 #endif /* lib/oftable.h */

@@ -64,6 +64,7 @@
 #include "openvswitch/dynamic-string.h"
 #include "pipeline.h"
 #include "simap.h"
+#include "svc-ct-handover.h"
 
 static const struct eth_addr host_mac = LB_GATEWAY_HOST_MAC_INIT;
 
@@ -87,6 +88,12 @@ static const struct eth_addr host_mac = LB_GATEWAY_HOST_MAC_INIT;
  * replies to the host (PRIO_PORT) and what the host sent
  * (PRIO_PORT_EXCEPTION). */
 #define PRIO_GATEWAY_SYNCED 105
+/* On a migration's target, per migrating port: the replies of its synced
+ * connections that a local port sent (a backend on this node) go to the
+ * source (add_gateway_handover_flows()); those from a tunnel stay dropped,
+ * above them. */
+#define PRIO_GATEWAY_SYNCED_LOCAL 106
+#define PRIO_GATEWAY_SYNCED_TUNNEL 107
 
 /* reg12 bit of a packet from the host already copied to a migration's
  * target (OFTABLE_GATEWAY_IN looks it up again). */
@@ -196,13 +203,29 @@ lb_gateway_default_flows(const struct lb_pipeline_ctx *ctx,
      * the VM's own next packet has gone through this node's host; raw,
      * the VM would answer them with a reset.  Dropped, they are sent
      * again (and while the migration lasts the source still sends the
-     * VM the replies its host turned back). */
+     * VM the replies its host turned back).  Replies only (and what
+     * conntrack calls invalid, which has no direction): the source's
+     * host's own packets of the connection, on their way to a backend on
+     * this node, go on. */
     for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
-        ds_put_format(&match, "ct_state=+trk,ct_mark="GATEWAY_CT_SYNCED_BIT
-                      ",%s", families[i]);
-        ds_put_cstr(&actions, "drop");
-        lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY, PRIO_GATEWAY_SYNCED,
-                             cookie, &match, &actions);
+        for (size_t j = 0; j < ARRAY_SIZE(states); j++) {
+            ds_put_format(&match, "ct_state=%s,ct_mark="
+                          GATEWAY_CT_SYNCED_BIT",%s", states[j],
+                          families[i]);
+            ds_put_cstr(&actions, "drop");
+            lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY,
+                                 PRIO_GATEWAY_SYNCED, cookie, &match,
+                                 &actions);
+            /* The same from a tunnel, above a migrating port's own
+             * (PRIO_GATEWAY_SYNCED_LOCAL). */
+            ds_put_format(&match, "ct_state=%s,ct_mark="
+                          GATEWAY_CT_SYNCED_BIT",%s,"LB_REG_INPORT"=0",
+                          states[j], families[i]);
+            ds_put_cstr(&actions, "drop");
+            lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY,
+                                 PRIO_GATEWAY_SYNCED_TUNNEL, cookie, &match,
+                                 &actions);
+        }
     }
     ds_put_format(&actions, "resubmit(,%d)", OFTABLE_L2_LOOKUP);
     lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY, PRIO_TABLE_MISS, cookie,
@@ -356,6 +379,30 @@ add_gateway_handover_flows(const struct lb_pipeline_ctx *ctx,
             lb_flow_table_add_ds(ft, OFTABLE_CLASSIFY, PRIO_MIGRATION,
                                  cookie, &match, &actions);
         }
+    }
+    if (target) {
+        /* A backend on this node answers the VM's connection that the
+         * source's host DNATed: dropped as a raw reply, it would never
+         * reach the source's host either, and the connection would stall
+         * until the VM's own packet comes through this host (seconds of
+         * TCP backoff).  To the source instead, over the tunnel, where
+         * its gateway zone sends it to the host that turns it back into
+         * the Service's: as the mirror would, without the raw local copy
+         * the VM must not get.  (Those from a tunnel are dropped above,
+         * PRIO_GATEWAY_SYNCED_TUNNEL.) */
+        for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
+            ds_put_format(&match, "ct_state=+trk,ct_mark="
+                          GATEWAY_CT_SYNCED_BIT",%s,metadata=%#"PRIx32","
+                          "dl_dst="ETH_ADDR_FMT, families[i], sw->tunnel_key,
+                          ETH_ADDR_ARGS(port->mac));
+            ds_put_format(&actions, "set_field:%#"PRIx32"->tun_id,"
+                          "output:%u", sw->tunnel_key, tun);
+            lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_REPLY,
+                                 PRIO_GATEWAY_SYNCED_LOCAL, cookie, &match,
+                                 &actions);
+        }
+        /* Its connections' DNAT on the source's host (agent-svc-ct.c). */
+        lb_svc_ct_port_flows(port, sw->tunnel_key, tun, ft);
     }
     ds_destroy(&match);
     ds_destroy(&actions);

@@ -56,6 +56,8 @@ usage(void)
            "                        copy only, re-pointed on activation\n"
            "  --no-ct-handover      do not hand a migrating VM's conntrack\n"
            "                        entries over to the target (policy)\n"
+           "  --no-svc-ct-handover  do not hand a migrating VM's Service\n"
+           "                        connections (the host's DNAT) over\n"
            "  --no-port-gate        hold a migration target's blocked copy\n"
            "                        in the flow table only (no tc gate)\n"
            "  --no-self-activation  a blocked copy waits for the agent to\n"
@@ -178,6 +180,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         OPT_NO_CT_HANDOVER,
         OPT_NO_PORT_GATE,
         OPT_NO_SELF_ACTIVATION,
+        OPT_NO_SVC_CT_HANDOVER,
         OPT_CNI_SOCKET,
         OPT_METRICS_ADDRESS,
         OPT_UNIXCTL,
@@ -199,6 +202,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         {"no-ct-handover", no_argument, NULL, OPT_NO_CT_HANDOVER},
         {"no-port-gate", no_argument, NULL, OPT_NO_PORT_GATE},
         {"no-self-activation", no_argument, NULL, OPT_NO_SELF_ACTIVATION},
+        {"no-svc-ct-handover", no_argument, NULL, OPT_NO_SVC_CT_HANDOVER},
         {"cni-socket", required_argument, NULL, OPT_CNI_SOCKET},
         {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
@@ -267,6 +271,9 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
             break;
         case OPT_NO_SELF_ACTIVATION:
             cfg->no_self_activation = true;
+            break;
+        case OPT_NO_SVC_CT_HANDOVER:
+            cfg->no_svc_ct_handover = true;
             break;
         case OPT_CNI_SOCKET:
             cfg->cni_socket = optarg;

@@ -18,7 +18,7 @@ packages="build-essential autoconf automake libtool pkg-config python3
     openvswitch-switch openvswitch-common iproute2 ethtool iputils-ping
     netcat-openbsd procps valgrind curl python3-yaml openssl
     python3-prometheus-client
-    qemu-system-x86 cpio kmod iptables
+    qemu-system-x86 cpio kmod iptables conntrack
     clang libclang-rt-14-dev"
 
 missing=

@@ -11,7 +11,8 @@ FUZZERS = \
 	tests/fuzz/fuzz-k8s-objects \
 	tests/fuzz/fuzz-k8s-stream \
 	tests/fuzz/fuzz-model \
-	tests/fuzz/fuzz-packet-in
+	tests/fuzz/fuzz-packet-in \
+	tests/fuzz/fuzz-svc-ct
 
 FUZZ_LINK_FLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
@@ -43,6 +44,9 @@ tests_fuzz_fuzz_packet_in_SOURCES = tests/fuzz/fuzz-packet-in.c \
 	tests/fuzz/fuzz.h
 tests_fuzz_fuzz_packet_in_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_packet_in_LDADD = $(LIVEBIND_LIBS)
+tests_fuzz_fuzz_svc_ct_SOURCES = tests/fuzz/fuzz-svc-ct.c tests/fuzz/fuzz.h
+tests_fuzz_fuzz_svc_ct_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_svc_ct_LDADD = $(LIVEBIND_LIBS)
 
 EXTRA_DIST += \
 	tests/fuzz/README.md \

@@ -27,7 +27,7 @@ for arg in "$@"; do
     names="$names ${n#fuzz-}"
 done
 if [ -z "$names" ]; then
-    names="cni ct-dump derive k8s-config k8s-objects k8s-stream model packet-in"
+    names="cni ct-dump derive k8s-config k8s-objects k8s-stream model packet-in svc-ct"
 fi
 
 # Seeds from the fixtures, built afresh each run.

@@ -102,3 +102,7 @@ SYSTEM_TESTS += tests/system/test-gateway.sh
 EXTRA_DIST += tests/system/gateway.sh
 EXTRA_DIST += tests/system/valgrind.supp
 SYSTEM_TESTS += tests/system/test-gateway-migration.sh
+# The Service handover: a migrating VM's connections through a Service
+# with several backends keep their backend (lib/agent-svc-ct.c).
+SYSTEM_TESTS += tests/system/test-svc-ct-handover.sh
+EXTRA_DIST += tests/system/svc-conns.py

@@ -12,6 +12,9 @@
 #                          address and closes it
 #   peer_seen NS IP PORT   connect from NS and print what the server saw
 #   neigh_mac NS IP        the MAC of NS's neighbour entry for IP
+#   gw_vm_guest VM         VM's guest (vms.sh) configured for both families
+#   gw_vm_bed              all of it with kube-proxy on every node, the
+#                          client pod on node3 and VM vm1 on node1
 
 GW_SUBNET=10.40.0.0/16
 GW_GW4=10.40.0.1                # The default: the subnet's first address.
@@ -132,6 +135,33 @@ expect_peer() {
     local got; got=$(peer_seen "$1" "$2" "$3") || return 1
     echo "$1 -> $2: seen as $got (want $4)"
     [ "$got" = "$4" ]
+}
+
+# gw_vm_guest VM : the guest's own configuration, as its DHCP client and
+# SLAAC would make it: the IPv6 address, and a default route per family by
+# the gateway.  Prints the VM's addresses, MAC and port key.
+gw_vm_guest() {
+    local g=${LB_PREFIX}g-$1 vm6; vm6=$(ip6_of "$1-l0")
+    ip -n "$g" -6 addr replace "$vm6/64" dev br0 nodad &&
+        ip -n "$g" route add default via "$GW_GW4" dev br0 &&
+        ip -n "$g" -6 route add default via "$GW_GW6" dev br0 metric 10 ||
+        return 1
+    echo "VM $1: $(vm_ip "$1") $vm6 $(vm_mac "$1"), port key" \
+         "$(printf '%#x' "${VM_KEY[$1]}")"
+}
+
+# gw_vm_bed : gw_cluster_up, the real kube-proxy on every node (below),
+# the client pod on node3 and VM vm1 on node1 with its guest configured
+# (vms.sh, sourced after this file).
+gw_vm_bed() {
+    local n
+    gw_cluster_up || return 1
+    for n in 1 2 3; do
+        kube_proxy_start "node$n"
+    done
+    check "client pod on node3" vms_client
+    check "VM vm1 on node1" vm_new vm1
+    check "the guest's addresses and routes" gw_vm_guest vm1
 }
 
 neigh_mac() {

@@ -39,23 +39,10 @@ export LB_IPV6=1
 . "$srcdir/tests/system/gateway.sh"
 . "$srcdir/tests/system/vms.sh"
 
-gw_cluster_up
+gw_vm_bed
 dir=$LB_BED_DIR
-for n in 1 2 3; do
-    kube_proxy_start "node$n"
-done
-
-check "client pod on node3" vms_client
-check "VM vm1 on node1" vm_new vm1
 vm4=$(vm_ip vm1)
 vm6=$(ip6_of vm1-l0)
-g=${LB_PREFIX}g-vm1
-# The guest's own configuration, as its DHCP client and SLAAC would make
-# it: the IPv6 address, and a default route per family by the gateway.
-ip -n "$g" -6 addr replace "$vm6/64" dev br0 nodad
-ip -n "$g" route add default via "$GW_GW4" dev br0
-ip -n "$g" -6 route add default via "$GW_GW6" dev br0 metric 10
-echo "VM vm1: $vm4 $vm6 $(vm_mac vm1), port key $(printf '%#x' "${VM_KEY[vm1]}")"
 check "the VM reaches the external host (IPv4)" \
     bed_wait_until 10 bed_exec g-vm1 ping -c 1 -W 1 "$GW_EXT4"
 check "the VM reaches the external host (IPv6)" \

@@ -115,3 +115,8 @@ tests_unit_test_pipeline_gateway_SOURCES = \
 	tests/unit/test-pipeline-gateway.c tests/unit/test-flows.h
 tests_unit_test_pipeline_gateway_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_pipeline_gateway_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+UNIT_TESTS += tests/unit/test-svc-ct-handover
+tests_unit_test_svc_ct_handover_SOURCES = tests/unit/test-svc-ct-handover.c \
+	tests/unit/test-flows.h
+tests_unit_test_svc_ct_handover_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_svc_ct_handover_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)

@@ -13,6 +13,9 @@
 #include <string.h>
 #include "flow-table.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/match.h"
+#include "openvswitch/ofp-flow.h"
+#include "util.h"
 
 static inline char *
 format_flows(const struct lb_flow_table *ft)
@@ -79,6 +82,29 @@ assert_actions(const struct lb_flow_table *ft, int table, int priority,
     }
     assert_non_null(got);
     assert_string_equal(got, actions);
+}
+
+/* Every flow parses as ofctrl parses it (learn()'s specs included, whose
+ * prerequisites OVS checks). */
+static inline void
+assert_all_parse(const struct lb_flow_table *ft)
+{
+    const struct lb_flow *f;
+    LB_FLOW_TABLE_FOR_EACH (f, ft) {
+        char *s = xasprintf("table=%d,priority=%d,cookie=%#"PRIx64"%s%s,"
+                            "actions=%s", f->table_id, f->priority,
+                            f->cookie, f->match[0] ? "," : "", f->match,
+                            f->actions);
+        struct ofputil_flow_mod fm;
+        enum ofputil_protocol usable;
+        char *error = parse_ofp_str(&fm, OFPFC_ADD, s, NULL, NULL, &usable);
+        if (error) {
+            fail_msg("%s: %s", s, error);
+        }
+        minimatch_destroy(&fm.match);
+        free(fm.ofpacts);
+        free(s);
+    }
 }
 
 #endif /* tests/unit/test-flows.h */

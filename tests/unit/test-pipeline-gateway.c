@@ -254,10 +254,10 @@ test_provider_switch_has_none(void **state)
                      && strstr(flow->match, "192.0.2."));
         assert_null(strstr(flow->actions, "0a:59:00:00:00:02"));
     }
-    /* Defaults: in_port, two misses, table 33's eight; switch "pods": ARP,
-     * two in table 30, two to the host, two conntrack lookups; p1's and
-     * p2's addresses. */
-    assert_int_equal(count_gateway_flows(&f->flows), 11 + 7 + 4);
+    /* Defaults: in_port, two misses, table 33's fourteen; switch "pods":
+     * ARP, two in table 30, two to the host, two conntrack lookups; p1's
+     * and p2's addresses. */
+    assert_int_equal(count_gateway_flows(&f->flows), 17 + 7 + 4);
 }
 
 /* A port's updates (a migration there and back) give the same flows as a
@@ -337,8 +337,12 @@ test_migration_handover(void **state)
     assert_non_null(strstr(got,
         "table=32, priority=150,ipv6,reg12=0/0x2,"
         "ipv6_src=fd00::858:aff:fe00:a actions="));
-    assert_non_null(strstr(got, "table=33, priority=105,ct_state=+trk,"
+    assert_non_null(strstr(got, "table=33, priority=105,ct_state=+trk+rpl,"
                            "ct_mark=0x2/0x2,ip actions=drop\n"));
+    assert_non_null(strstr(got, "table=33, priority=105,ct_state=+trk+inv,"
+                           "ct_mark=0x2/0x2,ipv6 actions=drop\n"));
+    /* Not the source host's own packets to a backend on the target. */
+    assert_null(strstr(got, "priority=105,ct_state=+trk,"));
     assert_non_null(strstr(got, "exec(set_field:0x1/0x3->ct_mark)"));
     assert_null(strstr(got, "tun_id=0x200001,"));
     free(got);
@@ -354,6 +358,15 @@ test_migration_handover(void **state)
         "table=0, priority=150,ipv6,in_port=10,tun_id=0x200001,"
         "ipv6_src=fd00::858:aff:fe00:a actions=ct(commit,"));
     assert_null(strstr(got, "clone(set_field:0x200001"));
+    /* A local backend's replies of synced connections to the source; a
+     * tunnel's dropped. */
+    assert_non_null(strstr(got,
+        "table=33, priority=106,ct_state=+trk,ct_mark=0x2/0x2,ip,"
+        "metadata=0x1,dl_dst=0a:58:0a:00:00:0a "
+        "actions=set_field:0x1->tun_id,output:10\n"));
+    assert_non_null(strstr(got,
+        "table=33, priority=107,ct_state=+trk+rpl,ct_mark=0x2/0x2,ip,"
+        "reg14=0 actions=drop\n"));
     free(got);
 
     /* Over: none of it. */

@@ -272,29 +272,6 @@ test_packets(void **state OVS_UNUSED)
     ds_destroy(&a);
 }
 
-/* Every flow parses as ofctrl parses it (learn()'s specs included, whose
- * prerequisites OVS checks). */
-static void
-assert_all_parse(const struct lb_flow_table *ft)
-{
-    const struct lb_flow *f;
-    LB_FLOW_TABLE_FOR_EACH (f, ft) {
-        char *s = xasprintf("table=%d,priority=%d,cookie=%#"PRIx64"%s%s,"
-                            "actions=%s", f->table_id, f->priority,
-                            f->cookie, f->match[0] ? "," : "", f->match,
-                            f->actions);
-        struct ofputil_flow_mod fm;
-        enum ofputil_protocol usable;
-        char *error = parse_ofp_str(&fm, OFPFC_ADD, s, NULL, NULL, &usable);
-        if (error) {
-            fail_msg("%s: %s", s, error);
-        }
-        minimatch_destroy(&fm.match);
-        free(fm.ofpacts);
-        free(s);
-    }
-}
-
 static size_t
 count_flows(const struct lb_flow_table *ft, int table, const char *match,
             const char *actions)
