@@ -181,9 +181,9 @@ lb_gateway_default_flows(const struct lb_pipeline_ctx *ctx,
      * OFTABLE_ND_RESPONDER again (after DELAY's 5 s): a backend's replies
      * to a VM that migrated away from its host went silent for seconds.
      * The pipeline, not the host, is the switch's router; nothing here
-     * needs a redirect.  (No IPv4 equivalent: the kernel redirects only
-     * a source on the subnet of one of the port's addresses, and it has
-     * none; IPv6 redirects from the port's link-local address.) */
+     * needs a redirect.  (No IPv4 equivalent: an ICMP redirect names a
+     * gateway, not a MAC, and a host takes it only from the gateway it
+     * uses for that destination, none for an on-link peer.) */
     ds_put_cstr(&match, "icmp6,icmp_type=137");
     ds_put_cstr(&actions, "drop");
     lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_IN, PRIO_PORT_EXCEPTION, cookie,
