@@ -169,6 +169,26 @@ lb_gateway_default_flows(const struct lb_pipeline_ctx *ctx,
     lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_OUT, PRIO_TABLE_MISS, cookie,
                          &match, &actions);
 
+    /* The host's ICMPv6 redirects, above the ports' addresses that would
+     * take them in.  A node's host that forwards a packet back out of the
+     * gateway port it came from (a backend's reply to its Service's client
+     * on the same switch, a pod's packet to another overlay switch) tells
+     * its sender that the destination is on-link, at the MAC of its
+     * neighbour entry on this NOARP port: the port's own.  The sender (a
+     * Linux pod believes it) then sends there, which L2 lookup drops
+     * unless OFTABLE_GATEWAY_REPLY happens to take the packet to this
+     * node's host, until neighbour unreachability detection asks
+     * OFTABLE_ND_RESPONDER again (after DELAY's 5 s): a backend's replies
+     * to a VM that migrated away from its host went silent for seconds.
+     * The pipeline, not the host, is the switch's router; nothing here
+     * needs a redirect.  (No IPv4 equivalent: an ICMP redirect names a
+     * gateway, not a MAC, and a host takes it only from the gateway it
+     * uses for that destination, none for an on-link peer.) */
+    ds_put_cstr(&match, "icmp6,icmp_type=137");
+    ds_put_cstr(&actions, "drop");
+    lb_flow_table_add_ds(ft, OFTABLE_GATEWAY_IN, PRIO_PORT_EXCEPTION, cookie,
+                         &match, &actions);
+
     /* Replies of connections the host started: back to the host.  The
      * rest, now tracked, to L2 lookup again.
      *

@@ -157,6 +157,10 @@ test_flows(void **state)
                    "resubmit(,32)");
     assert_actions(&f->flows, OFTABLE_GATEWAY_IN, 0, "", "drop");
     assert_actions(&f->flows, OFTABLE_GATEWAY_OUT, 0, "", "drop");
+    /* The host's ICMPv6 redirects never reach a port: they would name
+     * the gateway port's own MAC as the destination's. */
+    assert_actions(&f->flows, OFTABLE_GATEWAY_IN, 110, "icmp6,icmp_type=137",
+                   "drop");
 
     assert_actions(&f->flows, OFTABLE_ARP_RESPONDER, 100,
                    "metadata=0x1,arp,arp_op=1,arp_tpa=10.0.0.1",
@@ -226,10 +230,15 @@ test_flows(void **state)
     assert_actions(&f->flows, OFTABLE_GATEWAY_REPLY, 110,
                    "reg14=0x80000001", "resubmit(,30)");
 
-    /* Per-port flows carry the port's cookie, per-switch ones kind 6. */
+    /* Per-port flows carry the port's cookie, per-switch ones kind 6,
+     * the redirects' drop (for every switch) kind 6 of no switch. */
     const struct lb_flow *flow;
     LB_FLOW_TABLE_FOR_EACH (flow, &f->flows) {
-        if (flow->table_id == OFTABLE_GATEWAY_IN && flow->priority) {
+        if (flow->table_id == OFTABLE_GATEWAY_IN
+            && flow->priority == PRIO_PORT_EXCEPTION) {
+            assert_int_equal(flow->cookie,
+                             lb_cookie(LB_COOKIE_GATEWAY, 0, false));
+        } else if (flow->table_id == OFTABLE_GATEWAY_IN && flow->priority) {
             assert_int_equal(lb_cookie_kind(flow->cookie), LB_COOKIE_PORT);
         } else if (flow->table_id == OFTABLE_GATEWAY_OUT && flow->priority) {
             assert_int_equal(flow->cookie,
@@ -254,10 +263,10 @@ test_provider_switch_has_none(void **state)
                      && strstr(flow->match, "192.0.2."));
         assert_null(strstr(flow->actions, "0a:59:00:00:00:02"));
     }
-    /* Defaults: in_port, two misses, table 33's fourteen; switch "pods":
-     * ARP, two in table 30, two to the host, two conntrack lookups; p1's
-     * and p2's addresses. */
-    assert_int_equal(count_gateway_flows(&f->flows), 17 + 7 + 4);
+    /* Defaults: in_port, two misses, the host's redirects, table 33's
+     * fourteen; switch "pods": ARP, two in table 30, two to the host, two
+     * conntrack lookups; p1's and p2's addresses. */
+    assert_int_equal(count_gateway_flows(&f->flows), 18 + 7 + 4);
 }
 
 /* A port's updates (a migration there and back) give the same flows as a
