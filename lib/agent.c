@@ -100,7 +100,6 @@ struct lb_agent {
 
     struct lb_metrics_server *metrics;  /* NULL: not configured. */
     bool ct_handover;           /* Conntrack handover (policy-handover.c). */
-    bool no_self_activation;    /* Gates and flows wait for the agent. */
     struct simap ct_zones;      /* Policed local port -> its conntrack zone
                                  * (ofport), as of 'zones_seqno'. */
     uint64_t zones_seqno;       /* 'flows_seqno' 'ct_zones' is of. */
@@ -154,7 +153,6 @@ agent_k8s_start(struct lb_agent *agent, const struct lb_agent_config *cfg)
 
     agent->objects = lb_agent_k8s_create(agent->k8s, !cfg->no_mirror);
     agent->ct_handover = !cfg->no_ct_handover;
-    agent->no_self_activation = cfg->no_self_activation;
     agent->writes = lb_agent_writes_create(agent->k8s, agent->chassis);
     agent->view.cluster = lb_agent_k8s_cluster(agent->objects);
     return (cfg->cni_socket
@@ -432,7 +430,7 @@ agent_pipeline_ctx(const struct lb_agent *agent, struct lb_pipeline_ctx *ctx)
         .policy = agent->objects ? lb_agent_k8s_policy(agent->objects) : NULL,
         .ct_handover = agent->ct_handover,
         .gated_ports = agent->gates ? &agent->gated_ports : NULL,
-        .self_activation = agent->gates && !agent->no_self_activation,
+        .self_activation = agent->gates && port_gates_self_open(agent->gates),
     };
 }
 

@@ -431,7 +431,7 @@ gate_close(struct port_gates *pg, const char *ifname,
         return error;
     }
 
-    error = (pg->self_open && mac
+    error = (pg->self_open
              ? self_opening_gate_close(pg, ifindex, mac, flag_fd)
              : attach(pg, ifindex, TC_H_MIN_EGRESS, pg->prog_fd));
     return error == EEXIST ? 0 : error;
@@ -625,6 +625,12 @@ port_gates_sync(struct port_gates *pg, const struct shash *want,
         changed = true;
     }
     return changed;
+}
+
+bool
+port_gates_self_open(const struct port_gates *pg)
+{
+    return pg->self_open;
 }
 
 const struct sset *

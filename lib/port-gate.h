@@ -55,6 +55,9 @@ void port_gates_scan(struct port_gates *, const struct sset *ifnames);
 bool port_gates_sync(struct port_gates *, const struct shash *want,
                      bool may_open);
 
+/* Whether the gates open themselves on the VM's RARP. */
+bool port_gates_self_open(const struct port_gates *);
+
 /* The interfaces gated now. */
 const struct sset *port_gates_closed(const struct port_gates *);
 
