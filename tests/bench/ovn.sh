@@ -58,12 +58,13 @@ ovn_start() {
         # The nodes' ovn-controllers reach the SB database on the underlay.
         remote=punix:$o/$db.sock.tcp
         [ $db = nb ] || remote=ptcp:6642:$LB_API_IP
-        bed_exec ul ovsdb-server "$o/$db.db" --remote="punix:$o/$db.sock" \
+        bed_exec ul "${bed_nice[@]}" ovsdb-server "$o/$db.db" \
+            --remote="punix:$o/$db.sock" \
             --remote="$remote" \
             --pidfile="$o/$db.pid" --unixctl="$o/$db.ctl" \
             --log-file="$o/$db.log" --detach || return 1
     done
-    bed_exec ul env OVN_RUNDIR="$o" ovn-northd \
+    bed_exec ul env OVN_RUNDIR="$o" "${bed_nice[@]}" ovn-northd \
         --ovnnb-db="unix:$o/nb.sock" --ovnsb-db="unix:$o/sb.sock" \
         --pidfile="$o/northd.pid" --unixctl="$o/northd.ctl" \
         --log-file="$o/northd.log" --detach || return 1
@@ -74,7 +75,7 @@ ovn_start() {
             external_ids:ovn-encap-type=geneve \
             external_ids:ovn-encap-ip="$(bed_node_ip "$n")" \
             external_ids:ovn-bridge-datapath-type=netdev || return 1
-        bed_ovs "node$n" env OVN_RUNDIR="$d" ovn-controller \
+        bed_ovs "node$n" env OVN_RUNDIR="$d" "${bed_nice[@]}" ovn-controller \
             "unix:$d/db.sock" --pidfile="$d/ovn-controller.pid" \
             --log-file="$d/ovn-controller.log" --detach || return 1
     done

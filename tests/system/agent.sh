@@ -45,6 +45,9 @@ agent_start() {
             --log-file="$LB_VALGRIND/agent.%p.log")
     fi
     rm -f "$d/agent.ctl"
+    # At the niceness its own unit gives it (utilities/livebind-agent.service:
+    # none), below the switch's: the agent is off the VM's path at a cutover
+    # and must not take the CPU from the switch that forwards the VM's frames.
     bed_ovs "$node" "${vg[@]}" "$agent_bin" --node="$node" \
         --ovsdb="unix:$d/db.sock" \
         --datapath-type=netdev --unixctl="$d/agent.ctl" \

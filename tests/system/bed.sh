@@ -29,11 +29,20 @@
 #                 bed_tnl_seed); default 1
 #   LB_BED_KEEP   1 keeps $LB_BED_DIR (logs, databases) after bed_down
 #   LB_OVS_TIMEOUT  seconds an ovs-vsctl call may wait, default 30
+#   LB_DAEMON_NICE  the niceness of ovsdb-server, ovs-vswitchd and OVN's
+#                 daemons, default -10: what ovs-ctl and ovn-ctl give
+#                 them, and so what a packaged node runs (livebind-agent
+#                 runs at its own unit's, 0)
 
 # Daemons live in /usr/sbin, which a non-login shell may not have in PATH.
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
 
 LB_PREFIX=${LB_PREFIX:-lb-}
+# The switches here forward in ovs-vswitchd's main thread, where a kernel
+# datapath forwards in softirq, ahead of every process; nice -10 is what
+# ovs-ctl starts them with (OVS_VSWITCHD_PRIORITY), and without it a busy
+# QEMU vCPU or test script delays forwarding by whole scheduler slices.
+bed_nice=(nice -n "${LB_DAEMON_NICE:--10}")
 # Where bed.sh and its helpers (impair.py) are.
 _bed_src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LB_OVS_SCHEMA=${LB_OVS_SCHEMA:-/usr/share/openvswitch/vswitch.ovsschema}
@@ -371,7 +380,7 @@ _bed_ovsdb_start() {
     local node=$1 d; d=$(_bed_node_dir "$1")
     # shellcheck disable=SC2046
     env $(_bed_node_env "$node") ip netns exec "$(_bed_ns "$node")" \
-        ovsdb-server "$d/conf.db" \
+        "${bed_nice[@]}" ovsdb-server "$d/conf.db" \
         --remote="punix:$d/db.sock" \
         --remote=db:Open_vSwitch,Open_vSwitch,manager_options \
         --pidfile --log-file="$d/ovsdb-server.log" --detach \
@@ -387,7 +396,7 @@ _bed_vswitchd_start() {
     local node=$1 d; d=$(_bed_node_dir "$1")
     # shellcheck disable=SC2046
     env $(_bed_node_env "$node") ip netns exec "$(_bed_ns "$node")" \
-        ovs-vswitchd "unix:$d/db.sock" --disable-system \
+        "${bed_nice[@]}" ovs-vswitchd "unix:$d/db.sock" --disable-system \
         --pidfile --log-file="$d/ovs-vswitchd.log" --detach \
         2> "$d/ovs-vswitchd.stderr" \
         || { cat "$d/ovs-vswitchd.stderr" >&2

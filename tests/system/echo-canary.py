@@ -33,7 +33,8 @@ class Canary:
         self.interval = interval
         self.drain = drain
         self.stats = {"sent": 0, "echoed": 0, "lost": 0, "connections": 0,
-                      "max_gap_ms": 0.0, "out_of_order": 0}
+                      "max_gap_ms": 0.0, "out_of_order": 0,
+                      "interval_ms": interval * 1000}
         self.stopping = False
         self.drain_until = None
         self.next_send = time.monotonic()

@@ -40,7 +40,7 @@ physnet_up() {
         -- set Open_vSwitch . other_config:flow-limit=0 || return 1
     # shellcheck disable=SC2046
     env $(_bed_node_env phys) ip netns exec "$ns" \
-        ovs-vswitchd "unix:$d/db.sock" --disable-system \
+        "${bed_nice[@]}" ovs-vswitchd "unix:$d/db.sock" --disable-system \
         --pidfile --log-file="$d/ovs-vswitchd.log" --detach \
         2> "$d/ovs-vswitchd.stderr" \
         || { cat "$d/ovs-vswitchd.stderr" >&2
