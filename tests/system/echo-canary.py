@@ -9,6 +9,11 @@
       the echoes back
   echo-canary.py udp IP PORT SUMMARY [MS]
       send a sequence-numbered datagram every MS (5) ms and count echoes
+  echo-canary.py mark IP PORT SUMMARY [MS]
+      send a sequence-numbered datagram every MS (0.5) ms to a port
+      nothing answers on, and read nothing: frames whose arrival on the
+      VM's tap marks when traffic reaches it, without the guest's echoes
+      (which a guest under TCG cannot keep up with at that rate)
 
 Both run until SIGTERM, then wait up to 3 s for the echoes still due and
 write a JSON summary to SUMMARY (and, while running, the count of echoes
@@ -174,11 +179,28 @@ def udp(ip, port, summary, interval):
     c.finish()
 
 
+def mark(ip, port, summary, interval):
+    c = Canary(summary, interval, 0)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.connect((ip, port))
+    sock.setblocking(False)
+    while c.running(time.monotonic(), True):
+        if c.send_due(time.monotonic()):
+            try:
+                sock.send(struct.pack("!Q", c.stats["sent"]) + b"m" * 24)
+            except OSError:
+                pass            # The guest's port unreachable: ignored.
+            c.stats["sent"] += 1
+        time.sleep(c.wait())
+    c.stats["echoed"] = c.stats["sent"]
+    c.finish()
+
+
 def main(argv):
-    if len(argv) in (5, 6) and argv[1] in ("tcp", "udp"):
+    if len(argv) in (5, 6) and argv[1] in ("tcp", "udp", "mark"):
         ms = float(argv[5]) if len(argv) == 6 else (
-            10.0 if argv[1] == "tcp" else 5.0)
-        fn = tcp if argv[1] == "tcp" else udp
+            {"tcp": 10.0, "udp": 5.0, "mark": 0.5}[argv[1]])
+        fn = {"tcp": tcp, "udp": udp, "mark": mark}[argv[1]]
         fn(argv[2], int(argv[3]), argv[4], ms / 1000)
         return 0
     sys.stderr.write(__doc__)
