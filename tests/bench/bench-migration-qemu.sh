@@ -158,6 +158,13 @@ print(json.dumps(rec))
 PY
 }
 
+# guest_panicked POD : whether the guest's kernel panicked in POD's QEMU
+# (it reboots at once, panic=-1, and its echo server answers again some
+# seconds later: the lost probes are then the guest's, not the network's).
+guest_panicked() {
+    grep -q "Kernel panic" "$dir/qemu.$1.console" 2>/dev/null
+}
+
 # ---------------------------------------------------------------- livebind
 vm_n=0
 livebind_vm() {  # MODE : a fresh VM on node1, booted and reachable
@@ -190,6 +197,7 @@ livebind_migrate() {  # MODE I FROM TO
     grep 'RARP from the VM' "$(bed_node_dir "$to")/agent.log" | tail -1 |
         cut -d'|' -f1 > "$out/$mode.$i.pin"
     probes_stop
+    ! guest_panicked "$pod" || note="$note guest-panicked"
     qemu_mig_succeed "$vmim" "$from" "$cur_pod" "$to" "$pod"
     bed_wait_until 5 on_no_node has_migration_flows "$key" ||
         note="$note migration-flows-left"
@@ -241,6 +249,7 @@ ovn_migrate() {  # MODE I FROM TO
         >/dev/null || die "$mode: migrate"
     qemu_mig_wait "$cur_pod" "$pod" 60 || die "$mode: the migration failed"
     probes_stop
+    ! guest_panicked "$pod" || note="$note guest-panicked"
     ovn_nbctl lsp-set-options vm requested-chassis="$to" \
         activation-strategy=rarp || die "ovn-nbctl"
     bed_wait_until 5 ovn_single || note="$note additional-chassis-left"
@@ -339,7 +348,7 @@ print(H % ("", "", "", "ms", "ms", "", "ms", "ms", "ms", "ms", "us", "", "ms",
 per = {m: {"down": [], "s2r": [], "rarp": [], "client": [], "lost": [],
            "r2c": [],
            "outage": [], "gap": [], "pre": [], "pin": [], "unblock": [],
-           "tcp_lost": 0,
+           "tcp_lost": 0, "panics": 0,
            "tcp_conns": 0} for m in MODES}
 for m in MODES:
     try:
@@ -374,6 +383,7 @@ for r in recs:
         if v is not None:
             p[k].append(v)
     p["tcp_lost"] += t.get("lost", 0)
+    p["panics"] += "guest-panicked" in r["note"]
     p["tcp_conns"] += t.get("connections", 0) - 1 if t else 0
 
 def med_max(v, d=1):
@@ -388,6 +398,8 @@ rows = [
     ("QEMU downtime med/max (ms)", lambda p: med_max(p["down"])),
     ("source STOP -> target RESUME med/max (ms)", lambda p: med_max(p["s2r"])),
     ("frames to the target tap before RESUME", lambda p: str(sum(p["pre"]))),
+    ("guest kernel panics after the migration",
+     lambda p: str(p["panics"])),
     ("RESUME -> first RARP med/max (ms)", lambda p: med_max(p["rarp"], 2)),
     ("RESUME -> client's first frame med/max (ms)",
      lambda p: med_max(p["client"], 2)),
