@@ -24,11 +24,12 @@
 # node3: UDP probes lost (a datagram every BENCH_QEMU_UDP_MS, default
 # 2 ms, to the guest's echo server; besides them a one-way datagram every
 # BENCH_QEMU_MARK_MS, default 0.5 ms, to a closed port, so that the
-# client's first frame on the tap is not up to 2 ms late) and the longest gap in the TCP echo stream (a message every
-# 10 ms; under TCG the guest itself is slow for ~100 ms after it resumes,
-# so this includes that).  Prints figures; asserts nothing.  Exit: 0 when
-# the figures were printed, 1 when the bench could not run, 77 without
-# QEMU.  See tests/bench/README.md.
+# client's first frame on the tap is not up to 2 ms late) and the longest
+# gap in the TCP echo stream (a message every 10 ms; under TCG the guest
+# itself is slow for ~100 ms after it resumes, so this includes that).
+# Prints figures; asserts nothing.  Exit: 0 when the figures were printed,
+# 1 when the bench could not run, 77 without QEMU.  See
+# tests/bench/README.md.
 #
 #   BENCH_MODES="mirror agent-gate no-gate no-mirror ovn" (the default);
 #   LB_BED_KEEP=1 keeps
@@ -66,7 +67,6 @@ if chrt -f 3 true 2>/dev/null; then rt=(chrt -f 3); fi
 # it did not: 114 ms of echoes lost, median, against 14).
 udp_ms=${BENCH_QEMU_UDP_MS:-2}
 mark_ms=${BENCH_QEMU_MARK_MS:-0.5}
-export udp_ms mark_ms
 
 bed_up 3 >/dev/null || die "bed_up failed"
 dir=$LB_BED_DIR
@@ -158,13 +158,6 @@ print(json.dumps(rec))
 PY
 }
 
-# guest_panicked POD : whether the guest's kernel panicked in POD's QEMU
-# (it reboots at once, panic=-1, and its echo server answers again some
-# seconds later: the lost probes are then the guest's, not the network's).
-guest_panicked() {
-    grep -q "Kernel panic" "$dir/qemu.$1.console" 2>/dev/null
-}
-
 # ---------------------------------------------------------------- livebind
 vm_n=0
 livebind_vm() {  # MODE : a fresh VM on node1, booted and reachable
@@ -197,7 +190,7 @@ livebind_migrate() {  # MODE I FROM TO
     grep 'RARP from the VM' "$(bed_node_dir "$to")/agent.log" | tail -1 |
         cut -d'|' -f1 > "$out/$mode.$i.pin"
     probes_stop
-    ! guest_panicked "$pod" || note="$note guest-panicked"
+    ! qemu_guest_panicked "$pod" || note="$note guest-panicked"
     qemu_mig_succeed "$vmim" "$from" "$cur_pod" "$to" "$pod"
     bed_wait_until 5 on_no_node has_migration_flows "$key" ||
         note="$note migration-flows-left"
@@ -249,7 +242,7 @@ ovn_migrate() {  # MODE I FROM TO
         >/dev/null || die "$mode: migrate"
     qemu_mig_wait "$cur_pod" "$pod" 60 || die "$mode: the migration failed"
     probes_stop
-    ! guest_panicked "$pod" || note="$note guest-panicked"
+    ! qemu_guest_panicked "$pod" || note="$note guest-panicked"
     ovn_nbctl lsp-set-options vm requested-chassis="$to" \
         activation-strategy=rarp || die "ovn-nbctl"
     bed_wait_until 5 ovn_single || note="$note additional-chassis-left"
@@ -314,13 +307,11 @@ for mode in $modes; do
 done
 
 # ---------------------------------------------------------------- report
-python3 - "$out" "$N" <<'PY'
+python3 - "$out" "$N" "$udp_ms" "$mark_ms" <<'PY'
 import json, os, statistics, sys
 
-out, n_mig = sys.argv[1], int(sys.argv[2])
+out, n_mig, UDP_MS, MARK_MS = sys.argv[1], int(sys.argv[2]), *sys.argv[3:5]
 MODES = ["mirror", "agent-gate", "no-gate", "no-mirror", "OVN"]
-UDP_MS = os.environ.get("udp_ms", "2")
-MARK_MS = os.environ.get("mark_ms", "0.5")
 recs = [json.loads(l) for l in open(os.path.join(out, "records"))] \
     if os.path.exists(os.path.join(out, "records")) else []
 
@@ -335,8 +326,9 @@ on the target's tap: pre: frames handed to the VM before RESUME; RARP:
 RESUME -> QEMU's first RARP; client: RESUME -> the client's first frame;
 R>cli: QEMU's first RARP -> the client's first frame (the network's share;
 its floor is one frame's trip, as QEMU announces the VM at resume; the
-client also sends a one-way mark every %s ms); p-in: QEMU's first RARP on the tap -> livebind's target agent logs its
-packet-in (the log's ms resolution); unblock: that packet-in -> unblocked
+client also sends a one-way mark every %s ms); p-in: QEMU's first RARP on
+the tap -> livebind's target agent logs its packet-in (the log's ms
+resolution); unblock: that packet-in -> unblocked
 in the switch (the agent's figure); at the client: UDP probes lost (every
 %s ms) and the longest run of them x %s ms, the TCP echo stream's longest
 gap (includes the guest's own slow start).""" % (MARK_MS, UDP_MS, UDP_MS))

@@ -15,12 +15,13 @@
       VM's tap marks when traffic reaches it, without the guest's echoes
       (which a guest under TCG cannot keep up with at that rate)
 
-Both run until SIGTERM, then wait up to 3 s for the echoes still due and
-write a JSON summary to SUMMARY (and, while running, the count of echoes
-to SUMMARY.live every 200 ms).  The summary: messages sent, echoed and lost
-(sent, never echoed), TCP connections made (1: no reconnect), the longest
-time without an echo while messages go out (ms) and, for UDP, the longest
-run of lost datagrams."""
+tcp and udp run until SIGTERM, then wait up to 3 s for the echoes still
+due and write a JSON summary to SUMMARY (and, while running, the count of
+echoes to SUMMARY.live every 200 ms).  The summary: messages sent, echoed
+and lost (sent, never echoed), TCP connections made (1: no reconnect), the
+longest time without an echo while messages go out (ms) and, for UDP, the
+longest run of lost datagrams.  mark stops at SIGTERM at once; its summary has
+the datagrams sent and their spacing only."""
 
 import json
 import os
@@ -88,7 +89,8 @@ class Canary:
             os.replace(self.summary + ".live.tmp", self.summary + ".live")
 
     def finish(self):
-        self.stats["lost"] = self.stats["sent"] - self.stats["echoed"]
+        if "echoed" in self.stats:
+            self.stats["lost"] = self.stats["sent"] - self.stats["echoed"]
         with open(self.summary + ".tmp", "w") as f:
             json.dump(self.stats, f)
         os.replace(self.summary + ".tmp", self.summary)
@@ -181,6 +183,7 @@ def udp(ip, port, summary, interval):
 
 def mark(ip, port, summary, interval):
     c = Canary(summary, interval, 0)
+    c.stats = {"sent": 0, "interval_ms": interval * 1000}
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.connect((ip, port))
     sock.setblocking(False)
@@ -192,7 +195,6 @@ def mark(ip, port, summary, interval):
                 pass            # The guest's port unreachable: ignored.
             c.stats["sent"] += 1
         time.sleep(c.wait())
-    c.stats["echoed"] = c.stats["sent"]
     c.finish()
 
 

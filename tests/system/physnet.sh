@@ -26,7 +26,8 @@ physnet_up() {
     ovsdb-tool create "$d/conf.db" "$LB_OVS_SCHEMA" || return 1
     # shellcheck disable=SC2046
     env $(_bed_node_env phys) ip netns exec "$ns" \
-        ovsdb-server "$d/conf.db" --remote="punix:$d/db.sock" \
+        "${bed_nice[@]}" ovsdb-server "$d/conf.db" \
+        --remote="punix:$d/db.sock" \
         --pidfile --log-file="$d/ovsdb-server.log" --detach \
         2> "$d/ovsdb-server.stderr" \
         || { cat "$d/ovsdb-server.stderr" >&2

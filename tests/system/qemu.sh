@@ -287,6 +287,12 @@ qemu_stop_to_resume() {
 print(round((b - a) * 1000, 1))' "$stop" "$resume"
 }
 
+# qemu_guest_panicked POD : whether the guest's kernel panicked in POD's
+# QEMU (it reboots at once, panic=-1, and answers again seconds later).
+qemu_guest_panicked() {
+    grep -q "Kernel panic" "$(_qemu_files "$1").console" 2>/dev/null
+}
+
 # qemu_mig_succeed VMIM SRC_NODE SRC_POD TGT_NODE TGT_POD : Succeeded and
 # the VMI's migrationState completed, on the target node; the source pod
 # Succeeded, its QEMU gone, CNI DEL, deleted.
