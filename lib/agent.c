@@ -42,6 +42,7 @@
 #include "derive.h"
 #include "dirs.h"
 #include "flow-table.h"
+#include "incremental-check.h"
 #include "k8s-client.h"
 #include "k8s-config.h"
 #include "metrics.h"
@@ -131,6 +132,12 @@ struct lb_agent {
      * input to the next one) and how many writes the host needed. */
     struct lb_egress_plan egress;
     unsigned int egress_writes;
+
+    /* --check-incremental (incremental-check.h). */
+    bool check_incremental;
+    uint64_t checked_seqno;     /* 'flows_seqno' last checked. */
+    uint64_t n_checks;          /* Incremental updates checked, */
+    uint64_t n_check_failures;  /* and those a full one contradicted. */
 };
 
 static lb_metrics_render_cb agent_put_metrics;
@@ -187,6 +194,7 @@ lb_agent_create(const struct lb_agent_config *cfg, char **errorp)
     shash_init(&agent->handovers);
     lb_flow_table_set_tracking(&agent->flows, true);
     agent->model_changed = true;    /* Nothing computed yet. */
+    agent->check_incremental = cfg->check_incremental;
     ovs_list_init(&agent->outbox);
 
     const char *bridge = cfg->bridge ? cfg->bridge : "br-int";
@@ -478,6 +486,60 @@ agent_compute(struct lb_agent *agent)
     agent->flows_seqno++;
     VLOG_DBG("computed %"PRIuSIZE" flows in %lld us",
              lb_flow_table_count(&agent->flows), agent->last_compute_usec);
+}
+
+/* With --check-incremental: the model and the desired flows kept up to
+ * date port by port must be those a full derivation and computation give,
+ * which are what a freshly started agent installs.  A difference is a bug:
+ * it is logged with what differs, counted, and repaired by the full ones
+ * before the flows go to the switch. */
+static void
+agent_check_incremental(struct lb_agent *agent)
+{
+    if (!agent->check_incremental
+        || agent->checked_seqno == agent->flows_seqno
+        || (agent->objects && lb_agent_k8s_changed(agent->objects))) {
+        return;
+    }
+    agent->checked_seqno = agent->flows_seqno;
+    agent->n_checks++;
+
+    struct ds diff = DS_EMPTY_INITIALIZER;
+    size_t n_model = 0;
+    if (agent->k8s) {
+        struct lb_model full;
+        lb_model_init(&full);
+        lb_derive_model(agent->view.cluster, &full);
+        lb_agent_migration_apply_local(agent->migration, &full);
+        n_model = lb_incremental_check_models(&agent->model, &full, &diff,
+                                              20);
+        if (n_model) {
+            /* The flows follow the model: put the full one in first. */
+            lb_model_swap(&agent->model, &full);
+        }
+        lb_model_destroy(&full);
+    }
+
+    struct lb_pipeline_ctx ctx;
+    agent_pipeline_ctx(agent, &ctx);
+    struct lb_flow_table full_flows;
+    lb_flow_table_init(&full_flows);
+    lb_pipeline_compute(&ctx, &full_flows);
+    size_t n_flows = (n_model ? 0
+                      : lb_incremental_check_flows(&agent->flows,
+                                                   &full_flows, &diff, 40));
+    if (n_model || n_flows) {
+        agent->n_check_failures++;
+        VLOG_ERR("incremental update differs from a full one (%s: "
+                 "%"PRIuSIZE" lines; \"-\" kept, \"+\" full); repaired\n%s",
+                 n_model ? "model" : "flows", n_model ? n_model : n_flows,
+                 ds_cstr(&diff));
+        lb_flow_table_replace(&agent->flows, &full_flows);
+        agent->flows_seqno++;
+        agent->checked_seqno = agent->flows_seqno;
+    }
+    lb_flow_table_destroy(&full_flows);
+    ds_destroy(&diff);
 }
 
 /* Derives the whole model again from the objects. */
@@ -884,6 +946,7 @@ lb_agent_run(struct lb_agent *agent)
         }
         agent_gateway_run(agent);
         agent_gates_run(agent);
+        agent_check_incremental(agent);
         ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
         agent_flush_zones(agent);
         agent_poll_handover(agent);
@@ -1077,6 +1140,11 @@ lb_agent_format_status(const struct lb_agent *agent, struct ds *s)
                   ", last full compute %lld us, last update %lld us)\n",
                   lb_flow_table_count(&agent->flows), agent->flows_seqno,
                   agent->last_compute_usec, agent->last_update_usec);
+    if (agent->check_incremental) {
+        ds_put_format(s, "incremental updates checked: %"PRIu64
+                      ", differing from a full one: %"PRIu64"\n",
+                      agent->n_checks, agent->n_check_failures);
+    }
     ovs_bridge_format_status(agent->bridge, s);
     if (agent->gates) {
         port_gates_format(agent->gates, s);

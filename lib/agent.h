@@ -43,6 +43,8 @@ struct lb_agent_config {
     const char *cni_socket;       /* Where the CNI plugin reaches us. */
 
     const char *metrics_address;  /* "IP:PORT" for Prometheus; NULL: off. */
+    bool check_incremental;       /* Check each incremental update against
+                                   * a full one (incremental-check.h). */
 };
 
 struct lb_agent *lb_agent_create(const struct lb_agent_config *,

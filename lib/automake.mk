@@ -54,6 +54,7 @@ lib_liblivebind_la_SOURCES += lib/cni.c lib/cni.h lib/cni-server.c \
 	lib/cni-server.h
 lib_liblivebind_la_SOURCES += lib/netns-fd.c lib/netns-fd.h
 lib_liblivebind_la_SOURCES += lib/multinic.c lib/multinic.h
+lib_liblivebind_la_SOURCES += lib/incremental-check.c lib/incremental-check.h
 lib_liblivebind_la_SOURCES += lib/derive.c lib/derive.h lib/ipam.c lib/ipam.h \
 	lib/k8s-objects.c lib/k8s-objects.h lib/migration.c lib/migration.h
 lib_liblivebind_la_SOURCES += lib/events.c lib/events.h lib/metrics.c \

@@ -68,6 +68,10 @@ usage(void)
            "                        (default: %s/cni.sock)\n"
            "  --metrics-address=IP:PORT  serve Prometheus metrics at\n"
            "                        http://IP:PORT/metrics (default: off)\n"
+           "  --check-incremental   after each update port by port, derive\n"
+           "                        and compute everything, compare, log a\n"
+           "                        difference as an error and repair it\n"
+           "                        (for tests: costs a full recompute)\n"
            "  --model=FILE          standalone: read the logical model from\n"
            "                        FILE instead of Kubernetes\n"
            "  --unixctl=SOCKET      control socket (default: %s/"
@@ -184,6 +188,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         OPT_CNI_SOCKET,
         OPT_METRICS_ADDRESS,
         OPT_UNIXCTL,
+        OPT_CHECK_INCREMENTAL,
         DAEMON_OPTION_ENUMS,
         VLOG_OPTION_ENUMS,
     };
@@ -206,6 +211,7 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
         {"cni-socket", required_argument, NULL, OPT_CNI_SOCKET},
         {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"check-incremental", no_argument, NULL, OPT_CHECK_INCREMENTAL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -283,6 +289,9 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
             break;
         case OPT_UNIXCTL:
             unixctl_path = optarg;
+            break;
+        case OPT_CHECK_INCREMENTAL:
+            cfg->check_incremental = true;
             break;
         case 'h':
             usage();

@@ -4,6 +4,8 @@
 # after another, on one node of a three-node bed.  Prints p50 and p99;
 # asserts nothing.
 set -eu
+# Timed: the agents run as in production, without --check-incremental.
+export LB_CHECK_INCREMENTAL=${LB_CHECK_INCREMENTAL:-0}
 
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${LB_BUILDDIR:-$srcdir}

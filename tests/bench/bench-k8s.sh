@@ -11,6 +11,8 @@
 #    all 3 nodes (p50/p99 over BENCH_CHANGES LogicalPort creations), found
 #    by polling each node's switch for the new port's MAC.
 set -eu
+# Timed: the agents run as in production, without --check-incremental.
+export LB_CHECK_INCREMENTAL=${LB_CHECK_INCREMENTAL:-0}
 
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${LB_BUILDDIR:-$srcdir}

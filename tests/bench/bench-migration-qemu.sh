@@ -35,6 +35,8 @@
 #   LB_BED_KEEP=1 keeps
 #   the raw figures in $LB_BED_DIR/bench.
 set -eu
+# Timed: the agents run as in production, without --check-incremental.
+export LB_CHECK_INCREMENTAL=${LB_CHECK_INCREMENTAL:-0}
 
 # Run by bench-migration.sh (BENCH_VM=qemu), which checked root, the build
 # and BENCH_MIGRATIONS.

@@ -19,6 +19,8 @@
 # Prints figures; asserts nothing.  Exit: 0 when the figures were printed,
 # 1 when the bench could not run.  See tests/bench/README.md.
 set -eu
+# Timed: the agents run as in production, without --check-incremental.
+export LB_CHECK_INCREMENTAL=${LB_CHECK_INCREMENTAL:-0}
 
 # Run by bench-migration.sh (BENCH_VM=scale), which checked root and the
 # build.

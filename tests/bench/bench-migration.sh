@@ -39,6 +39,8 @@
 #   BENCH_AGENT_VLOG=dbg logs the agents at debug level; LB_BED_KEEP=1
 #   keeps the logs and the raw figures (in $LB_BED_DIR/bench).
 set -eu
+# Timed: the agents run as in production, without --check-incremental.
+export LB_CHECK_INCREMENTAL=${LB_CHECK_INCREMENTAL:-0}
 
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${LB_BUILDDIR:-$srcdir}

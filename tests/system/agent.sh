@@ -25,8 +25,26 @@ report() {
         check "RBAC (deploy/rbac.yaml) refused no request of the agents" \
             cp_no_forbidden
     fi
+    # An agent whose update port by port differed from a full one logged
+    # what differed (lib/incremental-check.h).
+    if [ -n "${LB_BED_DIR:-}" ] && [ -d "$LB_BED_DIR" ]; then
+        check "no agent's incremental update differed from a full one" \
+            agents_incremental_ok
+    fi
     echo "$((_checks - _failures))/$_checks checks passed"
     [ "$_failures" = 0 ] || exit 1
+}
+
+agents_incremental_ok() {
+    local f bad=0
+    for f in "$LB_BED_DIR"/*/agent.log; do
+        [ -f "$f" ] || continue
+        if grep -q 'incremental update differs' "$f"; then
+            grep -A45 'incremental update differs' "$f" | head -60
+            bad=1
+        fi
+    done
+    return $bad
 }
 
 # agent_start NODE [ARGS...] : run livebind-agent in NODE's namespace.
@@ -48,7 +66,11 @@ agent_start() {
     # At the niceness its own unit gives it (utilities/livebind-agent.service:
     # none), below the switch's: the agent is off the VM's path at a cutover
     # and must not take the CPU from the switch that forwards the VM's frames.
-    bed_ovs "$node" "${vg[@]}" "$agent_bin" --node="$node" \
+    # Each incremental update checked against a full one (the benchmarks
+    # turn that off: it costs a full recompute each time).
+    local check=()
+    [ "${LB_CHECK_INCREMENTAL:-1}" = 0 ] || check=(--check-incremental)
+    bed_ovs "$node" "${vg[@]}" "$agent_bin" --node="$node" "${check[@]}" \
         --ovsdb="unix:$d/db.sock" \
         --datapath-type=netdev --unixctl="$d/agent.ctl" \
         --log-file="$d/agent.log" --pidfile="$d/agent.pid" --detach \

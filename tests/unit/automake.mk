@@ -120,3 +120,9 @@ tests_unit_test_svc_ct_handover_SOURCES = tests/unit/test-svc-ct-handover.c \
 	tests/unit/test-flows.h
 tests_unit_test_svc_ct_handover_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_svc_ct_handover_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += tests/unit/test-incremental-check
+tests_unit_test_incremental_check_SOURCES = \
+	tests/unit/test-incremental-check.c
+tests_unit_test_incremental_check_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_incremental_check_LDADD = $(LIVEBIND_LIBS) $(CMOCKA_LIBS)
