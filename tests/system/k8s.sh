@@ -131,6 +131,78 @@ agent_wait_synced() {  # NODE
     bed_wait_until "${2:-15}" _agent_synced "$1"
 }
 
+# The collections the agents watch (lib/agent-k8s.c).
+AGENT_WATCHES="/api/v1/pods /api/v1/nodes
+    /apis/kubevirt.io/v1/virtualmachineinstances
+    /apis/kubevirt.io/v1/virtualmachineinstancemigrations
+    /apis/livebind.io/v1alpha1/logicalswitches
+    /apis/livebind.io/v1alpha1/logicalports
+    /apis/networking.k8s.io/v1/networkpolicies /api/v1/namespaces"
+
+# api_poke : writes an annotation on the first object of each collection
+# the agents watch (an empty one is left out) and prints "COLLECTION RV"
+# for each, RV the resourceVersion of that write.  An agent whose watch of
+# COLLECTION is at RV or past it has seen everything written before.
+api_poke() {
+    local c obj path rv
+    for c in $AGENT_WATCHES; do
+        obj=$(kapi_ok GET "$c?limit=1" | python3 -c '
+import json, sys
+items = json.load(sys.stdin).get("items") or []
+if items:
+    m = items[0]["metadata"]
+    print(m.get("namespace", ""), m["name"])') || return 1
+        [ -n "$obj" ] || continue
+        set -- $obj
+        if [ $# = 2 ]; then     # namespaced: PREFIX/namespaces/NS/RES/NAME
+            path="${c%/*}/namespaces/$1/${c##*/}/$2"
+        else
+            path="$c/$1"
+        fi
+        rv=$(kapi_ok PATCH "$path" \
+            "{\"metadata\":{\"annotations\":{\"test/poke\":\"$RANDOM\"}}}" \
+            application/merge-patch+json | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["metadata"]["resourceVersion"])') || return 1
+        echo "$c $rv"
+    done
+}
+
+# agent_caught_up NODE POKES : each of NODE's agent's watches is at or past
+# the resourceVersion api_poke printed (POKES) for its collection: it has
+# seen every change made before the poke (a dead connection to an API
+# server that restarted can hide them until TCP notices).
+agent_caught_up() {
+    agent_ctl "$1" k8s | awk -v pokes="$2" '
+        BEGIN {
+            n = split(pokes, p, /[ \n]+/)
+            for (i = 1; i < n; i += 2) { want[p[i]] = p[i + 1] }
+        }
+        /^watch / { path = $2 }
+        /^  resource version: [0-9]+$/ { have[path] = $3 }
+        END {
+            for (c in want) {
+                if (!(c in have) || have[c] + 0 < want[c] + 0) {
+                    printf "%s: at %s, not yet at %s\n", c,
+                           (c in have) ? have[c] : "(none)", want[c]
+                    bad = 1
+                }
+            }
+            exit bad
+        }'
+}
+
+# agents_caught_up [SECONDS] : api_poke, then every node's agent caught up
+# within SECONDS (30).
+agents_caught_up() {
+    local pokes n
+    pokes=$(api_poke) || return 1
+    for n in node1 node2 node3; do
+        bed_wait_until "${1:-30}" agent_caught_up "$n" "$pokes" >/dev/null ||
+            { agent_caught_up "$n" "$pokes"; return 1; }
+    done
+}
+
 # pod_uid NS NAME : the pod object's UID.
 pod_uid() {
     kapi GET "/api/v1/namespaces/$1/pods/$2" |

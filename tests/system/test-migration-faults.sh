@@ -215,10 +215,19 @@ api_compact() {
         sleep 2 && bed_exec ul curl -sS -X POST "$LB_API/fake/reset"
     fi
 }
+caught_up() {  # TAG
+    local t0=$EPOCHREALTIME
+    check "$1: every agent's watches caught up with the API" \
+        agents_caught_up
+    awk -v t0="$t0" -v now="$EPOCHREALTIME" -v tag="$1" 'BEGIN {
+        printf "%s: the agents caught up %.1f s after they said synced\n",
+            tag, now - t0 }'
+}
 fault_api-restart() {
     check "$1: API server restarted" api_restart
     check "$1: agents synced again" bed_wait_until 30 \
         on_all_nodes agent_wait_synced
+    caught_up "$1"
 }
 fault_api-compact() {
     local before; before=$(relists)
@@ -227,6 +236,9 @@ fault_api-compact() {
         on_all_nodes agent_wait_synced
     check "$1: the agents relisted on 410" \
         bed_wait_until 10 eval "[ \$(relists) -gt $before ]"
+    # Until then, a watch may still sit on a connection to the server that
+    # restarted, and miss what the test does next.
+    caught_up "$1"
     echo "$1: the agents' relists: $before before, $(relists) after"
 }
 
