@@ -299,8 +299,13 @@ activate(struct lb_agent_migration *mig, const struct lb_port *port,
     }
 
     /* Tell every L2 table where the VM is now, once the flows are in
-     * (lb_agent_migration_unblocked() says which flows). */
-    queue_announcement(mig, in_port, port->mac, true, 0, NULL);
+     * (lb_agent_migration_unblocked() says which flows): the RARP only on
+     * a provider network, whose fabric's tables learn from it (an
+     * overlay's are the flows, which do not flood it: pipeline.c); the
+     * gratuitous ARPs and NAs for the neighbours. */
+    if (port->sw && port->sw->physnet) {
+        queue_announcement(mig, in_port, port->mac, true, 0, NULL);
+    }
     for (size_t i = 0; i < port->n_ipv4; i++) {
         queue_announcement(mig, in_port, port->mac, false, port->ipv4[i],
                            NULL);

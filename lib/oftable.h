@@ -51,6 +51,8 @@
 #define PRIO_SWITCH_UNKNOWN   40  /* Unknown unicast to a provider uplink. */
 #define PRIO_SWITCH           50  /* Per-switch flows (flood). */
 #define PRIO_SWITCH_TUNNEL    60  /* The same, for packets from a tunnel. */
+#define PRIO_SWITCH_RARP      70  /* RARP, for L2 tables only: not flooded
+                                   * to pods (pipeline.c). */
 #define PRIO_PORT            100  /* A port's normal flows. */
 #define PRIO_PORT_EXCEPTION  110  /* Narrower cases of a port's flows. */
 #define PRIO_PORT_ND         120  /* A port's own NAs and NSes, above its

@@ -150,6 +150,17 @@ lb_provider_switch_flows(const struct lb_pipeline_ctx *ctx,
     }
     add(ft, OFTABLE_FLOOD, PRIO_SWITCH, cookie, &match, &actions);
 
+    /* A RARP from a local port: to the fabric only, whose switches'
+     * tables it is for (an endpoint drops it unread; see pipeline.c).
+     * From the fabric, it reaches no pod either. */
+    ds_put_format(&match, "metadata=%#"PRIx32",rarp", sw->tunnel_key);
+    if (uplink) {
+        ds_put_format(&actions, "resubmit(,%d)", OFTABLE_PROVIDER_OUT);
+    } else {
+        ds_put_cstr(&actions, "drop");
+    }
+    add(ft, OFTABLE_FLOOD, PRIO_SWITCH_RARP, cookie, &match, &actions);
+
     /* Broadcast from the fabric: local ports only. */
     ds_put_format(&match, "metadata=%#"PRIx32","LB_REG_INPORT"=%#"PRIx32,
                   sw->tunnel_key, LB_INPORT_PHYSNET);

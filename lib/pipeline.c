@@ -879,6 +879,21 @@ add_switch_flows(const struct lb_pipeline_ctx *ctx, const struct lb_switch *sw,
         }
         finish_actions(&fb->actions);
         add_flow(ft, OFTABLE_FLOOD, PRIO_SWITCH, cookie, fb);
+
+        /* A RARP is for L2 tables: an endpoint's kernel drops it unread,
+         * and a VM keeps its MAC, so no pod's neighbour or bridge table
+         * changes when one moves.  On an overlay the only L2 tables are
+         * these flows, which place every MAC already, so it goes nowhere
+         * from here; flooded, 100 VMs' cutovers (QEMU's five RARPs each,
+         * and the agents') cost each node's switch a copy per pod per
+         * RARP, and the VMs' traffic waited behind them (tests/bench/
+         * README.md).  Its job at the cutover is done by then: the target
+         * activated its copy on it (table 10).  A provider switch sends
+         * it to the fabric only (pipeline-provider.c). */
+        ds_put_format(&fb->match, "metadata=%#"PRIx32",rarp",
+                      sw->tunnel_key);
+        ds_put_cstr(&fb->actions, "drop");
+        add_flow(ft, OFTABLE_FLOOD, PRIO_SWITCH_RARP, cookie, fb);
     }
 
     ds_put_format(&fb->match, "metadata=%#"PRIx32","LB_REG_INPORT"=0",

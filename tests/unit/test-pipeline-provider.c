@@ -203,6 +203,8 @@ test_exact_flows(void **state)
         "cookie=0x2000000000000002, table=45, priority=50,metadata=0x2 "
         "actions=push_vlan:0x8100,set_field:4196->vlan_vid,output:20",
         "cookie=0x1000000000000000, table=45, priority=0 actions=drop",
+        "cookie=0x2000000000000002, table=50, priority=70,metadata=0x2,"
+        "rarp actions=resubmit(,45)",
         "cookie=0x2000000000000002, table=50, priority=60,metadata=0x2,"
         "reg14=0 actions=output:1",
         "cookie=0x2000000000000002, table=50, priority=60,metadata=0x2,"

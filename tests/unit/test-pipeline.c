@@ -190,6 +190,8 @@ test_exact_flows(void **state)
         "cookie=0x4000000000000006, table=40, priority=100,metadata=0x1,"
         "reg15=0x6 actions=set_field:0x1->tun_id,output:10",
         "cookie=0x1000000000000000, table=40, priority=0 actions=drop",
+        "cookie=0x2000000000000001, table=50, priority=70,metadata=0x1,"
+        "rarp actions=drop",
         "cookie=0x2000000000000001, table=50, priority=60,metadata=0x1,"
         "reg14=0 actions=output:1",
         "cookie=0x2000000000000001, table=50, priority=50,metadata=0x1 "
