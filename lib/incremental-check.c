@@ -63,6 +63,17 @@ diff_texts(const char *kept, const char *full, struct ds *diff,
     return n;
 }
 
+/* diff_texts() of 'kept' and 'full', which it frees. */
+static size_t
+diff_formatted(struct ds *kept, struct ds *full, struct ds *diff,
+               size_t max_lines)
+{
+    size_t n = diff_texts(ds_cstr(kept), ds_cstr(full), diff, max_lines);
+    ds_destroy(kept);
+    ds_destroy(full);
+    return n;
+}
+
 /* Compares the ports of the model kept up to date port by port ('kept')
  * with those of a full derivation ('full').  Returns the number of port
  * lines that differ (0: none) and appends up to 'max_lines' of them to
@@ -75,10 +86,7 @@ lb_incremental_check_models(const struct lb_model *kept,
     struct ds a = DS_EMPTY_INITIALIZER, b = DS_EMPTY_INITIALIZER;
     lb_model_format(kept, &a);
     lb_model_format(full, &b);
-    size_t n = diff_texts(ds_cstr(&a), ds_cstr(&b), diff, max_lines);
-    ds_destroy(&a);
-    ds_destroy(&b);
-    return n;
+    return diff_formatted(&a, &b, diff, max_lines);
 }
 
 /* Compares the desired flows and meters kept up to date port by port
@@ -94,8 +102,5 @@ lb_incremental_check_flows(const struct lb_flow_table *kept,
     lb_flow_table_format_meters(kept, &a);
     lb_flow_table_format(full, &b);
     lb_flow_table_format_meters(full, &b);
-    size_t n = diff_texts(ds_cstr(&a), ds_cstr(&b), diff, max_lines);
-    ds_destroy(&a);
-    ds_destroy(&b);
-    return n;
+    return diff_formatted(&a, &b, diff, max_lines);
 }
