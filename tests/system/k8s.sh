@@ -131,33 +131,24 @@ agent_wait_synced() {  # NODE
     bed_wait_until "${2:-15}" _agent_synced "$1"
 }
 
-# The collections the agents watch (lib/agent-k8s.c).
-AGENT_WATCHES="/api/v1/pods /api/v1/nodes
-    /apis/kubevirt.io/v1/virtualmachineinstances
-    /apis/kubevirt.io/v1/virtualmachineinstancemigrations
-    /apis/livebind.io/v1alpha1/logicalswitches
-    /apis/livebind.io/v1alpha1/logicalports
-    /apis/networking.k8s.io/v1/networkpolicies /api/v1/namespaces"
-
-# api_poke : writes an annotation on the first object of each collection
-# the agents watch (an empty one is left out) and prints "COLLECTION RV"
-# for each, RV the resourceVersion of that write.  An agent whose watch of
+# api_poke COLLECTION... : writes an annotation on the first object of each
+# collection (an empty one is left out) and prints "COLLECTION RV" for
+# each, RV the resourceVersion of that write.  An agent whose watch of
 # COLLECTION is at RV or past it has seen everything written before.
 api_poke() {
     local c obj path rv
-    for c in $AGENT_WATCHES; do
+    for c in "$@"; do
         obj=$(kapi_ok GET "$c?limit=1" | python3 -c '
 import json, sys
 items = json.load(sys.stdin).get("items") or []
 if items:
     m = items[0]["metadata"]
-    print(m.get("namespace", ""), m["name"])') || return 1
+    print(" ".join(filter(None, (m.get("namespace"), m["name"]))))') || return 1
         [ -n "$obj" ] || continue
-        set -- $obj
-        if [ $# = 2 ]; then     # namespaced: PREFIX/namespaces/NS/RES/NAME
-            path="${c%/*}/namespaces/$1/${c##*/}/$2"
+        if [ "${obj% *}" != "$obj" ]; then  # namespaced: NS NAME
+            path="${c%/*}/namespaces/${obj% *}/${c##*/}/${obj#* }"
         else
-            path="$c/$1"
+            path="$c/$obj"
         fi
         rv=$(kapi_ok PATCH "$path" \
             "{\"metadata\":{\"annotations\":{\"test/poke\":\"$RANDOM\"}}}" \
@@ -192,11 +183,14 @@ agent_caught_up() {
         }'
 }
 
-# agents_caught_up [SECONDS] : api_poke, then every node's agent caught up
-# within SECONDS (30).
+# agents_caught_up [SECONDS] : api_poke on the collections the agents watch
+# (as node1's lists them), then every node's agent caught up within
+# SECONDS (30).
 agents_caught_up() {
-    local pokes n
-    pokes=$(api_poke) || return 1
+    local pokes n watches
+    watches=$(agent_ctl node1 k8s | awk '/^watch / { print $2 }')
+    [ -n "$watches" ] || return 1
+    pokes=$(api_poke $watches) || return 1
     for n in node1 node2 node3; do
         bed_wait_until "${1:-30}" agent_caught_up "$n" "$pokes" >/dev/null ||
             { agent_caught_up "$n" "$pokes"; return 1; }
