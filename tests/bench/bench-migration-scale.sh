@@ -9,8 +9,12 @@
 # -> node1), all prepared together, then all cut over at once (every VM's
 # cutover and QEMU-like RARP rounds released together), then all completed.
 #
-# Measured: every activation's RARP -> unblocked (the target agents' log
-# lines: packet-in -> barrier reply, and when the bundle left), UDP probes
+# Measured: every VM's first RARP -> the flow it made its target's switch
+# learn (its copy unblocked in the switch: self-activation; an OpenFlow
+# monitor on each node), the agents' own round trip for each activation
+# (the target agents' log lines: packet-in -> barrier reply, and when the
+# bundle left), the frames the switches' packet sockets dropped while the
+# VMs cut over, UDP probes
 # from a client pod on node3 to BENCH_SCALE_PROBES (5) of the VMs (lost
 # probes, the longest run x 2 ms), and the three agents' CPU time per
 # migration: while the migrations are prepared (VMIMs, target pods, mirror
@@ -198,6 +202,27 @@ for i in $(seq "$n_probes"); do
     probe_pids+=("$BED_BG_PID")
 done
 
+# The switches' own activations: every flow a VM's RARP made its target's
+# switch learn, as a monitor on each node reads it (at SCHED_FIFO).
+learned_monitors=()
+for n in 1 2 3; do
+    learned_monitor "node$n" "$out/learned.node$n" "${rt[@]}"
+    learned_monitors+=("$BED_BG_PID")
+done
+for i in $(seq "$n_vms"); do
+    echo "$i ${keys[$i]} $(dst_node "$i")"
+done > "$out/keys"
+
+# What the switches' packet sockets dropped (receive buffer full: the
+# switch's thread did not read in time): "ss" counts it for each socket
+# (skmem's d), saved per node before and after the cutovers.
+socket_drops() {  # SUFFIX
+    local n
+    for n in node1 node2 node3; do
+        bed_exec "$n" ss -0 -m -n > "$out/ss.$n.$1"
+    done
+}
+
 sleep 1
 
 # All at once: every VM's cutover and RARPs armed, waiting on one FIFO,
@@ -214,20 +239,42 @@ done
 armed() { [ "$(pgrep -c -f -- "--trigger $fifo")" -ge "$n_vms" ]; }
 bed_wait_until 60 armed || echo "not every cutover was armed" >> "$out/notes"
 sleep 2
+socket_drops before
+# BENCH_SCALE_PERF=1: the whole machine's scheduling and CPU samples
+# (perf) from here until the probes stop, into bench/perf.data, to tell
+# which thread held a CPU or waited while the VMs cut over.
+perf_pid=""
+if [ -n "${BENCH_SCALE_PERF-}" ]; then
+    perf record -q -a -g -e sched:sched_switch,sched:sched_wakeup,cpu-clock \
+        -o "$out/perf.data" > "$out/perf.log" 2>&1 &
+    perf_pid=$!
+    sleep 1
+fi
 t_cut=$(now_us)
 exec 3>"$fifo"
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 exec 3>&-
+socket_drops after
 bed_wait_until 60 all_logged || echo "not every activation was logged" \
     >> "$out/notes"
 cpu2=$(agents_cpu_ms node1 node2 node3)
-bed_wait_until 30 none_blocked ||
-    echo "not every target copy was unblocked" >> "$out/notes"
 sleep 1
 for p in "${probe_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 for p in "${probe_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid"
+    wait "$perf_pid" || true
+fi
+# Only once the probes are done: dumping a switch's 46,000 flows holds its
+# main thread, which also forwards, for a tenth of a second or more.
+bed_wait_until 30 none_blocked ||
+    echo "not every target copy was unblocked" >> "$out/notes"
 
 cpu3=$(agents_cpu_ms node1 node2 node3)
+for p in "${learned_monitors[@]}"; do
+    kill -TERM -- "-$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+done
 t=$(now_us)
 in_parallel vm_complete || die "completing the migrations (see $out)"
 bed_wait_until 120 no_migration_flows ||
@@ -240,11 +287,11 @@ for n in 1 2 3; do
         sed -n 's/^\([^|]*\)|.*switch \([0-9]*\) us after.*left after \([0-9]*\) us.*/\2 \3 \1/p'
 done > "$out/unblock"
 
-python3 - "$out" "$n_vms" "$n_ports" "$n_probes" "$t_prep" "$t_cut" \
-    "$t_done" "$cpu0" "$cpu1" "$cpu2" "$cpu3" "$cpu4" <<'PY'
-import datetime, json, os, sys
-out = sys.argv[1]
-n_vms, n_ports, n_probes, t_prep, t_cut, t_done, *cpu = map(int, sys.argv[2:])
+python3 - "$out" "$LB_BED_DIR" "$n_vms" "$n_ports" "$n_probes" "$t_prep" \
+    "$t_cut" "$t_done" "$cpu0" "$cpu1" "$cpu2" "$cpu3" "$cpu4" <<'PY'
+import datetime, json, os, re, sys
+out, bed = sys.argv[1:3]
+n_vms, n_ports, n_probes, t_prep, t_cut, t_done, *cpu = map(int, sys.argv[3:])
 lat = [l.split() for l in open(out + "/unblock")]
 unb = sorted(int(x[0]) for x in lat)
 sent = sorted(int(x[1]) for x in lat)
@@ -259,32 +306,125 @@ def pct(v, p):
         return "-"
     return str(v[max(0, min(len(v) - 1, -(-p * len(v) // 100) - 1))])
 
+# Each VM's first RARP (its emulation's clock, announce.py --stamp) ->
+# the flow it made its target's switch learn (the monitor's clock).
+learned = {}
+for n in (1, 2, 3):
+    path = "%s/learned.node%d" % (out, n)
+    if os.path.exists(path):
+        for line in open(path):
+            f = line.split(" ", 1)
+            if len(f) == 2 and "event=ADDED" in f[1]:
+                for word in f[1].split():
+                    if word.startswith("cookie=0x9"):
+                        learned.setdefault((n, int(word[10:].rstrip(","),
+                                                    16)), int(f[0]))
+switch = []
+cut_to_rarp = []
+vm_cut_to_rarp = {}
+last_act = None
+for line in open(out + "/keys"):
+    i, key, dst = line.split()
+    rarp = cut = None
+    try:
+        for l in open("%s/cutover.g%s.log" % (bed, i)):
+            if l.startswith("cutover "):
+                cut = int(l.split()[1])
+            elif l.startswith("sent "):
+                rarp = int(l.split()[1])
+                break
+    except OSError:
+        pass
+    if cut is not None and rarp is not None:
+        cut_to_rarp.append(rarp - cut)
+        vm_cut_to_rarp[int(i)] = rarp - cut
+    t = learned.get((int(dst[-1]), int(key, 16)))
+    if t is not None:
+        last_act = t if last_act is None else max(last_act, t)
+        if rarp is not None:
+            switch.append(t - rarp)
+switch.sort()
+cut_to_rarp.sort()
+
+def socket_drops(path):
+    """Per socket ("interface" or "interface#k"), the frames it dropped."""
+    res, seen = {}, {}
+    try:
+        lines = open(path).read().splitlines()[1:]
+    except OSError:
+        return res
+    for l in lines:
+        f = l.split()
+        m = re.search(r"skmem:\(.*,d(\d+)\)", l)
+        if len(f) < 4 or not m:
+            continue
+        name = f[3].split(":")[-1]
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            name += "#%d" % seen[name]
+        res[name] = int(m.group(1))
+    return res
+
+drops, drop_ports = [], []
+for n in (1, 2, 3):
+    a = socket_drops("%s/ss.node%d.before" % (out, n))
+    b = socket_drops("%s/ss.node%d.after" % (out, n))
+    d = {k: v - a.get(k, 0) for k, v in b.items() if v > a.get(k, 0)}
+    drops.append(sum(d.values()))
+    drop_ports += ["node%d %s %d" % (n, k, v) for k, v in
+                   sorted(d.items(), key=lambda x: -x[1])[:4]]
+
 print("%d VMs migrating at once across 3 nodes (node1 -> node2 -> node3 -> "
       "node1), %d other ports on every node, livebind with mirroring"
       % (n_vms, n_ports))
 print("%-52s %-14s %s" % ("", "figure", "goal"))
 rows = [
-    ("activations logged", "%d of %d" % (len(unb), n_vms), ""),
-    ("RARP -> unblocked p50/p99/max (us)",
-     "%s/%s/%s" % (pct(unb, 50), pct(unb, 99), pct(unb, 100)),
+    ("activated in the switches (learned)", "%d of %d" % (len(switch),
+                                                          n_vms), ""),
+    ("RARP -> unblocked in the switch p50/p99/max (us)",
+     "%s/%s/%s" % (pct(switch, 50), pct(switch, 99), pct(switch, 100)),
      "p99 <= 1000"),
+    ("cutovers released -> the last one unblocked (ms)",
+     "-" if last_act is None else "%.0f" % ((last_act - t_cut) / 1000), ""),
+    ("activations logged by the agents", "%d of %d" % (len(unb), n_vms), ""),
+    ("the agents' round trip p50/p99/max (us)",
+     "%s/%s/%s" % (pct(unb, 50), pct(unb, 99), pct(unb, 100)), ""),
     ("  of it, RARP -> bundle sent p50/p99/max (us)",
      "%s/%s/%s" % (pct(sent, 50), pct(sent, 99), pct(sent, 100)), ""),
-    ("cutovers released -> the last one unblocked (ms)", t_unbl, ""),
+    ("cutovers released -> the last agent's barrier (ms)", t_unbl, ""),
     ("preparation (VMIMs, pods, mirroring) of all (ms)", str(t_prep), ""),
     ("completion of all -> no migration flow left (ms)", str(t_done), ""),
     ("agents' CPU per migration, 3 nodes: preparing (ms)",
      "%.1f" % ((cpu[1] - cpu[0]) / n_vms), ""),
     ("  cutting over (ms)", "%.1f" % ((cpu[2] - cpu[1]) / n_vms), ""),
     ("  completing (ms)", "%.1f" % ((cpu[4] - cpu[3]) / n_vms), ""),
+    ("frames the switches' sockets dropped, cutting over",
+     "/".join(map(str, drops)), "node1/2/3"),
+    ("  most on", ", ".join(drop_ports) or "-", ""),
+    ("the emulation: cutover -> first RARP p50/p99/max (us)",
+     "%s/%s/%s" % (pct(cut_to_rarp, 50), pct(cut_to_rarp, 99),
+                   pct(cut_to_rarp, 100)), ""),
 ]
 for i in range(1, n_probes + 1):
     try:
         p = json.load(open("%s/probe.%d" % (out, i)))
     except (OSError, ValueError):
         continue
+    # The emulated VM's own share: from its cutover (neither copy
+    # delivers to it) to its first RARP (the target's copy opens).
+    own = vm_cut_to_rarp.get(i)
+    # The cutovers' outage: the longest run of losses from the release on
+    # (the probes start before the VMs are armed, which takes a while);
+    # what was lost before it, apart.
+    after = [r for r in p["runs"] if r["start"] * 1e6 >= t_cut - 50000]
+    before = sum(r["length"] for r in p["runs"]
+                 if r["start"] * 1e6 < t_cut - 50000)
+    outage = max((r["length"] for r in after), default=0) * p["interval_ms"]
     rows.append(("UDP probe to vm%d: lost, outage (ms)" % i,
-                 "%d, %.1f" % (p["lost"], p["outage_ms"]), "<= 1 ms"))
+                 "%d, %.1f" % (sum(r["length"] for r in after), outage),
+                 "<= 1 ms; its cutover -> RARP %s ms; lost before the "
+                 "release: %d" % ("-" if own is None else
+                                  "%.1f" % (own / 1000), before)))
 for name, v, goal in rows:
     print("%-52s %-14s %s" % (name, v, goal))
 PY

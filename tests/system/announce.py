@@ -7,6 +7,7 @@ IPs 0.0.0.0, 60 bytes) in rounds at 0, 50, 200, 450 and 800 ms.
 
   announce.py IFACE MAC [--rounds 0,50,200,450,800] [--src MAC]
               [--cutover FILE] [--trigger FIFO] [--na TARGET --na-flags S|O|SO|-]
+              [--stamp]
 
 --src sends with a different Ethernet source and sender MAC (to test that
 a foreign announcement changes nothing).  --cutover applies FILE's "link
@@ -19,7 +20,9 @@ would otherwise wait for 100 "bridge" processes); any other line goes to
 IPv6 neighbour advertisement for TARGET instead (hop limit 255, with the
 given flags: S solicited, O override), to test that only an unsolicited one
 for the VM's own address activates anything.  --trigger waits, once ready,
-until something opens FIFO for writing: many VMs then resume at once."""
+until something opens FIFO for writing: many VMs then resume at once.
+--stamp prints the wall clock time (us) at which the cutover was applied
+("cutover US") and each frame sent ("sent US"), as a benchmark's clock."""
 
 import os
 import re
@@ -125,14 +128,19 @@ def main():
                    args[args.index("--na-flags") + 1])
     if "--trigger" in args:
         open(args[args.index("--trigger") + 1], "rb").close()
+    stamp = "--stamp" in args
     if "--cutover" in args:
         cutover(args[args.index("--cutover") + 1])
+        if stamp:
+            print("cutover %d" % (time.time_ns() // 1000), flush=True)
     start = time.monotonic()
     for r in rounds:
         delay = start + r / 1000.0 - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         s.send(frame)
+        if stamp:
+            print("sent %d" % (time.time_ns() // 1000), flush=True)
 
 
 if __name__ == "__main__":

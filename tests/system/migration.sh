@@ -149,16 +149,39 @@ _cutover_prepare() {  # GUEST FROM TO
 
 # cutover_arm GUEST MAC FROM TO FIFO : as cutover_and_announce, in the
 # background (BED_BG_PID), but the cutover waits until FIFO is opened for
-# writing: every VM armed so resumes at once ("exec 3>FIFO").
+# writing: every VM armed so resumes at once ("exec 3>FIFO").  When the
+# cutover was applied and each RARP sent: $LB_BED_DIR/cutover.GUEST.log
+# (announce.py --stamp).
 cutover_arm() {
     local guest=$1 mac=$2 from=$3 to=$4 fifo=$5
     _cutover_prepare "$guest" "$from" "$to"
     bed_bg "$guest" "$LB_BED_DIR/cutover.$guest.log" python3 \
         "$srcdir/tests/system/announce.py" br0 "$mac" \
-        --cutover "$LB_BED_DIR/cutover.$guest.batch" --trigger "$fifo"
+        --cutover "$LB_BED_DIR/cutover.$guest.batch" --trigger "$fifo" \
+        --stamp
 }
 _uplink_forwarding() {
     bridge -n "$1" link show dev "$2" | grep -q 'state forwarding'
+}
+
+# learned_monitor NODE LOG [PREFIX...] : in the background (BED_BG_PID,
+# a process group of its own: stop it with "kill -- -PID"), an OpenFlow
+# monitor of the activations NODE's switch learns (table 15: the flow a
+# VM's RARP adds, docs/pipeline.md, "Self-activation"), each line
+# prefixed with the wall clock time (us) it was read at; PREFIX runs it
+# (e.g. "chrt -f 3").  Given no miss_send_len, the monitor gets no
+# packet-ins: it adds nothing to the switch's work but these reports.
+learned_monitor() {
+    local node=$1 log=$2; shift 2
+    bed_bg "$node" "$log" setsid "$@" python3 -c '
+import subprocess, sys, time
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE,
+                     stderr=subprocess.STDOUT, text=True)
+for line in p.stdout:
+    sys.stdout.write("%d %s" % (time.time_ns() // 1000, line))
+    sys.stdout.flush()' ovs-ofctl -O OpenFlow15 monitor \
+        "unix:$(bed_node_dir "$node")/br-int.mgmt" \
+        'watch:!initial,!delete,!modify,table=15'
 }
 
 # migration_flows NODE KEY : NODE's migration flows of port KEY.
