@@ -10,8 +10,9 @@
  * cannot wait for the API server is here: when the VM, resumed on this
  * node, announces itself (RARP, gratuitous ARP or IPv6 NA from its own MAC
  * on the blocked port: announce.c), this part tells the core to unblock the
- * port at once, in one bundle, then announces the VM's new location into
- * the logical switch (RARP and a gratuitous ARP for each IPv4 address), and
+ * port at once, in one bundle, then, on a provider network, announces the
+ * VM's new location into it for the fabric (RARP, a gratuitous ARP for each
+ * IPv4 address, an NA for each IPv6 one), and
  * asks for the activation to be recorded in the API, so that a restarted
  * agent and the other nodes see it.  It also asks for the outcome of each
  * migration to be recorded in the port's ownership, and logs every
@@ -298,14 +299,23 @@ activate(struct lb_agent_migration *mig, const struct lb_port *port,
         mig->n_activations--;
     }
 
-    /* Tell every L2 table where the VM is now, once the flows are in
-     * (lb_agent_migration_unblocked() says which flows): the RARP only on
-     * a provider network, whose fabric's tables learn from it (an
-     * overlay's are the flows, which do not flood it: pipeline.c); the
-     * gratuitous ARPs and NAs for the neighbours. */
-    if (port->sw && port->sw->physnet) {
-        queue_announcement(mig, in_port, port->mac, true, 0, NULL);
+    /* Tell the tables outside the pipeline where the VM is now, once the
+     * flows are in (lb_agent_migration_unblocked() says which flows): on a
+     * provider network, the fabric's MAC tables (the RARP) and its
+     * routers' and hosts' neighbour caches (gratuitous ARPs and NAs, which
+     * the pipeline sends as it would the VM's own: table 50).  An
+     * overlay has no such table: the flows are its only MAC table, and
+     * the VM keeps its MAC, so no neighbour entry of a pod or host changes
+     * when it moves.  There the agent sends nothing: flooded to every pod
+     * of the switch on every node, one VM's announcements cost each node's
+     * switch a frame through each pod's stack, which with 100 VMs
+     * resuming at once made the switches drop frames
+     * (tests/bench/README.md); the VM's own RARP, gratuitous ARP and NA
+     * still go where the pipeline sends them. */
+    if (!port->sw || !port->sw->physnet) {
+        return;
     }
+    queue_announcement(mig, in_port, port->mac, true, 0, NULL);
     for (size_t i = 0; i < port->n_ipv4; i++) {
         queue_announcement(mig, in_port, port->mac, false, port->ipv4[i],
                            NULL);
