@@ -702,14 +702,14 @@ outage: longest run of losses x 2 ms.  Then times in ms after the cutover
 probe sent; RARP: the VM's first RARP on its wire; p-in: the target's
 switch sends it to its controllers; learn: the switch adds the flow that
 the RARP made it learn (self-activation); unbl: the switch's flow table
-loses the blocking flows; node3: the client's node changes the port's flows (the
-re-pointing, without mirroring); VMrx: the first probe reaches the VM after
-that RARP; end: the first probe after the outage that came back was sent.
-stale: lost probes sent in the 100 ms after 'unbl' (and 'node3'), i.e.
-dropped although the flow tables let them through (the datapath's cached
-flows lag them).  unblock:
-the VM's RARP at the target's agent -> unblocking flows in its switch (the
-agent's log).  flows: target pod created -> migration flows in each
+loses the blocking flows; node3: the client's node changes the port's
+flows (the re-pointing, without mirroring); VMrx: the first probe reaches
+the VM after that RARP; end: the first probe after the outage that came
+back was sent.  stale: lost probes sent in the 100 ms after 'learn' (else
+'unbl'; and 'node3'), i.e. dropped although the flow tables let them
+through (the datapath's cached flows lag them).  unblock: the VM's RARP
+at the target's agent -> unblocking flows in its switch (the agent's
+log).  flows: target pod created -> migration flows in each
 node's switch (ms).""")
 HDR = ("%-9s %2s %-12s %4s %4s %6s %5s %5s %5s %5s %5s %5s %5s %5s %5s %7s "
        "%-14s %s")
@@ -769,10 +769,11 @@ for r in recs:
             if t is not None and t - cut < 500000:
                 n3 = rel(t)
             # Probes sent once every flow table let them through (the
-            # target unblocked; without mirroring, node3 re-pointed too),
-            # and lost all the same.
-            if unb is not None:
-                t_ok = cut + max(unb, n3 or 0) * 1000
+            # target unblocked: by the switch itself when it learned the
+            # activation, else by the flow change; without mirroring,
+            # node3 re-pointed too), and lost all the same.
+            if opened is not None:
+                t_ok = cut + max(opened, n3 or 0) * 1000
                 stale = sum(1 for x in p.get("lost_sent_at", [])
                             if t_ok < x * 1e6 < t_ok + 100000)
     note = r["note"]
