@@ -259,7 +259,8 @@ check "the NA unblocked pm on node2" bed_wait_until 5 pm_unblocked
 check "node2's agent says an NA did it" \
     bed_wait_until 5 grep -q 'port pm: NA from the VM' \
     "$(bed_node_dir node2)/agent.log"
-bed_wait_until 5 grep -q 'port pm: unblocked in the switch' \
+check "node2's agent had its unblocking bundle's barrier reply" \
+    bed_wait_until 5 grep -q 'port pm: unblocked in the switch' \
     "$(bed_node_dir node2)/agent.log"
 sleep 0.5
 bed_exec pm2 python3 "$announce" eth0 "$(pod_mac 20)" --rounds 0 \
