@@ -144,14 +144,11 @@ rec.update(json.load(open(base + ".tap")))
 rec["rarp_to_learned_ms"] = None
 if key and resume and rec.get("resume_to_rarp_ms") is not None:
     t_rarp = resume + rec["resume_to_rarp_ms"] / 1000
-    cookie = "cookie=0x9%015x " % int(key, 0)
     try:
-        for line in open(learned):
-            t, _, rest = line.partition(" ")
-            if ("event=ADDED" in rest and cookie in rest
-                    and int(t) / 1e6 >= t_rarp - 0.1):
-                rec["rarp_to_learned_ms"] = round(
-                    (int(t) / 1e6 - t_rarp) * 1000, 3)
+        for t, k in (map(int, l.split()) for l in open(learned)):
+            if k == int(key, 0) and t / 1e6 >= t_rarp - 0.1:
+                rec["rarp_to_learned_ms"] = round((t / 1e6 - t_rarp) * 1000,
+                                                  3)
                 break
     except (OSError, ValueError):
         pass

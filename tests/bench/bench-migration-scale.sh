@@ -312,13 +312,8 @@ learned = {}
 for n in (1, 2, 3):
     path = "%s/learned.node%d" % (out, n)
     if os.path.exists(path):
-        for line in open(path):
-            f = line.split(" ", 1)
-            if len(f) == 2 and "event=ADDED" in f[1]:
-                for word in f[1].split():
-                    if word.startswith("cookie=0x9"):
-                        learned.setdefault((n, int(word[10:].rstrip(","),
-                                                    16)), int(f[0]))
+        for t, key in (map(int, l.split()) for l in open(path)):
+            learned.setdefault((n, key), t)
 switch = []
 cut_to_rarp = []
 vm_cut_to_rarp = {}

@@ -167,19 +167,22 @@ _uplink_forwarding() {
 # learned_monitor NODE LOG [PREFIX...] : in the background (BED_BG_PID,
 # a process group of its own: stop it with "kill -- -PID"), an OpenFlow
 # monitor of the activations NODE's switch learns (table 15: the flow a
-# VM's RARP adds, docs/pipeline.md, "Self-activation"), each line
-# prefixed with the wall clock time (us) it was read at; PREFIX runs it
-# (e.g. "chrt -f 3").  Given no miss_send_len, the monitor gets no
-# packet-ins: it adds nothing to the switch's work but these reports.
+# VM's RARP adds, cookie kind 9, docs/pipeline.md, "Self-activation"):
+# LOG gets "US KEY" for each, the wall clock time (us) the monitor read it
+# at and the port key (decimal); PREFIX runs it (e.g. "chrt -f 3").
+# Given no miss_send_len, the monitor gets no packet-ins: it adds nothing
+# to the switch's work but these reports.
 learned_monitor() {
     local node=$1 log=$2; shift 2
     bed_bg "$node" "$log" setsid "$@" python3 -c '
-import subprocess, sys, time
+import re, subprocess, sys, time
 p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE,
                      stderr=subprocess.STDOUT, text=True)
 for line in p.stdout:
-    sys.stdout.write("%d %s" % (time.time_ns() // 1000, line))
-    sys.stdout.flush()' ovs-ofctl -O OpenFlow15 monitor \
+    m = re.search(r"event=ADDED .*cookie=0x9([0-9a-f]{15})\b", line)
+    if m:
+        print(time.time_ns() // 1000, int(m.group(1), 16), flush=True)
+' ovs-ofctl -O OpenFlow15 monitor \
         "unix:$(bed_node_dir "$node")/br-int.mgmt" \
         'watch:!initial,!delete,!modify,table=15'
 }
