@@ -847,18 +847,30 @@ agent_gates_run(struct lb_agent *agent)
         agent->gates_scanned = true;
     }
 
+    /* A gate comes off once its copy is the port's active one here.  An
+     * interface whose port is not active here (a failed or cancelled
+     * migration's target, or a pod already gone from the API) keeps the
+     * gate it has until the interface itself goes: the flow table stopped
+     * delivering to it, but the datapath's cached flows may still do so
+     * until the switch revalidates them, and that copy's VM never
+     * resumed. */
     struct lb_pipeline_ctx ctx;
     agent_pipeline_ctx(agent, &ctx);
     struct shash want = SHASH_INITIALIZER(&want);
+    struct sset keep = SSET_INITIALIZER(&keep);
     SMAP_FOR_EACH (node, names) {
         const struct lb_port *port = lb_model_find_port(&agent->model,
                                                         node->key);
         if (port && lb_pipeline_port_wants_gate(&ctx, port)) {
             shash_add_once(&want, node->value, &port->mac);
+        } else if (!port || !lb_pipeline_port_active_here(&ctx, port)) {
+            sset_add(&keep, node->value);
         }
     }
-    port_gates_sync(agent->gates, &want, installed >= agent->flows_seqno);
+    port_gates_sync(agent->gates, &want, &keep,
+                    installed >= agent->flows_seqno);
     shash_destroy(&want);
+    sset_destroy(&keep);
 
     const struct sset *closed = port_gates_closed(agent->gates);
     struct sset now = SSET_INITIALIZER(&now);

@@ -103,6 +103,14 @@ lb_pipeline_port_wants_gate(const struct lb_pipeline_ctx *ctx,
             && local_ofport(ctx, port));
 }
 
+bool
+lb_pipeline_port_active_here(const struct lb_pipeline_ctx *ctx,
+                             const struct lb_port *port)
+{
+    return (lb_port_bound_to(port, ctx->chassis)
+            && !blocked_here(ctx, port));
+}
+
 /* Whether the blocked copy of 'port' here is behind its closed gate
  * (port-gate.h), so that the flow table may deliver to it. */
 static bool

@@ -51,6 +51,11 @@ struct lb_port;
 bool lb_pipeline_port_wants_gate(const struct lb_pipeline_ctx *,
                                  const struct lb_port *);
 
+/* Whether 'port' is active on this chassis: bound here (main or additional
+ * chassis) and not a blocked copy. */
+bool lb_pipeline_port_active_here(const struct lb_pipeline_ctx *,
+                                  const struct lb_port *);
+
 /* The meter that rate-limits a local port's packet-ins in the switch: a
  * blocked port's announcements, an unblocked one's router solicitations.
  * One a port (its id is the port's key) so that one port's flood cannot use

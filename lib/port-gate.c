@@ -561,14 +561,15 @@ port_gates_scan(struct port_gates *pg, const struct sset *ifnames)
 
 bool
 port_gates_sync(struct port_gates *pg, const struct shash *want,
-                bool may_open)
+                const struct sset *keep, bool may_open)
 {
     bool changed = false;
     const char *ifname;
 
     if (may_open && pg->sk) {
         SSET_FOR_EACH_SAFE (ifname, &pg->closed) {
-            if (shash_find(want, ifname)) {
+            if (shash_find(want, ifname)
+                || (keep && sset_contains(keep, ifname))) {
                 continue;
             }
             int error = gate_open(pg, ifname);

@@ -50,10 +50,15 @@ void port_gates_scan(struct port_gates *, const struct sset *ifnames);
 
 /* Puts a gate on each interface of 'want' (interface name -> the MAC of
  * the VM behind it, a const struct eth_addr *) that has none; if
- * 'may_open', also removes the gates of interfaces not in 'want'.  Returns
- * true if the set of gated interfaces changed. */
+ * 'may_open', also removes the gates of interfaces in neither 'want' nor
+ * 'keep'.  A gate on an interface in 'keep' stays where it is but none is
+ * put there: a copy that was never activated (its migration failed or was
+ * cancelled) keeps its gate until its interface goes with its pod, since
+ * the switch's datapath may still hold cached flows that deliver to it
+ * after its flow table stopped.  Returns true if the set of gated
+ * interfaces changed. */
 bool port_gates_sync(struct port_gates *, const struct shash *want,
-                     bool may_open);
+                     const struct sset *keep, bool may_open);
 
 /* Whether the gates open themselves on the VM's RARP. */
 bool port_gates_self_open(const struct port_gates *);

@@ -232,6 +232,12 @@ nothing_self_activated() {  # NODE KEY
     ! self_activated "$1" "$2" && ! gate_opened_by_vm "$1"
 }
 has_no_gate() { [ -z "$(node_gates "$1")" ]; }
+# agent_has_no_gates NODE : NODE's agent holds no gate (livebind-ctl
+# status), not even one on an interface that went away.
+agent_has_no_gates() {
+    ovs-appctl -t "$(bed_node_dir "$1")/agent.ctl" status |
+        grep -q '^gates closed: 0$'
+}
 
 # ---- The TCP canary and VMI migration states, shared by the migration
 # tests.  The canary's server writes $LB_BED_DIR/canary.json(.live).
