@@ -57,7 +57,7 @@ bed_trap
 
 # The client's ends run SCHED_FIFO, so that a busy CPU does not delay
 # their messages.
-rt=()
+rt=() portcap_pid=""
 if chrt -f 3 true 2>/dev/null; then rt=(chrt -f 3); fi
 # The UDP echo probes' spacing (ms), and that of a one-way stream from the
 # same client to a port nothing answers on (the marks).  The first client
@@ -97,10 +97,25 @@ start_agents() {  # [ARGS...] : (re)start the three agents
     done
 }
 
-# probes_start MODE I / probes_stop : the client's TCP echo stream and UDP
-# probes around one migration.
+# probes_start MODE I TO / probes_stop : the client's TCP echo stream and
+# UDP probes around one migration to node TO.
 probes_start() {
     local base=$out/$1.$2
+    # What the client sends, where it sends it (its eth0), and what
+    # reaches the target node's underlay (ul0, Geneve), so that the frame
+    # first handed to the VM after its RARP is timed from the moment it
+    # left the client: waiting for the client, its way through the
+    # client's switch, and through the target's.
+    bed_bg "$client" "$base.clientcap.log" "${rt[@]}" python3 \
+        "$srcdir/tests/system/tapcap.py" capture eth0 "$base.client"
+    clientcap_pid=$BED_BG_PID
+    bed_bg "$3" "$base.ulcap.log" "${rt[@]}" python3 \
+        "$srcdir/tests/system/tapcap.py" capture ul0 "$base.underlay"
+    ulcap_pid=$BED_BG_PID
+    bed_wait_until 10 grep -qs ready "$base.client" ||
+        die "$1: no capture on the client"
+    bed_wait_until 10 grep -qs ready "$base.underlay" ||
+        die "$1: no capture on $3's underlay"
     bed_bg "$client" "$base.tcp.log" "${rt[@]}" python3 \
         "$srcdir/tests/system/echo-canary.py" tcp "$vm_ip" 7 "$base.tcp" 10
     tcp_pid=$BED_BG_PID
@@ -115,10 +130,27 @@ probes_start() {
     bed_wait_until 10 test -s "$base.tcp.live" || die "$1: no TCP echoes"
     sleep 0.5
 }
+# port_capture_start MODE I NODE POD : what NODE's switch sends POD (its
+# host-side interface, as the gate lets it through), from now on.
+port_capture_start() {
+    local base=$out/$1.$2 idx hif
+    idx=$(ip -n "${LB_PREFIX}$4" -o link show eth0 |
+        sed -n 's/.*eth0@if\([0-9]*\):.*/\1/p')
+    hif=$(bed_exec "$3" ip -o link | awk -F': ' -v i="$idx" \
+        '$1 == i { sub(/@.*/, "", $2); print $2 }')
+    [ -n "$hif" ] || return 0
+    bed_bg "$3" "$base.portcap.log" "${rt[@]}" python3 \
+        "$srcdir/tests/system/tapcap.py" capture "$hif" "$base.port"
+    portcap_pid=$BED_BG_PID
+    bed_wait_until 10 grep -qs ready "$base.port" || true
+}
 probes_stop() {
     sleep 1
-    kill "$tcp_pid" "$udp_pid" "$mark_pid" 2>/dev/null || true
-    wait "$tcp_pid" "$udp_pid" "$mark_pid" 2>/dev/null || true
+    kill "$tcp_pid" "$udp_pid" "$mark_pid" "$clientcap_pid" "$ulcap_pid" \
+        $portcap_pid 2>/dev/null || true
+    wait "$tcp_pid" "$udp_pid" "$mark_pid" "$clientcap_pid" "$ulcap_pid" \
+        $portcap_pid 2>/dev/null || true
+    portcap_pid=""
 }
 
 # record MODE I FROM TO SRC_POD TGT_POD NOTE : one migration's figures.
@@ -152,6 +184,41 @@ if key and resume and rec.get("resume_to_rarp_ms") is not None:
                 break
     except (OSError, ValueError):
         pass
+# That first frame as it left the client and as it reached the target
+# node's underlay (the same datagram, by its sequence number, in those
+# captures): QEMU's first RARP -> sent (negative: already on its way),
+# sent -> on the target's underlay (the client's switch), and underlay ->
+# on the tap (the target's switch).
+rec["rarp_to_sent_ms"] = rec["sent_to_tap_ms"] = None
+rec["sent_to_ul_ms"] = rec["ul_to_tap_ms"] = None
+rec["ul_to_port_ms"] = rec["port_to_tap_ms"] = None
+first = rec.pop("client_first", None)
+
+def first_seen(path, direction, proto):
+    try:
+        for line in open(path):
+            f = line.split()
+            if len(f) == 8 and f[1] == direction and f[7] == proto:
+                return float(f[0])
+    except (OSError, ValueError):
+        pass
+    return None
+
+if first and "#" in first[1] and rec.get("resume_to_rarp_ms") is not None:
+    t_rarp = resume + rec["resume_to_rarp_ms"] / 1000
+    t_tap = float(first[0])
+    t_sent = first_seen(base + ".client", "to-vm", first[1])
+    t_ul = first_seen(base + ".underlay", "from-vm", first[1] + "@geneve")
+    if t_sent is not None:
+        rec["rarp_to_sent_ms"] = round((t_sent - t_rarp) * 1000, 3)
+        rec["sent_to_tap_ms"] = round((t_tap - t_sent) * 1000, 3)
+        if t_ul is not None:
+            rec["sent_to_ul_ms"] = round((t_ul - t_sent) * 1000, 3)
+            rec["ul_to_tap_ms"] = round((t_tap - t_ul) * 1000, 3)
+            t_port = first_seen(base + ".port", "to-vm", first[1])
+            if t_port is not None:
+                rec["ul_to_port_ms"] = round((t_port - t_ul) * 1000, 3)
+                rec["port_to_tap_ms"] = round((t_tap - t_port) * 1000, 3)
 try:
     rec["unblock_us"] = int(open(base + ".unblock").read())
 except (OSError, ValueError):
@@ -190,9 +257,10 @@ livebind_vm() {  # MODE : a fresh VM on node1, booted and reachable
 
 livebind_migrate() {  # MODE I FROM TO
     local mode=$1 i=$2 from=$3 to=$4 pod=$vm-l$2 vmim=$vm-mig$2 note=""
-    probes_start "$mode" "$i"
+    probes_start "$mode" "$i" "$to"
     qemu_mig_prepare "$vmim" "$from" "$cur_pod" "$to" "$pod" ||
         die "$mode: target pod $pod"
+    port_capture_start "$mode" "$i" "$to" "$pod"
     bed_wait_until 5 on_all_nodes has_migration_flows "$key" ||
         [ "$mode" = no-mirror ] || note="$note migration-flows-missing"
     qemu_mig_target_ready "$vmim" "$pod" || die "$mode: migrate-incoming"
@@ -243,13 +311,14 @@ ovn_vm() {  # the client and the VM as OVN logical ports "oclient", "vm"
 # pod removed.
 ovn_migrate() {  # MODE I FROM TO
     local mode=$1 i=$2 from=$3 to=$4 pod=ovm-l$2 note=""
-    probes_start "$mode" "$i"
+    probes_start "$mode" "$i" "$to"
     ovn_nbctl --wait=hv lsp-set-options vm requested-chassis="$from,$to" \
         activation-strategy=rarp || die "ovn-nbctl"
     bed_pod_add "$to" "$pod" "$QEMU_VM_MAC" "$QEMU_VM_IP" "" vm ||
         die "pod $pod"
     qemu_pod_attach "$pod"
     qemu_tap_capture "$pod"
+    port_capture_start "$mode" "$i" "$to" "$pod"
     qemu_start "$pod" --incoming || die "$mode: target QEMU"
     bed_wait_until 5 ovn_installed "$to" "$pod" || note="$note not-installed"
     bed_wait_until 5 ovn_additional || note="$note no-additional-chassis"
@@ -353,7 +422,12 @@ on the target's tap: pre: frames handed to the VM before RESUME; RARP:
 RESUME -> QEMU's first RARP; client: RESUME -> the client's first frame;
 R>cli: QEMU's first RARP -> the client's first frame (the network's share;
 its floor is one frame's trip, as QEMU announces the VM at resume; the
-client also sends a one-way mark every %s ms); p-in: QEMU's first RARP on
+client also sends a one-way mark every %s ms), split into R>snt: the RARP
+-> that frame leaving the client (negative: already on its way) and trip:
+its way from the client to the tap, itself split into >ul: to the target
+node's underlay (the client's switch) and ul>: from there to the tap, of
+which ul>p: the target's switch, to the pod's interface, and p>tap: the
+kernel's veth and the pod's bridge; p-in: QEMU's first RARP on
 the tap -> livebind's target agent logs its packet-in (the log's ms
 resolution); learn: QEMU's first RARP on the tap -> the flow it made the
 target's switch learn, its copy unblocked there (self-activation; an
@@ -361,14 +435,16 @@ OpenFlow monitor's reading); unblock: the agent's packet-in -> its
 unblocking bundle's barrier reply (the agent's figure); at the client: UDP probes lost (every
 %s ms) and the longest run of them x %s ms, the TCP echo stream's longest
 gap (includes the guest's own slow start).""" % (MARK_MS, UDP_MS, UDP_MS))
-H = "%-9s %2s %-12s %5s %8s %4s %6s %7s %6s %5s %6s %7s %5s %7s %7s %s"
+H = ("%-9s %2s %-12s %5s %8s %4s %6s %7s %6s %6s %5s %5s %5s %5s %5s %5s"
+     " %6s %7s %5s %7s %7s %s")
 print(H % ("mode", "#", "path", "down", "stop>res", "pre", "RARP", "client",
-           "R>cli", "p-in", "learn", "unblock", "lost", "outage", "TCP gap",
-           "notes"))
-print(H % ("", "", "", "ms", "ms", "", "ms", "ms", "ms", "ms", "ms", "us", "",
-           "ms", "ms", ""))
+           "R>cli", "R>snt", "trip", ">ul", "ul>", "ul>p", "p>tap", "p-in",
+           "learn", "unblock", "lost", "outage", "TCP gap", "notes"))
+print(H % ("", "", "", "ms", "ms", "", "ms", "ms", "ms", "ms", "ms", "ms",
+           "ms", "ms", "ms", "ms", "ms", "us", "", "ms", "ms", ""))
 per = {m: {"down": [], "s2r": [], "rarp": [], "client": [], "lost": [],
-           "r2c": [],
+           "r2c": [], "r2s": [], "trip": [], "to_ul": [], "ul_tap": [],
+           "ul_port": [], "port_tap": [],
            "outage": [], "gap": [], "pre": [], "pin": [], "unblock": [],
            "learn": [],
            "tcp_lost": 0, "panics": 0,
@@ -391,6 +467,11 @@ for r in recs:
                fmt(r["stop_resume"]), fmt(r.get("to_vm_before_resume")),
                fmt(r.get("resume_to_rarp_ms"), 2),
                fmt(r.get("resume_to_client_ms"), 2), fmt(r2c, 2),
+               fmt(r.get("rarp_to_sent_ms"), 2),
+               fmt(r.get("sent_to_tap_ms"), 2),
+               fmt(r.get("sent_to_ul_ms"), 2), fmt(r.get("ul_to_tap_ms"), 2),
+               fmt(r.get("ul_to_port_ms"), 2),
+               fmt(r.get("port_to_tap_ms"), 2),
                fmt(r.get("rarp_to_pin_ms")),
                fmt(r.get("rarp_to_learned_ms"), 2), fmt(r.get("unblock_us")),
                fmt(u.get("lost")),
@@ -399,6 +480,12 @@ for r in recs:
     for k, v in (("down", r["downtime"]), ("s2r", r["stop_resume"]),
                  ("rarp", r.get("resume_to_rarp_ms")),
                  ("client", r.get("resume_to_client_ms")), ("r2c", r2c),
+                 ("r2s", r.get("rarp_to_sent_ms")),
+                 ("trip", r.get("sent_to_tap_ms")),
+                 ("to_ul", r.get("sent_to_ul_ms")),
+                 ("ul_tap", r.get("ul_to_tap_ms")),
+                 ("ul_port", r.get("ul_to_port_ms")),
+                 ("port_tap", r.get("port_to_tap_ms")),
                  ("lost", u.get("lost")), ("outage", outage),
                  ("gap", t.get("max_gap_ms")),
                  ("pre", r.get("to_vm_before_resume")),
@@ -438,6 +525,18 @@ rows = [
      lambda p: med_max(p["client"], 2)),
     ("first RARP -> client's first frame med/max",
      lambda p: med_max(p["r2c"], 2), "<= 1 / 2 ms"),
+    ("  of which: RARP -> it left the client",
+     lambda p: med_max(p["r2s"], 2)),
+    ("  of which: its trip, client -> tap",
+     lambda p: med_max(p["trip"], 2)),
+    ("    client -> target node (client's switch)",
+     lambda p: med_max(p["to_ul"], 2)),
+    ("    target node -> tap",
+     lambda p: med_max(p["ul_tap"], 2)),
+    ("      target's switch -> pod's interface",
+     lambda p: med_max(p["ul_port"], 2)),
+    ("      pod's interface -> tap (kernel)",
+     lambda p: med_max(p["port_tap"], 2)),
     ("first RARP -> unblocked in the switch",
      lambda p: pct3(p["learn"]), "p99 <= 1 ms"),
     ("RARP -> agent's packet-in med/max (ms)", lambda p: med_max(p["pin"])),

@@ -7,7 +7,9 @@
       record every frame on IFNAME (an AF_PACKET socket, kernel receive
       timestamps) until SIGTERM: one line a frame, flushed at once,
       "SEC.NSEC DIR ETHERTYPE SRC-MAC DST-MAC IP-SRC IP-DST PROTO", PROTO
-      with ":SPORT>DPORT" for TCP and UDP, where DIR is
+      with ":SPORT>DPORT" for TCP and UDP (and "#N" for UDP, the
+      datagram's first 8 bytes as a sequence number; a Geneve frame as
+      the frame it carries, PROTO suffixed "@geneve"), where DIR is
       "to-vm" for a frame the kernel hands to the tap (QEMU reads it into
       the guest) and "from-vm" for one QEMU writes; "ready" on the first
       line once bound
@@ -15,8 +17,9 @@
       print JSON: frames to the VM before RESUME-EPOCH (seconds, QEMU's
       RESUME event), QEMU's first RARP after it (ms after RESUME), the
       client's first frame to the VM after it (ms after RESUME and after
-      the first RARP), and the guest's first gratuitous ARP (ms after
-      RESUME)
+      the first RARP; "client_first": that frame's time and protocol
+      field, to find it in a capture at the client), and the guest's
+      first gratuitous ARP (ms after RESUME)
 
 Why the tap: under TCG the guest itself answers slowly for ~100 ms after
 it resumes (cold translation cache), so the network's share of a cutover
@@ -37,6 +40,46 @@ def fmt_mac(b):
     return ":".join("%02x" % x for x in b)
 
 
+GENEVE_PORT = 6081
+
+
+def describe(data):
+    """A frame's "ETHERTYPE SRC-MAC DST-MAC IP-SRC IP-DST PROTO" fields.  A
+    Geneve frame is described by the frame it carries, its PROTO field
+    suffixed "@geneve" (an underlay capture times the same frame on its
+    way between two switches)."""
+    etype = struct.unpack("!H", data[12:14])[0]
+    ipsrc = ipdst = proto = "-"
+    if etype == 0x0800 and len(data) >= 34:
+        ipsrc = socket.inet_ntoa(data[26:30])
+        ipdst = socket.inet_ntoa(data[30:34])
+        ihl = (data[14] & 0xf) * 4
+        proto = {6: "tcp", 17: "udp", 1: "icmp"}.get(data[23], "ip")
+        udp = 14 + ihl
+        if proto in ("tcp", "udp") and len(data) >= udp + 4:
+            sport, dport = struct.unpack("!HH", data[udp:udp + 4])
+            proto += ":%d>%d" % (sport, dport)
+            if proto.startswith("udp:") and dport == GENEVE_PORT:
+                inner = udp + 16 + (data[udp + 8] & 0x3f) * 4
+                if len(data) >= inner + 14:
+                    return describe(data[inner:]) + "@geneve"
+        if proto.startswith("udp:") and len(data) >= udp + 16:
+            # echo-canary.py's datagrams begin with their sequence
+            # number: the same frame found in two captures.
+            proto += "#%d" % struct.unpack("!Q", data[udp + 8:udp + 16])[0]
+    elif etype == 0x86dd and len(data) >= 54:
+        ipsrc = socket.inet_ntop(socket.AF_INET6, data[22:38])
+        ipdst = socket.inet_ntop(socket.AF_INET6, data[38:54])
+        proto = {6: "tcp", 17: "udp", 58: "icmp6"}.get(data[20], "ip6")
+        if proto in ("tcp", "udp") and len(data) >= 58:
+            proto += ":%d>%d" % struct.unpack("!HH", data[54:58])
+    elif etype == 0x0806 and len(data) >= 42:
+        ipsrc = socket.inet_ntoa(data[28:32])
+        ipdst = socket.inet_ntoa(data[38:42])
+    return "%04x %s %s %s %s %s" % (etype, fmt_mac(data[6:12]),
+                                    fmt_mac(data[0:6]), ipsrc, ipdst, proto)
+
+
 def capture(ifname, out):
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
                          socket.htons(ETH_P_ALL))
@@ -52,7 +95,7 @@ def capture(ifname, out):
         sys.exit(0)
     signal.signal(signal.SIGTERM, stop)
     while True:
-        data, anc, _, addr = sock.recvmsg(128, 64)
+        data, anc, _, addr = sock.recvmsg(256, 64)
         ts = None
         for level, typ, val in anc:
             if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS:
@@ -61,28 +104,7 @@ def capture(ifname, out):
         if ts is None or len(data) < 14:
             continue
         direction = "to-vm" if addr[2] == PACKET_OUTGOING else "from-vm"
-        etype = struct.unpack("!H", data[12:14])[0]
-        ipsrc = ipdst = proto = "-"
-        if etype == 0x0800 and len(data) >= 34:
-            ipsrc = socket.inet_ntoa(data[26:30])
-            ipdst = socket.inet_ntoa(data[30:34])
-            ihl = (data[14] & 0xf) * 4
-            proto = {6: "tcp", 17: "udp", 1: "icmp"}.get(data[23], "ip")
-            if proto in ("tcp", "udp") and len(data) >= 14 + ihl + 4:
-                proto += ":%d>%d" % struct.unpack(
-                    "!HH", data[14 + ihl:18 + ihl])
-        elif etype == 0x86dd and len(data) >= 54:
-            ipsrc = socket.inet_ntop(socket.AF_INET6, data[22:38])
-            ipdst = socket.inet_ntop(socket.AF_INET6, data[38:54])
-            proto = {6: "tcp", 17: "udp", 58: "icmp6"}.get(data[20], "ip6")
-            if proto in ("tcp", "udp") and len(data) >= 58:
-                proto += ":%d>%d" % struct.unpack("!HH", data[54:58])
-        elif etype == 0x0806 and len(data) >= 42:
-            ipsrc = socket.inet_ntoa(data[28:32])
-            ipdst = socket.inet_ntoa(data[38:42])
-        f.write("%s %s %04x %s %s %s %s %s\n" % (
-            ts, direction, etype, fmt_mac(data[6:12]), fmt_mac(data[0:6]),
-            ipsrc, ipdst, proto))
+        f.write("%s %s %s\n" % (ts, direction, describe(data)))
         f.flush()
 
 
@@ -91,7 +113,8 @@ def analyze(out, vm_mac, client_ip, resume):
     res = {"to_vm_before_resume": 0, "to_vm_before_resume_first": None,
            "resume_to_rarp_ms": None, "resume_to_client_ms": None,
            "rarp_to_client_ms": None, "resume_to_garp_ms": None,
-           "resume_to_rarp2_ms": None, "rarps": 0}
+           "resume_to_rarp2_ms": None, "rarps": 0,
+           "client_first": None}
     rarp = None
     with open(out) as f:
         for line in f:
@@ -99,7 +122,7 @@ def analyze(out, vm_mac, client_ip, resume):
             if len(fields) != 8:
                 continue
             t = float(fields[0])
-            direction, etype, src, _, ipsrc, ipdst, _ = fields[1:]
+            direction, etype, src, _, ipsrc, ipdst, proto = fields[1:]
             if direction == "to-vm" and t < resume:
                 if not res["to_vm_before_resume"]:
                     res["to_vm_before_resume_first"] = line.strip()
@@ -122,6 +145,7 @@ def analyze(out, vm_mac, client_ip, resume):
             elif (direction == "to-vm" and ipsrc == client_ip
                   and res["resume_to_client_ms"] is None and t >= resume):
                 res["resume_to_client_ms"] = round(ms, 3)
+                res["client_first"] = [fields[0], proto]
                 if rarp is not None:
                     res["rarp_to_client_ms"] = round((t - rarp) * 1000, 3)
     return res
