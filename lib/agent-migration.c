@@ -63,6 +63,13 @@ struct lb_agent_migration {
      * server says so: port name -> migration UID (or ""). */
     struct shash local_activations;
 
+    /* Ports whose copy here the switch unblocked itself on the VM's RARP
+     * (self-activation, pipeline.c), which the agent has yet to take over
+     * in its own flows: port name -> when it does at the latest
+     * (time_msec(), a long long int).  See
+     * lb_agent_migration_packet_in(). */
+    struct shash deferred;
+
     struct ovs_list activations;    /* "struct lb_activation", newest first. */
     size_t n_activations;
     struct ovs_list announcements;  /* Packet-outs to send after the flows. */
@@ -98,7 +105,15 @@ struct lb_activation {
     uint64_t seqno;                 /* Flows seqno that unblocks. */
     bool told;                      /* Logged and recorded (after the
                                      * unblocking bundle went out). */
+    bool self_unblocked;            /* The switch unblocked it itself on
+                                     * the RARP; no bundle of the agent's
+                                     * was needed. */
 };
+
+/* How long at most the agent leaves a copy that unblocked itself in the
+ * switch before it takes it over in its own flows, if the API server has
+ * not shown the activation by then (lb_agent_migration_packet_in()). */
+#define TAKEOVER_SETTLE_MSEC 250
 
 /* A packet to send through the pipeline as if from 'in_port', once the
  * flows numbered 'seqno' are in the switch (0: at once). */
@@ -116,6 +131,7 @@ lb_agent_migration_create(const struct lb_agent_view *view)
     struct lb_agent_migration *mig = xzalloc(sizeof *mig);
     mig->view = view;
     shash_init(&mig->local_activations);
+    shash_init(&mig->deferred);
     ovs_list_init(&mig->activations);
     ovs_list_init(&mig->announcements);
     lb_migration_table_init(&mig->migrations);
@@ -157,6 +173,7 @@ lb_agent_migration_destroy(struct lb_agent_migration *mig)
         free(an);
     }
     shash_destroy_free_data(&mig->local_activations);
+    shash_destroy_free_data(&mig->deferred);
     lb_migration_table_destroy(&mig->migrations);
     shash_destroy_free_data(&mig->logged);
     sset_destroy(&mig->owner_writes);
@@ -273,11 +290,18 @@ port_migration_uid(const struct lb_agent_migration *mig,
 static void
 activate(struct lb_agent_migration *mig, const struct lb_port *port,
          ofp_port_t in_port, enum lb_announce_kind announcement,
-         long long int seen_usec, const char *with)
+         long long int seen_usec, const char *with, bool self_unblocked)
 {
     const char *kind = lb_announce_kind_to_string(announcement);
 
-    free(shash_replace(&mig->local_activations, port->name, xstrdup("")));
+    if (self_unblocked) {
+        long long int *due = xmalloc(sizeof *due);
+        *due = time_msec() + TAKEOVER_SETTLE_MSEC;
+        free(shash_replace(&mig->deferred, port->name, due));
+    } else {
+        free(shash_replace(&mig->local_activations, port->name,
+                           xstrdup("")));
+    }
 
     struct lb_activation *a = xzalloc(sizeof *a);
     a->port = xstrdup(port->name);
@@ -290,6 +314,7 @@ activate(struct lb_agent_migration *mig, const struct lb_port *port,
     a->kind = announcement;
     a->in_port = in_port;
     a->with = nullable_xstrdup(with);
+    a->self_unblocked = self_unblocked;
     ovs_list_push_front(&mig->activations, &a->list_node);
     if (++mig->n_activations > MAX_ACTIVATIONS) {
         struct lb_activation *old = CONTAINER_OF(
@@ -381,16 +406,18 @@ tell_activations(struct lb_agent_migration *mig)
  * NICs' copies here, blocked for the same migration, are unblocked too
  * (multinic.h), and named in 'unblock'.  The VM runs with all of its NICs
  * at once: none should wait for its own announcement, which a guest or a
- * lossy moment could hold back. */
-static void
+ * lossy moment could hold back.  With 'unblock' NULL, only counts them.
+ * Returns how many there are. */
+static size_t
 activate_siblings(struct lb_agent_migration *mig, const struct lb_port *port,
                   enum lb_announce_kind kind, long long int now,
                   struct svec *unblock)
 {
     const struct lb_logical_port *lp = find_logical_port(mig, port->name);
     if (!lp || !lp->vm) {
-        return;
+        return 0;
     }
+    size_t n = 0;
     const char *uid = port_migration_uid(mig, port);
     const struct lb_port *other;
     HMAP_FOR_EACH (other, node, &mig->view->model->ports) {
@@ -408,13 +435,32 @@ activate_siblings(struct lb_agent_migration *mig, const struct lb_port *port,
             || strcmp(port_migration_uid(mig, other), uid)) {
             continue;
         }
-        activate(mig, other, u16_to_ofp(ofport), kind, now, port->name);
-        svec_add(unblock, other->name);
+        n++;
+        if (unblock) {
+            activate(mig, other, u16_to_ofp(ofport), kind, now, port->name,
+                     false);
+            svec_add(unblock, other->name);
+        }
     }
+    return n;
 }
 
 /* Handles a packet-in.  Stores in 'unblock' the names of the ports the core
- * must unblock now (then call lb_agent_migration_unblocked()). */
+ * must unblock now (then call lb_agent_migration_unblocked()).
+ *
+ * A self-activating copy's RARP comes with its own reason,
+ * LB_PIN_ANNOUNCE_LEARNED, from the very flow that has just unblocked the
+ * copy in the switch (pipeline.c, self-activation).  Such a copy on an
+ * overlay, alone of its VM's NICs to migrate here, is not unblocked in a
+ * bundle at once: in the userspace datapath the switch's main thread,
+ * which commits the bundle, also forwards, and the resumed VM's first
+ * frames would wait in its sockets for the commit (tests/bench/README.md,
+ * "Where the client's first frame waits").  The agent takes the copy over
+ * in its flows when it next derives the port with the activation (its own
+ * write of it, back from the API server) or TAKEOVER_SETTLE_MSEC later
+ * (lb_agent_migration_takeovers_due()).  A provider network's copy is
+ * unblocked at once: the agent's announcements to the fabric wait for
+ * that bundle. */
 void
 lb_agent_migration_packet_in(struct lb_agent_migration *mig,
                              const struct ofputil_packet_in *pin,
@@ -428,7 +474,8 @@ lb_agent_migration_packet_in(struct lb_agent_migration *mig,
     if (pin->userdata_len == sizeof reason) {
         memcpy(&reason, pin->userdata, sizeof reason);
     }
-    if (ntohl(reason) != LB_PIN_ANNOUNCE) {
+    bool learned = ntohl(reason) == LB_PIN_ANNOUNCE_LEARNED;
+    if (ntohl(reason) != LB_PIN_ANNOUNCE && !learned) {
         VLOG_DBG_RL(&rl, "packet-in with unknown userdata ignored");
         return;
     }
@@ -458,12 +505,55 @@ lb_agent_migration_packet_in(struct lb_agent_migration *mig,
                      "and addresses: ignored", port->name);
         return;
     }
-    if (!port->additional_blocked) {
+    if (!port->additional_blocked || shash_find(&mig->deferred, port->name)) {
         return;                 /* Already active: a later QEMU round. */
     }
-    activate(mig, port, in_port, kind, now, NULL);
-    svec_add(unblock, port->name);
-    activate_siblings(mig, port, kind, now, unblock);
+    bool self_unblocked = (learned && kind == LB_ANNOUNCE_RARP
+                           && (!port->sw || !port->sw->physnet)
+                           && !activate_siblings(mig, port, kind, now,
+                                                 NULL));
+    activate(mig, port, in_port, kind, now, NULL, self_unblocked);
+    if (!self_unblocked) {
+        svec_add(unblock, port->name);
+        activate_siblings(mig, port, kind, now, unblock);
+    }
+}
+
+/* Stores in 'unblock' the ports that unblocked themselves in the switch
+ * and that the API server has not shown activated within
+ * TAKEOVER_SETTLE_MSEC: the core unblocks them in its flows now (then
+ * call lb_agent_migration_unblocked()), and the derived model keeps them
+ * so (lb_agent_migration_apply_local()). */
+void
+lb_agent_migration_takeovers_due(struct lb_agent_migration *mig,
+                                 struct svec *unblock)
+{
+    long long int now = time_msec();
+    struct shash_node *node;
+    SHASH_FOR_EACH_SAFE (node, &mig->deferred) {
+        const long long int *due = node->data;
+        if (*due <= now) {
+            svec_add(unblock, node->name);
+            free(shash_replace(&mig->local_activations, node->name,
+                               xstrdup("")));
+            free(node->data);
+            shash_delete(&mig->deferred, node);
+        }
+    }
+}
+
+/* When lb_agent_migration_takeovers_due() has something to do next
+ * (time_msec()), LLONG_MAX if never. */
+long long int
+lb_agent_migration_next_takeover(const struct lb_agent_migration *mig)
+{
+    long long int next = LLONG_MAX;
+    const struct shash_node *node;
+    SHASH_FOR_EACH (node, &mig->deferred) {
+        const long long int *due = node->data;
+        next = MIN(next, *due);
+    }
+    return next;
 }
 
 /* The core has unblocked the port of the latest activation in the desired
@@ -475,6 +565,9 @@ lb_agent_migration_unblocked(struct lb_agent_migration *mig,
     /* The latest activations: one announcement's, its VM's NICs'. */
     struct lb_activation *a;
     LIST_FOR_EACH (a, list_node, &mig->activations) {
+        if (a->self_unblocked) {
+            continue;           /* No bundle of the agent's unblocked it. */
+        }
         if (a->seqno) {
             break;
         }
@@ -507,6 +600,18 @@ lb_agent_migration_apply_local(struct lb_agent_migration *mig,
             continue;
         }
         port->additional_blocked = false;
+    }
+    /* A copy that unblocked itself is the API's to show activated; once it
+     * does (or the migration moved on), there is nothing left to take
+     * over. */
+    SHASH_FOR_EACH_SAFE (node, &mig->deferred) {
+        const struct lb_port *port = lb_model_find_port(model, node->name);
+        if (!port || !port->additional_chassis
+            || strcmp(port->additional_chassis, mig->view->chassis)
+            || !port->additional_blocked) {
+            free(node->data);
+            shash_delete(&mig->deferred, node);
+        }
     }
 }
 
@@ -658,7 +763,25 @@ lb_agent_migration_run(struct lb_agent_migration *mig)
 
     struct lb_activation *a;
     LIST_FOR_EACH (a, list_node, &mig->activations) {
-        if (!a->installed_usec && installed >= a->seqno) {
+        if (!a->installed_usec && a->self_unblocked) {
+            /* The switch did it as it sent the packet-in: there is no
+             * round trip of the agent's to measure, and the latency from
+             * the packet-in to the unblocked switch is 0. */
+            a->installed_usec = time_usec();
+            VLOG_INFO("port %s: unblocked in the switch by the VM's %s "
+                      "itself (self-activation); the agent takes it over "
+                      "in its flows once the API server shows it, or "
+                      "within %d ms", a->port, a->cause,
+                      TAKEOVER_SETTLE_MSEC);
+            lb_histogram_observe(&mig->activation_latency[a->kind], 0);
+            ask_event(mig, a->port, false, "LiveMigrationActivated",
+                      "Activate", xasprintf(
+                          "the VM's copy on %s is unblocked on its %s: 0 us "
+                          "from the announcement to the unblocked switch "
+                          "(the switch unblocked it itself, "
+                          "self-activation)", mig->view->chassis,
+                          a->cause));
+        } else if (!a->installed_usec && installed >= a->seqno) {
             a->installed_usec = time_usec();
             long long int latency = a->installed_usec - a->seen_usec;
             VLOG_INFO("port %s: unblocked in the switch %lld us after the "
@@ -851,7 +974,9 @@ lb_agent_migration_put_metrics(const struct lb_agent_migration *mig,
     lb_metrics_family(page, name, LB_METRIC_HISTOGRAM,
                       "On the target node: from the VM's announcement "
                       "(packet-in) to the switch's barrier reply for the "
-                      "flows that unblock its port, by announcement.");
+                      "flows that unblock its port, by announcement; 0 "
+                      "when the switch unblocked it itself on the VM's "
+                      "RARP (self-activation).");
     for (int kind = LB_ANNOUNCE_RARP; kind <= LB_ANNOUNCE_NA; kind++) {
         const char *labels[] = {
             "announcement", lb_announce_kind_to_string(kind), NULL
@@ -931,7 +1056,10 @@ lb_agent_migration_format(const struct lb_agent_migration *mig,
         ds_put_format(s, "  %s migration %s: %s", a->port,
                       a->migration_uid[0] ? a->migration_uid : "?",
                       a->cause);
-        if (a->installed_usec) {
+        if (a->self_unblocked) {
+            ds_put_cstr(s, ", unblocked by it in the switch "
+                        "(self-activation)\n");
+        } else if (a->installed_usec) {
             ds_put_format(s, ", switch latency %lld us (announcement to "
                           "unblocked)\n", a->installed_usec - a->seen_usec);
         } else {

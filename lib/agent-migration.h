@@ -28,6 +28,10 @@ void lb_agent_migration_destroy(struct lb_agent_migration *);
 void lb_agent_migration_packet_in(struct lb_agent_migration *,
                                   const struct ofputil_packet_in *,
                                   struct svec *unblock);
+void lb_agent_migration_takeovers_due(struct lb_agent_migration *,
+                                      struct svec *unblock);
+long long int lb_agent_migration_next_takeover(
+    const struct lb_agent_migration *);
 void lb_agent_migration_unblocked(struct lb_agent_migration *,
                                   uint64_t flows_seqno);
 void lb_agent_migration_apply_local(struct lb_agent_migration *,

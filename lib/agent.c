@@ -143,6 +143,8 @@ struct lb_agent {
 static lb_metrics_render_cb agent_put_metrics;
 
 static ofctrl_packet_in_cb agent_packet_in;
+static bool agent_unblock(struct lb_agent *, const struct svec *);
+static void agent_takeovers_run(struct lb_agent *);
 static ofctrl_aggregate_cb agent_handover_count;
 
 /* Connects to the Kubernetes API and starts the parts that need it. */
@@ -957,6 +959,7 @@ lb_agent_run(struct lb_agent *agent)
             agent->gateway_next_sync = 0;
         }
         agent_gateway_run(agent);
+        agent_takeovers_run(agent);
         agent_gates_run(agent);
         agent_check_incremental(agent);
         ofctrl_put(agent->ofctrl, &agent->flows, agent->flows_seqno);
@@ -1002,6 +1005,13 @@ lb_agent_wait(struct lb_agent *agent)
     ofctrl_wait(agent->ofctrl);
     if (agent->handover_polling) {
         poll_timer_wait_until(agent->next_handover_poll);
+    }
+    if (agent->view.ready) {
+        long long int next = lb_agent_migration_next_takeover(
+            agent->migration);
+        if (next != LLONG_MAX) {
+            poll_timer_wait_until(next);
+        }
     }
     lb_agent_ra_wait(agent->ra);
     lb_agent_admit_wait(agent->admit);
@@ -1118,11 +1128,22 @@ agent_packet_in(void *agent_, const struct ofputil_packet_in *pin)
     }
     struct svec unblock = SVEC_EMPTY_INITIALIZER;
     lb_agent_migration_packet_in(agent->migration, pin, &unblock);
+    bool unblocked = agent_unblock(agent, &unblock);
+    svec_destroy(&unblock);
+    return unblocked;
+}
+
+/* Unblocks the ports named in 'unblock' in the desired flows, for the
+ * migration part (lb_agent_migration_unblocked()).  Returns true if any
+ * was. */
+static bool
+agent_unblock(struct lb_agent *agent, const struct svec *unblock)
+{
     bool unblocked = false;
-    for (size_t i = 0; i < unblock.n; i++) {
+    for (size_t i = 0; i < unblock->n; i++) {
         struct lb_port *port = lb_model_find_port(&agent->model,
-                                                  unblock.names[i]);
-        if (port) {
+                                                  unblock->names[i]);
+        if (port && port->additional_blocked) {
             port->additional_blocked = false;
             struct lb_pipeline_ctx ctx;
             agent_pipeline_ctx(agent, &ctx);
@@ -1131,13 +1152,26 @@ agent_packet_in(void *agent_, const struct ofputil_packet_in *pin)
             unblocked = true;
         }
     }
-    svec_destroy(&unblock);
     if (unblocked) {
         agent->flows_seqno++;
         lb_agent_migration_unblocked(agent->migration, agent->flows_seqno);
-        return true;
     }
-    return false;
+    return unblocked;
+}
+
+/* The copies that unblocked themselves in the switch and that the API
+ * server has not shown activated in time: taken over in the flows. */
+static void
+agent_takeovers_run(struct lb_agent *agent)
+{
+    struct svec unblock = SVEC_EMPTY_INITIALIZER;
+    lb_agent_migration_takeovers_due(agent->migration, &unblock);
+    if (unblock.n) {
+        VLOG_INFO("taking over %"PRIuSIZE" self-activated port(s) the API "
+                  "server has not shown activated", unblock.n);
+        agent_unblock(agent, &unblock);
+    }
+    svec_destroy(&unblock);
 }
 
 void

@@ -123,6 +123,9 @@
 /* Packet-in reasons, carried in the controller action's userdata as 4
  * bytes, big-endian. */
 #define LB_PIN_ANNOUNCE 1     /* RARP/GARP/NA from a blocked port. */
+#define LB_PIN_ANNOUNCE_LEARNED 3 /* A self-activating blocked copy's RARP,
+                                   * which has just activated the copy in
+                                   * the switch (learn()). */
 #define LB_PIN_RS       2     /* IPv6 router solicitation: the agent
                                * answers with the switch's RA. */
 #define LB_PIN_SVC_CT   10    /* A Service handover record from a

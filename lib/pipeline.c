@@ -178,7 +178,10 @@ put_announcement_actions(const struct lb_pipeline_ctx *ctx,
                       PRIO_PORT, lb_cookie(LB_COOKIE_ACTIVATED, port->key,
                                            false));
     }
-    put_to_agent(actions, LB_PIN_ANNOUNCE, port->key);
+    /* Its own reason: the agent then knows the switch has unblocked the
+     * copy already (agent-migration.c). */
+    put_to_agent(actions, self && rarp ? LB_PIN_ANNOUNCE_LEARNED
+                 : LB_PIN_ANNOUNCE, port->key);
     if (self && rarp) {
         /* The flow just learned is not visible to this packet. */
         ds_put_format(actions, ",set_field:0x3/0x3->"LB_REG_ACTIVATION

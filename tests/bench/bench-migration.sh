@@ -383,9 +383,12 @@ migrate() {
     cutover_and_announce "$guest" "$vm_mac" "$cur_up" "$up" ||
         die "cutover"
     if bed_wait_until 5 unblocked_since "$to" "$before"; then
+        # None when the switch unblocked the copy itself (self-activation:
+        # the agent sends no bundle then).
         unblock=$(grep 'unblocked in the switch' \
                   "$(bed_node_dir "$to")/agent.log" | tail -1 |
                   sed -n 's/.*switch \([0-9]*\) us after.*/\1/p')
+        unblock=${unblock:--}
     else
         unblock=-
         note="$note not-unblocked"

@@ -151,6 +151,17 @@ fault_api-cut() {
             vm_migrate_cutover vm1
         grep 'unblocked in the switch' "$(bed_node_dir "$node")/agent.log" |
             tail -1 | sed 's/.*|/    /'
+        # The switch unblocked the copy itself; with no API server to
+        # show the activation, the agent takes it over by itself.
+        if grep -q "unblocked in the switch by the VM's RARP" \
+                "$(bed_node_dir "$node")/agent.log"; then
+            check "$1: without the API, the agent took the copy over" \
+                bed_wait_until 5 grep -q \
+                "taking over 1 self-activated port(s) the API server" \
+                "$(bed_node_dir "$node")/agent.log"
+            check "$1: ... in its flows" port_not_blocked "$node" \
+                "${VM_KEY[vm1]}"
+        fi
     fi
     local left=$(( 5000000 - (${EPOCHREALTIME/./} - ${t0/./}) ))
     [ "$left" -le 0 ] || sleep "$((left / 1000000)).$(printf %06d $((left % 1000000)))"

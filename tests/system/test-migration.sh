@@ -128,6 +128,12 @@ for i in $(node_gates node2); do
     done
 done
 kill -CONT "$(agent_pid node2)"
+# The RARP's packet-in came from the flow that learned the activation: the
+# agent sends no bundle for it then, and takes the copy over in its flows
+# once the API server shows the activation (or 250 ms later).
+check "the agent knew that the switch had unblocked the copy itself" \
+    bed_wait_until 5 grep -Eq "unblocked in the switch by the VM's RARP on ofport [0-9]+ itself" \
+    "$(bed_node_dir node2)/agent.log"
 check "the agent then unblocked the port on node2" \
     bed_wait_until 5 port_not_blocked node2 "$key"
 check "... and the switch forgot the learned activation with the flows" \

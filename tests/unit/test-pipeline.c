@@ -502,7 +502,7 @@ test_gated_blocked_copy(void **state)
         "reg10=0/0x2,rarp,dl_src=0a:58:0a:00:00:05,arp_op=3,"
         "arp_sha=0a:58:0a:00:00:05 actions=learn(table=15,priority=100,"
         "cookie=0x9000000000000005,delete_learned,NXM_NX_REG14[],"
-        "load:0x1->NXM_NX_REG10[0]),controller(userdata=00.00.00.01,"
+        "load:0x1->NXM_NX_REG10[0]),controller(userdata=00.00.00.03,"
         "meter_id=5),set_field:0x3/0x3->reg10,resubmit(,10)\n");
     /* A GARP activates nothing by itself: the agent checks it. */
     assert_has_flow(got,
