@@ -402,22 +402,27 @@ tell_activations(struct lb_agent_migration *mig)
     }
 }
 
+/* The ofport of 'port''s interface on this node, 0 if none. */
+static int
+iface_ofport(const struct lb_agent_migration *mig, const struct lb_port *port)
+{
+    return simap_get(ovs_bridge_iface_ofports(mig->view->bridge),
+                     port->name);
+}
+
 /* The VM resumed on this node, as 'port''s announcement shows: its other
- * NICs' copies here, blocked for the same migration, are unblocked too
- * (multinic.h), and named in 'unblock'.  The VM runs with all of its NICs
- * at once: none should wait for its own announcement, which a guest or a
- * lossy moment could hold back.  With 'unblock' NULL, only counts them.
- * Returns how many there are. */
-static size_t
-activate_siblings(struct lb_agent_migration *mig, const struct lb_port *port,
-                  enum lb_announce_kind kind, long long int now,
-                  struct svec *unblock)
+ * NICs' copies here, blocked for the same migration, are to be unblocked
+ * too (multinic.h).  Stores their names in 'siblings'.  The VM runs with
+ * all of its NICs at once: none should wait for its own announcement,
+ * which a guest or a lossy moment could hold back. */
+static void
+blocked_siblings(const struct lb_agent_migration *mig,
+                 const struct lb_port *port, struct svec *siblings)
 {
     const struct lb_logical_port *lp = find_logical_port(mig, port->name);
     if (!lp || !lp->vm) {
-        return 0;
+        return;
     }
-    size_t n = 0;
     const char *uid = port_migration_uid(mig, port);
     const struct lb_port *other;
     HMAP_FOR_EACH (other, node, &mig->view->model->ports) {
@@ -428,21 +433,13 @@ activate_siblings(struct lb_agent_migration *mig, const struct lb_port *port,
         }
         const struct lb_logical_port *olp = find_logical_port(mig,
                                                               other->name);
-        int ofport = simap_get(ovs_bridge_iface_ofports(mig->view->bridge),
-                               other->name);
         if (!olp || !olp->vm || strcmp(olp->vm, lp->vm)
-            || strcmp(olp->ns, lp->ns) || !ofport
+            || strcmp(olp->ns, lp->ns) || !iface_ofport(mig, other)
             || strcmp(port_migration_uid(mig, other), uid)) {
             continue;
         }
-        n++;
-        if (unblock) {
-            activate(mig, other, u16_to_ofp(ofport), kind, now, port->name,
-                     false);
-            svec_add(unblock, other->name);
-        }
+        svec_add(siblings, other->name);
     }
-    return n;
 }
 
 /* Handles a packet-in.  Stores in 'unblock' the names of the ports the core
@@ -485,8 +482,7 @@ lb_agent_migration_packet_in(struct lb_agent_migration *mig,
 
     if (!port || !port->additional_chassis
         || strcmp(port->additional_chassis, view->chassis)
-        || simap_get(ovs_bridge_iface_ofports(view->bridge), port->name)
-           != ofp_to_u16(in_port)) {
+        || iface_ofport(mig, port) != ofp_to_u16(in_port)) {
         VLOG_WARN_RL(&rl, "announcement on ofport %"PRIu32" for port key "
                      "%#"PRIx32", which does not migrate to this node: "
                      "ignored", ofp_to_u16(in_port), key);
@@ -508,15 +504,23 @@ lb_agent_migration_packet_in(struct lb_agent_migration *mig,
     if (!port->additional_blocked || shash_find(&mig->deferred, port->name)) {
         return;                 /* Already active: a later QEMU round. */
     }
+    struct svec siblings = SVEC_EMPTY_INITIALIZER;
+    blocked_siblings(mig, port, &siblings);
     bool self_unblocked = (learned && kind == LB_ANNOUNCE_RARP
                            && (!port->sw || !port->sw->physnet)
-                           && !activate_siblings(mig, port, kind, now,
-                                                 NULL));
+                           && !siblings.n);
     activate(mig, port, in_port, kind, now, NULL, self_unblocked);
     if (!self_unblocked) {
         svec_add(unblock, port->name);
-        activate_siblings(mig, port, kind, now, unblock);
+        for (size_t i = 0; i < siblings.n; i++) {
+            const struct lb_port *other = lb_model_find_port(
+                mig->view->model, siblings.names[i]);
+            activate(mig, other, u16_to_ofp(iface_ofport(mig, other)), kind,
+                     now, port->name, false);
+            svec_add(unblock, other->name);
+        }
     }
+    svec_destroy(&siblings);
 }
 
 /* Stores in 'unblock' the ports that unblocked themselves in the switch
