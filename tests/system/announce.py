@@ -38,27 +38,36 @@ NLMSG_ERROR = 2
 IFLA_PROTINFO, NLA_F_NESTED, IFLA_BRPORT_STATE = 12, 0x8000, 1
 
 
+def port_state_msg(seq, ifindex, state):
+    """The rtnetlink request that sets bridge port 'ifindex' to 'state', as
+    "bridge link set dev IFNAME state STATE" sends it: RTM_SETLINK,
+    AF_BRIDGE, IFLA_PROTINFO."""
+    brport = struct.pack("HHB3x", 5, IFLA_BRPORT_STATE, state)
+    protinfo = struct.pack("HH", 4 + len(brport),
+                           IFLA_PROTINFO | NLA_F_NESTED) + brport
+    ifinfo = struct.pack("BxHiII", socket.AF_BRIDGE, 0, ifindex, 0, 0)
+    body = ifinfo + protinfo
+    return struct.pack("IHHII", 16 + len(body), RTM_SETLINK,
+                       NLM_F_REQUEST | NLM_F_ACK, seq, 0) + body
+
+
+def check_ack(reply):
+    """Raises the error an rtnetlink acknowledgement carries, if any."""
+    _, kind, _, _, _ = struct.unpack_from("IHHII", reply)
+    error = struct.unpack_from("i", reply, 16)[0] if kind == NLMSG_ERROR \
+        else 0
+    if error:
+        raise OSError(-error, os.strerror(-error))
+
+
 def set_port_states(states):
-    """Sets each (ifname, state) bridge port state, as "bridge link set dev
-    IFNAME state STATE" does: RTM_SETLINK, AF_BRIDGE, IFLA_PROTINFO."""
+    """Sets each (ifname, state) bridge port state."""
     nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
     nl.bind((0, 0))
     for seq, (ifname, state) in enumerate(states, 1):
-        brport = struct.pack("HHB3x", 5, IFLA_BRPORT_STATE, state)
-        protinfo = struct.pack("HH", 4 + len(brport),
-                               IFLA_PROTINFO | NLA_F_NESTED) + brport
-        ifinfo = struct.pack("BxHiII", socket.AF_BRIDGE, 0,
-                             socket.if_nametoindex(ifname), 0, 0)
-        body = ifinfo + protinfo
-        nl.send(struct.pack("IHHII", 16 + len(body), RTM_SETLINK,
-                            NLM_F_REQUEST | NLM_F_ACK, seq, 0) + body)
+        nl.send(port_state_msg(seq, socket.if_nametoindex(ifname), state))
     for _ in states:
-        reply = nl.recv(65536)
-        _, kind, _, _, _ = struct.unpack_from("IHHII", reply)
-        error = struct.unpack_from("i", reply, 16)[0] if kind == NLMSG_ERROR \
-            else 0
-        if error:
-            raise OSError(-error, os.strerror(-error))
+        check_ack(nl.recv(65536))
     nl.close()
 
 

@@ -31,7 +31,8 @@ SYSTEM_TESTS += tests/system/test-migration.sh
 SYSTEM_TESTS += tests/system/test-policy-migration.sh
 SYSTEM_TESTS += tests/system/test-policy-idle-handover.sh
 EXTRA_DIST += tests/system/policy-probe.py tests/system/policy.sh
-EXTRA_DIST += tests/system/migration.sh tests/system/canary.py tests/system/announce.py
+EXTRA_DIST += tests/system/migration.sh tests/system/canary.py tests/system/announce.py \
+	tests/system/resume-all.py
 SYSTEM_TESTS += tests/system/test-migration-many.sh
 EXTRA_DIST += tests/system/cluster.sh
 EXTRA_DIST += tests/system/README.md

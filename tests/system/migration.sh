@@ -160,6 +160,27 @@ cutover_arm() {
         --cutover "$LB_BED_DIR/cutover.$guest.batch" --trigger "$fifo" \
         --stamp
 }
+# cutover_arm_all FIFO GUEST:MAC... : as cutover_arm for each VM (uplink
+# up0 -> up1), from one process (tests/system/resume-all.py, in the first
+# GUEST's namespace; BED_BG_PID): the VMs resume one after the other, each
+# cutover followed at once by its first RARP, as a real VM's is.  Returns
+# once every VM is armed; stamps in $LB_BED_DIR/cutover.GUEST.log.
+cutover_arm_all() {
+    local fifo=$1 spec=$LB_BED_DIR/resume-all.spec vm guest first=""
+    shift
+    : > "$spec"
+    for vm in "$@"; do
+        guest=${vm%%:*}
+        first=${first:-$guest}
+        _cutover_prepare "$guest" up0 up1
+        echo "$(_bed_ns "$guest") br0 ${vm#*:}" \
+            "$LB_BED_DIR/cutover.$guest.batch" \
+            "$LB_BED_DIR/cutover.$guest.log" >> "$spec"
+    done
+    bed_bg "$first" "$LB_BED_DIR/resume-all.log" python3 \
+        "$srcdir/tests/system/resume-all.py" "$spec" --trigger "$fifo"
+    bed_wait_until 60 grep -q '^armed' "$LB_BED_DIR/resume-all.log"
+}
 _uplink_forwarding() {
     bridge -n "$1" link show dev "$2" | grep -q 'state forwarding'
 }
