@@ -16,7 +16,7 @@ packages="build-essential autoconf automake libtool pkg-config python3
     libnftables-dev nftables
     libcmocka-dev libyaml-dev libcap-ng-dev openvswitch-source
     openvswitch-switch openvswitch-common iproute2 ethtool iputils-ping
-    netcat-openbsd procps valgrind curl python3-yaml openssl
+    netcat-openbsd procps valgrind curl python3-yaml openssl tcpdump
     python3-prometheus-client
     qemu-system-x86 cpio kmod iptables conntrack
     clang libclang-rt-14-dev"
