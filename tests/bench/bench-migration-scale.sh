@@ -172,6 +172,17 @@ unblocked_lines() {
         "$(bed_node_dir node3)/agent.log" | grep -c 'unblocked in the switch'
 }
 all_logged() { [ "$(unblocked_lines)" -ge "$n_vms" ]; }
+# The target agents have derived every migration as activated: from the
+# API's view, or after their own takeover of a copy the switch unblocked
+# (lib/agent-migration.c); their flows follow within a loop iteration.
+activated_lines() {
+    local n
+    for n in 1 2 3; do
+        grep -c -- "-> node$n): [a-z]* -> activated" \
+            "$(bed_node_dir "node$n")/agent.log" || true
+    done | awk '{ n += $1 } END { print n + 0 }'
+}
+all_taken_over() { [ "$(activated_lines)" -ge "$n_vms" ]; }
 
 t=$(now_us)
 in_parallel vm_up || die "starting the VMs (see $out/vm_up.*.log)"
@@ -228,7 +239,9 @@ sleep 1
 # All at once: every VM's cutover and RARPs armed, waiting on one FIFO,
 # then released together (as many VMs resuming in the same instant), from
 # one process that resumes them one after the other, each VM's first RARP
-# right after its cutover (cutover_arm_all).  BENCH_SCALE_EMULATION=process
+# right after its cutover (cutover_arm_all), at SCHED_FIFO as the probes:
+# a real VM's QEMU resumes on its own node's CPUs, and does not wait for
+# this bed's three switches to get one.  BENCH_SCALE_EMULATION=process
 # arms a process for each VM instead (cutover_arm), as this bench did
 # before: on two CPUs those wait for a CPU between cutover and RARP.
 fifo=$out/resume
@@ -245,7 +258,7 @@ if [ "${BENCH_SCALE_EMULATION:-one}" = process ]; then
 else
     vms=()
     for i in $(seq "$n_vms"); do vms+=("g$i:$(mac_of "vm$i-l0")"); done
-    cutover_arm_all "$fifo" "${vms[@]}" ||
+    cutover_arm_all "$fifo" "${rt[@]}" -- "${vms[@]}" ||
         echo "not every cutover was armed" >> "$out/notes"
     pids+=("$BED_BG_PID")
 fi
@@ -254,12 +267,22 @@ socket_drops before
 # BENCH_SCALE_PERF=1: the whole machine's scheduling and CPU samples
 # (perf) from here until the probes stop, into bench/perf.data, to tell
 # which thread held a CPU or waited while the VMs cut over.
+# perf starts with its events off and turns them on when told, once it
+# has read every process's maps (seconds with a few hundred processes):
+# its acknowledgement is what the cutovers wait for.  Its clock against
+# the wall clock's, for reading the two together: bench/perf.clock.
 perf_pid=""
 if [ -n "${BENCH_SCALE_PERF-}" ]; then
-    perf record -q -a -g -e sched:sched_switch,sched:sched_wakeup,cpu-clock \
+    mkfifo "$out/perf.ctl" "$out/perf.ack"
+    perf record -q -a -g -k mono -D -1 \
+        --control "fifo:$out/perf.ctl,$out/perf.ack" \
+        -e sched:sched_switch,sched:sched_wakeup,cpu-clock \
         -o "$out/perf.data" > "$out/perf.log" 2>&1 &
     perf_pid=$!
-    sleep 1
+    echo enable > "$out/perf.ctl"
+    timeout 60 head -c 3 "$out/perf.ack" > /dev/null ||
+        echo "perf did not acknowledge" >> "$out/notes"
+    python3 -c 'import time; print("wall - mono (s):", time.time() - time.monotonic())' > "$out/perf.clock"
 fi
 t_cut=$(now_us)
 exec 3>"$fifo"
@@ -268,6 +291,11 @@ exec 3>&-
 socket_drops after
 bed_wait_until 60 all_logged || echo "not every activation was logged" \
     >> "$out/notes"
+# The probes go on while the agents take the copies over in their flows
+# (bundles to the switches that forward them), and a second after.
+bed_wait_until 60 all_taken_over ||
+    echo "not every migration was derived activated" >> "$out/notes"
+t_taken=$(now_us)
 cpu2=$(agents_cpu_ms node1 node2 node3)
 sleep 1
 for p in "${probe_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -305,10 +333,11 @@ for n in 1 2 3; do
 done | awk '{ n += $1 } END { print n + 0 }' > "$out/self-unblocked"
 
 python3 - "$out" "$LB_BED_DIR" "$n_vms" "$n_ports" "$n_probes" "$t_prep" \
-    "$t_cut" "$t_done" "$cpu0" "$cpu1" "$cpu2" "$cpu3" "$cpu4" <<'PY'
+    "$t_cut" "$t_done" "$t_taken" "$cpu0" "$cpu1" "$cpu2" "$cpu3" "$cpu4" <<'PY'
 import datetime, json, os, re, sys
 out, bed = sys.argv[1:3]
-n_vms, n_ports, n_probes, t_prep, t_cut, t_done, *cpu = map(int, sys.argv[3:])
+(n_vms, n_ports, n_probes, t_prep, t_cut, t_done, t_taken,
+ *cpu) = map(int, sys.argv[3:])
 lat = [l.split() for l in open(out + "/unblock")]
 n_self = int(open(out + "/self-unblocked").read() or 0)
 unb = sorted(int(x[0]) for x in lat)
@@ -408,6 +437,8 @@ rows = [
     ("  of it, RARP -> bundle sent p50/p99/max (us)",
      "%s/%s/%s" % (pct(sent, 50), pct(sent, 99), pct(sent, 100)), ""),
     ("cutovers released -> the last agent's barrier (ms)", t_unbl, ""),
+    ("cutovers released -> every migration derived activated (ms)",
+     "%d" % ((t_taken - t_cut) / 1000), "the probes run a second past it"),
     ("preparation (VMIMs, pods, mirroring) of all (ms)", str(t_prep), ""),
     ("completion of all -> no migration flow left (ms)", str(t_done), ""),
     ("agents' CPU per migration, 3 nodes: preparing (ms)",

@@ -43,6 +43,20 @@ LB_PREFIX=${LB_PREFIX:-lb-}
 # ovs-ctl starts them with (OVS_VSWITCHD_PRIORITY), and without it a busy
 # QEMU vCPU or test script delays forwarding by whole scheduler slices.
 bed_nice=(nice -n "${LB_DAEMON_NICE:--10}")
+# bed_daemon_nice PIDFILE : the niceness above, for the scheduler's
+# autogroup of a daemon that detached.  With autogroup scheduling (this
+# kernel's default, kernel.sched_autogroup_enabled) a process's nice only
+# weighs against processes of its own session, and "--detach" starts a
+# session of its own: without this, each switch's session weighs as much
+# as the whole test's, control plane and agents included, whatever its
+# nice.  (Under systemd, ovs-ctl's nice weighs within the unit's cgroup.)
+bed_daemon_nice() {
+    local pid
+    pid=$(cat "$1" 2>/dev/null) || return 0
+    [ -w "/proc/$pid/autogroup" ] || return 0
+    echo "${LB_DAEMON_NICE:--10}" > "/proc/$pid/autogroup" 2>/dev/null ||
+        true
+}
 # Where bed.sh and its helpers (impair.py) are.
 _bed_src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LB_OVS_SCHEMA=${LB_OVS_SCHEMA:-/usr/share/openvswitch/vswitch.ovsschema}
@@ -388,6 +402,7 @@ _bed_ovsdb_start() {
         || { cat "$d/ovsdb-server.stderr" >&2
              _bed_die "$node: ovsdb-server failed"; return 1; }
     _bed_reg_add "pid $(cat "$d/ovsdb-server.pid") ovsdb-server"
+    bed_daemon_nice "$d/ovsdb-server.pid"
 }
 
 # --disable-system: no kernel datapath here; the userspace datapath still
@@ -402,6 +417,7 @@ _bed_vswitchd_start() {
         || { cat "$d/ovs-vswitchd.stderr" >&2
              _bed_die "$node: ovs-vswitchd failed"; return 1; }
     _bed_reg_add "pid $(cat "$d/ovs-vswitchd.pid") ovs-vswitchd"
+    bed_daemon_nice "$d/ovs-vswitchd.pid"
 }
 
 # bed_restart NODE ovsdb-server|ovs-vswitchd : stops the daemon (SIGTERM,

@@ -160,13 +160,17 @@ cutover_arm() {
         --cutover "$LB_BED_DIR/cutover.$guest.batch" --trigger "$fifo" \
         --stamp
 }
-# cutover_arm_all FIFO GUEST:MAC... : as cutover_arm for each VM (uplink
-# up0 -> up1), from one process (tests/system/resume-all.py, in the first
-# GUEST's namespace; BED_BG_PID): the VMs resume one after the other, each
-# cutover followed at once by its first RARP, as a real VM's is.  Returns
-# once every VM is armed; stamps in $LB_BED_DIR/cutover.GUEST.log.
+# cutover_arm_all FIFO [PREFIX...] -- GUEST:MAC... : as cutover_arm for
+# each VM (uplink up0 -> up1), from one process (tests/system/resume-all.py,
+# in the first GUEST's namespace; BED_BG_PID; PREFIX runs it, e.g. "chrt
+# -f 3"): the VMs resume one after the other, each cutover followed at once
+# by its first RARP, as a real VM's is.  Returns once every VM is armed;
+# stamps in $LB_BED_DIR/cutover.GUEST.log.
 cutover_arm_all() {
     local fifo=$1 spec=$LB_BED_DIR/resume-all.spec vm guest first=""
+    local prefix=()
+    shift
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do prefix+=("$1"); shift; done
     shift
     : > "$spec"
     for vm in "$@"; do
@@ -177,7 +181,7 @@ cutover_arm_all() {
             "$LB_BED_DIR/cutover.$guest.batch" \
             "$LB_BED_DIR/cutover.$guest.log" >> "$spec"
     done
-    bed_bg "$first" "$LB_BED_DIR/resume-all.log" python3 \
+    bed_bg "$first" "$LB_BED_DIR/resume-all.log" "${prefix[@]}" python3 \
         "$srcdir/tests/system/resume-all.py" "$spec" --trigger "$fifo"
     bed_wait_until 60 grep -q '^armed' "$LB_BED_DIR/resume-all.log"
 }

@@ -33,6 +33,7 @@ physnet_up() {
         || { cat "$d/ovsdb-server.stderr" >&2
              _bed_die "phys: ovsdb-server failed"; return 1; }
     _bed_reg_add "pid $(cat "$d/ovsdb-server.pid") ovsdb-server"
+    bed_daemon_nice "$d/ovsdb-server.pid"
     # No datapath flow cache: every frame takes the slow path and is learnt
     # from at once, as a hardware switch learns.  With the cache, a frame
     # that hits a flow cached before its MAC moved is learnt from only when
@@ -47,6 +48,7 @@ physnet_up() {
         || { cat "$d/ovs-vswitchd.stderr" >&2
              _bed_die "phys: ovs-vswitchd failed"; return 1; }
     _bed_reg_add "pid $(cat "$d/ovs-vswitchd.pid") ovs-vswitchd"
+    bed_daemon_nice "$d/ovs-vswitchd.pid"
     bed_ovs phys ovs-vsctl add-br fab \
         -- set Bridge fab datapath_type=netdev fail-mode=standalone \
                other_config:mac-aging-time=$PHYSNET_AGING || return 1
