@@ -167,9 +167,15 @@ migration_flow_count() {
 all_blocked() { [ "$(blocked_count)" = "$n_vms" ]; }
 none_blocked() { [ "$(blocked_count)" = 0 ]; }
 no_migration_flows() { [ "$(migration_flow_count)" = 0 ]; }
+# agent_log_count NODE PATTERN : lines of NODE's agent log that match.
+agent_log_count() {
+    grep -c -- "$2" "$(bed_node_dir "$1")/agent.log" || true
+}
 unblocked_lines() {
-    cat "$(bed_node_dir node1)/agent.log" "$(bed_node_dir node2)/agent.log" \
-        "$(bed_node_dir node3)/agent.log" | grep -c 'unblocked in the switch'
+    local n
+    for n in 1 2 3; do
+        agent_log_count "node$n" 'unblocked in the switch'
+    done | awk '{ n += $1 } END { print n + 0 }'
 }
 all_logged() { [ "$(unblocked_lines)" -ge "$n_vms" ]; }
 # The target agents have derived every migration as activated: from the
@@ -178,8 +184,7 @@ all_logged() { [ "$(unblocked_lines)" -ge "$n_vms" ]; }
 activated_lines() {
     local n
     for n in 1 2 3; do
-        grep -c -- "-> node$n): [a-z]* -> activated" \
-            "$(bed_node_dir "node$n")/agent.log" || true
+        agent_log_count "node$n" "-> node$n): [a-z]* -> activated"
     done | awk '{ n += $1 } END { print n + 0 }'
 }
 all_taken_over() { [ "$(activated_lines)" -ge "$n_vms" ]; }
@@ -282,7 +287,9 @@ if [ -n "${BENCH_SCALE_PERF-}" ]; then
     echo enable > "$out/perf.ctl"
     timeout 60 head -c 3 "$out/perf.ack" > /dev/null ||
         echo "perf did not acknowledge" >> "$out/notes"
-    python3 -c 'import time; print("wall - mono (s):", time.time() - time.monotonic())' > "$out/perf.clock"
+    python3 -c 'import time
+print("wall - mono (s):", time.time() - time.monotonic())' \
+        > "$out/perf.clock"
 fi
 t_cut=$(now_us)
 exec 3>"$fifo"
@@ -328,8 +335,7 @@ done > "$out/unblock"
 # The copies the switch unblocked itself (self-activation), which the
 # agents took over later without a bundle of their own: no round trip.
 for n in 1 2 3; do
-    grep -c "unblocked in the switch by the VM's RARP" \
-        "$(bed_node_dir "node$n")/agent.log" || true
+    agent_log_count "node$n" "unblocked in the switch by the VM's RARP"
 done | awk '{ n += $1 } END { print n + 0 }' > "$out/self-unblocked"
 
 python3 - "$out" "$LB_BED_DIR" "$n_vms" "$n_ports" "$n_probes" "$t_prep" \

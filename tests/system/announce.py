@@ -71,8 +71,9 @@ def set_port_states(states):
     nl.close()
 
 
-def cutover(path):
-    """Applies the batch file at 'path'."""
+def read_cutover(path):
+    """The batch file at 'path': its (ifname, state) bridge port states and
+    its other lines."""
     states, rest = [], []
     for line in open(path):
         m = re.fullmatch(r"link set dev (\S+) state (\d+)", line.strip())
@@ -80,6 +81,12 @@ def cutover(path):
             states.append((m.group(1), int(m.group(2))))
         elif line.strip():
             rest.append(line)
+    return states, rest
+
+
+def cutover(path):
+    """Applies the batch file at 'path'."""
+    states, rest = read_cutover(path)
     if rest:
         subprocess.run(["bridge", "-batch", "-"], input="".join(rest),
                        text=True, check=True)

@@ -50,17 +50,10 @@ class Vm:
     def __init__(self, netns, iface, mac, batch, log):
         self.log = log
         self.stamps = []
-        states = []
-        for line in open(batch):
-            line = line.strip()
-            if not line:
-                continue
-            f = line.split()
-            if (len(f) != 6 or f[:3] != ["link", "set", "dev"]
-                    or f[4] != "state"):
-                raise ValueError("%s: not a bridge port state: %r"
-                                 % (batch, line))
-            states.append((f[3], int(f[5])))
+        states, rest = announce.read_cutover(batch)
+        if rest:
+            raise ValueError("%s: not a bridge port state: %r"
+                             % (batch, rest[0].strip()))
         fd = os.open("/run/netns/" + netns, os.O_RDONLY)
         try:
             setns(fd)
