@@ -167,27 +167,23 @@ migration_flow_count() {
 all_blocked() { [ "$(blocked_count)" = "$n_vms" ]; }
 none_blocked() { [ "$(blocked_count)" = 0 ]; }
 no_migration_flows() { [ "$(migration_flow_count)" = 0 ]; }
-# agent_log_count NODE PATTERN : lines of NODE's agent log that match.
-agent_log_count() {
-    grep -c -- "$2" "$(bed_node_dir "$1")/agent.log" || true
-}
-unblocked_lines() {
+# agents_log_count PATTERN : the three agents' log lines that match
+# PATTERN, in which "@" stands for the agent's own node.
+agents_log_count() {
     local n
-    for n in 1 2 3; do
-        agent_log_count "node$n" 'unblocked in the switch'
+    for n in node1 node2 node3; do
+        grep -c -- "${1//@/$n}" "$(bed_node_dir "$n")/agent.log" || true
     done | awk '{ n += $1 } END { print n + 0 }'
 }
-all_logged() { [ "$(unblocked_lines)" -ge "$n_vms" ]; }
+all_logged() {
+    [ "$(agents_log_count 'unblocked in the switch')" -ge "$n_vms" ]
+}
 # The target agents have derived every migration as activated: from the
 # API's view, or after their own takeover of a copy the switch unblocked
 # (lib/agent-migration.c); their flows follow within a loop iteration.
-activated_lines() {
-    local n
-    for n in 1 2 3; do
-        agent_log_count "node$n" "-> node$n): [a-z]* -> activated"
-    done | awk '{ n += $1 } END { print n + 0 }'
+all_taken_over() {
+    [ "$(agents_log_count '-> @): [a-z]* -> activated')" -ge "$n_vms" ]
 }
-all_taken_over() { [ "$(activated_lines)" -ge "$n_vms" ]; }
 
 t=$(now_us)
 in_parallel vm_up || die "starting the VMs (see $out/vm_up.*.log)"
@@ -334,9 +330,8 @@ for n in 1 2 3; do
 done > "$out/unblock"
 # The copies the switch unblocked itself (self-activation), which the
 # agents took over later without a bundle of their own: no round trip.
-for n in 1 2 3; do
-    agent_log_count "node$n" "unblocked in the switch by the VM's RARP"
-done | awk '{ n += $1 } END { print n + 0 }' > "$out/self-unblocked"
+agents_log_count "unblocked in the switch by the VM's RARP" \
+    > "$out/self-unblocked"
 
 python3 - "$out" "$LB_BED_DIR" "$n_vms" "$n_ports" "$n_probes" "$t_prep" \
     "$t_cut" "$t_done" "$t_taken" "$cpu0" "$cpu1" "$cpu2" "$cpu3" "$cpu4" <<'PY'
