@@ -82,7 +82,7 @@ EXPECTED_CALL_SITES = {
     ("lib/agent-k8s.c", "k8s_watch_create"): 2,
     ("lib/agent-writes.c", "k8s_create"): 3,
     ("lib/agent-writes.c", "k8s_read_modify_write"): 1,
-    ("lib/agent-writes.c", "k8s_merge_patch"): 3,
+    ("lib/agent-writes.c", "k8s_merge_patch"): 4,
     ("lib/agent-writes.c", "k8s_delete"): 2,
 }
 K8S_CALLS = ("k8s_watch_create", "k8s_get", "k8s_create", "k8s_update",
