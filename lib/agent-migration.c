@@ -803,51 +803,75 @@ lb_agent_migration_run(struct lb_agent_migration *mig)
     }
 }
 
-/* Records the outcome of migrations to this node in the ports' ownership:
- * on success the target pod becomes the active owner; on failure it stops
- * being the alternate one. */
+/* Records the outcome of the migration to this node of 'lp' in the port's
+ * ownership: on success the target pod becomes the active owner; on
+ * failure it stops being the alternate one. */
 static void
-record_outcomes(struct lb_agent_migration *mig)
+record_outcome(struct lb_agent_migration *mig,
+               const struct lb_logical_port *lp)
 {
     const struct lb_cluster *cluster = mig->view->cluster;
     const char *chassis = mig->view->chassis;
-    const struct shash_node *node;
-    SHASH_FOR_EACH (node, &cluster->objects[LB_KIND_LOGICAL_PORT]) {
-        const struct lb_logical_port *lp = node->data;
-        if (!lp->alternate_node
-            || strcmp(lp->alternate_node, chassis)
-            || sset_contains(&mig->owner_writes, lp->port_name)) {
-            continue;
+    if (!lp->alternate_node
+        || strcmp(lp->alternate_node, chassis)
+        || sset_contains(&mig->owner_writes, lp->port_name)) {
+        return;
+    }
+    struct lb_migration_facts f;
+    lb_derive_migration_facts(cluster, lp, &f);
+    if (!f.migration_uid || !lp->alternate_migration_uid
+        || strcmp(f.migration_uid, lp->alternate_migration_uid)) {
+        return;
+    }
+    if (f.outcome == LB_OUTCOME_SUCCEEDED) {
+        VLOG_INFO("port %s: migration %s succeeded; %s is now the "
+                  "active owner", lp->port_name, f.migration_uid,
+                  lp->alternate_pod);
+        struct lb_write *w = lb_write_new(LB_WRITE_OWNER, lp->ns,
+                                          lp->name);
+        w->pod = xstrdup(lp->alternate_pod);
+        w->pod_uid = nullable_xstrdup(lp->alternate_pod_uid);
+        w->node = xstrdup(chassis);
+        ovs_list_push_back(mig->view->writes, &w->list_node);
+    } else if (f.outcome == LB_OUTCOME_FAILED
+               || f.outcome == LB_OUTCOME_CANCELLED) {
+        VLOG_INFO("port %s: migration %s %s; dropping the alternate "
+                  "owner", lp->port_name, f.migration_uid,
+                  lb_migration_outcome_to_string(f.outcome));
+        struct lb_write *w = lb_write_new(LB_WRITE_DROP_ALTERNATE,
+                                          lp->ns, lp->name);
+        ovs_list_push_back(mig->view->writes, &w->list_node);
+    } else {
+        return;
+    }
+    /* Once per migration: the watch brings the new status back. */
+    sset_add(&mig->owner_writes, lp->port_name);
+}
+
+/* Records the outcomes of migrations to this node (record_outcome()) of
+ * the ports in 'ports', or of all if NULL.  A port's outcome follows only
+ * from objects whose change marks it for derivation, so after an
+ * incremental derivation only those are looked at: not every LogicalPort
+ * of the cluster (tens of thousands) for each VMIM phase or pod of a
+ * burst of migrations. */
+static void
+record_outcomes(struct lb_agent_migration *mig, const struct sset *ports)
+{
+    const struct lb_cluster *cluster = mig->view->cluster;
+    const char *chassis = mig->view->chassis;
+    if (ports) {
+        const char *name;
+        SSET_FOR_EACH (name, ports) {
+            const struct lb_logical_port *lp = find_logical_port(mig, name);
+            if (lp) {
+                record_outcome(mig, lp);
+            }
         }
-        struct lb_migration_facts f;
-        lb_derive_migration_facts(cluster, lp, &f);
-        if (!f.migration_uid || !lp->alternate_migration_uid
-            || strcmp(f.migration_uid, lp->alternate_migration_uid)) {
-            continue;
+    } else {
+        const struct shash_node *node;
+        SHASH_FOR_EACH (node, &cluster->objects[LB_KIND_LOGICAL_PORT]) {
+            record_outcome(mig, node->data);
         }
-        if (f.outcome == LB_OUTCOME_SUCCEEDED) {
-            VLOG_INFO("port %s: migration %s succeeded; %s is now the "
-                      "active owner", lp->port_name, f.migration_uid,
-                      lp->alternate_pod);
-            struct lb_write *w = lb_write_new(LB_WRITE_OWNER, lp->ns,
-                                              lp->name);
-            w->pod = xstrdup(lp->alternate_pod);
-            w->pod_uid = nullable_xstrdup(lp->alternate_pod_uid);
-            w->node = xstrdup(chassis);
-            ovs_list_push_back(mig->view->writes, &w->list_node);
-        } else if (f.outcome == LB_OUTCOME_FAILED
-                   || f.outcome == LB_OUTCOME_CANCELLED) {
-            VLOG_INFO("port %s: migration %s %s; dropping the alternate "
-                      "owner", lp->port_name, f.migration_uid,
-                      lb_migration_outcome_to_string(f.outcome));
-            struct lb_write *w = lb_write_new(LB_WRITE_DROP_ALTERNATE,
-                                              lp->ns, lp->name);
-            ovs_list_push_back(mig->view->writes, &w->list_node);
-        } else {
-            continue;
-        }
-        /* Once per migration: the watch brings the new status back. */
-        sset_add(&mig->owner_writes, lp->port_name);
     }
 
     /* Forget ports whose write has landed. */
@@ -913,39 +937,54 @@ log_transitions(struct lb_agent_migration *mig, const struct sset *ports)
 
 /* A VM that did not opt in migrates without livebind's help: its port
  * moves only when the migration has succeeded.  Says so once per
- * migration.  Looks at the ports in 'ports', or all if NULL, whose
- * migration is under way. */
+ * migration, of 'rec''s port if its migration is under way. */
+static void
+log_not_opted_in_record(struct lb_agent_migration *mig,
+                        const struct lb_migration_record *rec)
+{
+    if (rec->state == LB_MIGRATION_IDLE
+        || lb_migration_state_is_final(rec->state)) {
+        return;
+    }
+    const struct lb_logical_port *lp = find_logical_port(mig, rec->port);
+    if (!lp || !lp->vm) {
+        return;
+    }
+    struct lb_migration_facts f;
+    lb_derive_migration_facts(mig->view->cluster, lp, &f);
+    if (!f.migration_uid || f.opted_in
+        || f.outcome != LB_OUTCOME_IN_PROGRESS) {
+        return;
+    }
+    char *key = xasprintf("%s %s", lp->port_name, f.migration_uid);
+    if (sset_add(&mig->not_opted_in, key)) {
+        VLOG_INFO("port %s: VM %s/%s migrates (%s) without the "
+                  "annotation kubevirt.io/allow-pod-bridge-network-"
+                  "live-migration=\"true\": single-chassis binding, "
+                  "the port moves only when the migration succeeds",
+                  lp->port_name, lp->ns, lp->vm,
+                  f.vmim ? f.vmim : f.migration_uid);
+    }
+    free(key);
+}
+
+/* log_not_opted_in_record() for the ports in 'ports', or all if NULL. */
 static void
 log_not_opted_in(struct lb_agent_migration *mig, const struct sset *ports)
 {
     const struct lb_migration_record *rec;
-    HMAP_FOR_EACH (rec, hmap_node, &mig->migrations.current) {
-        if (rec->state == LB_MIGRATION_IDLE
-            || lb_migration_state_is_final(rec->state)
-            || (ports && !sset_contains(ports, rec->port))) {
-            continue;
+    if (ports) {
+        const char *name;
+        SSET_FOR_EACH (name, ports) {
+            rec = lb_migration_table_find(&mig->migrations, name);
+            if (rec) {
+                log_not_opted_in_record(mig, rec);
+            }
         }
-        const struct lb_logical_port *lp = find_logical_port(mig,
-                                                             rec->port);
-        if (!lp || !lp->vm) {
-            continue;
+    } else {
+        HMAP_FOR_EACH (rec, hmap_node, &mig->migrations.current) {
+            log_not_opted_in_record(mig, rec);
         }
-        struct lb_migration_facts f;
-        lb_derive_migration_facts(mig->view->cluster, lp, &f);
-        if (!f.migration_uid || f.opted_in
-            || f.outcome != LB_OUTCOME_IN_PROGRESS) {
-            continue;
-        }
-        char *key = xasprintf("%s %s", lp->port_name, f.migration_uid);
-        if (sset_add(&mig->not_opted_in, key)) {
-            VLOG_INFO("port %s: VM %s/%s migrates (%s) without the "
-                      "annotation kubevirt.io/allow-pod-bridge-network-"
-                      "live-migration=\"true\": single-chassis binding, "
-                      "the port moves only when the migration succeeds",
-                      lp->port_name, lp->ns, lp->vm,
-                      f.vmim ? f.vmim : f.migration_uid);
-        }
-        free(key);
     }
 }
 
@@ -966,7 +1005,7 @@ lb_agent_migration_derived(struct lb_agent_migration *mig,
     }
     log_transitions(mig, ports);
     log_not_opted_in(mig, ports);
-    record_outcomes(mig);
+    record_outcomes(mig, ports);
     mig->seen_first_derivation = true;
 }
 

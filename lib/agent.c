@@ -59,6 +59,7 @@
 #include "egress-gateway-host.h"
 #include "ovs-bridge.h"
 #include "pipeline.h"
+#include "pipeline-gateway.h"
 #include "port-gate.h"
 #include "openvswitch/poll-loop.h"
 #include "policy.h"
@@ -488,6 +489,35 @@ agent_compute(struct lb_agent *agent)
     agent->flows_seqno++;
     VLOG_DBG("computed %"PRIuSIZE" flows in %lld us",
              lb_flow_table_count(&agent->flows), agent->last_compute_usec);
+}
+
+/* The interfaces in 'ifaces' (iface-ids) came, went or changed ofport on
+ * the bridge, and nothing else did: a pod's veth plugged or unplugged, a
+ * migration's target among them.  Only their ports' flows and their
+ * switches' flood flows name them, so only those are computed again, not
+ * every flow of the node (tens of thousands) for each pod of a burst. */
+static void
+agent_update_ifaces(struct lb_agent *agent, const struct sset *ifaces)
+{
+    struct lb_pipeline_ctx ctx;
+    agent_pipeline_ctx(agent, &ctx);
+
+    long long int start = time_usec();
+    bool changed = false;
+    const char *name;
+    SSET_FOR_EACH (name, ifaces) {
+        const struct lb_port *port = lb_model_find_port(&agent->model, name);
+        if (port) {
+            lb_pipeline_update_port(&ctx, port->name, port->key,
+                                    port->switch_name, &agent->flows);
+            changed = true;
+        }
+    }
+    if (changed) {
+        agent->flows_seqno++;
+    }
+    VLOG_DBG("updated the flows of %"PRIuSIZE" interface(s) in %lld us",
+             sset_count(ifaces), time_usec() - start);
 }
 
 /* With --check-incremental: the model and the desired flows kept up to
@@ -953,9 +983,18 @@ lb_agent_run(struct lb_agent *agent)
     if (agent->view.ready) {
         uint64_t bridge_seqno = ovs_bridge_seqno(agent->bridge);
         if (agent->model_changed || bridge_seqno != agent->bridge_seqno) {
+            struct sset ifaces = SSET_INITIALIZER(&ifaces);
+            bool only_ifaces = ovs_bridge_take_changed_ifaces(agent->bridge,
+                                                              &ifaces);
+            if (agent->model_changed || !only_ifaces
+                || sset_contains(&ifaces, LB_GATEWAY_IFACE_ID)) {
+                agent_compute(agent);
+            } else {
+                agent_update_ifaces(agent, &ifaces);
+            }
+            sset_destroy(&ifaces);
             agent->model_changed = false;
             agent->bridge_seqno = bridge_seqno;
-            agent_compute(agent);
             agent->gateway_next_sync = 0;
         }
         agent_gateway_run(agent);

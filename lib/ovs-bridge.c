@@ -14,8 +14,8 @@
 #include "ovsdb-idl.h"
 #include "packets.h"
 #include "pipeline-gateway.h"
-#include "smap.h"
 #include "sset.h"
+#include "smap.h"
 #include "util.h"
 #include "vswitch-idl.h"
 
@@ -38,6 +38,12 @@ struct ovs_bridge {
     struct smap bridge_mappings;  /* physnet -> bridge. */
     char *gateway_port;           /* NULL: none. */
     uint64_t seqno;
+
+    /* What changed in the maps since ovs_bridge_take_changed_ifaces() last
+     * looked: the iface-ids whose ofport or interface name did, and whether
+     * anything else (a tunnel, a patch port) did too. */
+    struct sset changed_ifaces;
+    bool changed_other;
 
     /* Pod interface changes not yet committed: name -> "struct smap *" of
      * external_ids to add, or NULL to delete. */
@@ -65,6 +71,8 @@ ovs_bridge_create(const struct ovs_bridge_config *cfg)
     ob->gateway_port = nullable_xstrdup(cfg->gateway_port);
     shash_init(&ob->pending_ifaces);
     ob->seqno = 1;
+    sset_init(&ob->changed_ifaces);
+    ob->changed_other = true;   /* Nothing seen yet. */
     return ob;
 }
 
@@ -94,6 +102,7 @@ ovs_bridge_destroy(struct ovs_bridge *ob)
         smap_destroy(&ob->bridge_mappings);
         free_pending(&ob->pending_ifaces);
         shash_destroy(&ob->pending_ifaces);
+        sset_destroy(&ob->changed_ifaces);
         free(ob->bridge_name);
         free(ob->gateway_port);
         free(ob->datapath_type);
@@ -440,6 +449,31 @@ apply_pending_ifaces(struct ovs_bridge *ob, const struct ovsrec_bridge *br,
     free_pending(&ob->pending_ifaces);
 }
 
+/* Adds to 'ob->changed_ifaces' the iface-ids whose ofport or interface
+ * name differs between the current maps and 'ifaces' and 'names': those
+ * that came, went or changed. */
+static void
+note_changed_ifaces(struct ovs_bridge *ob, const struct simap *ifaces,
+                    const struct smap *names)
+{
+    const struct simap_node *sn;
+    SIMAP_FOR_EACH (sn, ifaces) {
+        const struct simap_node *old = simap_find(&ob->iface_ofports,
+                                                  sn->name);
+        if (!old || old->data != sn->data
+            || !nullable_string_is_equal(smap_get(names, sn->name),
+                                         smap_get(&ob->iface_names,
+                                                  sn->name))) {
+            sset_add(&ob->changed_ifaces, sn->name);
+        }
+    }
+    SIMAP_FOR_EACH (sn, &ob->iface_ofports) {
+        if (!simap_contains(ifaces, sn->name)) {
+            sset_add(&ob->changed_ifaces, sn->name);
+        }
+    }
+}
+
 /* Rebuilds the ofport maps from the database; bumps 'seqno' if they
  * changed. */
 static void
@@ -477,6 +511,11 @@ update_maps(struct ovs_bridge *ob)
         || !smap_equal(&names, &ob->iface_names)
         || !simap_equal(&tunnels, &ob->tunnel_ofports)
         || !simap_equal(&physnets, &ob->physnet_ofports)) {
+        note_changed_ifaces(ob, &ifaces, &names);
+        if (!simap_equal(&tunnels, &ob->tunnel_ofports)
+            || !simap_equal(&physnets, &ob->physnet_ofports)) {
+            ob->changed_other = true;
+        }
         simap_swap(&ifaces, &ob->iface_ofports);
         hmap_swap(&names.map, &ob->iface_names.map);
         simap_swap(&tunnels, &ob->tunnel_ofports);
@@ -523,6 +562,16 @@ uint64_t
 ovs_bridge_seqno(const struct ovs_bridge *ob)
 {
     return ob->seqno;
+}
+
+bool
+ovs_bridge_take_changed_ifaces(struct ovs_bridge *ob, struct sset *ifaces)
+{
+    bool only_ifaces = !ob->changed_other;
+    sset_swap(&ob->changed_ifaces, ifaces);
+    sset_clear(&ob->changed_ifaces);
+    ob->changed_other = false;
+    return only_ifaces;
 }
 
 const struct simap *
