@@ -36,7 +36,7 @@ LB_BENCH_TOOLS = \
 	tests/bench/bench-provider.sh \
 	tests/bench/bench-handover.sh
 EXTRA_DIST += $(LB_BENCH_TOOLS) tests/bench/udp-probe.py \
-	tests/bench/load-ports.py \
+	tests/bench/load-ports.py tests/bench/sched-window.py \
 	tests/bench/README.md tests/bench/ovn.sh
 
 bench: tests/bench/bench-pipeline tests/bench/bench-policy \

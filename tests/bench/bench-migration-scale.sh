@@ -476,4 +476,22 @@ for i in range(1, n_probes + 1):
 for name, v, goal in rows:
     print("%-52s %-14s %s" % (name, v, goal))
 PY
+# BENCH_SCALE_PERF=1: who had the two CPUs from the release until the
+# last copy was unblocked in its switch, and how long each switch's main
+# thread, which handles the RARPs, waited for one (tests/bench/README.md,
+# "Where a RARP waits in the switch").
+if [ -n "$perf_pid" ]; then
+    t_last=$(cut -d' ' -f1 "$out"/learned.node? 2>/dev/null |
+             sort -n | tail -1)
+    [ "${t_last:-0}" -gt "$t_cut" ] || t_last=$((t_cut + 30000))
+    switches=()
+    for n in 1 2 3; do
+        switches+=("node$n's switch=$(cat \
+            "$(bed_node_dir "node$n")/ovs-vswitchd.pid")")
+    done
+    echo "the release -> the last copy unblocked, as perf saw it:"
+    python3 "$srcdir/tests/bench/sched-window.py" "$out/perf.data" \
+        "$(awk '{ print $NF }' "$out/perf.clock")" "$t_cut" "$t_last" \
+        "${switches[@]}" | sed 's/^/  /'
+fi
 cat "$out/notes"
