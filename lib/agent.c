@@ -59,7 +59,6 @@
 #include "egress-gateway-host.h"
 #include "ovs-bridge.h"
 #include "pipeline.h"
-#include "pipeline-gateway.h"
 #include "port-gate.h"
 #include "openvswitch/poll-loop.h"
 #include "policy.h"
@@ -491,6 +490,27 @@ agent_compute(struct lb_agent *agent)
              lb_flow_table_count(&agent->flows), agent->last_compute_usec);
 }
 
+/* Computes again, with 'ctx', the flows of the model's ports named in
+ * 'names' and their switches' flood flows. */
+static void
+agent_update_ports(struct lb_agent *agent, const struct lb_pipeline_ctx *ctx,
+                   const struct sset *names)
+{
+    bool changed = false;
+    const char *name;
+    SSET_FOR_EACH (name, names) {
+        const struct lb_port *port = lb_model_find_port(&agent->model, name);
+        if (port) {
+            lb_pipeline_update_port(ctx, port->name, port->key,
+                                    port->switch_name, &agent->flows);
+            changed = true;
+        }
+    }
+    if (changed) {
+        agent->flows_seqno++;
+    }
+}
+
 /* The interfaces in 'ifaces' (iface-ids) came, went or changed ofport on
  * the bridge, and nothing else did: a pod's veth plugged or unplugged, a
  * migration's target among them.  Only their ports' flows and their
@@ -501,23 +521,7 @@ agent_update_ifaces(struct lb_agent *agent, const struct sset *ifaces)
 {
     struct lb_pipeline_ctx ctx;
     agent_pipeline_ctx(agent, &ctx);
-
-    long long int start = time_usec();
-    bool changed = false;
-    const char *name;
-    SSET_FOR_EACH (name, ifaces) {
-        const struct lb_port *port = lb_model_find_port(&agent->model, name);
-        if (port) {
-            lb_pipeline_update_port(&ctx, port->name, port->key,
-                                    port->switch_name, &agent->flows);
-            changed = true;
-        }
-    }
-    if (changed) {
-        agent->flows_seqno++;
-    }
-    VLOG_DBG("updated the flows of %"PRIuSIZE" interface(s) in %lld us",
-             sset_count(ifaces), time_usec() - start);
+    agent_update_ports(agent, &ctx, ifaces);
 }
 
 /* With --check-incremental: the model and the desired flows kept up to
@@ -911,36 +915,24 @@ agent_gates_run(struct lb_agent *agent)
             sset_add(&now, node->key);
         }
     }
-    struct svec changed = SVEC_EMPTY_INITIALIZER;
+    struct sset changed = SSET_INITIALIZER(&changed);
     const char *name;
     SSET_FOR_EACH (name, &now) {
         if (!sset_contains(&agent->gated_ports, name)) {
-            svec_add(&changed, name);
+            sset_add(&changed, name);
         }
     }
     SSET_FOR_EACH (name, &agent->gated_ports) {
         if (!sset_contains(&now, name)) {
-            svec_add(&changed, name);
+            sset_add(&changed, name);
         }
     }
     sset_swap(&now, &agent->gated_ports);
     sset_destroy(&now);
 
     /* 'ctx' points at 'gated_ports', which now says what changed. */
-    bool flows_changed = false;
-    for (size_t i = 0; i < changed.n; i++) {
-        const struct lb_port *port = lb_model_find_port(&agent->model,
-                                                        changed.names[i]);
-        if (port) {
-            lb_pipeline_update_port(&ctx, port->name, port->key,
-                                    port->switch_name, &agent->flows);
-            flows_changed = true;
-        }
-    }
-    svec_destroy(&changed);
-    if (flows_changed) {
-        agent->flows_seqno++;
-    }
+    agent_update_ports(agent, &ctx, &changed);
+    sset_destroy(&changed);
     agent->gates_flows_seqno = agent->flows_seqno;
     agent->gates_installed = installed;
 }
@@ -986,8 +978,7 @@ lb_agent_run(struct lb_agent *agent)
             struct sset ifaces = SSET_INITIALIZER(&ifaces);
             bool only_ifaces = ovs_bridge_take_changed_ifaces(agent->bridge,
                                                               &ifaces);
-            if (agent->model_changed || !only_ifaces
-                || sset_contains(&ifaces, LB_GATEWAY_IFACE_ID)) {
+            if (agent->model_changed || !only_ifaces) {
                 agent_compute(agent);
             } else {
                 agent_update_ifaces(agent, &ifaces);

@@ -14,8 +14,8 @@
 #include "ovsdb-idl.h"
 #include "packets.h"
 #include "pipeline-gateway.h"
-#include "sset.h"
 #include "smap.h"
+#include "sset.h"
 #include "util.h"
 #include "vswitch-idl.h"
 
@@ -41,7 +41,7 @@ struct ovs_bridge {
 
     /* What changed in the maps since ovs_bridge_take_changed_ifaces() last
      * looked: the iface-ids whose ofport or interface name did, and whether
-     * anything else (a tunnel, a patch port) did too. */
+     * anything else (a tunnel, a patch port, the gateway port) did too. */
     struct sset changed_ifaces;
     bool changed_other;
 
@@ -451,7 +451,8 @@ apply_pending_ifaces(struct ovs_bridge *ob, const struct ovsrec_bridge *br,
 
 /* Adds to 'ob->changed_ifaces' the iface-ids whose ofport or interface
  * name differs between the current maps and 'ifaces' and 'names': those
- * that came, went or changed. */
+ * that came, went or changed.  The gateway port's flows are not a pod's:
+ * its change counts as another change ('ob->changed_other'). */
 static void
 note_changed_ifaces(struct ovs_bridge *ob, const struct simap *ifaces,
                     const struct smap *names)
@@ -471,6 +472,9 @@ note_changed_ifaces(struct ovs_bridge *ob, const struct simap *ifaces,
         if (!simap_contains(ifaces, sn->name)) {
             sset_add(&ob->changed_ifaces, sn->name);
         }
+    }
+    if (sset_contains(&ob->changed_ifaces, LB_GATEWAY_IFACE_ID)) {
+        ob->changed_other = true;
     }
 }
 
@@ -507,15 +511,15 @@ update_maps(struct ovs_bridge *ob)
         }
     }
 
-    if (!simap_equal(&ifaces, &ob->iface_ofports)
-        || !smap_equal(&names, &ob->iface_names)
-        || !simap_equal(&tunnels, &ob->tunnel_ofports)
-        || !simap_equal(&physnets, &ob->physnet_ofports)) {
-        note_changed_ifaces(ob, &ifaces, &names);
-        if (!simap_equal(&tunnels, &ob->tunnel_ofports)
-            || !simap_equal(&physnets, &ob->physnet_ofports)) {
-            ob->changed_other = true;
+    bool ifaces_changed = (!simap_equal(&ifaces, &ob->iface_ofports)
+                           || !smap_equal(&names, &ob->iface_names));
+    bool other_changed = (!simap_equal(&tunnels, &ob->tunnel_ofports)
+                          || !simap_equal(&physnets, &ob->physnet_ofports));
+    if (ifaces_changed || other_changed) {
+        if (ifaces_changed) {
+            note_changed_ifaces(ob, &ifaces, &names);
         }
+        ob->changed_other |= other_changed;
         simap_swap(&ifaces, &ob->iface_ofports);
         hmap_swap(&names.map, &ob->iface_names.map);
         simap_swap(&tunnels, &ob->tunnel_ofports);

@@ -55,8 +55,8 @@ uint64_t ovs_bridge_seqno(const struct ovs_bridge *);
 /* Replaces the contents of 'ifaces' by the iface-ids whose ofport or
  * interface name changed (came, went or differ) since the last call, and
  * forgets them.  Returns false if anything else in the maps changed too
- * (tunnels, patch ports), or on the first call: then the ifaces alone do
- * not say what changed. */
+ * (tunnels, patch ports, the gateway port), or on the first call: then the
+ * ifaces alone do not say what changed. */
 bool ovs_bridge_take_changed_ifaces(struct ovs_bridge *, struct sset *ifaces);
 const struct simap *ovs_bridge_iface_ofports(const struct ovs_bridge *);
 /* iface-id -> the interface's name, for the ports of
