@@ -1826,6 +1826,7 @@ cni_response_parse(const char *text, size_t len, struct cni_result **resultp)
         const json_t *details = json_object_get(e, "details");
         if (!json_is_integer(code) || json_integer_value(code) <= 0
             || json_integer_value(code) > INT_MAX || !json_is_string(msg)
+            || !json_string_length(msg)
             || (details && !json_is_null(details)
                 && !json_is_string(details))) {
             error = cni_error_createf(CNI_ERR_AGENT, "agent response has a "

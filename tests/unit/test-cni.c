@@ -995,6 +995,7 @@ test_response(void **state OVS_UNUSED)
         "", "x", "[]", "{}", "{\"error\":{\"code\":\"1\",\"msg\":\"m\"}}",
         "{\"error\":{\"code\":0,\"msg\":\"m\"}}",
         "{\"error\":{\"code\":100}}",
+        "{\"error\":{\"code\":101,\"msg\":\"\",\"details\":\"d\"}}",
         "{\"result\":{\"ips\":[{\"address\":\"bad\"}]}}",
         "{\"result\":5}",
     };
