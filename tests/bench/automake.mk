@@ -14,6 +14,8 @@
 #                         MTU, path MTU (root)
 #   make bench-handover   conntrack handover of a migrating VM's 1,000 and
 #                         10,000 connections (root)
+#   make bench-switch-ports  the bed's userspace switch: what each idle pod
+#                         port costs every wakeup of its main thread (root)
 noinst_PROGRAMS += tests/bench/bench-pipeline
 tests_bench_bench_pipeline_SOURCES = tests/bench/bench-pipeline.c
 tests_bench_bench_pipeline_LDADD = $(LIVEBIND_LIBS)
@@ -34,7 +36,8 @@ LB_BENCH_TOOLS = \
 	tests/bench/bench-migration-qemu.sh \
 	tests/bench/bench-migration-scale.sh \
 	tests/bench/bench-provider.sh \
-	tests/bench/bench-handover.sh
+	tests/bench/bench-handover.sh \
+	tests/bench/bench-switch-ports.sh
 EXTRA_DIST += $(LB_BENCH_TOOLS) tests/bench/udp-probe.py \
 	tests/bench/load-ports.py tests/bench/sched-window.py \
 	tests/bench/README.md tests/bench/ovn.sh
@@ -45,8 +48,8 @@ bench: tests/bench/bench-pipeline tests/bench/bench-policy \
 	tests/bench/bench-policy
 	tests/bench/bench-derive
 bench-install bench-k8s bench-cni bench-migration bench-provider \
-		bench-handover: all $(noinst_PROGRAMS)
+		bench-handover bench-switch-ports: all $(noinst_PROGRAMS)
 	srcdir=$(abs_top_srcdir) LB_BUILDDIR=$(abs_top_builddir) \
 	    $(abs_top_srcdir)/tests/bench/$@.sh
 .PHONY: bench bench-install bench-k8s bench-cni bench-migration \
-	bench-provider bench-handover
+	bench-provider bench-handover bench-switch-ports

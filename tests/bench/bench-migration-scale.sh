@@ -14,12 +14,15 @@
 # monitor on each node), the agents' own round trip for each activation
 # (the target agents' log lines: packet-in -> barrier reply, and when the
 # bundle left), the frames the switches' packet sockets dropped while the
-# VMs cut over, UDP probes
-# from a client pod on node3 to BENCH_SCALE_PROBES (5) of the VMs (lost
-# probes, the longest run x 2 ms), and the three agents' CPU time per
-# migration: while the migrations are prepared (VMIMs, target pods, mirror
-# flows), cut over and completed.  OVN is not measured in this mode (10,000
-# logical ports and 100 multichassis bindings would be a bed of their own).
+# VMs cut over, UDP probes from a client pod on node3 to
+# BENCH_SCALE_PROBES (5) of the VMs (lost probes, the longest run x 2 ms;
+# their one-way delay from the release to the last copy unblocked, what
+# any packet waited then, and in the second before), each switch's main
+# loop in the 2 s before the release (its CPU per wakeup, which polls
+# every pod port), and the three agents' CPU time per migration: while
+# the migrations are prepared (VMIMs, target pods, mirror flows), cut
+# over and completed.  OVN is not measured in this mode (10,000 logical
+# ports and 100 multichassis bindings would be a bed of their own).
 # Prints figures; asserts nothing.  Exit: 0 when the figures were printed,
 # 1 when the bench could not run.  See tests/bench/README.md.
 set -eu
@@ -263,7 +266,28 @@ else
         echo "not every cutover was armed" >> "$out/notes"
     pids+=("$BED_BG_PID")
 fi
+# Each switch's main loop in the last 2 s before the release, with the
+# probes running: its CPU per wakeup, where each wakeup polls every
+# AF_PACKET port (tests/bench/bench-switch-ports.sh).
+# Per node: the time (us), the main thread's CPU (ns), its waits in
+# poll() (voluntary context switches).
+switch_loops() {  # SUFFIX
+    local n pid
+    for n in node1 node2 node3; do
+        pid=$(cat "$(bed_node_dir "$n")/ovs-vswitchd.pid")
+        echo "$(now_us)" \
+            "$(awk '{ print $1 }' "/proc/$pid/task/$pid/schedstat")" \
+            "$(awk '/^voluntary_ctxt_switches/ { print $2 }' \
+                   "/proc/$pid/task/$pid/status")"
+    done > "$out/loops.$1"
+}
+for n in node1 node2 node3; do
+    bed_ovs "$n" ovs-vsctl --bare --columns=name find Interface 'type=""' |
+        grep -c .
+done > "$out/loops.ports"
+switch_loops before
 sleep 2
+switch_loops after
 socket_drops before
 # BENCH_SCALE_PERF=1: the whole machine's scheduling and CPU samples
 # (perf) from here until the probes stop, into bench/perf.data, to tell
@@ -453,6 +477,32 @@ rows = [
      "%s/%s/%s" % (pct(cut_to_rarp, 50), pct(cut_to_rarp, 99),
                    pct(cut_to_rarp, 100)), ""),
 ]
+# What any packet waited then: the probes' one-way delay (client ->
+# the VM's echo, through two switches: the client's, node3's, and the
+# VM's), for those sent from the release to the last copy unblocked, and
+# in the second before the release.
+window, steady = [], []
+for i in range(1, n_probes + 1):
+    try:
+        p = json.load(open("%s/probe.%d" % (out, i)))
+    except (OSError, ValueError):
+        continue
+    for sent_at, one_way, _ in p.get("delays", []):
+        t = sent_at * 1e6
+        if last_act is not None and t_cut <= t <= last_act:
+            window.append(int(one_way * 1000))
+        elif t_cut - 1e6 <= t < t_cut:
+            steady.append(int(one_way * 1000))
+window.sort()
+steady.sort()
+rows.append(("the probes' one-way delay, released -> last unblocked "
+             "p50/p99/max (us)", "%s/%s/%s" % (
+                 pct(window, 50), pct(window, 99), pct(window, 100)),
+             "%d datagrams; two switches" % len(window)))
+rows.append(("  in the second before the release p50/p99/max (us)",
+             "%s/%s/%s" % (pct(steady, 50), pct(steady, 99),
+                           pct(steady, 100)),
+             "%d datagrams" % len(steady)))
 for i in range(1, n_probes + 1):
     try:
         p = json.load(open("%s/probe.%d" % (out, i)))
@@ -473,6 +523,28 @@ for i in range(1, n_probes + 1):
                  "<= 1 ms; its cutover -> RARP %s ms; lost before the "
                  "release: %d" % ("-" if own is None else
                                   "%.1f" % (own / 1000), before)))
+try:
+    loops = [[list(map(int, l.split()))
+              for l in open("%s/loops.%s" % (out, w))]
+             for w in ("before", "after")]
+    ports = open(out + "/loops.ports").read().split()
+    per = []
+    for (t0, c0, w0), (t1, c1, w1) in zip(*loops):
+        waits = w1 - w0
+        per.append((waits / ((t1 - t0) / 1e6),
+                    (c1 - c0) / 1e3 / (t1 - t0),
+                    (c1 - c0) / 1e3 / max(waits, 1)))
+    rows.append(("switches' polled ports, 2 s before the release",
+                 "/".join(ports), "node1/2/3"))
+    rows.append(("  main thread busy (share of a CPU)",
+                 "/".join("%.2f" % p[1] for p in per), ""))
+    rows.append(("  main loop waits in poll() per s",
+                 "/".join("%.0f" % p[0] for p in per), ""))
+    rows.append(("  main thread CPU per wait (us)",
+                 "/".join("%.0f" % p[2] for p in per),
+                 "each wakeup polls every port"))
+except (OSError, ValueError):
+    pass
 for name, v, goal in rows:
     print("%-52s %-14s %s" % (name, v, goal))
 PY

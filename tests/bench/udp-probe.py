@@ -6,7 +6,8 @@
   udp-probe.py server PORT
       echo every datagram back, adding the sequence number of the previous
       datagram received from the same client (so that the client can tell
-      the forward path's losses from the return path's)
+      the forward path's losses from the return path's) and the wall clock
+      time it was received (the client's one-way delay, on one machine)
   udp-probe.py client IP PORT SUMMARY [INTERVAL_MS]
       send a sequence-numbered datagram every INTERVAL_MS (2) ms until
       SIGTERM, wait 200 ms for the last echoes, then write a JSON summary
@@ -20,7 +21,9 @@ after it that came back was sent.  A sender that falls behind (the machine
 is busy) sends the datagrams it owes at once, with their real send times:
 max_send_gap_ms shows it, and send_gaps lists the gaps over two intervals
 (wall clock start, ms): an outage that falls into one is underestimated.
-lost_sent_at: when each lost datagram was sent."""
+lost_sent_at: when each lost datagram was sent.  delays: for each datagram
+echoed, [wall clock send time, one-way delay to the server, round trip]
+(the two in ms)."""
 
 import json
 import os
@@ -32,7 +35,8 @@ import sys
 import time
 
 HEADER = struct.Struct("!QQ")            # session, sequence number
-ECHO = struct.Struct("!QQq")             # ... and the previous one received
+ECHO = struct.Struct("!QQqd")            # ... the previous one received,
+                                         # when this one was (wall clock)
 
 
 def server(port):
@@ -41,6 +45,7 @@ def server(port):
     last = {}
     while True:
         data, addr = sock.recvfrom(2048)
+        received = time.time()
         if len(data) < HEADER.size:
             continue
         session, seq = HEADER.unpack_from(data)
@@ -50,7 +55,7 @@ def server(port):
         if len(last) > 1000:            # sessions come and go; keep it small
             last = {session: last[session]}
         try:
-            sock.sendto(ECHO.pack(session, seq, prev), addr)
+            sock.sendto(ECHO.pack(session, seq, prev, received), addr)
         except OSError:
             pass
 
@@ -66,6 +71,7 @@ def client(ip, port, summary_path, interval_ms):
 
     sent_at = []                    # wall clock send time of each seq
     echoed = set()
+    delays = []                     # [sent, one-way ms, round trip ms]
     fwd_lost = set()
     max_send_gap = 0.0
     send_gaps = []                  # (start, ms) of gaps over 2 intervals
@@ -81,10 +87,15 @@ def client(ip, port, summary_path, interval_ms):
                 continue
             if len(data) < ECHO.size:
                 continue
-            s, seq, prev = ECHO.unpack_from(data)
-            if s != session or seq >= len(sent_at):
+            now = time.time()
+            s, seq, prev, received = ECHO.unpack_from(data)
+            if s != session or seq >= len(sent_at) or seq in echoed:
                 continue
             echoed.add(seq)
+            if len(delays) < 100000:
+                delays.append([sent_at[seq],
+                               round((received - sent_at[seq]) * 1000, 3),
+                               round((now - sent_at[seq]) * 1000, 3)])
             if prev < seq - 1:
                 fwd_lost.update(range(max(prev + 1, 0), seq))
 
@@ -138,7 +149,7 @@ def client(ip, port, summary_path, interval_ms):
                "outage_ms": round(longest * interval_ms, 3),
                "interval_ms": interval_ms,
                "max_send_gap_ms": round(max_send_gap * 1000, 3),
-               "send_gaps": send_gaps, "runs": runs,
+               "send_gaps": send_gaps, "runs": runs, "delays": delays,
                "lost_sent_at": [sent_at[i] for i in range(n)
                                 if i not in echoed][:2000]}
     with open(summary_path + ".tmp", "w") as f:

@@ -409,9 +409,19 @@ _bed_ovsdb_start() {
 # follows the namespace's routes (needed by tunnels).
 _bed_vswitchd_start() {
     local node=$1 d; d=$(_bed_node_dir "$1")
+    # LB_VSWITCHD_PRELOAD=LIBRARY (an experiment, not a default): the
+    # switch runs with LIBRARY preloaded, e.g. another malloc.  Each
+    # iteration of its main loop polls every pod port and allocates 32
+    # packet buffers to each poll, idle or not
+    # (tests/bench/bench-switch-ports.sh).
+    local preload=()
+    if [ -n "${LB_VSWITCHD_PRELOAD-}" ]; then
+        preload=(env "LD_PRELOAD=$LB_VSWITCHD_PRELOAD")
+    fi
     # shellcheck disable=SC2046
     env $(_bed_node_env "$node") ip netns exec "$(_bed_ns "$node")" \
-        "${bed_nice[@]}" ovs-vswitchd "unix:$d/db.sock" --disable-system \
+        "${preload[@]}" "${bed_nice[@]}" ovs-vswitchd \
+        "unix:$d/db.sock" --disable-system \
         --pidfile --log-file="$d/ovs-vswitchd.log" --detach \
         2> "$d/ovs-vswitchd.stderr" \
         || { cat "$d/ovs-vswitchd.stderr" >&2
