@@ -268,9 +268,9 @@ else
 fi
 # Each switch's main loop in the last 2 s before the release, with the
 # probes running: its CPU per wakeup, where each wakeup polls every
-# AF_PACKET port (tests/bench/bench-switch-ports.sh).
-# Per node: the time (us), the main thread's CPU (ns), its waits in
-# poll() (voluntary context switches).
+# AF_PACKET port (tests/bench/bench-switch-ports.sh).  switch_loops
+# writes, for each node, the time (us), the main thread's CPU (ns) and
+# its waits in poll() (voluntary context switches).
 switch_loops() {  # SUFFIX
     local n pid
     for n in node1 node2 node3; do
@@ -495,11 +495,11 @@ for i in range(1, n_probes + 1):
             steady.append(int(one_way * 1000))
 window.sort()
 steady.sort()
-rows.append(("the probes' one-way delay, released -> last unblocked "
-             "p50/p99/max (us)", "%s/%s/%s" % (
+rows.append(("the probes' one-way delay p50/p99/max (us)", "%s/%s/%s" % (
                  pct(window, 50), pct(window, 99), pct(window, 100)),
-             "%d datagrams; two switches" % len(window)))
-rows.append(("  in the second before the release p50/p99/max (us)",
+             "released -> last unblocked: %d datagrams, two switches"
+             % len(window)))
+rows.append(("  in the second before the release (us)",
              "%s/%s/%s" % (pct(steady, 50), pct(steady, 99),
                            pct(steady, 100)),
              "%d datagrams" % len(steady)))
