@@ -272,13 +272,9 @@ fi
 # writes, for each node, the time (us), the main thread's CPU (ns) and
 # its waits in poll() (voluntary context switches).
 switch_loops() {  # SUFFIX
-    local n pid
+    local n
     for n in node1 node2 node3; do
-        pid=$(cat "$(bed_node_dir "$n")/ovs-vswitchd.pid")
-        echo "$(now_us)" \
-            "$(awk '{ print $1 }' "/proc/$pid/task/$pid/schedstat")" \
-            "$(awk '/^voluntary_ctxt_switches/ { print $2 }' \
-                   "/proc/$pid/task/$pid/status")"
+        echo "$(now_us) $(bed_switch_main_thread "$n")"
     done > "$out/loops.$1"
 }
 for n in node1 node2 node3; do
@@ -477,16 +473,18 @@ rows = [
      "%s/%s/%s" % (pct(cut_to_rarp, 50), pct(cut_to_rarp, 99),
                    pct(cut_to_rarp, 100)), ""),
 ]
+probes = {}
+for i in range(1, n_probes + 1):
+    try:
+        probes[i] = json.load(open("%s/probe.%d" % (out, i)))
+    except (OSError, ValueError):
+        pass
 # What any packet waited then: the probes' one-way delay (client ->
-# the VM's echo, through two switches: the client's, node3's, and the
+# the VM's echo, through two switches: the client's on node3 and the
 # VM's), for those sent from the release to the last copy unblocked, and
 # in the second before the release.
 window, steady = [], []
-for i in range(1, n_probes + 1):
-    try:
-        p = json.load(open("%s/probe.%d" % (out, i)))
-    except (OSError, ValueError):
-        continue
+for p in probes.values():
     for sent_at, one_way, _ in p.get("delays", []):
         t = sent_at * 1e6
         if last_act is not None and t_cut <= t <= last_act:
@@ -503,11 +501,7 @@ rows.append(("  in the second before the release (us)",
              "%s/%s/%s" % (pct(steady, 50), pct(steady, 99),
                            pct(steady, 100)),
              "%d datagrams" % len(steady)))
-for i in range(1, n_probes + 1):
-    try:
-        p = json.load(open("%s/probe.%d" % (out, i)))
-    except (OSError, ValueError):
-        continue
+for i, p in sorted(probes.items()):
     # The emulated VM's own share: from its cutover (neither copy
     # delivers to it) to its first RARP (the target's copy opens).
     own = vm_cut_to_rarp.get(i)

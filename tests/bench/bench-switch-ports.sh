@@ -34,20 +34,12 @@ tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 out=$(mktemp -d /tmp/lb-bench-switch.XXXXXX)
 trap 'bed_down; rm -rf "$out"' EXIT
 
-# The main thread's CPU time (ns, the scheduler's) and voluntary context
-# switches.
-main_thread() {  # PID
-    local t=/proc/$1/task/$1
-    echo "$(awk '{ print $1 }' "$t/schedstat")" \
-        "$(awk '/^voluntary_ctxt_switches/ { print $2 }' "$t/status")"
-}
-
-measure() {  # ALLOCATOR PORTS PID
+measure() {  # ALLOCATOR PORTS
     local before after
-    before=$(main_thread "$3")
+    before=$(bed_switch_main_thread node1)
     ip netns exec "${LB_PREFIX}a" ping -n -c "$pings" -i 0.002 10.9.0.2 \
         > "$out/ping" || true
-    after=$(main_thread "$3")
+    after=$(bed_switch_main_thread node1)
     python3 - "$1" "$2" "$before" "$after" "$out/ping" <<'EOF'
 import re, sys
 alloc, ports, before, after, ping = sys.argv[1:]
@@ -72,8 +64,7 @@ run() {  # ALLOCATOR [PRELOAD]
         die "pod a"
     bed_pod_add node1 b 02:00:00:00:00:02 10.9.0.2/16 ||
         die "pod b"
-    local pid n=0 want
-    pid=$(cat "$(bed_node_dir node1)/ovs-vswitchd.pid")
+    local n=0 want
     ip netns exec "${LB_PREFIX}a" ping -n -c 20 -i 0.01 -q 10.9.0.2 \
         > /dev/null || die "pod a does not reach pod b"
     for want in 0 32 64 128; do
@@ -85,7 +76,7 @@ run() {  # ALLOCATOR [PRELOAD]
                 die "idle pod $n"
         done
         sleep 1
-        measure "$1" "$n" "$pid"
+        measure "$1" "$n"
     done
     bed_down
 }

@@ -238,6 +238,17 @@ bed_node_mac() {
     printf '02:1b:00:00:%02x:%02x\n' $((n / 256)) $((n % 256))
 }
 
+# bed_switch_main_thread NODE : NODE's ovs-vswitchd main thread, which in
+# the userspace datapath also forwards: its CPU time so far (ns, the
+# scheduler's) and its voluntary context switches (each a wait in poll()).
+bed_switch_main_thread() {
+    local pid t
+    pid=$(cat "$(_bed_node_dir "$1")/ovs-vswitchd.pid") || return 1
+    t=/proc/$pid/task/$pid
+    echo "$(awk '{ print $1 }' "$t/schedstat")" \
+        "$(awk '/^voluntary_ctxt_switches/ { print $2 }' "$t/status")"
+}
+
 # bed_ovs NODE CMD ARGS... : run an OVS tool (or anything else, e.g. the
 # agent) in NODE's namespace with that node's OVS environment.  ovs-vsctl
 # also gets the node's --db and a timeout.
