@@ -717,8 +717,8 @@ record_transition(struct lb_agent_migration *mig,
         }
         ask_event(mig, rec->port, false, "LiveMigrationCompleted",
                      "Complete", xasprintf(
-                         "migration flows removed: port %s is bound to %s "
-                         "alone (%s)", rec->port, dst, cause));
+                         "port %s: migration flows removed; %s",
+                         rec->port, cause));
         break;
     case LB_MIGRATION_ROLLED_BACK:
         mig->n_rolled_back++;

@@ -66,6 +66,19 @@ or_unknown(const char *s)
     return s && *s ? s : "(unknown)";
 }
 
+/* Says where an outcome was read: the VMIM's phase 'phase' or, as the
+ * VMI's migrationState runs ahead of the VMIM, a migration state that says
+ * 'state_says' while the VMIM is in another phase. */
+static void
+put_outcome_source(struct ds *cause, const struct lb_migration_facts *f,
+                   enum lb_vmim_phase phase, const char *state_says)
+{
+    if (f->phase != phase) {
+        ds_put_format(cause, "its migration state says %s; ", state_says);
+    }
+    ds_put_format(cause, "VMIM phase %s", phase_name(f));
+}
+
 /* The state the facts 'f' imply, with no history.  Stores a malloc()ed
  * description of why in '*causep' if 'causep' is nonnull. */
 enum lb_migration_state
@@ -82,14 +95,16 @@ lb_migration_state_from_facts(const struct lb_migration_facts *f,
         switch (f->outcome) {
         case LB_OUTCOME_SUCCEEDED:
             state = LB_MIGRATION_COMPLETED;
-            ds_put_format(&cause, "migration succeeded (VMIM phase %s), "
-                          "bound to %s alone", phase_name(f),
+            ds_put_cstr(&cause, "migration succeeded (");
+            put_outcome_source(&cause, f, LB_VMIM_SUCCEEDED, "completed");
+            ds_put_format(&cause, "), bound to %s alone",
                           or_unknown(f->target_node));
             break;
         case LB_OUTCOME_FAILED:
             state = LB_MIGRATION_ROLLED_BACK;
-            ds_put_format(&cause, "migration failed (VMIM phase %s)",
-                          phase_name(f));
+            ds_put_cstr(&cause, "migration failed (");
+            put_outcome_source(&cause, f, LB_VMIM_FAILED, "failed");
+            ds_put_char(&cause, ')');
             break;
         case LB_OUTCOME_CANCELLED:
             state = LB_MIGRATION_ROLLED_BACK;

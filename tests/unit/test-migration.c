@@ -66,8 +66,22 @@ test_state_from_facts(void **state OVS_UNUSED)
     assert_int_equal(state_of(&f, "garp"), LB_MIGRATION_ACTIVATED);
     f = facts(LB_OUTCOME_SUCCEEDED, LB_VMIM_SUCCEEDED, true, true);
     assert_int_equal(state_of(&f, "succeeded"), LB_MIGRATION_COMPLETED);
+    /* The VMI's migrationState runs ahead of the VMIM's phase: the cause
+     * says which one told. */
+    f = facts(LB_OUTCOME_SUCCEEDED, LB_VMIM_RUNNING, true, true);
+    assert_int_equal(state_of(&f, "succeeded (its migration state says "
+                              "completed; VMIM phase Running), bound to "
+                              "node-b alone"), LB_MIGRATION_COMPLETED);
+    f = facts(LB_OUTCOME_SUCCEEDED, LB_VMIM_SUCCEEDED, true, true);
+    assert_int_equal(state_of(&f, "succeeded (VMIM phase Succeeded)"),
+                     LB_MIGRATION_COMPLETED);
     f = facts(LB_OUTCOME_FAILED, LB_VMIM_FAILED, true, false);
-    assert_int_equal(state_of(&f, "failed"), LB_MIGRATION_ROLLED_BACK);
+    assert_int_equal(state_of(&f, "failed (VMIM phase Failed)"),
+                     LB_MIGRATION_ROLLED_BACK);
+    f = facts(LB_OUTCOME_FAILED, LB_VMIM_RUNNING, true, false);
+    assert_int_equal(state_of(&f, "failed (its migration state says "
+                              "failed; VMIM phase Running)"),
+                     LB_MIGRATION_ROLLED_BACK);
     f = facts(LB_OUTCOME_CANCELLED, LB_VMIM_RUNNING, true, false);
     assert_int_equal(state_of(&f, "cancelled"), LB_MIGRATION_ROLLED_BACK);
     f = facts(LB_OUTCOME_GONE, LB_VMIM_NONE, false, false);
