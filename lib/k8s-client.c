@@ -83,7 +83,6 @@ struct k8s_cached {
     char *namespace;            /* NULL if cluster-scoped. */
     char *name;
     char *rv;
-    json_t *object;
     uint64_t list_gen;          /* Last (re-)list that had it. */
 };
 
@@ -686,7 +685,6 @@ k8s_cached_free(struct k8s_cached *c)
     free(c->namespace);
     free(c->name);
     free(c->rv);
-    json_decref(c->object);
     free(c);
 }
 
@@ -788,17 +786,6 @@ k8s_watch_find(const struct k8s_watch *watch, const char *namespace,
     return NULL;
 }
 
-/* Returns the last version of the object 'namespace'/'name' (namespace NULL
- * for cluster-scoped) that was reported as upserted and not removed since,
- * or NULL. */
-const json_t *
-k8s_watch_get(const struct k8s_watch *watch, const char *namespace,
-              const char *name)
-{
-    const struct k8s_cached *c = k8s_watch_find(watch, namespace, name);
-    return c ? c->object : NULL;
-}
-
 /* Calls the consumer.  Returns false if it destroyed 'watch'. */
 static bool
 k8s_watch_notify(struct k8s_watch *watch, enum k8s_change change,
@@ -828,10 +815,14 @@ k8s_watch_set_state(struct k8s_watch *watch, enum k8s_watch_state state)
 }
 
 /* Records that 'object' is current and tells the consumer, unless it
- * already has this version.  Returns false if the watch was destroyed. */
+ * already has this version.  Returns false if the watch was destroyed.
+ *
+ * Only the object's key and version are kept, not the object: the
+ * consumer keeps what it parsed of it, and a cluster's pods, as JSON
+ * trees, would cost every node's agent hundreds of megabytes. */
 static bool
 k8s_watch_upsert(struct k8s_watch *watch, const char *namespace,
-                 const char *name, const char *rv, json_t *object)
+                 const char *name, const char *rv, const json_t *object)
 {
     struct k8s_cached *c = k8s_watch_find(watch, namespace, name);
 
@@ -842,31 +833,28 @@ k8s_watch_upsert(struct k8s_watch *watch, const char *namespace,
         }
         free(c->rv);
         c->rv = xstrdup(rv);
-        json_decref(c->object);
-        c->object = json_incref(object);
     } else {
         c = xmalloc(sizeof *c);
         c->namespace = nullable_xstrdup(namespace);
         c->name = xstrdup(name);
         c->rv = xstrdup(rv);
-        c->object = json_incref(object);
         c->list_gen = watch->list_gen;
         hmap_insert(&watch->cache, &c->node, k8s_key_hash(namespace, name));
     }
     return k8s_watch_notify(watch, K8S_CHANGE_UPSERT, c->namespace, c->name,
-                            c->object);
+                            object);
 }
 
-/* Forgets 'c' and tells the consumer, with 'object' (or if NULL the last
- * version known) as the object's final state.  Returns false if the watch
- * was destroyed. */
+/* Forgets 'c' and tells the consumer, with 'object' as the object's final
+ * state: the server's, or NULL if a relist found it gone.  Returns false if
+ * the watch was destroyed. */
 static bool
 k8s_watch_remove(struct k8s_watch *watch, struct k8s_cached *c,
                  const json_t *object)
 {
     hmap_remove(&watch->cache, &c->node);
     bool alive = k8s_watch_notify(watch, K8S_CHANGE_REMOVE, c->namespace,
-                                  c->name, object ? object : c->object);
+                                  c->name, object);
     k8s_cached_free(c);
     return alive;
 }

@@ -91,8 +91,11 @@ enum k8s_change {
 const char *k8s_change_to_string(enum k8s_change);
 
 /* 'namespace' is NULL for cluster-scoped objects.  For K8S_CHANGE_SYNCED,
- * 'namespace', 'name' and 'object' are NULL.  'object' is valid only during
- * the call (json_incref() it to keep it) and must not be modified. */
+ * 'namespace', 'name' and 'object' are NULL.  For K8S_CHANGE_REMOVE,
+ * 'object' is the final state the server sent, or NULL if a relist found
+ * the object gone (the watch keeps no object, only its key and version).
+ * 'object' is valid only during the call (json_incref() it to keep it) and
+ * must not be modified. */
 typedef void k8s_watch_cb(void *aux, enum k8s_change,
                           const char *namespace, const char *name,
                           const json_t *object);
@@ -104,8 +107,6 @@ struct k8s_watch *k8s_watch_create(struct k8s_client *, const char *path,
 void k8s_watch_destroy(struct k8s_watch *);
 bool k8s_watch_is_synced(const struct k8s_watch *);
 size_t k8s_watch_count(const struct k8s_watch *);
-const json_t *k8s_watch_get(const struct k8s_watch *, const char *namespace,
-                            const char *name);
 const char *k8s_watch_resource_version(const struct k8s_watch *);
 
 struct k8s_watch_stats {
