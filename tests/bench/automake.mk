@@ -39,7 +39,8 @@ LB_BENCH_TOOLS = \
 	tests/bench/bench-handover.sh \
 	tests/bench/bench-switch-ports.sh
 EXTRA_DIST += $(LB_BENCH_TOOLS) tests/bench/udp-probe.py \
-	tests/bench/load-ports.py tests/bench/sched-window.py \
+	tests/bench/load-ports.py tests/bench/ovn-load-ports.py \
+	tests/bench/sched-window.py \
 	tests/bench/README.md tests/bench/ovn.sh
 
 bench: tests/bench/bench-pipeline tests/bench/bench-policy \

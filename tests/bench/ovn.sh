@@ -53,8 +53,9 @@ ovn_additional() {  # the VM's port binding has an additional chassis
 }
 ovn_single() { ! ovn_additional; }
 
-# ovn_start : stops livebind's agents, empties br-int, starts OVN.
-ovn_start() {
+# ovn_central_start : stops livebind's agents, empties br-int, starts OVN's
+# databases and ovn-northd.
+ovn_central_start() {
     local o=$dir/ovn n d db remote
     mkdir -p "$o"
     for n in 1 2 3; do
@@ -82,19 +83,34 @@ ovn_start() {
         --pidfile="$o/northd.pid" --unixctl="$o/northd.ctl" \
         --log-file="$o/northd.log" --detach || return 1
     bed_daemon_nice "$o/northd.pid"
+}
+
+# ovn_controller_start NODE [EXTERNAL_ID=VALUE...] : ovn-controller on
+# NODE's br-int, in place of livebind's agent, with those settings too.
+ovn_controller_start() {
+    local node=$1 d id ids=()
+    shift
+    for id in "$@"; do ids+=("external_ids:$id"); done
+    d=$(bed_node_dir "$node")
+    bed_ovs "$node" ovs-vsctl set Open_vSwitch . \
+        external_ids:ovn-remote="tcp:$LB_API_IP:6642" \
+        external_ids:ovn-encap-type=geneve \
+        external_ids:ovn-encap-ip="$(bed_node_ip "${node#node}")" \
+        external_ids:ovn-bridge-datapath-type=netdev "${ids[@]}" || return 1
+    bed_ovs "$node" env OVN_RUNDIR="$d" "${bed_nice[@]}" ovn-controller \
+        "unix:$d/db.sock" --pidfile="$d/ovn-controller.pid" \
+        --log-file="$d/ovn-controller.log" --detach || return 1
+    bed_daemon_nice "$d/ovn-controller.pid"
+}
+
+# ovn_start : stops livebind's agents, empties br-int, starts OVN on the
+# three nodes with one logical switch, "pods".
+ovn_start() {
+    local n
+    ovn_central_start || return 1
     for n in 1 2 3; do
-        d=$(bed_node_dir "node$n")
-        bed_ovs "node$n" ovs-vsctl set Open_vSwitch . \
-            external_ids:ovn-remote="tcp:$LB_API_IP:6642" \
-            external_ids:ovn-encap-type=geneve \
-            external_ids:ovn-encap-ip="$(bed_node_ip "$n")" \
-            external_ids:ovn-bridge-datapath-type=netdev || return 1
-        bed_ovs "node$n" env OVN_RUNDIR="$d" "${bed_nice[@]}" ovn-controller \
-            "unix:$d/db.sock" --pidfile="$d/ovn-controller.pid" \
-            --log-file="$d/ovn-controller.log" --detach || return 1
-        bed_daemon_nice "$d/ovn-controller.pid"
+        ovn_controller_start "node$n" || return 1
     done
     bed_wait_until 20 ovn_chassis_up || return 1
     ovn_nbctl ls-add pods
 }
-
