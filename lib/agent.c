@@ -58,6 +58,8 @@
 #include "egress-gateway.h"
 #include "egress-gateway-host.h"
 #include "ovs-bridge.h"
+#include "process-metrics.h"
+#include "simap.h"
 #include "pipeline.h"
 #include "port-gate.h"
 #include "openvswitch/poll-loop.h"
@@ -1141,6 +1143,31 @@ agent_put_metrics(void *agent_, struct ds *page)
     }
     if (agent->writes) {
         lb_agent_writes_put_metrics(agent->writes, page);
+    }
+    lb_process_put_metrics(page);
+}
+
+/* What the agent holds, for OVS's memory module ("memory/show", and its log
+ * line when the peak RSS grows): the counts its memory grows with. */
+void
+lb_agent_get_memory_usage(const struct lb_agent *agent, struct simap *usage)
+{
+    struct ofctrl_stats st;
+    ofctrl_get_stats(agent->ofctrl, &st);
+    simap_increase(usage, "desired-flows",
+                   lb_flow_table_count(&agent->flows));
+    simap_increase(usage, "installed-flows", st.n_installed);
+    simap_increase(usage, "ports", hmap_count(&agent->model.ports));
+    simap_increase(usage, "switches", hmap_count(&agent->model.switches));
+    simap_increase(usage, "chassis", hmap_count(&agent->model.chassis));
+    if (agent->objects) {
+        const struct lb_cluster *cluster
+            = lb_agent_k8s_cluster(agent->objects);
+        for (int kind = 0; kind < LB_N_KINDS; kind++) {
+            char *name = xasprintf("k8s-%s", lb_kind_to_string(kind));
+            simap_increase(usage, name, lb_cluster_count(cluster, kind));
+            free(name);
+        }
     }
 }
 

@@ -18,6 +18,7 @@
 
 struct ds;
 struct lb_model;
+struct simap;
 
 struct lb_agent_config {
     const char *chassis;          /* This node's name. */
@@ -59,5 +60,6 @@ void lb_agent_set_model(struct lb_agent *, struct lb_model *);
 void lb_agent_register_commands(struct lb_agent *);
 
 void lb_agent_format_status(const struct lb_agent *, struct ds *);
+void lb_agent_get_memory_usage(const struct lb_agent *, struct simap *);
 
 #endif /* lib/agent.h */

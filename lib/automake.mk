@@ -58,4 +58,5 @@ lib_liblivebind_la_SOURCES += lib/incremental-check.c lib/incremental-check.h
 lib_liblivebind_la_SOURCES += lib/derive.c lib/derive.h lib/ipam.c lib/ipam.h \
 	lib/k8s-objects.c lib/k8s-objects.h lib/migration.c lib/migration.h
 lib_liblivebind_la_SOURCES += lib/events.c lib/events.h lib/metrics.c \
-	lib/metrics.h lib/metrics-server.c lib/metrics-server.h
+	lib/metrics.h lib/metrics-server.c lib/metrics-server.h \
+	lib/process-metrics.c lib/process-metrics.h

@@ -18,10 +18,12 @@
 #include "daemon.h"
 #include "dirs.h"
 #include "fatal-signal.h"
+#include "memory.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
 #include "unixctl.h"
 #include "openvswitch/dynamic-string.h"
+#include "simap.h"
 #include "svec.h"
 #include "util.h"
 
@@ -374,9 +376,17 @@ main(int argc, char *argv[])
               cfg.chassis);
 
     while (!exiting) {
+        memory_run();
+        if (memory_should_report()) {
+            struct simap usage = SIMAP_INITIALIZER(&usage);
+            lb_agent_get_memory_usage(agent, &usage);
+            memory_report(&usage);
+            simap_destroy(&usage);
+        }
         unixctl_server_run(unixctl);
         lb_agent_run(agent);
 
+        memory_wait();
         unixctl_server_wait(unixctl);
         lb_agent_wait(agent);
         if (exiting) {

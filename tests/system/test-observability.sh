@@ -171,6 +171,24 @@ check "node2 recorded its events through the API" test \
     "$(metric node2 livebind_events_total '{"outcome": "created"}')" = 4
 check "no API write failed" test \
     "$(metric node2 livebind_api_write_failures_total '{}')" = 0
+# The figures every Prometheus client library exports for its process.
+rss=$(metric node2 process_resident_memory_bytes '{}')
+check "node2's RSS is on its page (${rss:-?} bytes)" \
+    test "${rss:-0}" -gt $((1024 * 1024))
+check "node2's CPU time is on its page" \
+    metric node2 process_cpu_seconds_total '{}'
+check "node2's open file descriptors are on its page" test \
+    "$(metric node2 process_open_fds '{}')" -gt 3
+started=$(metric node2 process_start_time_seconds '{}')
+check "node2's start time is within the last hour" \
+    test "$(( $(date +%s) - ${started%.*} ))" -lt 3600
+# OVS's memory module: what the agent's memory grows with.
+agent_ctl node2 memory/show > "$dir/memory.node2" 2>&1 || true
+check "memory/show reports the flows" \
+    grep -q 'desired-flows:[1-9]' "$dir/memory.node2"
+check "memory/show reports the cached pods" \
+    grep -q 'k8s-Pod:[1-9]' "$dir/memory.node2"
+sed 's/^/    /' "$dir/memory.node2"
 sed -n '/^livebind_activation_latency_seconds_bucket{announcement="RARP"/p' \
     "$dir/metrics.node2" | sed 's/^/    /' | head -20
 
