@@ -4,8 +4,9 @@
  */
 
 /* The process's own figures on the metrics page (process-metrics.h).  Each
- * is read when the page is rendered: getrusage() and three small files of
- * /proc/self, none of which can block. */
+ * is read when the page is rendered, from getrusage(), getrlimit(),
+ * /proc/self/statm and the /proc/self/fd directory, none of which can
+ * block. */
 
 #include <config.h>
 #include "process-metrics.h"
