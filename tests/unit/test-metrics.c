@@ -12,9 +12,11 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/util.h"
+#include "process-metrics.h"
 #include "util.h"
 
 /* Checks a page against the text format's rules, as a scraper reads it:
@@ -289,6 +291,41 @@ test_histogram(void **state OVS_UNUSED)
     ds_destroy(&page);
 }
 
+/* The process's own figures: a valid page, with the names dashboards look
+ * for, and this process's plausible values. */
+static void
+test_process(void **state OVS_UNUSED)
+{
+    struct ds page = DS_EMPTY_INITIALIZER;
+    lb_process_put_metrics(&page);
+    assert_page_ok(&page);
+
+    static const char *const names[] = {
+        "process_cpu_seconds_total", "process_resident_memory_bytes",
+        "process_virtual_memory_bytes", "process_open_fds",
+        "process_start_time_seconds",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        char *prefix = xasprintf("\n%s ", names[i]);
+        const char *line = strstr(ds_cstr(&page), prefix);
+        if (!line) {
+            fail_msg("no %s in:\n%s", names[i], ds_cstr(&page));
+        }
+        double value = strtod(line + strlen(prefix), NULL);
+        if (!strcmp(names[i], "process_resident_memory_bytes")) {
+            assert_true(value > 1024 * 1024);
+        } else if (!strcmp(names[i], "process_open_fds")) {
+            assert_true(value >= 3);    /* stdin, stdout, stderr. */
+        } else if (!strcmp(names[i], "process_start_time_seconds")) {
+            assert_true(fabs(value - time(NULL)) < 3600);
+        } else {
+            assert_true(value >= 0);
+        }
+        free(prefix);
+    }
+    ds_destroy(&page);
+}
+
 /* The checker itself must refuse what a scraper refuses. */
 static void
 test_checker(void **state OVS_UNUSED)
@@ -322,6 +359,7 @@ main(void)
         cmocka_unit_test(test_samples),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_process),
         cmocka_unit_test(test_checker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
