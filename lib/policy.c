@@ -287,12 +287,13 @@ lb_policy_endpoint_destroy(struct lb_policy_endpoint *ep)
     }
 }
 
-bool
-lb_policy_endpoint_equal(const struct lb_policy_endpoint *a,
-                         const struct lb_policy_endpoint *b)
+/* Whether 'a' and 'b' are the same but, perhaps, for their labels. */
+static bool
+endpoint_equal_but_labels(const struct lb_policy_endpoint *a,
+                          const struct lb_policy_endpoint *b)
 {
     if (strcmp(a->port_name, b->port_name) || strcmp(a->ns, b->ns)
-        || a->key != b->key || !smap_equal(&a->labels, &b->labels)
+        || a->key != b->key
         || a->n_ipv4 != b->n_ipv4 || a->n_ipv6 != b->n_ipv6
         || memcmp(a->ipv4, b->ipv4, a->n_ipv4 * sizeof a->ipv4[0])
         || memcmp(a->ipv6, b->ipv6, a->n_ipv6 * sizeof a->ipv6[0])
@@ -308,6 +309,14 @@ lb_policy_endpoint_equal(const struct lb_policy_endpoint *a,
         }
     }
     return true;
+}
+
+bool
+lb_policy_endpoint_equal(const struct lb_policy_endpoint *a,
+                         const struct lb_policy_endpoint *b)
+{
+    return (endpoint_equal_but_labels(a, b)
+            && smap_equal(&a->labels, &b->labels));
 }
 
 /* A named port's number on 'ep' for 'proto', 0 if it has none. */
@@ -402,6 +411,7 @@ struct lb_policy_engine {
 
     struct sset changed_ports;  /* Isolation changed since the last run. */
     size_t n_dirty_policies;
+    uint64_t n_compiles;        /* Policies compiled, ever. */
 };
 
 struct conj_id {
@@ -1205,6 +1215,7 @@ policy_compile(struct lb_policy_engine *e, struct policy_state *ps)
         }
     }
     ps->dirty = false;
+    e->n_compiles++;
 }
 
 static void
@@ -1216,14 +1227,22 @@ policy_mark_dirty(struct lb_policy_engine *e, struct policy_state *ps)
     }
 }
 
+/* Whether 'np' selects 'ep' (to isolate it). */
+static bool
+policy_selects(const struct lb_network_policy *np,
+               const struct lb_policy_endpoint *ep)
+{
+    return (!strcmp(ep->ns, np->ns)
+            && lb_selector_matches(&np->pod_sel, &ep->labels));
+}
+
 /* Whether 'ep' bears on 'np': selected by it or one of its peers. */
 static bool
 endpoint_involved(const struct lb_policy_engine *e,
                   const struct lb_network_policy *np,
                   const struct lb_policy_endpoint *ep)
 {
-    if (!strcmp(ep->ns, np->ns)
-        && lb_selector_matches(&np->pod_sel, &ep->labels)) {
+    if (policy_selects(np, ep)) {
         return true;
     }
     for (int d = 0; d < 2; d++) {
@@ -1278,18 +1297,31 @@ mark_policies_of_endpoint(struct lb_policy_engine *e,
     mark_policies(e, endpoint_involved_cb, ep);
 }
 
-/* Whether a namespace's labels bear on 'np': through a namespaceSelector
- * that matches them. */
+/* An endpoint relabelled: its old and new versions, the same but for their
+ * labels. */
+struct relabel {
+    const struct lb_policy_endpoint *old, *new;
+};
+
+/* Whether relabelling bears on 'np': whether it changes whether 'np' or
+ * one of its peers selects the endpoint.  A policy compiled from an
+ * endpoint's key, addresses and named ports, which a relabel leaves alone,
+ * and from those selections comes out the same if none of them changed. */
 static bool
-namespace_involved(const struct lb_policy_engine *e OVS_UNUSED,
-                   const struct lb_network_policy *np, const void *labels)
+relabel_involved(const struct lb_policy_engine *e,
+                 const struct lb_network_policy *np, const void *relabel_)
 {
+    const struct relabel *r = relabel_;
+    if (policy_selects(np, r->old) != policy_selects(np, r->new)) {
+        return true;
+    }
     for (int d = 0; d < 2; d++) {
         for (size_t i = 0; i < np->n_rules[d]; i++) {
             const struct lb_policy_rule *rule = &np->rules[d][i];
             for (size_t j = 0; j < rule->n_peers; j++) {
-                const struct lb_selector *sel = rule->peers[j].ns_sel;
-                if (sel && lb_selector_matches(sel, labels)) {
+                const struct lb_policy_peer *peer = &rule->peers[j];
+                if (peer_selects(e, np, peer, r->old)
+                    != peer_selects(e, np, peer, r->new)) {
                     return true;
                 }
             }
@@ -1298,11 +1330,48 @@ namespace_involved(const struct lb_policy_engine *e OVS_UNUSED,
     return false;
 }
 
-static void
-mark_policies_of_namespace(struct lb_policy_engine *e,
-                           const struct smap *labels)
+/* A namespace relabelled (or added or removed: then one side's labels are
+ * empty). */
+struct ns_relabel {
+    const struct smap *old, *new;
+};
+
+/* Whether relabelling a namespace bears on 'np': whether it changes what
+ * one of its namespaceSelectors matches.  A selector that matches the
+ * namespace before and after ("namespaceSelector: {}", every namespace)
+ * selects the same pods. */
+static bool
+namespace_involved(const struct lb_policy_engine *e OVS_UNUSED,
+                   const struct lb_network_policy *np, const void *r_)
 {
-    mark_policies(e, namespace_involved, labels);
+    const struct ns_relabel *r = r_;
+    for (int d = 0; d < 2; d++) {
+        for (size_t i = 0; i < np->n_rules[d]; i++) {
+            const struct lb_policy_rule *rule = &np->rules[d][i];
+            for (size_t j = 0; j < rule->n_peers; j++) {
+                const struct lb_selector *sel = rule->peers[j].ns_sel;
+                if (sel && (lb_selector_matches(sel, r->old)
+                            != lb_selector_matches(sel, r->new))) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+/* Marks the policies that relabelling namespace 'name' from 'old' to 'new'
+ * bears on.  A namespace's labels select only its pods: with none, they
+ * bear on nothing. */
+static void
+mark_policies_of_namespace(struct lb_policy_engine *e, const char *name,
+                           const struct smap *old, const struct smap *new)
+{
+    const struct shash *eps = shash_find_data(&e->ns_endpoints, name);
+    if (eps && !shash_is_empty(eps)) {
+        struct ns_relabel r = { .old = old, .new = new };
+        mark_policies(e, namespace_involved, &r);
+    }
 }
 
 /* Inputs. */
@@ -1315,8 +1384,9 @@ lb_policy_set_namespace(struct lb_policy_engine *e, struct lb_namespace *ns)
         lb_namespace_destroy(ns);
         return false;
     }
-    mark_policies_of_namespace(e, old ? &old->labels : &empty_labels);
-    mark_policies_of_namespace(e, &ns->labels);
+    mark_policies_of_namespace(e, ns->name,
+                               old ? &old->labels : &empty_labels,
+                               &ns->labels);
     shash_replace(&e->namespaces, ns->name, ns);
     lb_namespace_destroy(old);
     return true;
@@ -1329,8 +1399,7 @@ lb_policy_remove_namespace(struct lb_policy_engine *e, const char *name)
     if (!old) {
         return false;
     }
-    mark_policies_of_namespace(e, &old->labels);
-    mark_policies_of_namespace(e, &empty_labels);
+    mark_policies_of_namespace(e, name, &old->labels, &empty_labels);
     lb_namespace_destroy(old);
     return true;
 }
@@ -1407,8 +1476,18 @@ lb_policy_set_endpoint(struct lb_policy_engine *e,
         lb_policy_endpoint_destroy(ep);
         return false;
     }
-    if (old) {
+    bool relabelled = old && endpoint_equal_but_labels(old, ep);
+    if (relabelled) {
+        /* A pod's labels change far more often than anything else of it:
+         * recompile only the policies whose selections it changes, not
+         * every policy it bears on (with a peer that selects servers
+         * cluster-wide, that is every policy). */
+        struct relabel r = { .old = old, .new = ep };
+        mark_policies(e, relabel_involved, &r);
+    } else if (old) {
         mark_policies_of_endpoint(e, old);
+    }
+    if (old) {
         endpoint_unlink(e, old);
         lb_policy_endpoint_destroy(old);
     }
@@ -1420,7 +1499,9 @@ lb_policy_set_endpoint(struct lb_policy_engine *e,
         shash_add(&e->ns_endpoints, ep->ns, eps);
     }
     shash_add(eps, ep->port_name, ep);
-    mark_policies_of_endpoint(e, ep);
+    if (!relabelled) {
+        mark_policies_of_endpoint(e, ep);
+    }
     return true;
 }
 
@@ -1727,15 +1808,23 @@ lb_policy_format_stats(const struct lb_policy_engine *e, struct ds *s)
     ds_put_format(s, "policies=%"PRIuSIZE" namespaces=%"PRIuSIZE
                   " endpoints=%"PRIuSIZE" isolated-ports=%"PRIuSIZE
                   " conjunctions=%"PRIuSIZE" rule-flows=%"PRIuSIZE
-                  " contributions=%"PRIuSIZE"\n",
+                  " contributions=%"PRIuSIZE" compiles=%"PRIu64"\n",
                   shash_count(&e->policies), shash_count(&e->namespaces),
                   shash_count(&e->endpoints), shash_count(&e->isolation),
                   shash_count(&e->conjs), hmap_count(&e->flows),
-                  n_contribs);
+                  n_contribs, e->n_compiles);
 }
 
 size_t
 lb_policy_count(const struct lb_policy_engine *e)
 {
     return e ? shash_count(&e->policies) : 0;
+}
+
+/* How many times a policy was compiled, ever: what incremental changes
+ * cost. */
+uint64_t
+lb_policy_compiles(const struct lb_policy_engine *e)
+{
+    return e->n_compiles;
 }

@@ -261,5 +261,6 @@ void lb_policy_format_port(const struct lb_policy_engine *,
                            const char *port_name, struct ds *);
 void lb_policy_format_stats(const struct lb_policy_engine *, struct ds *);
 size_t lb_policy_count(const struct lb_policy_engine *);
+uint64_t lb_policy_compiles(const struct lb_policy_engine *);
 
 #endif /* lib/policy.h */

@@ -215,6 +215,7 @@ main(int argc, char *argv[])
     for (size_t k = 0; k < ARRAY_SIZE(changes); k++) {
         long long int worst = 0, total = 0;
         size_t n_ports = 0;
+        uint64_t compiles = lb_policy_compiles(e);
         for (int i = 0; i < changes[k].n; i++) {
             struct sset changed = SSET_INITIALIZER(&changed);
             long long int t0 = time_usec();
@@ -234,9 +235,11 @@ main(int argc, char *argv[])
             sset_destroy(&changed);
         }
         printf("  incremental, %-22s %d changes: mean %.2f ms, max %.2f ms,"
-               " %"PRIuSIZE" isolation changes\n", changes[k].what,
+               " %"PRIuSIZE" isolation changes, %.1f policies compiled"
+               " each\n", changes[k].what,
                changes[k].n, total / 1000.0 / changes[k].n, worst / 1000.0,
-               n_ports);
+               n_ports, (double) (lb_policy_compiles(e) - compiles)
+               / changes[k].n);
     }
 
     ds_destroy(&s);

@@ -730,6 +730,19 @@ test_conjunction_scales(void **state OVS_UNUSED)
 
 /* Incremental = full. */
 
+/* The engine's count of policy compiles, as its stats line says it. */
+static uint64_t
+policy_compiles(const struct lb_policy_engine *e)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    lb_policy_format_stats(e, &s);
+    char *needle = xasprintf("compiles=%"PRIu64"\n", lb_policy_compiles(e));
+    assert_non_null(strstr(ds_cstr(&s), needle));
+    free(needle);
+    ds_destroy(&s);
+    return lb_policy_compiles(e);
+}
+
 static void
 assert_same_as_full(struct lb_policy_engine *inc, struct lb_flow_table *ft,
                     void (*build)(struct lb_policy_engine *, int step),
@@ -790,7 +803,8 @@ build_state(struct lb_policy_engine *e, int step)
     /* Step: 0 initial; 1 relabel a_x1; 2 namespace c env=dev; 3 add p2;
      * 4 remove a_x0; 5 change p0 (no namespaceSelector); 6 b_y0 gets a
      * named port; 7 remove namespace c's labels; 8 remove p1; 9 re-add
-     * a_x0 with another address. */
+     * a_x0 with another address; 10 relabel a_x2, no selection changing;
+     * 11 relabel a_x2 out of p2's selection. */
     set_ns(e, "a", "{\"env\":\"prod\"}");
     set_ns(e, "b", "{\"env\":\"test\"}");
     set_ns(e, "c", step >= 2 && step < 7 ? "{\"env\":\"dev\"}" : NULL);
@@ -802,7 +816,9 @@ build_state(struct lb_policy_engine *e, int step)
         lb_policy_set_endpoint(e, x0);
     }
     add_ep(e, "a", "x1", 0x1000002, step >= 1 ? "app=x,role=c" : "app=y");
-    add_ep(e, "a", "x2", 0x1000003, "role=c");
+    add_ep(e, "a", "x2", 0x1000003, (step >= 11 ? "tier=web"
+                                     : step >= 10 ? "role=c,tier=web"
+                                     : "role=c"));
     struct lb_policy_endpoint *y0 = endpoint("b", "y0", 0x1000004,
                                              "role=s");
     if (step >= 6) {
@@ -837,7 +853,8 @@ test_incremental_equals_full(void **state OVS_UNUSED)
     lb_policy_put_flows(inc, &ft);
     assert_same_as_full(inc, &ft, build_state, 0);
 
-    for (int step = 1; step <= 9; step++) {
+    for (int step = 1; step <= 11; step++) {
+        uint64_t compiles_before = policy_compiles(inc);
         struct sset changed = SSET_INITIALIZER(&changed);
         switch (step) {
         case 1:
@@ -878,6 +895,12 @@ test_incremental_equals_full(void **state OVS_UNUSED)
             lb_policy_set_endpoint(inc, x0);
             break;
         }
+        case 10:
+            add_ep(inc, "a", "x2", 0x1000003, "role=c,tier=web");
+            break;
+        case 11:
+            add_ep(inc, "a", "x2", 0x1000003, "tier=web");
+            break;
         }
         lb_flow_table_set_tracking(&ft, true);
         lb_policy_engine_run(inc, &ft, &changed);
@@ -892,6 +915,81 @@ test_incremental_equals_full(void **state OVS_UNUSED)
         lb_flow_table_set_tracking(&ft, false);
         assert_same_as_full(inc, &ft, build_state, step);
         sset_destroy(&changed);
+
+        /* A relabel recompiles only the policies whose selections it
+         * changes: none while a_x2 stays role=c, then p2 alone, which
+         * selected it by role=c (p0 still has it as a peer: any pod of
+         * namespace a). */
+        uint64_t compiles = policy_compiles(inc) - compiles_before;
+        if (step == 10) {
+            assert_int_equal(compiles, 0);
+        } else if (step == 11) {
+            assert_int_equal(compiles, 1);
+        }
+    }
+    lb_flow_table_destroy(&ft);
+    lb_policy_engine_destroy(inc);
+}
+
+/* Relabelling recompiles only the policies whose selections change. */
+
+static const char *const relabel_ns_labels[][3] = {
+    /* a, b, d (d has no pods) */
+    { "{\"env\":\"prod\"}", "{\"env\":\"test\"}", "{\"env\":\"dev\"}" },
+    { "{\"env\":\"prod\"}", "{\"env\":\"test\",\"zone\":\"1\"}",
+      "{\"env\":\"dev\"}" },
+    { "{\"env\":\"prod\"}", "{\"env\":\"prod\"}", "{\"env\":\"dev\"}" },
+    { "{\"env\":\"prod\"}", "{\"env\":\"prod\"}", "{\"env\":\"test\"}" },
+    { "{\"env\":\"prod\"}", "{\"env\":\"prod\"}", "{\"env\":\"test\"}" },
+};
+
+static void
+build_relabel(struct lb_policy_engine *e, int step)
+{
+    /* Step: 0 initial; 1 namespace b gains a label no selector reads;
+     * 2 b leaves env=test, which P2's peer selects; 3 namespace d, with no
+     * pods, becomes env=test; 4 b_y gains a label no selector reads. */
+    set_ns(e, "a", relabel_ns_labels[step][0]);
+    set_ns(e, "b", relabel_ns_labels[step][1]);
+    set_ns(e, "d", relabel_ns_labels[step][2]);
+    add_ep(e, "a", "x", 0x1000001, "app=x,role=c");
+    add_ep(e, "b", "y", 0x1000002, step >= 4 ? "role=s,tier=db" : "role=s");
+    lb_policy_set_policy(e, policy(
+        META("p1") "{\"podSelector\":{\"matchLabels\":{\"app\":\"x\"}},"
+        "\"policyTypes\":[\"Egress\"],\"egress\":[{\"to\":[{"
+        "\"namespaceSelector\":{},\"podSelector\":{\"matchLabels\":"
+        "{\"role\":\"s\"}}}]}]}}"));
+    lb_policy_set_policy(e, policy(
+        META("p2") "{\"podSelector\":{},\"ingress\":[{\"from\":[{"
+        "\"namespaceSelector\":{\"matchLabels\":{\"env\":\"test\"}}}]}]}}"));
+}
+
+static void
+test_relabel_compiles_what_changes(void **state OVS_UNUSED)
+{
+    struct lb_policy_engine *inc = lb_policy_engine_create();
+    struct lb_flow_table ft;
+    lb_flow_table_init(&ft);
+    build_relabel(inc, 0);
+    lb_policy_engine_run(inc, NULL, NULL);
+    lb_policy_put_flows(inc, &ft);
+    assert_same_as_full(inc, &ft, build_relabel, 0);
+
+    static const uint64_t expected_compiles[] = { 0, 0, 1, 0, 0 };
+    for (int step = 1; step < (int) ARRAY_SIZE(expected_compiles); step++) {
+        uint64_t before = policy_compiles(inc);
+        if (step <= 3) {
+            static const char *const names[] = { "a", "b", "d" };
+            for (int i = 0; i < 3; i++) {
+                set_ns(inc, names[i], relabel_ns_labels[step][i]);
+            }
+        } else {
+            add_ep(inc, "b", "y", 0x1000002, "role=s,tier=db");
+        }
+        lb_policy_engine_run(inc, &ft, NULL);
+        assert_same_as_full(inc, &ft, build_relabel, step);
+        assert_int_equal(policy_compiles(inc) - before,
+                         expected_compiles[step]);
     }
     lb_flow_table_destroy(&ft);
     lb_policy_engine_destroy(inc);
@@ -1245,6 +1343,7 @@ main(void)
         cmocka_unit_test(test_vm_labels),
         cmocka_unit_test(test_conjunction_scales),
         cmocka_unit_test(test_incremental_equals_full),
+        cmocka_unit_test(test_relabel_compiles_what_changes),
         cmocka_unit_test(test_bad_policies),
         cmocka_unit_test(test_local_port_flows),
         cmocka_unit_test(test_pipeline_staged),
