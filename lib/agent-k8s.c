@@ -409,6 +409,17 @@ lb_agent_k8s_put_metrics(const struct lb_agent_k8s *k8s, struct ds *page)
         lb_metrics_sample(page, name, labels,
                           lb_cluster_count(&k8s->cluster, kind));
     }
+
+    name = "livebind_network_policies";
+    lb_metrics_family(page, name, LB_METRIC_GAUGE,
+                      "NetworkPolicies compiled into this node's flows.");
+    lb_metrics_sample(page, name, NULL, lb_policy_count(k8s->policy));
+    name = "livebind_network_policy_compiles_total";
+    lb_metrics_family(page, name, LB_METRIC_COUNTER,
+                      "NetworkPolicies compiled, each time one was: what "
+                      "the cluster's policy, pod and namespace changes "
+                      "cost this node.");
+    lb_metrics_sample(page, name, NULL, lb_policy_compiles(k8s->policy));
 }
 
 /* The ports' owners as recorded in the API, as Calico records a VM's

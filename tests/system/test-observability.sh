@@ -182,6 +182,8 @@ check "node2's open file descriptors are on its page" test \
 started=$(metric node2 process_start_time_seconds '{}')
 check "node2's start time is within the last hour" \
     test "$(( $(date +%s) - ${started%.*} ))" -lt 3600
+check "node2 counts its NetworkPolicy compiles" \
+    metric node2 livebind_network_policy_compiles_total '{}'
 # OVS's memory module: what the agent's memory grows with.
 agent_ctl node2 memory/show > "$dir/memory.node2" 2>&1 || true
 check "memory/show reports the flows" \
