@@ -184,6 +184,13 @@ check "livebind-cni deb has ./usr/sbin/livebind-install-cni" \
     has "$cni_deb.list" '^\./usr/sbin/livebind-install-cni$'
 check "livebind-utils deb has ./usr/bin/livebind-ctl" \
     has "$utils_deb.list" '^\./usr/bin/livebind-ctl$'
+check "livebind-agent deb has livebind-agent(8)" \
+    has "$agent_deb.list" '^\./usr/share/man/man8/livebind-agent\.8\.gz$'
+check "livebind-cni deb has livebind-install-cni(8)" \
+    has "$cni_deb.list" \
+    '^\./usr/share/man/man8/livebind-install-cni\.8\.gz$'
+check "livebind-utils deb has livebind-ctl(8)" \
+    has "$utils_deb.list" '^\./usr/share/man/man8/livebind-ctl\.8\.gz$'
 check "livebind-utils deb: Depends on openvswitch-common" \
     sh -c "dpkg-deb -f '$utils_deb' Depends | grep -q openvswitch-common"
 
@@ -253,6 +260,12 @@ check "livebind-cni rpm has /usr/sbin/livebind-install-cni" \
     has "$work/cni.rpmlist" '^/usr/sbin/livebind-install-cni$'
 check "livebind-utils rpm has /usr/bin/livebind-ctl" \
     has "$work/utils.rpmlist" '^/usr/bin/livebind-ctl$'
+check "livebind-agent rpm has livebind-agent(8)" \
+    has "$work/agent.rpmlist" '^/usr/share/man/man8/livebind-agent\.8'
+check "livebind-cni rpm has livebind-install-cni(8)" \
+    has "$work/cni.rpmlist" '^/usr/share/man/man8/livebind-install-cni\.8'
+check "livebind-utils rpm has livebind-ctl(8)" \
+    has "$work/utils.rpmlist" '^/usr/share/man/man8/livebind-ctl\.8'
 
 # --- The OCI image (utilities/build-image.sh, what `make image` runs) from
 # these .debs: built twice (same digest), inspected, run with podman where
