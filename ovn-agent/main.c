@@ -296,14 +296,17 @@ parse_options(int argc, char *argv[], struct lb_agent_config *cfg)
             cfg->check_incremental = true;
             break;
         case 'h':
+            free(short_options);
             usage();
             break;
         case 'V':
+            free(short_options);
             printf("livebind-agent %s\n", LIVEBIND_VERSION);
             exit(EXIT_SUCCESS);
         DAEMON_OPTION_HANDLERS
         VLOG_OPTION_HANDLERS
         case '?':
+            free(short_options);
             exit(EXIT_FAILURE);
         default:
             abort();
