@@ -842,16 +842,26 @@ build_state(struct lb_policy_engine *e, int step)
     }
 }
 
+/* An engine built by 'build' at step 0, its flows in 'ft' (initialized
+ * here), checked against a full compile. */
+static struct lb_policy_engine *
+incremental_start(struct lb_flow_table *ft,
+                  void (*build)(struct lb_policy_engine *, int step))
+{
+    struct lb_policy_engine *inc = lb_policy_engine_create();
+    lb_flow_table_init(ft);
+    build(inc, 0);
+    lb_policy_engine_run(inc, NULL, NULL);
+    lb_policy_put_flows(inc, ft);
+    assert_same_as_full(inc, ft, build, 0);
+    return inc;
+}
+
 static void
 test_incremental_equals_full(void **state OVS_UNUSED)
 {
-    struct lb_policy_engine *inc = lb_policy_engine_create();
     struct lb_flow_table ft;
-    lb_flow_table_init(&ft);
-    build_state(inc, 0);
-    lb_policy_engine_run(inc, NULL, NULL);
-    lb_policy_put_flows(inc, &ft);
-    assert_same_as_full(inc, &ft, build_state, 0);
+    struct lb_policy_engine *inc = incremental_start(&ft, build_state);
 
     for (int step = 1; step <= 11; step++) {
         uint64_t compiles_before = policy_compiles(inc);
@@ -967,13 +977,8 @@ build_relabel(struct lb_policy_engine *e, int step)
 static void
 test_relabel_compiles_what_changes(void **state OVS_UNUSED)
 {
-    struct lb_policy_engine *inc = lb_policy_engine_create();
     struct lb_flow_table ft;
-    lb_flow_table_init(&ft);
-    build_relabel(inc, 0);
-    lb_policy_engine_run(inc, NULL, NULL);
-    lb_policy_put_flows(inc, &ft);
-    assert_same_as_full(inc, &ft, build_relabel, 0);
+    struct lb_policy_engine *inc = incremental_start(&ft, build_relabel);
 
     static const uint64_t expected_compiles[] = { 0, 0, 1, 0, 0 };
     for (int step = 1; step < (int) ARRAY_SIZE(expected_compiles); step++) {
