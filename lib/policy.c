@@ -1297,31 +1297,21 @@ mark_policies_of_endpoint(struct lb_policy_engine *e,
     mark_policies(e, endpoint_involved_cb, ep);
 }
 
-/* An endpoint relabelled: its old and new versions, the same but for their
- * labels. */
-struct relabel {
-    const struct lb_policy_endpoint *old, *new;
-};
-
-/* Whether relabelling bears on 'np': whether it changes whether 'np' or
- * one of its peers selects the endpoint.  A policy compiled from an
- * endpoint's key, addresses and named ports, which a relabel leaves alone,
- * and from those selections comes out the same if none of them changed. */
+/* Whether 'changed' is true of one of 'np''s peers, in either direction. */
 static bool
-relabel_involved(const struct lb_policy_engine *e,
-                 const struct lb_network_policy *np, const void *relabel_)
+any_peer_changed(const struct lb_policy_engine *e,
+                 const struct lb_network_policy *np,
+                 bool (*changed)(const struct lb_policy_engine *,
+                                 const struct lb_network_policy *,
+                                 const struct lb_policy_peer *,
+                                 const void *aux),
+                 const void *aux)
 {
-    const struct relabel *r = relabel_;
-    if (policy_selects(np, r->old) != policy_selects(np, r->new)) {
-        return true;
-    }
     for (int d = 0; d < 2; d++) {
         for (size_t i = 0; i < np->n_rules[d]; i++) {
             const struct lb_policy_rule *rule = &np->rules[d][i];
             for (size_t j = 0; j < rule->n_peers; j++) {
-                const struct lb_policy_peer *peer = &rule->peers[j];
-                if (peer_selects(e, np, peer, r->old)
-                    != peer_selects(e, np, peer, r->new)) {
+                if (changed(e, np, &rule->peers[j], aux)) {
                     return true;
                 }
             }
@@ -1330,34 +1320,60 @@ relabel_involved(const struct lb_policy_engine *e,
     return false;
 }
 
+/* An endpoint relabelled: its old and new versions, the same but for their
+ * labels. */
+struct relabel {
+    const struct lb_policy_endpoint *old, *new;
+};
+
+static bool
+peer_selection_changed(const struct lb_policy_engine *e,
+                       const struct lb_network_policy *np,
+                       const struct lb_policy_peer *peer, const void *r_)
+{
+    const struct relabel *r = r_;
+    return (peer_selects(e, np, peer, r->old)
+            != peer_selects(e, np, peer, r->new));
+}
+
+/* Whether relabelling bears on 'np': whether it changes whether 'np' or
+ * one of its peers selects the endpoint.  A policy compiled from an
+ * endpoint's key, addresses and named ports, which a relabel leaves alone,
+ * and from those selections comes out the same if none of them changed. */
+static bool
+relabel_involved(const struct lb_policy_engine *e,
+                 const struct lb_network_policy *np, const void *r_)
+{
+    const struct relabel *r = r_;
+    return (policy_selects(np, r->old) != policy_selects(np, r->new)
+            || any_peer_changed(e, np, peer_selection_changed, r));
+}
+
 /* A namespace relabelled (or added or removed: then one side's labels are
  * empty). */
 struct ns_relabel {
     const struct smap *old, *new;
 };
 
-/* Whether relabelling a namespace bears on 'np': whether it changes what
- * one of its namespaceSelectors matches.  A selector that matches the
- * namespace before and after ("namespaceSelector: {}", every namespace)
- * selects the same pods. */
+/* Whether relabelling a namespace changes what 'peer''s namespaceSelector
+ * matches.  A selector that matches it before and after ("namespaceSelector:
+ * {}", every namespace) selects the same pods. */
 static bool
-namespace_involved(const struct lb_policy_engine *e OVS_UNUSED,
-                   const struct lb_network_policy *np, const void *r_)
+ns_selection_changed(const struct lb_policy_engine *e OVS_UNUSED,
+                     const struct lb_network_policy *np OVS_UNUSED,
+                     const struct lb_policy_peer *peer, const void *r_)
 {
     const struct ns_relabel *r = r_;
-    for (int d = 0; d < 2; d++) {
-        for (size_t i = 0; i < np->n_rules[d]; i++) {
-            const struct lb_policy_rule *rule = &np->rules[d][i];
-            for (size_t j = 0; j < rule->n_peers; j++) {
-                const struct lb_selector *sel = rule->peers[j].ns_sel;
-                if (sel && (lb_selector_matches(sel, r->old)
-                            != lb_selector_matches(sel, r->new))) {
-                    return true;
-                }
-            }
-        }
-    }
-    return false;
+    return (peer->ns_sel
+            && (lb_selector_matches(peer->ns_sel, r->old)
+                != lb_selector_matches(peer->ns_sel, r->new)));
+}
+
+static bool
+namespace_involved(const struct lb_policy_engine *e,
+                   const struct lb_network_policy *np, const void *r)
+{
+    return any_peer_changed(e, np, ns_selection_changed, r);
 }
 
 /* Marks the policies that relabelling namespace 'name' from 'old' to 'new'
@@ -1476,18 +1492,18 @@ lb_policy_set_endpoint(struct lb_policy_engine *e,
         lb_policy_endpoint_destroy(ep);
         return false;
     }
+    /* A pod's labels change far more often than anything else of it: then
+     * recompile only the policies whose selections it changes, not every
+     * policy it bears on (with a peer that selects servers cluster-wide,
+     * that is every policy). */
     bool relabelled = old && endpoint_equal_but_labels(old, ep);
-    if (relabelled) {
-        /* A pod's labels change far more often than anything else of it:
-         * recompile only the policies whose selections it changes, not
-         * every policy it bears on (with a peer that selects servers
-         * cluster-wide, that is every policy). */
-        struct relabel r = { .old = old, .new = ep };
-        mark_policies(e, relabel_involved, &r);
-    } else if (old) {
-        mark_policies_of_endpoint(e, old);
-    }
     if (old) {
+        if (relabelled) {
+            struct relabel r = { .old = old, .new = ep };
+            mark_policies(e, relabel_involved, &r);
+        } else {
+            mark_policies_of_endpoint(e, old);
+        }
         endpoint_unlink(e, old);
         lb_policy_endpoint_destroy(old);
     }

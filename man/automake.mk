@@ -10,18 +10,12 @@ MAN_SED = sed -e 's|@VERSION[@]|$(PACKAGE_VERSION)|g' \
 	-e 's|@RUNDIR[@]|$(localstatedir)/run/livebind|g' \
 	-e 's|@OVS_RUNDIR[@]|$(localstatedir)/run/openvswitch|g' \
 	-e 's|@cnibindir[@]|$(cnibindir)|g'
-man/livebind-agent.8: man/livebind-agent.8.in Makefile
+man/livebind-agent.8: man/livebind-agent.8.in
+man/livebind-ctl.8: man/livebind-ctl.8.in
+man/livebind-install-cni.8: man/livebind-install-cni.8.in
+$(man_MANS): Makefile
 	@$(MKDIR_P) man
-	$(AM_V_GEN)$(MAN_SED) < $(srcdir)/man/livebind-agent.8.in > $@.tmp && \
-	    mv $@.tmp $@
-man/livebind-ctl.8: man/livebind-ctl.8.in Makefile
-	@$(MKDIR_P) man
-	$(AM_V_GEN)$(MAN_SED) < $(srcdir)/man/livebind-ctl.8.in > $@.tmp && \
-	    mv $@.tmp $@
-man/livebind-install-cni.8: man/livebind-install-cni.8.in Makefile
-	@$(MKDIR_P) man
-	$(AM_V_GEN)$(MAN_SED) < $(srcdir)/man/livebind-install-cni.8.in \
-	    > $@.tmp && mv $@.tmp $@
+	$(AM_V_GEN)$(MAN_SED) < $(srcdir)/$@.in > $@.tmp && mv $@.tmp $@
 
 # Each page renders without a warning, and says what the program has: the
 # agent's every long option and control command, the other two's options.

@@ -67,7 +67,7 @@ class Ovsdb:
                 raise RuntimeError("transact: %s" % r)
         return result
 
-    def count(self, db, table, columns=("_uuid",)):
+    def select(self, db, table, columns=("_uuid",)):
         r = self.transact(db, {"op": "select", "table": table, "where": [],
                                "columns": list(columns)})
         return r[0]["rows"]
@@ -98,12 +98,12 @@ def main():
 
     sb = Ovsdb(sb_sock)
     deadline = time.time() + 600
-    while len(sb.count("OVN_Southbound", "Port_Binding")) < n + 1:
+    while len(sb.select("OVN_Southbound", "Port_Binding")) < n + 1:
         if time.time() > deadline:
             sys.exit("ovn-northd made no Port_Binding for every port")
         time.sleep(0.5)
     chassis = {}
-    for row in sb.count("OVN_Southbound", "Chassis", ("_uuid", "name")):
+    for row in sb.select("OVN_Southbound", "Chassis", ("_uuid", "name")):
         chassis[row["name"]] = row["_uuid"]
     missing = [c for c in chassis_names if c not in chassis]
     if missing:
@@ -119,7 +119,7 @@ def main():
     while time.time() - stable_since < 2:
         if time.time() > deadline:
             sys.exit("ovn-northd's logical flows never settled")
-        count = len(sb.count("OVN_Southbound", "Logical_Flow"))
+        count = len(sb.select("OVN_Southbound", "Logical_Flow"))
         if count != last:
             last, stable_since = count, time.time()
         time.sleep(0.5)
